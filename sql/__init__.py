@@ -1,0 +1,1 @@
+"""The schema: plain SQL files applied by alembic revisions, on PostgreSQL or TimescaleDB."""

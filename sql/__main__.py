@@ -1,0 +1,5 @@
+import sys
+
+from sql.migrate import main
+
+sys.exit(main(sys.argv[1:]))

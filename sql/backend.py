@@ -1,0 +1,34 @@
+"""Which backend a database is: detected once at migration time, then kept in schema_info."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import Connection, text
+
+Backend = Literal["postgres", "timescaledb"]
+
+
+def recorded(conn: Connection) -> Backend | None:
+    """The backend the schema was created for, or None before the first migration."""
+    exists = conn.execute(text("SELECT to_regclass('schema_info') IS NOT NULL")).scalar_one()
+    if not exists:
+        return None
+    value = conn.execute(text("SELECT value FROM schema_info WHERE key = 'backend'")).scalar()
+    return None if value is None else _checked(value)
+
+
+def detect(conn: Connection, wanted: str) -> Backend:
+    """`wanted` is auto|postgres|timescaledb; auto takes TimescaleDB when the server offers it."""
+    if wanted != "auto":
+        return _checked(wanted)
+    available = conn.execute(
+        text("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
+    ).scalar_one()
+    return "timescaledb" if available else "postgres"
+
+
+def _checked(value: str) -> Backend:
+    if value == "postgres" or value == "timescaledb":
+        return value
+    raise ValueError(f"unknown database backend {value!r} (auto, postgres or timescaledb)")

@@ -1,0 +1,1 @@
+"""What tickwire's services share: settings, the MQTT contract, logging, embedded servers."""

@@ -1,0 +1,251 @@
+"""The MQTT contract of DESIGN.md, defined once: topics, and payloads parsed into rows.
+
+`parse()` is the single place where a device message becomes rows or a `Rejected` reason.
+It is pure (no I/O) so the ingester, the benchmarks and the tests share it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Subscriptions of the ingester (device → server topics).
+SUBSCRIPTIONS: Final = (
+    "stocks/+",
+    "devices/+/telemetry",
+    "devices/+/heartbeat",
+    "devices/+/acks",
+)
+
+#: Top-level telemetry keys that are not metrics.
+RESERVED_TELEMETRY_KEYS: Final = frozenset({"deviceId", "device_id", "ts", "seq", "readings"})
+
+_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
+_TICKER_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-^=]{0,31}")
+_METRIC_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+
+PriceRow = tuple[datetime, str, float, float | None, str]
+"""(time, ticker, price, volume, source) — `source` is the publishing device or ''."""
+TelemetryRow = tuple[datetime, str, str, float]
+"""(time, device_id, metric, value)."""
+
+
+def stock_topic(ticker: str) -> str:
+    return f"stocks/{ticker}"
+
+
+def telemetry_topic(device_id: str) -> str:
+    return f"devices/{device_id}/telemetry"
+
+
+def heartbeat_topic(device_id: str) -> str:
+    return f"devices/{device_id}/heartbeat"
+
+
+def commands_topic(device_id: str) -> str:
+    return f"devices/{device_id}/commands"
+
+
+def acks_topic(device_id: str) -> str:
+    return f"devices/{device_id}/acks"
+
+
+class Rejected(Exception):
+    """A payload that cannot be accepted; `reason` is a stable code stored with the dead letter."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the ingester accepts: payload size, readings per batch, and the ts window."""
+
+    max_payload_bytes: int = 256 * 1024
+    max_readings: int = 10_000
+    max_age: timedelta = timedelta(days=365)
+    max_future: timedelta = timedelta(minutes=5)
+
+
+@dataclass(slots=True)
+class CommandAck:
+    command_id: str
+    status: str
+    detail: str | None
+
+
+@dataclass(slots=True)
+class Parsed:
+    """What one message carries. `rejected` lists parts refused inside an accepted message."""
+
+    kind: str
+    device_id: str | None = None
+    ticker: str | None = None
+    prices: list[PriceRow] = field(default_factory=list)
+    telemetry: list[TelemetryRow] = field(default_factory=list)
+    ack: CommandAck | None = None
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def parse(topic: str, payload: bytes, received_at: datetime, limits: Limits) -> Parsed:
+    """Parse one MQTT message per the contract; raise `Rejected` when none of it can be kept."""
+    if len(payload) > limits.max_payload_bytes:
+        raise Rejected("oversized", f"{len(payload)} bytes > {limits.max_payload_bytes}")
+    levels = topic.split("/")
+    if len(levels) == 2 and levels[0] == "stocks":
+        ticker = _checked(levels[1], _TICKER_RE, "ticker")
+        return _parse_price(ticker, _load(payload), received_at, limits)
+    if len(levels) == 3 and levels[0] == "devices":
+        device_id = _checked(levels[1], _ID_RE, "device id")
+        if levels[2] == "telemetry":
+            return _parse_telemetry(device_id, _load(payload), received_at, limits)
+        if levels[2] == "heartbeat":
+            body = _load(payload)
+            _ts(body.get("ts"), received_at, limits)
+            _optional_number(body, "uptime_s")
+            return Parsed("heartbeat", device_id=device_id)
+        if levels[2] == "acks":
+            return Parsed("ack", device_id=device_id, ack=_parse_ack(_load(payload)))
+    raise Rejected("bad_topic", f"not a device-to-server topic: {topic[:200]!r}")
+
+
+def _checked(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if pattern.fullmatch(value) is None:
+        raise Rejected("bad_topic", f"invalid {what} {value[:80]!r}")
+    return value
+
+
+def _load(payload: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Rejected("not_json", str(exc)[:200]) from None
+    if not isinstance(body, dict):
+        raise Rejected("not_object", f"payload is a JSON {type(body).__name__}, not an object")
+    return body
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Rejected("bad_type", f"{name} must be a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise Rejected("non_finite", f"{name} is {value}")
+    return number
+
+
+def _optional_number(body: dict[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    return None if value is None else _number(value, name)
+
+
+def _ts(value: Any, received_at: datetime, limits: Limits) -> datetime:
+    """`ts` as epoch milliseconds or ISO-8601 (naive means UTC); missing → receive time."""
+    if value is None:
+        return received_at
+    if isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            raise Rejected("bad_ts", f"ts {value[:40]!r} is not ISO-8601") from None
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+    else:
+        millis = _number(value, "ts")
+        try:
+            ts = EPOCH + timedelta(milliseconds=millis)
+        except OverflowError:
+            raise Rejected("ts_out_of_window", f"ts {value} is not a representable time") from None
+    if not received_at - limits.max_age <= ts <= received_at + limits.max_future:
+        raise Rejected("ts_out_of_window", f"ts {ts.isoformat()} outside the accepted window")
+    return ts
+
+
+def _parse_price(
+    ticker: str, body: dict[str, Any], received_at: datetime, limits: Limits
+) -> Parsed:
+    if "price" not in body:
+        raise Rejected("missing_field", "price is required")
+    price = _number(body["price"], "price")
+    volume = _optional_number(body, "volume")
+    if volume is not None and volume < 0:
+        raise Rejected("bad_type", f"volume {volume} is negative")
+    source = body.get("device_id")
+    if source is None:
+        source = ""
+    elif not isinstance(source, str) or _ID_RE.fullmatch(source) is None:
+        raise Rejected("bad_type", "device_id must be a device id string")
+    ts = _ts(body.get("ts"), received_at, limits)
+    row: PriceRow = (ts, ticker, price, volume, source)
+    return Parsed("price", device_id=source or None, ticker=ticker, prices=[row])
+
+
+def _parse_telemetry(
+    device_id: str, body: dict[str, Any], received_at: datetime, limits: Limits
+) -> Parsed:
+    readings = body.get("readings")
+    if readings is None:
+        rows = _reading_rows(device_id, body, _ts(body.get("ts"), received_at, limits))
+        if not rows:
+            raise Rejected("no_metrics", "no numeric metric in the payload")
+        return Parsed("telemetry", device_id=device_id, telemetry=rows)
+    if not isinstance(readings, list) or not readings:
+        raise Rejected("bad_type", "readings must be a non-empty array")
+    if len(readings) > limits.max_readings:
+        raise Rejected("oversized", f"{len(readings)} readings > {limits.max_readings}")
+    parsed = Parsed("telemetry", device_id=device_id)
+    for index, reading in enumerate(readings):
+        try:
+            parsed.telemetry.extend(_batch_reading(device_id, reading, received_at, limits))
+        except Rejected as exc:
+            parsed.rejected.append(Rejected(exc.reason, f"readings[{index}]: {exc.detail}"))
+    if not parsed.telemetry:
+        first = parsed.rejected[0]
+        raise Rejected(first.reason, f"no reading accepted; {first.detail}")
+    return parsed
+
+
+def _batch_reading(
+    device_id: str, reading: Any, received_at: datetime, limits: Limits
+) -> list[TelemetryRow]:
+    if not isinstance(reading, dict):
+        raise Rejected("bad_type", "a reading must be an object")
+    if reading.get("ts") is None:
+        # A replayed reading without its own time could never be told apart from another.
+        raise Rejected("missing_field", "ts is required in a batch reading")
+    rows = _reading_rows(device_id, reading, _ts(reading["ts"], received_at, limits))
+    if not rows:
+        raise Rejected("no_metrics", "no numeric metric in the reading")
+    return rows
+
+
+def _reading_rows(device_id: str, body: dict[str, Any], ts: datetime) -> list[TelemetryRow]:
+    """Every top-level finite number is a metric; other non-reserved values are ignored."""
+    rows: list[TelemetryRow] = []
+    for key, value in body.items():
+        if key in RESERVED_TELEMETRY_KEYS or isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            if _METRIC_RE.fullmatch(key) is None:
+                raise Rejected("bad_type", f"invalid metric name {key[:80]!r}")
+            rows.append((ts, device_id, key, _number(value, key)))
+    return rows
+
+
+def _parse_ack(body: dict[str, Any]) -> CommandAck:
+    command_id, status, detail = body.get("id"), body.get("status"), body.get("detail")
+    if not isinstance(command_id, str) or not 0 < len(command_id) <= 64:
+        raise Rejected("bad_type", "id must be the command's id string")
+    if status not in ("ok", "error"):
+        raise Rejected("bad_type", "status must be 'ok' or 'error'")
+    if detail is not None and not isinstance(detail, str):
+        detail = json.dumps(detail)[:2000]
+    return CommandAck(command_id, status, detail)

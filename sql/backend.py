@@ -22,13 +22,22 @@ def detect(conn: Connection, wanted: str) -> Backend:
     """`wanted` is auto|postgres|timescaledb; auto takes TimescaleDB when the server offers it."""
     if wanted != "auto":
         return _checked(wanted)
-    available = conn.execute(
-        text("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
+    # Installed files are not enough: CREATE EXTENSION fails unless the library is preloaded,
+    # and an Apache-2-only build has no continuous aggregates or policies.
+    usable = conn.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"
+            " AND strpos(current_setting('shared_preload_libraries'), 'timescaledb') > 0"
+            " AND coalesce(current_setting('timescaledb.license', true), 'timescale')"
+            " = 'timescale'"
+        )
     ).scalar_one()
-    return "timescaledb" if available else "postgres"
+    return "timescaledb" if usable else "postgres"
 
 
 def _checked(value: str) -> Backend:
-    if value == "postgres" or value == "timescaledb":
-        return value
+    if value == "postgres":
+        return "postgres"
+    if value == "timescaledb":
+        return "timescaledb"
     raise ValueError(f"unknown database backend {value!r} (auto, postgres or timescaledb)")

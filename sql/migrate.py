@@ -86,7 +86,7 @@ def _apply_retention(conn: Connection, days: int) -> None:
         conn.execute(text(f"SELECT remove_retention_policy('{table}', if_exists => TRUE)"))
         if days:
             conn.execute(
-                text(f"SELECT add_retention_policy('{table}', drop_after => make_interval(days => :d))"),
+                text(f"SELECT add_retention_policy('{table}', make_interval(days => :d))"),
                 {"d": days},
             )
 

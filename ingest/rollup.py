@@ -1,0 +1,115 @@
+"""Rollup upkeep for both backends.
+
+Plain PostgreSQL: the rows a batch inserted are merged, in the batch's statement, into exactly
+the 1m/1h/1d buckets they touch. Raw rows are insert-only, so merging count/sum/min/max and
+first/last by time equals re-aggregating those buckets.
+
+TimescaleDB: continuous aggregates with real-time aggregation serve recent data; rows older
+than what the refresh policies materialise (late data, store-and-forward replays, backfill) get
+their window refreshed explicitly after commit, level by level.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+ORIGIN: Final = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
+LEVELS: Final = (("1m", "1 minute"), ("1h", "1 hour"), ("1d", "1 day"))
+WIDTHS: Final = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+_ORIGIN_DT: Final = datetime(2000, 1, 3, tzinfo=UTC)
+
+
+def _bucket(width: str, column: str = "time") -> str:
+    return f"date_bin(INTERVAL '{width}', {column}, {ORIGIN})"
+
+
+def _telemetry_merge(suffix: str, width: str) -> str:
+    return f"""
+r{suffix} AS (
+    INSERT INTO telemetry_{suffix} AS r
+        (bucket, device_id, metric, min, max, count, sum, last, last_time)
+    SELECT {_bucket(width)}, device_id, metric, min(value), max(value), count(*), sum(value),
+           (array_agg(value ORDER BY time DESC))[1], max(time)
+    FROM ins GROUP BY 1, device_id, metric ORDER BY device_id, metric, 1
+    ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
+        min = least(r.min, excluded.min),
+        max = greatest(r.max, excluded.max),
+        count = r.count + excluded.count,
+        sum = r.sum + excluded.sum,
+        last = CASE WHEN excluded.last_time > r.last_time THEN excluded.last ELSE r.last END,
+        last_time = greatest(r.last_time, excluded.last_time)
+)"""
+
+
+def _prices_merge(suffix: str, width: str) -> str:
+    return f"""
+r{suffix} AS (
+    INSERT INTO prices_{suffix} AS r
+        (bucket, ticker, open, high, low, close, volume, count, open_time, close_time)
+    SELECT {_bucket(width)}, ticker,
+           (array_agg(price ORDER BY time, source))[1], max(price), min(price),
+           (array_agg(price ORDER BY time DESC, source DESC))[1], sum(volume), count(*),
+           min(time), max(time)
+    FROM ins GROUP BY 1, ticker ORDER BY ticker, 1
+    ON CONFLICT (ticker, bucket) DO UPDATE SET
+        open = CASE WHEN excluded.open_time < r.open_time THEN excluded.open ELSE r.open END,
+        open_time = least(r.open_time, excluded.open_time),
+        high = greatest(r.high, excluded.high),
+        low = least(r.low, excluded.low),
+        close = CASE WHEN excluded.close_time > r.close_time THEN excluded.close ELSE r.close END,
+        close_time = greatest(r.close_time, excluded.close_time),
+        volume = CASE WHEN r.volume IS NULL THEN excluded.volume
+                      WHEN excluded.volume IS NULL THEN r.volume
+                      ELSE r.volume + excluded.volume END,
+        count = r.count + excluded.count
+)"""
+
+
+def insert_statement(table: str, merge_rollups: bool) -> str:
+    """INSERT the staged rows, skipping known natural keys; return per-subject summaries.
+
+    The result has one row per subject (ticker or device): (subject, n, first, last) of the
+    rows actually inserted; duplicates are the staged rows not inserted.
+    """
+    if table == "prices":
+        columns, subject, order = "time, ticker, price, volume, source", "ticker", "ticker, time"
+        merge = _prices_merge
+    else:
+        columns, subject, order = "time, device_id, metric, value", "device_id", "device_id, time"
+        merge = _telemetry_merge
+    ctes = [
+        f"""ins AS (
+    INSERT INTO {table} ({columns})
+    SELECT {columns} FROM stage_{table} ORDER BY {order}
+    ON CONFLICT DO NOTHING
+    RETURNING {columns}
+)"""
+    ]
+    if merge_rollups:
+        ctes += [merge(suffix, width) for suffix, width in LEVELS]
+    return (
+        "WITH "
+        + ",".join(ctes)
+        + f"\nSELECT {subject}, count(*), min(time), max(time) FROM ins GROUP BY {subject}"
+    )
+
+
+def floor_to(ts: datetime, width: timedelta) -> datetime:
+    return _ORIGIN_DT + ((ts - _ORIGIN_DT) // width) * width
+
+
+def refresh_windows(
+    oldest: datetime, newest: datetime, now: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """TimescaleDB: the (level, start, end) windows to refresh after committing rows in
+    [oldest, newest], finest level first. A level needs it when rows are older than what
+    real-time aggregation is sure to cover: the bucket before the one its policy's end_offset
+    (one bucket) leaves unmaterialised.
+    """
+    windows = []
+    for suffix, _ in LEVELS:
+        width = WIDTHS[suffix]
+        if oldest < floor_to(now - width, width):
+            windows.append((suffix, floor_to(oldest, width), floor_to(newest, width) + width))
+    return windows

@@ -1,0 +1,53 @@
+"""The ingester's settings (`TICKWIRE_*`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+from pydantic import Field
+
+from ingest.flush import FlushPolicy
+from tickwire.contract import Limits
+from tickwire.settings import CommonSettings
+
+
+def _default_instance() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class IngestSettings(CommonSettings):
+    """Batching, validation limits and the MQTT session of the ingester."""
+
+    ingest_client_id: str = "tickwire-ingest"
+    """MQTT client id of the persistent session: keep it stable across restarts."""
+    ingest_instance: str = Field(default_factory=_default_instance)
+    ingest_session_expiry_s: int = 7 * 24 * 3600
+    ingest_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
+    ingest_queue_max: int = 50_000
+    batch_max_rows: int = 20_000
+    batch_max_messages: int = 5_000
+    batch_max_age_ms: float = 200.0
+    batch_linger_ms: float = 2.0
+    auto_register: bool = True
+    max_payload_bytes: int = 256 * 1024
+    max_readings: int = 10_000
+    ts_max_age_days: float = 3652.0
+    ts_max_future_s: float = 300.0
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_payload_bytes=self.max_payload_bytes,
+            max_readings=self.max_readings,
+            max_age=timedelta(days=self.ts_max_age_days),
+            max_future=timedelta(seconds=self.ts_max_future_s),
+        )
+
+    def flush_policy(self) -> FlushPolicy:
+        return FlushPolicy(
+            max_rows=self.batch_max_rows,
+            max_messages=self.batch_max_messages,
+            max_age_s=self.batch_max_age_ms / 1000,
+            linger_s=self.batch_linger_ms / 1000,
+        )

@@ -1,0 +1,280 @@
+"""Writing a batch: one transaction with binary COPY, dedup on natural keys, rollups, NOTIFY.
+
+Nothing is acknowledged to the broker before this transaction commits, so a crash at any point
+leads to redelivery, and the natural keys turn redelivery into duplicates that are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import asyncpg
+
+from ingest import rollup
+from ingest.batch import Batch, DeadLetter, Item, dead_letters
+from ingest.stats import Stats
+from tickwire.contract import PriceRow, TelemetryRow
+
+log = logging.getLogger("ingest.writer")
+
+NOTIFY_CHANNEL: Final = "tickwire_ingest"
+_NOTIFY_MAX_BYTES: Final = 7_000
+_PRICE_COLUMNS: Final = ("time", "ticker", "price", "volume", "source")
+_TELEMETRY_COLUMNS: Final = ("time", "device_id", "metric", "value")
+_DEAD_LETTER_COLUMNS: Final = ("received_at", "topic", "payload", "reason", "detail")
+
+
+@dataclass(slots=True)
+class Rows:
+    """A batch flattened into what goes to each table."""
+
+    prices: list[PriceRow] = field(default_factory=list)
+    telemetry: list[TelemetryRow] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    seen: dict[str, datetime] = field(default_factory=dict)
+    acks: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Outcome:
+    inserted: int
+    duplicates: int
+    dead_lettered: int
+    summary: dict[str, Any]
+
+
+class Writer:
+    """Owns the writer's database connection and the cache of known devices and tickers."""
+
+    def __init__(self, conn: asyncpg.Connection, backend: str, auto_register: bool) -> None:
+        self.conn = conn
+        self.backend = backend
+        self.auto_register = auto_register
+        self._known_devices: set[str] = set()
+        self._known_tickers: set[str] = set()
+        self._insert_sql = {
+            table: rollup.insert_statement(table, merge_rollups=backend == "postgres")
+            for table in ("prices", "telemetry")
+        }
+
+    async def prepare(self) -> None:
+        for table in ("prices", "telemetry"):
+            await self.conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} "
+                f"(LIKE {table}) ON COMMIT DELETE ROWS"
+            )
+
+    async def write(self, batch: Batch, stats: Stats, instance: str) -> Outcome:
+        """Commit the batch; raise on connection errors (the caller retries it whole)."""
+        started = time.perf_counter()
+        unknown = await self._unknown_devices(batch.items)
+        rows = flatten(batch.items, unknown)
+        async with self.conn.transaction():
+            outcome = await self._write_rows(rows)
+            await self._record(stats, outcome, batch.messages, started, instance)
+            for payload in notifications(outcome.summary):
+                await self.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload)
+        self.remember_registered(rows)
+        if self.backend == "timescaledb":
+            await self._refresh_late(rows)
+        return outcome
+
+    async def _write_rows(self, rows: Rows) -> Outcome:
+        await self._register(rows)
+        summary: dict[str, Any] = {"prices": {}, "telemetry": {}}
+        inserted = staged = 0
+        for table, records, columns in (
+            ("prices", rows.prices, _PRICE_COLUMNS),
+            ("telemetry", rows.telemetry, _TELEMETRY_COLUMNS),
+        ):
+            if not records:
+                continue
+            await self.conn.copy_records_to_table(
+                f"stage_{table}", records=records, columns=columns
+            )
+            staged += len(records)
+            for subject, count, first, last in await self.conn.fetch(self._insert_sql[table]):
+                summary[table][subject] = [count, _ms(first), _ms(last)]
+                inserted += count
+        rows.dead += await self._apply_command_acks(rows.acks)
+        if rows.seen:
+            await self.conn.execute(
+                """UPDATE devices d SET last_seen = v.seen, status = 'ONLINE', updated_at = now()
+                   FROM unnest($1::text[], $2::timestamptz[]) AS v(id, seen)
+                   WHERE d.device_id = v.id AND (d.last_seen IS NULL OR d.last_seen < v.seen)""",
+                list(rows.seen),
+                list(rows.seen.values()),
+            )
+            summary["seen"] = sorted(rows.seen)
+        if rows.dead:
+            await self.conn.copy_records_to_table(
+                "dead_letters", records=rows.dead, columns=_DEAD_LETTER_COLUMNS
+            )
+        return Outcome(inserted, staged - inserted, len(rows.dead), summary)
+
+    async def _unknown_devices(self, items: list[Item]) -> set[str]:
+        """Devices not registered, when auto-registration is off (their messages dead-letter)."""
+        if self.auto_register:
+            return set()
+        ids = {i.parsed.device_id for i in items if i.parsed and i.parsed.device_id}
+        fresh = ids - self._known_devices
+        if fresh:
+            found = await self.conn.fetch(
+                "SELECT device_id FROM devices WHERE device_id = ANY($1::text[])", list(fresh)
+            )
+            self._known_devices.update(r["device_id"] for r in found)
+        return ids - self._known_devices
+
+    async def _register(self, rows: Rows) -> None:
+        """Auto-register new devices and tickers (no-op for those already seen)."""
+        devices = set(rows.seen) - self._known_devices if self.auto_register else set()
+        tickers = {row[1] for row in rows.prices} - self._known_tickers
+        if devices:
+            await self.conn.execute(
+                """INSERT INTO devices (device_id, name, auto_registered)
+                   SELECT id, id, true FROM unnest($1::text[]) AS id
+                   ON CONFLICT (device_id) DO NOTHING""",
+                sorted(devices),
+            )
+        if tickers:
+            await self.conn.execute(
+                """INSERT INTO stocks (ticker) SELECT unnest($1::text[])
+                   ON CONFLICT (ticker) DO NOTHING""",
+                sorted(tickers),
+            )
+
+    def remember_registered(self, rows: Rows) -> None:
+        if self.auto_register:
+            self._known_devices.update(rows.seen)
+        self._known_tickers.update(row[1] for row in rows.prices)
+
+    async def _apply_command_acks(
+        self, acks: list[tuple[str, str, str, str | None]]
+    ) -> list[DeadLetter]:
+        """Settle pending commands; an ack for no pending command of that device dead-letters."""
+        dead: list[DeadLetter] = []
+        for command_id, device_id, status, detail in acks:
+            updated = await self.conn.fetchval(
+                """UPDATE device_commands SET status = $3, detail = $4, acked_at = now()
+                   WHERE id = $1::uuid AND device_id = $2 AND status = 'pending'
+                   RETURNING true""",
+                command_id,
+                device_id,
+                status,
+                detail,
+            )
+            if not updated:
+                payload = json.dumps({"id": command_id, "status": status, "detail": detail})
+                dead.append(
+                    (
+                        datetime.now(UTC),
+                        f"devices/{device_id}/acks",
+                        payload.encode(),
+                        "unknown_command",
+                        f"no pending command {command_id} for {device_id}",
+                    )
+                )
+        return dead
+
+    async def _record(
+        self, stats: Stats, outcome: Outcome, messages: int, started: float, instance: str
+    ) -> None:
+        stats.committed(outcome.inserted, outcome.duplicates, outcome.dead_lettered, messages)
+        await self.conn.execute(
+            """INSERT INTO ingest_status AS s (instance, started_at, last_commit_at, received,
+                   committed_rows, duplicates, dead_lettered, batches, batch_seconds)
+               VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (instance) DO UPDATE SET last_commit_at = now(),
+                   received = excluded.received, committed_rows = excluded.committed_rows,
+                   duplicates = excluded.duplicates, dead_lettered = excluded.dead_lettered,
+                   batches = excluded.batches, batch_seconds = excluded.batch_seconds""",
+            instance,
+            stats.started_at,
+            stats.received,
+            stats.committed_rows,
+            stats.duplicates,
+            stats.dead_lettered,
+            stats.batches,
+            stats.batch_seconds + (time.perf_counter() - started),
+        )
+
+    async def _refresh_late(self, rows: Rows) -> None:
+        """TimescaleDB: refresh the continuous aggregates over late rows, finest level first."""
+        now = datetime.now(UTC)
+        for table, times in (
+            ("prices", [r[0] for r in rows.prices]),
+            ("telemetry", [r[0] for r in rows.telemetry]),
+        ):
+            if not times:
+                continue
+            for suffix, start, end in rollup.refresh_windows(min(times), max(times), now):
+                # CALL cannot run in a transaction block: simple protocol, literal arguments.
+                await self.conn.execute(
+                    f"CALL refresh_continuous_aggregate('{table}_{suffix}', "
+                    f"'{start.isoformat()}'::timestamptz, '{end.isoformat()}'::timestamptz)"
+                )
+
+
+def flatten(items: Iterable[Item], unknown_devices: set[str]) -> Rows:
+    """Accepted rows of every item; refused items and parts become dead letters."""
+    rows = Rows()
+    for item in items:
+        parsed = item.parsed
+        if parsed is not None and parsed.device_id in unknown_devices:
+            message = item.message
+            rows.dead.append(
+                (
+                    item.received_at,
+                    message.topic,
+                    message.payload,
+                    "unknown_device",
+                    f"device {parsed.device_id!r} is not registered and auto-registration is off",
+                )
+            )
+            continue
+        rows.dead += dead_letters(item)
+        if parsed is None:
+            continue
+        rows.prices += parsed.prices
+        rows.telemetry += parsed.telemetry
+        if parsed.device_id is not None:
+            seen = rows.seen.get(parsed.device_id)
+            if seen is None or seen < item.received_at:
+                rows.seen[parsed.device_id] = item.received_at
+        if parsed.ack is not None and parsed.device_id is not None:
+            ack = parsed.ack
+            rows.acks.append((ack.command_id, parsed.device_id, ack.status, ack.detail))
+    return rows
+
+
+def notifications(summary: dict[str, Any]) -> list[str]:
+    """NOTIFY payloads (each under PostgreSQL's 8000-byte limit) of what a batch committed."""
+    payloads: list[str] = []
+    current: dict[str, Any] = {"prices": {}, "telemetry": {}}
+    size = 0
+    for table in ("prices", "telemetry"):
+        for subject, entry in summary[table].items():
+            piece = len(subject) + 40
+            if size + piece > _NOTIFY_MAX_BYTES:
+                payloads.append(json.dumps(current, separators=(",", ":")))
+                current, size = {"prices": {}, "telemetry": {}}, 0
+            current[table][subject] = entry
+            size += piece
+    seen = summary.get("seen", [])
+    for start in range(0, len(seen), 100):
+        current.setdefault("seen", []).extend(seen[start : start + 100])
+        payloads.append(json.dumps(current, separators=(",", ":")))
+        current = {"prices": {}, "telemetry": {}}
+    if current["prices"] or current["telemetry"]:
+        payloads.append(json.dumps(current, separators=(",", ":")))
+    return payloads
+
+
+def _ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)

@@ -1,0 +1,102 @@
+"""Fixtures: a real PostgreSQL (embedded, or TICKWIRE_TEST_DATABASE_URL), a real Mosquitto,
+a fresh migrated database per test, and the ingester running against them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import psycopg
+import pytest
+
+from ingest.app import run as run_ingester
+from ingest.settings import IngestSettings
+from ingest.stats import Stats
+from sql.migrate import upgrade
+from tests.support import unique, with_database
+from tickwire.broker import Mosquitto, free_port
+from tickwire.embedded_pg import embedded_postgres
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL of a database on the server under test, from which test databases are made."""
+    external = os.environ.get("TICKWIRE_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    with embedded_postgres(tmp_path_factory.mktemp("pg"), database="postgres") as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh database with the whole schema, dropped afterwards."""
+    name = unique("tw_test").replace("-", "_")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server_url, name)
+    upgrade(url)
+    yield url
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    mosquitto = Mosquitto(tmp_path / "broker", free_port())
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.stop()
+
+
+@dataclass
+class RunningIngester:
+    settings: IngestSettings
+    stop: asyncio.Event
+    task: asyncio.Task[Stats]
+
+    async def close(self) -> Stats:
+        self.stop.set()
+        return await asyncio.wait_for(self.task, 30)
+
+
+def ingest_settings(database_url: str, broker: Mosquitto, **overrides: object) -> IngestSettings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "mqtt_url": broker.url,
+        "ingest_client_id": unique("ingest"),
+    }
+    values.update(overrides)
+    return IngestSettings(**values)  # type: ignore[arg-type]
+
+
+async def start_ingester(settings: IngestSettings) -> RunningIngester:
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_ingester(settings, stop, ready))
+    waiter = asyncio.ensure_future(ready.wait())
+    await asyncio.wait([task, waiter], timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()
+    assert ready.is_set(), "ingester did not subscribe in time"
+    return RunningIngester(settings, stop, task)
+
+
+@pytest.fixture
+async def ingester(database_url: str, broker: Mosquitto) -> AsyncIterator[RunningIngester]:
+    running = await start_ingester(ingest_settings(database_url, broker))
+    yield running
+    if not running.task.done():
+        await running.close()

@@ -1,0 +1,62 @@
+"""Test helpers that talk to the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tickwire.settings import MqttAddress
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+Message = tuple[str, bytes | str | dict[str, Any]]
+
+
+def publish(url: str, messages: Iterable[Message], qos: int = 1, timeout: float = 60) -> int:
+    """Publish and wait until the broker acknowledged every message; return the count."""
+    address = MqttAddress(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("pub"))
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    try:
+        infos = []
+        for topic, body in messages:
+            payload = json.dumps(body) if isinstance(body, dict) else body
+            infos.append(client.publish(topic, payload, qos=qos))
+        deadline = time.monotonic() + timeout
+        for info in infos:
+            info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+        return len(infos)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)

@@ -38,7 +38,7 @@ class Rows:
     telemetry: list[TelemetryRow] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     seen: dict[str, datetime] = field(default_factory=dict)
-    acks: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    acks: list[Item] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -154,12 +154,13 @@ class Writer:
             self._known_devices.update(rows.seen)
         self._known_tickers.update(row[1] for row in rows.prices)
 
-    async def _apply_command_acks(
-        self, acks: list[tuple[str, str, str, str | None]]
-    ) -> list[DeadLetter]:
+    async def _apply_command_acks(self, acks: list[Item]) -> list[DeadLetter]:
         """Settle pending commands; an ack for no pending command of that device dead-letters."""
         dead: list[DeadLetter] = []
-        for command_id, device_id, status, detail in acks:
+        for item in acks:
+            assert item.parsed is not None and item.parsed.ack is not None
+            device_id, ack = item.parsed.device_id, item.parsed.ack
+            command_id, status, detail = ack.command_id, ack.status, ack.detail
             updated = await self.conn.fetchval(
                 """UPDATE device_commands SET status = $3, detail = $4, acked_at = now()
                    WHERE id = $1::uuid AND device_id = $2 AND status = 'pending'
@@ -170,15 +171,10 @@ class Writer:
                 detail,
             )
             if not updated:
-                payload = json.dumps({"id": command_id, "status": status, "detail": detail})
+                message = item.message
+                reason = f"no pending command {command_id} for {device_id}"
                 dead.append(
-                    (
-                        datetime.now(UTC),
-                        f"devices/{device_id}/acks",
-                        payload.encode(),
-                        "unknown_command",
-                        f"no pending command {command_id} for {device_id}",
-                    )
+                    (item.received_at, message.topic, message.payload, "unknown_command", reason)
                 )
         return dead
 
@@ -247,9 +243,8 @@ def flatten(items: Iterable[Item], unknown_devices: set[str]) -> Rows:
             seen = rows.seen.get(parsed.device_id)
             if seen is None or seen < item.received_at:
                 rows.seen[parsed.device_id] = item.received_at
-        if parsed.ack is not None and parsed.device_id is not None:
-            ack = parsed.ack
-            rows.acks.append((ack.command_id, parsed.device_id, ack.status, ack.detail))
+        if parsed.ack is not None:
+            rows.acks.append(item)
     return rows
 
 

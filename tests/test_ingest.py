@@ -1,0 +1,185 @@
+"""The ingester against a real Mosquitto and a real PostgreSQL (or TimescaleDB)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from sql.migrate import current, upgrade
+from tests.conftest import RunningIngester, ingest_settings, start_ingester
+from tests.oracle import all_mismatches
+from tests.support import Message, publish, wait_until
+from tickwire.broker import Mosquitto
+
+
+def ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+async def wait_received(db: asyncpg.Connection, count: int, timeout: float = 30) -> None:
+    async def done() -> bool:
+        received = await db.fetchval("SELECT coalesce(sum(received), 0) FROM ingest_status")
+        return bool(received >= count)
+
+    await wait_until(done, timeout)
+
+
+async def test_redeliveries_and_replays_never_create_a_second_row(
+    db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    singles: list[Message] = []
+    for i in range(50):
+        ts = ms(start + timedelta(seconds=i))
+        singles.append((f"devices/dev-{i % 3}/telemetry", {"ts": ts, "temperature": 20 + i, "humidity": 50}))
+        singles.append((f"stocks/T{i % 2}", {"price": 100 + i, "volume": 1, "ts": ts, "device_id": "feed-1"}))
+    readings = [{"ts": ms(start + timedelta(seconds=i)), "temperature": 20 + i, "humidity": 50} for i in range(0, 50, 3)]
+    # A store-and-forward flush replaying readings already sent one by one, with a duplicate inside.
+    replay: Message = ("devices/dev-0/telemetry", {"deviceId": "dev-0", "readings": readings + readings[:2]})
+    publish(broker.url, singles)
+    publish(broker.url, singles)  # the same messages again: a device replay / broker redelivery
+    publish(broker.url, [replay, replay])
+    await wait_received(db, 2 * len(singles) + 2)
+
+    assert await db.fetchval("SELECT count(*) FROM telemetry") == 100
+    assert await db.fetchval("SELECT count(*) FROM prices") == 50
+    status = await db.fetchrow("SELECT committed_rows, duplicates FROM ingest_status")
+    assert status["committed_rows"] == 150
+    assert status["duplicates"] == 150 + 2 * 2 * (len(readings) + 2)
+    assert await all_mismatches(db) == []
+
+
+async def test_one_dead_letter_per_bad_payload_class(
+    db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester
+) -> None:
+    bad: dict[str, tuple[str, bytes]] = {
+        "not_json": ("stocks/AAPL", b"{price: 1"),
+        "not_object": ("stocks/AAPL", b"[1, 2]"),
+        "bad_type": ("stocks/AAPL", b'{"price": "150.2"}'),
+        "missing_field": ("stocks/AAPL", b'{"volume": 10}'),
+        "non_finite": ("devices/dev-1/telemetry", b'{"temperature": NaN}'),
+        "ts_out_of_window": ("devices/dev-1/telemetry", b'{"ts": 1714041600, "temperature": 20}'),
+        "bad_ts": ("devices/dev-1/heartbeat", b'{"ts": "soon"}'),
+        "no_metrics": ("devices/dev-1/telemetry", b'{"ts": 1714041600000, "firmware": "1.2"}'),
+        "oversized": ("devices/dev-1/telemetry", b'{"t": 1, "pad": "' + b"x" * 300_000 + b'"}'),
+        "bad_topic": ("stocks/%25bad", b'{"price": 1}'),
+        "unknown_command": (
+            "devices/dev-1/acks",
+            b'{"id": "8b0e8f7e-1c7a-4b53-9f7e-0a6c2f9b1d11", "status": "ok"}',
+        ),
+    }
+    good = ("devices/dev-1/telemetry", b'{"ts": 1714041600000, "temperature": 21.5}')
+    publish(broker.url, [*bad.values(), good])
+    await wait_received(db, len(bad) + 1)
+
+    rows = await db.fetch("SELECT reason, topic, payload FROM dead_letters ORDER BY id")
+    assert sorted(r["reason"] for r in rows) == sorted(bad)
+    for row in rows:
+        topic, payload = bad[row["reason"]]
+        assert (row["topic"], bytes(row["payload"])) == (topic, payload)
+    assert await db.fetchval("SELECT count(*) FROM telemetry") == 1
+    assert await db.fetchval("SELECT dead_lettered FROM ingest_status") == len(bad)
+    assert ingester.task.done() is False
+
+
+async def test_unknown_device_is_dead_lettered_when_auto_registration_is_off(
+    db: asyncpg.Connection, broker: Mosquitto, database_url: str
+) -> None:
+    running = await start_ingester(ingest_settings(database_url, broker, auto_register=False))
+    try:
+        publish(broker.url, [("devices/ghost/telemetry", {"temperature": 20})])
+        await wait_received(db, 1)
+        assert await db.fetchval("SELECT reason FROM dead_letters") == "unknown_device"
+        await db.execute("INSERT INTO devices (device_id, name) VALUES ('ghost', 'Ghost')")
+        publish(broker.url, [("devices/ghost/telemetry", {"temperature": 21})])
+        await wait_received(db, 2)
+        assert await db.fetchval("SELECT value FROM telemetry") == 21
+        assert await db.fetchval("SELECT count(*) FROM dead_letters") == 1
+    finally:
+        await running.close()
+
+
+async def test_rollups_equal_raw_recomputation_including_late_data(
+    db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester
+) -> None:
+    rng = random.Random(7)
+    now = datetime.now(UTC).replace(microsecond=0)
+    messages: list[Message] = []
+    for second in range(0, 600, 7):  # the last ten minutes, shuffled
+        ts = ms(now - timedelta(seconds=second))
+        for device in ("a", "b"):
+            messages.append((f"devices/{device}/telemetry", {"ts": ts, "temperature": rng.uniform(15, 35)}))
+        messages.append(("stocks/ACME", {"price": rng.uniform(90, 110), "volume": rng.randint(1, 9), "ts": ts}))
+    rng.shuffle(messages)
+    publish(broker.url, messages)
+    await wait_received(db, len(messages))
+    assert await all_mismatches(db) == []
+
+    # Late data: two days back (older than every refresh window), and into buckets that exist,
+    # earlier than their current first row (a new open) and later than their last (a new close).
+    late: list[Message] = []
+    for offset in (timedelta(days=2, seconds=3), timedelta(days=2, hours=1), timedelta(seconds=601)):
+        ts = ms(now - offset)
+        late.append(("devices/a/telemetry", {"ts": ts, "temperature": rng.uniform(15, 35)}))
+        late.append(("stocks/ACME", {"price": rng.uniform(90, 110), "volume": 3, "ts": ts}))
+    late.append(("stocks/ACME", {"price": 1.0, "ts": ms(now - timedelta(seconds=1)) + 1}))
+    publish(broker.url, late)
+    await wait_received(db, len(messages) + len(late))
+    assert await all_mismatches(db) == []
+
+
+async def test_notify_after_commit_and_last_seen(
+    db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester, database_url: str
+) -> None:
+    listener = await asyncpg.connect(database_url)
+    notes: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener("tickwire_ingest", lambda *args: notes.put_nowait(args[3]))
+    try:
+        before = datetime.now(UTC)
+        ts = ms(before)
+        publish(broker.url, [
+            ("devices/dev-9/telemetry", {"ts": ts, "temperature": 22.0, "humidity": 40}),
+            ("devices/dev-8/heartbeat", {"ts": ts, "uptime_s": 12}),
+        ])
+        seen: dict[str, object] = {}
+        while "dev-9" not in seen.get("telemetry", {}) or "dev-8" not in seen.get("seen", []):  # type: ignore[operator]
+            note = json.loads(await asyncio.wait_for(notes.get(), 10))
+            for key, value in note.items():
+                if isinstance(value, dict):
+                    seen.setdefault(key, {}).update(value)  # type: ignore[attr-defined]
+                else:
+                    seen.setdefault(key, []).extend(value)  # type: ignore[attr-defined]
+        # Notified only after commit: the rows are visible to another connection.
+        assert seen["telemetry"]["dev-9"] == [2, ts, ts]  # type: ignore[index]
+        assert await db.fetchval("SELECT count(*) FROM telemetry WHERE device_id = 'dev-9'") == 2
+        devices = {r["device_id"]: r for r in await db.fetch("SELECT * FROM devices")}
+        assert set(devices) == {"dev-8", "dev-9"}
+        for row in devices.values():
+            assert row["status"] == "ONLINE" and row["auto_registered"]
+            assert before - timedelta(seconds=1) <= row["last_seen"] <= datetime.now(UTC)
+    finally:
+        await listener.close()
+
+
+async def test_qos0_is_accepted(
+    db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester
+) -> None:
+    publish(broker.url, [("stocks/QZ", {"price": 3.5})], qos=0)
+
+    async def arrived() -> bool:
+        return bool(await db.fetchval("SELECT count(*) FROM prices WHERE ticker = 'QZ'") == 1)
+
+    await wait_until(arrived)
+
+
+def test_migrations_are_rerunnable(database_url: str) -> None:
+    first = current(database_url)
+    started = time.monotonic()
+    upgrade(database_url)
+    assert current(database_url) == first == "0001"
+    assert time.monotonic() - started < 30

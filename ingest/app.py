@@ -61,6 +61,7 @@ async def run(
         handoff,
         settings.ingest_receive_maximum,
         settings.ingest_session_expiry_s,
+        settings.mqtt_protocol,
     )
     batches: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=1)
     idle = asyncio.Event()

@@ -46,6 +46,7 @@ class Subscriber:
         handoff: Handoff[Received],
         receive_maximum: int,
         session_expiry_s: int,
+        protocol: int = 5,
     ) -> None:
         self._address = address
         self._handoff = handoff
@@ -53,12 +54,18 @@ class Subscriber:
         self.generation = 0
         self.connected = threading.Event()
         self.subscribed = threading.Event()
+        self._v5 = protocol == 5
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
+            # MQTT 3.1.1 keeps the session with clean_session=False; 5 uses clean_start below.
+            clean_session=None if self._v5 else False,
             manual_ack=True,
         )
+        if not self._v5:
+            # 3.1.1 has no Receive Maximum: paho's own in-flight cap is the only one we set.
+            self._client.max_inflight_messages_set(receive_maximum)
         if address.username:
             self._client.username_pw_set(address.username, address.password)
         self._properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -71,13 +78,16 @@ class Subscriber:
         self._client.reconnect_delay_set(1, 5)
 
     def start(self) -> None:
-        self._client.connect_async(
-            self._address.host,
-            self._address.port,
-            keepalive=30,
-            clean_start=False,
-            properties=self._properties,
-        )
+        if self._v5:
+            self._client.connect_async(
+                self._address.host,
+                self._address.port,
+                keepalive=30,
+                clean_start=False,
+                properties=self._properties,
+            )
+        else:
+            self._client.connect_async(self._address.host, self._address.port, keepalive=30)
         self._client.loop_start()
 
     def stop(self) -> None:

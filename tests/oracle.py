@@ -23,8 +23,12 @@ async def telemetry_mismatches(db: asyncpg.Connection, level: str) -> list[str]:
         f"""SELECT bucket, device_id, metric, count, sum, min, max, avg, last
             FROM telemetry_{level} ORDER BY 2, 3, 1"""
     )
-    return _compare(expected, actual, exact=("bucket", "device_id", "metric", "count", "min",
-                                             "max", "last"), close=("sum", "avg"))
+    return _compare(
+        expected,
+        actual,
+        exact=("bucket", "device_id", "metric", "count", "min", "max", "last"),
+        close=("sum", "avg"),
+    )
 
 
 async def prices_mismatches(db: asyncpg.Connection, level: str) -> list[str]:
@@ -40,8 +44,12 @@ async def prices_mismatches(db: asyncpg.Connection, level: str) -> list[str]:
         f"""SELECT bucket, ticker, open, high, low, close, volume, count
             FROM prices_{level} ORDER BY 2, 1"""
     )
-    return _compare(expected, actual, exact=("bucket", "ticker", "open", "high", "low", "close",
-                                             "count"), close=("volume",))
+    return _compare(
+        expected,
+        actual,
+        exact=("bucket", "ticker", "open", "high", "low", "close", "count"),
+        close=("volume",),
+    )
 
 
 def _compare(

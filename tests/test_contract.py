@@ -5,37 +5,59 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tickwire.contract import Limits, Rejected, parse
+from tickwire.contract import Limits, Parsed, Rejected, parse
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+DEFAULT = Limits()
 TS = 1_714_041_600_000  # the DESIGN.md example time: 2024-04-25T10:40:00Z
 
 
-def p(topic: str, body: object, limits: Limits = Limits()) -> object:
+def p(topic: str, body: object, limits: Limits = DEFAULT) -> Parsed:
     payload = body if isinstance(body, bytes) else json.dumps(body).encode()
     return parse(topic, payload, NOW, limits)
 
 
-def reason(topic: str, body: object, limits: Limits = Limits()) -> str:
+def reason(topic: str, body: object, limits: Limits = DEFAULT) -> str:
     with pytest.raises(Rejected) as info:
         p(topic, body, limits)
     return info.value.reason
 
 
 def test_design_examples_are_accepted() -> None:
-    price = parse("stocks/AAPL", json.dumps(
-        {"ticker": "AAPL", "price": 150.23, "volume": 120, "ts": TS, "device_id": "feed-1", "seq": 42}
-    ).encode(), NOW, Limits())
-    assert price.prices == [(datetime(2024, 4, 25, 10, 40, tzinfo=UTC), "AAPL", 150.23, 120.0, "feed-1")]
-    reading = parse("devices/dev-1/telemetry", json.dumps(
-        {"deviceId": "dev-1", "ts": TS, "temperature": 26.3, "humidity": 47.9, "seq": 17}
-    ).encode(), NOW, Limits())
+    price = parse(
+        "stocks/AAPL",
+        json.dumps(
+            {
+                "ticker": "AAPL",
+                "price": 150.23,
+                "volume": 120,
+                "ts": TS,
+                "device_id": "feed-1",
+                "seq": 42,
+            }
+        ).encode(),
+        NOW,
+        Limits(),
+    )
+    assert price.prices == [
+        (datetime(2024, 4, 25, 10, 40, tzinfo=UTC), "AAPL", 150.23, 120.0, "feed-1")
+    ]
+    reading = parse(
+        "devices/dev-1/telemetry",
+        json.dumps(
+            {"deviceId": "dev-1", "ts": TS, "temperature": 26.3, "humidity": 47.9, "seq": 17}
+        ).encode(),
+        NOW,
+        Limits(),
+    )
     assert sorted(r[2:] for r in reading.telemetry) == [("humidity", 47.9), ("temperature", 26.3)]
     assert reading.device_id == "dev-1"
 
 
 def test_topic_id_is_authoritative_and_both_id_spellings_accepted() -> None:
-    parsed = parse("devices/dev-2/telemetry", b'{"device_id":"other","temperature":1}', NOW, Limits())
+    parsed = parse(
+        "devices/dev-2/telemetry", b'{"device_id":"other","temperature":1}', NOW, Limits()
+    )
     assert parsed.telemetry[0][1] == "dev-2"
     parsed = parse("stocks/MSFT", b'{"ticker":"AAPL","price":1}', NOW, Limits())
     assert parsed.prices[0][1] == "MSFT" and parsed.prices[0][4] == ""
@@ -53,7 +75,9 @@ def test_ts_forms() -> None:
 
 
 def test_every_finite_number_is_a_metric_and_other_values_are_not() -> None:
-    parsed = p("devices/d/telemetry", {"ts": TS, "a": 1, "b": 2.5, "ok": True, "fw": "1.2", "seq": 3})
+    parsed = p(
+        "devices/d/telemetry", {"ts": TS, "a": 1, "b": 2.5, "ok": True, "fw": "1.2", "seq": 3}
+    )
     assert sorted(r[2] for r in parsed.telemetry) == ["a", "b"]
 
 
@@ -76,7 +100,11 @@ def test_every_finite_number_is_a_metric_and_other_values_are_not() -> None:
         ("devices/d/telemetry", {"readings": []}, "bad_type"),
         ("devices/d/telemetry", {"readings": [{"temperature": 1}]}, "missing_field"),
         ("devices/d/acks", {"id": "nope", "status": "ok"}, "bad_type"),
-        ("devices/d/acks", {"id": "8b0e8f7e-1c7a-4b53-9f7e-0a6c2f9b1d11", "status": "?"}, "bad_type"),
+        (
+            "devices/d/acks",
+            {"id": "8b0e8f7e-1c7a-4b53-9f7e-0a6c2f9b1d11", "status": "?"},
+            "bad_type",
+        ),
         ("stocks/bad ticker!", {"price": 1}, "bad_topic"),
         ("devices/d/unknown", {"price": 1}, "bad_topic"),
     ],
@@ -88,7 +116,10 @@ def test_rejections_have_stable_reasons(topic: str, body: object, expected: str)
 def test_future_ts_and_oversized_payloads() -> None:
     future = int((NOW + timedelta(hours=1)).timestamp() * 1000)
     assert reason("stocks/A", {"price": 1, "ts": future}) == "ts_out_of_window"
-    assert reason("stocks/A", {"price": 1, "pad": "x" * 300}, Limits(max_payload_bytes=200)) == "oversized"
+    assert (
+        reason("stocks/A", {"price": 1, "pad": "x" * 300}, Limits(max_payload_bytes=200))
+        == "oversized"
+    )
     many = {"readings": [{"ts": TS + i, "t": 1} for i in range(11)]}
     assert reason("devices/d/telemetry", many, Limits(max_readings=10)) == "oversized"
 

@@ -19,7 +19,9 @@ from tickwire.broker import Mosquitto
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def spawn_ingester(database_url: str, broker: Mosquitto, client_id: str, log: Path) -> subprocess.Popen[bytes]:
+def spawn_ingester(
+    database_url: str, broker: Mosquitto, client_id: str, log: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TICKWIRE_DATABASE_URL": database_url,
@@ -28,7 +30,11 @@ def spawn_ingester(database_url: str, broker: Mosquitto, client_id: str, log: Pa
         "TICKWIRE_BATCH_MAX_MESSAGES": "100",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "ingest"], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        [sys.executable, "-m", "ingest"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -48,8 +54,14 @@ async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
 
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
         messages: list[Message] = [
-            (f"devices/d{i % 10}/telemetry", {"ts": int((start + timedelta(seconds=i // 10)).timestamp() * 1000),
-                                              "temperature": i % 37, "humidity": 50})
+            (
+                f"devices/d{i % 10}/telemetry",
+                {
+                    "ts": int((start + timedelta(seconds=i // 10)).timestamp() * 1000),
+                    "temperature": i % 37,
+                    "humidity": 50,
+                },
+            )
             for i in range(6000)
         ]
         publishing = asyncio.ensure_future(asyncio.to_thread(publish, broker.url, messages))
@@ -66,6 +78,7 @@ async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
 
         second = spawn_ingester(database_url, broker, client_id, log)
         try:
+
             async def all_committed() -> bool:
                 return bool(await db.fetchval("SELECT count(*) FROM telemetry") >= 12000)
 

@@ -36,11 +36,21 @@ async def test_redeliveries_and_replays_never_create_a_second_row(
     singles: list[Message] = []
     for i in range(50):
         ts = ms(start + timedelta(seconds=i))
-        singles.append((f"devices/dev-{i % 3}/telemetry", {"ts": ts, "temperature": 20 + i, "humidity": 50}))
-        singles.append((f"stocks/T{i % 2}", {"price": 100 + i, "volume": 1, "ts": ts, "device_id": "feed-1"}))
-    readings = [{"ts": ms(start + timedelta(seconds=i)), "temperature": 20 + i, "humidity": 50} for i in range(0, 50, 3)]
+        singles.append(
+            (f"devices/dev-{i % 3}/telemetry", {"ts": ts, "temperature": 20 + i, "humidity": 50})
+        )
+        singles.append(
+            (f"stocks/T{i % 2}", {"price": 100 + i, "volume": 1, "ts": ts, "device_id": "feed-1"})
+        )
+    readings = [
+        {"ts": ms(start + timedelta(seconds=i)), "temperature": 20 + i, "humidity": 50}
+        for i in range(0, 50, 3)
+    ]
     # A store-and-forward flush replaying readings already sent one by one, with a duplicate inside.
-    replay: Message = ("devices/dev-0/telemetry", {"deviceId": "dev-0", "readings": readings + readings[:2]})
+    replay: Message = (
+        "devices/dev-0/telemetry",
+        {"deviceId": "dev-0", "readings": readings + readings[:2]},
+    )
     publish(broker.url, singles)
     publish(broker.url, singles)  # the same messages again: a device replay / broker redelivery
     publish(broker.url, [replay, replay])
@@ -113,8 +123,12 @@ async def test_rollups_equal_raw_recomputation_including_late_data(
     for second in range(0, 600, 7):  # the last ten minutes, shuffled
         ts = ms(now - timedelta(seconds=second))
         for device in ("a", "b"):
-            messages.append((f"devices/{device}/telemetry", {"ts": ts, "temperature": rng.uniform(15, 35)}))
-        messages.append(("stocks/ACME", {"price": rng.uniform(90, 110), "volume": rng.randint(1, 9), "ts": ts}))
+            messages.append(
+                (f"devices/{device}/telemetry", {"ts": ts, "temperature": rng.uniform(15, 35)})
+            )
+        messages.append(
+            ("stocks/ACME", {"price": rng.uniform(90, 110), "volume": rng.randint(1, 9), "ts": ts})
+        )
     rng.shuffle(messages)
     publish(broker.url, messages)
     await wait_received(db, len(messages))
@@ -123,7 +137,11 @@ async def test_rollups_equal_raw_recomputation_including_late_data(
     # Late data: two days back (older than every refresh window), and into buckets that exist,
     # earlier than their current first row (a new open) and later than their last (a new close).
     late: list[Message] = []
-    for offset in (timedelta(days=2, seconds=3), timedelta(days=2, hours=1), timedelta(seconds=601)):
+    for offset in (
+        timedelta(days=2, seconds=3),
+        timedelta(days=2, hours=1),
+        timedelta(seconds=601),
+    ):
         ts = ms(now - offset)
         late.append(("devices/a/telemetry", {"ts": ts, "temperature": rng.uniform(15, 35)}))
         late.append(("stocks/ACME", {"price": rng.uniform(90, 110), "volume": 3, "ts": ts}))
@@ -142,10 +160,13 @@ async def test_notify_after_commit_and_last_seen(
     try:
         before = datetime.now(UTC)
         ts = ms(before)
-        publish(broker.url, [
-            ("devices/dev-9/telemetry", {"ts": ts, "temperature": 22.0, "humidity": 40}),
-            ("devices/dev-8/heartbeat", {"ts": ts, "uptime_s": 12}),
-        ])
+        publish(
+            broker.url,
+            [
+                ("devices/dev-9/telemetry", {"ts": ts, "temperature": 22.0, "humidity": 40}),
+                ("devices/dev-8/heartbeat", {"ts": ts, "uptime_s": 12}),
+            ],
+        )
         seen: dict[str, object] = {}
         while "dev-9" not in seen.get("telemetry", {}) or "dev-8" not in seen.get("seen", []):  # type: ignore[operator]
             note = json.loads(await asyncio.wait_for(notes.get(), 10))

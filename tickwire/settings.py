@@ -6,6 +6,7 @@ Each service subclasses `CommonSettings` with its own fields; nothing else reads
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import Field, field_validator
@@ -21,6 +22,8 @@ class CommonSettings(BaseSettings):
 
     database_url: str | None = None
     mqtt_url: str | None = None
+    mqtt_protocol: Literal[5, 311] = 5
+    """MQTT 5 (default) or 3.1.1 for brokers without 5 (amqtt)."""
     data_dir: Path = Path(".tickwire")
     log_level: str = "INFO"
 

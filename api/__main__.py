@@ -1,0 +1,4 @@
+from api.main import main
+from api.settings import ApiSettings
+
+main(ApiSettings())

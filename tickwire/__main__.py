@@ -1,0 +1,5 @@
+import sys
+
+from tickwire.stack import main
+
+sys.exit(main())

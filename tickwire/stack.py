@@ -1,0 +1,126 @@
+"""`make up`: the whole stack on one machine, embedded defaults unless configured otherwise.
+
+Starts the database (embedded PostgreSQL unless TICKWIRE_DATABASE_URL), the broker (Mosquitto
+if installed, else amqtt, unless TICKWIRE_MQTT_URL), applies the migrations, then runs the
+ingester, the API and the simulator as child processes (`python -m …`). Ctrl-C stops them all,
+then the broker and the database; the data stays under TICKWIRE_DATA_DIR for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+from sql.migrate import MigrateSettings, upgrade
+from tickwire.broker import embedded_broker
+from tickwire.embedded_pg import embedded_postgres
+from tickwire.logs import setup_logging
+
+log = logging.getLogger("tickwire")
+
+
+class StackSettings(MigrateSettings):
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    simulator: bool = True
+
+
+@dataclass
+class Child:
+    name: str
+    process: asyncio.subprocess.Process
+
+
+async def up(settings: StackSettings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        database_url = settings.database_url
+        if not database_url:
+            database_url = stack.enter_context(embedded_postgres(settings.embedded_pg_dir))
+        mqtt_url, broker_kind = settings.mqtt_url or "", "external"
+        if not mqtt_url:
+            mqtt_url, broker_kind = await stack.enter_async_context(
+                embedded_broker(settings.embedded_broker_dir)
+            )
+        backend = await asyncio.to_thread(
+            upgrade, database_url, settings.db_backend, settings.retention_days
+        )
+        env = {
+            **os.environ,
+            "TICKWIRE_DATABASE_URL": database_url,
+            "TICKWIRE_MQTT_URL": mqtt_url,
+            "TICKWIRE_DATA_DIR": str(settings.data_dir),
+        }
+        if broker_kind == "amqtt":
+            env["TICKWIRE_MQTT_PROTOCOL"] = "311"  # amqtt speaks MQTT 3.1.1 only
+        children = [await _spawn("ingest", env), await _spawn("api", env)]
+        if settings.simulator:
+            children.append(await _spawn("simulator", env))
+        _banner(settings, backend, broker_kind, mqtt_url, [c.name for c in children])
+        code = await _supervise(children, stop)
+    log.info("stopped; data kept in %s", settings.data_dir)
+    return code
+
+
+async def _spawn(module: str, env: dict[str, str]) -> Child:
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env)
+    return Child(module, process)
+
+
+async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
+    """Run until Ctrl-C or until a child dies; then stop every child, newest first."""
+    exits = {asyncio.ensure_future(c.process.wait()): c for c in children}
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait([*exits, stopper], return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for finished in done:
+        if finished in exits:
+            child = exits[finished]
+            log.error("%s exited with %s: stopping the stack", child.name, child.process.returncode)
+            code = 1
+    for child in reversed(children):
+        if child.process.returncode is None:
+            child.process.terminate()
+    for child in reversed(children):
+        try:
+            await asyncio.wait_for(child.process.wait(), 15)
+        except TimeoutError:
+            log.warning("%s did not stop in 15 s: killing it", child.name)
+            child.process.kill()
+    stopper.cancel()
+    return code
+
+
+def _banner(
+    settings: StackSettings, backend: str, broker: str, mqtt_url: str, children: list[str]
+) -> None:
+    url = f"http://{settings.http_host}:{settings.http_port}"
+    lines = [
+        "tickwire is up",
+        f"  API + dashboard   {url}   (health: {url}/health, OpenAPI: {url}/docs)",
+        f"  MQTT broker       {mqtt_url}   ({broker})",
+        f"  database          {backend}"
+        + ("" if settings.database_url else f" (embedded, {settings.embedded_pg_dir})"),
+        f"  services          {', '.join(children)}",
+        f"  data directory    {settings.data_dir}",
+        "  Ctrl-C stops everything; the data stays for the next `make up`.",
+    ]
+    for line in lines:
+        log.info(line)
+
+
+def main() -> int:
+    settings = StackSettings()
+    setup_logging("tickwire", settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(up(settings))
+    return 0

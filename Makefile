@@ -1,0 +1,40 @@
+# One verb per task; each is a thin wrapper. `make up` and `make test` set up everything first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: up test check bench install broker clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Mosquitto (Debian package) when missing and we may install it; `make up` falls back to amqtt.
+broker:
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto) ; } || \
+	  echo "note: mosquitto not installed (apt-get install mosquitto); using the slower amqtt"
+
+up: install broker
+	$(PY) -m tickwire
+
+test: install broker
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
+	  { echo "the tests need Mosquitto: apt-get install mosquitto"; exit 1; }
+	$(PY) -m pytest
+
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+bench: install broker
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .tickwire .pytest_cache .mypy_cache .ruff_cache

@@ -104,12 +104,15 @@ def refresh_windows(
 ) -> list[tuple[str, datetime, datetime]]:
     """TimescaleDB: the (level, start, end) windows to refresh after committing rows in
     [oldest, newest], finest level first. A level needs it when rows are older than what
-    real-time aggregation is sure to cover: the bucket before the one its policy's end_offset
-    (one bucket) leaves unmaterialised.
+    real-time aggregation is sure to cover. Neither the policies (end_offset = one bucket) nor
+    these refreshes materialise past `floor(now - width)`, so the watermark never passes it and
+    everything from there on is served in real time; the window stops there too.
     """
     windows = []
     for suffix, _ in LEVELS:
         width = WIDTHS[suffix]
-        if oldest < floor_to(now - width, width):
-            windows.append((suffix, floor_to(oldest, width), floor_to(newest, width) + width))
+        horizon = floor_to(now - width, width)
+        if oldest < horizon:
+            end = min(floor_to(newest, width) + width, horizon)
+            windows.append((suffix, floor_to(oldest, width), end))
     return windows

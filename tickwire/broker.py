@@ -66,8 +66,13 @@ class Mosquitto:
         conf = self.directory / "mosquitto.conf"
         conf.write_text(MOSQUITTO_CONF.format(port=self.port, host=self.host, data=self.directory))
         log_file = (self.directory / "mosquitto.log").open("ab")
+        # Its own session: Ctrl-C in the terminal must not stop the broker before the
+        # ingester has committed and acknowledged its last batch; the supervisor stops it last.
         self.process = subprocess.Popen(
-            [executable, "-c", str(conf)], stdout=log_file, stderr=subprocess.STDOUT
+            [executable, "-c", str(conf)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for_port(self.host, self.port, timeout, self.process)
 

@@ -6,7 +6,6 @@ Each service subclasses `CommonSettings` with its own fields; nothing else reads
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import Field, field_validator
@@ -22,10 +21,17 @@ class CommonSettings(BaseSettings):
 
     database_url: str | None = None
     mqtt_url: str | None = None
-    mqtt_protocol: Literal[5, 311] = 5
+    mqtt_protocol: int = 5
     """MQTT 5 (default) or 3.1.1 for brokers without 5 (amqtt)."""
     data_dir: Path = Path(".tickwire")
     log_level: str = "INFO"
+
+    @field_validator("mqtt_protocol")
+    @classmethod
+    def _protocol(cls, value: int) -> int:
+        if value not in (5, 311):
+            raise ValueError("mqtt_protocol must be 5 or 311")
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -6,6 +6,7 @@ leads to redelivery, and the natural keys turn redelivery into duplicates that a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -25,6 +26,7 @@ log = logging.getLogger("ingest.writer")
 
 NOTIFY_CHANNEL: Final = "tickwire_ingest"
 _NOTIFY_MAX_BYTES: Final = 7_000
+_REFRESH_ATTEMPTS: Final = 8
 _PRICE_COLUMNS: Final = ("time", "ticker", "price", "volume", "source")
 _TELEMETRY_COLUMNS: Final = ("time", "device_id", "metric", "value")
 _DEAD_LETTER_COLUMNS: Final = ("received_at", "topic", "payload", "reason", "detail")
@@ -210,11 +212,24 @@ class Writer:
             if not times:
                 continue
             for suffix, start, end in rollup.refresh_windows(min(times), max(times), now):
-                # CALL cannot run in a transaction block: simple protocol, literal arguments.
-                await self.conn.execute(
-                    f"CALL refresh_continuous_aggregate('{table}_{suffix}', "
-                    f"'{start.isoformat()}'::timestamptz, '{end.isoformat()}'::timestamptz)"
-                )
+                await self._refresh(f"{table}_{suffix}", start, end)
+
+    async def _refresh(self, view: str, start: datetime, end: datetime) -> None:
+        # CALL cannot run in a transaction block: simple protocol, literal arguments.
+        statement = (
+            f"CALL refresh_continuous_aggregate('{view}', "
+            f"'{start.isoformat()}'::timestamptz, '{end.isoformat()}'::timestamptz)"
+        )
+        for attempt in range(_REFRESH_ATTEMPTS):
+            try:
+                await self.conn.execute(statement)
+                return
+            except asyncpg.PostgresError as exc:
+                # A policy refreshing an overlapping window makes ours fail: wait and retry.
+                if attempt == _REFRESH_ATTEMPTS - 1:
+                    raise
+                log.info("refresh of %s deferred (%s); retrying", view, exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
 
 
 def flatten(items: Iterable[Item], unknown_devices: set[str]) -> Rows:

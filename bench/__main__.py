@@ -1,0 +1,9 @@
+"""`python -m bench [--quick]`: every benchmark in turn, with the same arguments."""
+
+import sys
+
+import bench.ingest
+
+BENCHES = (bench.ingest.main,)
+
+raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

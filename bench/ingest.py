@@ -1,0 +1,248 @@
+"""Ingest throughput: tickwire against the broker's delivery rate and seed-style ingest.
+
+`python -m bench.ingest [--quick] [--rounds R] [--messages N] [--batch-messages N]`
+
+One Mosquitto and one PostgreSQL (embedded, in a temporary directory, unless `--server-url`)
+serve the whole run; every database scenario gets a fresh migrated database. Scenarios:
+
+(a) ceiling: a bare paho MQTT v5 subscriber, QoS 1, the ingester's receive maximum, manual
+    ack on receipt, doing nothing else.
+(b) tickwire end to end: the real `python -m ingest` in a child process.
+(c) seed-style: a bare paho subscriber that json-parses each message, runs one INSERT and one
+    commit (psycopg), then acks. Slow, so it gets the first `--naive-messages` only.
+(d) tickwire with store-and-forward batch payloads of 100 readings per message.
+
+Method, the same for every scenario: a backlog. The consumer's persistent session
+(clean_start=False, session expiry, subscribed to the ingester's topics) is created first and
+left; then the scenario's messages are published with QoS 1 (500 devices reading once a
+second, unique ts per device; for (d) flushes of 100 devices) until the broker acknowledged
+them all; then the consumer is started and timed until it has every message: received (a, c:
+from just before CONNECT to the last message; c commits before it acks) or committed (b, d:
+from the moment the ingester's `run()` began, as it records in `ingest_status.started_at`,
+to the poll, every 20 ms, that sees `ingest_status.committed_rows` reach the expected row
+count). Process start and imports are outside every window; the ingester's database connect
+is inside its own.
+
+Every scenario runs `--rounds` times (3; 1 with `--quick`), the four interleaved round by
+round so that a noisy neighbour hits them alike; the table shows each scenario's median round.
+
+lost = expected (device, metric, ts) keys with no row, dup = rows − distinct keys, both
+counted in the database; for (a) the same by message payload. The ingester's peak RSS is
+sampled (with children) every 20 ms and taken with the kernel's VmHWM.
+
+Exit status 1 when tickwire lost or duplicated anything; the performance targets are reported,
+not enforced, since machines are shared and noisy (which is also why ratios are the targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from bench import report
+from bench.consumers import drain, seed_style
+from bench.ingester import run_ingester
+from bench.publisher import publish
+from bench.report import Result
+from bench.sessions import Session, prime
+from bench.stack import Stack, checkpoint, fresh_database, stack
+from bench.tally import tally_telemetry
+from bench.workload import Workload, batch_readings, single_readings
+from ingest.settings import IngestSettings
+from tickwire.logs import setup_logging
+
+log = logging.getLogger("bench.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    messages: int = 50_000
+    batch_messages: int = 1_000
+    readings: int = 100
+    naive_messages: int = 2_000
+    devices: int = 500
+    batch_devices: int = 100
+
+
+QUICK = Sizes(messages=2_000, batch_messages=50, naive_messages=200, devices=100, batch_devices=10)
+
+
+class IngestBench:
+    """The four scenarios on one stack; the ingester's flow control comes from `settings`."""
+
+    def __init__(self, servers: Stack, settings: IngestSettings) -> None:
+        self.servers = servers
+        self.settings = settings
+
+    def ceiling(self, workload: Workload) -> Result:
+        session = self._backlog("ceiling", workload)
+        checkpoint(self.servers.server_url)
+        drained = drain(session, len(workload.messages))
+        return Result(
+            "(a) ceiling: bare paho subscriber",
+            len(workload.messages),
+            None,
+            drained.seconds,
+            drained.lost,
+            drained.dup,
+        )
+
+    def tickwire(self, label: str, name: str, workload: Workload) -> Result:
+        with fresh_database(self.servers.server_url, _unique(name)) as url:
+            session = self._backlog(name, workload)
+            checkpoint(self.servers.server_url)
+            log_path = self.servers.workdir / f"{session.client_id}.log"
+            run = run_ingester(url, session.url, session.client_id, len(workload.keys), log_path)
+            tally = tally_telemetry(url, workload.keys)
+        if tally.lost or tally.dup or tally.dead_letters or run.exit_code:
+            log.warning(
+                "%s: lost %d, dup %d, dead letters %d, exit code %s; the ingester's log ends:\n%s",
+                name,
+                tally.lost,
+                tally.dup,
+                tally.dead_letters,
+                run.exit_code,
+                _tail(log_path),
+            )
+        return Result(
+            label,
+            len(workload.messages),
+            tally.rows,
+            run.seconds,
+            tally.lost,
+            tally.dup,
+            run.peak_rss_mb,
+        )
+
+    def naive(self, workload: Workload) -> Result:
+        with (
+            fresh_database(self.servers.server_url, _unique("naive")) as url,
+            psycopg.connect(url) as conn,
+        ):
+            session = self._backlog("naive", workload)
+            checkpoint(self.servers.server_url)
+            drained = drain(session, len(workload.messages), seed_style(conn))
+            tally = tally_telemetry(url, workload.keys)
+        return Result(
+            "(c) seed-style: INSERT + commit per message",
+            len(workload.messages),
+            tally.rows,
+            drained.seconds,
+            tally.lost,
+            tally.dup,
+        )
+
+    def _backlog(self, name: str, workload: Workload) -> Session:
+        """Prime a fresh session, then publish the workload while nobody consumes it."""
+        session = Session(
+            self.servers.broker_url,
+            _unique(f"bench-{name}"),
+            self.settings.ingest_receive_maximum,
+            self.settings.ingest_session_expiry_s,
+        )
+        prime(session)
+        seconds = publish(session.url, workload.messages)
+        log.info(
+            "%s: %d messages queued for %s in %.1fs",
+            name,
+            len(workload.messages),
+            session.client_id,
+            seconds,
+        )
+        return session
+
+
+def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, object]:
+    """Every scenario `rounds` times, interleaved; print the table of median rounds and the
+    targets; return the JSON line's fields."""
+    singles = single_readings(sizes.messages, sizes.devices)
+    naive_load = singles.head(min(sizes.naive_messages, sizes.messages))
+    batches = batch_readings(sizes.batch_messages, sizes.readings, sizes.batch_devices)
+    batch_label = f"(d) tickwire, {sizes.readings}-reading batch payloads"
+    done: dict[str, list[Result]] = {"ceiling": [], "tickwire": [], "naive": [], "batch": []}
+    with (
+        tempfile.TemporaryDirectory(prefix="tickwire-bench-") as tmp,
+        stack(Path(tmp), server_url) as servers,
+    ):
+        bench = IngestBench(servers, IngestSettings())
+        for number in range(1, rounds + 1):
+            log.info("round %d of %d", number, rounds)
+            done["ceiling"].append(bench.ceiling(singles))
+            done["tickwire"].append(bench.tickwire("(b) tickwire end to end", "tickwire", singles))
+            done["naive"].append(bench.naive(naive_load))
+            done["batch"].append(bench.tickwire(batch_label, "batch", batches))
+            for results in done.values():
+                _log_round(results[-1])
+    ceiling, tickwire, naive, batch = (report.median(results) for results in done.values())
+    fields = report.summary(ceiling, tickwire, naive, batch)
+    print(report.table([ceiling, tickwire, naive, batch]))
+    if rounds > 1:
+        print(
+            f"(median of {rounds} interleaved rounds per scenario; lost and dup add up all "
+            "rounds, peak RSS is the highest)"
+        )
+    print()
+    print(report.render_targets(report.targets(fields)))
+    return fields
+
+
+def _log_round(result: Result) -> None:
+    rows_s = result.rows_s
+    log.info(
+        "%s: %.0f msgs/s%s in %.2fs, lost %d, dup %d",
+        result.scenario,
+        result.msgs_s,
+        "" if rows_s is None else f", {rows_s:.0f} rows/s",
+        result.seconds,
+        result.lost,
+        result.dup,
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--messages", type=int, help="single-reading messages for (a) and (b)")
+    parser.add_argument("--batch-messages", type=int, help="batch messages for (d)")
+    parser.add_argument("--naive-messages", type=int, help="messages for (c), the slow one")
+    parser.add_argument("--rounds", type=int, help="rounds of every scenario (default 3)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round: CI smoke")
+    parser.add_argument("--server-url", help="use this PostgreSQL server, not an embedded one")
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else Sizes()
+    sizes = Sizes(
+        messages=args.messages or base.messages,
+        batch_messages=args.batch_messages or base.batch_messages,
+        readings=base.readings,
+        naive_messages=args.naive_messages or base.naive_messages,
+        devices=base.devices,
+        batch_devices=base.batch_devices,
+    )
+    setup_logging("bench", "INFO")
+    rounds = args.rounds or (1 if args.quick else 3)
+    fields = run(sizes, max(1, rounds), args.server_url)
+    print(report.json_line(fields), flush=True)
+    return 1 if fields["lost"] or fields["dup"] else 0
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

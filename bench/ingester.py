@@ -1,0 +1,160 @@
+"""The tickwire ingester as the bench runs it: its real `python -m ingest`, in a child process.
+
+The child is configured only through `TICKWIRE_*` variables (anything else of the bench's
+environment, batching knobs included, passes through). Progress is read from its own
+`ingest_status` row, which every batch updates in the transaction that commits its rows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import psutil
+import psycopg
+
+INSTANCE: Final = "bench"
+_POLL_S: Final = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRun:
+    """Wall-clock start of the ingester's `run()` and the moment all rows were seen committed."""
+
+    started: float
+    finished: float
+    committed_rows: int
+    peak_rss_mb: float
+    exit_code: int | None
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+
+def run_ingester(
+    database_url: str,
+    broker_url: str,
+    client_id: str,
+    expected_rows: int,
+    log_path: Path,
+    stall_s: float = 15.0,
+) -> IngestRun:
+    """Run `python -m ingest` until `expected_rows` are committed (or nothing moves for
+    `stall_s`), then stop it with SIGTERM as a service manager would."""
+    env = dict(os.environ)
+    env.update(
+        TICKWIRE_DATABASE_URL=database_url,
+        TICKWIRE_MQTT_URL=broker_url,
+        TICKWIRE_MQTT_PROTOCOL="5",
+        TICKWIRE_INGEST_CLIENT_ID=client_id,
+        TICKWIRE_INGEST_INSTANCE=INSTANCE,
+        TICKWIRE_DATA_DIR=str(log_path.parent),
+    )
+    with log_path.open("wb") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ingest"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        rss = PeakRss(child.pid)
+        rss.start()
+        try:
+            started, finished, committed = _watch(database_url, child, expected_rows, stall_s)
+        finally:
+            peak = rss.stop()
+            child.send_signal(signal.SIGTERM)
+            try:
+                code: int | None = child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                code = child.wait()
+    return IngestRun(started, finished, committed, peak / 2**20, code)
+
+
+def _watch(
+    database_url: str, child: subprocess.Popen[bytes], expected_rows: int, stall_s: float
+) -> tuple[float, float, int]:
+    """Poll the ingester's status row; return (started, finished, committed rows)."""
+    started, committed, moved = 0.0, 0, time.monotonic()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while child.poll() is None:
+            row = conn.execute(
+                "SELECT extract(epoch FROM started_at)::float8, committed_rows"
+                " FROM ingest_status WHERE instance = %s",
+                (INSTANCE,),
+            ).fetchone()
+            now = time.time()
+            if row is not None:
+                started = row[0]
+                if row[1] != committed:
+                    committed, moved = row[1], time.monotonic()
+                if committed >= expected_rows:
+                    return started, now, committed
+            if time.monotonic() - moved > stall_s:
+                break
+            time.sleep(_POLL_S)
+    if child.poll() is not None and child.returncode != 0:
+        raise RuntimeError(f"the ingester exited with {child.returncode}")
+    return started or time.time(), time.time(), committed
+
+
+class PeakRss:
+    """Samples the resident set of a process and its children; also reads the kernel's
+    high-water mark (VmHWM) of the process itself at the end, so no peak slips between
+    samples. Children are looked up once a second: that scans /proc, too costly at 50 Hz."""
+
+    def __init__(self, pid: int, interval: float = 0.02, rescan_s: float = 1.0) -> None:
+        self._process = psutil.Process(pid)
+        self._interval = interval
+        self._rescan_s = rescan_s
+        self._stop = threading.Event()
+        self._peak = 0
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stop sampling; return the peak in bytes."""
+        self._peak = max(self._peak, _high_water_mark(self._process.pid))
+        self._stop.set()
+        self._thread.join()
+        return self._peak
+
+    def _sample(self) -> None:
+        family, scanned = [self._process], 0.0
+        while not self._stop.wait(self._interval):
+            try:
+                if time.monotonic() - scanned > self._rescan_s:
+                    family = [self._process, *self._process.children(recursive=True)]
+                    scanned = time.monotonic()
+                total = sum(p.memory_info().rss for p in family)
+            except psutil.NoSuchProcess:
+                if not self._process.is_running():
+                    return
+                scanned = 0.0  # a child ended: look again
+                continue
+            except psutil.Error:
+                return
+            self._peak = max(self._peak, total)
+
+
+def _high_water_mark(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0

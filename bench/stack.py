@@ -1,0 +1,66 @@
+"""The servers of one bench run: one PostgreSQL and one Mosquitto, a fresh database per scenario."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from sql.migrate import upgrade
+from tickwire.broker import Mosquitto, free_port
+from tickwire.embedded_pg import embedded_postgres
+
+log = logging.getLogger("bench.stack")
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    server_url: str
+    """A database on the server, from which scenario databases are created."""
+    broker_url: str
+    workdir: Path
+
+
+@contextlib.contextmanager
+def stack(workdir: Path, server_url: str | None = None) -> Iterator[Stack]:
+    """Start Mosquitto and (unless `server_url`) an embedded PostgreSQL under `workdir`."""
+    broker = Mosquitto(workdir / "broker", free_port())
+    broker.start()
+    try:
+        with contextlib.ExitStack() as servers:
+            if server_url is None:
+                log.info("starting an embedded PostgreSQL")
+                server_url = servers.enter_context(
+                    embedded_postgres(workdir / "pg", database="postgres")
+                )
+            yield Stack(server_url, broker.url, workdir)
+    finally:
+        broker.stop()
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str, name: str) -> Iterator[str]:
+    """A new database with the whole schema, dropped afterwards; yields its URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def checkpoint(server_url: str) -> None:
+    """Flush dirty pages now rather than in the middle of the next measurement."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        try:
+            conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            log.debug("not allowed to CHECKPOINT; measuring without")

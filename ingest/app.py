@@ -16,10 +16,9 @@ import asyncpg
 
 from ingest.batch import Batch, Item
 from ingest.flush import FlushPolicy
-from ingest.handoff import Handoff
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
-from ingest.subscriber import Received, Subscriber
+from ingest.subscriber import Subscriber, wait_any
 from ingest.writer import Outcome, Writer
 from tickwire.contract import Limits
 from tickwire.logs import setup_logging
@@ -53,37 +52,45 @@ async def run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     stats = Stats()
-    handoff: Handoff[Received] = Handoff(loop, settings.ingest_queue_max)
     writer = await _connect_writer(settings)
     subscriber = Subscriber(
         MqttAddress(settings.resolved_mqtt_url()),
         settings.ingest_client_id,
-        handoff,
         settings.ingest_receive_maximum,
         settings.ingest_session_expiry_s,
+        settings.ingest_queue_max,
         settings.mqtt_protocol,
     )
     batches: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=1)
     idle = asyncio.Event()
     idle.set()
-    subscriber.start()
+    mqtt_stop = asyncio.Event()
     log.info("ingesting into %s (auto-register %s)", writer.backend, settings.auto_register)
     try:
         async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(subscriber.run(mqtt_stop), name="mqtt")
             tasks.create_task(
                 receive(
-                    handoff, batches, idle, settings.flush_policy(), settings.limits(), stats, stop
+                    subscriber,
+                    batches,
+                    idle,
+                    settings.flush_policy(),
+                    settings.limits(),
+                    stats,
+                    stop,
                 ),
                 name="receiver",
             )
             tasks.create_task(
-                write(batches, idle, writer, subscriber, stats, settings),
+                _write_then_disconnect(
+                    batches, idle, writer, subscriber, stats, settings, mqtt_stop
+                ),
                 name="writer",
             )
             if ready is not None:
-                tasks.create_task(_signal_ready(subscriber, ready, stop), name="ready")
+                tasks.create_task(_signal_ready(subscriber, ready, mqtt_stop), name="ready")
     finally:
-        subscriber.stop()
+        subscriber.close()
         await writer.conn.close()
     log.info(
         "stopped: %d received, %d rows committed, %d duplicates, %d dead-lettered",
@@ -96,7 +103,7 @@ async def run(
 
 
 async def receive(
-    handoff: Handoff[Received],
+    subscriber: Subscriber,
     batches: asyncio.Queue[Batch | None],
     idle: asyncio.Event,
     policy: FlushPolicy,
@@ -117,11 +124,33 @@ async def receive(
         if stopping:
             await batches.put(None)
             return
-        wake_on = [stop] if writer_idle or not batch.messages else [stop, idle]
-        await handoff.wait(policy.wait_s(batch.messages, batch.age(), writer_idle), wake_on)
-        for message in handoff.drain(policy.max_messages - batch.messages):
-            batch.add(message, limits)
-            stats.received += 1
+        if not subscriber.inbox:
+            wake_on = [stop] if writer_idle or not batch.messages else [stop, idle]
+            subscriber.arrived.clear()
+            timeout = policy.wait_s(batch.messages, batch.age(), writer_idle)
+            await wait_any([subscriber.arrived, *wake_on], timeout)
+        while batch.rows < policy.max_rows and batch.messages < policy.max_messages:
+            taken = subscriber.take(min(256, policy.max_messages - batch.messages))
+            if not taken:
+                break
+            for message in taken:
+                batch.add(message, limits)
+            stats.received += len(taken)
+
+
+async def _write_then_disconnect(
+    batches: asyncio.Queue[Batch | None],
+    idle: asyncio.Event,
+    writer: Writer,
+    subscriber: Subscriber,
+    stats: Stats,
+    settings: IngestSettings,
+    mqtt_stop: asyncio.Event,
+) -> None:
+    try:
+        await write(batches, idle, writer, subscriber, stats, settings)
+    finally:
+        mqtt_stop.set()  # the last batch is acknowledged: now the connection may close
 
 
 async def write(
@@ -189,11 +218,12 @@ async def _dead_letter_refused(
     log.error("dead-lettered a message the database refused: %s", detail)
 
 
-async def _signal_ready(subscriber: Subscriber, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        if await asyncio.to_thread(subscriber.subscribed.wait, 0.2):
-            ready.set()
-            return
+async def _signal_ready(
+    subscriber: Subscriber, ready: asyncio.Event, mqtt_stop: asyncio.Event
+) -> None:
+    await wait_any([subscriber.subscribed, mqtt_stop], None)
+    if subscriber.subscribed.is_set():
+        ready.set()
 
 
 async def _connect_writer(settings: IngestSettings) -> Writer:

@@ -21,7 +21,10 @@ class Stats:
     dead_by_reason: Counter[str] = field(default_factory=Counter)
     last_commit: float = 0.0
 
-    def committed(self, rows: int, duplicates: int, dead: int, messages: int) -> None:
+    def committed(
+        self, rows: int, duplicates: int, dead: int, messages: int, seconds: float
+    ) -> None:
+        self.batch_seconds += seconds
         self.committed_rows += rows
         self.duplicates += duplicates
         self.dead_lettered += dead

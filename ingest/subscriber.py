@@ -1,32 +1,42 @@
-"""The MQTT side of the ingester: a paho client whose thread only enqueues.
+"""The MQTT side of the ingester: a paho client driven by the asyncio loop.
 
-A persistent session (clean_start=False, session expiry) and manual acks: the broker keeps
-every unacknowledged QoS 1 message and redelivers it after a crash or a reconnect.
+paho's socket is served by the event loop (`add_reader` / `add_writer`, as aiomqtt does), so
+its callbacks run in the loop's thread and `on_message` only appends to the inbox: no second
+thread competing for the GIL, no wake-up per message. A persistent session (MQTT 5
+clean_start=False with a session expiry, or 3.1.1 clean_session=False) and manual acks: the
+broker keeps every unacknowledged QoS 1 message and redelivers it after a crash or reconnect.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import fcntl
 import logging
-import threading
+import socket
+import struct
+import termios
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.handoff import Handoff
 from tickwire.contract import SUBSCRIPTIONS
 from tickwire.settings import MqttAddress
 
 log = logging.getLogger("ingest.subscriber")
 
+#: Packets read per readable event at most, so the writer's coroutines get their turn.
+_READ_BURST = 2_000
+
 
 @dataclass(slots=True)
 class Received:
-    """One message as the paho thread handed it over."""
+    """One message as the subscriber queued it."""
 
     topic: str
     payload: bytes
@@ -37,84 +47,143 @@ class Received:
 
 
 class Subscriber:
-    """Owns the paho client; `ack()` is safe from the asyncio thread."""
+    """Owns the paho client; `inbox` is the bounded queue the receiver drains."""
 
     def __init__(
         self,
         address: MqttAddress,
         client_id: str,
-        handoff: Handoff[Received],
         receive_maximum: int,
         session_expiry_s: int,
+        queue_max: int,
         protocol: int = 5,
     ) -> None:
         self._address = address
-        self._handoff = handoff
-        self._lock = threading.Lock()
-        self.generation = 0
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()
+        self._queue_max = queue_max
         self._v5 = protocol == 5
+        self._loop = asyncio.get_running_loop()
+        self._now = 0.0
+        self._paused = False
+        self._socket: socket.socket | None = None
+        self.inbox: collections.deque[Received] = collections.deque()
+        self.arrived = asyncio.Event()
+        self.subscribed = asyncio.Event()
+        self.disconnected = asyncio.Event()
+        self.disconnected.set()
+        self.generation = 0
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
-            # MQTT 3.1.1 keeps the session with clean_session=False; 5 uses clean_start below.
             clean_session=None if self._v5 else False,
             manual_ack=True,
         )
         if not self._v5:
-            # 3.1.1 has no Receive Maximum: paho's own in-flight cap is the only one we set.
+            # 3.1.1 has no Receive Maximum: the broker's own in-flight limit applies.
             self._client.max_inflight_messages_set(receive_maximum)
         if address.username:
             self._client.username_pw_set(address.username, address.password)
         self._properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._properties.SessionExpiryInterval = session_expiry_s
         self._properties.ReceiveMaximum = receive_maximum
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = self._on_subscribe
-        self._client.reconnect_delay_set(1, 5)
+        self._install_callbacks()
 
-    def start(self) -> None:
+    def _install_callbacks(self) -> None:
+        client = self._client
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay connected until `stop`: connect, keep alive, reconnect with back-off."""
+        delay = 0.5
+        while not stop.is_set():
+            if self.disconnected.is_set():
+                try:
+                    self._connect()
+                    delay = 0.5
+                except OSError as exc:
+                    log.warning(
+                        "cannot reach %r (%s); retrying in %.1fs", self._address, exc, delay
+                    )
+                    await wait_any([stop], delay)
+                    delay = min(delay * 2, 10.0)
+                    continue
+            self._client.loop_misc()
+            await wait_any([stop, self.disconnected], 1.0)
+
+    def _connect(self) -> None:
+        self.disconnected.clear()
+        host, port = self._address.host, self._address.port
         if self._v5:
-            self._client.connect_async(
-                self._address.host,
-                self._address.port,
-                keepalive=30,
-                clean_start=False,
-                properties=self._properties,
-            )
+            self._client.connect(host, port, 30, clean_start=False, properties=self._properties)
         else:
-            self._client.connect_async(self._address.host, self._address.port, keepalive=30)
-        self._client.loop_start()
+            self._client.connect(host, port, 30)
 
-    def stop(self) -> None:
-        self._handoff.closed = True
-        self._client.disconnect()
-        self._client.loop_stop()
+    def close(self) -> None:
+        """Send what is queued (acks first), then DISCONNECT."""
+        if self._socket is not None:
+            self._client.loop_write()
+            self._client.disconnect()
+            self._client.loop_write()
 
     def ack(self, messages: list[Received]) -> int:
         """Acknowledge committed messages of the current connection; return how many."""
         acked = 0
-        with self._lock:
-            for message in messages:
-                if message.qos and message.generation == self.generation:
-                    self._client.ack(message.mid, message.qos)
-                    acked += 1
+        for message in messages:
+            # Message ids of an earlier connection may have been reused: never ack those.
+            if message.qos and message.generation == self.generation:
+                self._client.ack(message.mid, message.qos)
+                acked += 1
         return acked
+
+    def take(self, limit: int) -> list[Received]:
+        """Up to `limit` queued messages, in order; resumes reading when room is made."""
+        inbox = self.inbox
+        taken = [inbox.popleft() for _ in range(min(limit, len(inbox)))]
+        if self._paused and len(inbox) < self._queue_max // 2 and self._socket is not None:
+            self._paused = False
+            self._loop.add_reader(self._socket, self._readable)
+        return taken
+
+    def _readable(self) -> None:
+        self._now = time.time()
+        sock = self._socket
+        for _ in range(_READ_BURST):
+            if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS or sock is None:
+                break
+            if self._socket is None or _bytes_waiting(sock) == 0:
+                break
+        if len(self.inbox) >= self._queue_max and self._socket is not None and not self._paused:
+            # Back-pressure: stop reading until the receiver catches up.
+            self._paused = True
+            self._loop.remove_reader(self._socket)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        self.inbox.append(
+            Received(
+                message.topic,
+                bytes(message.payload),
+                message.qos,
+                message.mid,
+                self.generation,
+                self._now,
+            )
+        )
+        self.arrived.set()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
-        with self._lock:
-            # Message ids of an earlier connection may be reused now: never ack those.
-            self.generation += 1
+        self.generation += 1
         client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
-        self.connected.set()
-        log.info("connected to %r, subscribed to %s", self._address, ", ".join(SUBSCRIPTIONS))
+        log.info("connected to %r, subscribing to %s", self._address, ", ".join(SUBSCRIPTIONS))
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, codes: Any, _p: Any) -> None:
         failed = [code for code in codes if code.is_failure]
@@ -124,19 +193,40 @@ class Subscriber:
             self.subscribed.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self.connected.clear()
         self.subscribed.clear()
-        if not self._handoff.closed:
-            log.warning("disconnected from the broker (%s); reconnecting", reason)
+        self.disconnected.set()
+        log.warning("disconnected from the broker (%s)", reason)
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        self._handoff.put(
-            Received(
-                message.topic,
-                bytes(message.payload),
-                message.qos,
-                message.mid,
-                self.generation,
-                time.time(),
-            )
-        )
+    def _on_socket_open(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._socket = sock
+        self._paused = False
+        self._loop.add_reader(sock, self._readable)
+
+    def _on_socket_close(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._loop.remove_reader(sock)
+        self._loop.remove_writer(sock)
+        self._socket = None
+
+    def _on_register_write(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._loop.add_writer(sock, client.loop_write)
+
+    def _on_unregister_write(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._loop.remove_writer(sock)
+
+
+def _bytes_waiting(sock: socket.socket) -> int:
+    """Bytes readable without blocking (paho reads packet by packet, never ahead)."""
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0])
+    except OSError:
+        return 0
+
+
+async def wait_any(events: list[asyncio.Event], timeout: float | None) -> None:
+    """Return when any event is set or `timeout` (None: no limit) passed."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

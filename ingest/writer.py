@@ -183,7 +183,10 @@ class Writer:
     async def _record(
         self, stats: Stats, outcome: Outcome, messages: int, started: float, instance: str
     ) -> None:
-        stats.committed(outcome.inserted, outcome.duplicates, outcome.dead_lettered, messages)
+        elapsed = time.perf_counter() - started
+        stats.committed(
+            outcome.inserted, outcome.duplicates, outcome.dead_lettered, messages, elapsed
+        )
         await self.conn.execute(
             """INSERT INTO ingest_status AS s (instance, started_at, last_commit_at, received,
                    committed_rows, duplicates, dead_lettered, batches, batch_seconds)
@@ -199,7 +202,7 @@ class Writer:
             stats.duplicates,
             stats.dead_lettered,
             stats.batches,
-            stats.batch_seconds + (time.perf_counter() - started),
+            stats.batch_seconds,
         )
 
     async def _refresh_late(self, rows: Rows) -> None:

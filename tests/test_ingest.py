@@ -58,7 +58,11 @@ async def test_redeliveries_and_replays_never_create_a_second_row(
 
     assert await db.fetchval("SELECT count(*) FROM telemetry") == 100
     assert await db.fetchval("SELECT count(*) FROM prices") == 50
-    status = await db.fetchrow("SELECT committed_rows, duplicates FROM ingest_status")
+    status = await db.fetchrow(
+        "SELECT committed_rows, duplicates, batches, batch_seconds FROM ingest_status"
+    )
+    # The write time of every batch adds up (not just the last one's).
+    assert status["batches"] >= 2 and status["batch_seconds"] > 0
     assert status["committed_rows"] == 150
     assert status["duplicates"] == 150 + 2 * 2 * (len(readings) + 2)
     assert await all_mismatches(db) == []

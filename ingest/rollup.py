@@ -24,14 +24,35 @@ def _bucket(width: str, column: str = "time") -> str:
     return f"date_bin(INTERVAL '{width}', {column}, {ORIGIN})"
 
 
+# The inserted rows are aggregated once into 1-minute partials (`part`); the 1h and 1d merges
+# roll those partials up, since minute buckets nest in hour and day buckets.
+_TELEMETRY_PART = f"""
+part AS (
+    SELECT {_bucket("1 minute")} AS bucket, device_id, metric, min(value) AS min,
+           max(value) AS max, count(*) AS count, sum(value) AS sum,
+           (array_agg(value ORDER BY time DESC))[1] AS last, max(time) AS last_time
+    FROM ins GROUP BY 1, device_id, metric
+)"""
+
+_PRICES_PART = f"""
+part AS (
+    SELECT {_bucket("1 minute")} AS bucket, ticker,
+           (array_agg(price ORDER BY time, source))[1] AS open, max(price) AS high,
+           min(price) AS low, (array_agg(price ORDER BY time DESC, source DESC))[1] AS close,
+           sum(volume) AS volume, count(*) AS count, min(time) AS open_time,
+           max(time) AS close_time
+    FROM ins GROUP BY 1, ticker
+)"""
+
+
 def _telemetry_merge(suffix: str, width: str) -> str:
     return f"""
 r{suffix} AS (
     INSERT INTO telemetry_{suffix} AS r
         (bucket, device_id, metric, min, max, count, sum, last, last_time)
-    SELECT {_bucket(width)}, device_id, metric, min(value), max(value), count(*), sum(value),
-           (array_agg(value ORDER BY time DESC))[1], max(time)
-    FROM ins GROUP BY 1, device_id, metric ORDER BY device_id, metric, 1
+    SELECT {_bucket(width, "bucket")}, device_id, metric, min(min), max(max), sum(count),
+           sum(sum), (array_agg(last ORDER BY last_time DESC))[1], max(last_time)
+    FROM part GROUP BY 1, device_id, metric ORDER BY device_id, metric, 1
     ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
         min = least(r.min, excluded.min),
         max = greatest(r.max, excluded.max),
@@ -47,11 +68,11 @@ def _prices_merge(suffix: str, width: str) -> str:
 r{suffix} AS (
     INSERT INTO prices_{suffix} AS r
         (bucket, ticker, open, high, low, close, volume, count, open_time, close_time)
-    SELECT {_bucket(width)}, ticker,
-           (array_agg(price ORDER BY time, source))[1], max(price), min(price),
-           (array_agg(price ORDER BY time DESC, source DESC))[1], sum(volume), count(*),
-           min(time), max(time)
-    FROM ins GROUP BY 1, ticker ORDER BY ticker, 1
+    SELECT {_bucket(width, "bucket")}, ticker,
+           (array_agg(open ORDER BY open_time))[1], max(high), min(low),
+           (array_agg(close ORDER BY close_time DESC))[1], sum(volume), sum(count),
+           min(open_time), max(close_time)
+    FROM part GROUP BY 1, ticker ORDER BY ticker, 1
     ON CONFLICT (ticker, bucket) DO UPDATE SET
         open = CASE WHEN excluded.open_time < r.open_time THEN excluded.open ELSE r.open END,
         open_time = least(r.open_time, excluded.open_time),
@@ -74,10 +95,10 @@ def insert_statement(table: str, merge_rollups: bool) -> str:
     """
     if table == "prices":
         columns, subject, order = "time, ticker, price, volume, source", "ticker", "ticker, time"
-        merge = _prices_merge
+        part, merge = _PRICES_PART, _prices_merge
     else:
         columns, subject, order = "time, device_id, metric, value", "device_id", "device_id, time"
-        merge = _telemetry_merge
+        part, merge = _TELEMETRY_PART, _telemetry_merge
     ctes = [
         f"""ins AS (
     INSERT INTO {table} ({columns})
@@ -87,7 +108,7 @@ def insert_statement(table: str, merge_rollups: bool) -> str:
 )"""
     ]
     if merge_rollups:
-        ctes += [merge(suffix, width) for suffix, width in LEVELS]
+        ctes += [part] + [merge(suffix, width) for suffix, width in LEVELS]
     return (
         "WITH "
         + ",".join(ctes)

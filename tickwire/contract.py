@@ -6,6 +6,7 @@ It is pure (no I/O) so the ingester, the benchmarks and the tests share it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_isfinite: Final = math.isfinite
 
 #: Subscriptions of the ingester (device → server topics).
 SUBSCRIPTIONS: Final = (
@@ -100,22 +102,40 @@ def parse(topic: str, payload: bytes, received_at: datetime, limits: Limits) -> 
     """Parse one MQTT message per the contract; raise `Rejected` when none of it can be kept."""
     if len(payload) > limits.max_payload_bytes:
         raise Rejected("oversized", f"{len(payload)} bytes > {limits.max_payload_bytes}")
+    kind, subject = _route(topic)
+    if kind == "price":
+        return _parse_price(subject, _load(payload), received_at, limits)
+    if kind == "telemetry":
+        return _parse_telemetry(subject, _load(payload), received_at, limits)
+    if kind == "heartbeat":
+        body = _load(payload)
+        _ts(body.get("ts"), received_at, limits)
+        _optional_number(body, "uptime_s")
+        return Parsed("heartbeat", device_id=subject)
+    return Parsed("ack", device_id=subject, ack=_parse_ack(_load(payload)))
+
+
+_ROUTES: dict[str, tuple[str, str]] = {}
+_ROUTES_MAX: Final = 100_000
+_DEVICE_KINDS: Final = {"telemetry": "telemetry", "heartbeat": "heartbeat", "acks": "ack"}
+
+
+def _route(topic: str) -> tuple[str, str]:
+    """(kind, ticker or device id) of a valid topic; remembered, topics repeat."""
+    route = _ROUTES.get(topic)
+    if route is not None:
+        return route
     levels = topic.split("/")
     if len(levels) == 2 and levels[0] == "stocks":
-        ticker = _checked(levels[1], _TICKER_RE, "ticker")
-        return _parse_price(ticker, _load(payload), received_at, limits)
-    if len(levels) == 3 and levels[0] == "devices":
-        device_id = _checked(levels[1], _ID_RE, "device id")
-        if levels[2] == "telemetry":
-            return _parse_telemetry(device_id, _load(payload), received_at, limits)
-        if levels[2] == "heartbeat":
-            body = _load(payload)
-            _ts(body.get("ts"), received_at, limits)
-            _optional_number(body, "uptime_s")
-            return Parsed("heartbeat", device_id=device_id)
-        if levels[2] == "acks":
-            return Parsed("ack", device_id=device_id, ack=_parse_ack(_load(payload)))
-    raise Rejected("bad_topic", f"not a device-to-server topic: {topic[:200]!r}")
+        route = ("price", _checked(levels[1], _TICKER_RE, "ticker"))
+    elif len(levels) == 3 and levels[0] == "devices" and levels[2] in _DEVICE_KINDS:
+        route = (_DEVICE_KINDS[levels[2]], _checked(levels[1], _ID_RE, "device id"))
+    else:
+        raise Rejected("bad_topic", f"not a device-to-server topic: {topic[:200]!r}")
+    if len(_ROUTES) >= _ROUTES_MAX:
+        _ROUTES.clear()
+    _ROUTES[topic] = route
+    return route
 
 
 def _checked(value: str, pattern: re.Pattern[str], what: str) -> str:
@@ -135,12 +155,19 @@ def _load(payload: bytes) -> dict[str, Any]:
 
 
 def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Rejected("bad_type", f"{name} must be a number, got {type(value).__name__}")
+    kind = type(value)
+    if kind is not float and (kind is not int and (kind is bool or not isinstance(value, int))):
+        raise Rejected("bad_type", f"{name} must be a number, got {kind.__name__}")
     number = float(value)
-    if not math.isfinite(number):
+    if not _isfinite(number):
         raise Rejected("non_finite", f"{name} is {value}")
     return number
+
+
+@functools.lru_cache(maxsize=64)
+def _window(received_at: datetime, limits: Limits) -> tuple[datetime, datetime]:
+    """The accepted ts range; messages read together share their receive time."""
+    return received_at - limits.max_age, received_at + limits.max_future
 
 
 def _optional_number(body: dict[str, Any], name: str) -> float | None:
@@ -162,10 +189,12 @@ def _ts(value: Any, received_at: datetime, limits: Limits) -> datetime:
     else:
         millis = _number(value, "ts")
         try:
-            ts = EPOCH + timedelta(milliseconds=millis)
-        except OverflowError:
+            # Exact to the microsecond for any ms value of this era (float error < 0.25 µs).
+            ts = datetime.fromtimestamp(millis / 1000, UTC)
+        except (OverflowError, ValueError, OSError):
             raise Rejected("ts_out_of_window", f"ts {value} is not a representable time") from None
-    if not received_at - limits.max_age <= ts <= received_at + limits.max_future:
+    earliest, latest = _window(received_at, limits)
+    if not earliest <= ts <= latest:
         raise Rejected("ts_out_of_window", f"ts {ts.isoformat()} outside the accepted window")
     return ts
 
@@ -232,13 +261,24 @@ def _reading_rows(device_id: str, body: dict[str, Any], ts: datetime) -> list[Te
     """Every top-level finite number is a metric; other non-reserved values are ignored."""
     rows: list[TelemetryRow] = []
     for key, value in body.items():
-        if key in RESERVED_TELEMETRY_KEYS or isinstance(value, bool):
-            continue
-        if isinstance(value, (int, float)):
-            if _METRIC_RE.fullmatch(key) is None:
-                raise Rejected("bad_type", f"invalid metric name {key[:80]!r}")
-            rows.append((ts, device_id, key, _number(value, key)))
+        kind = type(value)
+        if (kind is float or kind is int) and key not in RESERVED_TELEMETRY_KEYS:
+            if key not in _METRICS:
+                _check_metric(key)
+            if kind is float and not _isfinite(value):
+                raise Rejected("non_finite", f"{key} is {value}")
+            rows.append((ts, device_id, key, float(value)))
     return rows
+
+
+_METRICS: set[str] = set()
+
+
+def _check_metric(key: str) -> None:
+    if key in RESERVED_TELEMETRY_KEYS or _METRIC_RE.fullmatch(key) is None:
+        raise Rejected("bad_type", f"invalid metric name {key[:80]!r}")
+    if len(_METRICS) < _ROUTES_MAX:
+        _METRICS.add(key)
 
 
 def _parse_ack(body: dict[str, Any]) -> CommandAck:

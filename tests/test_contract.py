@@ -79,6 +79,8 @@ def test_every_finite_number_is_a_metric_and_other_values_are_not() -> None:
         "devices/d/telemetry", {"ts": TS, "a": 1, "b": 2.5, "ok": True, "fw": "1.2", "seq": 3}
     )
     assert sorted(r[2] for r in parsed.telemetry) == ["a", "b"]
+    floats = p("devices/d/telemetry", {"ts": float(TS), "seq": 3.0, "deviceId": "d", "c": 1.5})
+    assert [r[2:] for r in floats.telemetry] == [("c", 1.5)]
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ async def run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     stats = Stats()
-    writer = await _connect_writer(settings)
+    writers = [await _connect_writer(settings) for _ in range(settings.ingest_writers)]
     subscriber = Subscriber(
         MqttAddress(settings.resolved_mqtt_url()),
         settings.ingest_client_id,
@@ -65,7 +65,12 @@ async def run(
     idle = asyncio.Event()
     idle.set()
     mqtt_stop = asyncio.Event()
-    log.info("ingesting into %s (auto-register %s)", writer.backend, settings.auto_register)
+    log.info(
+        "ingesting into %s over %d connections (auto-register %s)",
+        writers[0].backend,
+        len(writers),
+        settings.auto_register,
+    )
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(subscriber.run(mqtt_stop), name="mqtt")
@@ -83,7 +88,7 @@ async def run(
             )
             tasks.create_task(
                 _write_then_disconnect(
-                    batches, idle, writer, subscriber, stats, settings, mqtt_stop
+                    batches, idle, writers, subscriber, stats, settings, mqtt_stop
                 ),
                 name="writer",
             )
@@ -91,7 +96,8 @@ async def run(
                 tasks.create_task(_signal_ready(subscriber, ready, mqtt_stop), name="ready")
     finally:
         subscriber.close()
-        await writer.conn.close()
+        for writer in writers:
+            await writer.conn.close()
     log.info(
         "stopped: %d received, %d rows committed, %d duplicates, %d dead-lettered",
         stats.received,
@@ -141,14 +147,14 @@ async def receive(
 async def _write_then_disconnect(
     batches: asyncio.Queue[Batch | None],
     idle: asyncio.Event,
-    writer: Writer,
+    writers: list[Writer],
     subscriber: Subscriber,
     stats: Stats,
     settings: IngestSettings,
     mqtt_stop: asyncio.Event,
 ) -> None:
     try:
-        await write(batches, idle, writer, subscriber, stats, settings)
+        await write(batches, idle, writers, subscriber, stats, settings)
     finally:
         mqtt_stop.set()  # the last batch is acknowledged: now the connection may close
 
@@ -156,18 +162,41 @@ async def _write_then_disconnect(
 async def write(
     batches: asyncio.Queue[Batch | None],
     idle: asyncio.Event,
-    writer: Writer,
+    writers: list[Writer],
     subscriber: Subscriber,
     stats: Stats,
     settings: IngestSettings,
 ) -> None:
-    """Commit batches in order, acknowledging each batch's messages only after its commit."""
-    while (batch := await batches.get()) is not None:
-        idle.clear()
-        writer = await _write_until_committed(writer, batch, stats, settings)
-        subscriber.ack([item.message for item in batch.items])
+    """Commit batches on every writer connection at once (the database has cores to spare
+    while one transaction waits on I/O); acknowledge a batch's messages after its commit and
+    every earlier batch's, so acknowledgements keep the order messages arrived in."""
+    free: asyncio.Queue[Writer] = asyncio.Queue()
+    for writer in writers:
+        free.put_nowait(writer)
+    committed: dict[int, Batch] = {}
+    next_ack = 0
+
+    async def commit(writer: Writer, batch: Batch, seq: int) -> None:
+        nonlocal next_ack
+        used = await _write_until_committed(writer, batch, stats, settings)
+        if used is not writer:  # reconnected: keep the list current for closing
+            writers[writers.index(writer)] = writer = used
+        committed[seq] = batch
+        while next_ack in committed:
+            subscriber.ack([item.message for item in committed.pop(next_ack).items])
+            next_ack += 1
+        free.put_nowait(writer)
         if batches.empty():
             idle.set()
+
+    async with asyncio.TaskGroup() as lanes:
+        seq = 0
+        while (batch := await batches.get()) is not None:
+            writer = await free.get()
+            lanes.create_task(commit(writer, batch, seq), name=f"commit-{seq}")
+            seq += 1
+            if not free.empty() and batches.empty():
+                idle.set()
 
 
 async def _write_until_committed(

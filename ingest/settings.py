@@ -26,6 +26,8 @@ class IngestSettings(CommonSettings):
     ingest_session_expiry_s: int = 7 * 24 * 3600
     ingest_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
     ingest_queue_max: int = 50_000
+    ingest_writers: int = Field(default=2, ge=1, le=8)
+    """Database connections committing batches concurrently (acks stay in order)."""
     batch_max_rows: int = 20_000
     batch_max_messages: int = 5_000
     batch_max_age_ms: float = 200.0

@@ -110,8 +110,9 @@ class Writer:
                 """UPDATE devices d SET last_seen = v.seen, status = 'ONLINE', updated_at = now()
                    FROM unnest($1::text[], $2::timestamptz[]) AS v(id, seen)
                    WHERE d.device_id = v.id AND (d.last_seen IS NULL OR d.last_seen < v.seen)""",
-                list(rows.seen),
-                list(rows.seen.values()),
+                # Sorted: concurrent writers lock device rows in one order (no deadlock).
+                sorted(rows.seen),
+                [rows.seen[device] for device in sorted(rows.seen)],
             )
             summary["seen"] = sorted(rows.seen)
         if rows.dead:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ class Batch:
     def add(self, message: Received, limits: Limits) -> None:
         if not self.items:
             self.started = time.monotonic()
-        received_at = datetime.fromtimestamp(message.received, UTC)
+        received_at = _received_at(message.received)
         try:
             parsed = parse(message.topic, message.payload, received_at, limits)
         except Rejected as exc:
@@ -45,6 +46,12 @@ class Batch:
 
     def age(self) -> float:
         return time.monotonic() - self.started if self.items else 0.0
+
+
+@functools.lru_cache(maxsize=16)
+def _received_at(epoch: float) -> datetime:
+    """Messages read in one burst share their receive time: convert it once."""
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def dead_letters(item: Item) -> list[DeadLetter]:

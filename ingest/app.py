@@ -136,7 +136,11 @@ async def receive(
             timeout = policy.wait_s(batch.messages, batch.age(), writer_idle)
             await wait_any([subscriber.arrived, *wake_on], timeout)
         while batch.rows < policy.max_rows and batch.messages < policy.max_messages:
-            taken = subscriber.take(min(256, policy.max_messages - batch.messages))
+            # Take in chunks sized by the rows a message has carried so far, so a batch of
+            # large store-and-forward messages stops near max_rows, not far past it.
+            per_message = max(1, batch.rows // max(1, batch.messages))
+            room = (policy.max_rows - batch.rows) // per_message if batch.messages else 1
+            taken = subscriber.take(max(1, min(256, room, policy.max_messages - batch.messages)))
             if not taken:
                 break
             for message in taken:

@@ -154,10 +154,14 @@ class Subscriber:
     def _readable(self) -> None:
         self._now = time.time()
         sock = self._socket
+        inbox = self.inbox
         for _ in range(_READ_BURST):
+            queued = len(inbox)
             if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS or sock is None:
                 break
-            if self._socket is None or _bytes_waiting(sock) == 0:
+            # paho reads one packet per call and never ahead: after a PUBLISH, read on; after
+            # anything else (or nothing), ask the kernel whether more bytes are waiting.
+            if self._socket is None or (len(inbox) == queued and _bytes_waiting(sock) == 0):
                 break
         if len(self.inbox) >= self._queue_max and self._socket is not None and not self._paused:
             # Back-pressure: stop reading until the receiver catches up.

@@ -5,14 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import asyncpg
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from api import health
+from api import errors, health
+from api.db import create_engine, session_maker
+from api.errors import ERROR_RESPONSES
 from api.settings import ApiSettings
+from api.users import (
+    UserCreate,
+    UserRead,
+    UserUpdate,
+    bearer_backend,
+    cookie_backend,
+    fastapi_users,
+)
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
 
@@ -21,23 +31,62 @@ log = logging.getLogger("api")
 
 class State(TypedDict):
     pool: asyncpg.Pool
+    sessions: Any
     mqtt: MqttAddress
+    jwt_secret: str
+    jwt_lifetime_s: int
+    settings: ApiSettings
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
+    jwt_secret = settings.jwt_secret()  # refuse a placeholder before anything starts
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
-        pool = await asyncpg.create_pool(
-            settings.resolved_database_url(), min_size=1, max_size=settings.db_pool_max
-        )
+        url = settings.resolved_database_url()
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.db_pool_max)
+        engine = create_engine(url, pool_size=settings.db_pool_max)
         try:
-            yield {"pool": pool, "mqtt": MqttAddress(settings.resolved_mqtt_url())}
+            yield {
+                "pool": pool,
+                "sessions": session_maker(engine),
+                "mqtt": MqttAddress(settings.resolved_mqtt_url()),
+                "jwt_secret": jwt_secret,
+                "jwt_lifetime_s": settings.jwt_lifetime_s,
+                "settings": settings,
+            }
         finally:
+            await engine.dispose()
             await pool.close()
 
-    app = FastAPI(title="tickwire", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="tickwire",
+        version="0.1.0",
+        description="Market prices and IoT telemetry: CRUD, downsampled history, export, live.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
     app.include_router(health.router)
+    _include_auth(app)
+    app.include_router(api_router())
     return app
+
+
+def _include_auth(app: FastAPI) -> None:
+    routers = [
+        (fastapi_users.get_auth_router(bearer_backend), "/auth/jwt", "auth"),
+        (fastapi_users.get_auth_router(cookie_backend), "/auth/cookie", "auth"),
+        (fastapi_users.get_register_router(UserRead, UserCreate), "/auth", "auth"),
+        (fastapi_users.get_users_router(UserRead, UserUpdate), "/users", "users"),
+    ]
+    for router, prefix, tag in routers:
+        app.include_router(router, prefix=prefix, tags=[tag], responses=ERROR_RESPONSES)
+
+
+def api_router() -> APIRouter:
+    """Everything under /api; every route requires a user (see api/deps.py)."""
+    router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+    return router
 
 
 def main(settings: ApiSettings) -> None:

@@ -1,11 +1,52 @@
-"""The API's settings (`TICKWIRE_*`)."""
+"""The API's settings (`TICKWIRE_*`), with the JWT secret resolved once at start."""
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+
 from tickwire.settings import CommonSettings
+
+#: Values a copied `.env.example` or a tutorial would leave behind.
+PLACEHOLDER_SECRETS = frozenset(
+    {"change-me", "changeme", "changethis", "secret", "change-me-to-a-long-random-string"}
+)
+MIN_SECRET_LENGTH = 32
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
 
 
 class ApiSettings(CommonSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     db_pool_max: int = 10
+    secret: str | None = Field(default=None, repr=False)
+    """JWT signing secret; unset → generated once and kept in the data dir (the demo)."""
+    jwt_lifetime_s: int = 24 * 3600
+    cookie_secure: bool = False
+    """Send the login cookie over HTTPS only; set it behind TLS."""
+    admin_email: str = DEFAULT_ADMIN_EMAIL
+    admin_password: str | None = Field(default=None, repr=False)
+
+    def jwt_secret(self) -> str:
+        """The configured secret, refused if it is a placeholder or short; else the demo's."""
+        if self.secret is not None:
+            if self.secret in PLACEHOLDER_SECRETS or len(self.secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "TICKWIRE_SECRET is a placeholder or shorter than "
+                    f"{MIN_SECRET_LENGTH} characters: set a long random value"
+                )
+            return self.secret
+        return _kept_secret(self.data_dir / "secret")
+
+
+def _kept_secret(path: Path) -> str:
+    """A random secret generated on first use and kept (mode 600) for the next start."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(value)
+    return value

@@ -17,6 +17,7 @@ from ingest.app import run as run_ingester
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from sql.migrate import upgrade
+from tests.api_support import Api, running_api
 from tests.support import unique, with_database
 from tickwire.broker import Mosquitto, free_port
 from tickwire.embedded_pg import embedded_postgres
@@ -100,3 +101,10 @@ async def ingester(database_url: str, broker: Mosquitto) -> AsyncIterator[Runnin
     yield running
     if not running.task.done():
         await running.close()
+
+
+@pytest.fixture
+async def api(database_url: str, broker: Mosquitto, tmp_path: Path) -> AsyncIterator[Api]:
+    """The API on a real uvicorn server (127.0.0.1, free port) with an admin account."""
+    async with running_api(database_url, broker.url, tmp_path / "api") as running:
+        yield running

@@ -54,6 +54,7 @@ async def up(settings: StackSettings) -> int:
         backend = await asyncio.to_thread(
             upgrade, database_url, settings.db_backend, settings.retention_days
         )
+        login = await _ensure_admin(settings, database_url)
         env = {
             **os.environ,
             "TICKWIRE_DATABASE_URL": database_url,
@@ -65,7 +66,7 @@ async def up(settings: StackSettings) -> int:
         children = [await _spawn("ingest", env), await _spawn("api", env)]
         if settings.simulator:
             children.append(await _spawn("simulator", env))
-        _banner(settings, backend, broker_kind, mqtt_url, [c.name for c in children])
+        _banner(settings, backend, broker_kind, mqtt_url, [c.name for c in children], login)
         code = await _supervise(children, stop)
     log.info("stopped; data kept in %s", settings.data_dir)
     return code
@@ -100,8 +101,22 @@ async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
     return code
 
 
+async def _ensure_admin(settings: StackSettings, database_url: str) -> str:
+    from api.admin import ensure_admin  # the API's own account logic
+    from api.settings import ApiSettings
+
+    api_settings = ApiSettings(database_url=database_url, data_dir=settings.data_dir)
+    email, password = await ensure_admin(api_settings)
+    return f"{email} / {password}" if password else f"{email} / (TICKWIRE_ADMIN_PASSWORD)"
+
+
 def _banner(
-    settings: StackSettings, backend: str, broker: str, mqtt_url: str, children: list[str]
+    settings: StackSettings,
+    backend: str,
+    broker: str,
+    mqtt_url: str,
+    children: list[str],
+    login: str,
 ) -> None:
     url = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
@@ -111,6 +126,7 @@ def _banner(
         f"  database          {backend}"
         + ("" if settings.database_url else f" (embedded, {settings.embedded_pg_dir})"),
         f"  services          {', '.join(children)}",
+        f"  admin login       {login}",
         f"  data directory    {settings.data_dir}",
         "  Ctrl-C stops everything; the data stays for the next `make up`.",
     ]

@@ -1,0 +1,1 @@
+"""Routers under /api, one module per resource."""

@@ -1,0 +1,92 @@
+"""Helpers for API tests: a real uvicorn server, accounts and authenticated clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from api.admin import ensure_admin
+from api.main import create_app
+from api.settings import ApiSettings
+from tickwire.broker import free_port
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    token: str
+    id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Api:
+    url: str
+    settings: ApiSettings
+    admin: Account
+
+    def client(self, account: Account | None = None, **kwargs: object) -> httpx.AsyncClient:
+        headers = account.headers if account else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    async def register(self, name: str = "user") -> Account:
+        email = f"{name}-{secrets.token_hex(4)}@example.com"
+        password = secrets.token_urlsafe(12)
+        async with self.client() as client:
+            created = await client.post(
+                "/auth/register", json={"email": email, "password": password}
+            )
+            assert created.status_code == 201, created.text
+            return await login(client, email, password, created.json()["id"])
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str, user_id: str) -> Account:
+    response = await client.post("/auth/jwt/login", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return Account(email, password, response.json()["access_token"], user_id)
+
+
+@contextlib.asynccontextmanager
+async def running_api(database_url: str, mqtt_url: str, data_dir: Path) -> AsyncIterator[Api]:
+    port = free_port()
+    settings = ApiSettings(
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        http_port=port,
+        data_dir=data_dir,
+        secret=secrets.token_urlsafe(40),
+        admin_password=secrets.token_urlsafe(12),
+    )
+    await ensure_admin(settings)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            me = await client.post(
+                "/auth/jwt/login",
+                data={"username": settings.admin_email, "password": settings.admin_password},
+            )
+            token = me.json()["access_token"]
+            user = await client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert settings.admin_password is not None
+        admin = Account(settings.admin_email, settings.admin_password, token, user.json()["id"])
+        yield Api(url, settings, admin)
+    finally:
+        server.should_exit = True
+        await task

@@ -71,7 +71,7 @@ async def running_api(database_url: str, mqtt_url: str, data_dir: Path) -> Async
     await ensure_admin(settings)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_config=None))
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+    while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)

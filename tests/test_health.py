@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
-import httpx
-import pytest
-import uvicorn
-
-from api.main import create_app
-from api.settings import ApiSettings
+from tests.api_support import Api
 from tests.conftest import RunningIngester
 from tests.support import publish, wait_until
-from tickwire.broker import Mosquitto, free_port
-
-
-@pytest.fixture
-async def api_url(database_url: str, broker: Mosquitto) -> AsyncIterator[str]:
-    port = free_port()
-    settings = ApiSettings(database_url=database_url, mqtt_url=broker.url, http_port=port)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+from tickwire.broker import Mosquitto
 
 
 async def test_health_reports_database_broker_and_ingest_lag(
-    api_url: str, broker: Mosquitto, ingester: RunningIngester
+    api: Api, broker: Mosquitto, ingester: RunningIngester
 ) -> None:
-    async with httpx.AsyncClient(base_url=api_url) as client:
+    async with api.client() as client:
         body = (await client.get("/health")).json()
         assert body["status"] == "ok"
         assert body["database"]["ok"] and body["database"]["backend"] in ("postgres", "timescaledb")

@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import User
+from api.timerange import TimeRange, time_range
 from api.users import current_active_user, current_superuser, get_session
 
 
@@ -21,5 +22,6 @@ PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(current_active_user)]
 AdminUser = Annotated[User, Depends(current_superuser)]
+RangeDep = Annotated[TimeRange, Depends(time_range)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")]

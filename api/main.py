@@ -14,6 +14,17 @@ from fastapi import APIRouter, FastAPI
 from api import errors, health
 from api.db import create_engine, session_maker
 from api.errors import ERROR_RESPONSES
+from api.routes import (
+    alert_rules,
+    devices,
+    export,
+    history,
+    metrics,
+    preferences,
+    stats,
+    stocks,
+    watchlist,
+)
 from api.settings import ApiSettings
 from api.users import (
     UserCreate,
@@ -67,6 +78,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router, tags=["ops"])
     _include_auth(app)
     app.include_router(api_router())
     return app
@@ -86,6 +98,17 @@ def _include_auth(app: FastAPI) -> None:
 def api_router() -> APIRouter:
     """Everything under /api; every route requires a user (see api/deps.py)."""
     router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+    for module, tag in (
+        (devices, "devices"),
+        (stocks, "stocks"),
+        (watchlist, "watchlist"),
+        (preferences, "preferences"),
+        (alert_rules, "alert rules"),
+        (history, "history"),
+        (stats, "stats"),
+        (export, "export"),
+    ):
+        router.include_router(module.router, tags=[tag])
     return router
 
 

@@ -87,6 +87,17 @@ class Writer:
             await self._refresh_late(rows)
         return outcome
 
+    async def backfill(self, prices: list[PriceRow], telemetry: list[TelemetryRow]) -> int:
+        """Write rows that did not come over MQTT (backfill, tests, benchmarks) the same way:
+        dedup on the natural keys, rollups, TimescaleDB refresh. Returns rows inserted."""
+        rows = Rows(prices=prices, telemetry=telemetry)
+        async with self.conn.transaction():
+            outcome = await self._write_rows(rows)
+        self.remember_registered(rows)
+        if self.backend == "timescaledb":
+            await self._refresh_late(rows)
+        return outcome.inserted
+
     async def _write_rows(self, rows: Rows) -> Outcome:
         await self._register(rows)
         summary: dict[str, Any] = {"prices": {}, "telemetry": {}}

@@ -1,0 +1,5 @@
+"""/api routes: history (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""GET /metrics (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

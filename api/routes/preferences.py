@@ -1,0 +1,5 @@
+"""/api routes: preferences (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

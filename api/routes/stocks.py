@@ -1,0 +1,5 @@
+"""/api routes: stocks (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""/api routes: watchlist (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -77,6 +77,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(metrics.RequestMetrics)
     app.include_router(health.router)
     app.include_router(metrics.router, tags=["ops"])
     _include_auth(app)

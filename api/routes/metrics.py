@@ -1,5 +1,130 @@
-"""GET /metrics (to be written)."""
+"""`GET /metrics`: Prometheus exposition of the ingester's counters, the fleet and the API.
 
-from fastapi import APIRouter
+The ingester writes its counters into `ingest_status` in every batch's transaction, so any API
+replica reports every ingester; request counts and latencies are this process's own.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.deps import PoolDep
 
 router = APIRouter()
+API_REGISTRY = CollectorRegistry()
+REQUESTS = Counter(
+    "tickwire_api_requests",
+    "HTTP requests served, by route template, method and status",
+    ["route", "method", "status"],
+    registry=API_REGISTRY,
+)
+LATENCY = Histogram(
+    "tickwire_api_request_seconds",
+    "HTTP request latency by route template (streams: until the headers are sent)",
+    ["route"],
+    registry=API_REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_INGEST_COUNTERS = (
+    ("received", "messages received"),
+    ("committed_rows", "rows committed"),
+    ("duplicates", "rows skipped as already stored (redelivery, replay)"),
+    ("dead_lettered", "messages or parts kept as dead letters"),
+    ("batches", "batches committed"),
+    ("batch_seconds", "seconds spent writing batches"),
+)
+
+
+class RequestMetrics:
+    """Pure ASGI middleware (streams pass through untouched): count and time every request
+    by its route template; latency is measured until the response headers are sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                LATENCY.labels(_template(scope)).observe(time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            REQUESTS.labels(_template(scope), scope["method"], str(status)).inc()
+
+
+def _template(scope: Scope) -> str:
+    return str(getattr(scope.get("route"), "path", "unmatched"))
+
+
+class _Snapshot(Collector):
+    """Families built from one database read at scrape time."""
+
+    def __init__(self, families: list[Any]) -> None:
+        self.families = families
+
+    def collect(self) -> Any:
+        return iter(self.families)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain; version=0.0.4": {}}}},
+)
+async def metrics(pool: PoolDep) -> Response:
+    """Ingest counters per ingester instance (`tickwire_ingest_*_total`), the last commit
+    time, dead letters by reason, devices by status, and this API process's requests."""
+    registry = CollectorRegistry()
+    registry.register(_Snapshot(await _database_families(pool)))
+    body = generate_latest(registry) + generate_latest(API_REGISTRY)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def _database_families(pool: PoolDep) -> list[Any]:
+    async with pool.acquire() as conn:
+        status = await conn.fetch("SELECT * FROM ingest_status ORDER BY instance")
+        dead = await conn.fetch("SELECT reason, count(*) AS n FROM dead_letters GROUP BY reason")
+        devices = await conn.fetch("SELECT status, count(*) AS n FROM devices GROUP BY status")
+    families: list[Any] = []
+    for column, text in _INGEST_COUNTERS:
+        family = CounterMetricFamily(f"tickwire_ingest_{column}", text, labels=["instance"])
+        for row in status:
+            family.add_metric([row["instance"]], float(row[column]))
+        families.append(family)
+    last = GaugeMetricFamily(
+        "tickwire_ingest_last_commit_timestamp_seconds",
+        "when the instance last committed a batch",
+        labels=["instance"],
+    )
+    for row in status:
+        if row["last_commit_at"] is not None:
+            last.add_metric([row["instance"]], row["last_commit_at"].timestamp())
+    families.append(last)
+    families.append(_by("tickwire_dead_letters", "dead letters stored, by reason", "reason", dead))
+    families.append(_by("tickwire_devices", "registered devices, by status", "status", devices))
+    return families
+
+
+def _by(name: str, text: str, label: str, rows: list[Any]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, text, labels=[label])
+    for row in rows:
+        family.add_metric([row[label]], float(row["n"]))
+    return family

@@ -87,9 +87,7 @@ async def run(
                 name="receiver",
             )
             tasks.create_task(
-                _write_then_disconnect(
-                    batches, idle, writers, subscriber, stats, settings, mqtt_stop
-                ),
+                write(batches, idle, writers, subscriber, stats, settings, mqtt_stop),
                 name="writer",
             )
             if ready is not None:
@@ -148,21 +146,6 @@ async def receive(
             stats.received += len(taken)
 
 
-async def _write_then_disconnect(
-    batches: asyncio.Queue[Batch | None],
-    idle: asyncio.Event,
-    writers: list[Writer],
-    subscriber: Subscriber,
-    stats: Stats,
-    settings: IngestSettings,
-    mqtt_stop: asyncio.Event,
-) -> None:
-    try:
-        await write(batches, idle, writers, subscriber, stats, settings)
-    finally:
-        mqtt_stop.set()  # the last batch is acknowledged: now the connection may close
-
-
 async def write(
     batches: asyncio.Queue[Batch | None],
     idle: asyncio.Event,
@@ -170,10 +153,12 @@ async def write(
     subscriber: Subscriber,
     stats: Stats,
     settings: IngestSettings,
+    done: asyncio.Event,
 ) -> None:
     """Commit batches on every writer connection at once (the database has cores to spare
     while one transaction waits on I/O); acknowledge a batch's messages after its commit and
-    every earlier batch's, so acknowledgements keep the order messages arrived in."""
+    every earlier batch's, so acknowledgements keep the order messages arrived in. `done` is
+    set once the last batch is acknowledged: then the MQTT connection may close."""
     free: asyncio.Queue[Writer] = asyncio.Queue()
     for writer in writers:
         free.put_nowait(writer)
@@ -193,14 +178,17 @@ async def write(
         if batches.empty():
             idle.set()
 
-    async with asyncio.TaskGroup() as lanes:
-        seq = 0
-        while (batch := await batches.get()) is not None:
-            writer = await free.get()
-            lanes.create_task(commit(writer, batch, seq), name=f"commit-{seq}")
-            seq += 1
-            if not free.empty() and batches.empty():
-                idle.set()
+    try:
+        async with asyncio.TaskGroup() as lanes:
+            seq = 0
+            while (batch := await batches.get()) is not None:
+                writer = await free.get()
+                lanes.create_task(commit(writer, batch, seq), name=f"commit-{seq}")
+                seq += 1
+                if not free.empty() and batches.empty():
+                    idle.set()
+    finally:
+        done.set()
 
 
 async def _write_until_committed(

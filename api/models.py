@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi_users_db_sqlalchemy import SQLAlchemyBaseUserTableUUID
 from fastapi_users_db_sqlalchemy.generics import GUID
-from sqlalchemy import ForeignKey, String, func
+from sqlalchemy import BigInteger, ForeignKey, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -80,7 +80,7 @@ class Preferences(Base):
 
 class AlertRule(Base):
     __tablename__ = "alert_rules"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("users.id"))
     name: Mapped[str]
     kind: Mapped[str]

@@ -1,5 +1,161 @@
-"""/api routes: devices (to be written)."""
+"""/api/devices: the devices a user owns, with the tickers each monitors.
 
-from fastapi import APIRouter
+Status and last_seen are read-only here: the ingester sets them from the messages it commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.access import devices_visible
+from api.deps import CurrentUser, Limit, Offset, SessionDep
+from api.errors import Conflict, Forbidden, Invalid
+from api.models import Device, DeviceTicker, User
+from api.pagination import Page
+from api.schemas.common import Kind, Ticker
+from api.schemas.devices import DeviceCreate, DeviceRead, DeviceUpdate, Status
+from api.schemas.listing import fetch_page
+from api.schemas.readable import device_or_404, require_tickers
+from api.schemas.writes import commit
 
 router = APIRouter()
+
+
+@router.get(
+    "/devices",
+    response_model=Page[DeviceRead],
+    summary="List devices",
+    description="The caller's devices (an admin: all), ordered by device id.",
+)
+async def list_devices(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    kind: Annotated[Kind | None, Query(description="only this kind")] = None,
+    status: Annotated[Status | None, Query(description="only this status")] = None,
+    ticker: Annotated[Ticker | None, Query(description="only devices monitoring it")] = None,
+) -> Page[DeviceRead]:
+    query = select(Device).where(devices_visible(user)).order_by(Device.device_id)
+    if kind is not None:
+        query = query.where(Device.kind == kind)
+    if status is not None:
+        query = query.where(Device.status == status)
+    if ticker is not None:
+        query = query.where(Device.tickers.any(DeviceTicker.ticker == ticker))
+    rows, total = await fetch_page(session, query, limit, offset)
+    items = [DeviceRead.model_validate(row) for row in rows]
+    return Page[DeviceRead](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/devices",
+    response_model=DeviceRead,
+    status_code=201,
+    summary="Register a device",
+    description=(
+        "Owner = the caller (an admin may give `owner_id`). Every ticker must exist and be "
+        "readable by the caller (else 422 `unknown_ticker`); an id already taken → 409 "
+        "`device_exists`, whoever owns it."
+    ),
+)
+async def create_device(body: DeviceCreate, session: SessionDep, user: CurrentUser) -> DeviceRead:
+    taken = select(Device.device_id).where(Device.device_id == body.device_id)
+    if await session.scalar(taken) is not None:
+        raise _exists(body.device_id)
+    owner = await _owner(session, user, body.owner_id)
+    await require_tickers(session, user, body.tickers)
+    device = Device(
+        device_id=body.device_id,
+        name=body.name or body.device_id,
+        kind=body.kind,
+        owner_id=owner,
+        offline_timeout_s=body.offline_timeout_s,
+        tickers=[DeviceTicker(ticker=ticker) for ticker in sorted(set(body.tickers))],
+    )
+    session.add(device)
+    await commit(session, duplicate=_exists(body.device_id))
+    return await _read(session, device)
+
+
+@router.get(
+    "/devices/{device_id}",
+    response_model=DeviceRead,
+    summary="One device",
+    description="404 `device_not_found` when absent or not the caller's.",
+)
+async def get_device(device_id: str, session: SessionDep, user: CurrentUser) -> DeviceRead:
+    return DeviceRead.model_validate(await device_or_404(session, user, device_id))
+
+
+@router.patch(
+    "/devices/{device_id}",
+    response_model=DeviceRead,
+    summary="Change a device",
+    description=(
+        "Only the fields sent change; `tickers` replaces the whole set. `status`, `last_seen` "
+        "and the id are read-only (422). Only an admin may change `owner_id`."
+    ),
+)
+async def update_device(
+    device_id: str, body: DeviceUpdate, session: SessionDep, user: CurrentUser
+) -> DeviceRead:
+    device = await device_or_404(session, user, device_id)
+    changes = body.changes()
+    if "owner_id" in changes:
+        device.owner_id = await _owner(session, user, changes.pop("owner_id"))
+    if "tickers" in changes:
+        tickers = set(changes.pop("tickers"))
+        await require_tickers(session, user, tickers)
+        kept = [link for link in device.tickers if link.ticker in tickers]
+        added = tickers - {link.ticker for link in kept}
+        device.tickers = kept + [DeviceTicker(ticker=ticker) for ticker in sorted(added)]
+    for name, value in changes.items():
+        setattr(device, name, value)
+    device.auto_registered = False  # edited by a person: the simulator's registry keeps it
+    await commit(session)
+    return await _read(session, device)
+
+
+@router.delete(
+    "/devices/{device_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a device",
+    description=(
+        "Removes the device, its ticker links, its commands and its alert rules. Its "
+        "telemetry rows and rollups stay (deleting a large device's raw series would be slow; "
+        "retention drops them in time); a new device with the same id sees them again."
+    ),
+)
+async def delete_device(device_id: str, session: SessionDep, user: CurrentUser) -> Response:
+    await device_or_404(session, user, device_id)
+    await session.execute(delete(Device).where(Device.device_id == device_id))
+    await commit(session)
+    return Response(status_code=204)
+
+
+async def _owner(session: AsyncSession, user: User, owner_id: uuid.UUID | None) -> uuid.UUID:
+    """The owner to record: the caller, or (admin only) an existing user."""
+    if owner_id is None or owner_id == user.id:
+        return user.id
+    if not user.is_superuser:
+        raise Forbidden("only an admin may choose a device's owner", code="owner_admin_only")
+    if await session.get(User, owner_id) is None:
+        raise Invalid(f"no user {owner_id}", code="unknown_owner")
+    return owner_id
+
+
+async def _read(session: AsyncSession, device: Device) -> DeviceRead:
+    """The device as stored (server defaults and the ticker set reloaded)."""
+    await session.refresh(device)
+    return DeviceRead.model_validate(device)
+
+
+def _exists(device_id: str) -> Conflict:
+    return Conflict(f"device {device_id!r} already exists", code="device_exists")

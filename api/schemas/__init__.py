@@ -1,0 +1,1 @@
+"""Request and response bodies of the CRUD routes (pydantic), one module per resource."""

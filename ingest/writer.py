@@ -27,6 +27,7 @@ log = logging.getLogger("ingest.writer")
 NOTIFY_CHANNEL: Final = "tickwire_ingest"
 _NOTIFY_MAX_BYTES: Final = 7_000
 _REFRESH_ATTEMPTS: Final = 8
+_KNOWN_TTL_S: Final = 30.0
 _PRICE_COLUMNS: Final = ("time", "ticker", "price", "volume", "source")
 _TELEMETRY_COLUMNS: Final = ("time", "device_id", "metric", "value")
 _DEAD_LETTER_COLUMNS: Final = ("received_at", "topic", "payload", "reason", "detail")
@@ -60,6 +61,7 @@ class Writer:
         self.auto_register = auto_register
         self._known_devices: set[str] = set()
         self._known_tickers: set[str] = set()
+        self._known_since = time.monotonic()
         self._insert_sql = {
             table: rollup.insert_statement(table, merge_rollups=backend == "postgres")
             for table in ("prices", "telemetry")
@@ -75,6 +77,7 @@ class Writer:
     async def write(self, batch: Batch, stats: Stats, instance: str) -> Outcome:
         """Commit the batch; raise on connection errors (the caller retries it whole)."""
         started = time.perf_counter()
+        self._forget_stale_registrations()
         unknown = await self._unknown_devices(batch.items)
         rows = flatten(batch.items, unknown)
         async with self.conn.transaction():
@@ -131,6 +134,13 @@ class Writer:
                 "dead_letters", records=rows.dead, columns=_DEAD_LETTER_COLUMNS
             )
         return Outcome(inserted, staged - inserted, len(rows.dead), summary)
+
+    def _forget_stale_registrations(self) -> None:
+        """Devices and stocks may be deleted through the API: re-check what we know now and then."""
+        if time.monotonic() - self._known_since > _KNOWN_TTL_S:
+            self._known_devices.clear()
+            self._known_tickers.clear()
+            self._known_since = time.monotonic()
 
     async def _unknown_devices(self, items: list[Item]) -> set[str]:
         """Devices not registered, when auto-registration is off (their messages dead-letter)."""

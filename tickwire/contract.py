@@ -30,9 +30,9 @@ SUBSCRIPTIONS: Final = (
 #: Top-level telemetry keys that are not metrics.
 RESERVED_TELEMETRY_KEYS: Final = frozenset({"deviceId", "device_id", "ts", "seq", "readings"})
 
-_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
-_TICKER_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-^=]{0,31}")
-_METRIC_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
+TICKER_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-^=]{0,31}")
+METRIC_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 
 PriceRow = tuple[datetime, str, float, float | None, str]
 """(time, ticker, price, volume, source) — `source` is the publishing device or ''."""
@@ -128,9 +128,9 @@ def _route(topic: str) -> tuple[str, str]:
         return route
     levels = topic.split("/")
     if len(levels) == 2 and levels[0] == "stocks":
-        route = ("price", _checked(levels[1], _TICKER_RE, "ticker"))
+        route = ("price", _checked(levels[1], TICKER_RE, "ticker"))
     elif len(levels) == 3 and levels[0] == "devices" and levels[2] in _DEVICE_KINDS:
-        route = (_DEVICE_KINDS[levels[2]], _checked(levels[1], _ID_RE, "device id"))
+        route = (_DEVICE_KINDS[levels[2]], _checked(levels[1], ID_RE, "device id"))
     else:
         raise Rejected("bad_topic", f"not a device-to-server topic: {topic[:200]!r}")
     if len(_ROUTES) >= _ROUTES_MAX:
@@ -210,7 +210,7 @@ def _parse_price(
     source = body.get("device_id")
     if source is None:
         source = ""
-    elif not isinstance(source, str) or _ID_RE.fullmatch(source) is None:
+    elif not isinstance(source, str) or ID_RE.fullmatch(source) is None:
         raise Rejected("bad_type", "device_id must be a device id string")
     ts = _ts(body.get("ts"), received_at, limits)
     row: PriceRow = (ts, ticker, price, volume, source)
@@ -274,7 +274,7 @@ _METRICS: set[str] = set()
 
 
 def _check_metric(key: str) -> None:
-    if key in RESERVED_TELEMETRY_KEYS or _METRIC_RE.fullmatch(key) is None:
+    if key in RESERVED_TELEMETRY_KEYS or METRIC_RE.fullmatch(key) is None:
         raise Rejected("bad_type", f"invalid metric name {key[:80]!r}")
     if len(_METRICS) < _ROUTES_MAX:
         _METRICS.add(key)

@@ -1,0 +1,120 @@
+"""Which data answers a history or stats query: raw rows, rollups, and the buckets to return.
+
+A query over [start, end) grouped by a width W is answered exactly from pieces that tile the
+range: whole rollup buckets of the coarsest level whose width divides W where they fit, finer
+levels towards the edges, and raw rows in the partial minutes at either end. Every piece lies
+inside one W bucket, so re-aggregating the pieces gives the same numbers as aggregating the raw
+rows of [start, end) directly (see `cover`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from api import interval
+from api.errors import Invalid
+from api.timerange import TimeRange
+
+#: Rollup levels, coarsest first: (suffix of the relation, bucket width).
+LEVELS: Final = (
+    ("1d", timedelta(days=1)),
+    ("1h", timedelta(hours=1)),
+    ("1m", timedelta(minutes=1)),
+)
+FINEST: Final = LEVELS[-1][1]
+DEFAULT_POINTS: Final = 1000
+MAX_POINTS: Final = 10_000
+
+
+class Source(enum.StrEnum):
+    """`auto` lets the server pick rollups; `raw` computes everything from raw rows."""
+
+    auto = "auto"
+    raw = "raw"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of the range read from one relation: a rollup level, or raw rows (None)."""
+
+    level: str | None
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A validated history request: the range, the width, and whether it was explicit."""
+
+    start: datetime
+    end: datetime
+    width: timedelta
+    points: int | None
+    raw_only: bool
+
+    @property
+    def explicit(self) -> bool:
+        return self.points is None
+
+
+def ask(span: TimeRange, points: int | None, every: str | None, source: Source) -> Ask:
+    """Check `points`/`interval` (422 `points_and_interval`, `invalid_interval`,
+    `too_many_points`) and settle the bucket width."""
+    raw_only = source is Source.raw
+    if points is not None and every is not None:
+        raise Invalid("give either points or interval, not both", code="points_and_interval")
+    if every is None:
+        wanted = points or DEFAULT_POINTS
+        width = interval.auto_width(span.start, span.end, wanted)
+        return Ask(span.start, span.end, width, wanted, raw_only)
+    width = interval.parse_interval(every)
+    buckets = interval.bucket_count(span.start, span.end, width)
+    if buckets > MAX_POINTS:
+        raise Invalid(
+            f"interval {every} gives {buckets} buckets over this range; at most {MAX_POINTS}",
+            code="too_many_points",
+            details={"buckets": buckets, "max": MAX_POINTS},
+        )
+    return Ask(span.start, span.end, width, None, raw_only)
+
+
+def levels_for(width: timedelta | None, raw_only: bool = False) -> list[tuple[str, timedelta]]:
+    """Rollup levels whose buckets nest in buckets of `width` (None: one bucket, any level)."""
+    if raw_only:
+        return []
+    return [(name, w) for name, w in LEVELS if width is None or width % w == timedelta(0)]
+
+
+def cover(start: datetime, end: datetime, levels: list[tuple[str, timedelta]]) -> list[Segment]:
+    """Disjoint segments tiling [start, end): whole buckets of the coarsest level where they
+    fit, finer levels for what is left at either edge, raw rows for the rest (in time order)."""
+    if start >= end:
+        return []
+    if not levels:
+        return [Segment(None, start, end)]
+    (name, width), finer = levels[0], levels[1:]
+    inner_start, inner_end = interval.ceil(start, width), interval.floor(end, width)
+    if inner_start >= inner_end:
+        return cover(start, end, finer)
+    return [
+        *cover(start, inner_start, finer),
+        Segment(name, inner_start, inner_end),
+        *cover(inner_end, end, finer),
+    ]
+
+
+def source_of(table: str, segments: list[Segment]) -> str:
+    """The coarsest relation read: `telemetry_1h`, `prices_1m`, … or `raw`."""
+    for name, _ in LEVELS:
+        if any(segment.level == name for segment in segments):
+            return f"{table}_{name}"
+    return "raw"
+
+
+def grain(levels: list[tuple[str, timedelta]], width: timedelta) -> timedelta:
+    """How raw rows are pre-aggregated before re-bucketing: per minute when rollups are in
+    play (pieces then look like 1m rollup rows), else straight into the target width."""
+    return FINEST if levels else width

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, or_, true
 
 from api.errors import NotFound
 from api.models import Device, Stock, User
+from tickwire.contract import ID_RE, TICKER_RE
 
 
 def devices_visible(user: User) -> ColumnElement[bool]:
@@ -28,13 +29,22 @@ def stocks_visible(user: User) -> ColumnElement[bool]:
 async def readable_device(
     conn: asyncpg.Connection | asyncpg.Pool, user: User, device_id: str
 ) -> None:
-    """Raise NotFound unless `user` may read the device (absent and forbidden look alike)."""
+    """Raise NotFound unless `user` may read the device (absent and forbidden look alike).
+
+    An id outside the MQTT contract's pattern cannot exist: 404 without a query (PostgreSQL
+    could not even be sent a NUL byte in text).
+    """
+    if ID_RE.fullmatch(device_id) is None:
+        raise NotFound(f"no device {device_id[:80]!r}", code="device_not_found")
     row: Any = await conn.fetchrow("SELECT owner_id FROM devices WHERE device_id = $1", device_id)
     if row is None or not (user.is_superuser or row["owner_id"] == user.id):
         raise NotFound(f"no device {device_id!r}", code="device_not_found")
 
 
 async def readable_stock(conn: asyncpg.Connection | asyncpg.Pool, user: User, ticker: str) -> None:
+    """Raise NotFound unless `user` may read the stock: shared, their own, or any for an admin."""
+    if TICKER_RE.fullmatch(ticker) is None:
+        raise NotFound(f"no stock {ticker[:40]!r}", code="stock_not_found")
     row: Any = await conn.fetchrow("SELECT owner_id FROM stocks WHERE ticker = $1", ticker)
     if row is None or not (
         user.is_superuser or row["owner_id"] is None or row["owner_id"] == user.id

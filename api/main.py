@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         url = settings.resolved_database_url()
         pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.db_pool_max)
         engine = create_engine(url, pool_size=settings.db_pool_max)
+        # Everything allocated so far lives as long as the process: keep it out of the
+        # collector's full passes (~70 ms each otherwise, the p99 of every request).
+        gc.freeze()
         try:
             yield {
                 "pool": pool,

@@ -41,6 +41,8 @@ class Rows:
     telemetry: list[TelemetryRow] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     seen: dict[str, datetime] = field(default_factory=dict)
+    devices: set[str] = field(default_factory=set)
+    """Devices to register that were not heard from (backfill); `seen` ones are added."""
     acks: list[Item] = field(default_factory=list)
 
 
@@ -93,7 +95,7 @@ class Writer:
     async def backfill(self, prices: list[PriceRow], telemetry: list[TelemetryRow]) -> int:
         """Write rows that did not come over MQTT (backfill, tests, benchmarks) the same way:
         dedup on the natural keys, rollups, TimescaleDB refresh. Returns rows inserted."""
-        rows = Rows(prices=prices, telemetry=telemetry)
+        rows = Rows(prices=prices, telemetry=telemetry, devices={row[1] for row in telemetry})
         async with self.conn.transaction():
             outcome = await self._write_rows(rows)
         self.remember_registered(rows)
@@ -157,7 +159,9 @@ class Writer:
 
     async def _register(self, rows: Rows) -> None:
         """Auto-register new devices and tickers (no-op for those already seen)."""
-        devices = set(rows.seen) - self._known_devices if self.auto_register else set()
+        devices = (rows.devices | set(rows.seen)) - self._known_devices
+        if not self.auto_register:
+            devices = set()
         tickers = {row[1] for row in rows.prices} - self._known_tickers
         if devices:
             await self.conn.execute(
@@ -175,7 +179,7 @@ class Writer:
 
     def remember_registered(self, rows: Rows) -> None:
         if self.auto_register:
-            self._known_devices.update(rows.seen)
+            self._known_devices.update(rows.seen, rows.devices)
         self._known_tickers.update(row[1] for row in rows.prices)
 
     async def _apply_command_acks(self, acks: list[Item]) -> list[DeadLetter]:

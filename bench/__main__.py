@@ -2,8 +2,9 @@
 
 import sys
 
+import bench.history
 import bench.ingest
 
-BENCHES = (bench.ingest.main,)
+BENCHES = (bench.ingest.main, bench.history.main)
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

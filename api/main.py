@@ -12,7 +12,7 @@ import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from api import errors, health
+from api import errors, health, openapi
 from api.db import create_engine, session_maker
 from api.errors import ERROR_RESPONSES
 from api.routes import (
@@ -86,6 +86,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(metrics.router, tags=["ops"])
     _include_auth(app)
     app.include_router(api_router())
+    openapi.install(app)
     return app
 
 

@@ -2,9 +2,10 @@
 
 import sys
 
+import bench.export
 import bench.history
 import bench.ingest
 
-BENCHES = (bench.ingest.main, bench.history.main)
+BENCHES = (bench.ingest.main, bench.history.main, bench.export.main)
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

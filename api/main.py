@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from api import errors, health, openapi
 from api.db import create_engine, session_maker
 from api.errors import ERROR_RESPONSES
+from api.limits import BodyLimit
 from api.routes import (
     alert_rules,
     devices,
@@ -81,6 +82,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit)
     app.add_middleware(metrics.RequestMetrics)
     app.include_router(health.router)
     app.include_router(metrics.router, tags=["ops"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 
 from tests.api_support import Api
@@ -73,3 +75,24 @@ async def test_errors_have_one_shape_with_stable_codes(api: Api) -> None:
             body = response.json()
             assert body["error"]["code"] == code, body
             assert isinstance(body["error"]["message"], str)
+
+
+async def test_oversized_bodies_get_413_in_the_error_shape(api: Api) -> None:
+    user = await api.register("big")
+    body = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    async with api.client(user) as client:
+        declared = await client.post(
+            "/api/devices", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert declared.status_code == 413
+        assert declared.json()["error"]["code"] == "too_large"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), 65536):
+                yield body[start : start + 65536]
+
+        streamed = await client.post(
+            "/api/devices", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert streamed.status_code == 413
+        assert streamed.json()["error"]["code"] == "too_large"

@@ -12,12 +12,14 @@ import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from api import errors, health, openapi
+from api import errors, health, openapi, publisher
 from api.db import create_engine, session_maker
 from api.errors import ERROR_RESPONSES
 from api.limits import BodyLimit
+from api.publisher import Publisher
 from api.routes import (
     alert_rules,
+    commands,
     devices,
     export,
     history,
@@ -44,6 +46,7 @@ log = logging.getLogger("api")
 
 class State(TypedDict):
     pool: asyncpg.Pool
+    publisher: Publisher
     sessions: Any
     mqtt: MqttAddress
     jwt_secret: str
@@ -63,14 +66,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
         # collector's full passes (~70 ms each otherwise, the p99 of every request).
         gc.freeze()
         try:
-            yield {
-                "pool": pool,
-                "sessions": session_maker(engine),
-                "mqtt": MqttAddress(settings.resolved_mqtt_url()),
-                "jwt_secret": jwt_secret,
-                "jwt_lifetime_s": settings.jwt_lifetime_s,
-                "settings": settings,
-            }
+            async with publisher.connected(MqttAddress(settings.resolved_mqtt_url())) as bus:
+                yield {
+                    "pool": pool,
+                    "publisher": bus,
+                    "sessions": session_maker(engine),
+                    "mqtt": MqttAddress(settings.resolved_mqtt_url()),
+                    "jwt_secret": jwt_secret,
+                    "jwt_lifetime_s": settings.jwt_lifetime_s,
+                    "settings": settings,
+                }
         finally:
             await engine.dispose()
             await pool.close()
@@ -108,6 +113,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
     for module, tag in (
         (devices, "devices"),
+        (commands, "device commands"),
         (stocks, "stocks"),
         (watchlist, "watchlist"),
         (preferences, "preferences"),

@@ -26,6 +26,8 @@ class ApiSettings(CommonSettings):
     jwt_lifetime_s: int = 24 * 3600
     cookie_secure: bool = False
     """Send the login cookie over HTTPS only; set it behind TLS."""
+    command_timeout_s: float = 30.0
+    """A device command unanswered this long reads as `timeout`."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
 

@@ -98,7 +98,8 @@ async def test_commands_are_only_for_readers_of_the_device(
         listed = await client.get("/api/devices/dev-c/commands")
         assert listed.status_code == 404
     async with api.client(owner) as client:
-        for body in ({"command": "Bad Name"}, {"command": "ping", "args": [1]}, {}):
+        unstorable = {"command": "ping", "args": {"text": "nul\u0000"}}
+        for body in ({"command": "Bad Name"}, {"command": "ping", "args": [1]}, {}, unstorable):
             response = await client.post("/api/devices/dev-c/commands", json=body)
             assert response.status_code == 422
         missing = await client.get(f"/api/devices/dev-c/commands/{uuid.uuid4()}")

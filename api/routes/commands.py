@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from api.access import readable_device
 from api.deps import CurrentUser, Limit, Offset, PoolDep
 from api.errors import ApiError, Invalid, NotFound
+from api.jsonb import unstorable
 from api.pagination import Page
 from api.publisher import BrokerUnavailable, Publisher
 from tickwire.contract import commands_topic
@@ -36,6 +37,9 @@ class CommandCreate(BaseModel):
     @field_validator("args")
     @classmethod
     def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = unstorable(value)
+        if problem is not None:
+            raise ValueError(f"args {problem}")
         if len(json.dumps(value)) > MAX_ARGS_BYTES:
             raise ValueError(f"args larger than {MAX_ARGS_BYTES} bytes")
         return value

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import ApiError, ErrorBody, Invalid
+from api.jsonb import unstorable
 from api.models import Preferences
 from api.schemas.writes import commit
 
@@ -119,25 +120,6 @@ def _finite_float(text: str) -> float:
 
 def _check_storable(document: dict[str, Any]) -> None:
     """Invalid unless every string is storable (no NUL, valid UTF-8) and nesting is bounded."""
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Invalid(f"preferences nest deeper than {MAX_DEPTH}", code="invalid_preferences")
-        if isinstance(value, dict):
-            stack.extend((key, depth) for key in value)
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str) and not _storable(value):
-            raise Invalid("preferences hold an unstorable string", code="invalid_preferences")
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    problem = unstorable(document, MAX_DEPTH)
+    if problem is not None:
+        raise Invalid(f"preferences {problem}", code="invalid_preferences")

@@ -231,7 +231,7 @@ async def _dead_letter_refused(
         "INSERT INTO dead_letters (received_at, topic, payload, reason, detail)"
         " VALUES ($1, $2, $3, 'db_rejected', $4)",
         item.received_at,
-        message.topic,
+        message.topic.replace("\x00", "\ufffd"),  # text columns cannot hold NUL
         message.payload,
         detail,
     )

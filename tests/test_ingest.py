@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -200,6 +201,31 @@ async def test_qos0_is_accepted(
         return bool(await db.fetchval("SELECT count(*) FROM prices WHERE ticker = 'QZ'") == 1)
 
     await wait_until(arrived)
+
+
+async def test_a_message_the_database_refuses_is_dead_lettered_and_ingest_goes_on(
+    db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester
+) -> None:
+    command = "8b0e8f7e-1c7a-4b53-9f7e-0a6c2f9b1d11"
+    await db.execute("INSERT INTO devices (device_id, name) VALUES ('dev-n', 'N')")
+    await db.execute(
+        "INSERT INTO device_commands (id, device_id, command) VALUES ($1, 'dev-n', 'ping')",
+        uuid.UUID(command),
+    )
+    # Valid JSON and a pending command, but a detail PostgreSQL text cannot hold (NUL).
+    poisoned = json.dumps({"id": command, "status": "ok", "detail": "a\u0000b"})
+    good = ("devices/dev-n/telemetry", {"ts": 1_714_041_600_000, "temperature": 20.0})
+    publish(broker.url, [("devices/dev-n/acks", poisoned), good])
+    await wait_received(db, 2)
+
+    async def settled() -> bool:
+        return bool(await db.fetchval("SELECT count(*) FROM telemetry") == 1)
+
+    await wait_until(settled)
+    row = await db.fetchrow("SELECT reason, payload FROM dead_letters")
+    assert row["reason"] == "db_rejected" and bytes(row["payload"]) == poisoned.encode()
+    assert await db.fetchval("SELECT status FROM device_commands") == "pending"
+    assert not ingester.task.done()
 
 
 def test_migrations_are_rerunnable(database_url: str) -> None:

@@ -13,11 +13,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 install: $(VENV)/.installed
 
-# Mosquitto (Debian package) when missing and we may install it; `make up` falls back to amqtt.
+# Mosquitto (Debian package) when missing and we may install it: only its binary is used, so the
+# service Debian starts on port 1883 is stopped again. `make up` falls back to amqtt without it.
 broker:
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto) ; } || \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto && \
+	     { systemctl disable --now mosquitto 2>/dev/null || service mosquitto stop 2>/dev/null || true; }) ; } || \
 	  echo "note: mosquitto not installed (apt-get install mosquitto); using the slower amqtt"
 
 up: install broker

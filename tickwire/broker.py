@@ -102,6 +102,16 @@ def wait_for_port(
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -111,6 +121,12 @@ def free_port() -> int:
 @contextlib.asynccontextmanager
 async def embedded_broker(directory: Path, port: int = 1883) -> AsyncIterator[tuple[str, str]]:
     """Run the embedded broker; yield (url, kind) where kind is 'mosquitto' or 'amqtt'."""
+    if not port_free(port):
+        raise RuntimeError(
+            f"127.0.0.1:{port} is taken (a system Mosquitto service? `systemctl disable --now "
+            "mosquitto`): free it, or point TICKWIRE_MQTT_URL at that broker (see README for "
+            "the settings the ingester needs)"
+        )
     if mosquitto_path():
         broker = Mosquitto(directory, port)
         await asyncio.to_thread(broker.start)

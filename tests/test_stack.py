@@ -1,0 +1,29 @@
+"""The embedded broker of `make up` refuses a taken port with a message that says what to do."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tickwire.broker import embedded_broker, free_port, port_free
+
+
+async def test_taken_port_is_refused_clearly(tmp_path: Path) -> None:
+    port = free_port()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        assert not port_free(port)
+        with pytest.raises(RuntimeError, match="TICKWIRE_MQTT_URL"):
+            async with embedded_broker(tmp_path / "broker", port):
+                pass
+    assert port_free(port)
+
+
+async def test_embedded_broker_runs_on_a_free_port(tmp_path: Path) -> None:
+    port = free_port()
+    async with embedded_broker(tmp_path / "broker", port) as (url, kind):
+        assert url == f"mqtt://127.0.0.1:{port}" and kind in ("mosquitto", "amqtt")
+        assert not port_free(port)

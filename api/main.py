@@ -66,12 +66,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         # collector's full passes (~70 ms each otherwise, the p99 of every request).
         gc.freeze()
         try:
-            async with publisher.connected(MqttAddress(settings.resolved_mqtt_url())) as bus:
+            mqtt = MqttAddress(settings.resolved_mqtt_url())
+            async with publisher.connected(mqtt) as bus:
                 yield {
                     "pool": pool,
                     "publisher": bus,
                     "sessions": session_maker(engine),
-                    "mqtt": MqttAddress(settings.resolved_mqtt_url()),
+                    "mqtt": mqtt,
                     "jwt_secret": jwt_secret,
                     "jwt_lifetime_s": settings.jwt_lifetime_s,
                     "settings": settings,

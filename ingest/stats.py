@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -13,21 +11,14 @@ class Stats:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     received: int = 0
     committed_rows: int = 0
-    committed_messages: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     batches: int = 0
     batch_seconds: float = 0.0
-    dead_by_reason: Counter[str] = field(default_factory=Counter)
-    last_commit: float = 0.0
 
-    def committed(
-        self, rows: int, duplicates: int, dead: int, messages: int, seconds: float
-    ) -> None:
+    def committed(self, rows: int, duplicates: int, dead: int, seconds: float) -> None:
         self.batch_seconds += seconds
         self.committed_rows += rows
         self.duplicates += duplicates
         self.dead_lettered += dead
-        self.committed_messages += messages
         self.batches += 1
-        self.last_commit = time.monotonic()

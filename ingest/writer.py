@@ -84,7 +84,7 @@ class Writer:
         rows = flatten(batch.items, unknown)
         async with self.conn.transaction():
             outcome = await self._write_rows(rows)
-            await self._record(stats, outcome, batch.messages, started, instance)
+            await self._record(stats, outcome, started, instance)
             for payload in notifications(outcome.summary):
                 await self.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload)
         self.remember_registered(rows)
@@ -206,13 +206,9 @@ class Writer:
                 )
         return dead
 
-    async def _record(
-        self, stats: Stats, outcome: Outcome, messages: int, started: float, instance: str
-    ) -> None:
+    async def _record(self, stats: Stats, outcome: Outcome, started: float, instance: str) -> None:
         elapsed = time.perf_counter() - started
-        stats.committed(
-            outcome.inserted, outcome.duplicates, outcome.dead_lettered, messages, elapsed
-        )
+        stats.committed(outcome.inserted, outcome.duplicates, outcome.dead_lettered, elapsed)
         await self.conn.execute(
             """INSERT INTO ingest_status AS s (instance, started_at, last_commit_at, received,
                    committed_rows, duplicates, dead_lettered, batches, batch_seconds)

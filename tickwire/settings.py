@@ -8,10 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEMO_SECRET_FILE = "secret"
 
 
 class CommonSettings(BaseSettings):
@@ -75,9 +73,3 @@ class MqttAddress:
 
     def __repr__(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
-
-
-class SecretSettings(CommonSettings):
-    """Settings of services that sign or verify JWTs."""
-
-    secret: str | None = Field(default=None, repr=False)

@@ -11,15 +11,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 
 import asyncpg
 
 from ingest.batch import Batch, Item
 from ingest.flush import FlushPolicy
+from ingest.pruner import prune_journal
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from ingest.subscriber import Subscriber, wait_any
-from ingest.writer import Outcome, Writer
+from ingest.writer import Committed, Outcome, Writer
 from tickwire.contract import Limits
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
@@ -29,6 +31,8 @@ log = logging.getLogger("ingest")
 #: SQLSTATE classes that mean "this data cannot be written", not "the server is away".
 _DATA_ERROR_CLASSES = ("22", "23", "54")
 _RETRY_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+OnCommit = Callable[[Committed], None]
 
 
 def main(settings: IngestSettings) -> None:
@@ -90,6 +94,7 @@ async def run(
                 write(batches, idle, writers, subscriber, stats, settings, mqtt_stop),
                 name="writer",
             )
+            tasks.create_task(prune_journal(settings, mqtt_stop), name="pruner")
             if ready is not None:
                 tasks.create_task(_signal_ready(subscriber, ready, mqtt_stop), name="ready")
     finally:
@@ -154,11 +159,13 @@ async def write(
     stats: Stats,
     settings: IngestSettings,
     done: asyncio.Event,
+    on_commit: OnCommit | None = None,
 ) -> None:
     """Commit batches on every writer connection at once (the database has cores to spare
     while one transaction waits on I/O); acknowledge a batch's messages after its commit and
     every earlier batch's, so acknowledgements keep the order messages arrived in. `done` is
-    set once the last batch is acknowledged: then the MQTT connection may close."""
+    set once the last batch is acknowledged: then the MQTT connection may close.
+    `on_commit` is called with what each transaction committed, in commit order."""
     free: asyncio.Queue[Writer] = asyncio.Queue()
     for writer in writers:
         free.put_nowait(writer)
@@ -167,7 +174,7 @@ async def write(
 
     async def commit(writer: Writer, batch: Batch, seq: int) -> None:
         nonlocal next_ack
-        used = await _write_until_committed(writer, batch, stats, settings)
+        used = await _write_until_committed(writer, batch, stats, settings, on_commit)
         if used is not writer:  # reconnected: keep the list current for closing
             writers[writers.index(writer)] = writer = used
         committed[seq] = batch
@@ -192,7 +199,11 @@ async def write(
 
 
 async def _write_until_committed(
-    writer: Writer, batch: Batch, stats: Stats, settings: IngestSettings
+    writer: Writer,
+    batch: Batch,
+    stats: Stats,
+    settings: IngestSettings,
+    on_commit: OnCommit | None,
 ) -> Writer:
     """Retry while the database is unreachable; split a batch the database refuses."""
     delay = 0.2
@@ -200,6 +211,8 @@ async def _write_until_committed(
         try:
             outcome = await writer.write(batch, stats, settings.ingest_instance)
             _log_outcome(outcome, batch)
+            if on_commit is not None:
+                on_commit(outcome.committed)
             return writer
         except asyncpg.PostgresError as exc:
             if not _is_data_error(exc) or batch.messages == 1:
@@ -211,7 +224,9 @@ async def _write_until_committed(
                 log.warning("database refused a batch (%s); writing it message by message", exc)
                 for item in batch.items:
                     single = Batch(items=[item], rows=1)
-                    writer = await _write_until_committed(writer, single, stats, settings)
+                    writer = await _write_until_committed(
+                        writer, single, stats, settings, on_commit
+                    )
                 return writer
         except _RETRY_ERRORS as exc:
             log.warning("database unreachable (%s); retrying in %.1fs", exc, delay)

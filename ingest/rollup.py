@@ -88,16 +88,16 @@ r{suffix} AS (
 
 
 def insert_statement(table: str, merge_rollups: bool) -> str:
-    """INSERT the staged rows, skipping known natural keys; return per-subject summaries.
+    """INSERT the staged rows, skipping known natural keys; return the rows inserted.
 
-    The result has one row per subject (ticker or device): (subject, n, first, last) of the
-    rows actually inserted; duplicates are the staged rows not inserted.
+    The result holds the rows actually inserted, in the table's column order (duplicates are
+    the staged rows not returned): they become the batch's stream events.
     """
     if table == "prices":
-        columns, subject, order = "time, ticker, price, volume, source", "ticker", "ticker, time"
+        columns, order = "time, ticker, price, volume, source", "ticker, time"
         part, merge = _PRICES_PART, _prices_merge
     else:
-        columns, subject, order = "time, device_id, metric, value", "device_id", "device_id, time"
+        columns, order = "time, device_id, metric, value", "device_id, time"
         part, merge = _TELEMETRY_PART, _telemetry_merge
     ctes = [
         f"""ins AS (
@@ -109,11 +109,7 @@ def insert_statement(table: str, merge_rollups: bool) -> str:
     ]
     if merge_rollups:
         ctes += [part] + [merge(suffix, width) for suffix, width in LEVELS]
-    return (
-        "WITH "
-        + ",".join(ctes)
-        + f"\nSELECT {subject}, count(*), min(time), max(time) FROM ins GROUP BY {subject}"
-    )
+    return "WITH " + ",".join(ctes) + f"\nSELECT {columns} FROM ins"
 
 
 def floor_to(ts: datetime, width: timedelta) -> datetime:

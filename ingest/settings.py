@@ -37,6 +37,11 @@ class IngestSettings(CommonSettings):
     max_readings: int = 10_000
     ts_max_age_days: float = 3652.0
     ts_max_future_s: float = 300.0
+    stream_keep_events: int = Field(default=200_000, ge=1)
+    """The live stream's replay window: at most this many events back…"""
+    stream_keep_s: float = Field(default=600.0, gt=0)
+    """…and at most this old; a client that missed more gets a `reset` event."""
+    stream_prune_interval_s: float = Field(default=5.0, gt=0)
 
     def limits(self) -> Limits:
         return Limits(

@@ -1,16 +1,17 @@
-"""Writing a batch: one transaction with binary COPY, dedup on natural keys, rollups, NOTIFY.
+"""Writing a batch: one transaction with binary COPY, dedup on natural keys, rollups, and the
+batch's stream events appended last (`tickwire.journal`, NOTIFY on commit).
 
 Nothing is acknowledged to the broker before this transaction commits, so a crash at any point
-leads to redelivery, and the natural keys turn redelivery into duplicates that are skipped.
+leads to redelivery, and the natural keys turn redelivery into duplicates that are skipped (and
+streamed once: events are built from the rows actually inserted).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -20,17 +21,29 @@ import asyncpg
 from ingest import rollup
 from ingest.batch import Batch, DeadLetter, Item, dead_letters
 from ingest.stats import Stats
+from tickwire import journal
 from tickwire.contract import PriceRow, TelemetryRow
+from tickwire.events import device_status_event, price_events, telemetry_events
 
 log = logging.getLogger("ingest.writer")
 
-NOTIFY_CHANNEL: Final = "tickwire_ingest"
-_NOTIFY_MAX_BYTES: Final = 7_000
 _REFRESH_ATTEMPTS: Final = 8
 _KNOWN_TTL_S: Final = 30.0
 _PRICE_COLUMNS: Final = ("time", "ticker", "price", "volume", "source")
 _TELEMETRY_COLUMNS: Final = ("time", "device_id", "metric", "value")
 _DEAD_LETTER_COLUMNS: Final = ("received_at", "topic", "payload", "reason", "detail")
+
+#: Devices heard from, locked first in one order (concurrent writers cannot deadlock); the
+#: locking read returns the latest committed status, which the UPDATE's fresh snapshot keeps.
+_LOCK_SEEN_SQL: Final = """
+SELECT device_id, status FROM devices WHERE device_id = ANY($1::text[])
+ORDER BY device_id FOR UPDATE"""
+_SEEN_SQL: Final = """
+UPDATE devices d SET last_seen = greatest(d.last_seen, v.seen), status = 'ONLINE',
+    updated_at = now()
+FROM unnest($1::text[], $2::timestamptz[]) AS v(id, seen)
+WHERE d.device_id = v.id AND (d.last_seen IS NULL OR d.last_seen < v.seen OR d.status <> 'ONLINE')
+RETURNING d.device_id, d.last_seen"""
 
 
 @dataclass(slots=True)
@@ -44,6 +57,23 @@ class Rows:
     devices: set[str] = field(default_factory=set)
     """Devices to register that were not heard from (backfill); `seen` ones are added."""
     acks: list[Item] = field(default_factory=list)
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """Newest receive time of the batch's messages."""
+
+
+@dataclass(slots=True)
+class Committed:
+    """What a committed batch changed, for the alert engine (handed over after COMMIT)."""
+
+    prices: list[PriceRow]
+    """Rows inserted by this batch (never duplicates)."""
+    telemetry: list[TelemetryRow]
+    seen: dict[str, datetime]
+    """Device → newest receive time of its messages in the batch (data, heartbeat, ack)."""
+    online: dict[str, str]
+    """Device → previous status, for the devices this batch set ONLINE."""
+    received_at: datetime
+    """Newest receive time of the batch."""
 
 
 @dataclass(slots=True)
@@ -51,7 +81,8 @@ class Outcome:
     inserted: int
     duplicates: int
     dead_lettered: int
-    summary: dict[str, Any]
+    committed: Committed
+    events: list[journal.Event]
 
 
 class Writer:
@@ -85,8 +116,7 @@ class Writer:
         async with self.conn.transaction():
             outcome = await self._write_rows(rows)
             await self._record(stats, outcome, started, instance)
-            for payload in notifications(outcome.summary):
-                await self.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload)
+            await journal.append(self.conn, outcome.events)  # last: see tickwire.journal
         self.remember_registered(rows)
         if self.backend == "timescaledb":
             await self._refresh_late(rows)
@@ -94,7 +124,8 @@ class Writer:
 
     async def backfill(self, prices: list[PriceRow], telemetry: list[TelemetryRow]) -> int:
         """Write rows that did not come over MQTT (backfill, tests, benchmarks) the same way:
-        dedup on the natural keys, rollups, TimescaleDB refresh. Returns rows inserted."""
+        dedup on the natural keys, rollups, TimescaleDB refresh; not streamed (not live data).
+        Returns rows inserted."""
         rows = Rows(prices=prices, telemetry=telemetry, devices={row[1] for row in telemetry})
         async with self.conn.transaction():
             outcome = await self._write_rows(rows)
@@ -105,37 +136,37 @@ class Writer:
 
     async def _write_rows(self, rows: Rows) -> Outcome:
         await self._register(rows)
-        summary: dict[str, Any] = {"prices": {}, "telemetry": {}}
-        inserted = staged = 0
-        for table, records, columns in (
-            ("prices", rows.prices, _PRICE_COLUMNS),
-            ("telemetry", rows.telemetry, _TELEMETRY_COLUMNS),
-        ):
-            if not records:
-                continue
-            await self.conn.copy_records_to_table(
-                f"stage_{table}", records=records, columns=columns
-            )
-            staged += len(records)
-            for subject, count, first, last in await self.conn.fetch(self._insert_sql[table]):
-                summary[table][subject] = [count, _ms(first), _ms(last)]
-                inserted += count
+        prices: list[PriceRow] = await self._insert("prices", rows.prices, _PRICE_COLUMNS)
+        telemetry: list[TelemetryRow] = await self._insert(
+            "telemetry", rows.telemetry, _TELEMETRY_COLUMNS
+        )
         rows.dead += await self._apply_command_acks(rows.acks)
+        events = price_events(prices) + telemetry_events(telemetry)
+        online: dict[str, str] = {}
         if rows.seen:
-            await self.conn.execute(
-                """UPDATE devices d SET last_seen = v.seen, status = 'ONLINE', updated_at = now()
-                   FROM unnest($1::text[], $2::timestamptz[]) AS v(id, seen)
-                   WHERE d.device_id = v.id AND (d.last_seen IS NULL OR d.last_seen < v.seen)""",
-                # Sorted: concurrent writers lock device rows in one order (no deadlock).
-                sorted(rows.seen),
-                [rows.seen[device] for device in sorted(rows.seen)],
-            )
-            summary["seen"] = sorted(rows.seen)
+            devices, seen = _seen(rows)
+            previous = dict(await self.conn.fetch(_LOCK_SEEN_SQL, devices))
+            for device_id, last_seen in await self.conn.fetch(_SEEN_SQL, devices, seen):
+                if previous[device_id] != "ONLINE":
+                    online[device_id] = previous[device_id]
+                    events.append(device_status_event(device_id, "ONLINE", last_seen))
         if rows.dead:
             await self.conn.copy_records_to_table(
                 "dead_letters", records=rows.dead, columns=_DEAD_LETTER_COLUMNS
             )
-        return Outcome(inserted, staged - inserted, len(rows.dead), summary)
+        inserted = len(prices) + len(telemetry)
+        staged = len(rows.prices) + len(rows.telemetry)
+        committed = Committed(prices, telemetry, rows.seen, online, rows.received_at)
+        return Outcome(inserted, staged - inserted, len(rows.dead), committed, events)
+
+    async def _insert(
+        self, table: str, records: Sequence[tuple[Any, ...]], columns: tuple[str, ...]
+    ) -> list[Any]:
+        """Stage `records` with COPY, insert the new ones (rollups merged); return those."""
+        if not records:
+            return []
+        await self.conn.copy_records_to_table(f"stage_{table}", records=records, columns=columns)
+        return [tuple(r) for r in await self.conn.fetch(self._insert_sql[table])]
 
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""
@@ -260,7 +291,10 @@ class Writer:
 def flatten(items: Iterable[Item], unknown_devices: set[str]) -> Rows:
     """Accepted rows of every item; refused items and parts become dead letters."""
     rows = Rows()
+    newest = None
     for item in items:
+        if newest is None or newest < item.received_at:
+            newest = item.received_at
         parsed = item.parsed
         if parsed is not None and parsed.device_id in unknown_devices:
             message = item.message
@@ -285,31 +319,12 @@ def flatten(items: Iterable[Item], unknown_devices: set[str]) -> Rows:
                 rows.seen[parsed.device_id] = item.received_at
         if parsed.ack is not None:
             rows.acks.append(item)
+    if newest is not None:
+        rows.received_at = newest
     return rows
 
 
-def notifications(summary: dict[str, Any]) -> list[str]:
-    """NOTIFY payloads (each under PostgreSQL's 8000-byte limit) of what a batch committed."""
-    payloads: list[str] = []
-    current: dict[str, Any] = {"prices": {}, "telemetry": {}}
-    size = 0
-    for table in ("prices", "telemetry"):
-        for subject, entry in summary[table].items():
-            piece = len(subject) + 40
-            if size + piece > _NOTIFY_MAX_BYTES:
-                payloads.append(json.dumps(current, separators=(",", ":")))
-                current, size = {"prices": {}, "telemetry": {}}, 0
-            current[table][subject] = entry
-            size += piece
-    seen = summary.get("seen", [])
-    for start in range(0, len(seen), 100):
-        current.setdefault("seen", []).extend(seen[start : start + 100])
-        payloads.append(json.dumps(current, separators=(",", ":")))
-        current = {"prices": {}, "telemetry": {}}
-    if current["prices"] or current["telemetry"]:
-        payloads.append(json.dumps(current, separators=(",", ":")))
-    return payloads
-
-
-def _ms(ts: datetime) -> int:
-    return int(ts.timestamp() * 1000)
+def _seen(rows: Rows) -> tuple[list[str], list[datetime]]:
+    # Sorted: concurrent writers lock device rows in one order (no deadlock).
+    devices = sorted(rows.seen)
+    return devices, [rows.seen[device] for device in devices]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from tests.conftest import RunningIngester
-from tests.support import publish
+from tests.support import publish, wait_until
 from tickwire import journal
 from tickwire.broker import Mosquitto
 
@@ -57,10 +57,12 @@ async def test_batches_stream_their_new_rows_after_commit(
             ("device_status", "dev-9"),
             ("device_status", "feed"),
         }
-        telemetry = by_kind["telemetry", "dev-9"]
-        assert telemetry["values"] == {"temperature": 22.0, "humidity": 40.0}
-        assert datetime.fromisoformat(telemetry["time"]) == datetime.fromtimestamp(ts / 1000, UTC)
-        assert by_kind["price", "ACME"]["price"] == 10.5
+        [reading_event] = by_kind["telemetry", "dev-9"]["readings"]
+        assert reading_event["values"] == {"temperature": 22.0, "humidity": 40.0}
+        at = datetime.fromisoformat(reading_event["time"])
+        assert at == datetime.fromtimestamp(ts / 1000, UTC)
+        [tick] = by_kind["price", "ACME"]["ticks"]
+        assert (tick["price"], tick["volume"], tick["source"]) == (10.5, 3.0, "feed")
         assert by_kind["device_status", "dev-8"]["status"] == "ONLINE"
         assert await db.fetchval("SELECT count(*) FROM telemetry WHERE device_id = 'dev-9'") == 2
 
@@ -80,9 +82,10 @@ async def test_batches_stream_their_new_rows_after_commit(
             last = await asyncio.wait_for(notified.get(), 10)
         await asyncio.sleep(0.5)  # anything else would have been committed by now
         later = await events_after(db, mark)
-        assert [(e["kind"], json.loads(e["data"])["values"]) for e in later] == [
-            ("telemetry", {"temperature": 23.0})
-        ]
+        assert [(e["kind"], e["subject"]) for e in later] == [("telemetry", "dev-9")]
+        [only] = json.loads(later[0]["data"])["readings"]
+        assert only["values"] == {"temperature": 23.0}
+        assert datetime.fromisoformat(only["time"]) == datetime.fromtimestamp(ts / 1000 + 1, UTC)
     finally:
         await listener.close()
 
@@ -117,6 +120,24 @@ async def test_a_rolled_back_append_leaves_no_gap(db: asyncpg.Connection) -> Non
     await tx.rollback()
     async with db.transaction():
         assert await journal.append(db, [journal.Event("price", "B", "{}")]) == 1
+
+
+async def test_a_batch_streams_one_event_per_subject_in_time_order(
+    db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester
+) -> None:
+    now = ms(datetime.now(UTC))
+    readings = [{"ts": now - 1000 * i, "temperature": float(i)} for i in range(100)]
+    publish(broker.url, [("devices/dev-1/telemetry", {"deviceId": "dev-1", "readings": readings})])
+
+    async def streamed() -> bool:
+        return bool(
+            await db.fetchval("SELECT count(*) FROM stream_events WHERE kind = 'telemetry'")
+        )
+
+    await wait_until(streamed)
+    [event] = await db.fetch("SELECT data FROM stream_events WHERE kind = 'telemetry'")
+    got = json.loads(event["data"])["readings"]
+    assert [r["values"]["temperature"] for r in got] == [float(i) for i in range(99, -1, -1)]
 
 
 async def test_prune_keeps_a_bounded_window(db: asyncpg.Connection) -> None:

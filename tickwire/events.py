@@ -1,8 +1,10 @@
 """The JSON of each stream event kind, built in one place for every producer.
 
-- `price`: `{"ticker", "time", "price", "volume", "source"}`
-- `telemetry`: `{"device_id", "time", "values": {metric: value, …}}` — one event per device
-  and timestamp, every metric of that reading together
+A committed batch gives one event per subject, carrying all of that subject's new points in time
+order (a store-and-forward replay of 1 000 readings is one event, not 1 000):
+- `price`: `{"ticker", "ticks": [{"time", "price", "volume", "source"}, …]}`
+- `telemetry`: `{"device_id", "readings": [{"time", "values": {metric: value, …}}, …]}` —
+  every metric of one reading together
 - `device_status`: `{"device_id", "status", "last_seen"}` — on a change only
 - `alert`: the alert as `GET /api/alerts` returns it (`alert_json`)
 
@@ -21,6 +23,7 @@ from tickwire.contract import PriceRow, TelemetryRow
 from tickwire.journal import Event
 
 _OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+_dumps = orjson.dumps
 
 ALERT_FIELDS = (
     "id",
@@ -42,38 +45,66 @@ ALERT_FIELDS = (
 )
 
 
-def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=_OPTS).decode()
-
-
 def price_events(rows: Iterable[PriceRow]) -> list[Event]:
+    """One event per ticker: its new ticks in time order."""
+    ticks: dict[str, list[dict[str, Any]]] = {}
+    for time, ticker, price, volume, source in rows:
+        tick = {"time": time, "price": price, "volume": volume, "source": source}
+        points = ticks.get(ticker)
+        if points is None:
+            ticks[ticker] = [tick]
+        else:
+            points.append(tick)
     return [
-        Event(
-            "price",
-            ticker,
-            dumps(
-                {"ticker": ticker, "time": time, "price": price, "volume": volume, "source": source}
-            ),
-        )
-        for time, ticker, price, volume, source in sorted(rows)
+        Event("price", ticker, _json({"ticker": ticker, "ticks": _by_time(points)}))
+        for ticker, points in ticks.items()
     ]
 
 
 def telemetry_events(rows: Iterable[TelemetryRow]) -> list[Event]:
-    readings: dict[tuple[str, datetime], dict[str, float]] = {}
+    """One event per device: its new readings (every metric of one ts together) in time order."""
+    devices: dict[str, dict[datetime, dict[str, float]]] = {}
     for time, device_id, metric, value in rows:
-        readings.setdefault((device_id, time), {})[metric] = value
+        readings = devices.get(device_id)
+        if readings is None:
+            readings = devices[device_id] = {}
+        values = readings.get(time)
+        if values is None:
+            values = readings[time] = {}
+        values[metric] = value
     return [
-        Event("telemetry", device_id, dumps({"device_id": device_id, "time": time, "values": v}))
-        for (device_id, time), v in sorted(readings.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+        Event(
+            "telemetry",
+            device_id,
+            _json(
+                {
+                    "device_id": device_id,
+                    "readings": [{"time": t, "values": readings[t]} for t in sorted(readings)],
+                }
+            ),
+        )
+        for device_id, readings in devices.items()
     ]
+
+
+def _by_time(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    points.sort(key=_time)
+    return points
+
+
+def _time(point: dict[str, Any]) -> datetime:
+    return point["time"]  # type: ignore[no-any-return]
+
+
+def _json(value: Any) -> str:
+    return _dumps(value, option=_OPTS).decode()
 
 
 def device_status_event(device_id: str, status: str, last_seen: datetime | None) -> Event:
     return Event(
         "device_status",
         device_id,
-        dumps({"device_id": device_id, "status": status, "last_seen": last_seen}),
+        _json({"device_id": device_id, "status": status, "last_seen": last_seen}),
     )
 
 
@@ -84,4 +115,4 @@ def alert_json(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def alert_event(row: Mapping[str, Any]) -> Event:
     subject = row["subject"]
-    return Event("alert", subject, dumps(alert_json(row)), row["owner_id"])
+    return Event("alert", subject, _json(alert_json(row)), row["owner_id"])

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import asyncpg
 
@@ -24,8 +23,7 @@ KINDS: Final = ("price", "telemetry", "device_status", "alert")
 _COLUMNS: Final = ("id", "kind", "subject", "audience", "data")
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One stream event: `data` is its JSON text, sent to clients as is."""
 
     kind: str

@@ -1,0 +1,1 @@
+"""The alert engine: conditions evaluated on committed data, OFFLINE timers, alert writes."""

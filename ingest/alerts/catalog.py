@@ -1,0 +1,142 @@
+"""Which alerts exist for a configuration: one `Spec` per alert key, indexed by what feeds it.
+
+Built-ins for every device (no rule, no owner): `OFFLINE`, `ONLINE`, `HIGH_TEMP` (temperature
+> 30 °C, hysteresis 1 °C). A device covered by an enabled rule of kind HIGH_TEMP or OFFLINE
+(the rule names the device, or names none and has the device's owner) uses the rule(s) instead
+of that built-in. Watchlist levels are PRICE_ABOVE / PRICE_BELOW of their user, hysteresis
+0.2 % of the level.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from ingest.alerts.conditions import Threshold
+from ingest.alerts.config import AlertKey, Config, Rule, WatchLevel
+
+BUILTIN_HIGH_TEMP: Final = Threshold(">", 30.0, hysteresis=1.0)
+WATCH_HYSTERESIS: Final = 0.002
+"""Hysteresis of price levels without their own: a fraction of the level."""
+DEVICE_KINDS: Final = frozenset({"HIGH_TEMP", "THRESHOLD", "OFFLINE", "ONLINE"})
+_COVERABLE: Final = ("HIGH_TEMP", "OFFLINE")
+_LEVEL_OPERATORS: Final = {"PRICE_ABOVE": ">=", "PRICE_BELOW": "<="}
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One alert the engine watches for. `level` is the metric or price threshold (PRICE_MOVE:
+    the move in percent); `duration_s` of an OFFLINE rule delays its alert past the timeout."""
+
+    key: AlertKey
+    severity: str
+    label: str
+    metric: str | None = None
+    level: Threshold | None = None
+    window_s: float | None = None
+    duration_s: float = 0.0
+
+    @property
+    def on_device(self) -> bool:
+        return self.key.kind in DEVICE_KINDS
+
+
+@dataclass(slots=True)
+class Catalog:
+    specs: dict[AlertKey, Spec] = field(default_factory=dict)
+    metrics: dict[tuple[str, str], list[Spec]] = field(default_factory=lambda: defaultdict(list))
+    """(device, metric) → HIGH_TEMP and THRESHOLD specs."""
+    prices: dict[str, list[Spec]] = field(default_factory=lambda: defaultdict(list))
+    """ticker → PRICE_ABOVE, PRICE_BELOW and PRICE_MOVE specs."""
+    offline: dict[str, list[Spec]] = field(default_factory=lambda: defaultdict(list))
+    online: dict[str, Spec] = field(default_factory=dict)
+
+    def add(self, spec: Spec) -> None:
+        self.specs[spec.key] = spec
+        subject = spec.key.subject
+        if spec.key.kind == "OFFLINE":
+            self.offline[subject].append(spec)
+        elif spec.key.kind == "ONLINE":
+            self.online[subject] = spec
+        elif spec.metric is not None:
+            self.metrics[(subject, spec.metric)].append(spec)
+        else:
+            self.prices[subject].append(spec)
+
+
+def build(config: Config) -> Catalog:
+    catalog = Catalog()
+    targets = _rule_targets(config)
+    covered = {(rule.kind, d) for rule in config.rules for d in targets.get(rule.id, ())}
+    for device_id in config.devices:
+        for spec in _device_builtins(device_id, covered):
+            catalog.add(spec)
+    for rule in config.rules:
+        for subject in targets.get(rule.id, ()):
+            catalog.add(_rule_spec(rule, subject))
+    for level in config.watch:
+        for spec in _watch_specs(level):
+            catalog.add(spec)
+    return catalog
+
+
+def _rule_targets(config: Config) -> dict[int, list[str]]:
+    """rule id → the subjects (devices or ticker) the rule applies to."""
+    by_owner: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for device in config.devices.values():
+        if device.owner_id is not None:
+            by_owner[device.owner_id].append(device.device_id)
+    targets: dict[int, list[str]] = {}
+    for rule in config.rules:
+        if rule.kind in DEVICE_KINDS:
+            if rule.device_id is not None:
+                subjects = [rule.device_id] if rule.device_id in config.devices else []
+            elif rule.kind in _COVERABLE and rule.owner_id is not None:
+                subjects = by_owner.get(rule.owner_id, [])
+            else:
+                subjects = []
+        else:
+            subjects = [rule.ticker] if rule.ticker is not None else []
+        targets[rule.id] = subjects
+    return targets
+
+
+def _device_builtins(device_id: str, covered: set[tuple[str, str]]) -> list[Spec]:
+    specs = [Spec(AlertKey("ONLINE", None, device_id, None), "info", "built-in")]
+    if ("OFFLINE", device_id) not in covered:
+        specs.append(Spec(AlertKey("OFFLINE", None, device_id, None), "warning", "built-in"))
+    if ("HIGH_TEMP", device_id) not in covered:
+        key = AlertKey("HIGH_TEMP", None, device_id, None)
+        specs.append(Spec(key, "warning", "built-in", "temperature", BUILTIN_HIGH_TEMP))
+    return specs
+
+
+def _rule_spec(rule: Rule, subject: str) -> Spec:
+    """The alert a rule raises on one subject, its condition per kind."""
+    key = AlertKey(rule.kind, rule.id, subject, rule.owner_id)
+    spec = Spec(key, rule.severity, f"rule {rule.name!r}")
+    if rule.kind == "OFFLINE":
+        return replace(spec, duration_s=rule.duration_s)
+    threshold = rule.threshold if rule.threshold is not None else 0.0
+    if rule.kind in _LEVEL_OPERATORS:
+        hysteresis = rule.hysteresis or abs(threshold) * WATCH_HYSTERESIS
+        level = Threshold(_LEVEL_OPERATORS[rule.kind], threshold, hysteresis, rule.duration_s)
+        return replace(spec, level=level)
+    if rule.kind == "PRICE_MOVE":
+        level = Threshold(">=", threshold, rule.hysteresis, rule.duration_s)
+        return replace(spec, level=level, window_s=rule.window_s)
+    level = Threshold(rule.operator or ">", threshold, rule.hysteresis, rule.duration_s)
+    return replace(spec, metric=rule.metric or "temperature", level=level)
+
+
+def _watch_specs(level: WatchLevel) -> list[Spec]:
+    specs = []
+    for kind, value in (("PRICE_ABOVE", level.above), ("PRICE_BELOW", level.below)):
+        if value is None:
+            continue
+        threshold = Threshold(_LEVEL_OPERATORS[kind], value, abs(value) * WATCH_HYSTERESIS)
+        key = AlertKey(kind, None, level.ticker, level.user_id)
+        specs.append(Spec(key, "warning", "watchlist", level=threshold))
+    return specs

@@ -1,0 +1,231 @@
+"""The alert engine: a task of the ingester fed every committed batch (`Engine.committed`, the
+writer's `on_commit`), with a timer for OFFLINE deadlines and a configuration that follows the
+database (`tickwire_config` notifications).
+
+Everything runs in this one task, on its own connection, in order: a batch's transitions are
+written in one transaction (alert rows, alert_events, then the journal events, last). State
+lives in memory and is rebuilt from the database at start and after any failure: open alerts,
+device statuses and last receive times, PRICE_MOVE windows from the prices table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from ingest.alerts import config as cfg
+from ingest.alerts import store
+from ingest.alerts.catalog import Spec, build
+from ingest.alerts.config import AlertKey, OpenAlert
+from ingest.alerts.evaluator import Clear, Evaluator, Raise, Transition
+from ingest.alerts.liveness import Due, Liveness
+from ingest.subscriber import wait_any
+from ingest.writer import Committed
+from tickwire.journal import CONFIG_CHANNEL
+
+log = logging.getLogger("ingest.alerts")
+
+_WARM_ROWS = 100_000
+"""At most this many recent prices warm a PRICE_MOVE window at start."""
+_RETRY_S = 1.0
+
+
+class Engine:
+    def __init__(self, database_url: str, max_lag_s: float) -> None:
+        self._url = database_url
+        self._max_lag_s = max_lag_s
+        self._pending: deque[Committed] = deque()
+        self._arrived = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._reset()
+
+    def committed(self, batch: Committed) -> None:
+        """The writer's `on_commit`: queue the batch for the engine's task (never blocks)."""
+        self._pending.append(batch)
+        self._arrived.set()
+
+    async def run(self, done: asyncio.Event) -> None:
+        """Evaluate until `done` is set and every batch committed before is handled. A failure
+        (the database went away) restarts the engine from the database's state."""
+        while True:
+            try:
+                await self._run(done)
+                return
+            except Exception:
+                if done.is_set():
+                    log.exception("alert engine failed while stopping")
+                    return
+                log.exception("alert engine failed; restarting from the database")
+                await wait_any([done], _RETRY_S)
+
+    def _reset(self) -> None:
+        self._evaluator = Evaluator(self._max_lag_s)
+        self._liveness = Liveness()
+        self._open: dict[AlertKey, OpenAlert] = {}
+        self._devices: dict[str, cfg.Device] = {}
+
+    async def _run(self, done: asyncio.Event) -> None:
+        conn = await asyncpg.connect(self._url)
+        try:
+            await conn.add_listener(CONFIG_CHANNEL, self._config_changed)
+            self._reset()
+            await self._load(conn, started=time.time())
+            while not (done.is_set() and not self._pending):
+                await self._wait(done)
+                if self._reload.is_set():
+                    await self._load(conn)
+                await self._drain(conn)
+                await self._fire(conn)
+        finally:
+            await conn.close()
+
+    def _config_changed(self, *_args: Any) -> None:
+        self._reload.set()
+
+    async def _wait(self, done: asyncio.Event) -> None:
+        if self._pending or self._reload.is_set() or done.is_set():
+            return
+        self._arrived.clear()
+        due = self._liveness.next_due()
+        timeout = None if due is None else max(0.0, due - time.time())
+        await wait_any([self._arrived, self._reload, done], timeout)
+
+    async def _load(self, conn: asyncpg.Connection, started: float | None = None) -> None:
+        """(Re)read the configuration and the open alerts; clear alerts whose condition is gone."""
+        self._reload.clear()
+        config = await cfg.load(conn)
+        self._open = await cfg.load_open(conn)
+        self._devices = config.devices
+        catalog = build(config)
+        for spec in self._evaluator.rebuild(catalog, self._open):
+            await self._warm(conn, spec)
+        for device in config.devices.values():
+            not_before = 0.0 if started is None else started + device.offline_timeout_s
+            last_seen = None if device.last_seen is None else device.last_seen.timestamp()
+            offline = device.status == "OFFLINE"
+            self._liveness.watch(
+                device.device_id, last_seen, device.offline_timeout_s, offline, not_before
+            )
+        self._liveness.keep(config.devices.keys())
+        gone = [
+            Clear(key, "its rule or device was removed, disabled or replaced")
+            for key in self._open
+            if key not in catalog.specs
+        ]
+        await self._apply(conn, gone)
+
+    async def _warm(self, conn: asyncpg.Connection, spec: Spec) -> None:
+        rows = await conn.fetch(
+            """SELECT ts, price FROM (
+                   SELECT extract(epoch FROM time)::float8 AS ts, price FROM prices
+                   WHERE ticker = $1 AND time >= now() - make_interval(secs => $2)
+                   ORDER BY time DESC LIMIT $3) recent
+               ORDER BY ts""",
+            spec.key.subject,
+            spec.window_s,
+            _WARM_ROWS,
+        )
+        self._evaluator.warm(spec, [(r["ts"], r["price"]) for r in rows])
+
+    async def _drain(self, conn: asyncpg.Connection) -> None:
+        """Evaluate every queued batch; they leave the queue once their changes committed."""
+        batches = list(self._pending)
+        if not batches:
+            return
+        if any(not self._liveness.known(d) for b in batches for d in b.seen):
+            await self._load(conn)  # auto-registered devices: their built-ins, their timeout
+        transitions: list[Transition] = []
+        for batch in batches:
+            transitions += self._evaluate(batch)
+        await self._apply(conn, transitions)
+        for _ in batches:
+            self._pending.popleft()
+
+    def _evaluate(self, batch: Committed) -> list[Transition]:
+        for device_id, at in batch.seen.items():
+            self._liveness.seen(device_id, at.timestamp())
+        out: list[Transition] = []
+        catalog = self._evaluator.catalog
+        for device_id, previous in batch.online.items():
+            if previous != "OFFLINE":
+                continue
+            out += [Clear(s.key, "the device is online again") for s in catalog.offline[device_id]]
+            online = catalog.online.get(device_id)
+            if online is not None:
+                out.append(Raise(online, None, "first message after OFFLINE"))
+        out += self._evaluator.telemetry(batch.telemetry, batch.received_at)
+        out += self._evaluator.prices(batch.prices, batch.received_at)
+        return out
+
+    async def _fire(self, conn: asyncpg.Connection) -> None:
+        """Handle the OFFLINE deadlines that came due."""
+        for due in self._liveness.due(time.time()):
+            if due.offset == 0:
+                await self._went_offline(conn, due)
+                continue
+            specs = self._evaluator.catalog.offline[due.device_id]
+            await self._apply(
+                conn, [self._offline(s, due) for s in specs if s.duration_s == due.offset]
+            )
+
+    async def _went_offline(self, conn: asyncpg.Connection, due: Due) -> None:
+        """Mark the device OFFLINE, clear its ONLINE alert, raise its OFFLINE ones (one
+        transaction), unless a message was committed meanwhile."""
+        catalog = self._evaluator.catalog
+        specs = catalog.offline[due.device_id]
+        transitions: list[Transition] = [self._offline(s, due) for s in specs if not s.duration_s]
+        online = catalog.online.get(due.device_id)
+        if online is not None:
+            transitions.insert(0, Clear(online.key, "the device went offline"))
+        basis = datetime.fromtimestamp(due.basis, UTC)
+        async with store.transaction(conn) as tx:
+            went = await tx.set_offline(due.device_id, basis)
+            if went:
+                await self._write(tx, transitions)
+        if went:
+            later = tuple(sorted({s.duration_s for s in specs if s.duration_s > 0}))
+            self._liveness.went_offline(due.device_id, later)
+        else:
+            await self._recheck(conn, due)
+
+    async def _recheck(self, conn: asyncpg.Connection, due: Due) -> None:
+        """The device was not marked OFFLINE: follow what the database says instead."""
+        row = await conn.fetchrow(
+            "SELECT status, last_seen FROM devices WHERE device_id = $1", due.device_id
+        )
+        if row is None or row["last_seen"] is None:
+            self._liveness.forget(due.device_id)
+        elif row["last_seen"].timestamp() > due.basis:
+            self._liveness.seen(due.device_id, row["last_seen"].timestamp())
+        else:
+            self._liveness.went_offline(due.device_id)  # marked by someone else
+
+    def _offline(self, spec: Spec, due: Due) -> Raise:
+        device = self._devices.get(due.device_id)
+        timeout = device.offline_timeout_s if device is not None else 0.0
+        last = datetime.fromtimestamp(due.basis, UTC).isoformat().replace("+00:00", "Z")
+        message = f"no message for {timeout + due.offset:g} s (last at {last}, {spec.label})"
+        return Raise(spec, timeout + due.offset, message)
+
+    async def _apply(self, conn: asyncpg.Connection, transitions: Sequence[Transition]) -> None:
+        if transitions:
+            async with store.transaction(conn) as tx:
+                await self._write(tx, transitions)
+
+    async def _write(self, tx: store.Changes, transitions: Sequence[Transition]) -> None:
+        """Raise what is not open, clear what is; the open map follows as it goes."""
+        for change in transitions:
+            if isinstance(change, Raise):
+                if change.spec.key not in self._open:
+                    opened = await tx.open(change.spec, change.value, change.message)
+                    if opened is not None:
+                        self._open[opened.key] = opened
+            elif (alert := self._open.pop(change.key, None)) is not None:
+                await tx.clear(alert, change.detail)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from ingest.alerts.engine import Engine
 from ingest.batch import Batch, Item
 from ingest.flush import FlushPolicy
 from ingest.pruner import prune_journal
@@ -90,10 +91,14 @@ async def run(
                 ),
                 name="receiver",
             )
+            engine = Engine(settings.resolved_database_url(), settings.alerts_max_lag_s)
+            on_commit = engine.committed if settings.alerts_enabled else None
             tasks.create_task(
-                write(batches, idle, writers, subscriber, stats, settings, mqtt_stop),
+                write(batches, idle, writers, subscriber, stats, settings, mqtt_stop, on_commit),
                 name="writer",
             )
+            if settings.alerts_enabled:
+                tasks.create_task(engine.run(mqtt_stop), name="alerts")
             tasks.create_task(prune_journal(settings, mqtt_stop), name="pruner")
             if ready is not None:
                 tasks.create_task(_signal_ready(subscriber, ready, mqtt_stop), name="ready")

@@ -42,6 +42,10 @@ class IngestSettings(CommonSettings):
     stream_keep_s: float = Field(default=600.0, gt=0)
     """…and at most this old; a client that missed more gets a `reset` event."""
     stream_prune_interval_s: float = Field(default=5.0, gt=0)
+    alerts_enabled: bool = True
+    """Run the alert engine in this ingester (one engine per database)."""
+    alerts_max_lag_s: float = Field(default=10.0, gt=0)
+    """Readings older than this (vs. their batch's receive time) never raise or clear alerts."""
 
     def limits(self) -> Limits:
         return Limits(

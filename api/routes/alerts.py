@@ -1,0 +1,182 @@
+"""/api/alerts: what the alert engine raised, and acknowledging it.
+
+Who sees an alert: an admin, every one; a user, those that belong to them (`owner_id`: their
+rules and watchlist levels) and the built-in ones (`owner_id` null) on a device they own or a
+ticker they may read. An alert one may not see answers 404 `alert_not_found`, as an absent one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Path, Query
+
+from api.deps import CurrentUser, Limit, Offset, PoolDep
+from api.errors import Conflict, NotFound
+from api.models import User
+from api.pagination import Page
+from api.schemas.alerts import AlertEventRead, AlertKind, AlertRead, StateFilter
+from api.schemas.common import DeviceId, Ticker
+from api.timerange import parse_instant
+from tickwire import journal
+from tickwire.events import alert_event
+
+router = APIRouter()
+
+AlertId = Annotated[int, Path(alias="id", ge=1, le=2**63 - 1, description="the alert's id")]
+_INSTANT = "ISO-8601 (naive means UTC) or epoch milliseconds"
+
+# $1 is the user's id.
+_VISIBLE = """(a.owner_id = $1 OR (a.owner_id IS NULL AND (
+    EXISTS (SELECT 1 FROM devices d WHERE d.device_id = a.device_id AND d.owner_id = $1)
+    OR EXISTS (SELECT 1 FROM stocks s WHERE s.ticker = a.ticker
+               AND (s.owner_id IS NULL OR s.owner_id = $1)))))"""
+
+
+class Filters:
+    """WHERE clauses and their arguments, numbered as they are added."""
+
+    def __init__(self, user: User) -> None:
+        self.clauses: list[str] = []
+        self.args: list[Any] = []
+        if not user.is_superuser:
+            self.args.append(user.id)
+            self.clauses.append(_VISIBLE)
+
+    def add(self, clause: str, value: Any) -> None:
+        """`clause` with `$?` where the value goes."""
+        self.args.append(value)
+        self.clauses.append(clause.replace("$?", f"${len(self.args)}"))
+
+    @property
+    def where(self) -> str:
+        return " AND ".join(self.clauses) or "true"
+
+
+@router.get(
+    "/alerts",
+    response_model=Page[AlertRead],
+    summary="List alerts",
+    description="Newest first (by `raised_at`). `state=open`: ACTIVE or ACKED. `since` / "
+    "`until` bound `raised_at`. Filters on a device or ticker one may not read just match "
+    "nothing.",
+)
+async def list_alerts(
+    pool: PoolDep,
+    user: CurrentUser,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    state: Annotated[StateFilter | None, Query(description="only this state")] = None,
+    kind: Annotated[AlertKind | None, Query(description="only this kind")] = None,
+    device_id: Annotated[DeviceId | None, Query(description="only on this device")] = None,
+    ticker: Annotated[Ticker | None, Query(description="only on this ticker")] = None,
+    since: Annotated[str | None, Query(description=f"raised at or after, {_INSTANT}")] = None,
+    until: Annotated[str | None, Query(description=f"raised before, {_INSTANT}")] = None,
+) -> Page[AlertRead]:
+    filters = Filters(user)
+    if state == "open":
+        filters.clauses.append("a.state <> 'CLEARED'")
+    elif state is not None:
+        filters.add("a.state = $?", state)
+    for clause, value in (
+        ("a.kind = $?", kind),
+        ("a.device_id = $?", device_id),
+        ("a.ticker = $?", ticker),
+        ("a.raised_at >= $?", parse_instant(since, "since") if since else None),
+        ("a.raised_at < $?", parse_instant(until, "until") if until else None),
+    ):
+        if value is not None:
+            filters.add(clause, value)
+    async with pool.acquire() as conn:
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM alerts a WHERE {filters.where}", *filters.args
+        )
+        n = len(filters.args)
+        rows = await conn.fetch(
+            f"""SELECT a.* FROM alerts a WHERE {filters.where}
+                ORDER BY a.raised_at DESC, a.id DESC LIMIT ${n + 1} OFFSET ${n + 2}""",
+            *filters.args,
+            limit,
+            offset,
+        )
+    items = [AlertRead.model_validate(dict(row)) for row in rows]
+    return Page[AlertRead](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/alerts/{id}",
+    response_model=AlertRead,
+    summary="One alert",
+    description="404 `alert_not_found` when absent or not visible to the caller.",
+)
+async def get_alert(alert_id: AlertId, pool: PoolDep, user: CurrentUser) -> AlertRead:
+    async with pool.acquire() as conn:
+        return AlertRead.model_validate(dict(await _alert_or_404(conn, user, alert_id)))
+
+
+@router.get(
+    "/alerts/{id}/events",
+    response_model=list[AlertEventRead],
+    summary="An alert's history",
+    description="Every state change (ACTIVE, ACKED, CLEARED), oldest first, with its detail.",
+)
+async def alert_history(
+    alert_id: AlertId, pool: PoolDep, user: CurrentUser
+) -> list[AlertEventRead]:
+    async with pool.acquire() as conn:
+        await _alert_or_404(conn, user, alert_id)
+        rows = await conn.fetch(
+            "SELECT id, state, at, detail FROM alert_events WHERE alert_id = $1 ORDER BY at, id",
+            alert_id,
+        )
+    return [AlertEventRead.model_validate(dict(row)) for row in rows]
+
+
+@router.post(
+    "/alerts/{id}/ack",
+    response_model=AlertRead,
+    summary="Acknowledge an alert",
+    description="ACTIVE → ACKED (who and when are kept, the change is streamed); an ACKED "
+    "alert stays as it is (200); a CLEARED one is 409 `alert_cleared`; one the caller may "
+    "not see is 404 `alert_not_found`.",
+)
+async def ack_alert(alert_id: AlertId, pool: PoolDep, user: CurrentUser) -> AlertRead:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _alert_or_404(conn, user, alert_id, lock=True)
+        if row["state"] == "CLEARED":
+            raise Conflict(f"alert {alert_id} is cleared already", code="alert_cleared")
+        if row["state"] == "ACTIVE":
+            row = await conn.fetchrow(
+                """UPDATE alerts SET state = 'ACKED', acked_at = now(), acked_by = $2,
+                       updated_at = now() WHERE id = $1 RETURNING *""",
+                alert_id,
+                user.id,
+            )
+            await conn.execute(
+                "INSERT INTO alert_events (alert_id, state, detail) VALUES ($1, 'ACKED', $2)",
+                alert_id,
+                f"acknowledged by {user.email}",
+            )
+            await journal.append(conn, [alert_event(_plain(row))])  # last: see tickwire.journal
+    return AlertRead.model_validate(dict(row))
+
+
+async def _alert_or_404(
+    conn: asyncpg.Connection, user: User, alert_id: int, lock: bool = False
+) -> Any:
+    filters = Filters(user)
+    filters.add("a.id = $?", alert_id)
+    suffix = " FOR UPDATE" if lock else ""
+    row = await conn.fetchrow(
+        f"SELECT a.* FROM alerts a WHERE {filters.where}{suffix}", *filters.args
+    )
+    if row is None:
+        raise NotFound(f"no alert {alert_id}", code="alert_not_found")
+    return row
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """asyncpg's UUIDs as `uuid.UUID`: orjson serializes only the exact type."""
+    return {k: uuid.UUID(int=v.int) if isinstance(v, uuid.UUID) else v for k, v in row.items()}

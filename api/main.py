@@ -19,6 +19,7 @@ from api.limits import BodyLimit
 from api.publisher import Publisher
 from api.routes import (
     alert_rules,
+    alerts,
     commands,
     devices,
     export,
@@ -119,6 +120,7 @@ def api_router() -> APIRouter:
         (watchlist, "watchlist"),
         (preferences, "preferences"),
         (alert_rules, "alert rules"),
+        (alerts, "alerts"),
         (history, "history"),
         (stats, "stats"),
         (export, "export"),

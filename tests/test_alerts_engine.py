@@ -264,3 +264,18 @@ async def test_alerts_survive_an_ingester_restart(
     await wait_alert(db, "gone", "ONLINE")
     assert (await wait_alert(db, "gone", "OFFLINE", "CLEARED"))["id"] == offline["id"]
     assert len(await alerts(db, "gone", "OFFLINE")) == 1
+
+
+async def test_offline_rule_replaces_the_builtin_and_waits_its_duration(
+    db: asyncpg.Connection, broker: Mosquitto, start: Starter
+) -> None:
+    owner = await add_user(db)
+    await add_device(db, "slow", owner, timeout_s=0.5)
+    rule_id = await add_rule(db, owner, "OFFLINE", device_id="slow", duration_s=1.0)
+    await start()
+    publish(broker.url, [reading("slow", temperature=20.0)])
+    raised = await wait_alert(db, "slow", "OFFLINE", timeout=5)
+    last_seen = await db.fetchval("SELECT last_seen FROM devices WHERE device_id = 'slow'")
+    assert 1.5 <= (raised["raised_at"] - last_seen).total_seconds() <= 2.0  # 0.5 s + 1 s
+    assert (raised["rule_id"], raised["owner_id"], raised["value"]) == (rule_id, owner, 1.5)
+    assert len(await alerts(db, "slow", "OFFLINE")) == 1  # no built-in one

@@ -70,6 +70,8 @@ class Engine:
         self._liveness = Liveness()
         self._open: dict[AlertKey, OpenAlert] = {}
         self._devices: dict[str, cfg.Device] = {}
+        self._absent: set[str] = set()
+        """Devices in batches but not in the database at the last load (deleted meanwhile)."""
 
     async def _run(self, done: asyncio.Event) -> None:
         conn = await asyncpg.connect(self._url)
@@ -100,6 +102,7 @@ class Engine:
     async def _load(self, conn: asyncpg.Connection, started: float | None = None) -> None:
         """(Re)read the configuration and the open alerts; clear alerts whose condition is gone."""
         self._reload.clear()
+        self._absent = set()
         config = await cfg.load(conn)
         self._open = await cfg.load_open(conn)
         self._devices = config.devices
@@ -139,8 +142,10 @@ class Engine:
         batches = list(self._pending)
         if not batches:
             return
-        if any(not self._liveness.known(d) for b in batches for d in b.seen):
+        unknown = {d for b in batches for d in b.seen if not self._liveness.known(d)}
+        if unknown - self._absent:
             await self._load(conn)  # auto-registered devices: their built-ins, their timeout
+            self._absent |= {d for d in unknown if not self._liveness.known(d)}
         transitions: list[Transition] = []
         for batch in batches:
             transitions += self._evaluate(batch)

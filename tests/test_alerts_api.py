@@ -3,6 +3,7 @@ alerts end to end (raised → acked through the API → cleared by the engine)."
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -154,3 +155,51 @@ async def test_engine_alert_acked_then_cleared(
     assert final["state"] == "CLEARED" and final["acked_by"] == alice.id
     assert await history(db, raised["id"]) == ["ACTIVE", "ACKED", "CLEARED"]
     assert await streamed_states(db, raised["id"]) == ["ACTIVE", "ACKED", "CLEARED"]
+
+
+async def test_deleting_a_rule_device_or_stock_clears_its_open_alerts(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    alice = await api.register("alice")
+    async with api.client(alice) as client:
+        expect(await client.post("/api/stocks", json={"ticker": "ALC"}), 201)
+        expect(await client.post("/api/devices", json={"device_id": "a-dev"}), 201)
+        rule = expect(
+            await client.post(
+                "/api/alert-rules",
+                json={"name": "up", "kind": "PRICE_ABOVE", "ticker": "ALC", "threshold": 5},
+            ),
+            201,
+        )
+        # The rule's open alert and the watchlist level's: once the rule is gone, its alert's
+        # rule_id is null and it would be the level's twin (one open alert per key).
+        by_rule = await insert_alert(db, "PRICE_ABOVE", "ALC", device=False, owner=alice.id)
+        await db.execute("UPDATE alerts SET rule_id = $1 WHERE id = $2", rule["id"], by_rule)
+        by_level = await insert_alert(db, "PRICE_ABOVE", "ALC", device=False, owner=alice.id)
+        on_device = await insert_alert(db, "HIGH_TEMP", "a-dev", device=True)
+        last_id = await db.fetchval("SELECT last_id FROM stream_state")
+
+        assert (await client.delete(f"/api/alert-rules/{rule['id']}")).status_code == 204
+        states = {r["id"]: r["state"] for r in await db.fetch("SELECT id, state FROM alerts")}
+        assert states == {by_rule: "CLEARED", by_level: "ACTIVE", on_device: "ACTIVE"}
+
+        assert (await client.delete("/api/devices/a-dev")).status_code == 204
+        assert (await client.delete("/api/stocks/ALC")).status_code == 204
+        states = {r["id"]: r["state"] for r in await db.fetch("SELECT id, state FROM alerts")}
+        assert set(states.values()) == {"CLEARED"}
+    streamed = await db.fetch(
+        "SELECT data FROM stream_events WHERE kind = 'alert' AND id > $1 ORDER BY id", last_id
+    )
+    assert [(json.loads(r["data"])["id"], json.loads(r["data"])["state"]) for r in streamed] == [
+        (by_rule, "CLEARED"),
+        (on_device, "CLEARED"),
+        (by_level, "CLEARED"),
+    ]
+    details = await db.fetch(
+        "SELECT alert_id, detail FROM alert_events WHERE state = 'CLEARED' ORDER BY id"
+    )
+    assert [d["detail"] for d in details] == [
+        "its rule was deleted",
+        "the device was deleted",
+        "the stock was deleted",
+    ]

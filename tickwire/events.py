@@ -13,6 +13,7 @@ Times are ISO 8601 UTC with a `Z`, as everywhere in the API.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -109,10 +110,15 @@ def device_status_event(device_id: str, status: str, last_seen: datetime | None)
 
 
 def alert_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An `alerts` row as the API and the stream show it."""
-    return {name: row[name] for name in ALERT_FIELDS}
+    """An `alerts` row (an asyncpg record will do) as the API and the stream show it."""
+    return {name: _plain(row[name]) for name in ALERT_FIELDS}
+
+
+def _plain(value: Any) -> Any:
+    # asyncpg's UUID is a subclass orjson does not serialize; the standard one it does.
+    return uuid.UUID(int=value.int) if isinstance(value, uuid.UUID) else value
 
 
 def alert_event(row: Mapping[str, Any]) -> Event:
-    subject = row["subject"]
-    return Event("alert", subject, _json(alert_json(row)), row["owner_id"])
+    fields = alert_json(row)
+    return Event("alert", row["subject"], _json(fields), fields["owner_id"])

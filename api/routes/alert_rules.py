@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alert_clearing import clear_open_alerts, stream
 from api.deps import CurrentUser, Limit, Offset, SessionDep
 from api.errors import NotFound
 from api.models import AlertRule, User
@@ -116,10 +117,16 @@ async def update_rule(
     status_code=204,
     response_class=Response,
     summary="Delete an alert rule",
-    description="Its past alerts stay (their rule becomes null).",
+    description="Its open alerts are cleared; its past alerts stay (their rule becomes null).",
 )
 async def delete_rule(rule_id: RuleId, session: SessionDep, user: CurrentUser) -> Response:
-    await session.delete(await _rule_or_404(session, user, rule_id))
+    rule = await _rule_or_404(session, user, rule_id)
+    cleared = await clear_open_alerts(
+        session, "rule_id = :id", {"id": rule_id}, "its rule was deleted"
+    )
+    await session.delete(rule)
+    await session.flush()
+    await stream(session, cleared)
     await commit(session)
     return Response(status_code=204)
 

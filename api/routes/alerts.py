@@ -7,7 +7,6 @@ ticker they may read. An alert one may not see answers 404 `alert_not_found`, as
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import asyncpg
@@ -159,7 +158,7 @@ async def ack_alert(alert_id: AlertId, pool: PoolDep, user: CurrentUser) -> Aler
                 alert_id,
                 f"acknowledged by {user.email}",
             )
-            await journal.append(conn, [alert_event(_plain(row))])  # last: see tickwire.journal
+            await journal.append(conn, [alert_event(row)])  # last: see tickwire.journal
     return AlertRead.model_validate(dict(row))
 
 
@@ -175,8 +174,3 @@ async def _alert_or_404(
     if row is None:
         raise NotFound(f"no alert {alert_id}", code="alert_not_found")
     return row
-
-
-def _plain(row: Any) -> dict[str, Any]:
-    """asyncpg's UUIDs as `uuid.UUID`: orjson serializes only the exact type."""
-    return {k: uuid.UUID(int=v.int) if isinstance(v, uuid.UUID) else v for k, v in row.items()}

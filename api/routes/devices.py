@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import devices_visible
+from api.alert_clearing import clear_open_alerts, stream
 from api.deps import CurrentUser, Limit, Offset, SessionDep
 from api.errors import Conflict, Forbidden, Invalid
 from api.models import Device, DeviceTicker, User
@@ -128,14 +129,19 @@ async def update_device(
     response_class=Response,
     summary="Delete a device",
     description=(
-        "Removes the device, its ticker links, its commands and its alert rules. Its "
+        "Removes the device, its ticker links, its commands and its alert rules; its open "
+        "alerts are cleared. Its "
         "telemetry rows and rollups stay (deleting a large device's raw series would be slow; "
         "retention drops them in time); a new device with the same id sees them again."
     ),
 )
 async def delete_device(device_id: str, session: SessionDep, user: CurrentUser) -> Response:
     await device_or_404(session, user, device_id)
+    cleared = await clear_open_alerts(
+        session, "device_id = :id", {"id": device_id}, "the device was deleted"
+    )
     await session.execute(delete(Device).where(Device.device_id == device_id))
+    await stream(session, cleared)
     await commit(session)
     return Response(status_code=204)
 

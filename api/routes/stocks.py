@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import stocks_visible
+from api.alert_clearing import clear_open_alerts, stream
 from api.deps import CurrentUser, Limit, Offset, SessionDep
 from api.errors import Conflict, Forbidden
 from api.models import Stock, User
@@ -109,12 +110,17 @@ async def update_stock(
     summary="Delete a stock",
     description=(
         "Removes the stock and what refers to it (device links, watchlist entries, alert "
-        "rules). Its price rows and candles stay. A shared stock: admin only (403)."
+        "rules; its open alerts are cleared). Its price rows and candles stay. A shared "
+        "stock: admin only (403)."
     ),
 )
 async def delete_stock(ticker: str, session: SessionDep, user: CurrentUser) -> Response:
     await _writable(session, user, ticker)
+    cleared = await clear_open_alerts(
+        session, "ticker = :ticker", {"ticker": ticker}, "the stock was deleted"
+    )
     await session.execute(delete(Stock).where(Stock.ticker == ticker))
+    await stream(session, cleared)
     await commit(session)
     return Response(status_code=204)
 

@@ -5,7 +5,6 @@ a journal `alert` event, in one transaction whose last statement appends the eve
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Final
@@ -95,7 +94,7 @@ class Changes:
             state,
             detail,
         )
-        self.events.append(alert_event(plain(row)))
+        self.events.append(alert_event(row))
 
 
 @contextlib.asynccontextmanager
@@ -105,11 +104,6 @@ async def transaction(conn: asyncpg.Connection) -> AsyncIterator[Changes]:
         changes = Changes(conn)
         yield changes
         await journal.append(conn, changes.events)
-
-
-def plain(row: Any) -> dict[str, Any]:
-    """A row with asyncpg's UUIDs as `uuid.UUID` (orjson serializes only the exact type)."""
-    return {k: uuid.UUID(int=v.int) if isinstance(v, uuid.UUID) else v for k, v in row.items()}
 
 
 def _key_args(key: AlertKey) -> tuple[Any, ...]:

@@ -28,9 +28,12 @@ from api.routes import (
     preferences,
     stats,
     stocks,
+    stream,
     watchlist,
 )
 from api.settings import ApiSettings
+from api.stream.hub import Hub
+from api.stream.server import Server
 from api.users import (
     UserCreate,
     UserRead,
@@ -53,10 +56,12 @@ class State(TypedDict):
     jwt_secret: str
     jwt_lifetime_s: int
     settings: ApiSettings
+    hub: Hub
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
     jwt_secret = settings.jwt_secret()  # refuse a placeholder before anything starts
+    hub = Hub(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
@@ -68,7 +73,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         gc.freeze()
         try:
             mqtt = MqttAddress(settings.resolved_mqtt_url())
-            async with publisher.connected(mqtt) as bus:
+            async with publisher.connected(mqtt) as bus, hub.running(url):
                 yield {
                     "pool": pool,
                     "publisher": bus,
@@ -77,6 +82,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                     "jwt_secret": jwt_secret,
                     "jwt_lifetime_s": settings.jwt_lifetime_s,
                     "settings": settings,
+                    "hub": hub,
                 }
         finally:
             await engine.dispose()
@@ -88,6 +94,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description="Market prices and IoT telemetry: CRUD, downsampled history, export, live.",
         lifespan=lifespan,
     )
+    app.state.hub = hub  # for `main()`'s server, which ends the streams before stopping
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(metrics.RequestMetrics)
@@ -124,6 +131,7 @@ def api_router() -> APIRouter:
         (history, "history"),
         (stats, "stats"),
         (export, "export"),
+        (stream, "live"),
     ):
         router.include_router(module.router, tags=[tag])
     return router
@@ -132,10 +140,12 @@ def api_router() -> APIRouter:
 def main(settings: ApiSettings) -> None:
     setup_logging("api", settings.log_level)
     log.info("listening on http://%s:%d", settings.http_host, settings.http_port)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=False,
     )
+    Server(config, app.state.hub).run()

@@ -28,6 +28,18 @@ class ApiSettings(CommonSettings):
     """Send the login cookie over HTTPS only; set it behind TLS."""
     command_timeout_s: float = 30.0
     """A device command unanswered this long reads as `timeout`."""
+    stream_keepalive_s: float = 15.0
+    """Idle live streams get a `: keep-alive` comment this often."""
+    stream_retry_ms: int = 2000
+    """The reconnection delay a live stream asks EventSource to use."""
+    stream_buffer_bytes: int = 2 * 1024 * 1024
+    """Events waiting for one stream client beyond this drop it (it resumes with Last-Event-ID)."""
+    stream_stall_s: float = 30.0
+    """A stream write that does not complete this long drops its client."""
+    stream_poll_s: float = 1.0
+    """The hub reads the journal this often even without a notification (a safety net)."""
+    stream_max_subjects: int = 1000
+    """At most this many tickers plus devices in one stream's filter."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
 

@@ -1,0 +1,78 @@
+"""`GET /api/stream`: the live stream of committed events, as server-sent events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+
+from api.deps import PoolDep
+from api.errors import Invalid
+from api.stream import filters
+from api.stream.auth import StreamUser
+from api.stream.hub import Hub
+from api.stream.response import StreamResponse
+from api.stream.subscriber import Subscriber
+
+router = APIRouter()
+MAX_ID = 2**63 - 1
+
+_DESCRIPTION = """\
+Events `price`, `telemetry`, `device_status` and `alert`, each sent once committed, with an
+increasing `id` (`id: N`, `event: kind`, `data: JSON`). Without `tickers` and `devices`:
+everything the caller may read. Reconnecting with `Last-Event-ID` (EventSource sends it
+itself; or `last_event_id=`) replays exactly the missed events while the server still keeps
+them, else sends `reset` (`{"reason": "pruned"|"unknown", "last_id": N}`): reload history,
+live events follow. A frame with only an `id` (at the start, and with the `: keep-alive`
+comment of an idle stream) moves the resume point without an event. A client too slow to
+keep up is sent `event: dropped` (`{"reason": …}`) and disconnected: it reconnects and
+resumes. Bearer token or the `tickwire_auth` cookie. See docs/stream.md.
+"""
+
+Subjects = Annotated[
+    list[str] | None,
+    Query(description="comma-separated and/or repeated; each must be readable (else 404)"),
+]
+
+
+@router.get(
+    "/stream",
+    summary="Live events (server-sent events)",
+    description=_DESCRIPTION,
+    response_class=StreamResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
+async def stream(
+    request: Request,
+    user: StreamUser,
+    pool: PoolDep,
+    tickers: Subjects = None,
+    devices: Subjects = None,
+    last_event_id: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="for clients that cannot send the header")
+    ] = None,
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", description="the last id received")
+    ] = None,
+) -> StreamResponse:
+    hub: Hub = request.state.hub
+    settings = hub.settings
+    chosen = await filters.selection(
+        pool,
+        user,
+        filters.split(devices),
+        filters.split(tickers),
+        settings.stream_max_subjects,
+    )
+    sub = Subscriber(user.id, user.is_superuser, chosen, settings.stream_buffer_bytes)
+    return StreamResponse(hub, pool, sub, _last_id(last_event_id_header, last_event_id))
+
+
+def _last_id(header: str | None, query: int | None) -> int | None:
+    """The header wins (EventSource sends the newest one on reconnect)."""
+    if header is None or not header.strip():
+        return query
+    text = header.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
+        raise Invalid("Last-Event-ID must be an event id", code="invalid_last_event_id")
+    return int(text)

@@ -1,0 +1,36 @@
+"""The stream's user, resolved without keeping a database session for the stream's life.
+
+`CurrentUser` resolves through yield dependencies whose SQLAlchemy session (and its pooled
+connection) FastAPI closes only after the response has been sent: for a stream that never
+ends, that would pin one connection per client. Here the session is closed before returning.
+Bearer header or `tickwire_auth` cookie, as everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
+
+from api.models import User
+from api.users import UserManager, bearer_backend, cookie_backend, get_strategy
+
+BearerToken = Annotated[str | None, Depends(bearer_backend.transport.scheme)]
+CookieToken = Annotated[str | None, Depends(cookie_backend.transport.scheme)]
+
+
+async def stream_user(request: Request, bearer: BearerToken, cookie: CookieToken) -> User:
+    """The active user of the bearer token, else of the cookie; 401 otherwise."""
+    strategy = get_strategy(request)
+    async with request.state.sessions() as session:
+        manager = UserManager(SQLAlchemyUserDatabase(session, User))
+        for token in (bearer, cookie):
+            if token:
+                user = await strategy.read_token(token, manager)
+                if user is not None and user.is_active:
+                    return user
+    raise HTTPException(status_code=401)
+
+
+StreamUser = Annotated[User, Depends(stream_user)]

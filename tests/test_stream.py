@@ -1,0 +1,392 @@
+"""GET /api/stream against a real uvicorn: events after commit in id order, exact resume with
+Last-Event-ID, `reset`, authorization, back-pressure (a stalled client), no pinned database
+connection, cookie auth and keep-alives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.api_support import Account, Api, running_api
+from tests.conftest import RunningIngester
+from tests.support import publish, unique
+from tickwire import journal
+from tickwire.broker import Mosquitto
+from tickwire.journal import Event
+
+KEEP_ALIVE_S = 0.3
+
+
+@pytest.fixture
+async def api(
+    database_url: str, broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Api]:
+    """The API with a short keep-alive interval (the settings come from the environment)."""
+    monkeypatch.setenv("TICKWIRE_STREAM_KEEPALIVE_S", str(KEEP_ALIVE_S))
+    async with running_api(database_url, broker.url, tmp_path / "api") as running:
+        yield running
+
+
+@dataclass
+class Frame:
+    id: int | None = None
+    event: str | None = None
+    data: str | None = None
+    retry: int | None = None
+    comment: str | None = None
+
+    def json(self) -> Any:
+        assert self.data is not None
+        return json.loads(self.data)
+
+
+class Reader:
+    """Frames of a server-sent event stream, parsed as EventSource does, by a task of its own
+    (so that a read with a timeout never cuts a frame in two)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.last_id: int | None = None
+        self._frames: asyncio.Queue[Frame | None] = asyncio.Queue()
+        self._task = asyncio.create_task(self._parse())
+
+    async def _parse(self) -> None:
+        frame = Frame()
+        try:
+            async for line in self.response.aiter_lines():
+                if line:
+                    _field(frame, line)
+                elif frame != Frame():
+                    self._frames.put_nowait(frame)
+                    frame = Frame()
+        finally:
+            self._frames.put_nowait(None)
+
+    async def frame(self, timeout: float = 10) -> Frame:
+        frame = await asyncio.wait_for(self._frames.get(), timeout)
+        if frame is None:
+            raise EOFError("the stream ended")
+        if frame.id is not None:
+            self.last_id = frame.id
+        return frame
+
+    async def event(self, timeout: float = 10) -> Frame:
+        """The next frame that is an event (not a comment or a bare id) within `timeout`."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.frame(timeout)
+                if frame.event is not None:
+                    return frame
+
+    async def events_until(self, last_id: int, timeout: float = 10) -> list[Frame]:
+        """Events up to and including the one with id `last_id`."""
+        found: list[Frame] = []
+        while not found or (found[-1].id or 0) < last_id:
+            found.append(await self.event(timeout))
+        return found
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await self._task
+
+
+def _field(frame: Frame, line: str) -> None:
+    name, _, value = line.partition(":")
+    value = value.removeprefix(" ")
+    if name == "":
+        frame.comment = value
+    elif name == "id":
+        frame.id = int(value)
+    elif name == "event":
+        frame.event = value
+    elif name == "data":
+        frame.data = value if frame.data is None else f"{frame.data}\n{value}"
+    elif name == "retry":
+        frame.retry = int(value)
+
+
+@contextlib.asynccontextmanager
+async def stream(
+    api: Api,
+    account: Account | None,
+    params: dict[str, str] | None = None,
+    last_id: int | None = None,
+    **client_options: Any,
+) -> AsyncIterator[Reader]:
+    headers = {} if last_id is None else {"Last-Event-ID": str(last_id)}
+    async with (
+        api.client(account, **client_options) as client,
+        client.stream("GET", "/api/stream", params=params, headers=headers) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        reader = Reader(response)
+        try:
+            yield reader
+        finally:
+            await reader.close()
+
+
+async def append(db: asyncpg.Connection, *events: Event) -> int:
+    """Append in one transaction (the journal's contract); the last id."""
+    async with db.transaction():
+        return await journal.append(db, list(events))
+
+
+def ev(kind: str, subject: str, audience: str | None = None, **data: Any) -> Event:
+    payload = {"device_id": subject} if kind in ("telemetry", "device_status") else {}
+    if kind == "price":
+        payload = {"ticker": subject}
+    payload.update(data)
+    return Event(kind, subject, json.dumps(payload), None if audience is None else UUID(audience))
+
+
+async def add_device(db: asyncpg.Connection, owner: Account | None) -> str:
+    device_id = unique("dev")
+    await db.execute(
+        "INSERT INTO devices (device_id, name, owner_id) VALUES ($1, $1, $2::text::uuid)",
+        device_id,
+        owner.id if owner else None,
+    )
+    return device_id
+
+
+async def add_stock(db: asyncpg.Connection, owner: Account | None) -> str:
+    ticker = "T" + unique("").replace("-", "").upper()[:7]
+    await db.execute(
+        "INSERT INTO stocks (ticker, owner_id) VALUES ($1, $2::text::uuid)",
+        ticker,
+        owner.id if owner else None,
+    )
+    return ticker
+
+
+async def metric(api: Api, name: str) -> float:
+    async with api.client() as client:
+        text = (await client.get("/metrics")).text
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+# --- live ------------------------------------------------------------------------------------
+
+
+async def test_events_arrive_after_commit_in_id_order(
+    api: Api, ingester: RunningIngester, broker: Mosquitto, db: asyncpg.Connection
+) -> None:
+    user = await api.register()
+    device = await add_device(db, user)
+    async with stream(api, user, {"devices": device}) as reader:
+        headers = reader.response.headers
+        assert headers["content-type"].startswith("text/event-stream")
+        assert headers["cache-control"] == "no-cache"
+        assert headers["x-accel-buffering"] == "no"
+        assert (await reader.frame()).retry == 2000
+        start = datetime.now(UTC).replace(microsecond=0)
+        stamps = [start + timedelta(milliseconds=10 * i) for i in range(30)]
+        messages = [
+            (f"devices/{device}/telemetry", {"ts": int(t.timestamp() * 1000), "temperature": i})
+            for i, t in enumerate(stamps)
+        ]
+        sending = asyncio.create_task(asyncio.to_thread(publish, broker.url, messages))
+        seen: list[datetime] = []
+        ids: list[int] = []
+        while len([t for t in seen if t in stamps]) < len(stamps):
+            frame = await reader.event()
+            if frame.event != "telemetry":
+                continue
+            times = [_time(r["time"]) for r in frame.json()["readings"]]
+            # Committed before it was sent: another session sees every reading already.
+            stored = await db.fetchval(
+                "SELECT count(DISTINCT time) FROM telemetry WHERE device_id = $1"
+                " AND time = ANY($2::timestamptz[])",
+                device,
+                times,
+            )
+            assert stored == len(times)
+            seen += times
+            assert frame.id is not None
+            ids.append(frame.id)
+        await sending
+    assert sorted(seen) == stamps
+    assert ids == sorted(set(ids))
+
+
+async def test_an_event_is_sent_only_once_its_transaction_commits(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    device = await add_device(db, None)
+    async with stream(api, api.admin, {"devices": device}) as reader:
+        transaction = db.transaction()
+        await transaction.start()
+        last = await journal.append(db, [ev("telemetry", device)])
+        pending = asyncio.create_task(reader.event(timeout=30))
+        await asyncio.sleep(0.5)  # a negative: nothing may arrive while it is uncommitted
+        assert not pending.done()
+        await transaction.commit()
+        frame = await pending
+        assert (frame.id, frame.event) == (last, "telemetry")
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- resume ----------------------------------------------------------------------------------
+
+
+async def test_resume_with_last_event_id_gets_exactly_the_missed_events(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """Clients that keep dropping off and resuming while events are committed receive each
+    of their events exactly once and in order: the admin all, a user only its own."""
+    user = await api.register()
+    mine, theirs = await add_device(db, user), await add_device(db, None)
+    shared = await add_stock(db, None)
+    subjects = [("telemetry", mine), ("telemetry", theirs), ("price", shared)]
+    done = asyncio.Event()
+    written: list[tuple[int, str]] = []
+
+    async def produce() -> None:
+        rng = random.Random(4)
+        for _ in range(150):
+            batch = [ev(*rng.choice(subjects)) for _ in range(rng.randint(1, 6))]
+            last = await append(db, *batch)
+            written.extend((last - len(batch) + 1 + i, e.subject) for i, e in enumerate(batch))
+            await asyncio.sleep(rng.random() * 0.01)
+        done.set()
+
+    async def consume(account: Account, params: dict[str, str] | None, seed: int) -> list[int]:
+        rng, got, last = random.Random(seed), list[int](), None
+        while not (done.is_set() and last == written[-1][0]):
+            async with stream(api, account, params, last_id=last) as reader:
+                if last is None:
+                    started.set()
+                for _ in range(rng.randint(1, 40)):
+                    with contextlib.suppress(TimeoutError):
+                        frame = await reader.event(timeout=0.5)
+                        assert frame.id is not None
+                        got.append(frame.id)
+                    last = reader.last_id
+        return got
+
+    started = asyncio.Event()
+    admin_task = asyncio.create_task(consume(api.admin, None, 1))
+    await started.wait()
+    started.clear()
+    user_task = asyncio.create_task(consume(user, {"devices": mine, "tickers": shared}, 2))
+    await started.wait()
+    await produce()
+    admin_got, user_got = await asyncio.wait_for(asyncio.gather(admin_task, user_task), 60)
+    assert admin_got == [i for i, _ in written]
+    assert user_got == [i for i, subject in written if subject in (mine, shared)]
+
+
+async def test_resume_from_a_pruned_or_unknown_id_gets_a_reset(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    device = await add_device(db, None)
+    last = await append(db, *[ev("telemetry", device, n=n) for n in range(10)])
+    await journal.prune(db, keep_events=3, keep_seconds=3600)  # keeps last-2 … last
+    async with stream(api, api.admin, last_id=last - 3) as reader:
+        frames = await reader.events_until(last)
+        assert [f.id for f in frames] == [last - 2, last - 1, last]
+    for too_old, reason in ((last - 4, "pruned"), (0, "pruned"), (last + 5, "unknown")):
+        async with stream(api, api.admin, last_id=too_old) as reader:
+            reset = await reader.event()
+            assert (reset.event, reset.id) == ("reset", last)
+            assert reset.json() == {"reason": reason, "last_id": last}
+            newer = await append(db, ev("telemetry", device))
+            assert (await reader.event()).id == newer
+            last = newer
+
+
+async def test_last_event_id_in_the_query_and_bad_values(api: Api, db: asyncpg.Connection) -> None:
+    device = await add_device(db, None)
+    first = await append(db, ev("telemetry", device))
+    await append(db, ev("telemetry", device))
+    async with stream(api, api.admin, {"last_event_id": str(first)}) as reader:
+        assert (await reader.event()).id == first + 1
+    async with api.client(api.admin) as client:
+        for header in ("abc", "-1", "99999999999999999999"):
+            refused = await client.get("/api/stream", headers={"Last-Event-ID": header})
+            assert refused.status_code == 422
+            assert refused.json()["error"]["code"] == "invalid_last_event_id"
+
+
+# --- who sees what ---------------------------------------------------------------------------
+
+
+async def test_another_users_subjects_never_appear(api: Api, db: asyncpg.Connection) -> None:
+    a, b = await api.register("a"), await api.register("b")
+    a_dev, b_dev, orphan = (
+        await add_device(db, a),
+        await add_device(db, b),
+        await add_device(db, None),
+    )
+    shared, a_stock = await add_stock(db, None), await add_stock(db, a)
+    async with (
+        stream(api, b) as b_all,
+        stream(api, b, {"devices": b_dev, "tickers": shared}) as b_some,
+        stream(api, api.admin) as admin,
+    ):
+        events = [
+            ev("telemetry", a_dev),
+            ev("telemetry", b_dev),
+            ev("telemetry", orphan),
+            ev("device_status", a_dev),
+            ev("price", a_stock),
+            ev("price", shared),
+            ev("alert", shared, audience=a.id, ticker=shared, device_id=None),
+            ev("alert", shared, audience=b.id, ticker=shared, device_id=None),
+            ev("alert", a_dev, device_id=a_dev),
+            ev("alert", b_dev, device_id=b_dev),
+            ev("price", shared),  # the marker: B has everything before it once this arrives
+        ]
+        last = await append(db, *events)
+        first = last - len(events) + 1
+        for_b = [first + i for i in (1, 5, 7, 9, 10)]
+        assert [f.id for f in await b_all.events_until(last)] == for_b
+        assert [f.id for f in await b_some.events_until(last)] == for_b
+        assert [f.id for f in await admin.events_until(last)] == list(range(first, last + 1))
+        # The backlog of a resuming client is filtered the same way.
+        async with stream(api, b, last_id=first - 1) as replay:
+            assert [f.id for f in await replay.events_until(last)] == for_b
+        # B's device changes hands: its events stop reaching B at once.
+        await db.execute(
+            "UPDATE devices SET owner_id = $1::text::uuid WHERE device_id = $2", a.id, b_dev
+        )
+        moved = await append(db, ev("telemetry", b_dev), ev("price", shared))
+        assert [f.id for f in await b_all.events_until(moved)] == [moved]
+    # Rights are those of the moment an event is sent: past events of that device too.
+    async with stream(api, b, last_id=first - 1) as replay:
+        shared_only = [first + i for i in (5, 7, 10)] + [moved]
+        assert [f.id for f in await replay.events_until(moved)] == shared_only
+    async with api.client(b) as client:
+        for params, code in (
+            ({"devices": a_dev}, "device_not_found"),
+            ({"devices": orphan, "tickers": shared}, "device_not_found"),
+            ({"devices": [a_dev, b_dev]}, "device_not_found"),
+            ({"tickers": a_stock}, "stock_not_found"),
+            ({"tickers": "not a ticker"}, "stock_not_found"),
+        ):
+            refused = await client.get("/api/stream", params=params)
+            assert refused.status_code == 404, params
+            assert refused.json()["error"]["code"] == code
+        many = {"tickers": ",".join(f"T{i}" for i in range(1001))}
+        refused = await client.get("/api/stream", params=many)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "too_many_subjects"

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import random
 import re
-from collections.abc import AsyncIterator
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +23,11 @@ import asyncpg
 import httpx
 import pytest
 
+from api.stream.routing import ABSENT, Routes, delivers
+from api.stream.subscriber import DEVICE, TICKER, Selection, Subscriber
 from tests.api_support import Account, Api, running_api
 from tests.conftest import RunningIngester
-from tests.support import publish, unique
+from tests.support import publish, unique, wait_until
 from tickwire import journal
 from tickwire.broker import Mosquitto
 from tickwire.journal import Event
@@ -390,3 +395,148 @@ async def test_another_users_subjects_never_appear(api: Api, db: asyncpg.Connect
         refused = await client.get("/api/stream", params=many)
         assert refused.status_code == 422
         assert refused.json()["error"]["code"] == "too_many_subjects"
+
+
+# --- back-pressure and resources -------------------------------------------------------------
+
+BUFFER_BYTES = 256 * 1024
+
+
+@pytest.fixture
+async def tight_api(
+    database_url: str, broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Api]:
+    """The API with small stream buffers and a long stall timeout: a client that stops
+    reading is dropped because its buffer overflows, long before a send times out."""
+    monkeypatch.setenv("TICKWIRE_STREAM_BUFFER_BYTES", str(BUFFER_BYTES))
+    monkeypatch.setenv("TICKWIRE_STREAM_STALL_S", "30")
+    async with running_api(database_url, broker.url, tmp_path / "api") as running:
+        yield running
+
+
+@contextlib.contextmanager
+def stalled_client(api: Api, account: Account) -> Iterator[socket.socket]:
+    """A stream request from a client that never reads (and buffers little)."""
+    host, port = api.url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    request = (
+        f"GET /api/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {account.token}\r\n\r\n"
+    )
+    sock.sendall(request.encode())
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+async def test_a_stalled_client_is_dropped_and_delays_no_one(
+    tight_api: Api, db: asyncpg.Connection
+) -> None:
+    api = tight_api
+    device = await add_device(db, None)
+    dropped = 'tickwire_stream_dropped_total{reason="slow"}'
+    dropped_before = await metric(api, dropped)
+    clients_before = await metric(api, "tickwire_stream_clients")
+    with stalled_client(api, api.admin):
+        await wait_until(lambda: _metric_is(api, "tickwire_stream_clients", clients_before + 1))
+        async with stream(api, api.admin, {"devices": device}) as reader:
+            started = time.perf_counter()
+            pad = "x" * 2000  # 40 × 100 events of 2 kB: 8 MB, 32 times the bound
+            for _ in range(40):
+                last = await append(db, *[ev("telemetry", device, pad=pad) for _ in range(100)])
+            received = await reader.events_until(last, timeout=20)
+            elapsed = time.perf_counter() - started
+            assert [f.id for f in received] == list(range(last - 3999, last + 1))
+            await wait_until(lambda: _metric_is(api, dropped, dropped_before + 1), timeout=10)
+            # The stalled one is gone from the hub (its buffer freed), the reader is not.
+            assert await metric(api, "tickwire_stream_clients") == clients_before + 1
+    # Far below the 30 s a stalled send would take to notice: nobody waited for it.
+    assert elapsed < 10, elapsed
+
+
+async def _metric_is(api: Api, name: str, value: float) -> bool:
+    return await metric(api, name) == value
+
+
+async def test_open_streams_hold_no_database_connection(api: Api, db: asyncpg.Connection) -> None:
+    """More streams than the pool has connections, and the rest of the API still answers."""
+    user = await api.register()
+    async with contextlib.AsyncExitStack() as stack:
+        readers = [
+            await stack.enter_async_context(stream(api, account))
+            for account in [user, api.admin] * (api.settings.db_pool_max // 2 + 3)
+        ]
+        for reader in readers:
+            assert (await reader.frame()).retry == 2000
+        async with api.client(user) as client, asyncio.timeout(5):
+            assert (await client.get("/api/devices")).status_code == 200
+            assert (await client.get("/users/me")).status_code == 200
+        last = await append(db, ev("price", await add_stock(db, None)))
+        for reader in readers:
+            assert (await reader.event()).id == last
+
+
+async def test_cookie_auth_and_refusals(api: Api) -> None:
+    user = await api.register()
+    async with api.client() as client:
+        login = {"username": user.email, "password": user.password}
+        assert (await client.post("/auth/cookie/login", data=login)).status_code == 204
+        async with client.stream("GET", "/api/stream") as response:
+            assert response.status_code == 200
+            assert (await Reader(response).frame()).retry == 2000
+    async with api.client() as anonymous:
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            refused = await anonymous.get("/api/stream", headers=headers)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "unauthorized"
+
+
+async def test_idle_streams_get_keep_alives_carrying_the_resume_point(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    last = await append(db, ev("price", await add_stock(db, None)))
+    async with stream(api, api.admin, {"devices": await add_device(db, None)}) as reader:
+        assert (await reader.frame()).retry == 2000
+        assert (await reader.frame()).id == last  # where it starts
+        stamps, frames = [], []
+        for _ in range(3):
+            frames.append(await reader.frame(timeout=5))
+            stamps.append(time.perf_counter())
+    assert [(f.comment, f.id, f.event) for f in frames] == [("keep-alive", last, None)] * 3
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert all(KEEP_ALIVE_S * 0.8 < gap < KEEP_ALIVE_S + 1 for gap in gaps), gaps
+
+
+# --- the routing rule ------------------------------------------------------------------------
+
+
+def test_the_indexes_find_exactly_whom_the_rule_delivers_to() -> None:
+    """`Routes.targets` (indexes, the hot path) agrees with `delivers` (the rule, used for
+    backlogs) over random subscribers, owners and audiences, each subscriber at most once."""
+    rng = random.Random(7)
+    users = [UUID(int=i) for i in range(1, 5)]
+    keys = [(DEVICE, f"d{i}") for i in range(4)] + [(TICKER, f"T{i}") for i in range(4)]
+    routes, subs = Routes(), []
+    for _ in range(60):
+        selection = None
+        if rng.random() < 0.6:
+            chosen = rng.sample(keys, rng.randint(1, 4))
+            selection = Selection(
+                frozenset(s for k, s in chosen if k == DEVICE),
+                frozenset(s for k, s in chosen if k == TICKER),
+            )
+        sub = Subscriber(rng.choice(users), rng.random() < 0.2, selection, 1 << 20)
+        routes.add(sub)
+        subs.append(sub)
+    for sub in subs[::7]:
+        routes.remove(sub)
+    live = [sub for i, sub in enumerate(subs) if i % 7]
+    for _ in range(500):
+        key = rng.choice(keys)
+        owner = rng.choice([*users, None, ABSENT])
+        audience = rng.choice([*users, None, None])
+        found = list(routes.targets(key, owner, audience))
+        assert len(found) == len(set(found))
+        assert set(found) == {s for s in live if delivers(s, key, owner, audience)}

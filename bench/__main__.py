@@ -5,7 +5,8 @@ import sys
 import bench.export
 import bench.history
 import bench.ingest
+import bench.stream
 
-BENCHES = (bench.ingest.main, bench.history.main, bench.export.main)
+BENCHES = (bench.ingest.main, bench.history.main, bench.export.main, bench.stream.main)
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

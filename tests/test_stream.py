@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import random
 import re
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,10 +23,12 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
 from api.stream.routing import ABSENT, Routes, delivers
 from api.stream.subscriber import DEVICE, TICKER, Selection, Subscriber
+from bench.export import api_process
 from tests.api_support import Account, Api, running_api
 from tests.conftest import RunningIngester
 from tests.support import publish, unique, wait_until
@@ -540,3 +544,22 @@ def test_the_indexes_find_exactly_whom_the_rule_delivers_to() -> None:
         found = list(routes.targets(key, owner, audience))
         assert len(found) == len(set(found))
         assert set(found) == {s for s in live if delivers(s, key, owner, audience)}
+
+
+def test_stopping_the_api_ends_open_streams_first(database_url: str, tmp_path: Path) -> None:
+    """`python -m api` on SIGTERM: open streams get `dropped` (shutdown) and end, so uvicorn's
+    graceful shutdown (which waits for every response) finishes at once."""
+    with api_process(database_url, tmp_path) as (base, pid, token):
+        headers = {"Authorization": f"Bearer {token}"}
+        with (
+            httpx.Client(base_url=base, headers=headers, timeout=10) as client,
+            client.stream("GET", "/api/stream") as response,
+        ):
+            lines = response.iter_lines()
+            assert next(lines) == "retry: 2000"
+            stopped = time.monotonic()
+            os.kill(pid, signal.SIGTERM)
+            rest = list(lines)  # until the server ends the stream
+        assert rest[-3:-1] == ["event: dropped", 'data: {"reason":"shutdown"}'], rest
+        psutil.Process(pid).wait(10)
+        assert time.monotonic() - stopped < 5

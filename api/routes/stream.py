@@ -40,6 +40,7 @@ Subjects = Annotated[
     summary="Live events (server-sent events)",
     description=_DESCRIPTION,
     response_class=StreamResponse,
+    status_code=200,  # StreamResponse's __init__ has no status_code default to infer it from
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
 )
 async def stream(

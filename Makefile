@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: up test check bench install broker clean
+.PHONY: up test check bench install broker browser clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,18 @@ broker:
 	     { systemctl disable --now mosquitto 2>/dev/null || service mosquitto stop 2>/dev/null || true; }) ; } || \
 	  echo "note: mosquitto not installed (apt-get install mosquitto); using the slower amqtt"
 
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; its own downloaded
+# browsers are not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ; } || \
+	  { echo "the dashboard tests need Chromium: apt-get install chromium"; exit 1; }
+
 up: install broker
 	$(PY) -m tickwire
 
-test: install broker
+test: install broker browser
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
 	  { echo "the tests need Mosquitto: apt-get install mosquitto"; exit 1; }
 	$(PY) -m pytest

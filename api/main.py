@@ -12,6 +12,7 @@ import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+import dashboard.app as dashboard
 from api import errors, health, openapi, publisher
 from api.db import create_engine, session_maker
 from api.errors import ERROR_RESPONSES
@@ -103,6 +104,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     _include_auth(app)
     app.include_router(api_router())
     openapi.install(app)
+    if settings.dashboard:
+        # Last: Dash adds its index and catch-all routes after the API's.
+        dashboard.attach(app, settings.loopback_url())
     return app
 
 

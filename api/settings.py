@@ -40,8 +40,19 @@ class ApiSettings(CommonSettings):
     """The hub reads the journal this often even without a notification (a safety net)."""
     stream_max_subjects: int = 1000
     """At most this many tickers plus devices in one stream's filter."""
+    dashboard: bool = True
+    """Serve the Dash dashboard from the API process (same origin as the API)."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
+
+    def loopback_url(self) -> str:
+        """Where this process's own API answers (the dashboard's Python callbacks call it)."""
+        host = self.http_host
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.http_port}"
 
     def jwt_secret(self) -> str:
         """The configured secret, refused if it is a placeholder or short; else the demo's."""

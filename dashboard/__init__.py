@@ -1,1 +1,1 @@
-"""The Plotly Dash dashboard, served by the API process (to come: see the dashboard issue)."""
+"""The Plotly Dash dashboard, served by the API process on the same origin (`attach`)."""

@@ -12,12 +12,14 @@ from pathlib import Path
 import asyncpg
 import psycopg
 import pytest
+from playwright.async_api import Browser
 
 from ingest.app import run as run_ingester
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from sql.migrate import upgrade
 from tests.api_support import Api, running_api
+from tests.browser_support import chromium
 from tests.support import unique, with_database
 from tickwire.broker import Mosquitto, free_port
 from tickwire.embedded_pg import embedded_postgres
@@ -108,3 +110,10 @@ async def api(database_url: str, broker: Mosquitto, tmp_path: Path) -> AsyncIter
     """The API on a real uvicorn server (127.0.0.1, free port) with an admin account."""
     async with running_api(database_url, broker.url, tmp_path / "api") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium for the session; each test opens its own context."""
+    async with chromium() as launched:
+        yield launched

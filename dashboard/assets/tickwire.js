@@ -1,0 +1,179 @@
+/* tickwire dashboard, browser side: the frame's URL state, login/logout, and the live stream.
+ *
+ * Live data never goes through Python: one EventSource per page (`follow`) collects events
+ * and hands them to Dash in batches (every FLUSH_MS) through the `live-events` store; pages'
+ * clientside callbacks turn a batch into `extendData` for their charts.
+ */
+(function () {
+  "use strict";
+  const FLUSH_MS = 250;
+  const KINDS = ["price", "telemetry", "device_status", "alert"];
+  const RANGES = ["5m", "15m", "1h", "6h", "24h", "7d", "30d", "custom"];
+  const DEFAULT_RANGE = "1h";
+
+  const live = {
+    source: null,
+    key: null,
+    pending: [],
+    timer: null,
+    seq: 0,
+    resets: 0,
+    status: "",
+
+    open(filter) {
+      const tickers = (filter && filter.tickers) || [];
+      const devices = (filter && filter.devices) || [];
+      const key = JSON.stringify([tickers, devices]);
+      if (this.source && this.key === key) return;
+      this.close();
+      if (!tickers.length && !devices.length && !(filter && filter.all)) return;
+      const params = new URLSearchParams();
+      if (tickers.length) params.set("tickers", tickers.join(","));
+      if (devices.length) params.set("devices", devices.join(","));
+      this.key = key;
+      const source = new EventSource("/api/stream?" + params.toString(), { withCredentials: true });
+      this.source = source;
+      KINDS.forEach((kind) => source.addEventListener(kind, (e) => this.push(kind, e)));
+      source.addEventListener("reset", () => {
+        this.resets += 1;
+        window.dash_clientside.set_props("live-reset", { data: this.resets });
+      });
+      source.onopen = () => this.setStatus("live");
+      source.onerror = () => this.setStatus(source.readyState === 2 ? "offline" : "reconnecting");
+    },
+
+    close() {
+      if (this.source) this.source.close();
+      this.source = null;
+      this.key = null;
+      this.pending = [];
+      this.setStatus("");
+    },
+
+    push(kind, e) {
+      this.pending.push({ kind: kind, id: Number(e.lastEventId), data: JSON.parse(e.data) });
+      if (this.timer === null) this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+    },
+
+    flush() {
+      this.timer = null;
+      if (!this.pending.length) return;
+      const events = this.pending;
+      this.pending = [];
+      this.seq += 1;
+      window.dash_clientside.set_props("live-events", { data: { seq: this.seq, events: events } });
+    },
+
+    setStatus(status) {
+      this.status = status;
+      const el = document.getElementById("stream-status");
+      if (el) {
+        el.textContent = status ? "● " + status : "";
+        el.className = "tw-stream " + status;
+      }
+    },
+  };
+
+  function isoLocal(value) {
+    // "YYYY-MM-DD HH:MM" in the browser's zone (or any date Date() reads) → ISO UTC; "" → null
+    if (!value) return null;
+    const d = new Date(String(value).trim().replace(" ", "T"));
+    return isNaN(d.getTime()) ? null : d.toISOString();
+  }
+
+  function toLocalInput(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (isNaN(d.getTime())) return "";
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
+  function fromSearch(search) {
+    const q = new URLSearchParams(search || "");
+    const start = q.get("from");
+    const end = q.get("to");
+    let range = q.get("range") || (start ? "custom" : DEFAULT_RANGE);
+    if (!RANGES.includes(range)) range = DEFAULT_RANGE;
+    return { range: range, start: start, end: end, live: q.get("live") !== "0", q: q };
+  }
+
+  window.tickwire = { live: live };
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    tickwire: {
+      syncTimeRange(search, range, from, to, liveValue, refreshClicks, current) {
+        const ctx = window.dash_clientside.callback_context;
+        const fired = ctx.triggered.map((t) => t.prop_id.split(".")[0]);
+        let state;
+        if (!current || !fired.length || fired.includes("url") || fired.includes("")) {
+          state = fromSearch(search);
+        } else {
+          // Only the control that fired changes the state (a control echoing a value the
+          // callback itself set must not undo another one).
+          state = { range: current.range, start: current.start, end: current.end,
+                    live: current.wantLive, q: new URLSearchParams(search || "") };
+          if (fired.includes("range") && range !== current.range) {
+            state.range = range;
+            if (range === "custom") {
+              state.end = new Date().toISOString();
+              state.start = new Date(Date.now() - 3600e3).toISOString();
+            } else { state.start = null; state.end = null; }
+          }
+          if (fired.includes("range-from") && isoLocal(from)) state.start = isoLocal(from);
+          if (fired.includes("range-to")) state.end = isoLocal(to);
+          if (fired.includes("live")) state.live = (liveValue || []).includes("on");
+        }
+        const q = state.q;
+        q.delete("range"); q.delete("from"); q.delete("to"); q.delete("live");
+        if (state.range === "custom") { q.set("from", state.start); q.set("to", state.end || ""); }
+        else q.set("range", state.range);
+        if (!state.live) q.set("live", "0");
+        const newSearch = "?" + q.toString();
+        const data = {
+          range: state.range,
+          start: state.range === "custom" ? state.start : null,
+          end: state.range === "custom" ? (state.end || null) : null,
+          live: state.live && state.range !== "custom",
+          wantLive: state.live,
+          refresh: refreshClicks || 0,
+        };
+        const same = current && JSON.stringify(current) === JSON.stringify(data);
+        return [
+          state.range,
+          toLocalInput(state.start),
+          toLocalInput(state.end),
+          state.live ? ["on"] : [],
+          newSearch === search || window.location.pathname === "/login"
+            ? window.dash_clientside.no_update : newSearch,
+          same ? window.dash_clientside.no_update : data,
+          { display: state.range === "custom" ? "flex" : "none" },
+        ];
+      },
+
+      follow(filters, timerange) {
+        const filter = (filters || [])[0];
+        if (filter && (!timerange || timerange.live)) live.open(filter);
+        else live.close();
+        return window.dash_clientside.no_update;
+      },
+
+      async logout() {
+        await fetch("/auth/cookie/logout", { method: "POST", credentials: "same-origin" });
+        live.close();
+        return "/login";
+      },
+
+      async login(clicks, submits, email, password, search) {
+        if (!email || !password) return ["Enter your email and password.", window.dash_clientside.no_update];
+        const body = new URLSearchParams({ username: email, password: password });
+        const response = await fetch("/auth/cookie/login", { method: "POST", body: body, credentials: "same-origin" });
+        if (response.status >= 300) {
+          return ["Wrong email or password.", window.dash_clientside.no_update];
+        }
+        const next = new URLSearchParams(search || "").get("next");
+        return ["", next && next.startsWith("/") && !next.startsWith("//") ? next : "/markets"];
+      },
+    },
+  });
+})();

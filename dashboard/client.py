@@ -1,0 +1,78 @@
+"""How Python callbacks read the API: over HTTP to this same process, as the logged-in user
+(the request's `tickwire_auth` cookie is passed on), so the dashboard sees exactly what the
+API lets that user see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from dash.backends._fastapi import get_current_request
+
+COOKIE_NAME = "tickwire_auth"
+_state: dict[str, Any] = {}
+
+
+class ApiFailed(Exception):
+    """The API answered with an error: `status`, and its message for the page."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def configure(base_url: str) -> None:
+    """Set where the API answers (again for every app: tests create one per server)."""
+    _state["base_url"] = base_url
+    _state["client"] = None
+
+
+def _client() -> httpx.AsyncClient:
+    found: httpx.AsyncClient | None = _state.get("client")
+    if found is None:
+        found = httpx.AsyncClient(base_url=_state["base_url"], timeout=30)
+        _state["client"] = found
+    return found
+
+
+def cookie() -> str | None:
+    """The caller's login cookie, if any."""
+    value: str | None = get_current_request().cookies.get(COOKIE_NAME)
+    return value
+
+
+async def get(path: str, **params: Any) -> Any:
+    """GET `path` as the caller; the JSON body, or ApiFailed."""
+    return await request("GET", path, params=params)
+
+
+async def request(method: str, path: str, **kwargs: Any) -> Any:
+    token = cookie()
+    headers = {"Cookie": f"{COOKIE_NAME}={token}"} if token else {}
+    params = {k: v for k, v in kwargs.pop("params", {}).items() if v is not None}
+    response = await _client().request(method, path, headers=headers, params=params, **kwargs)
+    if response.status_code >= 400:
+        raise ApiFailed(response.status_code, _message(response))
+    return response.json() if response.content else None
+
+
+async def me() -> dict[str, Any] | None:
+    """The logged-in user (`/users/me`), or None."""
+    try:
+        user: dict[str, Any] = await get("/users/me")
+    except ApiFailed:
+        return None
+    return user
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and "message" in error:
+        return str(error["message"])
+    return str(body.get("detail", f"HTTP {response.status_code}"))

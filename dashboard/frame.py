@@ -1,0 +1,174 @@
+"""The Grafana-style frame around every page: navigation, time range, live on/off, refresh,
+the user; and the stores pages share. Its state lives in the URL (`?range=1h&live=1`, or
+`?from=…&to=…` for a custom range) so a view can be shared.
+
+Shared stores, read by pages:
+- `timerange`: `{"range": "1h"|…|"custom", "start": ISO|None, "end": ISO|None, "live": bool,
+  "refresh": n}` — start/end are set for a custom range; otherwise pages take "last <range>".
+- `live-events`: `{"seq": n, "events": [{"kind", "id", "data"}, …]}`, a batch of stream events
+  pushed by `assets/tickwire.js` (one EventSource per page, opened from the page's
+  `live_filter(page, tickers, devices)` store; an empty filter opens nothing). A page's
+  filter may change (a Python callback writes it): the stream is reopened with the new one.
+- `live-reset`: a counter bumped when the stream says `reset`: reload history.
+- `me`: the logged-in user (`/users/me`), or None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+from dashboard import client
+
+RANGES = [
+    ("5m", "Last 5 minutes"),
+    ("15m", "Last 15 minutes"),
+    ("1h", "Last 1 hour"),
+    ("6h", "Last 6 hours"),
+    ("24h", "Last 24 hours"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("custom", "Custom range"),
+]
+DEFAULT_RANGE = "1h"
+PAGES = [("Markets", "/markets"), ("Devices", "/devices"), ("Alerts", "/alerts")]
+ADMIN_PAGES = [("Admin", "/admin")]
+PUBLIC_PATHS = ("/login",)
+_TIME_HINT = "YYYY-MM-DD HH:MM (local)"
+
+
+def layout() -> html.Div:
+    return html.Div(
+        className="tw-app",
+        children=[
+            dcc.Location(id="url", refresh="callback-nav"),
+            dcc.Location(id="redirect", refresh=True),
+            dcc.Store(id="timerange"),
+            dcc.Store(id="live-events"),
+            dcc.Store(id="live-reset", data=0),
+            dcc.Store(id="me"),
+            html.Header(className="tw-bar", id="bar", children=_bar()),
+            html.Main(className="tw-main", children=dash.page_container),
+        ],
+    )
+
+
+def _bar() -> list[Any]:
+    return [
+        html.A("tickwire", href="/markets", className="tw-logo"),
+        html.Nav(id="nav", className="tw-nav"),
+        html.Div(
+            className="tw-controls",
+            children=[
+                dcc.Dropdown(
+                    id="range",
+                    options=[{"label": label, "value": value} for value, label in RANGES],
+                    value=DEFAULT_RANGE,
+                    clearable=False,
+                    searchable=False,
+                    className="tw-range",
+                ),
+                html.Div(
+                    id="custom-range",
+                    className="tw-custom",
+                    style={"display": "none"},
+                    children=[
+                        dcc.Input(id="range-from", placeholder=_TIME_HINT, debounce=True),
+                        html.Span("→"),
+                        dcc.Input(id="range-to", placeholder=_TIME_HINT, debounce=True),
+                    ],
+                ),
+                dcc.Checklist(
+                    id="live",
+                    options=[{"label": " Live", "value": "on"}],
+                    value=["on"],
+                    className="tw-live",
+                ),
+                html.Button("⟳", id="refresh", title="Refresh", className="tw-button"),
+                html.Span(id="stream-status", className="tw-stream", title="live stream"),
+                html.Span(id="user", className="tw-user"),
+                html.Button("Log out", id="logout", className="tw-button tw-quiet"),
+            ],
+        ),
+    ]
+
+
+async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
+    """Every page requires a login: without one, go to /login (and come back after)."""
+    path = pathname or "/"
+    if path in PUBLIC_PATHS:
+        return None, [], "", dash.no_update, {"display": "none"}
+    user = await client.me()
+    if user is None:
+        target = quote(path + (search or ""), safe="")
+        return None, [], "", f"/login?next={target}", {"display": "none"}
+    pages = PAGES + (ADMIN_PAGES if user.get("is_superuser") else [])
+    nav = [
+        dcc.Link(
+            name, href=href, className="tw-link" + (" active" if path.startswith(href) else "")
+        )
+        for name, href in pages
+    ]
+    return user, nav, user.get("email", ""), dash.no_update, {}
+
+
+def live_filter(
+    page: str,
+    tickers: list[str] | None = None,
+    devices: list[str] | None = None,
+    everything: bool = False,
+) -> dcc.Store:
+    """A page's stream filter: the page's one EventSource follows these subjects."""
+    data = {"tickers": tickers or [], "devices": devices or [], "all": everything}
+    return dcc.Store(id={"type": "live-filter", "page": page}, data=data)
+
+
+def register(app: dash.Dash) -> None:
+    """The frame's callbacks, on `app` (module-level `dash.callback`s would go to the first
+    Dash app of the process only)."""
+    app.callback(
+        Output("me", "data"),
+        Output("nav", "children"),
+        Output("user", "children"),
+        Output("redirect", "href"),
+        Output("bar", "style"),
+        Input("url", "pathname"),
+        State("url", "search"),
+    )(who)
+    # The URL ⇄ controls ⇄ `timerange` store, in the browser (assets/tickwire.js).
+    app.clientside_callback(
+        dash.ClientsideFunction("tickwire", "syncTimeRange"),
+        Output("range", "value"),
+        Output("range-from", "value"),
+        Output("range-to", "value"),
+        Output("live", "value"),
+        Output("url", "search"),
+        Output("timerange", "data"),
+        Output("custom-range", "style"),
+        Input("url", "search"),
+        Input("range", "value"),
+        Input("range-from", "value"),
+        Input("range-to", "value"),
+        Input("live", "value"),
+        Input("refresh", "n_clicks"),
+        State("timerange", "data"),
+    )
+
+    app.clientside_callback(
+        dash.ClientsideFunction("tickwire", "logout"),
+        Output("redirect", "href", allow_duplicate=True),
+        Input("logout", "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+    # One EventSource per page, opened from the page's live filter while live is on; a page
+    # without one (login, admin) closes it.
+    app.clientside_callback(
+        dash.ClientsideFunction("tickwire", "follow"),
+        Output("stream-status", "children"),
+        Input({"type": "live-filter", "page": dash.ALL}, "data"),
+        Input("timerange", "data"),
+    )

@@ -1,0 +1,14 @@
+"""/: the markets page is home."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+dash.register_page(__name__, path="/", title="tickwire")
+
+layout = html.Div(
+    [
+        dcc.Location(id="home-go", href="/markets", refresh="callback-nav"),
+    ]
+)

@@ -1,0 +1,31 @@
+"""Plotly figure defaults for the dark theme (matching assets/tickwire.css)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+PAPER = "#181b1f"
+GRID = "#2c3235"
+TEXT = "#d8d9da"
+COLORS = ["#73bf69", "#5794f2", "#f2cc0c", "#ff9830", "#b877d9", "#f2495c", "#8ab8ff", "#96d98d"]
+
+
+def figure(**layout: Any) -> go.Figure:
+    """An empty figure in the dashboard's dark style; `layout` overrides."""
+    fig = go.Figure()
+    fig.update_layout(
+        template="plotly_dark",
+        paper_bgcolor=PAPER,
+        plot_bgcolor=PAPER,
+        font={"color": TEXT, "size": 12},
+        margin={"l": 48, "r": 16, "t": 24, "b": 32},
+        colorway=COLORS,
+        xaxis={"gridcolor": GRID, "type": "date"},
+        yaxis={"gridcolor": GRID},
+        legend={"orientation": "h", "y": 1.08},
+        uirevision="keep",
+    )
+    fig.update_layout(**layout)
+    return fig

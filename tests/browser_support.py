@@ -1,0 +1,62 @@
+"""Browser tests: Debian's Chromium driven by Playwright (async, so the in-process uvicorn of
+the `api` fixture keeps serving on the same event loop), logged in through the real page."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from urllib.parse import quote
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.api_support import Account, Api
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("the dashboard tests need Chromium: apt-get install chromium")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def logged_in(browser: Browser, api: Api, account: Account, path: str = "/") -> Page:
+    """A new browser context logged in as `account` through /login, then at `path`."""
+    context: BrowserContext = await browser.new_context(
+        viewport=VIEWPORT,  # type: ignore[arg-type]
+        accept_downloads=True,
+    )
+    page = await context.new_page()
+    await page.goto(f"{api.url}/login?next={quote(path, safe='')}")
+    await page.fill("#login-email", account.email)
+    await page.fill("#login-password", account.password)
+    await page.click("#login-submit")
+    await page.wait_for_url(f"{api.url}{path.split('?')[0]}*", timeout=15_000)
+    return page
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """A full-page PNG under tests/artifacts/ (kept by CI)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,58 @@
+"""The dashboard's frame in a real Chromium: login required, the time range in the URL,
+admin pages hidden from others, logout."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser
+
+from tests.api_support import Api
+from tests.browser_support import logged_in, screenshot
+
+
+async def test_pages_require_a_login_and_come_back_after_it(api: Api, browser: Browser) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{api.url}/alerts?range=6h")
+    await page.wait_for_url("**/login?next=*", timeout=15_000)
+    await screenshot(page, "login")
+    await page.fill("#login-email", api.admin.email)
+    await page.fill("#login-password", "wrong password")
+    await page.click("#login-submit")
+    await page.wait_for_selector("text=Wrong email or password.")
+    await page.fill("#login-password", api.admin.password)
+    await page.click("#login-submit")
+    await page.wait_for_url("**/alerts?range=6h", timeout=15_000)
+    await context.close()
+
+
+async def test_the_time_range_lives_in_the_url(api: Api, browser: Browser) -> None:
+    page = await logged_in(browser, api, api.admin, "/markets?range=24h&live=0")
+    await page.wait_for_selector(".tw-range >> text=Last 24 hours")
+    assert not await page.is_checked("#live input[type=checkbox]")
+    await page.click(".tw-range")
+    await page.click("text=Last 5 minutes")
+    await page.wait_for_url("**/markets?range=5m&live=0")
+    await page.check("#live input[type=checkbox]")
+    await page.wait_for_url("**/markets?range=5m")
+    # The URL alone restores the view.
+    await page.goto(f"{api.url}/markets?range=7d")
+    await page.wait_for_selector(".tw-range >> text=Last 7 days")
+    await page.context.close()
+
+
+async def test_admin_pages_are_hidden_from_users_and_logout_works(
+    api: Api, browser: Browser
+) -> None:
+    admin = await logged_in(browser, api, api.admin, "/markets")
+    await admin.wait_for_selector("#nav >> text=Admin")
+    await admin.context.close()
+    user = await api.register("analyst")
+    page = await logged_in(browser, api, user, "/markets")
+    await page.wait_for_selector("#nav >> text=Alerts")
+    assert await page.locator("#nav >> text=Admin").count() == 0
+    assert await page.inner_text("#user") == user.email
+    await page.click("#logout")
+    await page.wait_for_url("**/login*", timeout=15_000)
+    await page.goto(f"{api.url}/markets")
+    await page.wait_for_url("**/login?next=*", timeout=15_000)
+    await page.context.close()

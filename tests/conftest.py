@@ -17,6 +17,8 @@ from playwright.async_api import Browser
 from ingest.app import run as run_ingester
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
+from simulator.app import run as run_simulator
+from simulator.settings import SimulatorSettings
 from sql.migrate import upgrade
 from tests.api_support import Api, running_api
 from tests.browser_support import chromium
@@ -117,3 +119,34 @@ async def browser() -> AsyncIterator[Browser]:
     """One headless Chromium for the session; each test opens its own context."""
     async with chromium() as launched:
         yield launched
+
+
+@dataclass
+class Stack:
+    """What `make up` runs, in this test: database, broker, ingester, API + dashboard and the
+    simulator's demo fleet (3 sensors at 1 reading/s, 4 tickers at 2 ticks/s)."""
+
+    api: Api
+    ingester: RunningIngester
+    broker: Mosquitto
+    database_url: str
+
+
+@pytest.fixture
+async def stack(
+    database_url: str, broker: Mosquitto, api: Api, ingester: RunningIngester
+) -> AsyncIterator[Stack]:
+    settings = SimulatorSettings(
+        database_url=database_url,
+        mqtt_url=broker.url,
+        sim_devices=3,
+        sim_tickers=4,
+        sim_seed=7,
+        sim_drop_every=0,
+        sim_prefix=unique("sim"),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_simulator(settings, stop), name="simulator")
+    yield Stack(api, ingester, broker, database_url)
+    stop.set()
+    await asyncio.wait_for(task, 30)

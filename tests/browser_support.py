@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from urllib.parse import quote
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 

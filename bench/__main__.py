@@ -2,11 +2,18 @@
 
 import sys
 
+import bench.dashboard
 import bench.export
 import bench.history
 import bench.ingest
 import bench.stream
 
-BENCHES = (bench.ingest.main, bench.history.main, bench.export.main, bench.stream.main)
+BENCHES = (
+    bench.ingest.main,
+    bench.history.main,
+    bench.export.main,
+    bench.stream.main,
+    bench.dashboard.main,
+)
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

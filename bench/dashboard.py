@@ -1,0 +1,177 @@
+"""`python -m bench.dashboard`: does the dashboard stay responsive with 50 devices and 20
+tickers live?
+
+Runs the whole stack as `make up` does (`python -m tickwire`, embedded PostgreSQL, Mosquitto,
+ingester, API + dashboard, simulator with 50 sensors and 20 tickers) under a temporary data
+dir, then opens each page in headless Chromium as the admin and, after a warm-up, measures
+for `--seconds`: the page's main-thread busy time (Chrome's `TaskDuration`, as % of wall
+time), long tasks (> 50 ms), the JS heap, the points held by all the page's charts at the
+end (what `extendData`'s cap bounds) and the live stream connections open (must be one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from playwright.async_api import Page
+
+from tests.browser_support import chromium
+
+PAGES = ("/markets", "/devices", "/alerts")
+ADMIN = "bench@example.com"
+_POINTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).reduce(
+    (n, gd) => n + (gd.data || []).reduce((m, t) => m + (t.x ? t.x.length : 0), 0), 0)"""
+_LONG_TASKS_JS = """() => { window.__long = 0; new PerformanceObserver((list) => {
+    window.__long += list.getEntries().length; }).observe({entryTypes: ['longtask']}); }"""
+
+
+@dataclass
+class Sample:
+    page: str
+    cpu_pct: float
+    long_tasks: int
+    heap_mb: float
+    points: int
+    streams: int
+
+
+@contextlib.contextmanager
+def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "TICKWIRE_DATA_DIR": str(workdir),
+        "TICKWIRE_HTTP_PORT": str(port),
+        "TICKWIRE_ADMIN_EMAIL": ADMIN,
+        "TICKWIRE_ADMIN_PASSWORD": password,
+        "TICKWIRE_SIM_DEVICES": "50",
+        "TICKWIRE_SIM_TICKERS": "20",
+        "TICKWIRE_LOG_LEVEL": "WARNING",
+    }
+    log = (workdir / "stack.log").open("wb")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tickwire"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            if child.poll() is not None:
+                raise RuntimeError(f"the stack exited; see {workdir / 'stack.log'}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        log.close()
+
+
+async def measure(page: Page, url: str, path: str, warmup_s: float, seconds: float) -> Sample:
+    await page.goto(f"{url}{path}?range=15m")
+    await page.wait_for_selector("#nav a")  # the frame rendered, the user known
+    await page.evaluate(_LONG_TASKS_JS)
+    await asyncio.sleep(warmup_s)
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Performance.enable")
+    before = await _metrics(cdp)
+    started = time.monotonic()
+    await page.evaluate("() => { window.__long = 0; }")
+    await asyncio.sleep(seconds)
+    after = await _metrics(cdp)
+    wall = time.monotonic() - started
+    busy = after["TaskDuration"] - before["TaskDuration"]
+    return Sample(
+        page=path,
+        cpu_pct=round(100 * busy / wall, 1),
+        long_tasks=int(await page.evaluate("() => window.__long")),
+        heap_mb=round(after["JSHeapUsedSize"] / 2**20, 1),
+        points=int(await page.evaluate(_POINTS_JS)),
+        streams=await _streams(url),
+    )
+
+
+async def _metrics(cdp: object) -> dict[str, float]:
+    result = await cdp.send("Performance.getMetrics")  # type: ignore[attr-defined]
+    return {m["name"]: float(m["value"]) for m in result["metrics"]}
+
+
+async def _streams(url: str) -> int:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{url}/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("tickwire_stream_clients "):
+            return int(float(line.split()[1]))
+    return -1
+
+
+async def run(url: str, password: str, warmup_s: float, seconds: float) -> list[Sample]:
+    samples = []
+    async with chromium() as browser:
+        context = await browser.new_context(viewport={"width": 1440, "height": 900})
+        page = await context.new_page()
+        await page.goto(f"{url}/login")
+        await page.fill("#login-email", ADMIN)
+        await page.fill("#login-password", password)
+        await page.click("#login-submit")
+        await page.wait_for_url("**/markets*")
+        for path in PAGES:
+            samples.append(await measure(page, url, path, warmup_s, seconds))
+    return samples
+
+
+def table(samples: list[Sample]) -> str:
+    head = f"{'page':<12}{'CPU %':>8}{'long tasks':>12}{'heap MB':>10}{'points':>9}{'streams':>9}"
+    rows = [
+        f"{s.page:<12}{s.cpu_pct:>8}{s.long_tasks:>12}{s.heap_mb:>10}{s.points:>9}{s.streams:>9}"
+        for s in samples
+    ]
+    return "\n".join([head, "-" * len(head), *rows])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--quick", action="store_true", help="10 s per page, 5 s warm-up")
+    args = parser.parse_args(argv)
+    seconds, warmup = (10.0, 5.0) if args.quick else (args.seconds, args.warmup)
+    password = secrets.token_urlsafe(12)
+    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), args.port, password) as url:
+        samples = asyncio.run(run(url, password, warmup, seconds))
+    print(table(samples))
+    print(
+        json.dumps(
+            {
+                "bench": "dashboard",
+                "devices": 50,
+                "tickers": 20,
+                "pages": [asdict(s) for s in samples],
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

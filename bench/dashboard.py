@@ -32,6 +32,13 @@ from playwright.async_api import Page
 from tests.browser_support import chromium
 
 PAGES = ("/markets", "/devices", "/alerts")
+SHOTS = {
+    "markets": "/markets?range=15m",
+    "devices": "/devices?range=15m",
+    "device": "/devices/sim-sensor-1?range=15m",
+    "alerts": "/alerts?range=24h",
+    "admin": "/admin",
+}
 ADMIN = "bench@example.com"
 _POINTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).reduce(
     (n, gd) => n + (gd.data || []).reduce((m, t) => m + (t.x ? t.x.length : 0), 0), 0)"""
@@ -123,18 +130,27 @@ async def _streams(url: str) -> int:
     return -1
 
 
-async def run(url: str, password: str, warmup_s: float, seconds: float) -> list[Sample]:
+async def run(
+    url: str, password: str, warmup_s: float, seconds: float, shots: Path | None
+) -> list[Sample]:
     samples = []
     async with chromium() as browser:
         context = await browser.new_context(viewport={"width": 1440, "height": 900})
         page = await context.new_page()
         await page.goto(f"{url}/login")
+        if shots is not None:
+            await page.screenshot(path=str(shots / "login.png"))
         await page.fill("#login-email", ADMIN)
         await page.fill("#login-password", password)
         await page.click("#login-submit")
         await page.wait_for_url("**/markets*")
         for path in PAGES:
             samples.append(await measure(page, url, path, warmup_s, seconds))
+        if shots is not None:
+            for name, path in SHOTS.items():
+                await page.goto(f"{url}{path}")
+                await asyncio.sleep(warmup_s)
+                await page.screenshot(path=str(shots / f"{name}.png"))
     return samples
 
 
@@ -153,11 +169,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--warmup", type=float, default=15.0)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--quick", action="store_true", help="10 s per page, 5 s warm-up")
+    parser.add_argument("--screenshots", type=Path, help="also save a PNG of each page here")
     args = parser.parse_args(argv)
     seconds, warmup = (10.0, 5.0) if args.quick else (args.seconds, args.warmup)
     password = secrets.token_urlsafe(12)
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), args.port, password) as url:
-        samples = asyncio.run(run(url, password, warmup, seconds))
+        samples = asyncio.run(run(url, password, warmup, seconds, args.screenshots))
     print(table(samples))
     print(
         json.dumps(

@@ -1,0 +1,80 @@
+"""What the alerts page asks the API for: its filters and the frame's time range as the query
+parameters of GET /api/alerts, and the page's stream filter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+STATES: Final = [
+    ("open", "Open (active or acked)"),
+    ("ACTIVE", "Active"),
+    ("ACKED", "Acked"),
+    ("CLEARED", "Cleared"),
+    ("", "Any state"),
+]
+KINDS: Final = [
+    "HIGH_TEMP",
+    "THRESHOLD",
+    "OFFLINE",
+    "ONLINE",
+    "PRICE_MOVE",
+    "PRICE_ABOVE",
+    "PRICE_BELOW",
+]
+LIMIT: Final = 200
+_UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
+
+
+def last(range_name: str) -> timedelta:
+    """`"15m"` → 15 minutes (the frame's relative ranges)."""
+    return timedelta(seconds=int(range_name[:-1]) * _UNITS[range_name[-1]])
+
+
+def params(
+    state: str | None,
+    kind: str | None,
+    device_id: str | None,
+    ticker: str | None,
+    timerange: dict[str, Any] | None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The GET /api/alerts query. The range bounds `raised_at`, except for open alerts: an
+    alert still open is current whenever it was raised."""
+    query: dict[str, Any] = {
+        "state": state or None,
+        "kind": kind or None,
+        "device_id": device_id or None,
+        "ticker": ticker or None,
+        "since": None,
+        "until": None,
+        "limit": LIMIT,
+    }
+    if state == "open":
+        return query
+    window = timerange or {"range": "1h"}
+    if window.get("range") == "custom":
+        query["since"] = window.get("start")
+        query["until"] = window.get("end")
+    else:
+        moment = now or datetime.now(UTC)
+        query["since"] = (moment - last(str(window.get("range") or "1h"))).isoformat()
+    return query
+
+
+def stream_filter(device_id: str | None, ticker: str | None) -> dict[str, Any]:
+    """Only the chosen subject's events when the page is filtered on one; else every event the
+    user may read (the stream has no per-kind filter: the page ignores all but `alert`)."""
+    if device_id or ticker:
+        return {"tickers": [ticker] if ticker else [], "devices": [device_id] if device_id else []}
+    return {"tickers": [], "devices": [], "all": True}
+
+
+def describe(query: dict[str, Any], timerange: dict[str, Any] | None) -> str:
+    """What the table shows, in words."""
+    if query.get("state") == "open":
+        return "Every open alert, whenever raised"
+    window = timerange or {"range": "1h"}
+    if window.get("range") == "custom":
+        return f"Raised between {query.get('since')} and {query.get('until') or 'now'}"
+    return f"Raised in the last {window.get('range') or '1h'}"

@@ -1,0 +1,111 @@
+"""The alerts page in a real Chromium: acknowledging an alert changes its state in the page and
+in the API; an alert the engine raises appears live; filters narrow the table."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from playwright.async_api import Browser, Page
+
+from tests.alerts_support import reading
+from tests.api_support import Api
+from tests.browser_support import logged_in, screenshot
+from tests.conftest import RunningIngester
+from tests.support import publish, unique
+from tickwire.broker import Mosquitto
+
+
+async def add_device(api: Api, device_id: str) -> None:
+    async with api.client(api.admin) as client:
+        created = await client.post("/api/devices", json={"device_id": device_id})
+        assert created.status_code == 201, created.text
+
+
+async def insert_alert(
+    db: asyncpg.Connection, kind: str, device_id: str, state: str = "ACTIVE", ago_s: float = 5
+) -> int:
+    raised = datetime.now(UTC) - timedelta(seconds=ago_s)
+    alert_id: int = await db.fetchval(
+        """INSERT INTO alerts (kind, subject, device_id, state, raised_at, message, severity,
+               cleared_at)
+           VALUES ($1, $2, $2, $3, $4, $5, 'critical',
+                   CASE WHEN $3 = 'CLEARED' THEN $4::timestamptz END) RETURNING id""",
+        kind,
+        device_id,
+        state,
+        raised,
+        f"{kind} on {device_id}",
+    )
+    return alert_id
+
+
+async def row_state(page: Page, alert_id: int) -> str | None:
+    return await page.get_attribute(f"#alerts-row-{alert_id}", "data-state")
+
+
+async def test_acknowledge_changes_the_state_in_the_page_and_the_api(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    device = unique("hot")
+    await add_device(api, device)
+    active = await insert_alert(db, "HIGH_TEMP", device)
+    cleared = await insert_alert(db, "OFFLINE", device, state="CLEARED", ago_s=60)
+    page = await logged_in(browser, api, api.admin, "/alerts")
+    await page.wait_for_selector(f"#alerts-row-{active}", timeout=15_000)
+    # The default filter is "open": the cleared alert is not listed.
+    assert await page.locator(f"#alerts-row-{cleared}").count() == 0
+    assert await row_state(page, active) == "ACTIVE"
+    await screenshot(page, "alerts")
+    await page.click(f"#alerts-row-{active} .alerts-ack")
+    await page.wait_for_selector(f"#alerts-row-{active}[data-state=ACKED]", timeout=10_000)
+    assert await page.locator(f"#alerts-row-{active} .alerts-ack").count() == 0
+    async with api.client(api.admin) as client:
+        alert = (await client.get(f"/api/alerts/{active}")).json()
+    assert alert["state"] == "ACKED" and alert["acked_by"] == api.admin.id
+    # A reload shows the stored state, not only what the page remembered.
+    await page.reload()
+    await page.wait_for_selector(f"#alerts-row-{active}[data-state=ACKED]", timeout=15_000)
+    await page.context.close()
+
+
+async def test_filters_narrow_the_table(api: Api, db: asyncpg.Connection, browser: Browser) -> None:
+    one, two = unique("dev"), unique("dev")
+    await add_device(api, one)
+    await add_device(api, two)
+    first = await insert_alert(db, "HIGH_TEMP", one)
+    second = await insert_alert(db, "OFFLINE", two)
+    cleared = await insert_alert(db, "OFFLINE", two, state="CLEARED", ago_s=60)
+    page = await logged_in(browser, api, api.admin, "/alerts")
+    await page.wait_for_selector(f"#alerts-row-{second}", timeout=15_000)
+    await choose(page, "alerts-kind", "OFFLINE")
+    await page.wait_for_selector(f"#alerts-row-{first}", state="detached", timeout=10_000)
+    assert await page.locator(f"#alerts-row-{second}").count() == 1
+    await choose(page, "alerts-state", "Cleared")
+    await page.wait_for_selector(f"#alerts-row-{cleared}", timeout=10_000)
+    assert await page.locator(f"#alerts-row-{second}").count() == 0
+    await choose(page, "alerts-device", one)
+    await page.wait_for_selector("#alerts-table >> text=No alerts match", timeout=10_000)
+    await page.context.close()
+
+
+async def choose(page: Page, dropdown: str, option: str) -> None:
+    await page.click(f"#{dropdown}")
+    await page.get_by_role("option", name=option, exact=True).click()
+
+
+async def test_a_raised_alert_arrives_live(
+    api: Api, ingester: RunningIngester, broker: Mosquitto, browser: Browser
+) -> None:
+    device = unique("live")
+    await add_device(api, device)
+    page = await logged_in(browser, api, api.admin, "/alerts")
+    await page.wait_for_selector("#alerts-table >> text=No alerts match", timeout=15_000)
+    await page.wait_for_selector("#stream-status.live", timeout=10_000)
+    await asyncio.to_thread(publish, broker.url, [reading(device, temperature=45.0)])
+    row = page.locator("tr.alerts-row", has_text=device)
+    await row.wait_for(timeout=15_000)
+    assert await row.get_attribute("data-state") == "ACTIVE"
+    assert "HIGH_TEMP" in await row.inner_text()
+    await page.context.close()

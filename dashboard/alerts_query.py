@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 STATES: Final = [
-    ("open", "Open (active or acked)"),
+    ("open", "Open"),
     ("ACTIVE", "Active"),
     ("ACKED", "Acked"),
     ("CLEARED", "Cleared"),

@@ -32,13 +32,23 @@
     return Math.abs(v) >= 1000 ? v.toFixed(0) : String(Math.round(v * 100) / 100);
   }
 
+  function subject(a) {
+    // The device's page, or the ticker on the markets page (keeping the frame's range).
+    const keep = new URLSearchParams(window.location.search);
+    ["state", "ticker"].forEach((k) => keep.delete(k));
+    let href;
+    if (a.device_id) href = "/devices/" + encodeURIComponent(a.device_id) + "?" + keep.toString();
+    else { keep.set("ticker", a.ticker); href = "/markets?" + keep.toString(); }
+    return html("A", { href: href, children: a.subject, className: "alerts-subject" });
+  }
+
   function row(a) {
     const action = a.state === "ACTIVE"
       ? html("Button", { id: { type: "alerts-ack", alert: a.id }, children: "Acknowledge",
                          className: "tw-button alerts-ack", n_clicks: 0 })
       : "";
     const cells = [
-      when(a.raised_at), a.kind, a.subject,
+      when(a.raised_at), a.kind, subject(a),
       html("Span", { className: "alerts-sev " + a.severity, children: a.severity }),
       html("Span", { className: "alerts-state " + a.state, children: a.state }),
       value(a.value), a.message, when(a.acked_at), when(a.cleared_at), action,

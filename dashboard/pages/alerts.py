@@ -41,7 +41,9 @@ def layout(**_query: Any) -> html.Div:
                     html.Div(
                         className="alerts-filters",
                         children=[
-                            _dropdown("state", "State", options=states, value="open"),
+                            _dropdown(
+                                "state", "State", options=states, value="open", clearable=False
+                            ),
                             _dropdown("kind", "Any kind", options=alerts_query.KINDS),
                             _dropdown("device", "Any device", options=[]),
                             _dropdown("ticker", "Any ticker", options=[]),

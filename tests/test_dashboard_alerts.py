@@ -1,5 +1,6 @@
 """The alerts page in a real Chromium: acknowledging an alert changes its state in the page and
-in the API; an alert the engine raises appears live; filters narrow the table."""
+in the API; an alert the engine raises appears live; filters (and links with filters) narrow the
+table."""
 
 from __future__ import annotations
 
@@ -87,6 +88,10 @@ async def test_filters_narrow_the_table(api: Api, db: asyncpg.Connection, browse
     assert await page.locator(f"#alerts-row-{second}").count() == 0
     await choose(page, "alerts-device", one)
     await page.wait_for_selector("#alerts-table >> text=No alerts match", timeout=10_000)
+    # A link can open the page filtered.
+    await page.goto(f"{api.url}/alerts?state=ACTIVE&device={two}")
+    await page.wait_for_selector(f"#alerts-row-{second}", timeout=15_000)
+    assert await page.locator("tr.alerts-row").count() == 1
     await page.context.close()
 
 

@@ -34,8 +34,9 @@
 
   function subject(a) {
     // The device's page, or the ticker on the markets page (keeping the frame's range).
-    const keep = new URLSearchParams(window.location.search);
-    ["state", "ticker"].forEach((k) => keep.delete(k));
+    const here = new URLSearchParams(window.location.search);
+    const keep = new URLSearchParams();
+    ["range", "from", "to", "live"].forEach((k) => { if (here.has(k)) keep.set(k, here.get(k)); });
     let href;
     if (a.device_id) href = "/devices/" + encodeURIComponent(a.device_id) + "?" + keep.toString();
     else { keep.set("ticker", a.ticker); href = "/markets?" + keep.toString(); }

@@ -26,8 +26,17 @@ def _dropdown(name: str, placeholder: str, **kwargs: Any) -> dcc.Dropdown:
     )
 
 
-def layout(**_query: Any) -> html.Div:
+def layout(
+    state: str = "open",
+    kind: str | None = None,
+    device: str | None = None,
+    ticker: str | None = None,
+    **_other: Any,
+) -> html.Div:
+    """`/alerts?state=CLEARED&kind=OFFLINE&device=…&ticker=…` opens the page so filtered."""
     states = [{"label": label, "value": value} for value, label in alerts_query.STATES]
+    if state not in {value for value, _ in alerts_query.STATES}:
+        state = "open"
     return html.Div(
         className="tw-grid",
         children=[
@@ -44,9 +53,19 @@ def layout(**_query: Any) -> html.Div:
                             _dropdown(
                                 "state", "State", options=states, value="open", clearable=False
                             ),
-                            _dropdown("kind", "Any kind", options=alerts_query.KINDS),
-                            _dropdown("device", "Any device", options=[]),
-                            _dropdown("ticker", "Any ticker", options=[]),
+                            _dropdown("kind", "Any kind", options=alerts_query.KINDS, value=kind),
+                            _dropdown(
+                                "device",
+                                "Any device",
+                                options=[device] if device else [],
+                                value=device,
+                            ),
+                            _dropdown(
+                                "ticker",
+                                "Any ticker",
+                                options=[ticker] if ticker else [],
+                                value=ticker,
+                            ),
                             html.Span(id="alerts-summary", className="alerts-summary"),
                         ],
                     ),

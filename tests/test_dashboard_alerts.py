@@ -103,14 +103,31 @@ async def choose(page: Page, dropdown: str, option: str) -> None:
 async def test_a_raised_alert_arrives_live(
     api: Api, ingester: RunningIngester, broker: Mosquitto, browser: Browser
 ) -> None:
-    device = unique("live")
+    device, other = unique("live"), unique("live")
     await add_device(api, device)
+    await add_device(api, other)
     page = await logged_in(browser, api, api.admin, "/alerts")
     await page.wait_for_selector("#alerts-table >> text=No alerts match", timeout=15_000)
     await page.wait_for_selector("#stream-status.live", timeout=10_000)
+    assert (await stream_url(page)).endswith("/api/stream?")  # all the admin may read
     await asyncio.to_thread(publish, broker.url, [reading(device, temperature=45.0)])
     row = page.locator("tr.alerts-row", has_text=device)
     await row.wait_for(timeout=15_000)
     assert await row.get_attribute("data-state") == "ACTIVE"
     assert "HIGH_TEMP" in await row.inner_text()
+    # Filtered on a device, the page follows only that device's events.
+    await choose(page, "alerts-device", other)
+    await row.wait_for(state="detached", timeout=10_000)
+    await page.wait_for_function(
+        f"window.tickwire.live.source && window.tickwire.live.source.url.endsWith('devices={other}')"
+        " && window.tickwire.live.source.readyState === 1",
+        timeout=10_000,
+    )
+    await asyncio.to_thread(publish, broker.url, [reading(other, temperature=45.0)])
+    await page.locator("tr.alerts-row", has_text=other).wait_for(timeout=15_000)
     await page.context.close()
+
+
+async def stream_url(page: Page) -> str:
+    url: str = await page.evaluate("window.tickwire.live.source.url")
+    return url

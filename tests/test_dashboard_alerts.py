@@ -119,8 +119,9 @@ async def test_a_raised_alert_arrives_live(
     await choose(page, "alerts-device", other)
     await row.wait_for(state="detached", timeout=10_000)
     await page.wait_for_function(
-        f"window.tickwire.live.source && window.tickwire.live.source.url.endsWith('devices={other}')"
-        " && window.tickwire.live.source.readyState === 1",
+        "([id]) => { const s = window.tickwire.live.source;"
+        " return s && s.url.endsWith('devices=' + id) && s.readyState === 1; }",
+        arg=[other],
         timeout=10_000,
     )
     await asyncio.to_thread(publish, broker.url, [reading(other, temperature=45.0)])

@@ -103,10 +103,17 @@ def _row(entity: Entity, item: dict[str, Any]) -> html.Tr:
             ),
         ],
     )
-    cells = [html.Td(cell(entity, item, column)) for column, _ in entity.columns]
+    cells = [html.Td(_cell(entity, item, column)) for column, _ in entity.columns]
     return html.Tr(
         id=f"admin-{entity.name}-{key}", className="admin-row", children=[*cells, buttons]
     )
+
+
+def _cell(entity: Entity, item: dict[str, Any], column: str) -> Any:
+    text = cell(entity, item, column)
+    if column == "status":
+        return [html.Span(className=f"tw-dot {text}"), text]
+    return text
 
 
 def denied() -> html.Div:

@@ -11,7 +11,7 @@ STATES: Final = [
     ("ACTIVE", "Active"),
     ("ACKED", "Acked"),
     ("CLEARED", "Cleared"),
-    ("", "Any state"),
+    ("any", "Any state"),
 ]
 KINDS: Final = [
     "HIGH_TEMP",
@@ -42,7 +42,7 @@ def params(
     """The GET /api/alerts query. The range bounds `raised_at`, except for open alerts: an
     alert still open is current whenever it was raised."""
     query: dict[str, Any] = {
-        "state": state or None,
+        "state": None if state in (None, "", "any") else state,
         "kind": kind or None,
         "device_id": device_id or None,
         "ticker": ticker or None,

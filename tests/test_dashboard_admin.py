@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, Dialog, Page
 
+from dashboard import admin_specs
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
 from tests.support import unique
@@ -135,3 +136,32 @@ async def test_a_user_gets_no_admin_page(api: Api, browser: Browser) -> None:
     await page.wait_for_selector(".admin-denied >> text=Admins only", timeout=15_000)
     assert await page.locator("#admin-devices").count() == 0
     await page.context.close()
+
+
+def test_form_values_become_api_bodies() -> None:
+    values = {"device_id": " d-1 ", "name": "", "tickers": "AAPL, MSFT,", "offline_timeout_s": 20}
+    assert admin_specs.body(admin_specs.DEVICES, values, creating=True) == {
+        "device_id": "d-1",
+        "tickers": ["AAPL", "MSFT"],
+        "offline_timeout_s": 20.0,
+    }
+    # An edit never sends the key; empty fields stay unchanged unless the API lets them clear.
+    assert admin_specs.body(admin_specs.DEVICES, values, creating=False) == {
+        "tickers": ["AAPL", "MSFT"],
+        "offline_timeout_s": 20.0,
+    }
+    stock = {"ticker": "X", "name": "", "exchange": None, "currency": "USD", "shared": ["on"]}
+    assert admin_specs.body(admin_specs.STOCKS, stock, creating=True) == {
+        "ticker": "X",
+        "currency": "USD",
+        "shared": True,
+    }
+    assert admin_specs.body(admin_specs.STOCKS, stock, creating=False) == {
+        "name": None,
+        "exchange": None,
+        "currency": "USD",
+    }
+    rule = {"name": "r", "kind": "HIGH_TEMP", "threshold": 35, "enabled": []}
+    patch = admin_specs.body(admin_specs.RULES, rule, creating=False)
+    assert patch["enabled"] is False and patch["threshold"] == 35.0 and patch["ticker"] is None
+    assert "duration_s" not in patch

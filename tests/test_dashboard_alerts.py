@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from playwright.async_api import Browser, Page
 
+from dashboard import alerts_query
 from tests.alerts_support import reading
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
@@ -86,6 +87,9 @@ async def test_filters_narrow_the_table(api: Api, db: asyncpg.Connection, browse
     await choose(page, "alerts-state", "Cleared")
     await page.wait_for_selector(f"#alerts-row-{cleared}", timeout=10_000)
     assert await page.locator(f"#alerts-row-{second}").count() == 0
+    await choose(page, "alerts-state", "Any state")
+    await page.wait_for_selector(f"#alerts-row-{second}", timeout=10_000)
+    assert await page.locator(f"#alerts-row-{cleared}").count() == 1
     await choose(page, "alerts-device", one)
     await page.wait_for_selector("#alerts-table >> text=No alerts match", timeout=10_000)
     # A link can open the page filtered.
@@ -132,3 +136,17 @@ async def test_a_raised_alert_arrives_live(
 async def stream_url(page: Page) -> str:
     url: str = await page.evaluate("window.tickwire.live.source.url")
     return url
+
+
+def test_the_query_follows_filters_and_range() -> None:
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    opened = alerts_query.params("open", "OFFLINE", "d1", None, {"range": "5m"}, now)
+    assert opened["state"] == "open" and opened["since"] is None  # open: whenever raised
+    assert opened["kind"] == "OFFLINE" and opened["device_id"] == "d1" and opened["ticker"] is None
+    recent = alerts_query.params("any", None, None, "AAPL", {"range": "15m"}, now)
+    assert recent["state"] is None and recent["since"] == (now - timedelta(minutes=15)).isoformat()
+    custom = {"range": "custom", "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+    window = alerts_query.params("CLEARED", None, None, None, custom, now)
+    assert (window["since"], window["until"]) == (custom["start"], custom["end"])
+    assert alerts_query.stream_filter(None, None) == {"tickers": [], "devices": [], "all": True}
+    assert alerts_query.stream_filter("d1", None) == {"tickers": [], "devices": ["d1"]}

@@ -1,0 +1,174 @@
+/* tickwire markets page, browser side: live price events → the chart's extendData and the
+ * ticker tape.
+ *
+ * Chart (traces laid out by markets_chart.py): 0 closed candles, 1 the current candle, 2 closed
+ * volume, 3 current volume, 4 SMA, 5 EMA, 6/7 Bollinger upper/lower. A tick in the current
+ * candle's bucket updates it (trace 1/3 re-extended with maxPoints 1, i.e. replaced); a tick in
+ * a later bucket closes it (appended to traces 0/2 with the overlays' next points) and starts a
+ * new one. Buckets are the API's grid: date_bin(interval, time, 2000-01-03T00:00Z). Ticks before
+ * the end of the fetched range are already in the history and skipped; late ones for a closed
+ * bucket wait for the next history load.
+ */
+(function () {
+  "use strict";
+  const ANCHOR = Date.UTC(2000, 0, 3);
+  const PERIOD = 20;
+  const SIGMAS = 2;
+  const SPARK_MAX = 120;
+  const COLUMNS = ["x", "open", "high", "low", "close", "y"];
+  const chart = { version: null, seq: 0, cur: null, closes: [], ema: null, meta: null };
+  const tapeState = { version: null, seq: 0, items: {} };
+
+  function noUpdate() { return window.dash_clientside.no_update; }
+
+  function bucketOf(t, iv) { return ANCHOR + Math.floor((t - ANCHOR) / iv) * iv; }
+
+  function reset(meta) {
+    chart.version = meta.version;
+    chart.meta = meta;
+    chart.closes = (meta.closes || []).slice();
+    chart.ema = meta.ema;
+    const c = meta.current;
+    chart.cur = c ? { t: Date.parse(c.t), o: c.o, h: c.h, l: c.l, c: c.c, v: c.v || 0, last: meta.end_ms - 1 } : null;
+  }
+
+  function overlayPoint(close) {
+    chart.closes.push(close);
+    if (chart.closes.length > 3 * PERIOD) chart.closes.shift();
+    const k = 2 / (PERIOD + 1);
+    chart.ema = chart.ema === null || chart.ema === undefined ? close : chart.ema + k * (close - chart.ema);
+    const win = chart.closes.slice(-PERIOD);
+    if (win.length < PERIOD) return [null, chart.ema, null, null];
+    const mean = win.reduce((a, b) => a + b, 0) / PERIOD;
+    const sd = Math.sqrt(win.reduce((a, b) => a + (b - mean) * (b - mean), 0) / PERIOD);
+    return [mean, chart.ema, mean + SIGMAS * sd, mean - SIGMAS * sd];
+  }
+
+  function applyTick(tick, closed) {
+    const t = Date.parse(tick.time);
+    const meta = chart.meta;
+    if (!(t >= meta.end_ms)) return false;  // in the fetched history already
+    const p = Number(tick.price);
+    const vol = Number(tick.volume || 0);
+    const b = bucketOf(t, meta.interval_ms);
+    const cur = chart.cur;
+    if (!cur || b > cur.t) {
+      if (cur) closed.push(cur);
+      chart.cur = { t: b, o: p, h: p, l: p, c: p, v: vol, last: t };
+    } else if (b === cur.t) {
+      cur.h = Math.max(cur.h, p);
+      cur.l = Math.min(cur.l, p);
+      if (t >= cur.last) { cur.c = p; cur.last = t; }
+      cur.v += vol;
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  function extension(closed) {
+    const iso = (t) => new Date(t).toISOString();
+    const cur = chart.cur;
+    const cols = {};
+    COLUMNS.forEach((k) => { cols[k] = [[], [], [], [], [], [], [], []]; });
+    closed.forEach((c) => {
+      const x = iso(c.t);
+      [0, 2].forEach((i) => cols.x[i].push(x));
+      cols.open[0].push(c.o); cols.high[0].push(c.h); cols.low[0].push(c.l); cols.close[0].push(c.c);
+      cols.y[2].push(c.v);
+      overlayPoint(c.c).forEach((v, j) => { cols.x[4 + j].push(x); cols.y[4 + j].push(v); });
+    });
+    const x = iso(cur.t);
+    cols.x[1] = [x]; cols.x[3] = [x];
+    cols.open[1] = [cur.o]; cols.high[1] = [cur.h]; cols.low[1] = [cur.l]; cols.close[1] = [cur.c];
+    cols.y[3] = [cur.v];
+    const cap = chart.meta.max_points;
+    const caps = [cap, 1, cap, 1, cap, cap, cap, cap];
+    const maxPoints = {};
+    COLUMNS.forEach((k) => { maxPoints[k] = caps; });
+    return [cols, [0, 1, 2, 3, 4, 5, 6, 7], maxPoints];
+  }
+
+  function liveChart(batch, meta) {
+    if (!batch || !meta || !meta.live) return noUpdate();
+    if (chart.version !== meta.version) reset(meta);
+    if (batch.seq <= chart.seq) return noUpdate();
+    chart.seq = batch.seq;
+    const closed = [];
+    let changed = false;
+    (batch.events || []).forEach((e) => {
+      if (e.kind !== "price" || e.data.ticker !== meta.ticker) return;
+      e.data.ticks.forEach((tick) => { if (applyTick(tick, closed)) changed = true; });
+    });
+    return changed ? extension(closed) : noUpdate();
+  }
+
+  function addSpark(points, t, p) {
+    // Keep the history's spacing: a tick within the last point's bucket replaces its value.
+    const n = points.length;
+    const step = n >= 2 ? Date.parse(points[n - 1][0]) - Date.parse(points[n - 2][0]) : 1000;
+    if (n && t < Date.parse(points[n - 1][0]) + step) { points[n - 1][1] = p; return; }
+    points.push([new Date(t).toISOString(), p]);
+    if (points.length > SPARK_MAX) points.shift();
+  }
+
+  function spark(points) {
+    if (points.length < 2) return "";
+    const w = 90, h = 24;
+    const ys = points.map((p) => p[1]);
+    const lo = Math.min.apply(null, ys), hi = Math.max.apply(null, ys);
+    const span = hi - lo || 1;
+    const step = w / (points.length - 1);
+    const coords = ys.map((y, i) => (i * step).toFixed(1) + "," + (h - ((y - lo) / span) * h).toFixed(1));
+    return `<svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="currentColor" stroke-width="1.3" points="${coords.join(" ")}"/></svg>`;
+  }
+
+  function draw(ticker, item) {
+    const el = document.querySelector(`.markets-tick[data-ticker="${ticker}"]`);
+    if (!el) return;
+    const price = el.querySelector(".markets-tick-price");
+    const change = el.querySelector(".markets-tick-change");
+    const sparkEl = el.querySelector(".markets-tick-spark");
+    if (item.last === null || item.last === undefined) {
+      price.textContent = "no prices";
+      return;
+    }
+    price.textContent = Number(item.last).toFixed(2);
+    if (item.first) {
+      const pct = ((item.last - item.first) / item.first) * 100;
+      change.textContent = (pct >= 0 ? "+" : "") + pct.toFixed(2) + "%";
+      change.className = "markets-tick-change " + (pct >= 0 ? "tw-up" : "tw-down");
+      sparkEl.className = "markets-tick-spark " + (pct >= 0 ? "tw-up" : "tw-down");
+    }
+    sparkEl.innerHTML = spark(item.spark);
+  }
+
+  function tape(batch, store) {
+    if (!store) return noUpdate();
+    const fired = window.dash_clientside.callback_context.triggered.map((t) => t.prop_id);
+    if (tapeState.version !== store.version) {
+      tapeState.version = store.version;
+      tapeState.items = JSON.parse(JSON.stringify(store.items || {}));
+      tapeState.seq = batch ? batch.seq : 0;
+    } else if (fired.includes("live-events.data") && batch && batch.seq > tapeState.seq) {
+      tapeState.seq = batch.seq;
+      (batch.events || []).forEach((e) => {
+        const item = e.kind === "price" && tapeState.items[e.data.ticker];
+        if (!item) return;
+        e.data.ticks.forEach((tick) => {
+          const p = Number(tick.price);
+          if (item.first === null || item.first === undefined) item.first = p;
+          item.last = p;
+          addSpark(item.spark, Date.parse(tick.time), p);
+        });
+      });
+    }
+    // Drawn after React has rendered the tape's links.
+    setTimeout(() => Object.keys(tapeState.items).forEach((t) => draw(t, tapeState.items[t])), 0);
+    return noUpdate();
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside);
+  window.dash_clientside.markets = { liveChart: liveChart, tape: tape };
+  window.tickwire_markets = { chart: chart, tape: tapeState };
+})();

@@ -1,0 +1,138 @@
+/* tickwire devices pages, browser side: live fleet cards and live device charts.
+ *
+ * Batches of stream events arrive in the `live-events` store (assets/tickwire.js); these
+ * callbacks turn them into card text and `extendData` for the charts (capped), never going
+ * through Python. Chart times are UTC wall clock, like the server's (devices_data.wall).
+ */
+(function () {
+  "use strict";
+  const SPARK_POINTS = 200;
+  const CHART_POINTS = 5000;
+  const NO = () => window.dash_clientside.no_update;
+
+  function wall(iso) {
+    // ISO with a zone → "YYYY-MM-DD HH:MM:SS.fff" UTC (plotly ignores zones)
+    return new Date(iso).toISOString().replace("T", " ").replace("Z", "");
+  }
+
+  function localTime(iso) {
+    if (!iso) return "never";
+    return new Date(iso).toLocaleTimeString();
+  }
+
+  function ago(iso) {
+    if (!iso) return "never seen";
+    const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    const text = s < 60 ? s + " s" : s < 3600 ? Math.round(s / 60) + " min" :
+      s < 86400 ? Math.round(s / 3600) + " h" : Math.round(s / 86400) + " d";
+    return "last seen " + localTime(iso) + " (" + text + " ago)";
+  }
+
+  function formatValues(values) {
+    const names = Object.keys(values || {}).sort();
+    if (!names.length) return "no readings in this range";
+    return names.map((m) => m + " " + Number(values[m]).toFixed(2)).join(" · ");
+  }
+
+  function lastTime(graphId) {
+    // The latest x already on a chart, so history and live points never overlap.
+    const el = document.getElementById(graphId);
+    const gd = el && (el.classList.contains("js-plotly-plot") ? el : el.querySelector(".js-plotly-plot"));
+    const x = gd && gd.data && gd.data[0] && gd.data[0].x;
+    return x && x.length ? String(x[x.length - 1]) : "";
+  }
+
+  const fleet = { state: {}, version: null };
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside);
+  window.dash_clientside.devices = {
+    // Fleet grid: Inputs live-events, devices-state, devices-clock; Outputs (ALL) dot
+    // className, dot title, values, last seen, sparkline extendData.
+    fleet(batch, initial, _tick) {
+      const ctx = window.dash_clientside.callback_context;
+      const fired = ctx.triggered.map((t) => t.prop_id.split(".")[0]);
+      const ids = ctx.outputs_list[0].map((o) => o.id.device);
+      if (initial && initial !== fleet.version) {
+        fleet.version = initial;
+        fleet.state = JSON.parse(JSON.stringify(initial));
+      }
+      const touched = new Set(fired.includes("devices-state") ? ids : []);
+      const extend = {};
+      if (fired.includes("live-events") && batch) {
+        for (const ev of batch.events) {
+          const st = fleet.state[ev.data.device_id];
+          if (!st) continue;
+          touched.add(ev.data.device_id);
+          if (ev.kind === "device_status") {
+            st.status = ev.data.status;
+            if (ev.data.last_seen) st.last_seen = ev.data.last_seen;
+          } else if (ev.kind === "telemetry") {
+            for (const r of ev.data.readings) {
+              Object.assign(st.values, r.values);
+              if (!st.last_seen || r.time > st.last_seen) st.last_seen = r.time;
+              if (!st.spark) st.spark = Object.keys(r.values).sort()[0];
+              if (st.spark in r.values) {
+                const e = extend[ev.data.device_id] || (extend[ev.data.device_id] = { x: [], y: [] });
+                e.x.push(wall(r.time));
+                e.y.push(r.values[st.spark]);
+              }
+            }
+          }
+        }
+      }
+      const pick = (fn) => ids.map((id) => (touched.has(id) && fleet.state[id] ? fn(fleet.state[id], id) : NO()));
+      const seen = ids.map((id) => (fleet.state[id] ? ago(fleet.state[id].last_seen) : NO()));
+      return [
+        pick((st) => "tw-dot " + st.status),
+        pick((st) => st.status),
+        pick((st) => formatValues(st.values)),
+        seen,
+        ids.map((id) => (extend[id] ? [{ x: [extend[id].x], y: [extend[id].y] }, [0], SPARK_POINTS] : NO())),
+      ];
+    },
+
+    // Device page charts: Input live-events, State device-id; Output (ALL) extendData.
+    charts(batch, deviceId) {
+      const ctx = window.dash_clientside.callback_context;
+      const outs = ctx.outputs_list;
+      if (!batch) return outs.map(() => NO());
+      const points = {};
+      for (const ev of batch.events) {
+        if (ev.kind !== "telemetry" || ev.data.device_id !== deviceId) continue;
+        for (const r of ev.data.readings) {
+          const t = wall(r.time);
+          for (const m of Object.keys(r.values)) {
+            const p = points[m] || (points[m] = { x: [], y: [] });
+            p.x.push(t);
+            p.y.push(r.values[m]);
+          }
+        }
+      }
+      return outs.map((o) => {
+        const p = points[o.id.metric];
+        if (!p) return NO();
+        const after = lastTime(JSON.stringify(o.id, Object.keys(o.id).sort()));
+        const keep = p.x.map((t, i) => i).filter((i) => p.x[i] > after);
+        if (!keep.length) return NO();
+        return [{ x: [keep.map((i) => p.x[i])], y: [keep.map((i) => p.y[i])] }, [0], CHART_POINTS];
+      });
+    },
+
+    // Device page head and alerts: Inputs live-events, State device-id; Outputs dot
+    // className, last seen, alerts bump.
+    device(batch, deviceId, bump) {
+      let dot = NO(), seen = NO(), alerts = NO();
+      if (!batch) return [dot, seen, alerts];
+      for (const ev of batch.events) {
+        const d = ev.data;
+        if ((d.device_id || d.subject) !== deviceId) continue;
+        if (ev.kind === "device_status") dot = "tw-dot " + d.status;
+        if (ev.kind === "telemetry" && d.readings.length) seen = ago(d.readings[d.readings.length - 1].time);
+        if (ev.kind === "alert") alerts = (bump || 0) + 1;
+      }
+      return [dot, seen, alerts];
+    },
+
+    ago: ago,
+  };
+})();

@@ -1,0 +1,130 @@
+"""What the devices pages read from the API: the frame's time window, telemetry series as
+plot-ready x/y lists, rolling stats, alerts, commands.
+
+Times on the charts are UTC wall-clock strings (`YYYY-MM-DD HH:MM:SS.fff`): plotly.js ignores
+zones, so the server's history and the browser's live points (assets/devices.js) must agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from dashboard import client
+
+SPANS = {
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+WINDOWS = ("5m", "1h", "24h")
+EXPORT_FORMATS = ("csv", "json", "xml")
+
+
+def window(timerange: dict[str, Any] | None) -> tuple[str, str]:
+    """The frame's range as ISO (start, end): custom as given, else the last <range> to now."""
+    timerange = timerange or {}
+    now = datetime.now(UTC)
+    if timerange.get("range") == "custom" and timerange.get("start"):
+        return str(timerange["start"]), str(timerange.get("end") or now.isoformat())
+    span = SPANS.get(str(timerange.get("range")), SPANS["1h"])
+    return (now - span).isoformat(), now.isoformat()
+
+
+def wall(iso: str) -> str:
+    """An API time (ISO with a zone) → UTC wall clock for plotly."""
+    instant = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    return instant.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def from_wall(text: str) -> str:
+    """A plotly axis value (UTC wall clock) → ISO UTC for the API."""
+    instant = datetime.fromisoformat(text.strip().replace(" ", "T"))
+    return instant.replace(tzinfo=UTC).isoformat()
+
+
+async def telemetry(
+    device_id: str, start: str, end: str, points: int, metric: str | None = None
+) -> dict[str, Any]:
+    """GET the device's telemetry; the answer with each series' `x`/`y` added."""
+    answer: dict[str, Any] = await client.get(
+        f"/api/devices/{device_id}/telemetry", start=start, end=end, points=points, metric=metric
+    )
+    for series in answer["series"]:
+        series["x"] = [wall(p["time"]) for p in series["points"]]
+        series["y"] = [p["value"] for p in series["points"]]
+        series["last"] = _last(series["points"])
+    return answer
+
+
+def _last(points: list[dict[str, Any]]) -> float | None:
+    if not points:
+        return None
+    point = points[-1]
+    value = point["last"] if point.get("last") is not None else point["value"]
+    return float(value)
+
+
+def resolution(answer: dict[str, Any]) -> str:
+    """How the API answered, for the chart's label: raw rows or the bucket width and source."""
+    methods = {s["method"] for s in answer.get("series", [])}
+    if answer.get("interval"):
+        return f"{answer['interval']} buckets · {answer['source']}"
+    if "minmaxlttb" in methods:
+        return "raw · MinMaxLTTB"
+    return "raw"
+
+
+def export_href(device_id: str, metric: str, start: str, end: str, fmt: str) -> str:
+    query = {"device_id": device_id, "metric": metric, "start": start, "end": end, "format": fmt}
+    return "/api/export/telemetry?" + urlencode(query)
+
+
+async def rolling_stats(device_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """{metric: {window: {avg, min, max, count}}} for the 5 m, 1 h and 24 h windows."""
+    answers = await asyncio.gather(
+        *(client.get("/api/stats/avg", device_id=device_id, window=w) for w in WINDOWS)
+    )
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, answer in zip(WINDOWS, answers, strict=True):
+        for row in answer["metrics"]:
+            table.setdefault(row["metric"], {})[name] = row
+    return table
+
+
+async def alerts(device_id: str) -> list[dict[str, Any]]:
+    page: dict[str, Any] = await client.get("/api/alerts", device_id=device_id, limit=20)
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+async def commands(device_id: str) -> list[dict[str, Any]]:
+    page: dict[str, Any] = await client.get(f"/api/devices/{device_id}/commands", limit=10)
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+async def send_command(device_id: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
+    sent: dict[str, Any] = await client.request(
+        "POST", f"/api/devices/{device_id}/commands", json={"command": command, "args": args}
+    )
+    return sent
+
+
+async def fleet(start: str, end: str) -> list[dict[str, Any]]:
+    """Every device the user reads, each with `series` over [start, end) for the cards."""
+    page: dict[str, Any] = await client.get("/api/devices", limit=1000)
+    devices: list[dict[str, Any]] = page["items"]
+    answers = await asyncio.gather(
+        *(telemetry(d["device_id"], start, end, points=60) for d in devices),
+        return_exceptions=True,
+    )
+    for device, answer in zip(devices, answers, strict=True):
+        device["series"] = [] if isinstance(answer, BaseException) else answer["series"]
+    return devices

@@ -1,0 +1,157 @@
+"""The device page's panels: one chart per metric (with its resolution and export links),
+rolling averages, alerts and commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboard import devices_data, theme
+
+
+def figure(series: dict[str, Any], revision: str, index: int) -> go.Figure:
+    """A metric's chart: the line (trace 0, extended live) and, for buckets, a min–max band."""
+    fig = theme.figure(
+        height=260,
+        uirevision=revision,
+        showlegend=False,
+        xaxis={"type": "date", "title": {"text": "UTC", "standoff": 4}},
+    )
+    color = theme.COLORS[index % len(theme.COLORS)]
+    fig.add_scatter(
+        x=series["x"], y=series["y"], mode="lines", name=series["metric"], line={"color": color}
+    )
+    if series["method"] == "bucket":
+        points = series["points"]
+        fig.add_scatter(x=series["x"], y=[p["max"] for p in points], mode="lines",
+                        line={"width": 0}, hoverinfo="skip", name="max")  # fmt: skip
+        fig.add_scatter(x=series["x"], y=[p["min"] for p in points], mode="lines",
+                        line={"width": 0}, fill="tonexty", fillcolor="rgba(87,148,242,0.15)",
+                        hoverinfo="skip", name="min")  # fmt: skip
+    return fig
+
+
+def exports(device_id: str, metric: str, start: str, end: str) -> list[Any]:
+    links: list[Any] = ["export"]
+    for fmt in devices_data.EXPORT_FORMATS:
+        href = devices_data.export_href(device_id, metric, start, end, fmt)
+        links.append(html.A(fmt.upper(), href=href, download="", className="device-export-link"))
+    return links
+
+
+def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index: int,
+          revision: str) -> html.Div:  # fmt: skip
+    metric = series["metric"]
+    key = {"metric": metric}
+    return html.Div(
+        className="tw-panel",
+        children=[
+            html.H3(
+                [
+                    metric,
+                    html.Span(
+                        devices_data.resolution(answer),
+                        id={"type": "device-res", **key},
+                        className="device-res",
+                    ),
+                ]
+            ),
+            dcc.Loading(
+                dcc.Graph(
+                    id={"type": "device-chart", **key},
+                    figure=figure(series, revision, index),
+                    config={"displaylogo": False, "responsive": True},
+                ),
+                type="dot",
+                delay_show=300,
+            ),
+            html.Div(
+                exports(device_id, metric, answer["start"], answer["end"]),
+                id={"type": "device-export", **key},
+                className="device-export",
+            ),
+        ],
+    )
+
+
+def charts(device_id: str, answer: dict[str, Any], revision: str) -> list[Any]:
+    found = [s for s in answer["series"]]
+    if not found:
+        return [
+            html.Div(
+                "No readings in this range — pick a longer range above, or check that the "
+                "device is sending (its status and last seen are at the top).",
+                className="tw-panel wide tw-empty",
+            )
+        ]
+    return [chart(device_id, answer, s, i, revision) for i, s in enumerate(found)]
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def stats(table: dict[str, dict[str, dict[str, Any]]]) -> Any:
+    if not table:
+        return html.Div("No readings in the last 24 hours.", className="tw-empty")
+    head = html.Tr([html.Th("metric")] + [html.Th(f"avg {w}") for w in devices_data.WINDOWS])
+    rows = []
+    for metric in sorted(table):
+        cells = [html.Td(metric)]
+        for w in devices_data.WINDOWS:
+            row = table[metric].get(w)
+            text = _num(row["avg"]) if row else "–"
+            hint = (
+                f"min {_num(row['min'])} · max {_num(row['max'])} · n {row['count']}" if row else ""
+            )
+            cells.append(html.Td(text, title=hint))
+        rows.append(html.Tr(cells))
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table")
+
+
+def when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def alerts(items: list[dict[str, Any]]) -> Any:
+    if not items:
+        return html.Div("No alerts for this device.", className="tw-empty")
+    head = html.Tr([html.Th(h) for h in ("kind", "severity", "state", "raised", "message")])
+    rows = [
+        html.Tr(
+            [
+                html.Td(a["kind"]),
+                html.Td(a["severity"], className=f"sev-{a['severity'].lower()}"),
+                html.Td(a["state"]),
+                html.Td(when(a["raised_at"])),
+                html.Td(a["message"]),
+            ]
+        )
+        for a in items
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table device-alerts")
+
+
+def commands(items: list[dict[str, Any]]) -> Any:
+    if not items:
+        return html.Div("No commands sent yet.", className="tw-empty")
+    head = html.Tr([html.Th(h) for h in ("command", "args", "status", "sent", "acked", "detail")])
+    rows = [
+        html.Tr(
+            [
+                html.Td(c["command"]),
+                html.Td(", ".join(f"{k}={v}" for k, v in c["args"].items())),
+                html.Td(c["status"], className=f"status-{c['status']} device-cmd-status"),
+                html.Td(when(c["created_at"])),
+                html.Td(when(c["acked_at"])),
+                html.Td(c["detail"] or ""),
+            ]
+        )
+        for c in items
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table device-commands")

@@ -1,0 +1,265 @@
+"""/devices/<device_id>: one live chart per metric over the frame's range (zoom → a finer
+fetch of that range), rolling averages 5 m / 1 h / 24 h, the device's alerts and commands,
+export links for each chart's range. Live points come in the browser (assets/devices.js)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
+
+from dashboard import client, devices_data, devices_panels, frame
+
+dash.register_page(__name__, path_template="/devices/<device_id>", title="tickwire · device")
+
+ZOOM_POINTS = 1000
+COMMANDS = [
+    {"label": "set_interval", "value": "set_interval"},
+    {"label": "ping", "value": "ping"},
+]
+
+
+def _panel(title: str, body_id: str, *extra: Any, wide: bool = False) -> html.Div:
+    return html.Div(
+        className="tw-panel" + (" wide" if wide else ""),
+        children=[
+            html.H3(title),
+            *extra,
+            dcc.Loading(html.Div(id=body_id), type="dot", delay_show=300),
+        ],
+    )
+
+
+def _command_form() -> html.Div:
+    return html.Div(
+        className="device-form",
+        children=[
+            dcc.Dropdown(
+                id="device-cmd",
+                options=COMMANDS,
+                value="set_interval",
+                clearable=False,
+                searchable=False,
+                className="device-cmd-select",
+            ),
+            dcc.Input(
+                id="device-cmd-seconds",
+                type="number",
+                min=0.01,
+                max=3600,
+                value=1,
+                className="tw-input",
+                placeholder="seconds",
+            ),
+            html.Span("s", className="tw-quiet"),
+            html.Button("Send", id="device-cmd-send", className="tw-button primary"),
+            html.Span(id="device-cmd-error", className="tw-error"),
+        ],
+    )
+
+
+def layout(device_id: str | None = None, **_query: Any) -> html.Div:
+    return html.Div(
+        className="device-page",
+        children=[
+            frame.live_filter("device", devices=[device_id] if device_id else []),
+            dcc.Store(id="device-id", data=device_id),
+            dcc.Store(id="device-rev"),
+            dcc.Store(id="device-alert-bump", data=0),
+            dcc.Interval(id="device-stats-tick", interval=30_000),
+            dcc.Interval(id="device-cmd-tick", interval=1000, disabled=True),
+            html.Div(id="device-head", className="device-head"),
+            dcc.Loading(
+                html.Div(id="device-charts", className="tw-grid"), type="dot", delay_show=300
+            ),
+            html.Div(
+                className="tw-grid device-panels",
+                children=[
+                    _panel("Rolling averages", "device-stats"),
+                    _panel("Commands", "device-commands", _command_form()),
+                    _panel("Alerts", "device-alerts", wide=True),
+                ],
+            ),
+        ],
+    )
+
+
+def _head(device: dict[str, Any]) -> list[Any]:
+    return [
+        dcc.Link("← Devices", href="/devices", className="tw-link", id="device-back"),
+        html.Span(id="device-dot", className=f"tw-dot {device['status']}"),
+        html.H2(device["device_id"]),
+        html.Span(device["name"], className="tw-quiet"),
+        html.Span(device["kind"], className="tw-quiet"),
+        html.Span(
+            f"last seen {devices_panels.when(device['last_seen']) or 'never'}",
+            id="device-seen",
+            className="devices-seen",
+        ),
+    ]
+
+
+@dash.callback(
+    Output("device-head", "children"),
+    Output("device-charts", "children"),
+    Output("device-rev", "data"),
+    Input("timerange", "data"),
+    Input("live-reset", "data"),
+    State("device-id", "data"),
+)
+async def load(
+    timerange: dict[str, Any] | None, _reset: int | None, device_id: str | None
+) -> tuple[Any, ...]:
+    if not device_id:
+        return [], html.Div("No device given.", className="tw-error"), None
+    start, end = devices_data.window(timerange)
+    revision = f"{start}|{end}"
+    try:
+        device = await client.get(f"/api/devices/{device_id}")
+        answer = await devices_data.telemetry(device_id, start, end, ZOOM_POINTS)
+    except client.ApiFailed as failed:
+        error = html.Div(f"{device_id}: {failed.message}", className="tw-panel wide tw-error")
+        return [dcc.Link("← Devices", href="/devices", className="tw-link")], [error], None
+    return _head(device), devices_panels.charts(device_id, answer, revision), revision
+
+
+def _zoomed(relayout: dict[str, Any] | None) -> tuple[str, str] | bool | None:
+    """The x range a relayout asks for; True for 'back to the full range'; None: not a zoom."""
+    if not relayout:
+        return None
+    if relayout.get("xaxis.autorange"):
+        return True
+    if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
+        lo, hi = relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]
+    elif isinstance(relayout.get("xaxis.range"), list):
+        lo, hi = relayout["xaxis.range"]
+    else:
+        return None
+    return devices_data.from_wall(str(lo)), devices_data.from_wall(str(hi))
+
+
+@dash.callback(
+    Output({"type": "device-chart", "metric": MATCH}, "figure"),
+    Output({"type": "device-res", "metric": MATCH}, "children"),
+    Output({"type": "device-export", "metric": MATCH}, "children"),
+    Input({"type": "device-chart", "metric": MATCH}, "relayoutData"),
+    State("device-id", "data"),
+    State("device-rev", "data"),
+    State("timerange", "data"),
+    prevent_initial_call=True,
+)
+async def zoom(
+    relayout: dict[str, Any] | None,
+    device_id: str,
+    revision: str | None,
+    timerange: dict[str, Any] | None,
+) -> tuple[Any, ...]:
+    """Zoom means detail: re-fetch the visible range at the resolution the API picks."""
+    wanted = _zoomed(relayout)
+    if wanted is None:
+        raise dash.exceptions.PreventUpdate
+    start, end = devices_data.window(timerange) if isinstance(wanted, bool) else wanted
+    metric = ctx.triggered_id["metric"]
+    try:
+        answer = await devices_data.telemetry(device_id, start, end, ZOOM_POINTS, metric=metric)
+    except client.ApiFailed as failed:
+        return dash.no_update, html.Span(failed.message, className="tw-error"), dash.no_update
+    series = answer["series"][0] if answer["series"] else _empty(metric)
+    figure = devices_panels.figure(series, revision or "", 0)
+    if wanted is not True:
+        figure.update_xaxes(range=[devices_data.wall(start), devices_data.wall(end)])
+    return (
+        figure,
+        devices_data.resolution(answer),
+        devices_panels.exports(device_id, metric, answer["start"], answer["end"]),
+    )
+
+
+def _empty(metric: str) -> dict[str, Any]:
+    return {"metric": metric, "method": "raw", "points": [], "x": [], "y": []}
+
+
+@dash.callback(
+    Output("device-stats", "children"),
+    Input("timerange", "data"),
+    Input("device-stats-tick", "n_intervals"),
+    State("device-id", "data"),
+)
+async def rolling(_timerange: Any, _tick: int | None, device_id: str | None) -> Any:
+    if not device_id:
+        return []
+    try:
+        return devices_panels.stats(await devices_data.rolling_stats(device_id))
+    except client.ApiFailed as failed:
+        return html.Div(failed.message, className="tw-error")
+
+
+@dash.callback(
+    Output("device-alerts", "children"),
+    Input("timerange", "data"),
+    Input("device-alert-bump", "data"),
+    State("device-id", "data"),
+)
+async def alerts(_timerange: Any, _bump: int | None, device_id: str | None) -> Any:
+    if not device_id:
+        return []
+    try:
+        return devices_panels.alerts(await devices_data.alerts(device_id))
+    except client.ApiFailed as failed:
+        return html.Div(failed.message, className="tw-error")
+
+
+@dash.callback(
+    Output("device-commands", "children"),
+    Output("device-cmd-error", "children"),
+    Output("device-cmd-tick", "disabled"),
+    Input("device-cmd-send", "n_clicks"),
+    Input("device-cmd-tick", "n_intervals"),
+    Input("timerange", "data"),
+    State("device-cmd", "value"),
+    State("device-cmd-seconds", "value"),
+    State("device-id", "data"),
+)
+async def commands(
+    _send: int | None,
+    _tick: int | None,
+    _timerange: Any,
+    command: str,
+    seconds: float | None,
+    device_id: str | None,
+) -> tuple[Any, ...]:
+    """Send a command (the Send button), then follow the list until nothing is pending."""
+    if not device_id:
+        return [], "", True
+    error = ""
+    try:
+        if ctx.triggered_id == "device-cmd-send":
+            if command == "set_interval" and not seconds:
+                error = "set_interval needs seconds (0.01 – 3600)."
+            else:
+                args = {"seconds": seconds} if command == "set_interval" else {}
+                await devices_data.send_command(device_id, command, args)
+        items = await devices_data.commands(device_id)
+    except client.ApiFailed as failed:
+        return dash.no_update, failed.message, True
+    pending = any(c["status"] == "pending" for c in items)
+    return devices_panels.commands(items), error, not pending
+
+
+dash.clientside_callback(
+    dash.ClientsideFunction("devices", "charts"),
+    Output({"type": "device-chart", "metric": ALL}, "extendData"),
+    Input("live-events", "data"),
+    State("device-id", "data"),
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("devices", "device"),
+    Output("device-dot", "className"),
+    Output("device-seen", "children"),
+    Output("device-alert-bump", "data"),
+    Input("live-events", "data"),
+    State("device-id", "data"),
+    State("device-alert-bump", "data"),
+)

@@ -1,0 +1,78 @@
+"""/devices: the fleet grid. One card per device the user reads: status dot, last values,
+last seen and a sparkline over the frame's range, kept live in the browser
+(assets/devices.js `fleet`); click a card for the device page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import dash
+from dash import ALL, Input, Output, State, dcc, html
+
+from dashboard import client, devices_data, devices_fleet, frame
+
+dash.register_page(__name__, path="/devices", title="tickwire · devices")
+
+KEEP = ("range", "from", "to", "live")
+
+layout = html.Div(
+    className="devices-page",
+    children=[
+        frame.live_filter("devices"),
+        dcc.Store(id="devices-state"),
+        dcc.Interval(id="devices-clock", interval=1000),
+        html.Div(
+            className="devices-title",
+            children=[html.H2("Devices"), html.Span(id="devices-count", className="tw-quiet")],
+        ),
+        dcc.Loading(html.Div(id="devices-grid"), type="dot", delay_show=300),
+    ],
+)
+
+
+def _search(search: str | None) -> str:
+    """The frame's part of the query string, for the cards' links."""
+    kept = [(k, v) for k, v in parse_qsl((search or "").lstrip("?")) if k in KEEP]
+    return "?" + urlencode(kept) if kept else ""
+
+
+@dash.callback(
+    Output("devices-grid", "children"),
+    Output("devices-state", "data"),
+    Output({"type": "live-filter", "page": "devices"}, "data"),
+    Output("devices-count", "children"),
+    Input("timerange", "data"),
+    Input("live-reset", "data"),
+    State("url", "search"),
+)
+async def load_fleet(
+    timerange: dict[str, Any] | None, _reset: int | None, search: str | None
+) -> tuple[Any, ...]:
+    start, end = devices_data.window(timerange)
+    try:
+        devices = await devices_data.fleet(start, end)
+    except client.ApiFailed as failed:
+        return html.Div(failed.message, className="tw-error"), None, dash.no_update, ""
+    state = {d["device_id"]: devices_fleet.state(d) for d in devices}
+    live = {"tickers": [], "devices": sorted(state), "all": False}
+    online = sum(1 for d in devices if d["status"] == "ONLINE")
+    count = f"{online} of {len(devices)} online" if devices else ""
+    return devices_fleet.grid(devices, _search(search)), state, live, count
+
+
+def _each(kind: str, prop: str) -> Output:
+    return Output({"type": kind, "device": ALL}, prop)
+
+
+dash.clientside_callback(
+    dash.ClientsideFunction("devices", "fleet"),
+    _each("devices-dot", "className"),
+    _each("devices-dot", "title"),
+    _each("devices-values", "children"),
+    _each("devices-seen", "children"),
+    _each("devices-spark", "extendData"),
+    Input("live-events", "data"),
+    Input("devices-state", "data"),
+    Input("devices-clock", "n_intervals"),
+)

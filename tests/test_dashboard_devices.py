@@ -1,0 +1,180 @@
+"""The devices pages in a real Chromium against the running stack (simulator included): the
+fleet live, a device chart gaining points live, a command's ack, zoom → a finer fetch, export."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from playwright.async_api import Page
+
+from tests.browser_support import logged_in, screenshot
+from tests.conftest import Stack
+from tests.support import wait_until
+
+COUNT_POINTS = """(id) => {
+  const el = document.getElementById(id);
+  const gd = el && (el.classList.contains("js-plotly-plot")
+    ? el : el.querySelector(".js-plotly-plot"));
+  return gd && gd.data && gd.data[0] ? gd.data[0].x.length : -1;
+}"""
+
+
+def dash_id(**parts: str) -> str:
+    """A pattern-matching component's DOM id, as Dash writes it."""
+    return json.dumps(dict(sorted(parts.items())), separators=(",", ":"))
+
+
+async def sim_devices(stack: Stack, online: bool = True) -> list[dict[str, Any]]:
+    """The simulator's 3 sensors once the API lists them (ONLINE, when asked)."""
+    found: list[dict[str, Any]] = []
+
+    async def listed() -> bool:
+        async with stack.api.client(stack.api.admin) as client:
+            items = (await client.get("/api/devices")).json()["items"]
+        found[:] = [d for d in items if "-sensor-" in d["device_id"]]
+        return len(found) == 3 and (not online or all(d["status"] == "ONLINE" for d in found))
+
+    await wait_until(listed, timeout=20, interval=0.3)
+    return sorted(found, key=lambda d: d["device_id"])
+
+
+@contextlib.asynccontextmanager
+async def opened(stack: Stack, browser: Any, path: str) -> AsyncIterator[Page]:
+    """The page at `path`, logged in as the admin; closed even when the test fails (an open
+    stream would keep the API from shutting down)."""
+    page = await logged_in(browser, stack.api, stack.api.admin, path)
+    try:
+        yield page
+    finally:
+        await page.context.close()
+
+
+async def points(page: Page, graph_id: str) -> int:
+    count: int = await page.evaluate(COUNT_POINTS, graph_id)
+    return count
+
+
+async def wait_points(page: Page, graph_id: str, more_than: int, timeout: float = 15) -> int:
+    seen = [more_than]
+
+    async def grew() -> bool:
+        seen[0] = await points(page, graph_id)
+        return seen[0] > more_than
+
+    await wait_until(grew, timeout=timeout, interval=0.25)
+    return seen[0]
+
+
+async def test_fleet_shows_the_simulators_devices_online_and_live(
+    stack: Stack, browser: Any
+) -> None:
+    devices = await sim_devices(stack)
+    async with opened(stack, browser, "/devices?range=5m") as page:
+        await page.wait_for_selector(".devices-card", timeout=15_000)
+        async with stack.api.client(stack.api.admin) as client:
+            total = (await client.get("/api/devices")).json()["total"]
+        assert await page.locator(".devices-card").count() == total  # the sensors and the feed
+        for device in devices:
+            dot = page.locator(f"[id='{dash_id(type='devices-dot', device=device['device_id'])}']")
+            assert "ONLINE" in (await dot.get_attribute("class") or "")
+            values = page.locator(
+                f"[id='{dash_id(type='devices-values', device=device['device_id'])}']"
+            )
+            assert "temperature" in await values.inner_text()
+        # The sparkline and last seen follow the stream.
+        first = devices[0]["device_id"]
+        spark = dash_id(type="devices-spark", device=first)
+        await page.wait_for_selector(f"[id='{spark}'] .js-plotly-plot")
+        before = await points(page, spark)
+        assert before >= 1
+        await wait_points(page, spark, before)
+        seen = page.locator(f"[id='{dash_id(type='devices-seen', device=first)}']")
+        assert "last seen" in await seen.inner_text()
+        await screenshot(page, "devices")
+        # A card leads to its device page, keeping the range.
+        await page.click(f"[id='{dash_id(type='devices-card', device=first)}']")
+        await page.wait_for_url(f"**/devices/{first}?range=5m", timeout=10_000)
+        await page.wait_for_selector(f"[id='{dash_id(type='device-chart', metric='temperature')}']")
+
+
+async def test_device_chart_gains_points_live_with_one_stream(stack: Stack, browser: Any) -> None:
+    device = (await sim_devices(stack))[0]["device_id"]
+    async with opened(stack, browser, f"/devices/{device}?range=5m") as page:
+        chart = dash_id(type="device-chart", metric="temperature")
+        await page.wait_for_selector(f"[id='{chart}'] .js-plotly-plot", timeout=15_000)
+        before = await points(page, chart)
+        after = await wait_points(page, chart, before + 2)
+        assert after > before + 2
+        humidity = dash_id(type="device-chart", metric="humidity")
+        assert await points(page, humidity) > 0
+        assert await page.evaluate("window.tickwire.live.source.readyState") == 1
+        # Rolling averages for every window, and the live status in the head.
+        await page.wait_for_selector("#device-stats table >> text=temperature")
+        assert "ONLINE" in (await page.get_attribute("#device-dot", "class") or "")
+        await screenshot(page, "device")
+
+
+async def test_set_interval_shows_the_ack(stack: Stack, browser: Any) -> None:
+    device = (await sim_devices(stack))[0]["device_id"]
+    async with opened(stack, browser, f"/devices/{device}?range=5m") as page:
+        await page.wait_for_selector("#device-commands >> text=No commands sent yet.")
+        await page.fill("#device-cmd-seconds", "2")
+        await page.click("#device-cmd-send")
+        status = page.locator("#device-commands .device-cmd-status").first
+        await status.wait_for(timeout=10_000)
+        ok = "#device-commands .device-cmd-status >> text=ok"
+        await page.wait_for_selector(ok, timeout=15_000)
+        async with stack.api.client(stack.api.admin) as client:
+            sent = (await client.get(f"/api/devices/{device}/commands")).json()["items"]
+        assert [(c["command"], c["args"], c["status"]) for c in sent] == [
+            ("set_interval", {"seconds": 2}, "ok")
+        ]
+
+
+async def test_zoom_fetches_finer_and_exports_that_range(stack: Stack, browser: Any) -> None:
+    device = (await sim_devices(stack))[0]["device_id"]
+    async with opened(stack, browser, f"/devices/{device}?range=24h") as page:
+        chart = dash_id(type="device-chart", metric="temperature")
+        label = page.locator(f"[id='{dash_id(type='device-res', metric='temperature')}']")
+        await page.wait_for_selector(f"[id='{chart}'] .js-plotly-plot", timeout=15_000)
+        coarse = await label.inner_text()
+        assert "buckets" in coarse, coarse
+        # Zoom on the last 20 s: the chart is re-fetched at raw resolution.
+        await page.evaluate(
+            """(id) => {
+              const gd = document.getElementById(id).querySelector(".js-plotly-plot");
+              const end = new Date(Date.now()), start = new Date(Date.now() - 20000);
+              const wall = (d) => d.toISOString().replace("T", " ").replace("Z", "");
+              Plotly.relayout(gd, {"xaxis.range": [wall(start), wall(end)]});
+            }""",
+            chart,
+        )
+        await page.wait_for_function(
+            """(id) => !document.getElementById(id).textContent.includes("buckets")""",
+            arg=dash_id(type="device-res", metric="temperature"),
+            timeout=10_000,
+        )
+        assert (await label.inner_text()).startswith("raw")
+        # The export link is for the zoomed range and downloads a CSV that parses.
+        exports = dash_id(type="device-export", metric="temperature")
+        link = page.locator(f"[id='{exports}'] >> text=CSV")
+        href = await link.get_attribute("href") or ""
+        query = dict(parse_qsl(urlsplit(href).query))
+        start, end = (datetime.fromisoformat(query[k]) for k in ("start", "end"))
+        assert timedelta(seconds=15) < end - start < timedelta(seconds=25), query
+        async with page.expect_download() as info:
+            await link.click()
+        download = await info.value
+        text = (await download.path()).read_text()
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert rows, text
+        assert {r["metric"] for r in rows} == {"temperature"}
+        times = [datetime.fromisoformat(r["time"].replace("Z", "+00:00")) for r in rows]
+        assert all(start <= t < end for t in times)

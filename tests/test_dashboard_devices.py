@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from playwright.async_api import Page
 
+from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
 from tests.conftest import Stack
 from tests.support import wait_until
@@ -178,3 +179,41 @@ async def test_zoom_fetches_finer_and_exports_that_range(stack: Stack, browser: 
         assert {r["metric"] for r in rows} == {"temperature"}
         times = [datetime.fromisoformat(r["time"].replace("Z", "+00:00")) for r in rows]
         assert all(start <= t < end for t in times)
+
+
+async def test_an_alert_on_the_device_arrives_live(stack: Stack, browser: Any) -> None:
+    device = (await sim_devices(stack))[0]["device_id"]
+    async with opened(stack, browser, f"/devices/{device}?range=5m") as page:
+        await page.wait_for_selector("#device-alerts >> text=No alerts for this device.")
+        rule = {
+            "name": "always",
+            "kind": "THRESHOLD",
+            "device_id": device,
+            "metric": "humidity",
+            "operator": ">",
+            "threshold": -1000,
+            "severity": "critical",
+        }
+        async with stack.api.client(stack.api.admin) as client:
+            created = await client.post("/api/alert-rules", json=rule)
+            assert created.status_code == 201, created.text
+        # No reload: the alert comes over the stream and the table is re-read.
+        row = page.locator("#device-alerts table.device-alerts tbody tr").first
+        await row.wait_for(timeout=20_000)
+        text = await row.inner_text()
+        assert "THRESHOLD" in text and "critical" in text and "ACTIVE" in text, text
+
+
+async def test_no_devices_says_what_to_do_and_a_missing_device_says_so(
+    api: Api, browser: Any
+) -> None:
+    user = await api.register("fleetless")
+    page = await logged_in(browser, api, user, "/devices")
+    try:
+        await page.wait_for_selector("text=No devices yet — start the simulator with")
+        assert "python -m simulator" in await page.inner_text("#devices-grid")
+        await page.goto(f"{api.url}/devices/nope-1")
+        await page.wait_for_selector("#device-charts .tw-error", timeout=15_000)
+        assert "nope-1" in await page.inner_text("#device-charts")
+    finally:
+        await page.context.close()

@@ -52,7 +52,7 @@ def _command_form() -> html.Div:
                 className="tw-input",
                 placeholder="seconds",
             ),
-            html.Span("s", className="tw-quiet"),
+            html.Span("s", id="device-cmd-unit", className="tw-quiet"),
             html.Button("Send", id="device-cmd-send", className="tw-button primary"),
             html.Span(id="device-cmd-error", className="tw-error"),
         ],
@@ -246,6 +246,13 @@ async def commands(
     pending = any(c["status"] == "pending" for c in items)
     return devices_panels.commands(items), error, not pending
 
+
+dash.clientside_callback(
+    "(command) => command === 'set_interval' ? [{}, {}] : [{display: 'none'}, {display: 'none'}]",
+    Output("device-cmd-seconds", "style"),
+    Output("device-cmd-unit", "style"),
+    Input("device-cmd", "value"),
+)
 
 dash.clientside_callback(
     dash.ClientsideFunction("devices", "charts"),

@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +56,13 @@ async def opened(stack: Stack, browser: Any, path: str) -> AsyncIterator[Page]:
         yield page
     finally:
         await page.context.close()
+
+
+async def stream_clients(stack: Stack) -> float:
+    async with stack.api.client() as client:
+        text = (await client.get("/metrics")).text
+    found = re.search(r"^tickwire_stream_clients (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 async def points(page: Page, graph_id: str) -> int:
@@ -116,6 +124,7 @@ async def test_device_chart_gains_points_live_with_one_stream(stack: Stack, brow
         humidity = dash_id(type="device-chart", metric="humidity")
         assert await points(page, humidity) > 0
         assert await page.evaluate("window.tickwire.live.source.readyState") == 1
+        assert await stream_clients(stack) == 1  # one EventSource for the whole page
         # Rolling averages for every window, and the live status in the head.
         await page.wait_for_selector("#device-stats table >> text=temperature")
         assert "ONLINE" in (await page.get_attribute("#device-dot", "class") or "")

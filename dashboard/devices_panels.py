@@ -59,6 +59,7 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
                     ),
                 ]
             ),
+            dcc.Store(id={"type": "device-zoom", **key}),
             dcc.Loading(
                 dcc.Graph(
                     id={"type": "device-chart", **key},

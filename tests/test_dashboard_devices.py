@@ -171,7 +171,15 @@ async def test_zoom_fetches_finer_and_exports_that_range(stack: Stack, browser: 
             arg=dash_id(type="device-res", metric="temperature"),
             timeout=10_000,
         )
-        assert (await label.inner_text()).startswith("raw")
+        zoomed = await label.inner_text()
+        assert zoomed.startswith("raw"), zoomed
+        # As many points as the plot is wide: the API picks the resolution for that.
+        width = await page.evaluate(
+            "(id) => document.getElementById(id).querySelector('.js-plotly-plot')"
+            "._fullLayout._size.w",
+            chart,
+        )
+        assert f"{round(width)} points for {round(width)} px" in zoomed, (zoomed, width)
         # The export link is for the zoomed range and downloads a CSV that parses.
         exports = dash_id(type="device-export", metric="temperature")
         link = page.locator(f"[id='{exports}'] >> text=CSV")
@@ -188,6 +196,17 @@ async def test_zoom_fetches_finer_and_exports_that_range(stack: Stack, browser: 
         assert {r["metric"] for r in rows} == {"temperature"}
         times = [datetime.fromisoformat(r["time"].replace("Z", "+00:00")) for r in rows]
         assert all(start <= t < end for t in times)
+        # Back to the whole range (double click = autorange): coarse buckets again.
+        await page.evaluate(
+            "(id) => Plotly.relayout(document.getElementById(id)"
+            ".querySelector('.js-plotly-plot'), {'xaxis.autorange': true})",
+            chart,
+        )
+        await page.wait_for_function(
+            "(id) => document.getElementById(id).textContent.includes('buckets')",
+            arg=dash_id(type="device-res", metric="temperature"),
+            timeout=10_000,
+        )
 
 
 async def test_an_alert_on_the_device_arrives_live(stack: Stack, browser: Any) -> None:

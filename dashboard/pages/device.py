@@ -14,6 +14,7 @@ from dashboard import client, devices_data, devices_panels, frame
 dash.register_page(__name__, path_template="/devices/<device_id>", title="tickwire · device")
 
 ZOOM_POINTS = 1000
+MIN_POINTS = 50
 COMMANDS = [
     {"label": "set_interval", "value": "set_interval"},
     {"label": "ping", "value": "ping"},
@@ -124,54 +125,47 @@ async def load(
     return _head(device), devices_panels.charts(device_id, answer, revision), revision
 
 
-def _zoomed(relayout: dict[str, Any] | None) -> tuple[str, str] | bool | None:
-    """The x range a relayout asks for; True for 'back to the full range'; None: not a zoom."""
-    if not relayout:
-        return None
-    if relayout.get("xaxis.autorange"):
-        return True
-    if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
-        lo, hi = relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]
-    elif isinstance(relayout.get("xaxis.range"), list):
-        lo, hi = relayout["xaxis.range"]
-    else:
-        return None
-    return devices_data.from_wall(str(lo)), devices_data.from_wall(str(hi))
-
-
 @dash.callback(
     Output({"type": "device-chart", "metric": MATCH}, "figure"),
     Output({"type": "device-res", "metric": MATCH}, "children"),
     Output({"type": "device-export", "metric": MATCH}, "children"),
-    Input({"type": "device-chart", "metric": MATCH}, "relayoutData"),
+    Input({"type": "device-zoom", "metric": MATCH}, "data"),
     State("device-id", "data"),
     State("device-rev", "data"),
     State("timerange", "data"),
     prevent_initial_call=True,
 )
 async def zoom(
-    relayout: dict[str, Any] | None,
+    view: dict[str, Any] | None,
     device_id: str,
     revision: str | None,
     timerange: dict[str, Any] | None,
 ) -> tuple[Any, ...]:
-    """Zoom means detail: re-fetch the visible range at the resolution the API picks."""
-    wanted = _zoomed(relayout)
-    if wanted is None:
+    """Zoom means detail: re-fetch the visible range (`view`, from assets/devices.js `zoom`)
+    with as many points as the plot is wide, at the resolution the API picks for that."""
+    if not view:
         raise dash.exceptions.PreventUpdate
-    start, end = devices_data.window(timerange) if isinstance(wanted, bool) else wanted
+    reset = bool(view.get("reset"))
+    if reset:
+        start, end = devices_data.window(timerange)
+    else:
+        try:
+            start, end = devices_data.from_wall(view["start"]), devices_data.from_wall(view["end"])
+        except (KeyError, ValueError):
+            raise dash.exceptions.PreventUpdate from None
+    points = min(max(int(view.get("width") or ZOOM_POINTS), MIN_POINTS), ZOOM_POINTS)
     metric = ctx.triggered_id["metric"]
     try:
-        answer = await devices_data.telemetry(device_id, start, end, ZOOM_POINTS, metric=metric)
+        answer = await devices_data.telemetry(device_id, start, end, points, metric=metric)
     except client.ApiFailed as failed:
         return dash.no_update, html.Span(failed.message, className="tw-error"), dash.no_update
     series = answer["series"][0] if answer["series"] else _empty(metric)
     figure = devices_panels.figure(series, revision or "", 0)
-    if wanted is not True:
+    if not reset:
         figure.update_xaxes(range=[devices_data.wall(start), devices_data.wall(end)])
     return (
         figure,
-        devices_data.resolution(answer),
+        f"{devices_data.resolution(answer)} · {points} points for {view.get('width')} px",
         devices_panels.exports(device_id, metric, answer["start"], answer["end"]),
     )
 
@@ -252,6 +246,13 @@ dash.clientside_callback(
     Output("device-cmd-seconds", "style"),
     Output("device-cmd-unit", "style"),
     Input("device-cmd", "value"),
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("devices", "zoom"),
+    Output({"type": "device-zoom", "metric": MATCH}, "data"),
+    Input({"type": "device-chart", "metric": MATCH}, "relayoutData"),
+    prevent_initial_call=True,
 )
 
 dash.clientside_callback(

@@ -106,6 +106,16 @@ async def test_fleet_shows_the_simulators_devices_online_and_live(
         await wait_points(page, spark, before)
         seen = page.locator(f"[id='{dash_id(type='devices-seen', device=first)}']")
         assert "last seen" in await seen.inner_text()
+        # The last values follow the stream too (and survive the 1 s "ago" clock).
+        values = page.locator(f"[id='{dash_id(type='devices-values', device=first)}']")
+        shown = await values.inner_text()
+
+        async def changed() -> bool:
+            return await values.inner_text() != shown
+
+        await wait_until(changed, timeout=10, interval=0.25)
+        await page.wait_for_timeout(1500)
+        assert await values.inner_text() != shown
         await screenshot(page, "devices")
         # A card leads to its device page, keeping the range.
         await page.click(f"[id='{dash_id(type='devices-card', device=first)}']")

@@ -15,9 +15,9 @@
     return new Date(iso).toISOString().replace("T", " ").replace("Z", "");
   }
 
-  function localTime(iso) {
-    if (!iso) return "never";
-    return new Date(iso).toLocaleTimeString();
+  function utcTime(iso) {
+    // UTC like the charts' axes (devices_data.wall), so a card and its chart agree.
+    return new Date(iso).toISOString().slice(11, 19) + " UTC";
   }
 
   function ago(iso) {
@@ -25,7 +25,7 @@
     const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
     const text = s < 60 ? s + " s" : s < 3600 ? Math.round(s / 60) + " min" :
       s < 86400 ? Math.round(s / 3600) + " h" : Math.round(s / 86400) + " d";
-    return "last seen " + localTime(iso) + " (" + text + " ago)";
+    return "last seen " + utcTime(iso) + " (" + text + " ago)";
   }
 
   function formatValues(values) {
@@ -52,9 +52,10 @@
       const ctx = window.dash_clientside.callback_context;
       const fired = ctx.triggered.map((t) => t.prop_id.split(".")[0]);
       const ids = ctx.outputs_list[0].map((o) => o.id.device);
-      if (initial && initial !== fleet.version) {
-        fleet.version = initial;
-        fleet.state = JSON.parse(JSON.stringify(initial));
+      if (initial && initial.version !== fleet.version) {
+        // A new grid from the server: start over from its state.
+        fleet.version = initial.version;
+        fleet.state = JSON.parse(JSON.stringify(initial.devices));
       }
       const touched = new Set(fired.includes("devices-state") ? ids : []);
       const extend = {};

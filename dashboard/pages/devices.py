@@ -4,6 +4,7 @@ last seen and a sparkline over the frame's range, kept live in the browser
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -54,8 +55,9 @@ async def load_fleet(
         devices = await devices_data.fleet(start, end)
     except client.ApiFailed as failed:
         return html.Div(failed.message, className="tw-error"), None, dash.no_update, ""
-    state = {d["device_id"]: devices_fleet.state(d) for d in devices}
-    live = {"tickers": [], "devices": sorted(state), "all": False}
+    cards = {d["device_id"]: devices_fleet.state(d) for d in devices}
+    state = {"version": time.time(), "devices": cards}
+    live = {"tickers": [], "devices": sorted(cards), "all": False}
     online = sum(1 for d in devices if d["status"] == "ONLINE")
     count = f"{online} of {len(devices)} online" if devices else ""
     return devices_fleet.grid(devices, _search(search)), state, live, count

@@ -1,17 +1,17 @@
 """The fleet grid's cards: one per device (status dot, last values, last seen, sparkline).
 
 The Python side renders the cards and hands their starting state to the browser
-(`devices-state`); assets/devices.js keeps dot, values, last seen and sparkline live.
+(`devices-state`); assets/devices.js keeps dot, values, last seen and sparkline live. The
+sparkline is an SVG image drawn in the browser (at most SPARK_POINTS points, the latest): 50
+plotly graphs redrawing every second kept a renderer core busy, 50 images do not.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import dcc, html
-
-from dashboard import theme
 
 SPARK_POINTS = 200
 EMPTY = html.Div(
@@ -31,33 +31,22 @@ def spark_metric(device: dict[str, Any]) -> str | None:
 
 
 def state(device: dict[str, Any]) -> dict[str, Any]:
-    """The card's starting state for the browser."""
+    """The card's starting state for the browser; the sparkline as epoch ms and values."""
+    metric = spark_metric(device)
+    series = next((s for s in device["series"] if s["metric"] == metric), None)
+    points = series["points"][-SPARK_POINTS:] if series else []
     return {
         "status": device["status"],
         "last_seen": device["last_seen"],
         "values": {s["metric"]: s["last"] for s in device["series"] if s["last"] is not None},
-        "spark": spark_metric(device),
+        "spark": metric,
+        "spark_t": [_epoch_ms(p["time"]) for p in points],
+        "spark_y": [p["value"] for p in points],
     }
 
 
-def sparkline(device: dict[str, Any]) -> go.Figure:
-    metric = spark_metric(device)
-    series = next((s for s in device["series"] if s["metric"] == metric), None)
-    fig = theme.figure(
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        height=48,
-        xaxis={"visible": False, "type": "date"},
-        yaxis={"visible": False},
-        showlegend=False,
-    )
-    fig.add_scatter(
-        x=series["x"] if series else [],
-        y=series["y"] if series else [],
-        mode="lines",
-        line={"width": 1.5, "color": theme.COLORS[0]},
-        name=metric or "",
-    )
-    return fig
+def _epoch_ms(iso: str) -> int:
+    return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def card(device: dict[str, Any], search: str) -> dcc.Link:
@@ -83,12 +72,7 @@ def card(device: dict[str, Any], search: str) -> dcc.Link:
             ),
             html.Div(id={"type": "devices-values", **key}, className="devices-values"),
             html.Div(id={"type": "devices-seen", **key}, className="devices-seen"),
-            dcc.Graph(
-                id={"type": "devices-spark", **key},
-                figure=sparkline(device),
-                config={"staticPlot": True, "displayModeBar": False},
-                className="devices-spark",
-            ),
+            html.Img(id={"type": "devices-spark", **key}, className="devices-spark", alt=""),
         ],
     )
 

@@ -3,23 +3,33 @@ fleet live, a device chart gaining points live, a command's ack, zoom → a fine
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from playwright.async_api import Page
 
+from simulator.app import run as run_simulator
+from simulator.settings import SimulatorSettings
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
-from tests.conftest import Stack
-from tests.support import wait_until
+from tests.conftest import RunningIngester, Stack
+from tests.support import unique, wait_until
+from tickwire.broker import Mosquitto
 
+SPARK_COUNT = """(img) => {
+  const found = decodeURIComponent(img.getAttribute("src") || "").match(/points="([^"]*)"/);
+  return found ? found[1].trim().split(" ").length : 0;
+}"""
 COUNT_POINTS = """(id) => {
   const el = document.getElementById(id);
   const gd = el && (el.classList.contains("js-plotly-plot")
@@ -100,10 +110,15 @@ async def test_fleet_shows_the_simulators_devices_online_and_live(
         # The sparkline and last seen follow the stream.
         first = devices[0]["device_id"]
         spark = dash_id(type="devices-spark", device=first)
-        await page.wait_for_selector(f"[id='{spark}'] .js-plotly-plot")
-        before = await points(page, spark)
-        assert before >= 1
-        await wait_points(page, spark, before)
+        sparkline = page.locator(f"[id='{spark}']")
+        before = await sparkline.evaluate(SPARK_COUNT)
+        assert isinstance(before, int) and before >= 2
+
+        async def grew() -> bool:
+            count: int = await sparkline.evaluate(SPARK_COUNT)
+            return count > before
+
+        await wait_until(grew, timeout=15, interval=0.25)
         seen = page.locator(f"[id='{dash_id(type='devices-seen', device=first)}']")
         assert "last seen" in await seen.inner_text()
         # The last values follow the stream too (and survive the 1 s "ago" clock).
@@ -135,6 +150,18 @@ async def test_device_chart_gains_points_live_with_one_stream(stack: Stack, brow
         assert await points(page, humidity) > 0
         assert await page.evaluate("window.tickwire.live.source.readyState") == 1
         assert await stream_clients(stack) == 1  # one EventSource for the whole page
+        # A burst over the cap: the chart keeps the latest 5 000 points (extendData's max).
+        await page.evaluate(
+            """(device) => window.dash_clientside.set_props("live-events", {data: {seq: 1e9,
+                 events: [{kind: "telemetry", id: 0, data: {device_id: device,
+                   readings: Array.from({length: 6000}, (_, i) => ({
+                     time: new Date(Date.UTC(2030, 0, 1) + i * 1000).toISOString(),
+                     values: {temperature: 20 + (i % 7)}}))}}]}})""",
+            device,
+        )
+        await page.wait_for_function(
+            f"() => ({COUNT_POINTS})({json.dumps(chart)}) === 5000", timeout=10_000
+        )
         # Rolling averages for every window, and the live status in the head.
         await page.wait_for_selector("#device-stats table >> text=temperature")
         assert "ONLINE" in (await page.get_attribute("#device-dot", "class") or "")
@@ -255,3 +282,77 @@ async def test_no_devices_says_what_to_do_and_a_missing_device_says_so(
         assert "nope-1" in await page.inner_text("#device-charts")
     finally:
         await page.context.close()
+
+
+@pytest.fixture
+async def fleet_of_50(
+    database_url: str, broker: Mosquitto, api: Api, ingester: RunningIngester
+) -> AsyncIterator[Stack]:
+    """The stack with the simulator running 50 sensors (1 reading/s each)."""
+    settings = SimulatorSettings(
+        database_url=database_url,
+        mqtt_url=broker.url,
+        sim_devices=50,
+        sim_tickers=1,
+        sim_seed=7,
+        sim_drop_every=0,
+        sim_prefix=unique("big"),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_simulator(settings, stop), name="simulator-50")
+    yield Stack(api, ingester, broker, database_url)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+SPARK_POINTS = f"""() => Array.from(document.querySelectorAll("img.devices-spark"))
+  .map({SPARK_COUNT})"""
+
+
+async def test_fleet_of_50_stays_light_and_caps_points(fleet_of_50: Stack, browser: Any) -> None:
+    stack = fleet_of_50
+
+    async def all_online() -> bool:
+        async with stack.api.client(stack.api.admin) as client:
+            items: list[dict[str, Any]] = (
+                await client.get("/api/devices", params={"limit": 1000})
+            ).json()["items"]
+        online = [d for d in items if d["status"] == "ONLINE" and "-sensor-" in d["device_id"]]
+        return len(online) == 50
+
+    await wait_until(all_online, timeout=25, interval=0.5)
+    async with opened(stack, browser, "/devices?range=5m") as page:
+        await page.wait_for_function(
+            "() => document.querySelectorAll('img.devices-spark[src^=data]').length >= 50",
+            timeout=20_000,
+        )
+        cdp = await page.context.new_cdp_session(page)
+        await cdp.send("Performance.enable")
+
+        async def busy() -> float:
+            metrics = (await cdp.send("Performance.getMetrics"))["metrics"]
+            return float(next(m["value"] for m in metrics if m["name"] == "TaskDuration"))
+
+        before, started = await busy(), time.monotonic()
+        await page.wait_for_timeout(8000)
+        load = (await busy() - before) / (time.monotonic() - started)
+        print(f"fleet of 50 live: renderer main thread busy {load:.0%}")
+        assert load < 0.5, load  # well under one core: the page stays responsive
+        # A burst far over the cap: each sparkline keeps at most 200 points.
+        first = sorted(
+            await page.eval_on_selector_all(".devices-id", "els => els.map(e => e.textContent)")
+        )
+        burst = [
+            {"time": f"2030-01-01T00:{i // 60:02d}:{i % 60:02d}Z", "values": {"humidity": i}}
+            for i in range(500)
+        ]
+        await page.evaluate(
+            """([device, readings]) => window.dash_clientside.set_props("live-events",
+                 {data: {seq: 1e9, events: [{kind: "telemetry", id: 0,
+                   data: {device_id: device, readings: readings}}]}})""",
+            [first[1], burst],
+        )
+        await page.wait_for_function(
+            f"() => ({SPARK_POINTS})().some((n) => n === 200)", timeout=5_000
+        )
+        assert max(await page.evaluate(SPARK_POINTS)) == 200

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import dash
-from dash import ALL, Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from dashboard import client, devices_data, devices_fleet, frame
 
@@ -22,7 +22,8 @@ layout = html.Div(
     children=[
         frame.live_filter("devices"),
         dcc.Store(id="devices-state"),
-        dcc.Interval(id="devices-clock", interval=1000),
+        dcc.Store(id="devices-drawn"),
+        dcc.Interval(id="devices-clock", interval=5000),
         html.Div(
             className="devices-title",
             children=[html.H2("Devices"), html.Span(id="devices-count", className="tw-quiet")],
@@ -63,17 +64,9 @@ async def load_fleet(
     return devices_fleet.grid(devices, _search(search)), state, live, count
 
 
-def _each(kind: str, prop: str) -> Output:
-    return Output({"type": kind, "device": ALL}, prop)
-
-
 dash.clientside_callback(
     dash.ClientsideFunction("devices", "fleet"),
-    _each("devices-dot", "className"),
-    _each("devices-dot", "title"),
-    _each("devices-values", "children"),
-    _each("devices-seen", "children"),
-    _each("devices-spark", "extendData"),
+    Output("devices-drawn", "data"),
     Input("live-events", "data"),
     Input("devices-state", "data"),
     Input("devices-clock", "n_intervals"),

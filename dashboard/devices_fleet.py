@@ -14,6 +14,8 @@ from typing import Any
 from dash import dcc, html
 
 SPARK_POINTS = 200
+#: Until the browser draws the sparkline: an empty image, not a broken one.
+BLANK = "data:image/svg+xml;utf8,%3Csvg%20xmlns%3D%22http%3A%2F%2Fwww.w3.org%2F2000%2Fsvg%22%2F%3E"
 EMPTY = html.Div(
     className="tw-empty",
     children=[
@@ -72,7 +74,9 @@ def card(device: dict[str, Any], search: str) -> dcc.Link:
             ),
             html.Div(id={"type": "devices-values", **key}, className="devices-values"),
             html.Div(id={"type": "devices-seen", **key}, className="devices-seen"),
-            html.Img(id={"type": "devices-spark", **key}, className="devices-spark", alt=""),
+            html.Img(
+                id={"type": "devices-spark", **key}, className="devices-spark", src=BLANK, alt=""
+            ),
         ],
     )
 

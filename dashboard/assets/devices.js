@@ -30,7 +30,7 @@
 
   function formatValues(values) {
     const names = Object.keys(values || {}).sort();
-    if (!names.length) return "no readings in this range";
+    if (!names.length) return "no telemetry in this range";
     return names.map((m) => m + " " + Number(values[m]).toFixed(2)).join(" · ");
   }
 
@@ -76,8 +76,11 @@
 
   function sparkSvg(ts, ys) {
     // A sparkline as an SVG image: 50 cards cost no more than 50 small images.
-    if (!ts || ts.length < 2) return "";
     const W = 240, H = 48, P = 2;
+    if (!ts || ts.length < 2) {
+      return "data:image/svg+xml;utf8," + encodeURIComponent(
+        `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}"></svg>`);
+    }
     const t0 = ts[0], dt = ts[ts.length - 1] - t0 || 1;
     const lo = Math.min(...ys), dy = Math.max(...ys) - lo || 1;
     const pts = ts.map((t, i) => ((t - t0) / dt * W).toFixed(1) + "," +

@@ -20,10 +20,11 @@ from playwright.async_api import Page
 
 from simulator.app import run as run_simulator
 from simulator.settings import SimulatorSettings
+from tests.alerts_support import reading
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
 from tests.conftest import RunningIngester, Stack
-from tests.support import unique, wait_until
+from tests.support import publish, unique, wait_until
 from tickwire.broker import Mosquitto
 
 SPARK_COUNT = """(img) => {
@@ -356,3 +357,30 @@ async def test_fleet_of_50_stays_light_and_caps_points(fleet_of_50: Stack, brows
             f"() => ({SPARK_POINTS})().some((n) => n === 200)", timeout=5_000
         )
         assert max(await page.evaluate(SPARK_POINTS)) == 200
+
+
+async def test_fleet_status_dots_follow_the_stream(
+    api: Api, broker: Mosquitto, ingester: RunningIngester, browser: Any
+) -> None:
+    device = unique("probe")
+    async with api.client(api.admin) as client:
+        body = {"device_id": device, "offline_timeout_s": 3}
+        created = await client.post("/api/devices", json=body)
+        assert created.status_code == 201, created.text
+    page = await logged_in(browser, api, api.admin, "/devices?range=5m")
+    try:
+        dot = page.locator(f"[id='{dash_id(type='devices-dot', device=device)}']")
+        await dot.wait_for(timeout=15_000)
+        assert "UNKNOWN" in (await dot.get_attribute("class") or "")
+        assert await page.inner_text("#devices-count") == "0 of 1 online"
+        await asyncio.to_thread(publish, broker.url, [reading(device, temperature=21.5)])
+        # No reload: device_status and telemetry events move the card.
+        await page.wait_for_selector(f"[id='{dash_id(type='devices-dot', device=device)}'].ONLINE")
+        values = page.locator(f"[id='{dash_id(type='devices-values', device=device)}']")
+        assert await values.inner_text() == "temperature 21.50"
+        assert await page.inner_text("#devices-count") == "1 of 1 online"
+        offline = f"[id='{dash_id(type='devices-dot', device=device)}'].OFFLINE"
+        await page.wait_for_selector(offline, timeout=20_000)
+        assert await page.inner_text("#devices-count") == "0 of 1 online"
+    finally:
+        await page.context.close()

@@ -72,6 +72,14 @@
     const spark = elementOf("devices-spark", id);
     const src = sparkSvg(st.spark_t, st.spark_y);
     if (spark && spark.getAttribute("src") !== src) spark.setAttribute("src", src);
+    setProp(spark, "title", st.spark ? st.spark + " (sparkline)" : "");
+  }
+
+  function drawCount(state) {
+    const all = Object.values(state);
+    const online = all.filter((st) => st.status === "ONLINE").length;
+    setProp(document.getElementById("devices-count"), "textContent",
+      all.length ? online + " of " + all.length + " online" : "");
   }
 
   function sparkSvg(ts, ys) {
@@ -123,6 +131,7 @@
         if (touched.has(id)) drawCard(id, st);
         else if (clock) setProp(elementOf("devices-seen", id), "textContent", ago(st.last_seen));
       }
+      if (touched.size) drawCount(fleet.state);
       return NO();
     },
 

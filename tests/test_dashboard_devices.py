@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from xml.etree import ElementTree
 
 import pytest
 from playwright.async_api import Page
@@ -234,6 +235,15 @@ async def test_zoom_fetches_finer_and_exports_that_range(stack: Stack, browser: 
         assert {r["metric"] for r in rows} == {"temperature"}
         times = [datetime.fromisoformat(r["time"].replace("Z", "+00:00")) for r in rows]
         assert all(start <= t < end for t in times)
+        # JSON and XML of the same range parse too, with the same rows.
+        for fmt in ("JSON", "XML"):
+            other = page.locator(f"[id='{exports}'] >> text={fmt}")
+            url = stack.api.url + (await other.get_attribute("href") or "")
+            body = await (await page.request.get(url)).text()
+            if fmt == "JSON":
+                assert len(json.loads(body)) >= len(rows)
+            else:
+                assert len(ElementTree.fromstring(body)) >= len(rows)
         # Back to the whole range (double click = autorange): coarse buckets again.
         await page.evaluate(
             "(id) => Plotly.relayout(document.getElementById(id)"

@@ -81,6 +81,20 @@ def resolution(answer: dict[str, Any]) -> str:
     return "raw"
 
 
+def label(answer: dict[str, Any], width: int | None) -> str:
+    """The resolution label of a chart: how the API answered, for how many points."""
+    asked = answer.get("max_points")
+    return f"{resolution(answer)} · {asked} points for {width or '?'} px"
+
+
+def points_for(width: Any, most: int = 1000, least: int = 50) -> int:
+    """As many points as the plot is wide (pixels), within [least, most]."""
+    try:
+        return min(max(int(width), least), most)
+    except (TypeError, ValueError):
+        return most
+
+
 def export_href(device_id: str, metric: str, start: str, end: str, fmt: str) -> str:
     query = {"device_id": device_id, "metric": metric, "start": start, "end": end, "format": fmt}
     return "/api/export/telemetry?" + urlencode(query)

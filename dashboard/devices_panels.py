@@ -43,7 +43,7 @@ def exports(device_id: str, metric: str, start: str, end: str) -> list[Any]:
 
 
 def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index: int,
-          revision: str) -> html.Div:  # fmt: skip
+          revision: str, width: int | None) -> html.Div:  # fmt: skip
     metric = series["metric"]
     key = {"metric": metric}
     return html.Div(
@@ -53,7 +53,7 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
                 [
                     metric,
                     html.Span(
-                        devices_data.resolution(answer),
+                        devices_data.label(answer, width),
                         id={"type": "device-res", **key},
                         className="device-res",
                     ),
@@ -78,7 +78,7 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
     )
 
 
-def charts(device_id: str, answer: dict[str, Any], revision: str) -> list[Any]:
+def charts(device_id: str, answer: dict[str, Any], revision: str, width: int | None) -> list[Any]:
     found = [s for s in answer["series"]]
     if not found:
         return [
@@ -88,7 +88,7 @@ def charts(device_id: str, answer: dict[str, Any], revision: str) -> list[Any]:
                 className="tw-panel wide tw-empty",
             )
         ]
-    return [chart(device_id, answer, s, i, revision) for i, s in enumerate(found)]
+    return [chart(device_id, answer, s, i, revision, width) for i, s in enumerate(found)]
 
 
 def _num(value: float | None) -> str:

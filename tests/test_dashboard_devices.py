@@ -195,6 +195,14 @@ async def test_zoom_fetches_finer_and_exports_that_range(stack: Stack, browser: 
         await page.wait_for_selector(f"[id='{chart}'] .js-plotly-plot", timeout=15_000)
         coarse = await label.inner_text()
         assert "buckets" in coarse, coarse
+        # The first fetch already asked for about as many points as the plot is wide.
+        plot = await page.evaluate(
+            "(id) => document.getElementById(id).querySelector('.js-plotly-plot')"
+            "._fullLayout._size.w",
+            chart,
+        )
+        asked = int(re.search(r"· (\d+) points for", coarse).group(1))  # type: ignore[union-attr]
+        assert abs(asked - plot) <= 0.15 * plot, (coarse, plot)
         # Zoom on the last 20 s: the chart is re-fetched at raw resolution.
         await page.evaluate(
             """(id) => {

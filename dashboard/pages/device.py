@@ -67,6 +67,7 @@ def layout(device_id: str | None = None, **_query: Any) -> html.Div:
             frame.live_filter("device", devices=[device_id] if device_id else []),
             dcc.Store(id="device-id", data=device_id),
             dcc.Store(id="device-rev"),
+            dcc.Store(id="device-width"),
             dcc.Store(id="device-alert-bump", data=0),
             dcc.Interval(id="device-stats-tick", interval=30_000),
             dcc.Interval(id="device-cmd-tick", interval=1000, disabled=True),
@@ -107,10 +108,14 @@ def _head(device: dict[str, Any]) -> list[Any]:
     Output("device-rev", "data"),
     Input("timerange", "data"),
     Input("live-reset", "data"),
+    Input("device-width", "data"),
     State("device-id", "data"),
 )
 async def load(
-    timerange: dict[str, Any] | None, _reset: int | None, device_id: str | None
+    timerange: dict[str, Any] | None,
+    _reset: int | None,
+    width: int | None,
+    device_id: str | None,
 ) -> tuple[Any, ...]:
     if not device_id:
         return [], html.Div("No device given.", className="tw-error"), None
@@ -118,11 +123,12 @@ async def load(
     revision = f"{start}|{end}"
     try:
         device = await client.get(f"/api/devices/{device_id}")
-        answer = await devices_data.telemetry(device_id, start, end, ZOOM_POINTS)
+        points = devices_data.points_for(width, ZOOM_POINTS, MIN_POINTS)
+        answer = await devices_data.telemetry(device_id, start, end, points)
     except client.ApiFailed as failed:
         error = html.Div(f"{device_id}: {failed.message}", className="tw-panel wide tw-error")
         return [dcc.Link("← Devices", href="/devices", className="tw-link")], [error], None
-    return _head(device), devices_panels.charts(device_id, answer, revision), revision
+    return _head(device), devices_panels.charts(device_id, answer, revision, width), revision
 
 
 @dash.callback(
@@ -153,7 +159,7 @@ async def zoom(
             start, end = devices_data.from_wall(view["start"]), devices_data.from_wall(view["end"])
         except (KeyError, ValueError):
             raise dash.exceptions.PreventUpdate from None
-    points = min(max(int(view.get("width") or ZOOM_POINTS), MIN_POINTS), ZOOM_POINTS)
+    points = devices_data.points_for(view.get("width"), ZOOM_POINTS, MIN_POINTS)
     metric = ctx.triggered_id["metric"]
     try:
         answer = await devices_data.telemetry(device_id, start, end, points, metric=metric)
@@ -165,7 +171,7 @@ async def zoom(
         figure.update_xaxes(range=[devices_data.wall(start), devices_data.wall(end)])
     return (
         figure,
-        f"{devices_data.resolution(answer)} · {points} points for {view.get('width')} px",
+        devices_data.label(answer, view.get("width")),
         devices_panels.exports(device_id, metric, answer["start"], answer["end"]),
     )
 
@@ -246,6 +252,12 @@ dash.clientside_callback(
     Output("device-cmd-seconds", "style"),
     Output("device-cmd-unit", "style"),
     Input("device-cmd", "value"),
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("devices", "plotWidth"),
+    Output("device-width", "data"),
+    Input("device-id", "data"),
 )
 
 dash.clientside_callback(

@@ -152,6 +152,14 @@ async def test_device_chart_gains_points_live_with_one_stream(stack: Stack, brow
         assert await points(page, humidity) > 0
         assert await page.evaluate("window.tickwire.live.source.readyState") == 1
         assert await stream_clients(stack) == 1  # one EventSource for the whole page
+        # Rolling averages for every window, and the live status in the head.
+        await page.wait_for_selector("#device-stats table >> text=temperature")
+        head = await page.inner_text("#device-stats thead")
+        assert head.split()[1:] == ["avg", "5m", "avg", "1h", "avg", "24h"], head
+        row = await page.inner_text("#device-stats tbody tr:has-text('temperature')")
+        assert all(float(cell) for cell in row.split()[1:]), row
+        assert "ONLINE" in (await page.get_attribute("#device-dot", "class") or "")
+        await screenshot(page, "device")
         # A burst over the cap: the chart keeps the latest 5 000 points (extendData's max).
         await page.evaluate(
             """(device) => window.dash_clientside.set_props("live-events", {data: {seq: 1e9,
@@ -164,10 +172,6 @@ async def test_device_chart_gains_points_live_with_one_stream(stack: Stack, brow
         await page.wait_for_function(
             f"() => ({COUNT_POINTS})({json.dumps(chart)}) === 5000", timeout=10_000
         )
-        # Rolling averages for every window, and the live status in the head.
-        await page.wait_for_selector("#device-stats table >> text=temperature")
-        assert "ONLINE" in (await page.get_attribute("#device-dot", "class") or "")
-        await screenshot(page, "device")
 
 
 async def test_set_interval_shows_the_ack(stack: Stack, browser: Any) -> None:

@@ -300,6 +300,13 @@ async def test_no_devices_says_what_to_do_and_a_missing_device_says_so(
     try:
         await page.wait_for_selector("text=No devices yet — start the simulator with")
         assert "python -m simulator" in await page.inner_text("#devices-grid")
+        # A device added meanwhile shows up at the next poll (every 30 s; forced here).
+        async with api.client(user) as client:
+            created = await client.post("/api/devices", json={"device_id": unique("mine")})
+            assert created.status_code == 201, created.text
+        await page.evaluate("window.dash_clientside.set_props('devices-poll', {n_intervals: 1000})")
+        await page.wait_for_selector(".devices-card", timeout=10_000)
+        assert await page.inner_text("#devices-count") == "0 of 1 online"
         await page.goto(f"{api.url}/devices/nope-1")
         await page.wait_for_selector("#device-charts .tw-error", timeout=15_000)
         assert "nope-1" in await page.inner_text("#device-charts")

@@ -16,6 +16,8 @@ from dashboard import client, devices_data, devices_fleet, frame
 dash.register_page(__name__, path="/devices", title="tickwire · devices")
 
 KEEP = ("range", "from", "to", "live")
+#: How often the page looks for devices added or removed (the stream follows known ones only).
+POLL_MS = 30_000
 
 layout = html.Div(
     className="devices-page",
@@ -24,6 +26,8 @@ layout = html.Div(
         dcc.Store(id="devices-state"),
         dcc.Store(id="devices-drawn"),
         dcc.Interval(id="devices-clock", interval=5000),
+        dcc.Interval(id="devices-poll", interval=POLL_MS),
+        dcc.Store(id="devices-changed", data=0),
         html.Div(
             className="devices-title",
             children=[html.H2("Devices"), html.Span(id="devices-count", className="tw-quiet")],
@@ -46,10 +50,11 @@ def _search(search: str | None) -> str:
     Output("devices-count", "children"),
     Input("timerange", "data"),
     Input("live-reset", "data"),
+    Input("devices-changed", "data"),
     State("url", "search"),
 )
 async def load_fleet(
-    timerange: dict[str, Any] | None, _reset: int | None, search: str | None
+    timerange: dict[str, Any] | None, _reset: int | None, _changed: int, search: str | None
 ) -> tuple[Any, ...]:
     start, end = devices_data.window(timerange)
     try:
@@ -62,6 +67,25 @@ async def load_fleet(
     online = sum(1 for d in devices if d["status"] == "ONLINE")
     count = f"{online} of {len(devices)} online" if devices else ""
     return devices_fleet.grid(devices, _search(search)), state, live, count
+
+
+@dash.callback(
+    Output("devices-changed", "data"),
+    Input("devices-poll", "n_intervals"),
+    State("devices-state", "data"),
+    State("devices-changed", "data"),
+    prevent_initial_call=True,
+)
+async def poll(_tick: int, state: dict[str, Any] | None, changed: int) -> int:
+    """Reload the grid when devices were added or removed (ids only: one small request)."""
+    try:
+        page = await client.get("/api/devices", limit=1000)
+    except client.ApiFailed:
+        raise dash.exceptions.PreventUpdate from None
+    now = {d["device_id"] for d in page["items"]}
+    if state is not None and now == set(state.get("devices", {})):
+        raise dash.exceptions.PreventUpdate
+    return changed + 1
 
 
 dash.clientside_callback(

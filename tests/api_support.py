@@ -15,6 +15,7 @@ import uvicorn
 from api.admin import ensure_admin
 from api.main import create_app
 from api.settings import ApiSettings
+from api.stream.server import Server
 from tickwire.broker import free_port
 
 
@@ -69,7 +70,9 @@ async def running_api(database_url: str, mqtt_url: str, data_dir: Path) -> Async
         admin_password=secrets.token_urlsafe(12),
     )
     await ensure_admin(settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_config=None))
+    app = create_app(settings)
+    # As `python -m api` runs it: open streams (a browser test's page) end at shutdown.
+    server = Server(uvicorn.Config(app, port=port, log_config=None), app.state.hub)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -63,11 +63,15 @@ def params(
 
 
 def stream_filter(device_id: str | None, ticker: str | None) -> dict[str, Any]:
-    """Only the chosen subject's events when the page is filtered on one; else every event the
-    user may read (the stream has no per-kind filter: the page ignores all but `alert`)."""
+    """Alert events only (`kinds=alert`): of the chosen subject when the page is filtered on
+    one, else every alert the user may see."""
     if device_id or ticker:
-        return {"tickers": [ticker] if ticker else [], "devices": [device_id] if device_id else []}
-    return {"tickers": [], "devices": [], "all": True}
+        return {
+            "tickers": [ticker] if ticker else [],
+            "devices": [device_id] if device_id else [],
+            "kinds": ["alert"],
+        }
+    return {"tickers": [], "devices": [], "all": True, "kinds": ["alert"]}
 
 
 def describe(query: dict[str, Any], timerange: dict[str, Any] | None) -> str:

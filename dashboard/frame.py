@@ -120,9 +120,13 @@ def live_filter(
     tickers: list[str] | None = None,
     devices: list[str] | None = None,
     everything: bool = False,
+    kinds: list[str] | None = None,
 ) -> dcc.Store:
-    """A page's stream filter: the page's one EventSource follows these subjects."""
+    """A page's stream filter: the page's one EventSource follows these subjects (`everything`:
+    all the user may read), only events of `kinds` if given."""
     data = {"tickers": tickers or [], "devices": devices or [], "all": everything}
+    if kinds:
+        data["kinds"] = kinds
     return dcc.Store(id={"type": "live-filter", "page": page}, data=data)
 
 

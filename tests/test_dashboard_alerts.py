@@ -113,7 +113,7 @@ async def test_a_raised_alert_arrives_live(
     page = await logged_in(browser, api, api.admin, "/alerts")
     await page.wait_for_selector("#alerts-table >> text=No alerts match", timeout=15_000)
     await page.wait_for_selector("#stream-status.live", timeout=10_000)
-    assert (await stream_url(page)).endswith("/api/stream?")  # all the admin may read
+    assert (await stream_url(page)).endswith("/api/stream?kinds=alert")  # every alert
     await asyncio.to_thread(publish, broker.url, [reading(device, temperature=45.0)])
     row = page.locator("tr.alerts-row", has_text=device)
     await row.wait_for(timeout=15_000)
@@ -124,7 +124,7 @@ async def test_a_raised_alert_arrives_live(
     await row.wait_for(state="detached", timeout=10_000)
     await page.wait_for_function(
         "([id]) => { const s = window.tickwire.live.source;"
-        " return s && s.url.endsWith('devices=' + id) && s.readyState === 1; }",
+        " return s && s.url.endsWith('devices=' + id + '&kinds=alert') && s.readyState === 1; }",
         arg=[other],
         timeout=10_000,
     )
@@ -148,5 +148,14 @@ def test_the_query_follows_filters_and_range() -> None:
     custom = {"range": "custom", "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
     window = alerts_query.params("CLEARED", None, None, None, custom, now)
     assert (window["since"], window["until"]) == (custom["start"], custom["end"])
-    assert alerts_query.stream_filter(None, None) == {"tickers": [], "devices": [], "all": True}
-    assert alerts_query.stream_filter("d1", None) == {"tickers": [], "devices": ["d1"]}
+    assert alerts_query.stream_filter(None, None) == {
+        "tickers": [],
+        "devices": [],
+        "all": True,
+        "kinds": ["alert"],
+    }
+    assert alerts_query.stream_filter("d1", None) == {
+        "tickers": [],
+        "devices": ["d1"],
+        "kinds": ["alert"],
+    }

@@ -336,6 +336,25 @@ async def test_last_event_id_in_the_query_and_bad_values(api: Api, db: asyncpg.C
             assert refused.json()["error"]["code"] == "invalid_last_event_id"
 
 
+async def test_kinds_keeps_only_those_events_live_and_on_resume(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    device = await add_device(db, None)
+    before = await append(db, ev("telemetry", device))
+    first_alert = await append(db, ev("price", "ACME"), ev("alert", device, state="ACTIVE"))
+    async with stream(api, api.admin, {"kinds": "alert"}, last_id=before) as reader:
+        assert (await reader.event()).id == first_alert  # the backlog skipped the price
+        live = await append(
+            db, ev("telemetry", device), ev("device_status", device), ev("alert", device)
+        )
+        got = await reader.event()
+        assert (got.event, got.id) == ("alert", live)
+    async with api.client(api.admin) as client:
+        refused = await client.get("/api/stream", params={"kinds": "alert,gossip"})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "invalid_kind"
+
+
 # --- who sees what ---------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from api.stream.auth import StreamUser
 from api.stream.hub import Hub
 from api.stream.response import StreamResponse
 from api.stream.subscriber import Subscriber
+from tickwire.journal import KINDS
 
 router = APIRouter()
 MAX_ID = 2**63 - 1
@@ -49,6 +50,10 @@ async def stream(
     pool: PoolDep,
     tickers: Subjects = None,
     devices: Subjects = None,
+    kinds: Annotated[
+        list[str] | None,
+        Query(description="only these event kinds (comma-separated): " + ", ".join(KINDS)),
+    ] = None,
     last_event_id: Annotated[
         int | None, Query(ge=0, le=MAX_ID, description="for clients that cannot send the header")
     ] = None,
@@ -65,8 +70,22 @@ async def stream(
         filters.split(tickers),
         settings.stream_max_subjects,
     )
-    sub = Subscriber(user.id, user.is_superuser, chosen, settings.stream_buffer_bytes)
+    sub = Subscriber(
+        user.id, user.is_superuser, chosen, settings.stream_buffer_bytes, _kinds(kinds)
+    )
     return StreamResponse(hub, pool, sub, _last_id(last_event_id_header, last_event_id))
+
+
+def _kinds(values: list[str] | None) -> frozenset[str] | None:
+    """The `kinds=` filter: None (every kind) when absent or empty; 422 for an unknown kind."""
+    chosen = frozenset(filters.split(values))
+    unknown = sorted(chosen - set(KINDS))
+    if unknown:
+        raise Invalid(
+            f"unknown event kind(s) {', '.join(unknown)[:100]}; one of {', '.join(KINDS)}",
+            code="invalid_kind",
+        )
+    return chosen or None
 
 
 def _last_id(header: str | None, query: int | None) -> int | None:

@@ -43,7 +43,8 @@ async def missed(
         chunk = b"".join(
             frames.event(row["id"], row["kind"], row["data"])
             for row, key in zip(rows, keys, strict=True)
-            if delivers(sub, key, owner_of(owners, key), row["audience"])
+            if (sub.kinds is None or row["kind"] in sub.kinds)
+            and delivers(sub, key, owner_of(owners, key), row["audience"])
         )
         if chunk:
             yield chunk

@@ -169,7 +169,10 @@ class Hub:
         for row, key in zip(rows, keys, strict=True):
             event_id = row["id"]
             frame = frames.event(event_id, row["kind"], row["data"])
+            kind = row["kind"]
             for sub in self.routes.targets(key, owner_of(owners, key), row["audience"]):
+                if sub.kinds is not None and kind not in sub.kinds:
+                    continue
                 if not sub.push(event_id, frame):
                     overflowed.append(sub)
         self.position = rows[-1]["id"]

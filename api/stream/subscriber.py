@@ -40,6 +40,8 @@ class Subscriber:
     is_admin: bool
     selection: Selection | None
     limit: int
+    kinds: frozenset[str] | None = None
+    """Only events of these kinds (`kinds=`); None: every kind."""
     after: int = 0
     """Events up to this id are not for this client (the backlog covers them, or it has them)."""
     dropped: str | None = None

@@ -23,13 +23,15 @@
     open(filter) {
       const tickers = (filter && filter.tickers) || [];
       const devices = (filter && filter.devices) || [];
-      const key = JSON.stringify([tickers, devices]);
+      const kinds = (filter && filter.kinds) || [];
+      const key = JSON.stringify([tickers, devices, kinds]);
       if (this.source && this.key === key) return;
       this.close();
       if (!tickers.length && !devices.length && !(filter && filter.all)) return;
       const params = new URLSearchParams();
       if (tickers.length) params.set("tickers", tickers.join(","));
       if (devices.length) params.set("devices", devices.join(","));
+      if (kinds.length) params.set("kinds", kinds.join(","));
       this.key = key;
       const source = new EventSource("/api/stream?" + params.toString(), { withCredentials: true });
       this.source = source;

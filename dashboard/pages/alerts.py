@@ -40,7 +40,7 @@ def layout(
     return html.Div(
         className="tw-grid",
         children=[
-            frame.live_filter("alerts", everything=True),
+            frame.live_filter("alerts", everything=True, kinds=["alert"]),
             dcc.Store(id="alerts-init", data=0),
             dcc.Store(id="alerts-rows"),
             html.Div(

@@ -108,8 +108,14 @@
         const ctx = window.dash_clientside.callback_context;
         const fired = ctx.triggered.map((t) => t.prop_id.split(".")[0]);
         let state;
-        if (!current || !fired.length || fired.includes("url") || fired.includes("")) {
+        const asked = new URLSearchParams(search || "");
+        if (!current || !fired.length || fired.includes("")) {
           state = fromSearch(search);
+        } else if (fired.includes("url")) {
+          // Another page: its link's range wins; without one the current range carries over.
+          state = asked.has("range") || asked.has("from") ? fromSearch(search)
+            : { range: current.range, start: current.start, end: current.end,
+                live: current.wantLive, q: asked };
         } else {
           // Only the control that fired changes the state (a control echoing a value the
           // callback itself set must not undo another one).
@@ -126,11 +132,15 @@
           if (fired.includes("range-to")) state.end = isoLocal(to);
           if (fired.includes("live")) state.live = (liveValue || []).includes("on");
         }
+        // Other parameters (a page's own, e.g. `ticker`) keep their place: `set` replaces in
+        // position, so an unchanged view gives the same query string.
         const q = state.q;
-        q.delete("range"); q.delete("from"); q.delete("to"); q.delete("live");
-        if (state.range === "custom") { q.set("from", state.start); q.set("to", state.end || ""); }
-        else q.set("range", state.range);
-        if (!state.live) q.set("live", "0");
+        if (state.range === "custom") {
+          q.delete("range"); q.set("from", state.start); q.set("to", state.end || "");
+        } else {
+          q.set("range", state.range); q.delete("from"); q.delete("to");
+        }
+        if (state.live) q.delete("live"); else q.set("live", "0");
         const newSearch = "?" + q.toString();
         const data = {
           range: state.range,
@@ -146,7 +156,7 @@
           toLocalInput(state.start),
           toLocalInput(state.end),
           state.live ? ["on"] : [],
-          newSearch === search || window.location.pathname === "/login"
+          newSearch === search || window.location.pathname === "/login" || window.tickwire.leaving
             ? window.dash_clientside.no_update : newSearch,
           same ? window.dash_clientside.no_update : data,
           { display: state.range === "custom" ? "flex" : "none" },
@@ -161,9 +171,11 @@
       },
 
       async logout() {
-        await fetch("/auth/cookie/logout", { method: "POST", credentials: "same-origin" });
+        window.tickwire.leaving = true;  // no address-bar updates may cancel the navigation
         live.close();
-        return "/login";
+        await fetch("/auth/cookie/logout", { method: "POST", credentials: "same-origin" });
+        window.location.assign("/login");
+        return window.dash_clientside.no_update;
       },
 
       async login(clicks, submits, email, password, search) {

@@ -104,10 +104,21 @@ def create_app(settings: ApiSettings) -> FastAPI:
     _include_auth(app)
     app.include_router(api_router())
     openapi.install(app)
+    _unknown_api_paths(app)
     if settings.dashboard:
         # Last: Dash adds its index and catch-all routes after the API's.
         dashboard.attach(app, settings.loopback_url())
     return app
+
+
+def _unknown_api_paths(app: FastAPI) -> None:
+    """A GET to no API route is a JSON 404, not the dashboard's page catch-all."""
+
+    async def no_such_route(rest: str) -> None:
+        raise errors.NotFound(f"no such route: {rest[:100]}")
+
+    for prefix in ("/api", "/auth", "/users"):
+        app.add_api_route(f"{prefix}/{{rest:path}}", no_such_route, include_in_schema=False)
 
 
 def _include_auth(app: FastAPI) -> None:

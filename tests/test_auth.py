@@ -68,7 +68,7 @@ async def test_errors_have_one_shape_with_stable_codes(api: Api) -> None:
                 400,
                 "register_invalid_password",
             ),
-            (await client.get("/no/such/route"), 404, "not_found"),
+            (await client.get("/api/no/such/route"), 404, "not_found"),
         ]
         for response, status, code in cases:
             assert response.status_code == status, response.text

@@ -15,10 +15,8 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ from pathlib import Path
 import httpx
 from playwright.async_api import Page
 
+from bench.child import service
 from tests.browser_support import chromium
 
 PAGES = ("/markets", "/devices", "/alerts")
@@ -59,7 +58,6 @@ class Sample:
 @contextlib.contextmanager
 def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
     env = {
-        **os.environ,
         "TICKWIRE_DATA_DIR": str(workdir),
         "TICKWIRE_HTTP_PORT": str(port),
         "TICKWIRE_ADMIN_EMAIL": ADMIN,
@@ -68,12 +66,9 @@ def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
         "TICKWIRE_SIM_TICKERS": "20",
         "TICKWIRE_LOG_LEVEL": "WARNING",
     }
-    log = (workdir / "stack.log").open("wb")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tickwire"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
+    # SIGINT: the supervisor's Ctrl-C, which stops its children, the broker and the database.
+    with service("tickwire", env, workdir / "stack.log", signal.SIGINT, 60) as child:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
@@ -83,13 +78,6 @@ def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
                 raise RuntimeError(f"the stack exited; see {workdir / 'stack.log'}")
             time.sleep(0.5)
         yield url
-    finally:
-        child.send_signal(signal.SIGINT)
-        try:
-            child.wait(60)
-        except subprocess.TimeoutExpired:
-            child.kill()
-        log.close()
 
 
 async def measure(page: Page, url: str, path: str, warmup_s: float, seconds: float) -> Sample:

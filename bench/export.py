@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import secrets
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import psycopg
 
 from api.admin import ensure_admin
 from api.settings import ApiSettings
+from bench.child import service
 from bench.ingester import PeakRss
 from bench.report import json_line
 from bench.stack import fresh_database
@@ -99,8 +99,7 @@ def load(url: str, days: int) -> int:
 def api_process(database_url: str, workdir: Path) -> Iterator[tuple[str, int, str]]:
     """`python -m api` in a child process; yields (base URL, pid, admin bearer token)."""
     port, password = free_port(), secrets.token_urlsafe(12)
-    env = dict(os.environ)
-    env.update(
+    env = dict(
         TICKWIRE_DATABASE_URL=database_url,
         TICKWIRE_MQTT_URL="mqtt://127.0.0.1:1",  # export needs no broker
         TICKWIRE_SECRET=secrets.token_urlsafe(40),
@@ -113,24 +112,9 @@ def api_process(database_url: str, workdir: Path) -> Iterator[tuple[str, int, st
         database_url=database_url, data_dir=workdir / "api", admin_password=password
     )
     asyncio.run(ensure_admin(settings))
-    with (workdir / "api.log").open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "api"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[1],
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            yield base, child.pid, _login(base, child, settings.admin_email, password)
-        finally:
-            child.terminate()
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+    with service("api", env, workdir / "api.log") as child:
+        base = f"http://127.0.0.1:{port}"
+        yield base, child.pid, _login(base, child, settings.admin_email, password)
 
 
 def _login(base: str, child: subprocess.Popen[bytes], email: str, password: str) -> str:

@@ -7,10 +7,7 @@ environment, batching knobs included, passes through). Progress is read from its
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +16,8 @@ from typing import Final
 
 import psutil
 import psycopg
+
+from bench.child import service
 
 INSTANCE: Final = "bench"
 _POLL_S: Final = 0.02
@@ -49,8 +48,7 @@ def run_ingester(
 ) -> IngestRun:
     """Run `python -m ingest` until `expected_rows` are committed (or nothing moves for
     `stall_s`), then stop it with SIGTERM as a service manager would."""
-    env = dict(os.environ)
-    env.update(
+    env = dict(
         TICKWIRE_DATABASE_URL=database_url,
         TICKWIRE_MQTT_URL=broker_url,
         TICKWIRE_MQTT_PROTOCOL="5",
@@ -58,27 +56,14 @@ def run_ingester(
         TICKWIRE_INGEST_INSTANCE=INSTANCE,
         TICKWIRE_DATA_DIR=str(log_path.parent),
     )
-    with log_path.open("wb") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "ingest"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[1],
-        )
+    with service("ingest", env, log_path) as child:
         rss = PeakRss(child.pid)
         rss.start()
         try:
             started, finished, committed = _watch(database_url, child, expected_rows, stall_s)
         finally:
             peak = rss.stop()
-            child.send_signal(signal.SIGTERM)
-            try:
-                code: int | None = child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                code = child.wait()
-    return IngestRun(started, finished, committed, peak / 2**20, code)
+    return IngestRun(started, finished, committed, peak / 2**20, child.returncode)
 
 
 def _watch(

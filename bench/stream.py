@@ -28,9 +28,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +47,7 @@ import psutil
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.child import service
 from bench.export import api_process
 from bench.ingester import PeakRss
 from bench.report import json_line
@@ -120,32 +119,16 @@ def publish_at_rate(url: str, rate: int, seconds: float, done: multiprocessing.Q
 @contextmanager
 def ingester_process(database_url: str, broker_url: str, workdir: Path) -> Iterator[int]:
     """`python -m ingest` in a child process; yields its pid once it stores a probe tick."""
-    env = dict(os.environ)
-    env.update(
+    env = dict(
         TICKWIRE_DATABASE_URL=database_url,
         TICKWIRE_MQTT_URL=broker_url,
         TICKWIRE_INGEST_CLIENT_ID=f"bench-stream-{uuid.uuid4().hex[:8]}",
         TICKWIRE_DATA_DIR=str(workdir / "ingest"),
         TICKWIRE_LOG_LEVEL="WARNING",
     )
-    with (workdir / "ingest.log").open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "ingest"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[1],
-        )
-        try:
-            _wait_for_probe(database_url, broker_url, child)
-            yield child.pid
-        finally:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+    with service("ingest", env, workdir / "ingest.log") as child:
+        _wait_for_probe(database_url, broker_url, child)
+        yield child.pid
 
 
 def _wait_for_probe(database_url: str, broker_url: str, child: subprocess.Popen[bytes]) -> None:

@@ -3,8 +3,10 @@ parameters of GET /api/alerts, and the page's stream filter."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
+
+from dashboard import frame
 
 STATES: Final = [
     ("open", "Open"),
@@ -23,12 +25,6 @@ KINDS: Final = [
     "PRICE_BELOW",
 ]
 LIMIT: Final = 200
-_UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
-
-
-def last(range_name: str) -> timedelta:
-    """`"15m"` → 15 minutes (the frame's relative ranges)."""
-    return timedelta(seconds=int(range_name[:-1]) * _UNITS[range_name[-1]])
 
 
 def params(
@@ -57,8 +53,7 @@ def params(
         query["since"] = window.get("start")
         query["until"] = window.get("end")
     else:
-        moment = now or datetime.now(UTC)
-        query["since"] = (moment - last(str(window.get("range") or "1h"))).isoformat()
+        query["since"] = frame.window(window, now)[0]
     return query
 
 

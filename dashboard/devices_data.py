@@ -1,4 +1,4 @@
-"""What the devices pages read from the API: the frame's time window, telemetry series as
+"""What the devices pages read from the API: telemetry series as
 plot-ready x/y lists, rolling stats, alerts, commands.
 
 Times on the charts are UTC wall-clock strings (`YYYY-MM-DD HH:MM:SS.fff`): plotly.js ignores
@@ -8,33 +8,14 @@ zones, so the server's history and the browser's live points (assets/devices.js)
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from dashboard import client
 
-SPANS = {
-    "5m": timedelta(minutes=5),
-    "15m": timedelta(minutes=15),
-    "1h": timedelta(hours=1),
-    "6h": timedelta(hours=6),
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-}
 WINDOWS = ("5m", "1h", "24h")
 EXPORT_FORMATS = ("csv", "json", "xml")
-
-
-def window(timerange: dict[str, Any] | None) -> tuple[str, str]:
-    """The frame's range as ISO (start, end): custom as given, else the last <range> to now."""
-    timerange = timerange or {}
-    now = datetime.now(UTC)
-    if timerange.get("range") == "custom" and timerange.get("start"):
-        return str(timerange["start"]), str(timerange.get("end") or now.isoformat())
-    span = SPANS.get(str(timerange.get("range")), SPANS["1h"])
-    return (now - span).isoformat(), now.isoformat()
 
 
 def wall(iso: str) -> str:

@@ -15,6 +15,7 @@ Shared stores, read by pages:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +35,16 @@ RANGES = [
     ("custom", "Custom range"),
 ]
 DEFAULT_RANGE = "1h"
+SPANS = {
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+"""How far back each relative range goes."""
 PAGES = [("Markets", "/markets"), ("Devices", "/devices"), ("Alerts", "/alerts")]
 ADMIN_PAGES = [("Admin", "/admin")]
 PUBLIC_PATHS = ("/login",)
@@ -113,6 +124,17 @@ async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
         for name, href in pages
     ]
     return user, nav, user.get("email", ""), dash.no_update, {}
+
+
+def window(timerange: dict[str, Any] | None, now: datetime | None = None) -> tuple[str, str]:
+    """The `timerange` store as ISO (start, end): custom as given (no end: now), else the last
+    <range> up to now (an unknown range: the default)."""
+    now = now or datetime.now(UTC)
+    chosen = timerange or {}
+    if chosen.get("range") == "custom" and chosen.get("start"):
+        return str(chosen["start"]), str(chosen.get("end") or now.isoformat())
+    span = SPANS.get(str(chosen.get("range")), SPANS[DEFAULT_RANGE])
+    return (now - span).isoformat(), now.isoformat()
 
 
 def live_filter(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode
 
@@ -14,21 +14,6 @@ from dashboard import client
 #: giving at most this many over the range.
 CHART_POINTS = 320
 SPARK_POINTS = 60
-_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-
-
-def span(timerange: dict[str, Any] | None, now: datetime | None = None) -> tuple[str, str]:
-    """The frame's range as ISO (start, end): "last <range>" up to now, or the custom one."""
-    now = now or datetime.now(UTC)
-    tr = timerange or {}
-    if tr.get("range") == "custom" and tr.get("start"):
-        return str(tr["start"]), str(tr.get("end") or now.isoformat())
-    text = str(tr.get("range") or "1h")
-    try:
-        length = int(text[:-1]) * _UNITS[text[-1]]
-    except (KeyError, ValueError):
-        length = timedelta(hours=1)
-    return (now - length).isoformat(), now.isoformat()
 
 
 def zoomed(relayout: dict[str, Any] | None) -> tuple[str, str] | Literal[False] | None:

@@ -4,10 +4,12 @@ a fresh migrated database per test, and the ingester running against them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import psycopg
@@ -132,21 +134,28 @@ class Stack:
     database_url: str
 
 
+@contextlib.asynccontextmanager
+async def simulated_stack(
+    database_url: str, broker: Mosquitto, api: Api, ingester: RunningIngester, **fleet: Any
+) -> AsyncIterator[Stack]:
+    """The running services plus the simulator in this event loop; `fleet`: its sim_* settings
+    over a seeded, loss-free default."""
+    values: dict[str, Any] = {"sim_seed": 7, "sim_drop_every": 0, "sim_prefix": unique("sim")}
+    settings = SimulatorSettings(database_url=database_url, mqtt_url=broker.url, **(values | fleet))
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_simulator(settings, stop), name="simulator")
+    try:
+        yield Stack(api, ingester, broker, database_url)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
 @pytest.fixture
 async def stack(
     database_url: str, broker: Mosquitto, api: Api, ingester: RunningIngester
 ) -> AsyncIterator[Stack]:
-    settings = SimulatorSettings(
-        database_url=database_url,
-        mqtt_url=broker.url,
-        sim_devices=3,
-        sim_tickers=4,
-        sim_seed=7,
-        sim_drop_every=0,
-        sim_prefix=unique("sim"),
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_simulator(settings, stop), name="simulator")
-    yield Stack(api, ingester, broker, database_url)
-    stop.set()
-    await asyncio.wait_for(task, 30)
+    async with simulated_stack(
+        database_url, broker, api, ingester, sim_devices=3, sim_tickers=4
+    ) as running:
+        yield running

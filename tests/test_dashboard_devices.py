@@ -19,12 +19,10 @@ from xml.etree import ElementTree
 import pytest
 from playwright.async_api import Page
 
-from simulator.app import run as run_simulator
-from simulator.settings import SimulatorSettings
 from tests.alerts_support import reading
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
-from tests.conftest import RunningIngester, Stack
+from tests.conftest import RunningIngester, Stack, simulated_stack
 from tests.support import publish, unique, wait_until
 from tickwire.broker import Mosquitto
 
@@ -319,20 +317,10 @@ async def fleet_of_50(
     database_url: str, broker: Mosquitto, api: Api, ingester: RunningIngester
 ) -> AsyncIterator[Stack]:
     """The stack with the simulator running 50 sensors (1 reading/s each)."""
-    settings = SimulatorSettings(
-        database_url=database_url,
-        mqtt_url=broker.url,
-        sim_devices=50,
-        sim_tickers=1,
-        sim_seed=7,
-        sim_drop_every=0,
-        sim_prefix=unique("big"),
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_simulator(settings, stop), name="simulator-50")
-    yield Stack(api, ingester, broker, database_url)
-    stop.set()
-    await asyncio.wait_for(task, 30)
+    async with simulated_stack(
+        database_url, broker, api, ingester, sim_devices=50, sim_tickers=1, sim_prefix=unique("big")
+    ) as running:
+        yield running
 
 
 SPARK_POINTS = f"""() => Array.from(document.querySelectorAll("img.devices-spark"))

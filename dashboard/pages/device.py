@@ -119,7 +119,7 @@ async def load(
 ) -> tuple[Any, ...]:
     if not device_id:
         return [], html.Div("No device given.", className="tw-error"), None
-    start, end = devices_data.window(timerange)
+    start, end = frame.window(timerange)
     revision = f"{start}|{end}"
     try:
         device = await client.get(f"/api/devices/{device_id}")
@@ -153,7 +153,7 @@ async def zoom(
         raise dash.exceptions.PreventUpdate
     reset = bool(view.get("reset"))
     if reset:
-        start, end = devices_data.window(timerange)
+        start, end = frame.window(timerange)
     else:
         try:
             start, end = devices_data.from_wall(view["start"]), devices_data.from_wall(view["end"])

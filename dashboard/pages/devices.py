@@ -56,7 +56,7 @@ def _search(search: str | None) -> str:
 async def load_fleet(
     timerange: dict[str, Any] | None, _reset: int | None, _changed: int, search: str | None
 ) -> tuple[Any, ...]:
-    start, end = devices_data.window(timerange)
+    start, end = frame.window(timerange)
     try:
         devices = await devices_data.fleet(start, end)
     except client.ApiFailed as failed:

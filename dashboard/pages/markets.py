@@ -141,7 +141,7 @@ async def load_watchlist(_version: int, timerange: Any, search: str | None) -> t
         entries, available = await data.watchlist(), await data.stocks()
         tickers = [e["ticker"] for e in entries]
         chosen = data.selected(search) or (tickers[0] if tickers else None)
-        start, end = data.span(timerange)
+        start, end = frame.window(timerange)
         items = await data.tape(tickers, start, end)
     except client.ApiFailed as failed:
         error = html.Div(f"Could not load the watchlist: {failed.message}", className="tw-error")
@@ -252,7 +252,7 @@ async def load_chart(
         note = html.Div("Add a stock to the watchlist to see its chart.", className="tw-empty")
         return theme.figure(), None, None, "Chart", "", [], note
     view = _view(ctx.triggered_id, relayout, view)
-    start, end = view if view else data.span(timerange)
+    start, end = view if view else frame.window(timerange)
     try:
         body = await data.history(ticker, start, end, data.CHART_POINTS)
     except client.ApiFailed as failed:

@@ -7,6 +7,9 @@ Pages live in `dashboard/pages/` (Dash Pages, one module per page); the frame ar
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import threading
 from pathlib import Path
 
 import dash
@@ -35,4 +38,24 @@ def attach(server: FastAPI, api_base_url: str) -> dash.Dash:
     # Dash sets itself up on the first request to its index at "/"; a first visit to any other
     # page (a shared link) would get an index without the assets and callbacks. Do it now.
     app._setup_server()
+    _register_page_routing(app)
     return app
+
+
+def _register_page_routing(app: dash.Dash) -> None:
+    """Dash 4.4 registers Dash Pages' router (and its title callback) in a before-request hook
+    that runs on requests to "/" and "/_dash-*" only: a first visit to "/login" got an index
+    without the title callback's function, then a TypeError in the page. Run the hooks now,
+    in a thread of their own (they are coroutines; this may be called in a running loop)."""
+    hooks = list(app.backend._before_request_funcs)  # type: ignore[attr-defined]
+
+    def run() -> None:
+        for hook in hooks:
+            if inspect.iscoroutinefunction(hook):
+                asyncio.run(hook())
+            else:
+                hook()
+
+    worker = threading.Thread(target=run, name="dash-pages-setup")
+    worker.start()
+    worker.join()

@@ -1,33 +1,20 @@
 """What the devices pages read from the API: telemetry series as
 plot-ready x/y lists, rolling stats, alerts, commands.
 
-Times on the charts are UTC wall-clock strings (`YYYY-MM-DD HH:MM:SS.fff`): plotly.js ignores
-zones, so the server's history and the browser's live points (assets/devices.js) must agree.
+Times on the charts are UTC wall-clock strings (`frame.wall`): plotly.js ignores zones, so the
+server's history and the browser's live points (assets/devices.js) must agree.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from dashboard import client
+from dashboard import client, frame
 
 WINDOWS = ("5m", "1h", "24h")
 EXPORT_FORMATS = ("csv", "json", "xml")
-
-
-def wall(iso: str) -> str:
-    """An API time (ISO with a zone) → UTC wall clock for plotly."""
-    instant = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
-    return instant.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def from_wall(text: str) -> str:
-    """A plotly axis value (UTC wall clock) → ISO UTC for the API."""
-    instant = datetime.fromisoformat(text.strip().replace(" ", "T"))
-    return instant.replace(tzinfo=UTC).isoformat()
 
 
 async def telemetry(
@@ -38,7 +25,7 @@ async def telemetry(
         f"/api/devices/{device_id}/telemetry", start=start, end=end, points=points, metric=metric
     )
     for series in answer["series"]:
-        series["x"] = [wall(p["time"]) for p in series["points"]]
+        series["x"] = [frame.wall(p["time"]) for p in series["points"]]
         series["y"] = [p["value"] for p in series["points"]]
         series["last"] = _last(series["points"])
     return answer

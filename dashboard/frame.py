@@ -55,8 +55,13 @@ def layout() -> html.Div:
     return html.Div(
         className="tw-app",
         children=[
-            dcc.Location(id="url", refresh="callback-nav"),
-            dcc.Location(id="redirect", refresh=True),
+            # The frame's and the pages' view state (range, ticker…): a callback writing it
+            # pushes the address without Dash Pages re-rendering the page (refresh=False);
+            # links (dcc.Link) and back/forward still navigate.
+            dcc.Location(id="url", refresh=False),
+            # An address to load (a full page load): a store, not a second dcc.Location, whose
+            # props would go stale while `url` pushes the address and then navigate back.
+            dcc.Store(id="redirect"),
             dcc.Store(id="timerange"),
             dcc.Store(id="live-events"),
             dcc.Store(id="live-reset", data=0),
@@ -137,6 +142,19 @@ def window(timerange: dict[str, Any] | None, now: datetime | None = None) -> tup
     return (now - span).isoformat(), now.isoformat()
 
 
+def wall(iso: str) -> str:
+    """An API time (ISO with a zone) → UTC wall clock (`YYYY-MM-DD HH:MM:SS.fff`), the way
+    the charts show time: plotly.js ignores zones."""
+    instant = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    return instant.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def from_wall(text: str) -> str:
+    """A plotly axis value (UTC wall clock) → ISO UTC for the API."""
+    instant = datetime.fromisoformat(text.strip().replace(" ", "T"))
+    return instant.replace(tzinfo=UTC).isoformat()
+
+
 def live_filter(
     page: str,
     tickers: list[str] | None = None,
@@ -159,7 +177,7 @@ def register(app: dash.Dash) -> None:
         Output("me", "data"),
         Output("nav", "children"),
         Output("user", "children"),
-        Output("redirect", "href"),
+        Output("redirect", "data"),
         Output("bar", "style"),
         Input("url", "pathname"),
         State("url", "search"),
@@ -184,8 +202,15 @@ def register(app: dash.Dash) -> None:
     )
 
     app.clientside_callback(
+        dash.ClientsideFunction("tickwire", "go"),
+        Output("redirect", "data", allow_duplicate=True),
+        Input("redirect", "data"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
         dash.ClientsideFunction("tickwire", "logout"),
-        Output("redirect", "href", allow_duplicate=True),
+        Output("redirect", "data", allow_duplicate=True),
         Input("logout", "n_clicks"),
         prevent_initial_call=True,
     )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from typing import Any, Literal
-from urllib.parse import parse_qs, urlencode
+from typing import Any
+from urllib.parse import urlencode
 
 from dashboard import client
 
@@ -14,40 +13,6 @@ from dashboard import client
 #: giving at most this many over the range.
 CHART_POINTS = 320
 SPARK_POINTS = 60
-
-
-def zoomed(relayout: dict[str, Any] | None) -> tuple[str, str] | Literal[False] | None:
-    """A relayout's new x range: (start, end) for a zoom/pan, None for a reset (autorange),
-    False when the x axis did not change (autosize, y-only zoom…)."""
-    if not relayout:
-        return False
-    if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
-        return _utc(relayout["xaxis.range[0]"]), _utc(relayout["xaxis.range[1]"])
-    if isinstance(relayout.get("xaxis.range"), list):
-        low, high = relayout["xaxis.range"]
-        return _utc(low), _utc(high)
-    if relayout.get("xaxis.autorange"):
-        return None
-    return False
-
-
-def _utc(value: Any) -> str:
-    """Plotly's axis value ("2026-01-02 10:11:12.345", UTC as drawn) as ISO UTC."""
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat()
-
-
-def selected(search: str | None) -> str | None:
-    values = parse_qs((search or "").lstrip("?")).get("ticker")
-    return values[0] if values else None
-
-
-def with_ticker(search: str | None, ticker: str) -> str:
-    query = parse_qs((search or "").lstrip("?"))
-    query["ticker"] = [ticker]
-    return "?" + urlencode(query, doseq=True)
 
 
 async def watchlist() -> list[dict[str, Any]]:

@@ -6,18 +6,20 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.markets_data import with_ticker
 
-
-def tape(entries: list[dict[str, Any]], chosen: str | None, search: str | None) -> list[Any]:
-    """One link per watched ticker; price, change and sparkline are drawn by markets.js."""
+def tape(entries: list[dict[str, Any]]) -> list[Any]:
+    """One tile per watched ticker; a click selects it (markets.js puts it in the URL without
+    re-rendering the page); price, change, sparkline and the selection are drawn by markets.js."""
     return [
         html.Div(
-            className="markets-tick" + (" selected" if e["ticker"] == chosen else ""),
-            children=dcc.Link(
-                href="/markets" + with_ticker(search, e["ticker"]),
+            className="markets-tick",
+            children=html.Div(
                 className="markets-tick-link",
                 id={"type": "markets-tick", "ticker": e["ticker"]},
+                role="link",
+                tabIndex="0",
+                title=f"Chart {e['ticker']}",
+                n_clicks=0,
                 children=[
                     html.Span(e["ticker"], className="markets-tick-name"),
                     html.Span("…", className="markets-tick-price"),

@@ -26,11 +26,6 @@ from tests.conftest import Stack
 
 CHART = "#markets-chart .js-plotly-plot"
 
-KNOWN_BUG = (
-    "known bug, issue 5 still open: after a user action (ticker, watchlist, overlay) the chart "
-    "callback sometimes leaves the chart as it was (a race after Dash Pages renders the page)"
-)
-
 
 async def _watch(api: Api, account: Account, *tickers: str) -> None:
     """Put `tickers` on the watchlist (waiting for the simulator to register its stocks)."""
@@ -71,7 +66,6 @@ async def _stream_clients(api: Api) -> float:
     raise AssertionError("no tickwire_stream_clients in /metrics")
 
 
-@pytest.mark.skip(reason=KNOWN_BUG)
 async def test_the_chart_gains_candles_live_over_one_stream(stack: Stack, browser: Browser) -> None:
     api = stack.api
     await _watch(api, api.admin, "AAPL", "MSFT")
@@ -101,7 +95,7 @@ async def test_the_chart_gains_candles_live_over_one_stream(stack: Stack, browse
         assert float(await _tape_price(page, "AAPL")) > 0
         await screenshot(page, "markets")
         # A click on the tape selects the ticker, in the URL too.
-        await page.click('.markets-tick[data-ticker="MSFT"] a')
+        await page.click('.markets-tick[data-ticker="MSFT"] .markets-tick-link')
         await page.wait_for_url("**/markets?*ticker=MSFT*")
         await page.wait_for_selector("#markets-title >> text=MSFT", timeout=20_000)
         assert await _stream_clients(api) == 1
@@ -152,7 +146,6 @@ def _relayout(update: str) -> str:
     return Plotly.relayout(gd, {update}).then(() => true); }}"""
 
 
-@pytest.mark.skip(reason=KNOWN_BUG)
 async def test_a_zoom_fetches_finer_candles_and_a_reset_comes_back(
     stack: Stack, browser: Browser
 ) -> None:
@@ -214,7 +207,6 @@ async def _watched(api: Api, account: Account) -> dict[str, Any]:
     return {e["ticker"]: e for e in answer.json()["items"]}
 
 
-@pytest.mark.skip(reason=KNOWN_BUG)
 async def test_watchlist_add_edit_remove_from_the_page(api: Api, browser: Browser) -> None:
     async with api.client(api.admin) as http:
         for ticker in ("AAPL", "MSFT"):

@@ -177,23 +177,6 @@
       return [dot, seen, alerts];
     },
 
-    // A chart's relayoutData → the x range it now shows and its plot width in pixels (so the
-    // API can pick a resolution for that many points); reset for autorange; else no update.
-    zoom(relayout) {
-      const ctx = window.dash_clientside.callback_context;
-      const id = ctx.inputs_list[0].id;
-      if (!relayout) return NO();
-      const el = document.getElementById(JSON.stringify(id, Object.keys(id).sort()));
-      const gd = el && (el.classList.contains("js-plotly-plot") ? el : el.querySelector(".js-plotly-plot"));
-      const width = gd && gd._fullLayout ? Math.round(gd._fullLayout._size.w) : null;
-      if (relayout["xaxis.autorange"]) return { reset: true, width: width };
-      let range = relayout["xaxis.range"];
-      if (!range && "xaxis.range[0]" in relayout) range = [relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]];
-      if (!range) return NO();
-      const at = (v) => (typeof v === "number" ? wall(new Date(v).toISOString()) : String(v));
-      return { start: at(range[0]), end: at(range[1]), width: width };
-    },
-
     // The width a chart's plot will get (the page's grid of 420 px+ panels, minus the
     // panel's padding and the figure's margins), so the first fetch asks for that many points.
     plotWidth(_deviceId) {

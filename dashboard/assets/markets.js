@@ -143,7 +143,7 @@
     sparkEl.innerHTML = spark(item.spark);
   }
 
-  function tape(batch, store) {
+  function tape(batch, store, selected) {
     if (!store) return noUpdate();
     const fired = window.dash_clientside.callback_context.triggered.map((t) => t.prop_id);
     if (tapeState.version !== store.version) {
@@ -163,12 +163,42 @@
         });
       });
     }
-    // Drawn after React has rendered the tape's links.
-    setTimeout(() => Object.keys(tapeState.items).forEach((t) => draw(t, tapeState.items[t])), 0);
+    // Drawn after React has rendered the tape's tiles.
+    setTimeout(() => {
+      Object.keys(tapeState.items).forEach((t) => draw(t, tapeState.items[t]));
+      document.querySelectorAll(".markets-tick").forEach((el) => {
+        el.classList.toggle("selected", el.dataset.ticker === selected);
+      });
+    }, 0);
     return noUpdate();
   }
 
+  // The charted ticker: the URL's `ticker=`, else the tape's first ("" for an empty watchlist,
+  // null while the tape is loading); the stream follows the tape's tickers and the charted one.
+  function select(search, store, selected, filter) {
+    const asked = new URLSearchParams(search || "").get("ticker");
+    const tickers = store ? store.tickers || [] : null;
+    const chosen = asked || (tickers ? tickers[0] || "" : null);
+    if (chosen === null) return [noUpdate(), noUpdate()];
+    const follow = Array.from(new Set((tickers || []).concat(chosen ? [chosen] : []))).sort();
+    const want = { tickers: follow, devices: [], all: false };
+    const same = filter && JSON.stringify(filter.tickers) === JSON.stringify(follow);
+    return [chosen === selected ? noUpdate() : chosen, same ? noUpdate() : want];
+  }
+
+  // A click on a tape tile: its ticker into the URL (the other parameters kept in place).
+  function pick(clicks, search) {
+    const ctx = window.dash_clientside.callback_context;
+    const fired = ctx.triggered.filter((t) => t.value);
+    if (!fired.length) return noUpdate();
+    const id = JSON.parse(fired[0].prop_id.split(".")[0]);
+    const q = new URLSearchParams(search || "");
+    if (q.get("ticker") === id.ticker) return noUpdate();
+    q.set("ticker", id.ticker);
+    return "?" + q.toString();
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside);
-  window.dash_clientside.markets = { liveChart: liveChart, tape: tape };
+  window.dash_clientside.markets = { liveChart: liveChart, tape: tape, select: select, pick: pick };
   window.tickwire_markets = { chart: chart, tape: tapeState };
 })();

@@ -163,10 +163,38 @@
         ];
       },
 
+      // A chart's relayoutData → the x range it now shows (UTC wall clock, frame.wall) and its
+      // plot width in pixels (so the API can pick a resolution for that many points); reset for
+      // autorange; anything else (autosize, a y-only zoom) no update, so no re-fetch.
+      zoom(relayout) {
+        const ctx = window.dash_clientside.callback_context;
+        const id = ctx.inputs_list[0].id;
+        if (!relayout) return window.dash_clientside.no_update;
+        const el = document.getElementById(typeof id === "string" ? id : JSON.stringify(id, Object.keys(id).sort()));
+        const gd = el && (el.classList.contains("js-plotly-plot") ? el : el.querySelector(".js-plotly-plot"));
+        const width = gd && gd._fullLayout ? Math.round(gd._fullLayout._size.w) : null;
+        if (relayout["xaxis.autorange"]) return { reset: true, width: width };
+        let range = relayout["xaxis.range"];
+        if (!range && "xaxis.range[0]" in relayout) range = [relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]];
+        if (!range) return window.dash_clientside.no_update;
+        const wall = (ms) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+        const at = (v) => (typeof v === "number" ? wall(v) : String(v));
+        return { start: at(range[0]), end: at(range[1]), width: width };
+      },
+
       follow(filters, timerange) {
         const filter = (filters || [])[0];
         if (filter && (!timerange || timerange.live)) live.open(filter);
         else live.close();
+        return window.dash_clientside.no_update;
+      },
+
+      go(href) {
+        if (href) {
+          window.tickwire.leaving = true;  // no address-bar updates may cancel the navigation
+          live.close();
+          window.location.assign(href);
+        }
         return window.dash_clientside.no_update;
       },
 

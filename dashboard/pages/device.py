@@ -156,7 +156,7 @@ async def zoom(
         start, end = frame.window(timerange)
     else:
         try:
-            start, end = devices_data.from_wall(view["start"]), devices_data.from_wall(view["end"])
+            start, end = frame.from_wall(view["start"]), frame.from_wall(view["end"])
         except (KeyError, ValueError):
             raise dash.exceptions.PreventUpdate from None
     points = devices_data.points_for(view.get("width"), ZOOM_POINTS, MIN_POINTS)
@@ -168,7 +168,7 @@ async def zoom(
     series = answer["series"][0] if answer["series"] else _empty(metric)
     figure = devices_panels.figure(series, revision or "", 0)
     if not reset:
-        figure.update_xaxes(range=[devices_data.wall(start), devices_data.wall(end)])
+        figure.update_xaxes(range=[frame.wall(start), frame.wall(end)])
     return (
         figure,
         devices_data.label(answer, view.get("width")),
@@ -261,7 +261,7 @@ dash.clientside_callback(
 )
 
 dash.clientside_callback(
-    dash.ClientsideFunction("devices", "zoom"),
+    dash.ClientsideFunction("tickwire", "zoom"),
     Output({"type": "device-zoom", "metric": MATCH}, "data"),
     Input({"type": "device-chart", "metric": MATCH}, "relayoutData"),
     prevent_initial_call=True,

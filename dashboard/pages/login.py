@@ -28,7 +28,7 @@ layout = html.Div(
 clientside_callback(
     dash.ClientsideFunction("tickwire", "login"),
     Output("login-error", "children"),
-    Output("redirect", "href", allow_duplicate=True),
+    Output("redirect", "data", allow_duplicate=True),
     Input("login-submit", "n_clicks"),
     Input("login-password", "n_submit"),
     State("login-email", "value"),

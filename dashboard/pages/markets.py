@@ -101,6 +101,7 @@ layout = html.Div(
         dcc.Store(id="markets-tape-drawn"),
         dcc.Store(id="markets-meta"),
         dcc.Store(id="markets-view"),
+        dcc.Store(id="markets-zoom"),
         html.Div(
             className="tw-grid",
             children=[
@@ -127,31 +128,27 @@ layout = html.Div(
     Output("markets-tape", "data"),
     Output("markets-editor", "children"),
     Output("markets-add-ticker", "options"),
-    Output("markets-selected", "data"),
-    Output({"type": "live-filter", "page": "markets"}, "data"),
     Output("markets-watch-error", "children"),
     Input("markets-watch-version", "data"),
     Input("timerange", "data"),
-    Input("url", "search"),
 )
-async def load_watchlist(_version: int, timerange: Any, search: str | None) -> tuple[Any, ...]:
+async def load_watchlist(_version: int, timerange: Any) -> tuple[Any, ...]:
+    """The tape and the editor. Which ticker is charted is the URL's (`ticker=`) or else the
+    tape's first: markets.js `select`, so a click on the tape re-renders nothing here."""
     if timerange is None:
         raise PreventUpdate
     try:
         entries, available = await data.watchlist(), await data.stocks()
         tickers = [e["ticker"] for e in entries]
-        chosen = data.selected(search) or (tickers[0] if tickers else None)
         start, end = frame.window(timerange)
         items = await data.tape(tickers, start, end)
     except client.ApiFailed as failed:
         error = html.Div(f"Could not load the watchlist: {failed.message}", className="tw-error")
-        return [], None, [], [], dash.no_update, dash.no_update, error
-    row: Any = watch.tape(entries, chosen, search) if entries else watch.empty(available)
-    follow = sorted(set(tickers) | ({chosen} if chosen else set()))
-    filter_data = {"tickers": follow, "devices": [], "all": False}
-    tape_data = {"version": uuid.uuid4().hex, "items": items}
+        return [], None, [], [], error
+    row: Any = watch.tape(entries) if entries else watch.empty(available)
+    tape_data = {"version": uuid.uuid4().hex, "tickers": tickers, "items": items}
     options = watch.choices(available, set(tickers))
-    return row, tape_data, watch.editor(entries), options, chosen, filter_data, None
+    return row, tape_data, watch.editor(entries), options, None
 
 
 def _levels(ticker: str, above: Any, below: Any) -> dict[str, Any]:
@@ -216,13 +213,15 @@ async def edit_watchlist(*args: Any) -> tuple[Any, Any]:
     return (args[-1] or 0) + 1, message
 
 
-def _view(trigger: Any, relayout: Any, view: Any) -> Any:
-    """The zoomed range to show, or None for the frame's range; PreventUpdate if unchanged."""
-    if trigger == "markets-chart":
-        change = data.zoomed(relayout)
-        if change is False:
-            raise PreventUpdate
-        return None if change is None else list(change)
+def _view(trigger: Any, zoom: Any, view: Any) -> Any:
+    """The zoomed range to show ([start, end] ISO), or None for the frame's range."""
+    if trigger == "markets-zoom":
+        if not zoom or zoom.get("reset"):
+            return None
+        try:
+            return [frame.from_wall(zoom["start"]), frame.from_wall(zoom["end"])]
+        except (KeyError, ValueError):
+            raise PreventUpdate from None
     if trigger in ("markets-overlays", "live-reset"):
         return view
     return None
@@ -240,18 +239,20 @@ def _view(trigger: Any, relayout: Any, view: Any) -> Any:
     Input("timerange", "data"),
     Input("live-reset", "data"),
     Input("markets-overlays", "value"),
-    Input("markets-chart", "relayoutData"),
+    Input("markets-zoom", "data"),
     State("markets-view", "data"),
 )
 async def load_chart(
-    ticker: str | None, timerange: Any, _reset: Any, overlays: Any, relayout: Any, view: Any
+    ticker: str | None, timerange: Any, _reset: Any, overlays: Any, zoom: Any, view: Any
 ) -> tuple[Any, ...]:
-    if timerange is None:
+    """The selected ticker's candles over the frame's range, or the zoomed range (`zoom`, from
+    tickwire.js: only a change of the x range re-fetches, never an autosize)."""
+    if timerange is None or ticker is None:
         raise PreventUpdate
     if not ticker:
         note = html.Div("Add a stock to the watchlist to see its chart.", className="tw-empty")
         return theme.figure(), None, None, "Chart", "", [], note
-    view = _view(ctx.triggered_id, relayout, view)
+    view = _view(ctx.triggered_id, zoom, view)
     start, end = view if view else frame.window(timerange)
     try:
         body = await data.history(ticker, start, end, data.CHART_POINTS)
@@ -308,4 +309,33 @@ dash.clientside_callback(
     Output("markets-tape-drawn", "data"),
     Input("live-events", "data"),
     Input("markets-tape", "data"),
+    Input("markets-selected", "data"),
+)
+
+# The URL's `ticker=` (or the tape's first) → the charted ticker and the stream's filter (the
+# watched tickers and the charted one); a click on the tape writes the URL. Neither re-renders
+# the page: `url` pushes the address without Dash Pages navigating.
+dash.clientside_callback(
+    dash.ClientsideFunction("markets", "select"),
+    Output("markets-selected", "data"),
+    Output({"type": "live-filter", "page": "markets"}, "data"),
+    Input("url", "search"),
+    Input("markets-tape", "data"),
+    State("markets-selected", "data"),
+    State({"type": "live-filter", "page": "markets"}, "data"),
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("markets", "pick"),
+    Output("url", "search", allow_duplicate=True),
+    Input({"type": "markets-tick", "ticker": ALL}, "n_clicks"),
+    State("url", "search"),
+    prevent_initial_call=True,
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("tickwire", "zoom"),
+    Output("markets-zoom", "data"),
+    Input("markets-chart", "relayoutData"),
+    prevent_initial_call=True,
 )

@@ -30,7 +30,7 @@ from playwright.async_api import Page
 from bench.child import service
 from tests.browser_support import chromium
 
-PAGES = ("/markets", "/devices", "/alerts")
+PAGES = ("/markets", "/devices", "/devices/sim-sensor-1", "/alerts")
 SHOTS = {
     "markets": "/markets?range=15m",
     "devices": "/devices?range=15m",
@@ -39,6 +39,7 @@ SHOTS = {
     "admin": "/admin",
 }
 ADMIN = "bench@example.com"
+DEVICES, TICKERS = 50, 20
 _POINTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).reduce(
     (n, gd) => n + (gd.data || []).reduce((m, t) => m + (t.x ? t.x.length : 0), 0), 0)"""
 _LONG_TASKS_JS = """() => { window.__long = 0; new PerformanceObserver((list) => {
@@ -62,8 +63,8 @@ def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
         "TICKWIRE_HTTP_PORT": str(port),
         "TICKWIRE_ADMIN_EMAIL": ADMIN,
         "TICKWIRE_ADMIN_PASSWORD": password,
-        "TICKWIRE_SIM_DEVICES": "50",
-        "TICKWIRE_SIM_TICKERS": "20",
+        "TICKWIRE_SIM_DEVICES": str(DEVICES),
+        "TICKWIRE_SIM_TICKERS": str(TICKERS),
         "TICKWIRE_LOG_LEVEL": "WARNING",
     }
     url = f"http://127.0.0.1:{port}"
@@ -118,9 +119,30 @@ async def _streams(url: str) -> int:
     return -1
 
 
+async def watch_every_ticker(url: str, password: str, tickers: int) -> list[str]:
+    """Put every simulated stock on the admin's watchlist (the markets page's tape and stream
+    follow all of them), waiting for the simulator to have registered them."""
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        login = await client.post("/auth/jwt/login", data={"username": ADMIN, "password": password})
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        deadline = time.monotonic() + 60
+        while True:
+            stocks = (await client.get("/api/stocks", params={"limit": 500})).json()["items"]
+            if len(stocks) >= tickers or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        watched = [s["ticker"] for s in stocks]
+        for ticker in watched:
+            (await client.post("/api/watchlist", json={"ticker": ticker})).raise_for_status()
+    return watched
+
+
 async def run(
     url: str, password: str, warmup_s: float, seconds: float, shots: Path | None
 ) -> list[Sample]:
+    watched = await watch_every_ticker(url, password, TICKERS)
+    print(f"watching {len(watched)} tickers: {' '.join(watched)}", file=sys.stderr)
     samples = []
     async with chromium() as browser:
         context = await browser.new_context(viewport={"width": 1440, "height": 900})
@@ -143,9 +165,9 @@ async def run(
 
 
 def table(samples: list[Sample]) -> str:
-    head = f"{'page':<12}{'CPU %':>8}{'long tasks':>12}{'heap MB':>10}{'points':>9}{'streams':>9}"
+    head = f"{'page':<24}{'CPU %':>8}{'long tasks':>12}{'heap MB':>10}{'points':>9}{'streams':>9}"
     rows = [
-        f"{s.page:<12}{s.cpu_pct:>8}{s.long_tasks:>12}{s.heap_mb:>10}{s.points:>9}{s.streams:>9}"
+        f"{s.page:<24}{s.cpu_pct:>8}{s.long_tasks:>12}{s.heap_mb:>10}{s.points:>9}{s.streams:>9}"
         for s in samples
     ]
     return "\n".join([head, "-" * len(head), *rows])
@@ -168,8 +190,8 @@ def main(argv: list[str]) -> int:
         json.dumps(
             {
                 "bench": "dashboard",
-                "devices": 50,
-                "tickers": 20,
+                "devices": DEVICES,
+                "tickers": TICKERS,
                 "pages": [asdict(s) for s in samples],
             }
         ),

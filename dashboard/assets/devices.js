@@ -7,6 +7,7 @@
 (function () {
   "use strict";
   const SPARK_POINTS = 200;
+  const SPARK_EVERY_MS = 2000;
   const CHART_POINTS = 5000;
   const NO = () => window.dash_clientside.no_update;
 
@@ -63,12 +64,22 @@
     if (el && el[prop] !== value) el[prop] = value;
   }
 
-  function drawCard(id, st) {
+  function drawCard(id, st, now) {
     const dot = elementOf("devices-dot", id);
     setProp(dot, "className", "tw-dot " + st.status);
     setProp(dot, "title", st.status);
     setProp(elementOf("devices-values", id), "textContent", formatValues(st.values));
     setProp(elementOf("devices-seen", id), "textContent", ago(st.last_seen));
+    drawSpark(id, st, now);
+  }
+
+  function drawSpark(id, st, now) {
+    // A new sparkline image costs the browser a decode and a paint: at most one per card
+    // every SPARK_EVERY_MS (the clock draws what is left over).
+    const every = window.tickwire_spark_every_ms === undefined ? SPARK_EVERY_MS : window.tickwire_spark_every_ms;
+    if (now - (st.spark_drawn || 0) < every) { st.spark_due = true; return; }
+    st.spark_drawn = now;
+    st.spark_due = false;
     const spark = elementOf("devices-spark", id);
     const src = sparkSvg(st.spark_t, st.spark_y);
     if (spark && spark.getAttribute("src") !== src) spark.setAttribute("src", src);
@@ -127,9 +138,13 @@
         }
       }
       const clock = fired.includes("devices-clock");
+      const now = Date.now();
       for (const [id, st] of Object.entries(fleet.state)) {
-        if (touched.has(id)) drawCard(id, st);
-        else if (clock) setProp(elementOf("devices-seen", id), "textContent", ago(st.last_seen));
+        if (touched.has(id)) drawCard(id, st, now);
+        else if (clock) {
+          setProp(elementOf("devices-seen", id), "textContent", ago(st.last_seen));
+          if (st.spark_due) drawSpark(id, st, now);
+        }
       }
       if (touched.size) drawCount(fleet.state);
       return NO();

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from sql.migrate import upgrade
 from tests.api_support import Api, running_api
 from tests.browser_support import chromium
 from tests.support import unique, with_database
+from tickwire import brokerauth
 from tickwire.broker import Mosquitto, free_port
 from tickwire.embedded_pg import embedded_postgres
 
@@ -159,3 +161,37 @@ async def stack(
         database_url, broker, api, ingester, sim_devices=3, sim_tickers=4
     ) as running:
         yield running
+
+
+@dataclass
+class SecureBroker:
+    """A Mosquitto with dynamic security, its admin and the services' accounts set up."""
+
+    mosquitto: Mosquitto
+    admin_url: str
+    ingest_url: str
+    api_url: str
+
+    @property
+    def url(self) -> str:
+        """Without credentials (what an anonymous client would use)."""
+        return self.mosquitto.url
+
+
+@pytest.fixture
+async def secure_broker(tmp_path: Path) -> AsyncIterator[SecureBroker]:
+    admin = ("admin", secrets.token_urlsafe(16))
+    mosquitto = Mosquitto(tmp_path / "secure-broker", free_port(), admin=admin)
+    await asyncio.to_thread(mosquitto.start)
+    try:
+        ingest, api = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        assert mosquitto.admin_url is not None
+        await brokerauth.setup(mosquitto.admin_url, ingest, api, wait=10)
+        yield SecureBroker(
+            mosquitto,
+            mosquitto.admin_url,
+            mosquitto.url_for(brokerauth.INGEST_ACCOUNT, ingest),
+            mosquitto.url_for(brokerauth.API_ACCOUNT, api),
+        )
+    finally:
+        await asyncio.to_thread(mosquitto.stop)

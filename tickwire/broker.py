@@ -2,19 +2,27 @@
 
 Mosquitto is configured for an ingester that acknowledges late (after commit) and may be down
 for a while: many QoS 1 messages in flight, a deep per-client queue, sessions kept on disk.
-A user's own broker needs the same (see docs/broker.md).
+Given an admin account it runs the dynamic-security plugin (every client logs in; accounts and
+topic ACLs are managed over `$CONTROL/dynamic-security/v1`, see tickwire/brokerauth.py);
+without one it is anonymous, on loopback only. A user's own broker needs the same settings
+(see docs/broker.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
+import json
 import logging
+import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +31,7 @@ log = logging.getLogger("tickwire.broker")
 MOSQUITTO_CONF = """\
 # Written by tickwire on every start; edit tickwire/broker.py instead.
 listener {port} {host}
-allow_anonymous true
-user root
+{auth}user root
 persistence true
 persistence_location {data}/
 autosave_interval 5
@@ -41,22 +48,122 @@ connection_messages false
 """
 
 
+ANONYMOUS = "allow_anonymous true\n"
+DYNSEC = """\
+allow_anonymous false
+plugin {plugin}
+plugin_opt_config_file {config}
+"""
+DYNSEC_FILE = "dynamic-security.json"
+ACCOUNTS_FILE = "accounts.json"
+
+
 def mosquitto_path() -> str | None:
     return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 
 
-class Mosquitto:
-    """A Mosquitto process on 127.0.0.1 with its config and persistence under `directory`."""
+def dynsec_plugin_path() -> str | None:
+    """Mosquitto's dynamic-security plugin where distributions and `make install` put it."""
+    for pattern in (
+        "/usr/lib/*/mosquitto_dynamic_security.so",
+        "/usr/lib/mosquitto_dynamic_security.so",
+        "/usr/local/lib/mosquitto_dynamic_security.so",
+        "/usr/local/lib/*/mosquitto_dynamic_security.so",
+        "/opt/homebrew/lib/mosquitto_dynamic_security.so",
+    ):
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    return None
 
-    def __init__(self, directory: Path, port: int, host: str = "127.0.0.1") -> None:
+
+def dynsec_available() -> bool:
+    """Mosquitto, its dynamic-security plugin and `mosquitto_ctrl` (to initialise it)."""
+    return bool(mosquitto_path() and dynsec_plugin_path() and shutil.which("mosquitto_ctrl"))
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """The embedded broker's own accounts: its dynamic-security admin and the two services."""
+
+    admin: str
+    ingest: str
+    api: str
+    admin_user: str = "admin"
+
+    @classmethod
+    def kept(cls, directory: Path) -> Accounts:
+        """Passwords generated on first use and kept (mode 600) in `directory`/accounts.json.
+
+        New passwords mean the plugin's file (made with the old admin password) is stale: it is
+        removed, and made again on the broker's start.
+        """
+        path = directory / ACCOUNTS_FILE
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        accounts = cls(*(secrets.token_urlsafe(24) for _ in range(3)))
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / DYNSEC_FILE).unlink(missing_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            json.dump(asdict(accounts), out, indent=2)
+        return accounts
+
+
+def init_dynsec(config: Path, admin_user: str, admin_password: str) -> None:
+    """`mosquitto_ctrl dynsec init`: the plugin's file with only its admin (mode 600)."""
+    ctrl = shutil.which("mosquitto_ctrl")
+    if ctrl is None:
+        raise FileNotFoundError("mosquitto_ctrl is not installed")
+    subprocess.run(
+        [ctrl, "dynsec", "init", str(config), admin_user, admin_password],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    config.chmod(0o600)
+
+
+class Mosquitto:
+    """A Mosquitto process on 127.0.0.1 with its config and persistence under `directory`.
+
+    With `admin` (username, password) it runs the dynamic-security plugin, its file made on
+    first start with that admin; without, it is anonymous.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        admin: tuple[str, str] | None = None,
+    ) -> None:
         self.directory = directory
         self.host = host
         self.port = port
+        self.admin = admin
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
+
+    def url_for(self, username: str, password: str) -> str:
+        return f"mqtt://{username}:{password}@{self.host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str | None:
+        return self.url_for(*self.admin) if self.admin else None
+
+    def _auth(self) -> str:
+        if self.admin is None:
+            return ANONYMOUS
+        plugin = dynsec_plugin_path()
+        if plugin is None:
+            raise FileNotFoundError("Mosquitto's dynamic-security plugin is not installed")
+        config = self.directory / DYNSEC_FILE
+        if not config.exists():
+            init_dynsec(config, *self.admin)
+        return DYNSEC.format(plugin=plugin, config=config)
 
     def start(self, timeout: float = 10.0) -> None:
         executable = mosquitto_path()
@@ -64,7 +171,11 @@ class Mosquitto:
             raise FileNotFoundError("mosquitto is not installed")
         self.directory.mkdir(parents=True, exist_ok=True)
         conf = self.directory / "mosquitto.conf"
-        conf.write_text(MOSQUITTO_CONF.format(port=self.port, host=self.host, data=self.directory))
+        conf.write_text(
+            MOSQUITTO_CONF.format(
+                port=self.port, host=self.host, data=self.directory, auth=self._auth()
+            )
+        )
         log_file = (self.directory / "mosquitto.log").open("ab")
         # Its own session: Ctrl-C in the terminal must not stop the broker before the
         # ingester has committed and acknowledged its last batch; the supervisor stops it last.
@@ -73,6 +184,7 @@ class Mosquitto:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # the plugin rewrites its file (password hashes) on every change
         )
         wait_for_port(self.host, self.port, timeout, self.process)
 
@@ -119,8 +231,14 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def embedded_broker(directory: Path, port: int = 1883) -> AsyncIterator[tuple[str, str]]:
-    """Run the embedded broker; yield (url, kind) where kind is 'mosquitto' or 'amqtt'."""
+async def embedded_broker(
+    directory: Path, port: int = 1883, admin: tuple[str, str] | None = None
+) -> AsyncIterator[tuple[str, str]]:
+    """Run the embedded broker; yield (url, kind).
+
+    kind is 'mosquitto-dynsec' (given `admin` and the plugin is installed: every client logs
+    in), else 'mosquitto' or 'amqtt', both anonymous and on 127.0.0.1 only.
+    """
     if not port_free(port):
         raise RuntimeError(
             f"127.0.0.1:{port} is taken (a system Mosquitto service? `systemctl disable --now "
@@ -128,11 +246,14 @@ async def embedded_broker(directory: Path, port: int = 1883) -> AsyncIterator[tu
             "the settings the ingester needs)"
         )
     if mosquitto_path():
-        broker = Mosquitto(directory, port)
+        secured = admin is not None and dynsec_available()
+        if admin is not None and not secured:
+            log.warning("no dynamic-security plugin or mosquitto_ctrl: Mosquitto is anonymous")
+        broker = Mosquitto(directory, port, admin=admin if secured else None)
         await asyncio.to_thread(broker.start)
         log.info("Mosquitto listening on %s", broker.url)
         try:
-            yield broker.url, "mosquitto"
+            yield broker.url, "mosquitto-dynsec" if secured else "mosquitto"
         finally:
             await asyncio.to_thread(broker.stop)
         return

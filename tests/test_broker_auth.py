@@ -1,0 +1,154 @@
+"""Broker accounts and topic ACLs on a real Mosquitto with the dynamic-security plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import stat
+import sys
+from pathlib import Path
+
+from tests.conftest import SecureBroker
+from tests.device_link import DeviceLink
+from tests.support import unique
+from tickwire import brokerauth
+from tickwire.broker import ACCOUNTS_FILE, DYNSEC_FILE, Accounts, embedded_broker, free_port
+from tickwire.settings import MqttAddress
+
+
+def link(broker: SecureBroker, username: str | None, password: str | None, cid: str) -> DeviceLink:
+    return DeviceLink(broker.url, username, password, cid)
+
+
+async def connects(device: DeviceLink) -> bool:
+    return await asyncio.to_thread(device.connect)
+
+
+def login(url: str) -> tuple[str | None, str | None]:
+    address = MqttAddress(url)
+    return address.username, address.password
+
+
+async def test_services_log_in_with_their_own_accounts_and_stay_in_their_topics(
+    secure_broker: SecureBroker,
+) -> None:
+    ingest = link(secure_broker, *login(secure_broker.ingest_url), unique("ingest"))
+    api = link(secure_broker, *login(secure_broker.api_url), unique("api"))
+    assert await connects(ingest) and await connects(api)
+    try:
+        for topic in ("stocks/+", "devices/+/telemetry", "devices/+/heartbeat", "devices/+/acks"):
+            assert not ingest.subscribe(topic).is_failure, topic
+        assert ingest.subscribe("#").is_failure
+        assert ingest.subscribe("devices/+/commands").is_failure
+        assert ingest.publish("stocks/AAPL", {"price": 1}).is_failure
+        assert not api.publish("devices/dev-1/commands", {"id": "x"}).is_failure
+        assert api.publish("stocks/AAPL", {"price": 1}).is_failure
+        assert api.publish("devices/dev-1/telemetry", {"t": 1}).is_failure
+        assert api.subscribe("#").is_failure
+    finally:
+        ingest.close()
+        api.close()
+    anonymous = link(secure_broker, None, None, unique("anon"))
+    assert not await connects(anonymous)
+    wrong = link(secure_broker, brokerauth.INGEST_ACCOUNT, "not-the-password", unique("i"))
+    assert not await connects(wrong)
+
+
+async def test_setup_command_is_idempotent_and_sets_new_passwords(
+    secure_broker: SecureBroker,
+) -> None:
+    password = secrets.token_urlsafe(16)
+    env = {
+        **os.environ,
+        "TICKWIRE_MQTT_ADMIN_URL": secure_broker.admin_url,
+        "TICKWIRE_MQTT_INGEST_PASSWORD": password,
+        "TICKWIRE_MQTT_API_PASSWORD": secrets.token_urlsafe(16),
+    }
+    for _ in range(2):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tickwire.brokerauth", "setup", env=env
+        )
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+    old = link(secure_broker, *login(secure_broker.ingest_url), unique("ingest"))
+    assert not await connects(old)
+    new = link(secure_broker, brokerauth.INGEST_ACCOUNT, password, unique("ingest"))
+    assert await connects(new)
+    new.close()
+    env["TICKWIRE_MQTT_API_PASSWORD"] = "change-me"  # a placeholder is refused
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tickwire.brokerauth", "setup", env=env
+    )
+    assert await asyncio.wait_for(process.wait(), 60) == 1
+
+
+async def test_a_device_publishes_and_subscribes_only_its_own_topics(
+    secure_broker: SecureBroker,
+) -> None:
+    async with brokerauth.connected(MqttAddress(secure_broker.admin_url)) as dynsec:
+        mine = await dynsec.issue_device("dev-a", ["AAPL"])
+        await dynsec.issue_device("dev-b", ["MSFT"])
+        assert not await connects(link(secure_broker, "dev-a", "wrong-password", "dev-a"))
+        assert not await connects(link(secure_broker, None, None, "dev-a"))
+        # The client id must be the device id: no session takeover under another id.
+        assert not await connects(link(secure_broker, "dev-a", mine.password, "dev-b"))
+        device = link(secure_broker, "dev-a", mine.password, "dev-a")
+        assert await connects(device)
+        try:
+            for topic in (
+                "devices/dev-a/telemetry",
+                "devices/dev-a/heartbeat",
+                "devices/dev-a/acks",
+            ):
+                assert not device.publish(topic, {"ts": 1}).is_failure, topic
+            assert not device.publish("stocks/AAPL", {"price": 1}).is_failure
+            assert device.publish("stocks/MSFT", {"price": 1}).is_failure
+            assert device.publish("devices/dev-b/telemetry", {"t": 1}).is_failure
+            assert device.publish("devices/dev-a/commands", {"id": "x"}).is_failure
+            assert not device.subscribe("devices/dev-a/commands").is_failure
+            for topic in ("devices/dev-b/commands", "devices/+/commands", "#", "stocks/+"):
+                assert device.subscribe(topic).is_failure, topic
+            # Tickers change what it may publish, on the live session.
+            assert await dynsec.set_device_tickers("dev-a", ["MSFT"])
+            assert not device.publish("stocks/MSFT", {"price": 1}).is_failure
+            assert device.publish("stocks/AAPL", {"price": 1}).is_failure
+        finally:
+            device.close()
+        assert not await dynsec.set_device_tickers("dev-never-issued", ["AAPL"])
+
+
+async def test_service_accounts_are_not_device_credentials(secure_broker: SecureBroker) -> None:
+    async with brokerauth.connected(MqttAddress(secure_broker.admin_url)) as dynsec:
+        for name in (brokerauth.INGEST_ACCOUNT, brokerauth.API_ACCOUNT, "admin"):
+            try:
+                await dynsec.issue_device(name, [])
+            except brokerauth.NotADevice:
+                pass
+            else:
+                raise AssertionError(f"{name} was given device credentials")
+            await dynsec.remove_device(name)  # refused quietly: the account stays
+            assert await dynsec.client_roles(name) is not None
+    ingest = link(secure_broker, *login(secure_broker.ingest_url), unique("ingest"))
+    assert await connects(ingest)
+    ingest.close()
+
+
+async def test_make_up_broker_keeps_its_accounts_private_and_refuses_anonymous(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "broker"
+    accounts = Accounts.kept(directory)
+    assert Accounts.kept(directory) == accounts
+    port = free_port()
+    async with embedded_broker(directory, port, admin=("admin", accounts.admin)) as (url, kind):
+        assert kind == "mosquitto-dynsec" and url == f"mqtt://127.0.0.1:{port}"
+        for name in (ACCOUNTS_FILE, DYNSEC_FILE):
+            assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600, name
+        admin_url = f"mqtt://admin:{accounts.admin}@127.0.0.1:{port}"
+        await brokerauth.setup(admin_url, accounts.ingest, accounts.api, wait=10)
+        anonymous = DeviceLink(url, None, None, unique("anon"))
+        assert not await asyncio.to_thread(anonymous.connect)
+        ingest_url = f"mqtt://{brokerauth.INGEST_ACCOUNT}:{accounts.ingest}@127.0.0.1:{port}"
+        ingest = DeviceLink(ingest_url, *login(ingest_url), unique("ingest"))
+        assert await asyncio.to_thread(ingest.connect)
+        ingest.close()

@@ -1,9 +1,11 @@
-"""The simulator's `main()`: register the fleet, connect it, publish on schedule until stopped.
+"""The simulator's `main()`: provision the fleet, connect it, publish on schedule until stopped.
 
-One asyncio loop schedules every device (a task for its data, one for its heartbeats);
-each device has its own MQTT connection. Stops on SIGINT/SIGTERM, after
-`sim_duration_s`, or once `sim_max_messages` data messages are out, waiting for the broker
-to acknowledge what was published.
+One asyncio loop runs every device: a task for its data, one for its heartbeats, one for its
+MQTT connection (link.py: paho served by the loop, no thread per device). What devices
+produce goes through the store-and-forward buffer (forward.py, buffer.py). Stops on
+SIGINT/SIGTERM, after `sim_duration_s`, or once `sim_max_messages` data messages are out,
+giving the broker some seconds to acknowledge what is buffered; the rest waits in the buffer
+for the next run.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
+from simulator import credentials
+from simulator.buffer import Buffer
 from simulator.commands import answer
 from simulator.fleet import Device, Fleet, Outgoing, build_fleet
-from simulator.link import Link, open_links
+from simulator.forward import Forwarder
+from simulator.link import Auth, Link, Reauth, wait_any
 from simulator.outbox import Outbox
+from simulator.provision import ApiError, Provisioner
 from simulator.registry import register
 from simulator.settings import SimulatorSettings
 from simulator.stats import Stats
@@ -28,6 +34,11 @@ from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
 
 log = logging.getLogger("simulator")
+
+#: How long the fleet waits for its first connections, and at the end for acknowledgements.
+_SETTLE_S = 5.0
+_DRAIN_S = 10.0
+_TEND_S = 0.25
 
 
 def main(settings: SimulatorSettings) -> None:
@@ -49,28 +60,167 @@ async def run(settings: SimulatorSettings, stop: asyncio.Event | None = None) ->
         len(fleet.stocks),
         seed,
     )
-    if settings.sim_register:
-        await register(settings.resolved_database_url(), fleet, settings.offline_timeout_s)
     stats = Stats()
+    buffer = Buffer(settings.buffer_path, settings.sim_buffer_max)
+    try:
+        _resume(fleet, buffer)
+        with _signals_set(stop):
+            async with _credentials(settings, fleet, stop) as (auths, reauth):
+                if settings.sim_register and settings.sim_api_url is None:
+                    await register(
+                        settings.resolved_database_url(), fleet, settings.offline_timeout_s
+                    )
+                await _run_fleet(settings, fleet, buffer, stats, auths, reauth, stop, seed)
+    finally:
+        buffer.sync()
+        stats.evicted = buffer.evicted
+        stats.unconfirmed = len(buffer)
+        if stats.unconfirmed:
+            log.warning("%d readings stay in %s for the next run", stats.unconfirmed, buffer.path)
+        buffer.close()
+    log.info("stopped: %s", stats.summary())
+    return stats
+
+
+def _resume(fleet: Fleet, buffer: Buffer) -> None:
+    """Devices continue the seqs an earlier run left in the buffer (which is flushed first)."""
+    last = buffer.last_seqs()
+    for device in fleet.devices:
+        device.resume(last.get(device.device_id, 0))
+    if len(buffer):
+        log.info("%d readings buffered by an earlier run in %s: flushing", len(buffer), buffer.path)
+
+
+@contextlib.asynccontextmanager
+async def _credentials(
+    settings: SimulatorSettings, fleet: Fleet, stop: asyncio.Event
+) -> AsyncIterator[tuple[dict[str, Auth], Reauth | None]]:
+    """Each device's credentials: from the API (provisioned) or the credentials file."""
+    path = settings.credentials_path
+    if settings.sim_api_url is None:
+        yield credentials.load(path), None
+        return
+    if settings.admin_password is None:
+        raise SystemExit("TICKWIRE_SIM_API_URL needs TICKWIRE_ADMIN_PASSWORD (and _EMAIL)")
+    provisioner = Provisioner(
+        settings.sim_api_url,
+        settings.admin_email,
+        settings.admin_password,
+        path,
+        settings.offline_timeout_s,
+        stop,
+    )
+    try:
+        try:
+            await provisioner.provision(fleet.devices, fleet.stocks)
+        except ApiError as exc:
+            log.error("provisioning failed, connecting with what is known: %s", exc)
+        yield provisioner.known, provisioner.renew
+    finally:
+        await provisioner.aclose()
+
+
+async def _run_fleet(
+    settings: SimulatorSettings,
+    fleet: Fleet,
+    buffer: Buffer,
+    stats: Stats,
+    auths: dict[str, Auth],
+    reauth: Reauth | None,
+    stop: asyncio.Event,
+    seed: int,
+) -> None:
     outbox = Outbox(stats, settings.sim_drop_every, settings.sim_max_messages, stop)
     devices = {device.device_id: device for device in fleet.devices}
 
-    def on_command(link: Link, payload: bytes) -> None:
-        _answer(devices[link.device_id], link, payload, outbox)
+    def on_command(forwarder: Forwarder, payload: bytes) -> None:
+        _answer(devices[forwarder.device_id], forwarder, payload, outbox)
 
     address = MqttAddress(settings.resolved_mqtt_url())
-    with _signals_set(stop):
-        async with open_links(address, devices, settings.sim_qos, on_command) as links:
-            await _simulate(settings, fleet, links, outbox, stop, random.Random(seed))
-    stats.unconfirmed = sum(link.unconfirmed for link in links.values())
-    log.info("stopped: %s", stats.summary())
-    return stats
+    shared = Auth(address.username, address.password) if address.username else None
+    forwarders = {}
+    for device_id in devices:
+        forwarder = Forwarder(
+            device_id,
+            buffer,
+            stats,
+            settings.sim_qos,
+            settings.sim_batch_max,
+            settings.sim_window,
+            on_command,
+        )
+        auth = auths.get(device_id, shared)
+        forwarder.link = Link(address, device_id, auth, forwarder, settings.mqtt_protocol, reauth)
+        forwarders[device_id] = forwarder
+    async with _connected(forwarders, buffer, address):
+        await _simulate(settings, fleet, forwarders, outbox, stop, random.Random(seed))
+
+
+def _links(forwarders: dict[str, Forwarder]) -> list[Link]:
+    return [f.link for f in forwarders.values() if f.link is not None]
+
+
+@contextlib.asynccontextmanager
+async def _connected(
+    forwarders: dict[str, Forwarder], buffer: Buffer, address: MqttAddress
+) -> AsyncIterator[None]:
+    """Links up (or trying) for the block; afterwards the buffer drains, then they close."""
+    links = _links(forwarders)
+    down = asyncio.Event()
+    async with asyncio.TaskGroup() as tasks:
+        for link in links:
+            tasks.create_task(link.run(down), name=f"{link.device_id} link")
+        tasks.create_task(_tend(links, buffer, down), name="tend")
+        up = await _wait(lambda: all(link.connected for link in links), _SETTLE_S)
+        count = sum(link.connected for link in links)
+        if up:
+            log.info("%d devices connected to %r", count, address)
+        else:
+            log.warning(
+                "%d of %d devices connected to %r; the others buffer and keep trying",
+                count,
+                len(links),
+                address,
+            )
+        try:
+            yield
+        finally:
+
+            def drained() -> bool:
+                buffer.sync()
+                return len(buffer) == 0 and all(f.caught_up for f in forwarders.values())
+
+            await _wait(drained, _DRAIN_S)
+            down.set()
+
+
+async def _tend(links: list[Link], buffer: Buffer, down: asyncio.Event) -> None:
+    """Apply the buffer's deletions, keep connections alive, say when connectivity changes."""
+    rounds = 0
+    reported = len(links)
+    while not down.is_set():
+        await wait_any([down], _TEND_S)
+        buffer.sync()
+        rounds += 1
+        if rounds % 4:
+            continue
+        for link in links:
+            link.tick()
+        connected = sum(link.connected for link in links)
+        if connected != reported and (connected in (0, len(links)) or rounds % 20 == 0):
+            log.info(
+                "%d of %d devices connected, %d readings buffered",
+                connected,
+                len(links),
+                len(buffer),
+            )
+            reported = connected
 
 
 async def _simulate(
     settings: SimulatorSettings,
     fleet: Fleet,
-    links: dict[str, Link],
+    forwarders: dict[str, Forwarder],
     outbox: Outbox,
     stop: asyncio.Event,
     rng: random.Random,
@@ -79,14 +229,16 @@ async def _simulate(
     async with asyncio.TaskGroup() as tasks:
         workers = [tasks.create_task(_report(outbox.stats, settings.sim_report_s), name="report")]
         for device in fleet.devices:
-            link = links[device.device_id]
+            forwarder = forwarders[device.device_id]
             phase = rng.uniform(0, device.interval_s)
             workers.append(
-                tasks.create_task(_publish_data(device, link, outbox, phase), name=device.device_id)
+                tasks.create_task(
+                    _publish_data(device, forwarder, outbox, phase), name=device.device_id
+                )
             )
             workers.append(
                 tasks.create_task(
-                    _publish_heartbeats(device, link, outbox, settings.sim_heartbeat_s),
+                    _publish_heartbeats(device, forwarder, outbox, settings.sim_heartbeat_s),
                     name=f"{device.device_id} heartbeat",
                 )
             )
@@ -96,23 +248,26 @@ async def _simulate(
             worker.cancel()
 
 
-async def _publish_data(device: Device, link: Link, outbox: Outbox, phase_s: float) -> None:
+async def _publish_data(
+    device: Device, forwarder: Forwarder, outbox: Outbox, phase_s: float
+) -> None:
     """Emit every `device.interval_s`, re-timed at once when a command changes it."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(phase_s)
     while True:
         started = loop.time()
-        for message in device.emit(_now_ms()):
-            outbox.send(link, message)
+        outbox.send(forwarder, device.emit(_now_ms()))
         while (left := started + device.interval_s - loop.time()) > 0:
             device.retimed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(device.retimed.wait(), left)
 
 
-async def _publish_heartbeats(device: Device, link: Link, outbox: Outbox, every_s: float) -> None:
+async def _publish_heartbeats(
+    device: Device, forwarder: Forwarder, outbox: Outbox, every_s: float
+) -> None:
     while True:
-        outbox.send(link, device.heartbeat(_now_ms()))
+        outbox.send(forwarder, [device.heartbeat(_now_ms())])
         await asyncio.sleep(every_s)
 
 
@@ -122,14 +277,23 @@ async def _report(stats: Stats, every_s: float) -> None:
         log.info("%s", stats.summary())
 
 
-def _answer(device: Device, link: Link, payload: bytes, outbox: Outbox) -> None:
+def _answer(device: Device, forwarder: Forwarder, payload: bytes, outbox: Outbox) -> None:
     outbox.stats.commands += 1
     ack = answer(payload, device)
     if ack is None:
         log.warning("%s: ignored a command without an id: %r", device.device_id, payload[:200])
         return
     log.info("%s: command %s → %s (%s)", device.device_id, ack["id"], ack["status"], ack["detail"])
-    outbox.send(link, Outgoing("ack", acks_topic(device.device_id), ack))
+    outbox.send(forwarder, [Outgoing("ack", acks_topic(device.device_id), ack)])
+
+
+async def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 @contextlib.contextmanager

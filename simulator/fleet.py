@@ -54,6 +54,10 @@ class Device(abc.ABC):
         self.interval_s = seconds
         self.retimed.set()
 
+    def resume(self, seq: int) -> None:
+        """Continue after `seq` (what an earlier run left in the buffer)."""
+        self._seq = max(self._seq, seq)
+
     def heartbeat(self, now_ms: int) -> Outgoing:
         uptime_s = round(max(0, now_ms - self.started_ms) / 1000, 1)
         payload = {"ts": now_ms, "uptime_s": uptime_s}
@@ -146,7 +150,11 @@ def build_fleet(settings: SimulatorSettings, seed: int, now_ms: int) -> Fleet:
     for number in range(1, settings.sim_devices + 1):
         device_id = sensor_id(settings.sim_prefix, number)
         rng = random.Random(f"{seed}/{device_id}")
-        climate = Climate(rng, offset=rng.uniform(-1.5, 1.5))
+        climate = Climate(
+            rng,
+            offset=rng.uniform(-1.5, 1.5),
+            spike_probability=settings.sim_spike_probability,
+        )
         interval = settings.sim_interval_s
         sensors.append(Sensor(device_id, f"Sensor {number}", interval, now_ms, climate))
     chosen = stocks(settings.sim_tickers)

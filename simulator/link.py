@@ -1,153 +1,270 @@
-"""One MQTT connection per device (client id = device id), driven by paho's own thread.
+"""One MQTT connection per device (client id and username = device id), served by the loop.
 
-The paho thread only counts acknowledgements and hands commands to the asyncio loop;
-every decision is taken on the loop. paho reconnects by itself, and keeps QoS 1 messages
-published while disconnected until they are acknowledged.
+No thread per device: paho's socket is driven by the asyncio loop (`add_reader` /
+`add_writer` / `loop_misc`, paho's documented external-loop interface, as ingest/subscriber.py
+does), so its callbacks run on the loop's thread. Only the blocking TCP connect runs in the
+loop's executor. Every connection gets a fresh paho client: nothing of an earlier connection
+is resent by paho, what was not acknowledged is resent from the buffer instead (forward.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import fcntl
 import logging
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+import random
+import struct
+import termios
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from tickwire.contract import commands_topic
 from tickwire.settings import MqttAddress
 
 log = logging.getLogger("simulator.link")
 
-#: Called on the asyncio loop with the device's link and the payload of each command.
-CommandHandler = Callable[["Link", bytes], None]
+#: CONNACK reason codes (MQTT 5; paho maps 3.1.1's 4 and 5 to them) that mean "wrong
+#: credentials": worth new ones, not the same ones again.
+_REFUSED: Final = frozenset({134, 135})
+_KEEPALIVE_S: Final = 30
+_READ_BURST: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    username: str
+    password: str | None
+
+
+class Handler(Protocol):
+    """What a link tells its device; called on the loop's thread."""
+
+    def connected(self) -> None: ...
+
+    def disconnected(self) -> None: ...
+
+    def published(self, mid: int, ok: bool) -> None:
+        """The broker acknowledged message `mid` (QoS 0: it was written); `ok`: not refused."""
+
+    def command(self, payload: bytes) -> None: ...
+
+
+class Reauth(Protocol):
+    async def __call__(self, device_id: str) -> Auth | None:
+        """New credentials for a device the broker refused; None: none to be had."""
 
 
 class Link:
-    """A device's connection; `publish()` is called from the asyncio thread only."""
+    """A device's connection; `run()` keeps it up until stopped."""
 
     def __init__(
         self,
         address: MqttAddress,
         device_id: str,
-        qos: int,
-        loop: asyncio.AbstractEventLoop,
-        on_command: CommandHandler,
+        auth: Auth | None,
+        handler: Handler,
+        protocol: int = 5,
+        reauth: Reauth | None = None,
     ) -> None:
         self.address = address
         self.device_id = device_id
-        self.qos = qos
-        self.connected = threading.Event()
-        self.published = 0
-        self.confirmed = 0
-        """Incremented on the paho thread only, when the broker acknowledged a message."""
-        self._loop = loop
-        self._on_command = on_command
-        self._stopping = False
-        self._was_connected = False
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
-        if address.username:
-            self._client.username_pw_set(address.username, address.password)
-        self._client.max_inflight_messages_set(1000)
-        self._client.max_queued_messages_set(0)
-        self._client.reconnect_delay_set(1, 10)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._client.on_publish = self._on_publish
+        self.auth = auth
+        self.handler = handler
+        self.protocol = protocol
+        self.reauth = reauth
+        self.connected = False
+        self.ever_connected = False
+        self._loop = asyncio.get_running_loop()
+        self._client: mqtt.Client | None = None
+        self._closed = asyncio.Event()
+        self._refused = False
+        self._was_up = False
 
-    @property
-    def unconfirmed(self) -> int:
-        return self.published - self.confirmed
+    def publish(self, topic: str, payload: bytes, qos: int) -> int | None:
+        """Hand a message to the connection; its mid, or None when not connected."""
+        client = self._client
+        if client is None or not self.connected:
+            return None
+        info = client.publish(topic, payload, qos=qos)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return None
+        return int(info.mid)
 
-    def start(self) -> None:
-        self._client.connect_async(self.address.host, self.address.port, keepalive=30)
-        self._client.loop_start()
+    def tick(self) -> None:
+        """Keep-alive and time-outs: call about once a second."""
+        if self._client is not None:
+            self._client.loop_misc()
 
-    def stop(self) -> None:
-        self._stopping = True
-        self._client.disconnect()
-        self._client.loop_stop()
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, stay connected, reconnect with back-off (jittered) until `stop`."""
+        delay = 0.5
+        while not stop.is_set():
+            self._closed.clear()
+            self._refused = False
+            try:
+                await self._open()
+            except (OSError, ValueError) as exc:
+                log.debug("%s: cannot reach %r (%s)", self.device_id, self.address, exc)
+            else:
+                await wait_any([stop, self._closed], None)
+                if stop.is_set():
+                    break
+            if self._was_up:
+                delay = 0.5
+            if self._refused and await self._new_credentials():
+                continue
+            await wait_any([stop], delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, 10.0)
+        await self.close()
 
-    def publish(self, topic: str, payload: dict[str, Any]) -> bool:
-        info = self._client.publish(topic, json.dumps(payload), qos=self.qos)
-        # QoS 1/2: NO_CONN means queued until the next connection; QoS 0: lost.
-        accepted = info.rc == mqtt.MQTT_ERR_SUCCESS or (
-            self.qos > 0 and info.rc == mqtt.MQTT_ERR_NO_CONN
+    async def close(self) -> None:
+        """DISCONNECT politely (what is queued is written first)."""
+        client = self._client
+        if client is None:
+            return
+        client.disconnect()
+        client.loop_write()
+        self._drop(client)
+        sock = client.socket()
+        if sock is not None:  # paho did not close it (nothing was written)
+            _forget(self._loop, sock)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    async def _open(self) -> None:
+        client = self._new_client()
+        self._client = client
+        self._was_up = False
+        try:
+            await self._loop.run_in_executor(
+                None, client.connect, self.address.host, self.address.port, _KEEPALIVE_S
+            )
+        except BaseException:
+            self._client = None
+            raise
+        sock = client.socket()
+        if sock is None or self._client is not client:
+            raise OSError("connection closed while opening")
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        self._loop.add_reader(sock, self._readable, client)
+        if client.want_write():
+            self._loop.add_writer(sock, client.loop_write)
+
+    async def _new_credentials(self) -> bool:
+        if self.reauth is None:
+            log.error("%s: the broker refused its credentials; retrying in 30 s", self.device_id)
+            await asyncio.sleep(30)
+            return False
+        auth = await self.reauth(self.device_id)
+        if auth is None:
+            return False
+        self.auth = auth
+        return True
+
+    def _new_client(self) -> mqtt.Client:
+        v5 = self.protocol == 5
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.device_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else True,
         )
-        if accepted:
-            self.published += 1
-        return accepted
+        if self.auth is not None:
+            client.username_pw_set(self.auth.username, self.auth.password)
+        client.max_inflight_messages_set(0)  # the forwarder keeps its own window
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def _readable(self, client: mqtt.Client) -> None:
+        for _ in range(_READ_BURST):
+            if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+            sock = client.socket()
+            if sock is None or client is not self._client or not _pending(sock):
+                break
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if client is not self._client:
+            return
         if reason.is_failure:
+            self._refused = reason.value in _REFUSED
             log.error("%s: broker refused the connection: %s", self.device_id, reason)
             return
         client.subscribe(commands_topic(self.device_id), qos=1)
-        self.connected.set()
-        if self._was_connected:
-            log.info("%s reconnected to %r", self.device_id, self.address)
-        self._was_connected = True
+        self.connected = self._was_up = True
+        if self.ever_connected:
+            log.debug("%s reconnected to %r", self.device_id, self.address)
+        self.ever_connected = True
+        self.handler.connected()
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self.connected.clear()
-        if not self._stopping:
-            log.warning("%s disconnected (%s); reconnecting", self.device_id, reason)
+    def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if client is not self._client:
+            return
+        log.debug("%s disconnected (%s)", self.device_id, reason)
+        self._drop(client)
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody left to answer
-            self._loop.call_soon_threadsafe(self._on_command, self, bytes(message.payload))
+    def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if client is self._client:
+            self.handler.command(bytes(message.payload))
 
-    def _on_publish(self, _c: mqtt.Client, _u: Any, _mid: int, _r: Any, _p: Any) -> None:
-        self.confirmed += 1
+    def _on_publish(self, client: mqtt.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        if client is self._client and self.connected:
+            self.handler.published(mid, not reason.is_failure)
+
+    def _on_socket_close(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
+        _forget(self._loop, sock)
+        self._drop(client)
+
+    def _on_register_write(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._loop.add_writer(sock, client.loop_write)
+
+    def _on_unregister_write(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_writer(sock)
+
+    def _drop(self, client: mqtt.Client) -> None:
+        """Forget the connection (paho closes its socket): the device buffers until the next."""
+        if client is not self._client:
+            return
+        self._client = None
+        was = self.connected
+        self.connected = False
+        self._closed.set()
+        if was:
+            self.handler.disconnected()
 
 
-@contextlib.asynccontextmanager
-async def open_links(
-    address: MqttAddress,
-    device_ids: Iterable[str],
-    qos: int,
-    on_command: CommandHandler,
-    timeout_s: float = 10.0,
-) -> AsyncIterator[dict[str, Link]]:
-    """Connect every device; on exit wait (up to `timeout_s`) for acknowledgements, then close.
+def _forget(loop: asyncio.AbstractEventLoop, sock: Any) -> None:
+    with contextlib.suppress(ValueError, OSError):
+        loop.remove_reader(sock)
+    with contextlib.suppress(ValueError, OSError):
+        loop.remove_writer(sock)
 
-    The block starts once all are connected or `timeout_s` passed: those not connected yet
-    keep trying, and their QoS 1 messages wait in their queue.
-    """
-    loop = asyncio.get_running_loop()
-    links = {device_id: Link(address, device_id, qos, loop, on_command) for device_id in device_ids}
+
+def _pending(sock: Any) -> bool:
+    """Whether more bytes wait (paho reads one packet per call and never ahead)."""
     try:
-        for link in links.values():
-            link.start()
-        connected = await _wait(
-            lambda: all(x.connected.is_set() for x in links.values()), timeout_s
-        )
-        count = sum(x.connected.is_set() for x in links.values())
-        if connected:
-            log.info("%d devices connected to %r", count, address)
-        else:
-            log.warning("%d of %d devices connected to %r; retrying", count, len(links), address)
-        yield links
+        waiting = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4)
+    except OSError:
+        return False
+    return bool(struct.unpack("i", waiting)[0])
+
+
+async def wait_any(events: list[asyncio.Event], timeout: float | None) -> None:
+    """Return when any event is set or `timeout` (None: no limit) passed."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await _wait(lambda: all(x.unconfirmed == 0 for x in links.values()), timeout_s)
-        await asyncio.to_thread(_stop_all, links.values())
-
-
-async def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
-
-
-def _stop_all(links: Iterable[Link]) -> None:
-    for link in links:
-        link.stop()
+        for waiter in waiters:
+            waiter.cancel()

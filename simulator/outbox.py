@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from simulator.fleet import Outgoing
 from simulator.stats import Stats
@@ -18,12 +19,12 @@ def drops(seq: int, every: int) -> bool:
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, payload: dict[str, Any]) -> bool:
-        """Hand a message to the client; False when it was refused."""
+    def publish(self, messages: Sequence[Outgoing]) -> list[bool]:
+        """Take messages of one device; whether each was accepted."""
 
 
 class Outbox:
-    """Publishes what devices emit and counts it.
+    """Hands what devices emit to their publisher and counts it.
 
     A data message whose `seq` `drops()` is withheld (counted as dropped, its seq consumed).
     Once `max_messages` data messages are published (0: no limit) no more are, and
@@ -38,18 +39,25 @@ class Outbox:
         self.max_messages = max_messages
         self.exhausted = exhausted
 
-    def send(self, publisher: Publisher, message: Outgoing) -> None:
-        if message.seq is not None:
-            if self.max_messages and self.stats.data_published >= self.max_messages:
-                self.exhausted.set()
-                return
-            if drops(message.seq, self.drop_every):
-                self.stats.dropped[message.kind] += 1
-                log.debug("withheld %s seq %d on %s", message.kind, message.seq, message.topic)
-                return
-        if publisher.publish(message.topic, message.payload):
-            self.stats.published[message.kind] += 1
-        else:
-            self.stats.failed[message.kind] += 1
-        if self.max_messages and self.stats.data_published >= self.max_messages:
+    def send(self, publisher: Publisher, messages: Sequence[Outgoing]) -> None:
+        chosen = []
+        budget = self.max_messages - self.stats.data_published if self.max_messages else -1
+        for message in messages:
+            if message.seq is not None:
+                if budget == 0:
+                    self.exhausted.set()
+                    break
+                if drops(message.seq, self.drop_every):
+                    self.stats.dropped[message.kind] += 1
+                    log.debug("withheld %s seq %d on %s", message.kind, message.seq, message.topic)
+                    continue
+                budget -= 1
+            chosen.append(message)
+        if not chosen:
+            return
+        accepted = publisher.publish(chosen)
+        for message, ok in zip(chosen, accepted, strict=True):
+            counter = self.stats.published if ok else self.stats.failed
+            counter[message.kind] += 1
+        if budget == 0:
             self.exhausted.set()

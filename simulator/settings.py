@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from pydantic import Field, ValidationError
@@ -33,11 +34,40 @@ class SimulatorSettings(CommonSettings):
     sim_max_messages: int = Field(default=0, ge=0)
     """Stop after publishing this many data messages (0: no limit)."""
     sim_report_s: float = Field(default=10.0, gt=0)
+    sim_spike_probability: float = Field(default=0.01, ge=0, le=1)
+    """Chance per reading that a temperature spike above 30 °C starts."""
+    sim_buffer: Path | None = None
+    """The store-and-forward buffer (SQLite); unset: data_dir/simulator/buffer-{prefix}.sqlite3."""
+    sim_buffer_max: int = Field(default=1_000_000, ge=1)
+    """Readings the buffer keeps at most; past that the oldest are dropped."""
+    sim_batch_max: int = Field(default=500, ge=1, le=10_000)
+    """Readings per batch message when the buffer is flushed."""
+    sim_window: int = Field(default=100, ge=1, le=10_000)
+    """Messages a device has unacknowledged at most."""
+    sim_credentials: Path | None = None
+    """The devices' MQTT credentials (JSON); unset: `$DATA_DIR/simulator/credentials.json`."""
+    sim_api_url: str | None = None
+    """Provision the devices through this API (http://host:port); unset: no provisioning."""
+    admin_email: str = "admin@example.com"
+    admin_password: str | None = Field(default=None, repr=False)
+    """The account provisioning logs in with."""
 
     @property
     def offline_timeout_s(self) -> float:
         """The timeout registered with the devices: a couple of missed heartbeats."""
         return max(10.0, 2.5 * self.sim_heartbeat_s)
+
+    @property
+    def buffer_path(self) -> Path:
+        if self.sim_buffer is not None:
+            return self.sim_buffer
+        return self.data_dir / "simulator" / f"buffer-{self.sim_prefix}.sqlite3"
+
+    @property
+    def credentials_path(self) -> Path:
+        if self.sim_credentials is not None:
+            return self.sim_credentials
+        return self.data_dir / "simulator" / "credentials.json"
 
     @classmethod
     def from_args(cls, argv: Sequence[str] | None = None) -> SimulatorSettings:
@@ -78,6 +108,14 @@ _FLAGS: Final[tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...]
     ("--mqtt-url", "mqtt_url", str, "URL", "mqtt://user:pass@host:port"),
     ("--database-url", "database_url", str, "URL", "postgresql://… for registration"),
     ("--log-level", "log_level", str, "LEVEL", "(INFO)"),
+    ("--spike-probability", "sim_spike_probability", float, "P", "chance of a >30 °C spike (0.01)"),
+    ("--buffer", "sim_buffer", Path, "PATH", "store-and-forward buffer (SQLite file)"),
+    ("--buffer-max", "sim_buffer_max", int, "N", "readings buffered at most (1000000)"),
+    ("--batch-max", "sim_batch_max", int, "N", "readings per flushed batch message (500)"),
+    ("--window", "sim_window", int, "N", "unacknowledged messages per device (100)"),
+    ("--credentials", "sim_credentials", Path, "PATH", "devices' MQTT credentials (JSON file)"),
+    ("--api-url", "sim_api_url", str, "URL", "provision devices through this API"),
+    ("--data-dir", "data_dir", Path, "DIR", "where the buffer and credentials live"),
 )
 
 

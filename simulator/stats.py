@@ -17,15 +17,22 @@ KINDS: Final[tuple[Kind, ...]] = ("telemetry", "price", "heartbeat", "ack")
 class Stats:
     """Counters kept on the asyncio thread.
 
-    `published` counts messages handed to the MQTT client (QoS 1: queued until acknowledged,
-    also across a reconnect); `unconfirmed` is set at shutdown to those the broker never
-    acknowledged. `failed` are QoS 0 messages refused while disconnected.
+    `published` counts data messages produced and kept in the buffer (they leave live or
+    later, in a batch) and heartbeats/acks handed to a connection; `failed` are heartbeats
+    and acks not sent because the device was disconnected. `replayed` readings left the
+    buffer after waiting (in `batches` batch messages, or one tick per message); `rejected`
+    ones were refused by the broker (not authorized) and `evicted` ones dropped from a full
+    buffer. `unconfirmed` is set at shutdown: readings still in the buffer, for the next run.
     """
 
     published: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     commands: int = 0
+    batches: int = 0
+    replayed: int = 0
+    rejected: int = 0
+    evicted: int = 0
     unconfirmed: int = 0
 
     @property
@@ -37,5 +44,6 @@ class Stats:
         return (
             f"published {self.published.total()} ({kinds}), "
             f"dropped {self.dropped.total()}, failed {self.failed.total()}, "
-            f"commands {self.commands}, unconfirmed {self.unconfirmed}"
+            f"commands {self.commands}, replayed {self.replayed} in {self.batches} batches, "
+            f"rejected {self.rejected}, evicted {self.evicted}, unconfirmed {self.unconfirmed}"
         )

@@ -10,6 +10,7 @@ import random
 import statistics
 import sys
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -109,17 +110,17 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def publish(self, topic: str, payload: dict[str, Any]) -> bool:
-        self.sent.append((topic, payload))
-        return True
+    def publish(self, messages: Sequence[Outgoing]) -> list[bool]:
+        self.sent += [(m.topic, m.payload) for m in messages]
+        return [True] * len(messages)
 
 
 def test_outbox_withholds_data_messages_and_counts_them() -> None:
     stats, recorder = Stats(), Recorder()
     outbox = Outbox(stats, drop_every=3, max_messages=0, exhausted=asyncio.Event())
     for seq in range(1, 10):
-        outbox.send(recorder, Outgoing("telemetry", "devices/d/telemetry", {"seq": seq}, seq))
-        outbox.send(recorder, Outgoing("heartbeat", "devices/d/heartbeat", {"ts": seq}))
+        outbox.send(recorder, [Outgoing("telemetry", "devices/d/telemetry", {"seq": seq}, seq)])
+        outbox.send(recorder, [Outgoing("heartbeat", "devices/d/heartbeat", {"ts": seq})])
     assert [p["seq"] for t, p in recorder.sent if t.endswith("telemetry")] == [1, 2, 4, 5, 7, 8]
     assert stats.published == {"telemetry": 6, "heartbeat": 9}
     assert stats.dropped == {"telemetry": 3}
@@ -129,10 +130,9 @@ def test_outbox_stops_at_the_message_budget() -> None:
     stats, recorder, exhausted = Stats(), Recorder(), asyncio.Event()
     outbox = Outbox(stats, drop_every=0, max_messages=4, exhausted=exhausted)
     for seq in range(1, 4):
-        outbox.send(recorder, Outgoing("price", "stocks/A", {"seq": seq}, seq))
+        outbox.send(recorder, [Outgoing("price", "stocks/A", {"seq": seq}, seq)])
     assert not exhausted.is_set()
-    for seq in range(4, 10):
-        outbox.send(recorder, Outgoing("price", "stocks/A", {"seq": seq}, seq))
+    outbox.send(recorder, [Outgoing("price", "stocks/A", {"seq": s}, s) for s in range(4, 10)])
     assert exhausted.is_set()
     assert stats.data_published == len(recorder.sent) == 4
 

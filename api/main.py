@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 
 import dashboard.app as dashboard
-from api import errors, health, openapi, publisher
+from api import credentials, errors, health, openapi, publisher
 from api.db import create_engine, session_maker
 from api.errors import ERROR_RESPONSES
 from api.limits import BodyLimit
@@ -22,6 +22,7 @@ from api.routes import (
     alert_rules,
     alerts,
     commands,
+    device_credentials,
     devices,
     export,
     history,
@@ -43,6 +44,7 @@ from api.users import (
     cookie_backend,
     fastapi_users,
 )
+from tickwire.brokerauth import Dynsec
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
 
@@ -58,6 +60,7 @@ class State(TypedDict):
     jwt_lifetime_s: int
     settings: ApiSettings
     hub: Hub
+    accounts: Dynsec | None
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -74,7 +77,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         gc.freeze()
         try:
             mqtt = MqttAddress(settings.resolved_mqtt_url())
-            async with publisher.connected(mqtt) as bus, hub.running(url):
+            async with (
+                publisher.connected(mqtt) as bus,
+                credentials.broker_accounts(settings) as accounts,
+                hub.running(url),
+            ):
                 yield {
                     "pool": pool,
                     "publisher": bus,
@@ -84,6 +91,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                     "jwt_lifetime_s": settings.jwt_lifetime_s,
                     "settings": settings,
                     "hub": hub,
+                    "accounts": accounts,
                 }
         finally:
             await engine.dispose()
@@ -137,6 +145,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
     for module, tag in (
         (devices, "devices"),
+        (device_credentials, "devices"),
         (commands, "device commands"),
         (stocks, "stocks"),
         (watchlist, "watchlist"),

@@ -42,6 +42,9 @@ class ApiSettings(CommonSettings):
     """At most this many tickers plus devices in one stream's filter."""
     dashboard: bool = True
     """Serve the Dash dashboard from the API process (same origin as the API)."""
+    mqtt_admin_url: str | None = Field(default=None, repr=False)
+    """`mqtt://admin:…@host:port` of the broker's dynamic-security admin: device credentials
+    are issued and topic ACLs kept (docs/broker.md). Unset → no credential management."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
 

@@ -38,6 +38,7 @@ async def test_device_lifecycle_tickers_round_trip(api: Api, db: asyncpg.Connect
         assert created["owner_id"] == alice.id and created["name"] == "Feed"
         assert created["status"] == "UNKNOWN" and created["last_seen"] is None
         assert created["offline_timeout_s"] == 10.0 and created["created_at"].endswith("Z")
+        assert created.pop("credentials") is None  # no broker credential management here
         assert expect(await client.get("/api/devices/feed-1.a:b"), 200) == created
 
         patch = {"tickers": ["ALC", "MSFT"], "name": "Renamed", "offline_timeout_s": 3}

@@ -1,21 +1,27 @@
 """/api/devices: the devices a user owns, with the tickers each monitors.
 
 Status and last_seen are read-only here: the ingester sets them from the messages it commits.
+With credential management on (api/credentials.py) each change reaches the device's broker
+account before the database commits, so a broker that cannot be reached refuses the change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import credentials
 from api.access import devices_visible
 from api.alert_clearing import clear_open_alerts, stream
+from api.credentials import AccountsDep, CredentialsRead
 from api.deps import CurrentUser, Limit, Offset, SessionDep
-from api.errors import Conflict, Forbidden, Invalid
+from api.errors import ApiError, Conflict, Forbidden, Invalid
 from api.models import Device, DeviceTicker, User
 from api.pagination import Page
 from api.schemas.common import Kind, Ticker
@@ -25,6 +31,12 @@ from api.schemas.readable import device_or_404, require_tickers
 from api.schemas.writes import commit
 
 router = APIRouter()
+
+
+class DeviceCreated(DeviceRead):
+    credentials: CredentialsRead | None = Field(
+        description="its MQTT login, shown only here; null when credential management is off"
+    )
 
 
 @router.get(
@@ -56,16 +68,22 @@ async def list_devices(
 
 @router.post(
     "/devices",
-    response_model=DeviceRead,
+    response_model=DeviceCreated,
     status_code=201,
+    responses=credentials.RESPONSES,
     summary="Register a device",
     description=(
         "Owner = the caller (an admin may give `owner_id`). Every ticker must exist and be "
         "readable by the caller (else 422 `unknown_ticker`); an id already taken → 409 "
-        "`device_exists`, whoever owns it."
+        "`device_exists`, whoever owns it. With credential management on, `credentials` is "
+        "the device's MQTT login (username = client id = device id), shown only in this "
+        "answer (`POST /api/devices/{device_id}/credentials` issues a new one); 503 "
+        "`broker_unavailable` when the broker cannot be reached (nothing is created)."
     ),
 )
-async def create_device(body: DeviceCreate, session: SessionDep, user: CurrentUser) -> DeviceRead:
+async def create_device(
+    body: DeviceCreate, session: SessionDep, user: CurrentUser, accounts: AccountsDep
+) -> DeviceCreated:
     taken = select(Device.device_id).where(Device.device_id == body.device_id)
     if await session.scalar(taken) is not None:
         raise _exists(body.device_id)
@@ -80,8 +98,18 @@ async def create_device(body: DeviceCreate, session: SessionDep, user: CurrentUs
         tickers=[DeviceTicker(ticker=ticker) for ticker in sorted(set(body.tickers))],
     )
     session.add(device)
-    await commit(session, duplicate=_exists(body.device_id))
-    return await _read(session, device)
+    issued = None
+    if accounts is not None:
+        issued = await credentials.issue(accounts, body.device_id, body.tickers)
+    try:
+        await commit(session, duplicate=_exists(body.device_id))
+    except ApiError:
+        if issued is not None:  # not stored: its account goes too (best effort)
+            with contextlib.suppress(ApiError):
+                await credentials.remove(accounts, body.device_id)
+        raise
+    created = await _read(session, device)
+    return DeviceCreated(**created.model_dump(), credentials=issued)
 
 
 @router.get(
@@ -99,12 +127,19 @@ async def get_device(device_id: str, session: SessionDep, user: CurrentUser) -> 
     response_model=DeviceRead,
     summary="Change a device",
     description=(
-        "Only the fields sent change; `tickers` replaces the whole set. `status`, `last_seen` "
-        "and the id are read-only (422). Only an admin may change `owner_id`."
+        "Only the fields sent change; `tickers` replaces the whole set, and with it the "
+        "`stocks/{T}` topics the device may publish on (503 `broker_unavailable`, nothing "
+        "changed, when the broker cannot be reached). `status`, `last_seen` and the id are "
+        "read-only (422). Only an admin may change `owner_id`."
     ),
+    responses=credentials.RESPONSES,
 )
 async def update_device(
-    device_id: str, body: DeviceUpdate, session: SessionDep, user: CurrentUser
+    device_id: str,
+    body: DeviceUpdate,
+    session: SessionDep,
+    user: CurrentUser,
+    accounts: AccountsDep,
 ) -> DeviceRead:
     device = await device_or_404(session, user, device_id)
     changes = body.changes()
@@ -116,6 +151,7 @@ async def update_device(
         kept = [link for link in device.tickers if link.ticker in tickers]
         added = tickers - {link.ticker for link in kept}
         device.tickers = kept + [DeviceTicker(ticker=ticker) for ticker in sorted(added)]
+        await credentials.follow_tickers(accounts, device_id, tickers)
     for name, value in changes.items():
         setattr(device, name, value)
     device.auto_registered = False  # edited by a person: the simulator's registry keeps it
@@ -130,13 +166,18 @@ async def update_device(
     summary="Delete a device",
     description=(
         "Removes the device, its ticker links, its commands and its alert rules; its open "
-        "alerts are cleared. Its "
+        "alerts are cleared; its broker account is deleted (a connected session dropped; 503 "
+        "`broker_unavailable`, nothing deleted, when the broker cannot be reached). Its "
         "telemetry rows and rollups stay (deleting a large device's raw series would be slow; "
         "retention drops them in time); a new device with the same id sees them again."
     ),
+    responses=credentials.RESPONSES,
 )
-async def delete_device(device_id: str, session: SessionDep, user: CurrentUser) -> Response:
+async def delete_device(
+    device_id: str, session: SessionDep, user: CurrentUser, accounts: AccountsDep
+) -> Response:
     await device_or_404(session, user, device_id)
+    await credentials.remove(accounts, device_id)
     cleared = await clear_open_alerts(
         session, "device_id = :id", {"id": device_id}, "the device was deleted"
     )

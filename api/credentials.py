@@ -1,0 +1,100 @@
+"""Device MQTT credentials: the API's side of the broker's dynamic-security plugin.
+
+When TICKWIRE_MQTT_ADMIN_URL is set the API holds an admin session on the broker
+(tickwire/brokerauth.py) and keeps each device's broker account in step with the device:
+created with it (password shown once), rotated on request, its stocks/ ACLs following its
+tickers, removed with it. Unset → no credential management (an anonymous broker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, Field
+
+from api.errors import ApiError, ErrorBody
+from api.settings import ApiSettings
+from tickwire import brokerauth
+from tickwire.brokerauth import Dynsec
+from tickwire.settings import MqttAddress
+
+
+class CredentialsRead(BaseModel):
+    """A device's MQTT login (its client id must be its device id too)."""
+
+    username: str = Field(description="the device id")
+    password: str = Field(description="shown only in this response: store it now")
+
+
+class CredentialsDisabled(ApiError):
+    status, code = 409, "credentials_disabled"
+
+
+class BrokerUnavailable(ApiError):
+    status, code = 503, "broker_unavailable"
+
+
+class UsernameTaken(ApiError):
+    status, code = 409, "username_taken"
+
+
+#: OpenAPI `responses=` of the routes that change broker accounts.
+RESPONSES: dict[int | str, dict[str, object]] = {
+    503: {"model": ErrorBody, "description": "broker unavailable"},
+}
+
+
+@contextlib.asynccontextmanager
+async def broker_accounts(settings: ApiSettings) -> AsyncIterator[Dynsec | None]:
+    """The admin session for the app's lifespan, or None when credential management is off."""
+    if not settings.mqtt_admin_url:
+        yield None
+        return
+    async with brokerauth.connected(MqttAddress(settings.mqtt_admin_url)) as dynsec:
+        yield dynsec
+
+
+def get_accounts(request: Request) -> Dynsec | None:
+    accounts: Dynsec | None = request.state.accounts
+    return accounts
+
+
+AccountsDep = Annotated[Dynsec | None, Depends(get_accounts)]
+
+
+@contextlib.contextmanager
+def _translated(device_id: str) -> Iterator[None]:
+    try:
+        yield
+    except brokerauth.NotADevice:
+        raise UsernameTaken(
+            f"the broker has a non-device account named {device_id!r}", code="username_taken"
+        ) from None
+    except brokerauth.BrokerAuthError as exc:
+        raise BrokerUnavailable(f"the broker did not take the change: {exc}") from None
+
+
+async def issue(accounts: Dynsec | None, device_id: str, tickers: Iterable[str]) -> CredentialsRead:
+    """A new password for the device (its broker account created if missing)."""
+    if accounts is None:
+        raise CredentialsDisabled("credential management is off (no TICKWIRE_MQTT_ADMIN_URL)")
+    with _translated(device_id):
+        issued = await accounts.issue_device(device_id, tickers)
+    return CredentialsRead(username=issued.username, password=issued.password)
+
+
+async def follow_tickers(accounts: Dynsec | None, device_id: str, tickers: Iterable[str]) -> None:
+    """The device may publish on stocks/{T} for exactly these tickers (if it has an account)."""
+    if accounts is not None:
+        with _translated(device_id):
+            await accounts.set_device_tickers(device_id, tickers)
+
+
+async def remove(accounts: Dynsec | None, device_id: str) -> None:
+    """Delete the device's broker account, disconnecting it."""
+    if accounts is not None:
+        with _translated(device_id):
+            await accounts.remove_device(device_id)

@@ -15,6 +15,7 @@ from tests.support import unique
 from tickwire import brokerauth
 from tickwire.broker import ACCOUNTS_FILE, DYNSEC_FILE, Accounts, embedded_broker, free_port
 from tickwire.settings import MqttAddress
+from tickwire.stack import Login, child_environments
 
 
 def link(broker: SecureBroker, username: str | None, password: str | None, cid: str) -> DeviceLink:
@@ -152,3 +153,34 @@ async def test_make_up_broker_keeps_its_accounts_private_and_refuses_anonymous(
         ingest = DeviceLink(ingest_url, *login(ingest_url), unique("ingest"))
         assert await asyncio.to_thread(ingest.connect)
         ingest.close()
+
+
+async def test_make_up_gives_each_service_its_own_account(tmp_path: Path) -> None:
+    directory = tmp_path / "broker"
+    accounts = Accounts.kept(directory)
+    person = Login("admin@example.com", "demo-password", True, "http://127.0.0.1:8000")
+    env = {"TICKWIRE_MQTT_ADMIN_URL": "mqtt://leaked:x@elsewhere:1883", "OTHER": "kept"}
+    async with embedded_broker(directory, free_port(), admin=("admin", accounts.admin)) as (
+        url,
+        kind,
+    ):
+        envs = await child_environments(
+            {**env, "TICKWIRE_MQTT_URL": url}, url, kind, accounts, person
+        )
+        simulator = envs["simulator"]
+        assert "TICKWIRE_MQTT_ADMIN_URL" not in simulator and simulator["OTHER"] == "kept"
+        assert simulator["TICKWIRE_MQTT_URL"] == url  # it provisions its devices itself:
+        assert simulator["TICKWIRE_SIM_API_URL"] == person.api_url
+        assert simulator["TICKWIRE_ADMIN_PASSWORD"] == "demo-password"
+        assert "TICKWIRE_MQTT_ADMIN_URL" not in envs["ingest"]
+        for service, account in (("ingest", "tickwire-ingest"), ("api", "tickwire-api")):
+            service_url = envs[service]["TICKWIRE_MQTT_URL"]
+            assert MqttAddress(service_url).username == account
+            session = DeviceLink(service_url, *login(service_url), unique(service))
+            assert await asyncio.to_thread(session.connect), service
+            session.close()
+        async with brokerauth.connected(MqttAddress(envs["api"]["TICKWIRE_MQTT_ADMIN_URL"])) as d:
+            assert await d.client_roles("tickwire-ingest") == ["tickwire-ingest"]
+    # The pure-Python fallback and a Mosquitto without the plugin: anonymous, no admin.
+    plain = await child_environments(env, "mqtt://127.0.0.1:1", "amqtt", accounts, person)
+    assert all(e["TICKWIRE_MQTT_ADMIN_URL"] == "" for e in plain.values())

@@ -4,6 +4,10 @@ Starts the database (embedded PostgreSQL unless TICKWIRE_DATABASE_URL), the brok
 if installed, else amqtt, unless TICKWIRE_MQTT_URL), applies the migrations, then runs the
 ingester, the API and the simulator as child processes (`python -m …`). Ctrl-C stops them all,
 then the broker and the database; the data stays under TICKWIRE_DATA_DIR for the next run.
+
+The embedded Mosquitto runs with dynamic security: the admin, ingest and API passwords are kept
+in the data dir (broker/accounts.json), each service logs in with its own account, the API
+issues device credentials, and the simulator provisions its devices through the API.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import sys
 from dataclasses import dataclass
 
 from sql.migrate import MigrateSettings, upgrade
-from tickwire.broker import embedded_broker
+from tickwire import brokerauth
+from tickwire.broker import Accounts, embedded_broker
 from tickwire.embedded_pg import embedded_postgres
 from tickwire.logs import setup_logging
+from tickwire.settings import MqttAddress
 
 log = logging.getLogger("tickwire")
 
@@ -36,6 +42,21 @@ class Child:
     process: asyncio.subprocess.Process
 
 
+@dataclass
+class Login:
+    """The admin account, and where the API answers on this machine."""
+
+    email: str
+    password: str | None
+    generated: bool
+    """True: generated and kept in the data dir, so printed; else TICKWIRE_ADMIN_PASSWORD."""
+    api_url: str
+
+    def __str__(self) -> str:
+        shown = self.password if self.generated else "(TICKWIRE_ADMIN_PASSWORD)"
+        return f"{self.email} / {shown}"
+
+
 async def up(settings: StackSettings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
@@ -46,10 +67,12 @@ async def up(settings: StackSettings) -> int:
         database_url = settings.database_url
         if not database_url:
             database_url = stack.enter_context(embedded_postgres(settings.embedded_pg_dir))
-        mqtt_url, broker_kind = settings.mqtt_url or "", "external"
+        mqtt_url, broker_kind, accounts = settings.mqtt_url or "", "external", None
         if not mqtt_url:
+            accounts = Accounts.kept(settings.embedded_broker_dir)
+            admin = (accounts.admin_user, accounts.admin)
             mqtt_url, broker_kind = await stack.enter_async_context(
-                embedded_broker(settings.embedded_broker_dir)
+                embedded_broker(settings.embedded_broker_dir, admin=admin)
             )
         backend = await asyncio.to_thread(
             upgrade, database_url, settings.db_backend, settings.retention_days
@@ -63,13 +86,47 @@ async def up(settings: StackSettings) -> int:
         }
         if broker_kind == "amqtt":
             env["TICKWIRE_MQTT_PROTOCOL"] = "311"  # amqtt speaks MQTT 3.1.1 only
-        children = [await _spawn("ingest", env), await _spawn("api", env)]
+        envs = {name: env for name in ("ingest", "api", "simulator")}
+        if accounts is not None:
+            envs = await child_environments(env, mqtt_url, broker_kind, accounts, login)
+        children = [await _spawn("ingest", envs["ingest"]), await _spawn("api", envs["api"])]
         if settings.simulator:
-            children.append(await _spawn("simulator", env))
-        _banner(settings, backend, broker_kind, mqtt_url, [c.name for c in children], login)
+            children.append(await _spawn("simulator", envs["simulator"]))
+        _banner(settings, backend, broker_kind, mqtt_url, [c.name for c in children], str(login))
         code = await _supervise(children, stop)
     log.info("stopped; data kept in %s", settings.data_dir)
     return code
+
+
+async def child_environments(
+    env: dict[str, str], mqtt_url: str, kind: str, accounts: Accounts, login: Login
+) -> dict[str, dict[str, str]]:
+    """Each child's environment for the embedded broker: with dynamic security, its own
+    account (the API also the admin's, to issue device credentials); the simulator provisions
+    its devices through the API. Anonymous otherwise (no credential management)."""
+    if kind != "mosquitto-dynsec":
+        no_admin = {**env, "TICKWIRE_MQTT_ADMIN_URL": ""}
+        return {"ingest": no_admin, "api": no_admin, "simulator": no_admin}
+    address = MqttAddress(mqtt_url)
+    where = f"@{address.host}:{address.port}"
+    admin_url = f"mqtt://{accounts.admin_user}:{accounts.admin}{where}"
+    await brokerauth.setup(admin_url, accounts.ingest, accounts.api, wait=10)
+    base = {k: v for k, v in env.items() if not k.startswith("TICKWIRE_MQTT_ADMIN")}
+    simulator = {**base, "TICKWIRE_SIM_API_URL": login.api_url, "TICKWIRE_ADMIN_EMAIL": login.email}
+    if login.password:
+        simulator["TICKWIRE_ADMIN_PASSWORD"] = login.password
+    return {
+        "ingest": {
+            **base,
+            "TICKWIRE_MQTT_URL": f"mqtt://{brokerauth.INGEST_ACCOUNT}:{accounts.ingest}{where}",
+        },
+        "api": {
+            **base,
+            "TICKWIRE_MQTT_URL": f"mqtt://{brokerauth.API_ACCOUNT}:{accounts.api}{where}",
+            "TICKWIRE_MQTT_ADMIN_URL": admin_url,
+        },
+        "simulator": simulator,
+    }
 
 
 async def _spawn(module: str, env: dict[str, str]) -> Child:
@@ -101,13 +158,27 @@ async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
     return code
 
 
-async def _ensure_admin(settings: StackSettings, database_url: str) -> str:
+async def _ensure_admin(settings: StackSettings, database_url: str) -> Login:
     from api.admin import ensure_admin  # the API's own account logic
     from api.settings import ApiSettings
 
-    api_settings = ApiSettings(database_url=database_url, data_dir=settings.data_dir)
-    email, password = await ensure_admin(api_settings)
-    return f"{email} / {password}" if password else f"{email} / (TICKWIRE_ADMIN_PASSWORD)"
+    api_settings = ApiSettings(
+        database_url=database_url,
+        data_dir=settings.data_dir,
+        http_host=settings.http_host,
+        http_port=settings.http_port,
+    )
+    email, generated = await ensure_admin(api_settings)
+    password = generated or api_settings.admin_password
+    return Login(email, password, generated is not None, api_settings.loopback_url())
+
+
+BROKER_KINDS = {
+    "mosquitto-dynsec": "Mosquitto, dynamic security: devices log in with the credentials the "
+    "API issues; service accounts in broker/accounts.json",
+    "mosquitto": "Mosquitto, anonymous: no dynamic-security plugin, so 127.0.0.1 only",
+    "amqtt": "amqtt, anonymous: no Mosquitto installed, so 127.0.0.1 only",
+}
 
 
 def _banner(
@@ -122,7 +193,7 @@ def _banner(
     lines = [
         "tickwire is up",
         f"  API + dashboard   {url}   (health: {url}/health, OpenAPI: {url}/docs)",
-        f"  MQTT broker       {mqtt_url}   ({broker})",
+        f"  MQTT broker       {MqttAddress(mqtt_url)!r}   ({BROKER_KINDS.get(broker, broker)})",
         f"  database          {backend}"
         + ("" if settings.database_url else f" (embedded, {settings.embedded_pg_dir})"),
         f"  services          {', '.join(children)}",

@@ -364,14 +364,17 @@ async def test_fleet_of_50_stays_light_and_caps_points(fleet_of_50: Stack, brows
             {"time": f"2030-01-01T00:{i // 60:02d}:{i % 60:02d}Z", "values": {"humidity": i}}
             for i in range(500)
         ]
+        # Through the page's stream manager, as a batch of the stream would come.
         await page.evaluate(
-            """([device, readings]) => window.dash_clientside.set_props("live-events",
-                 {data: {seq: 1e9, events: [{kind: "telemetry", id: 0,
-                   data: {device_id: device, readings: readings}}]}})""",
+            """([device, readings]) => { const live = window.tickwire.live;
+                 live.pending.push({kind: "telemetry", id: 0,
+                   data: {device_id: device, readings: readings}});
+                 live.flush(); }""",
             [first[1], burst],
         )
+        # A sparkline is redrawn at most every 2 s, what is due on the next 5 s clock tick.
         await page.wait_for_function(
-            f"() => ({SPARK_POINTS})().some((n) => n === 200)", timeout=5_000
+            f"() => ({SPARK_POINTS})().some((n) => n === 200)", timeout=10_000
         )
         assert max(await page.evaluate(SPARK_POINTS)) == 200
 

@@ -25,8 +25,12 @@
       const devices = (filter && filter.devices) || [];
       const kinds = (filter && filter.kinds) || [];
       const key = JSON.stringify([tickers, devices, kinds]);
-      if (this.source && this.key === key) return;
+      // A page that handles its events itself (window.tickwire_direct[name]) gets them
+      // without a Dash store update per batch.
+      const direct = (filter && filter.direct) || null;
+      if (this.source && this.key === key) { this.direct = direct; return; }
       this.close();
+      this.direct = direct;
       if (!tickers.length && !devices.length && !(filter && filter.all)) return;
       const params = new URLSearchParams();
       if (tickers.length) params.set("tickers", tickers.join(","));
@@ -45,6 +49,7 @@
     },
 
     close() {
+      this.direct = null;
       if (this.source) this.source.close();
       this.source = null;
       this.key = null;
@@ -63,7 +68,10 @@
       const events = this.pending;
       this.pending = [];
       this.seq += 1;
-      window.dash_clientside.set_props("live-events", { data: { seq: this.seq, events: events } });
+      const batch = { seq: this.seq, events: events };
+      const handler = this.direct && (window.tickwire_direct || {})[this.direct];
+      if (handler) handler(batch);
+      else window.dash_clientside.set_props("live-events", { data: batch });
     },
 
     setStatus(status) {

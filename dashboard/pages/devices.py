@@ -63,7 +63,8 @@ async def load_fleet(
         return html.Div(failed.message, className="tw-error"), None, dash.no_update, ""
     cards = {d["device_id"]: devices_fleet.state(d) for d in devices}
     state = {"version": time.time(), "devices": cards}
-    live = {"tickers": [], "devices": sorted(cards), "all": False}
+    # "direct": the grid takes its events from the stream manager, not through Dash.
+    live = {"tickers": [], "devices": sorted(cards), "all": False, "direct": "fleet"}
     online = sum(1 for d in devices if d["status"] == "ONLINE")
     count = f"{online} of {len(devices)} online" if devices else ""
     return devices_fleet.grid(devices, _search(search)), state, live, count
@@ -91,7 +92,6 @@ async def poll(_tick: int, state: dict[str, Any] | None, changed: int) -> int:
 dash.clientside_callback(
     dash.ClientsideFunction("devices", "fleet"),
     Output("devices-drawn", "data"),
-    Input("live-events", "data"),
     Input("devices-state", "data"),
     Input("devices-clock", "n_intervals"),
 )

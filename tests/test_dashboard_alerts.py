@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 from playwright.async_api import Browser, Page
@@ -92,10 +93,16 @@ async def test_filters_narrow_the_table(api: Api, db: asyncpg.Connection, browse
     assert await page.locator(f"#alerts-row-{cleared}").count() == 1
     await choose(page, "alerts-device", one)
     await page.wait_for_selector("#alerts-table >> text=No alerts match", timeout=10_000)
+    # The filters are in the address (the frame's range kept), so the view can be shared.
+    await page.wait_for_url(f"**/alerts?*device={one}*", timeout=10_000)
+    query = parse_qs(urlsplit(page.url).query)
+    assert (query["state"], query["kind"], query["device"]) == (["any"], ["OFFLINE"], [one])
+    assert "range" in query
     # A link can open the page filtered.
     await page.goto(f"{api.url}/alerts?state=ACTIVE&device={two}")
     await page.wait_for_selector(f"#alerts-row-{second}", timeout=15_000)
     assert await page.locator("tr.alerts-row").count() == 1
+    assert await page.inner_text("#alerts-state") == "Active"
     await page.context.close()
 
 

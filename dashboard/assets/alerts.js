@@ -65,8 +65,18 @@
   const HEAD = ["Raised", "Kind", "Subject", "Severity", "State", "Value", "Message", "Acked",
                 "Cleared", ""];
 
+  // The filters → the address's query (other parameters kept in place; "open" is the default).
+  function address(state, kind, device, ticker, search) {
+    const q = new URLSearchParams(search || "");
+    const wanted = { state: state && state !== "open" ? state : null, kind: kind, device: device, ticker: ticker };
+    Object.entries(wanted).forEach(([k, v]) => { if (v) q.set(k, v); else q.delete(k); });
+    const next = "?" + q.toString();
+    return next === (search || "?") ? window.dash_clientside.no_update : next;
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.alerts = {
+    address: address,
     merge(batch, rows) {
       const noUpdate = window.dash_clientside.no_update;
       if (!batch || !rows || !rows.items) return noUpdate;

@@ -51,7 +51,7 @@ def layout(
                         className="alerts-filters",
                         children=[
                             _dropdown(
-                                "state", "State", options=states, value="open", clearable=False
+                                "state", "State", options=states, value=state, clearable=False
                             ),
                             _dropdown("kind", "Any kind", options=alerts_query.KINDS, value=kind),
                             _dropdown(
@@ -157,6 +157,19 @@ clientside_callback(
     Output("alerts-rows", "data", allow_duplicate=True),
     Input("live-events", "data"),
     State("alerts-rows", "data"),
+    prevent_initial_call=True,
+)
+
+# The filters into the address (state, kind, device, ticker; the frame's parameters kept in
+# place), so a filtered view can be shared; the page reads them back in `layout`.
+clientside_callback(
+    dash.ClientsideFunction("alerts", "address"),
+    Output("url", "search", allow_duplicate=True),
+    Input("alerts-state", "value"),
+    Input("alerts-kind", "value"),
+    Input("alerts-device", "value"),
+    Input("alerts-ticker", "value"),
+    State("url", "search"),
     prevent_initial_call=True,
 )
 

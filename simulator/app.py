@@ -260,7 +260,8 @@ async def _publish_data(
         while (left := started + device.interval_s - loop.time()) > 0:
             device.retimed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(device.retimed.wait(), left)
+                async with asyncio.timeout(left):  # no task per wait, unlike wait_for
+                    await device.retimed.wait()
 
 
 async def _publish_heartbeats(

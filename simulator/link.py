@@ -1,8 +1,8 @@
 """One MQTT connection per device (client id and username = device id), served by the loop.
 
-No thread per device: paho's socket is driven by the asyncio loop (`add_reader` /
-`add_writer` / `loop_misc`, paho's documented external-loop interface, as ingest/subscriber.py
-does), so its callbacks run on the loop's thread. Only the blocking TCP connect runs in the
+No thread per device: paho's socket is driven by the asyncio loop (`add_reader`, `loop_read`,
+`loop_write`, `loop_misc`: paho's external-loop interface, as ingest/subscriber.py uses), so
+its callbacks run on the loop's thread. Only the blocking TCP connect runs in the
 loop's executor. Every connection gets a fresh paho client: nothing of an earlier connection
 is resent by paho, what was not acknowledged is resent from the buffer instead (forward.py).
 """
@@ -83,6 +83,7 @@ class Link:
         self._closed = asyncio.Event()
         self._refused = False
         self._was_up = False
+        self._writing = False
 
     def publish(self, topic: str, payload: bytes, qos: int) -> int | None:
         """Hand a message to the connection; its mid, or None when not connected."""
@@ -90,6 +91,7 @@ class Link:
         if client is None or not self.connected:
             return None
         info = client.publish(topic, payload, qos=qos)
+        self._flush(client)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             return None
         return int(info.mid)
@@ -150,11 +152,9 @@ class Link:
         if sock is None or self._client is not client:
             raise OSError("connection closed while opening")
         client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_register_write
-        client.on_socket_unregister_write = self._on_unregister_write
+        self._writing = False
         self._loop.add_reader(sock, self._readable, client)
-        if client.want_write():
-            self._loop.add_writer(sock, client.loop_write)
+        self._flush(client)
 
     async def _new_credentials(self) -> bool:
         if self.reauth is None:
@@ -192,6 +192,27 @@ class Link:
             sock = client.socket()
             if sock is None or client is not self._client or not _pending(sock):
                 break
+        self._flush(client)  # what the callbacks published (acks, the next batch, …)
+
+    def _flush(self, client: mqtt.Client) -> None:
+        """Write what paho queued; watch for writability only while the socket is full.
+
+        No `on_socket_register_write`: paho then writes at once when published to outside
+        its callbacks, and queues what its callbacks publish for this flush.
+        """
+        if client.want_write():
+            client.loop_write()
+        sock = client.socket()
+        if sock is not None and client.want_write() and not self._writing:
+            self._writing = True
+            self._loop.add_writer(sock, self._writable, client)
+
+    def _writable(self, client: mqtt.Client) -> None:
+        client.loop_write()
+        sock = client.socket()
+        if sock is not None and not client.want_write():
+            self._writing = False
+            self._loop.remove_writer(sock)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if client is not self._client:
@@ -224,13 +245,6 @@ class Link:
     def _on_socket_close(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
         _forget(self._loop, sock)
         self._drop(client)
-
-    def _on_register_write(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
-        self._loop.add_writer(sock, client.loop_write)
-
-    def _on_unregister_write(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
-        with contextlib.suppress(ValueError, OSError):
-            self._loop.remove_writer(sock)
 
     def _drop(self, client: mqtt.Client) -> None:
         """Forget the connection (paho closes its socket): the device buffers until the next."""

@@ -10,7 +10,8 @@ import random
 import statistics
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,17 +19,21 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from simulator import credentials
 from simulator.app import run
+from simulator.buffer import Buffer
 from simulator.catalog import KNOWN, stocks
 from simulator.climate import MS_PER_HOUR, Climate
 from simulator.commands import answer
 from simulator.fleet import Outgoing, build_fleet
+from simulator.link import Auth
 from simulator.outbox import Outbox, drops
 from simulator.registry import register
 from simulator.settings import SimulatorSettings
 from simulator.stats import Stats
 from simulator.walk import PriceWalk
-from tests.conftest import RunningIngester
+from tests.api_support import Api, running_api
+from tests.conftest import RunningIngester, SecureBroker, ingest_settings, start_ingester
 from tests.support import unique, wait_until
 from tickwire.broker import Mosquitto
 from tickwire.contract import acks_topic, commands_topic
@@ -366,3 +371,105 @@ async def test_python_m_simulator_stops_cleanly_on_sigterm(broker: Mosquitto) ->
     assert await process.wait() == 0
     assert "stopped: published" in rest.decode()
     assert "unconfirmed 0" in rest.decode()
+
+
+# --- the buffer, credentials and provisioning -------------------------------------------------
+
+
+def test_a_full_buffer_drops_the_oldest_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    buffer = Buffer(tmp_path / "b.sqlite3", max_rows=200)
+    with caplog.at_level(logging.WARNING, "simulator.buffer"):
+        for seq in range(1, 251):
+            buffer.add("d", [(seq, "devices/d/telemetry", "{}")])
+    kept = [row.seq for row in buffer.after("d", 0, 1000)]
+    assert len(buffer) == len(kept) <= 200
+    assert kept == list(range(251 - len(kept), 251))  # the newest, in order
+    assert buffer.evicted == 250 - len(kept)
+    assert "buffer full" in caplog.text and "dropped the" in caplog.text
+    buffer.acked("d", kept[:10])
+    buffer.sync()
+    assert len(buffer) == len(kept) - 10 and buffer.last_seqs() == {"d": 250}
+    buffer.close()
+    assert (tmp_path / "b.sqlite3").exists()  # not empty: kept for the next run
+
+
+def test_the_credentials_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "sim" / "credentials.json"
+    credentials.save(path, {"d-1": Auth("d-1", "secret")})
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert credentials.load(path) == {"d-1": Auth("d-1", "secret")}
+    path.write_text("not json")
+    assert credentials.load(path) == {}
+
+
+@pytest.fixture
+async def secure_api(
+    database_url: str, secure_broker: SecureBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Api]:
+    """The API managing device credentials on a Mosquitto with dynamic security."""
+    monkeypatch.setenv("TICKWIRE_MQTT_ADMIN_URL", secure_broker.admin_url)
+    async with running_api(database_url, secure_broker.api_url, tmp_path / "api") as running:
+        yield running
+
+
+async def test_the_simulator_provisions_its_devices_and_renews_refused_credentials(
+    db: asyncpg.Connection,
+    database_url: str,
+    secure_broker: SecureBroker,
+    secure_api: Api,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ingester = await start_ingester(
+        ingest_settings(database_url, secure_broker.mosquitto, mqtt_url=secure_broker.ingest_url)
+    )
+    prefix = unique("prov")
+    provisioned = settings(
+        mqtt_url=secure_broker.url,  # no credentials of its own: each device logs in as itself
+        data_dir=tmp_path,
+        sim_api_url=secure_api.url,
+        admin_email=secure_api.admin.email,
+        admin_password=secure_api.admin.password,
+        sim_devices=2,
+        sim_tickers=2,
+        sim_interval_s=0.1,
+        sim_tick_interval_s=0.2,
+        sim_drop_every=0,
+        sim_prefix=prefix,
+        sim_duration_s=2.0,
+    )
+    path = provisioned.credentials_path
+    try:
+        stats = await asyncio.wait_for(run(provisioned), 60)
+        assert stats.unconfirmed == 0 and stats.rejected == 0 and stats.data_published > 10
+        issued = credentials.load(path)
+        devices = [f"{prefix}-sensor-1", f"{prefix}-sensor-2", f"{prefix}-feed-1"]
+        assert sorted(issued) == sorted(devices)
+        assert all(issued[d].username == d and issued[d].password for d in devices)
+        assert path.stat().st_mode & 0o777 == 0o600
+        async with secure_api.client(secure_api.admin) as client:
+            listed = (await client.get("/api/devices")).json()
+            # A rotation elsewhere: the password in the file stops working.
+            rotated = await client.post(f"/api/devices/{devices[0]}/credentials")
+            assert rotated.status_code == 200, rotated.text
+        items = listed["items"] if isinstance(listed, dict) else listed
+        feed = next(d for d in items if d["device_id"] == devices[2])
+        assert sorted(feed["tickers"]) == ["AAPL", "MSFT"] and feed["kind"] == "feed"
+
+        async def everything_arrived(published: int) -> bool:
+            telemetry = await count(db, "SELECT count(*) FROM telemetry") // 2
+            return telemetry + await count(db, "SELECT count(*) FROM prices") == published
+
+        first = stats.data_published
+        await wait_until(lambda: everything_arrived(first))
+        with caplog.at_level(logging.WARNING, "simulator.provision"):
+            again = await asyncio.wait_for(run(provisioned), 60)
+        assert "credentials refused by the broker" in caplog.text
+        assert credentials.load(path)[devices[0]] != issued[devices[0]]
+        assert again.unconfirmed == 0 and again.rejected == 0
+        await wait_until(lambda: everything_arrived(first + again.data_published))
+        assert await count(db, "SELECT count(*) FROM dead_letters") == 0
+    finally:
+        await ingester.close()

@@ -117,7 +117,7 @@ class Link:
                     break
             if self._was_up:
                 delay = 0.5
-            if self._refused and await self._new_credentials():
+            if self._refused and await self._new_credentials(stop):
                 continue
             await wait_any([stop], delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 10.0)
@@ -156,10 +156,10 @@ class Link:
         self._loop.add_reader(sock, self._readable, client)
         self._flush(client)
 
-    async def _new_credentials(self) -> bool:
+    async def _new_credentials(self, stop: asyncio.Event) -> bool:
         if self.reauth is None:
             log.error("%s: the broker refused its credentials; retrying in 30 s", self.device_id)
-            await asyncio.sleep(30)
+            await wait_any([stop], 30)
             return False
         auth = await self.reauth(self.device_id)
         if auth is None:

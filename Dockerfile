@@ -1,14 +1,34 @@
-# One image for every Python service: `python -m ingest | api | simulator | sql upgrade`.
-FROM python:3.11-slim
+# One image for every Python service; compose.yaml picks the command:
+# python -m ingest | api | simulator | sql upgrade | tickwire.brokerauth setup.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TICKWIRE_DATA_DIR=/data
+
+RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin tickwire \
+    && mkdir -p /data \
+    && chown tickwire:tickwire /data
+
 WORKDIR /app
-COPY pyproject.toml requirements.lock README.md ./
+
+# The runtime dependencies alone first, pinned by the lock: this layer changes only with them.
+COPY pyproject.toml requirements.lock ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -c requirements.lock -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The code, run from here (PYTHONPATH); root-owned and read-only to the service user.
 COPY tickwire tickwire
 COPY ingest ingest
 COPY api api
 COPY dashboard dashboard
 COPY sql sql
 COPY simulator simulator
-COPY bench bench
-RUN pip install --no-cache-dir -c requirements.lock .
-ENV TICKWIRE_DATA_DIR=/data
-USER nobody
+
+USER tickwire
+# Health checks are per service (compose.yaml): the API's GET /health, the ingester's status row.
+CMD ["python", "-m", "api"]

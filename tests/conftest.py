@@ -143,7 +143,12 @@ async def simulated_stack(
     """The running services plus the simulator in this event loop; `fleet`: its sim_* settings
     over a seeded, loss-free default."""
     values: dict[str, Any] = {"sim_seed": 7, "sim_drop_every": 0, "sim_prefix": unique("sim")}
-    settings = SimulatorSettings(database_url=database_url, mqtt_url=broker.url, **(values | fleet))
+    settings = SimulatorSettings(
+        database_url=database_url,
+        mqtt_url=broker.url,
+        data_dir=api.settings.data_dir,  # its store-and-forward buffer: the test's, not the repo's
+        **(values | fleet),
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(run_simulator(settings, stop), name="simulator")
     try:

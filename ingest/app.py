@@ -31,7 +31,12 @@ log = logging.getLogger("ingest")
 
 #: SQLSTATE classes that mean "this data cannot be written", not "the server is away".
 _DATA_ERROR_CLASSES = ("22", "23", "54")
-_RETRY_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+_RETRY_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # a connection left mid-operation by a failure
+)
 
 OnCommit = Callable[[Committed], None]
 
@@ -91,10 +96,25 @@ async def run(
                 ),
                 name="receiver",
             )
-            engine = Engine(settings.resolved_database_url(), settings.alerts_max_lag_s)
+            # The alert engine declares no device OFFLINE while the ingester cannot hear the
+            # broker or write to the database: that silence is the ingester's own.
+            writable = asyncio.Event()
+            writable.set()
+            attentive = (subscriber.subscribed, writable)
+            engine = Engine(settings.resolved_database_url(), settings.alerts_max_lag_s, attentive)
             on_commit = engine.committed if settings.alerts_enabled else None
             tasks.create_task(
-                write(batches, idle, writers, subscriber, stats, settings, mqtt_stop, on_commit),
+                write(
+                    batches,
+                    idle,
+                    writers,
+                    subscriber,
+                    stats,
+                    settings,
+                    mqtt_stop,
+                    on_commit,
+                    writable,
+                ),
                 name="writer",
             )
             if settings.alerts_enabled:
@@ -165,12 +185,14 @@ async def write(
     settings: IngestSettings,
     done: asyncio.Event,
     on_commit: OnCommit | None = None,
+    writable: asyncio.Event | None = None,
 ) -> None:
     """Commit batches on every writer connection at once (the database has cores to spare
     while one transaction waits on I/O); acknowledge a batch's messages after its commit and
     every earlier batch's, so acknowledgements keep the order messages arrived in. `done` is
     set once the last batch is acknowledged: then the MQTT connection may close.
-    `on_commit` is called with what each transaction committed, in commit order."""
+    `on_commit` is called with what each transaction committed, in commit order;
+    `writable` is cleared while the database is not taking a batch, set again once it does."""
     free: asyncio.Queue[Writer] = asyncio.Queue()
     for writer in writers:
         free.put_nowait(writer)
@@ -179,7 +201,7 @@ async def write(
 
     async def commit(writer: Writer, batch: Batch, seq: int) -> None:
         nonlocal next_ack
-        used = await _write_until_committed(writer, batch, stats, settings, on_commit)
+        used = await _write_until_committed(writer, batch, stats, settings, on_commit, writable)
         if used is not writer:  # reconnected: keep the list current for closing
             writers[writers.index(writer)] = writer = used
         committed[seq] = batch
@@ -209,12 +231,15 @@ async def _write_until_committed(
     stats: Stats,
     settings: IngestSettings,
     on_commit: OnCommit | None,
+    writable: asyncio.Event | None = None,
 ) -> Writer:
     """Retry while the database is unreachable; split a batch the database refuses."""
     delay = 0.2
     while True:
         try:
             outcome = await writer.write(batch, stats, settings.ingest_instance)
+            if writable is not None:
+                writable.set()
             _log_outcome(outcome, batch)
             if on_commit is not None:
                 on_commit(outcome.committed)
@@ -230,11 +255,16 @@ async def _write_until_committed(
                 for item in batch.items:
                     single = Batch(items=[item], rows=1)
                     writer = await _write_until_committed(
-                        writer, single, stats, settings, on_commit
+                        writer, single, stats, settings, on_commit, writable
                     )
                 return writer
         except _RETRY_ERRORS as exc:
             log.warning("database unreachable (%s); retrying in %.1fs", exc, delay)
+        if writable is not None:
+            writable.clear()
+        # Whatever state the failure left the connection in (a server shutdown can cut it
+        # mid-transaction), the retry starts on a fresh one.
+        writer.conn.terminate()
         await asyncio.sleep(delay)
         delay = min(delay * 2, 5.0)
         with contextlib.suppress(*_RETRY_ERRORS):

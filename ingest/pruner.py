@@ -27,8 +27,15 @@ async def prune_journal(settings: IngestSettings, stop: asyncio.Event) -> None:
                 )
                 if dropped:
                     log.debug("pruned %d stream events", dropped)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.exceptions.InternalClientError,
+            ) as exc:
                 log.warning("stream journal pruning failed (%s); retrying", exc)
+                if conn is not None:
+                    conn.terminate()  # reconnect next time, whatever state it was left in
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.stream_prune_interval_s)
     finally:

@@ -108,6 +108,7 @@ class Subscriber:
                     self._connect()
                     delay = 0.5
                 except OSError as exc:
+                    self.disconnected.set()  # still disconnected: try again after the delay
                     log.warning(
                         "cannot reach %r (%s); retrying in %.1fs", self._address, exc, delay
                     )

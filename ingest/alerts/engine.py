@@ -38,9 +38,17 @@ _RETRY_S = 1.0
 
 
 class Engine:
-    def __init__(self, database_url: str, max_lag_s: float) -> None:
+    def __init__(
+        self, database_url: str, max_lag_s: float, attentive: Sequence[asyncio.Event] = ()
+    ) -> None:
+        """`attentive`: events all set while the ingester hears the broker and the database
+        takes its batches. While one is not, no device is declared OFFLINE (the silence is the
+        ingester's, not the devices'); afterwards each device gets its timeout again to be
+        heard from (the broker redelivers what it kept, devices flush what they buffered)."""
         self._url = database_url
         self._max_lag_s = max_lag_s
+        self._attentive = tuple(attentive)
+        self._deaf = False
         self._pending: deque[Committed] = deque()
         self._arrived = asyncio.Event()
         self._reload = asyncio.Event()
@@ -95,9 +103,15 @@ class Engine:
         if self._pending or self._reload.is_set() or done.is_set():
             return
         self._arrived.clear()
-        due = self._liveness.next_due()
+        events = [self._arrived, self._reload, done]
+        unset = [event for event in self._attentive if not event.is_set()]
+        if unset:
+            events += unset  # deaf: no deadline counts until the ingester is attentive again
+            due = None
+        else:
+            due = self._liveness.next_due()
         timeout = None if due is None else max(0.0, due - time.time())
-        await wait_any([self._arrived, self._reload, done], timeout)
+        await wait_any(events, timeout)
 
     async def _load(self, conn: asyncpg.Connection, started: float | None = None) -> None:
         """(Re)read the configuration and the open alerts; clear alerts whose condition is gone."""
@@ -170,7 +184,13 @@ class Engine:
         return out
 
     async def _fire(self, conn: asyncpg.Connection) -> None:
-        """Handle the OFFLINE deadlines that came due."""
+        """Handle the OFFLINE deadlines that came due (none while the ingester is deaf)."""
+        if not all(event.is_set() for event in self._attentive):
+            self._deaf = True
+            return
+        if self._deaf:
+            self._deaf = False
+            self._liveness.grace(time.time())
         for due in self._liveness.due(time.time()):
             if due.offset == 0:
                 await self._went_offline(conn, due)

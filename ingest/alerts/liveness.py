@@ -84,6 +84,13 @@ class Liveness:
         device.offline = False
         self._arm(device_id, device, (0.0,))
 
+    def grace(self, now: float) -> None:
+        """No online device goes OFFLINE before `now` + its timeout (the ingester was deaf)."""
+        for device_id, device in self._devices.items():
+            device.not_before = max(device.not_before, now + device.timeout_s)
+            if not device.offline:
+                self._arm(device_id, device, (0.0,))
+
     def went_offline(self, device_id: str, later: tuple[float, ...] = ()) -> None:
         """The device is OFFLINE now; stages at `later` offsets (> 0) are still to come."""
         device = self._devices.get(device_id)

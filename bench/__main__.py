@@ -6,6 +6,7 @@ import bench.dashboard
 import bench.export
 import bench.history
 import bench.ingest
+import bench.load
 import bench.stream
 
 BENCHES = (
@@ -14,6 +15,7 @@ BENCHES = (
     bench.export.main,
     bench.stream.main,
     bench.dashboard.main,
+    bench.load.main,
 )
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

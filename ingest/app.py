@@ -16,6 +16,7 @@ from collections.abc import Callable
 import asyncpg
 
 from ingest.alerts.engine import Engine
+from ingest.backlog import Backlog
 from ingest.batch import Batch, Item
 from ingest.flush import FlushPolicy
 from ingest.pruner import prune_journal
@@ -39,6 +40,10 @@ _RETRY_ERRORS = (
 )
 
 OnCommit = Callable[[Committed], None]
+
+#: The ingester counts as caught up (devices may be declared OFFLINE) while nothing it received
+#: has waited longer than this for its commit.
+CAUGHT_UP_S = 2.0
 
 
 def main(settings: IngestSettings) -> None:
@@ -72,6 +77,7 @@ async def run(
         settings.mqtt_protocol,
     )
     batches: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=1)
+    backlog = Backlog(subscriber)
     idle = asyncio.Event()
     idle.set()
     mqtt_stop = asyncio.Event()
@@ -93,15 +99,22 @@ async def run(
                     settings.limits(),
                     stats,
                     stop,
+                    backlog,
                 ),
                 name="receiver",
             )
             # The alert engine declares no device OFFLINE while the ingester cannot hear the
-            # broker or write to the database: that silence is the ingester's own.
+            # broker or write to the database, or is still working through a backlog: that
+            # silence is the ingester's own.
             writable = asyncio.Event()
             writable.set()
             attentive = (subscriber.subscribed, writable)
-            engine = Engine(settings.resolved_database_url(), settings.alerts_max_lag_s, attentive)
+            engine = Engine(
+                settings.resolved_database_url(),
+                settings.alerts_max_lag_s,
+                attentive,
+                lambda: backlog.lag() <= CAUGHT_UP_S,
+            )
             on_commit = engine.committed if settings.alerts_enabled else None
             tasks.create_task(
                 write(
@@ -114,6 +127,7 @@ async def run(
                     mqtt_stop,
                     on_commit,
                     writable,
+                    backlog,
                 ),
                 name="writer",
             )
@@ -144,6 +158,7 @@ async def receive(
     limits: Limits,
     stats: Stats,
     stop: asyncio.Event,
+    backlog: Backlog | None = None,
 ) -> None:
     """Parse queued messages into batches; flush per `policy`; on stop flush and end."""
     batch = Batch()
@@ -152,6 +167,8 @@ async def receive(
         stopping = stop.is_set()
         if policy.should_flush(batch.rows, batch.messages, batch.age(), writer_idle or stopping):
             idle.clear()
+            if backlog is not None:
+                backlog.queued(batch)
             await batches.put(batch)
             batch = Batch()
             continue
@@ -186,6 +203,7 @@ async def write(
     done: asyncio.Event,
     on_commit: OnCommit | None = None,
     writable: asyncio.Event | None = None,
+    backlog: Backlog | None = None,
 ) -> None:
     """Commit batches on every writer connection at once (the database has cores to spare
     while one transaction waits on I/O); acknowledge a batch's messages after its commit and
@@ -204,6 +222,8 @@ async def write(
         used = await _write_until_committed(writer, batch, stats, settings, on_commit, writable)
         if used is not writer:  # reconnected: keep the list current for closing
             writers[writers.index(writer)] = writer = used
+        if backlog is not None:
+            backlog.committed(batch)
         committed[seq] = batch
         while next_ack in committed:
             subscriber.ack([item.message for item in committed.pop(next_ack).items])

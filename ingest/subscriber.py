@@ -143,6 +143,11 @@ class Subscriber:
                 acked += 1
         return acked
 
+    @property
+    def oldest_received(self) -> float | None:
+        """Receive time of the oldest queued message (None: the inbox is empty)."""
+        return self.inbox[0].received if self.inbox else None
+
     def take(self, limit: int) -> list[Received]:
         """Up to `limit` queued messages, in order; resumes reading when room is made."""
         inbox = self.inbox

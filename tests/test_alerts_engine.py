@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
+from ingest.alerts.engine import Engine
 from tests.alerts_support import (
     Starter,
     add_device,
@@ -279,3 +281,27 @@ async def test_offline_rule_replaces_the_builtin_and_waits_its_duration(
     assert 1.5 <= (raised["raised_at"] - last_seen).total_seconds() <= 2.0  # 0.5 s + 1 s
     assert (raised["rule_id"], raised["owner_id"], raised["value"]) == (rule_id, owner, 1.5)
     assert len(await alerts(db, "slow", "OFFLINE")) == 1  # no built-in one
+
+
+async def test_no_offline_while_the_ingester_is_behind_then_a_timeout_after(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """A device's silence while the ingester works through a backlog (its messages may be in
+    it) is not the device's: OFFLINE only a whole timeout after the ingester caught up."""
+    await add_device(db, "behind", timeout_s=1.0)
+    await db.execute(
+        "UPDATE devices SET status = 'ONLINE', last_seen = now() WHERE device_id = 'behind'"
+    )
+    caught_up = False
+    engine = Engine(database_url, 10.0, caught_up=lambda: caught_up)
+    done = asyncio.Event()
+    task = asyncio.create_task(engine.run(done))
+    try:
+        await asyncio.sleep(3.0)  # three timeouts behind
+        assert await alerts(db, "behind", "OFFLINE") == []
+        caught_up, at = True, time.time()
+        raised = await wait_alert(db, "behind", "OFFLINE", timeout=5)
+        assert raised["raised_at"].timestamp() - at >= 1.0
+    finally:
+        done.set()
+        await asyncio.wait_for(task, 10)

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,20 +35,29 @@ log = logging.getLogger("ingest.alerts")
 _WARM_ROWS = 100_000
 """At most this many recent prices warm a PRICE_MOVE window at start."""
 _RETRY_S = 1.0
+_BACKLOG_POLL_S = 0.25
+"""How often a deaf engine looks whether the ingester caught up."""
 
 
 class Engine:
     def __init__(
-        self, database_url: str, max_lag_s: float, attentive: Sequence[asyncio.Event] = ()
+        self,
+        database_url: str,
+        max_lag_s: float,
+        attentive: Sequence[asyncio.Event] = (),
+        caught_up: Callable[[], bool] | None = None,
     ) -> None:
         """`attentive`: events all set while the ingester hears the broker and the database
-        takes its batches. While one is not, no device is declared OFFLINE (the silence is the
-        ingester's, not the devices'); afterwards each device gets its timeout again to be
-        heard from (the broker redelivers what it kept, devices flush what they buffered)."""
+        takes its batches; `caught_up`: whether it has no backlog to work through. While
+        either is not so, no device is declared OFFLINE (the silence is the ingester's, not
+        the devices'); afterwards each device gets its timeout again to be heard from (the
+        broker redelivers what it kept, devices flush what they buffered). A (re)started
+        engine counts as having been deaf: what the broker kept for it comes first."""
         self._url = database_url
         self._max_lag_s = max_lag_s
         self._attentive = tuple(attentive)
-        self._deaf = False
+        self._caught_up = caught_up
+        self._deaf = True
         self._pending: deque[Committed] = deque()
         self._arrived = asyncio.Event()
         self._reload = asyncio.Event()
@@ -74,6 +83,7 @@ class Engine:
                 await wait_any([done], _RETRY_S)
 
     def _reset(self) -> None:
+        self._deaf = True
         self._evaluator = Evaluator(self._max_lag_s)
         self._liveness = Liveness()
         self._open: dict[AlertKey, OpenAlert] = {}
@@ -111,6 +121,8 @@ class Engine:
         else:
             due = self._liveness.next_due()
         timeout = None if due is None else max(0.0, due - time.time())
+        if due is not None and self._deaf:
+            timeout = _BACKLOG_POLL_S  # nothing fires while deaf; a backlog shrinks unannounced
         await wait_any(events, timeout)
 
     async def _load(self, conn: asyncpg.Connection, started: float | None = None) -> None:
@@ -183,9 +195,14 @@ class Engine:
         out += self._evaluator.prices(batch.prices, batch.received_at)
         return out
 
+    def _listening(self) -> bool:
+        heard = all(event.is_set() for event in self._attentive)
+        return heard and (self._caught_up is None or self._caught_up())
+
     async def _fire(self, conn: asyncpg.Connection) -> None:
-        """Handle the OFFLINE deadlines that came due (none while the ingester is deaf)."""
-        if not all(event.is_set() for event in self._attentive):
+        """Handle the OFFLINE deadlines that came due (none while the ingester is deaf or
+        behind)."""
+        if not self._listening():
             self._deaf = True
             return
         if self._deaf:

@@ -37,6 +37,9 @@ _RETRY_ERRORS = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.InternalClientError,  # a connection left mid-operation by a failure
+    # 57xxx: the server is shutting down or starting up ("cannot connect now"), a cancel
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
 )
 
 OnCommit = Callable[[Committed], None]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tickwire.broker import embedded_broker, free_port, port_free
+from tickwire.broker import Mosquitto, embedded_broker, free_port, port_free
+from tickwire.settings import MqttAddress
 
 
 async def test_taken_port_is_refused_clearly(tmp_path: Path) -> None:
@@ -27,3 +28,16 @@ async def test_embedded_broker_runs_on_a_free_port(tmp_path: Path) -> None:
     async with embedded_broker(tmp_path / "broker", port) as (url, kind):
         assert url == f"mqtt://127.0.0.1:{port}" and kind in ("mosquitto", "amqtt")
         assert not port_free(port)
+
+
+def test_broker_urls_carry_any_password() -> None:
+    """A password with URL delimiters survives `url_for` → `MqttAddress` unchanged."""
+    password = "p@ss:w/rd%?#"
+    url = Mosquitto(Path("/nonexistent"), 1884).url_for("dev-1", password)
+    address = MqttAddress(url)
+    assert (address.username, address.password, address.host, address.port) == (
+        "dev-1",
+        password,
+        "127.0.0.1",
+        1884,
+    )

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 log = logging.getLogger("tickwire.broker")
 
@@ -148,7 +149,9 @@ class Mosquitto:
         return f"mqtt://{self.host}:{self.port}"
 
     def url_for(self, username: str, password: str) -> str:
-        return f"mqtt://{username}:{password}@{self.host}:{self.port}"
+        return (
+            f"mqtt://{quote(username, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}"
+        )
 
     @property
     def admin_url(self) -> str | None:

@@ -6,7 +6,7 @@ Each service subclasses `CommonSettings` with its own fields; nothing else reads
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,8 +68,9 @@ class MqttAddress:
             raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt://)")
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 1883
-        self.username = parts.username
-        self.password = parts.password
+        # Percent-escapes decoded: a password may hold any character ("p%40ss" → "p@ss").
+        self.username = None if parts.username is None else unquote(parts.username)
+        self.password = None if parts.password is None else unquote(parts.password)
 
     def __repr__(self) -> str:
         return f"mqtt://{self.host}:{self.port}"

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from sql.migrate import MigrateSettings, upgrade
 from tickwire import brokerauth
@@ -109,7 +110,7 @@ async def child_environments(
         return {"ingest": no_admin, "api": no_admin, "simulator": no_admin}
     address = MqttAddress(mqtt_url)
     where = f"@{address.host}:{address.port}"
-    admin_url = f"mqtt://{accounts.admin_user}:{accounts.admin}{where}"
+    admin_url = f"mqtt://{accounts.admin_user}:{quote(accounts.admin, safe='')}{where}"
     await brokerauth.setup(admin_url, accounts.ingest, accounts.api, wait=10)
     base = {k: v for k, v in env.items() if not k.startswith("TICKWIRE_MQTT_ADMIN")}
     simulator = {**base, "TICKWIRE_SIM_API_URL": login.api_url, "TICKWIRE_ADMIN_EMAIL": login.email}
@@ -118,11 +119,15 @@ async def child_environments(
     return {
         "ingest": {
             **base,
-            "TICKWIRE_MQTT_URL": f"mqtt://{brokerauth.INGEST_ACCOUNT}:{accounts.ingest}{where}",
+            "TICKWIRE_MQTT_URL": (
+                f"mqtt://{brokerauth.INGEST_ACCOUNT}:{quote(accounts.ingest, safe='')}{where}"
+            ),
         },
         "api": {
             **base,
-            "TICKWIRE_MQTT_URL": f"mqtt://{brokerauth.API_ACCOUNT}:{accounts.api}{where}",
+            "TICKWIRE_MQTT_URL": (
+                f"mqtt://{brokerauth.API_ACCOUNT}:{quote(accounts.api, safe='')}{where}"
+            ),
             "TICKWIRE_MQTT_ADMIN_URL": admin_url,
         },
         "simulator": simulator,

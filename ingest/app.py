@@ -269,10 +269,16 @@ async def _write_until_committed(
             return writer
         except asyncpg.PostgresError as exc:
             if not _is_data_error(exc) or batch.messages == 1:
-                if _is_data_error(exc):
-                    await _dead_letter_refused(writer, batch.items[0], exc, stats, settings)
-                    return writer
-                log.warning("batch failed (%s); retrying", exc)
+                if not _is_data_error(exc):
+                    log.warning("batch failed (%s); retrying", exc)
+                else:
+                    try:
+                        await _dead_letter_refused(writer, batch.items[0], exc, stats, settings)
+                        return writer
+                    except (asyncpg.PostgresError, *_RETRY_ERRORS) as lost:
+                        # The server went away in between: write the message again (refused
+                        # again, it is dead-lettered then), never lose it.
+                        log.warning("could not dead-letter (%s); retrying", lost)
             else:
                 log.warning("database refused a batch (%s); writing it message by message", exc)
                 for item in batch.items:

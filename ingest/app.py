@@ -22,8 +22,9 @@ from ingest.flush import FlushPolicy
 from ingest.pruner import prune_journal
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
-from ingest.subscriber import Subscriber, wait_any
+from ingest.subscriber import Subscriber
 from ingest.writer import Committed, Outcome, Writer
+from tickwire.aio import wait_any
 from tickwire.contract import Limits
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
@@ -161,7 +162,7 @@ async def receive(
     limits: Limits,
     stats: Stats,
     stop: asyncio.Event,
-    backlog: Backlog | None = None,
+    backlog: Backlog,
 ) -> None:
     """Parse queued messages into batches; flush per `policy`; on stop flush and end."""
     batch = Batch()
@@ -170,8 +171,7 @@ async def receive(
         stopping = stop.is_set()
         if policy.should_flush(batch.rows, batch.messages, batch.age(), writer_idle or stopping):
             idle.clear()
-            if backlog is not None:
-                backlog.queued(batch)
+            backlog.queued(batch)
             await batches.put(batch)
             batch = Batch()
             continue
@@ -204,9 +204,9 @@ async def write(
     stats: Stats,
     settings: IngestSettings,
     done: asyncio.Event,
-    on_commit: OnCommit | None = None,
-    writable: asyncio.Event | None = None,
-    backlog: Backlog | None = None,
+    on_commit: OnCommit | None,
+    writable: asyncio.Event,
+    backlog: Backlog,
 ) -> None:
     """Commit batches on every writer connection at once (the database has cores to spare
     while one transaction waits on I/O); acknowledge a batch's messages after its commit and
@@ -225,8 +225,7 @@ async def write(
         used = await _write_until_committed(writer, batch, stats, settings, on_commit, writable)
         if used is not writer:  # reconnected: keep the list current for closing
             writers[writers.index(writer)] = writer = used
-        if backlog is not None:
-            backlog.committed(batch)
+        backlog.committed(batch)
         committed[seq] = batch
         while next_ack in committed:
             subscriber.ack([item.message for item in committed.pop(next_ack).items])
@@ -254,15 +253,14 @@ async def _write_until_committed(
     stats: Stats,
     settings: IngestSettings,
     on_commit: OnCommit | None,
-    writable: asyncio.Event | None = None,
+    writable: asyncio.Event,
 ) -> Writer:
     """Retry while the database is unreachable; split a batch the database refuses."""
     delay = 0.2
     while True:
         try:
             outcome = await writer.write(batch, stats, settings.ingest_instance)
-            if writable is not None:
-                writable.set()
+            writable.set()
             _log_outcome(outcome, batch)
             if on_commit is not None:
                 on_commit(outcome.committed)
@@ -289,8 +287,7 @@ async def _write_until_committed(
                 return writer
         except _RETRY_ERRORS as exc:
             log.warning("database unreachable (%s); retrying in %.1fs", exc, delay)
-        if writable is not None:
-            writable.clear()
+        writable.clear()
         # Whatever state the failure left the connection in (a server shutdown can cut it
         # mid-transaction), the retry starts on a fresh one.
         writer.conn.terminate()

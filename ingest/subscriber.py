@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import fcntl
 import logging
 import socket
-import struct
-import termios
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from tickwire.aio import bytes_waiting, wait_any
 from tickwire.contract import SUBSCRIPTIONS
 from tickwire.settings import MqttAddress
 
@@ -167,7 +165,7 @@ class Subscriber:
                 break
             # paho reads one packet per call and never ahead: after a PUBLISH, read on; after
             # anything else (or nothing), ask the kernel whether more bytes are waiting.
-            if self._socket is None or (len(inbox) == queued and _bytes_waiting(sock) == 0):
+            if self._socket is None or (len(inbox) == queued and bytes_waiting(sock) == 0):
                 break
         if len(self.inbox) >= self._queue_max and self._socket is not None and not self._paused:
             # Back-pressure: stop reading until the receiver catches up.
@@ -222,21 +220,3 @@ class Subscriber:
 
     def _on_unregister_write(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
         self._loop.remove_writer(sock)
-
-
-def _bytes_waiting(sock: socket.socket) -> int:
-    """Bytes readable without blocking (paho reads packet by packet, never ahead)."""
-    try:
-        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0])
-    except OSError:
-        return 0
-
-
-async def wait_any(events: list[asyncio.Event], timeout: float | None) -> None:
-    """Return when any event is set or `timeout` (None: no limit) passed."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -23,12 +23,13 @@ from simulator.buffer import Buffer
 from simulator.commands import answer
 from simulator.fleet import Device, Fleet, Outgoing, build_fleet
 from simulator.forward import Forwarder
-from simulator.link import Auth, Link, Reauth, wait_any
+from simulator.link import Auth, Link, Reauth
 from simulator.outbox import Outbox
 from simulator.provision import ApiError, Provisioner
 from simulator.registry import register
 from simulator.settings import SimulatorSettings
 from simulator.stats import Stats
+from tickwire.aio import wait_any
 from tickwire.contract import acks_topic
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress

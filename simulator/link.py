@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import random
-import struct
-import termios
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from tickwire.aio import bytes_waiting, wait_any
 from tickwire.contract import commands_topic
 from tickwire.settings import MqttAddress
 
@@ -190,7 +188,7 @@ class Link:
             if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 break
             sock = client.socket()
-            if sock is None or client is not self._client or not _pending(sock):
+            if sock is None or client is not self._client or not bytes_waiting(sock):
                 break
         self._flush(client)  # what the callbacks published (acks, the next batch, …)
 
@@ -263,22 +261,3 @@ def _forget(loop: asyncio.AbstractEventLoop, sock: Any) -> None:
         loop.remove_reader(sock)
     with contextlib.suppress(ValueError, OSError):
         loop.remove_writer(sock)
-
-
-def _pending(sock: Any) -> bool:
-    """Whether more bytes wait (paho reads one packet per call and never ahead)."""
-    try:
-        waiting = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4)
-    except OSError:
-        return False
-    return bool(struct.unpack("i", waiting)[0])
-
-
-async def wait_any(events: list[asyncio.Event], timeout: float | None) -> None:
-    """Return when any event is set or `timeout` (None: no limit) passed."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

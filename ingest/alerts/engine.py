@@ -26,8 +26,8 @@ from ingest.alerts.catalog import Spec, build
 from ingest.alerts.config import AlertKey, OpenAlert
 from ingest.alerts.evaluator import Clear, Evaluator, Raise, Transition
 from ingest.alerts.liveness import Due, Liveness
-from ingest.subscriber import wait_any
 from ingest.writer import Committed
+from tickwire.aio import wait_any
 from tickwire.journal import CONFIG_CHANNEL
 
 log = logging.getLogger("ingest.alerts")
@@ -57,7 +57,6 @@ class Engine:
         self._max_lag_s = max_lag_s
         self._attentive = tuple(attentive)
         self._caught_up = caught_up
-        self._deaf = True
         self._pending: deque[Committed] = deque()
         self._arrived = asyncio.Event()
         self._reload = asyncio.Event()

@@ -200,3 +200,14 @@ async def secure_broker(tmp_path: Path) -> AsyncIterator[SecureBroker]:
         )
     finally:
         await asyncio.to_thread(mosquitto.stop)
+
+
+@pytest.fixture
+async def secure_api(
+    database_url: str, secure_broker: SecureBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Api]:
+    """The API logged in as tickwire-api, managing device credentials as the plugin's admin."""
+    monkeypatch.setenv("TICKWIRE_MQTT_ADMIN_URL", secure_broker.admin_url)
+    async with running_api(database_url, secure_broker.api_url, tmp_path / "api") as running:
+        assert running.settings.mqtt_admin_url == secure_broker.admin_url
+        yield running

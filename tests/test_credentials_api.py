@@ -8,29 +8,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from tests.api_support import Account, Api, running_api
+from tests.api_support import Account, Api
 from tests.conftest import RunningIngester, SecureBroker, ingest_settings, start_ingester
 from tests.device_link import DeviceLink
 from tests.support import unique, wait_until
 from tickwire import brokerauth
 from tickwire.settings import MqttAddress
-
-
-@pytest.fixture
-async def secure_api(
-    database_url: str, secure_broker: SecureBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Api]:
-    """The API logged in as tickwire-api, managing device credentials as the plugin's admin."""
-    monkeypatch.setenv("TICKWIRE_MQTT_ADMIN_URL", secure_broker.admin_url)
-    async with running_api(database_url, secure_broker.api_url, tmp_path / "api") as running:
-        assert running.settings.mqtt_admin_url == secure_broker.admin_url
-        yield running
 
 
 @pytest.fixture

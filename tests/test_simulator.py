@@ -10,7 +10,7 @@ import random
 import statistics
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from simulator.registry import register
 from simulator.settings import SimulatorSettings
 from simulator.stats import Stats
 from simulator.walk import PriceWalk
-from tests.api_support import Api, running_api
+from tests.api_support import Api
 from tests.conftest import RunningIngester, SecureBroker, ingest_settings, start_ingester
 from tests.support import unique, wait_until
 from tickwire.broker import Mosquitto
@@ -402,16 +402,6 @@ def test_the_credentials_file_is_private(tmp_path: Path) -> None:
     assert credentials.load(path) == {"d-1": Auth("d-1", "secret")}
     path.write_text("not json")
     assert credentials.load(path) == {}
-
-
-@pytest.fixture
-async def secure_api(
-    database_url: str, secure_broker: SecureBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Api]:
-    """The API managing device credentials on a Mosquitto with dynamic security."""
-    monkeypatch.setenv("TICKWIRE_MQTT_ADMIN_URL", secure_broker.admin_url)
-    async with running_api(database_url, secure_broker.api_url, tmp_path / "api") as running:
-        yield running
 
 
 async def test_the_simulator_provisions_its_devices_and_renews_refused_credentials(

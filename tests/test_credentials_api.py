@@ -293,3 +293,30 @@ async def test_without_credential_management(api: Api) -> None:
     status, error = await rotate(api, owner, device_id)
     assert status == 409 and error["error"]["code"] == "credentials_disabled"
 
+
+async def test_concurrent_creations_of_one_id_leave_the_winner_working(
+    secure_api: Api, secure_broker: SecureBroker, db: asyncpg.Connection
+) -> None:
+    """Only the request that stored the device touches its broker account: a loser finds out
+    before the broker, so the winner's password is the one that works."""
+    owners = [await secure_api.register(f"racer{i}") for i in range(8)]
+    dev = unique("raced")
+
+    async def attempt(owner: Account) -> tuple[int, dict[str, Any]]:
+        async with secure_api.client(owner) as client:
+            response = await client.post("/api/devices", json={"device_id": dev})
+        return response.status_code, response.json()
+
+    answers = await asyncio.gather(*(attempt(owner) for owner in owners))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] + [409] * (len(owners) - 1), answers
+    assert all(body["error"]["code"] == "device_exists" for s, body in answers if s == 409)
+    [winner] = [body for status, body in answers if status == 201]
+    stored = await db.fetchval("SELECT owner_id FROM devices WHERE device_id = $1", dev)
+    assert str(stored) == winner["owner_id"]
+    device = await connected(secure_broker, dev, winner["credentials"]["password"])
+    try:
+        assert accepted(device), device.connack
+        assert await publish(device, f"devices/{dev}/telemetry", {"t": 1.0})
+    finally:
+        device.close()

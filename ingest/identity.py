@@ -57,6 +57,12 @@ class _Facts:
     """Neither registered nor retired."""
     monitored: set[tuple[str, str]]
     auto_registered: set[str]
+    sources: int
+    """How many (source, ticker) pairs the batch names."""
+
+    def clean(self) -> bool:
+        """Every speaker registered and no source named: nothing to refuse."""
+        return not (self.retired or self.missing or self.sources)
 
 
 class Identity:
@@ -70,6 +76,8 @@ class Identity:
         parsed = [(i, item.parsed) for i, item in enumerate(items) if item.parsed is not None]
         facts = await self._facts(conn, [p for _, p in parsed])
         verdict = Verdict()
+        if facts.clean():
+            return verdict
         for index, message in parsed:
             refusal = self._judge(message, facts, verdict.gained)
             if refusal is not None:
@@ -108,8 +116,10 @@ class Identity:
         for message in messages:
             if message.device_id:
                 speakers.add(message.device_id)
-            sources.update((row[4], row[1]) for row in message.prices if row[4])
-        facts = _Facts(set(), set(), set(), set())
+            for row in message.prices:
+                if row[4]:
+                    sources.add((row[4], row[1]))
+        facts = _Facts(set(), set(), set(), set(), len(sources))
         fresh = speakers - self.registered
         if fresh:
             for row in await conn.fetch(_DEVICES_SQL, list(fresh)):

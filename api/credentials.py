@@ -2,8 +2,9 @@
 
 When TICKWIRE_MQTT_ADMIN_URL is set the API holds an admin session on the broker
 (tickwire/brokerauth.py) and keeps each device's broker account in step with the device:
-created with it (password shown once), rotated on request, its stocks/ ACLs following its
-tickers, removed with it. Unset → no credential management (an anonymous broker).
+created with it (password shown once), rotated on request, its price-topic ACLs
+(`devices/{id}/stocks/{T}`) following its tickers, removed with it. Unset → no credential
+management (an anonymous broker).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ async def issue(accounts: Dynsec | None, device_id: str, tickers: Iterable[str])
 
 
 async def follow_tickers(accounts: Dynsec | None, device_id: str, tickers: Iterable[str]) -> None:
-    """The device may publish on stocks/{T} for exactly these tickers (if it has an account)."""
+    """The device may publish on devices/{id}/stocks/{T} for exactly these tickers (if it has
+    an account)."""
     if accounts is not None:
         with _translated(device_id):
             await accounts.set_device_tickers(device_id, tickers)

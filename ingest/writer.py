@@ -20,6 +20,7 @@ import asyncpg
 
 from ingest import rollup
 from ingest.batch import Batch, DeadLetter, Item, dead_letters
+from ingest.identity import Identity, Verdict
 from ingest.stats import Stats
 from tickwire import journal
 from tickwire.contract import PriceRow, TelemetryRow
@@ -56,6 +57,8 @@ class Rows:
     seen: dict[str, datetime] = field(default_factory=dict)
     devices: set[str] = field(default_factory=set)
     """Devices to register that were not heard from (backfill); `seen` ones are added."""
+    gained: set[tuple[str, str]] = field(default_factory=set)
+    """(device, ticker) pairs auto-registered feeds start monitoring."""
     acks: list[Item] = field(default_factory=list)
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """Newest receive time of the batch's messages."""
@@ -92,7 +95,7 @@ class Writer:
         self.conn = conn
         self.backend = backend
         self.auto_register = auto_register
-        self._known_devices: set[str] = set()
+        self._identity = Identity(auto_register)
         self._known_tickers: set[str] = set()
         self._known_since = time.monotonic()
         self._insert_sql = {
@@ -111,8 +114,8 @@ class Writer:
         """Commit the batch; raise on connection errors (the caller retries it whole)."""
         started = time.perf_counter()
         self._forget_stale_registrations()
-        unknown = await self._unknown_devices(batch.items)
-        rows = flatten(batch.items, unknown)
+        verdict = await self._identity.check(self.conn, batch.items)
+        rows = flatten(batch.items, verdict)
         async with self.conn.transaction():
             outcome = await self._write_rows(rows)
             await self._record(stats, outcome, started, instance)
@@ -171,26 +174,14 @@ class Writer:
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""
         if time.monotonic() - self._known_since > _KNOWN_TTL_S:
-            self._known_devices.clear()
+            self._identity.registered.clear()
             self._known_tickers.clear()
             self._known_since = time.monotonic()
 
-    async def _unknown_devices(self, items: list[Item]) -> set[str]:
-        """Devices not registered, when auto-registration is off (their messages dead-letter)."""
-        if self.auto_register:
-            return set()
-        ids = {i.parsed.device_id for i in items if i.parsed and i.parsed.device_id}
-        fresh = ids - self._known_devices
-        if fresh:
-            found = await self.conn.fetch(
-                "SELECT device_id FROM devices WHERE device_id = ANY($1::text[])", list(fresh)
-            )
-            self._known_devices.update(r["device_id"] for r in found)
-        return ids - self._known_devices
-
     async def _register(self, rows: Rows) -> None:
-        """Auto-register new devices and tickers (no-op for those already seen)."""
-        devices = (rows.devices | set(rows.seen)) - self._known_devices
+        """Auto-register new devices (never a retired id), tickers, and the tickers new and
+        auto-registered feeds publish (no-op for those already seen)."""
+        devices = (rows.devices | set(rows.seen)) - self._identity.registered
         if not self.auto_register:
             devices = set()
         tickers = {row[1] for row in rows.prices} - self._known_tickers
@@ -198,6 +189,7 @@ class Writer:
             await self.conn.execute(
                 """INSERT INTO devices (device_id, name, auto_registered)
                    SELECT id, id, true FROM unnest($1::text[]) AS id
+                   WHERE NOT EXISTS (SELECT FROM device_tombstones t WHERE t.device_id = id)
                    ON CONFLICT (device_id) DO NOTHING""",
                 sorted(devices),
             )
@@ -207,10 +199,21 @@ class Writer:
                    ON CONFLICT (ticker) DO NOTHING""",
                 sorted(tickers),
             )
+        if rows.gained:
+            pairs = sorted(rows.gained)
+            await self.conn.execute(
+                """INSERT INTO device_tickers (device_id, ticker)
+                   SELECT v.device_id, v.ticker FROM unnest($1::text[], $2::text[])
+                       AS v(device_id, ticker)
+                   WHERE EXISTS (SELECT FROM devices d WHERE d.device_id = v.device_id)
+                   ON CONFLICT DO NOTHING""",
+                [p[0] for p in pairs],
+                [p[1] for p in pairs],
+            )
 
     def remember_registered(self, rows: Rows) -> None:
         if self.auto_register:
-            self._known_devices.update(rows.seen, rows.devices)
+            self._identity.registered.update(rows.seen, rows.devices)
         self._known_tickers.update(row[1] for row in rows.prices)
 
     async def _apply_command_acks(self, acks: list[Item]) -> list[DeadLetter]:
@@ -288,25 +291,18 @@ class Writer:
                 await asyncio.sleep(0.5 * (attempt + 1))
 
 
-def flatten(items: Iterable[Item], unknown_devices: set[str]) -> Rows:
+def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:
     """Accepted rows of every item; refused items and parts become dead letters."""
-    rows = Rows()
+    rows = Rows(gained=verdict.gained)
     newest = None
-    for item in items:
+    for index, item in enumerate(items):
         if newest is None or newest < item.received_at:
             newest = item.received_at
         parsed = item.parsed
-        if parsed is not None and parsed.device_id in unknown_devices:
+        refusal = verdict.refused.get(index)
+        if refusal is not None:
             message = item.message
-            rows.dead.append(
-                (
-                    item.received_at,
-                    message.topic,
-                    message.payload,
-                    "unknown_device",
-                    f"device {parsed.device_id!r} is not registered and auto-registration is off",
-                )
-            )
+            rows.dead.append((item.received_at, message.topic, message.payload, *refusal))
             continue
         rows.dead += dead_letters(item)
         if parsed is None:

@@ -18,7 +18,7 @@ from simulator.climate import Climate
 from simulator.settings import SimulatorSettings
 from simulator.stats import Kind
 from simulator.walk import PriceWalk
-from tickwire.contract import heartbeat_topic, stock_topic, telemetry_topic
+from tickwire.contract import device_stock_topic, heartbeat_topic, telemetry_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ class Sensor(Device):
 
 
 class Feed(Device):
-    """A market data feed: one tick per ticker per interval."""
+    """A market data feed: one tick per ticker per interval, on its own price topics."""
 
     kind = "feed"
 
@@ -120,7 +120,9 @@ class Feed(Device):
                 "device_id": self.device_id,
                 "seq": seq,
             }
-            messages.append(Outgoing("price", stock_topic(ticker), payload, seq))
+            messages.append(
+                Outgoing("price", device_stock_topic(self.device_id, ticker), payload, seq)
+            )
         return messages
 
 

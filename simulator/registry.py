@@ -16,10 +16,12 @@ log = logging.getLogger("simulator.registry")
 
 _UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
-# A device someone edited (not auto-registered) keeps its name and kind.
+# A device someone edited (not auto-registered) keeps its name and kind; one someone deleted
+# stays deleted (its id is retired, as the ingester's auto-registration knows).
 _DEVICES = """
 INSERT INTO devices AS d (device_id, name, kind, offline_timeout_s)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[])
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[]) AS v(id, n, k, t)
+WHERE NOT EXISTS (SELECT FROM device_tombstones r WHERE r.device_id = v.id)
 ON CONFLICT (device_id) DO UPDATE
    SET name = EXCLUDED.name, kind = EXCLUDED.kind, offline_timeout_s = EXCLUDED.offline_timeout_s,
        auto_registered = false, updated_at = now()
@@ -38,6 +40,7 @@ ON CONFLICT (ticker) DO UPDATE
 
 _DEVICE_TICKERS = """
 INSERT INTO device_tickers (device_id, ticker) SELECT $1, unnest($2::text[])
+WHERE EXISTS (SELECT FROM devices WHERE device_id = $1)
 ON CONFLICT DO NOTHING
 """
 

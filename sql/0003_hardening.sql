@@ -13,3 +13,12 @@ CREATE TABLE IF NOT EXISTS device_tombstones (
     owner_id   uuid REFERENCES users (id) ON DELETE SET NULL,
     deleted_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Identity (issue 11): devices deleted before tombstones existed left their history under ids
+-- anyone could register again. Retire every id that has telemetry but no device; its owner is
+-- unknown, so only an admin may create it again (the coarsest rollup names every id that has
+-- data, and is far smaller than the raw table).
+INSERT INTO device_tombstones (device_id, owner_id)
+SELECT DISTINCT r.device_id, NULL::uuid FROM telemetry_1d r
+WHERE NOT EXISTS (SELECT FROM devices d WHERE d.device_id = r.device_id)
+ON CONFLICT (device_id) DO NOTHING;

@@ -48,15 +48,17 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def upgrade(database_url: str, wanted_backend: str = "auto", retention_days: int = 0) -> str:
-    """Apply every revision; return the backend the database runs."""
+def upgrade(
+    database_url: str, wanted_backend: str = "auto", retention_days: int = 0, to: str = "head"
+) -> str:
+    """Apply every revision (up to `to`: tests of a migration); return the backend."""
     engine = create_engine(sqlalchemy_url(database_url))
     try:
         with engine.connect() as conn:
             chosen = backend.recorded(conn) or backend.detect(conn, wanted_backend)
             conn.commit()
             config = _config(conn, chosen)
-            command.upgrade(config, "head")
+            command.upgrade(config, to)
             if chosen == "timescaledb":
                 _apply_retention(conn, retention_days)
             conn.commit()

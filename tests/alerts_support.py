@@ -13,6 +13,7 @@ import asyncpg
 from tests.conftest import RunningIngester, ingest_settings, start_ingester
 from tests.support import Message, unique, wait_until
 from tickwire.broker import Mosquitto
+from tickwire.contract import stock_topic
 
 Starter = Callable[..., Coroutine[Any, Any, RunningIngester]]
 
@@ -32,7 +33,7 @@ def readings(device_id: str, points: list[dict[str, float]]) -> Message:
 
 
 def tick(ticker: str, price: float, ts_ms: int | None = None) -> Message:
-    return (f"stocks/{ticker}", {"price": price, "ts": ts_ms if ts_ms is not None else now_ms()})
+    return (stock_topic(ticker), {"price": price, "ts": ts_ms if ts_ms is not None else now_ms()})
 
 
 async def alerts(db: asyncpg.Connection, subject: str, kind: str | None = None) -> list[Any]:

@@ -42,17 +42,26 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def database_url(server_url: str) -> Iterator[str]:
-    """A fresh database with the whole schema, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_database(server_url: str, revision: str = "head") -> Iterator[str]:
+    """A new database with the schema up to `revision`, dropped afterwards."""
     name = unique("tw_test").replace("-", "_")
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = with_database(server_url, name)
-    upgrade(url)
-    yield url
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        upgrade(url, to=revision)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh database with the whole schema, dropped afterwards."""
+    with fresh_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -200,6 +209,19 @@ async def secure_broker(tmp_path: Path) -> AsyncIterator[SecureBroker]:
         )
     finally:
         await asyncio.to_thread(mosquitto.stop)
+
+
+@pytest.fixture
+async def secure_ingester(
+    database_url: str, secure_broker: SecureBroker
+) -> AsyncIterator[RunningIngester]:
+    settings = ingest_settings(
+        database_url, secure_broker.mosquitto, mqtt_url=secure_broker.ingest_url
+    )
+    running = await start_ingester(settings)
+    yield running
+    if not running.task.done():
+        await running.close()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from tests.device_link import DeviceLink
 from tests.support import unique
 from tickwire import brokerauth
 from tickwire.broker import ACCOUNTS_FILE, DYNSEC_FILE, Accounts, embedded_broker, free_port
+from tickwire.contract import SUBSCRIPTIONS
 from tickwire.settings import MqttAddress
 from tickwire.stack import Login, child_environments
 
@@ -38,7 +39,7 @@ async def test_services_log_in_with_their_own_accounts_and_stay_in_their_topics(
     api = link(secure_broker, *login(secure_broker.api_url), unique("api"))
     assert await connects(ingest) and await connects(api)
     try:
-        for topic in ("stocks/+", "devices/+/telemetry", "devices/+/heartbeat", "devices/+/acks"):
+        for topic in SUBSCRIPTIONS:
             assert not ingest.subscribe(topic).is_failure, topic
         assert ingest.subscribe("#").is_failure
         assert ingest.subscribe("devices/+/commands").is_failure
@@ -102,8 +103,11 @@ async def test_a_device_publishes_and_subscribes_only_its_own_topics(
                 "devices/dev-a/acks",
             ):
                 assert not device.publish(topic, {"ts": 1}).is_failure, topic
-            assert not device.publish("stocks/AAPL", {"price": 1}).is_failure
-            assert device.publish("stocks/MSFT", {"price": 1}).is_failure
+            assert not device.publish("devices/dev-a/stocks/AAPL", {"price": 1}).is_failure
+            assert device.publish("devices/dev-a/stocks/MSFT", {"price": 1}).is_failure
+            # Prices only on its own topic: not on the shared one, not on another device's.
+            assert device.publish("stocks/AAPL", {"price": 1}).is_failure
+            assert device.publish("devices/dev-b/stocks/MSFT", {"price": 1}).is_failure
             assert device.publish("devices/dev-b/telemetry", {"t": 1}).is_failure
             assert device.publish("devices/dev-a/commands", {"id": "x"}).is_failure
             assert not device.subscribe("devices/dev-a/commands").is_failure
@@ -111,11 +115,46 @@ async def test_a_device_publishes_and_subscribes_only_its_own_topics(
                 assert device.subscribe(topic).is_failure, topic
             # Tickers change what it may publish, on the live session.
             assert await dynsec.set_device_tickers("dev-a", ["MSFT"])
-            assert not device.publish("stocks/MSFT", {"price": 1}).is_failure
-            assert device.publish("stocks/AAPL", {"price": 1}).is_failure
+            assert not device.publish("devices/dev-a/stocks/MSFT", {"price": 1}).is_failure
+            assert device.publish("devices/dev-a/stocks/AAPL", {"price": 1}).is_failure
         finally:
             device.close()
         assert not await dynsec.set_device_tickers("dev-never-issued", ["AAPL"])
+
+
+async def test_setup_moves_old_device_roles_off_the_shared_price_topics(
+    secure_broker: SecureBroker,
+) -> None:
+    """A device account made when devices published prices on stocks/{T} loses that right at
+    the next setup and gets its own price topic for the same tickers."""
+    async with brokerauth.connected(MqttAddress(secure_broker.admin_url)) as dynsec:
+        issued = await dynsec.issue_device("old-feed", [])
+        legacy = brokerauth.device_acls("old-feed", []) + [
+            {"acltype": "publishClientSend", "topic": f"stocks/{t}", "allow": True}
+            for t in ("AAPL", "MSFT")
+        ]
+        await dynsec.put_role(brokerauth.device_role("old-feed"), legacy)
+        device = link(secure_broker, "old-feed", issued.password, "old-feed")
+        assert await connects(device)
+        try:
+            assert not device.publish("stocks/AAPL", {"price": 1}).is_failure
+            await brokerauth.setup(
+                secure_broker.admin_url, *_service_passwords(secure_broker), wait=10
+            )
+            assert device.publish("stocks/AAPL", {"price": 1}).is_failure
+            for ticker in ("AAPL", "MSFT"):
+                topic = f"devices/old-feed/stocks/{ticker}"
+                assert not device.publish(topic, {"price": 1}).is_failure, topic
+            assert device.publish("devices/old-feed/stocks/IBM", {"price": 1}).is_failure
+        finally:
+            device.close()
+        assert await dynsec.upgrade_device_roles() == 0  # nothing left to move
+
+
+def _service_passwords(broker: SecureBroker) -> tuple[str, str]:
+    ingest, api = login(broker.ingest_url)[1], login(broker.api_url)[1]
+    assert ingest is not None and api is not None
+    return ingest, api
 
 
 async def test_service_accounts_are_not_device_credentials(secure_broker: SecureBroker) -> None:

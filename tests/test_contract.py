@@ -63,6 +63,16 @@ def test_topic_id_is_authoritative_and_both_id_spellings_accepted() -> None:
     assert parsed.prices[0][1] == "MSFT" and parsed.prices[0][4] == ""
 
 
+def test_a_device_price_topic_names_the_source_and_stocks_only_carries_a_claim() -> None:
+    own = p("devices/feed-1/stocks/MSFT", {"ticker": "AAPL", "price": 1, "device_id": "other"})
+    assert (own.device_id, own.ticker) == ("feed-1", "MSFT")
+    assert own.prices[0][1:] == ("MSFT", 1.0, None, "feed-1")
+    # Its own topic's payload id is not even read: a bad one cannot refuse the message.
+    assert p("devices/feed-1/stocks/MSFT", {"price": 1, "device_id": 5}).prices[0][4] == "feed-1"
+    claim = p("stocks/MSFT", {"price": 1, "device_id": "feed-2"})
+    assert claim.device_id is None and claim.prices[0][4] == "feed-2"  # nobody's activity
+
+
 def test_ts_forms() -> None:
     iso = parse("stocks/X", b'{"price":1,"ts":"2026-11-22T11:00:00Z"}', NOW, Limits())
     assert iso.prices[0][0] == datetime(2026, 11, 22, 11, tzinfo=UTC)
@@ -109,6 +119,15 @@ def test_every_finite_number_is_a_metric_and_other_values_are_not() -> None:
         ),
         ("stocks/bad ticker!", {"price": 1}, "bad_topic"),
         ("devices/d/unknown", {"price": 1}, "bad_topic"),
+        ("stocks/AAPL", {"price": 1, "device_id": 7}, "bad_type"),
+        ("stocks/AAPL", {"price": 1, "device_id": "bad id"}, "bad_type"),
+        ("devices/bad id/stocks/AAPL", {"price": 1}, "bad_topic"),
+        ("devices/d/stocks/bad ticker!", {"price": 1}, "bad_topic"),
+        ("devices/d/stocks/", {"price": 1}, "bad_topic"),
+        ("devices/d/stocks", {"price": 1}, "bad_topic"),
+        ("devices/d/stocks/AAPL/x", {"price": 1}, "bad_topic"),
+        ("devices/d/prices/AAPL", {"price": 1}, "bad_topic"),
+        ("devices/d/stocks/AAPL", {"volume": 1}, "missing_field"),
     ],
 )
 def test_rejections_have_stable_reasons(topic: str, body: object, expected: str) -> None:

@@ -7,31 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 
 from tests.api_support import Account, Api
-from tests.conftest import RunningIngester, SecureBroker, ingest_settings, start_ingester
+from tests.conftest import RunningIngester, SecureBroker
 from tests.device_link import DeviceLink
 from tests.support import unique, wait_until
 from tickwire import brokerauth
 from tickwire.settings import MqttAddress
-
-
-@pytest.fixture
-async def secure_ingester(
-    database_url: str, secure_broker: SecureBroker
-) -> AsyncIterator[RunningIngester]:
-    settings = ingest_settings(
-        database_url, secure_broker.mosquitto, mqtt_url=secure_broker.ingest_url
-    )
-    running = await start_ingester(settings)
-    yield running
-    if not running.task.done():
-        await running.close()
 
 
 async def shared_stocks(api: Api, *tickers: str) -> None:
@@ -51,6 +36,19 @@ async def create_device(api: Api, owner: Account, device_id: str, tickers: list[
     credentials = created.json()["credentials"]
     assert credentials["username"] == device_id and len(credentials["password"]) >= 24
     return str(credentials["password"])
+
+
+async def two_owners(
+    api: Api, mine: list[str], theirs: list[str]
+) -> tuple[Account, Account, str, str, str]:
+    """Two users, each with a device monitoring shared stocks: (owner, other, the owner's
+    device, its MQTT password, the other's device)."""
+    owner, other = await api.register("owner"), await api.register("other")
+    await shared_stocks(api, *sorted(set(mine) | set(theirs)))
+    dev_a, dev_b = unique("dev-a"), unique("dev-b")
+    password = await create_device(api, owner, dev_a, mine)
+    await create_device(api, other, dev_b, theirs)
+    return owner, other, dev_a, password, dev_b
 
 
 async def rotate(api: Api, account: Account, device_id: str) -> tuple[int, dict[str, Any]]:
@@ -86,11 +84,7 @@ async def test_a_device_reaches_the_database_only_through_its_own_topics(
     secure_broker: SecureBroker,
     db: asyncpg.Connection,
 ) -> None:
-    owner, other = await secure_api.register("owner"), await secure_api.register("other")
-    await shared_stocks(secure_api, "MINE", "THEIRS")
-    dev_a, dev_b = unique("dev-a"), unique("dev-b")
-    password = await create_device(secure_api, owner, dev_a, ["MINE"])
-    await create_device(secure_api, other, dev_b, ["THEIRS"])
+    owner, other, dev_a, password, dev_b = await two_owners(secure_api, ["MINE"], ["THEIRS"])
     async with secure_api.client(owner) as client:
         shown = (await client.get(f"/api/devices/{dev_a}")).json()
     assert "credentials" not in shown  # shown once, at creation
@@ -104,10 +98,12 @@ async def test_a_device_reaches_the_database_only_through_its_own_topics(
         # Refused by the broker: another device's topics, a ticker it does not monitor.
         assert not await publish(device, f"devices/{dev_b}/telemetry", {"temperature": 99.0})
         assert not await publish(device, f"devices/{dev_b}/heartbeat", {"uptime_s": 1})
-        assert not await publish(device, "stocks/THEIRS", {"price": 999.0})
+        assert not await publish(device, f"devices/{dev_a}/stocks/THEIRS", {"price": 999.0})
+        assert not await publish(device, f"devices/{dev_b}/stocks/THEIRS", {"price": 999.0})
+        assert not await publish(device, "stocks/MINE", {"price": 999.0})
         # Its own.
         assert await publish(device, f"devices/{dev_a}/telemetry", {"temperature": 21.5})
-        assert await publish(device, "stocks/MINE", {"price": 101.0, "device_id": dev_a})
+        assert await publish(device, f"devices/{dev_a}/stocks/MINE", {"price": 101.0})
 
         async def own_rows_committed() -> bool:
             telemetry = await db.fetchval(
@@ -195,8 +191,8 @@ async def test_rotate_invalidates_the_old_password_and_drops_the_session(
     device = await connected(secure_broker, legacy, issued["password"])
     assert accepted(device)
     try:
-        assert await publish(device, "stocks/OLD", {"price": 1.0})
-        assert not await publish(device, "stocks/NEW", {"price": 1.0})
+        assert await publish(device, f"devices/{legacy}/stocks/OLD", {"price": 1.0})
+        assert not await publish(device, f"devices/{legacy}/stocks/NEW", {"price": 1.0})
     finally:
         device.close()
 
@@ -211,13 +207,13 @@ async def test_changing_tickers_changes_what_it_may_publish(
     device = await connected(secure_broker, dev, password)
     assert accepted(device)
     try:
-        assert await publish(device, "stocks/FIRST", {"price": 1.0})
-        assert not await publish(device, "stocks/SECOND", {"price": 1.0})
+        assert await publish(device, f"devices/{dev}/stocks/FIRST", {"price": 1.0})
+        assert not await publish(device, f"devices/{dev}/stocks/SECOND", {"price": 1.0})
         async with secure_api.client(owner) as client:
             patched = await client.patch(f"/api/devices/{dev}", json={"tickers": ["SECOND"]})
         assert patched.status_code == 200 and patched.json()["tickers"] == ["SECOND"]
-        assert await publish(device, "stocks/SECOND", {"price": 1.0})  # same session
-        assert not await publish(device, "stocks/FIRST", {"price": 1.0})
+        assert await publish(device, f"devices/{dev}/stocks/SECOND", {"price": 1.0})  # same session
+        assert not await publish(device, f"devices/{dev}/stocks/FIRST", {"price": 1.0})
         assert await publish(device, f"devices/{dev}/telemetry", {"t": 1.0})
     finally:
         device.close()
@@ -296,3 +292,31 @@ async def test_without_credential_management(api: Api) -> None:
         device_id = created.json()["device_id"]
     status, error = await rotate(api, owner, device_id)
     assert status == 409 and error["error"]["code"] == "credentials_disabled"
+
+
+async def test_concurrent_creations_of_one_id_leave_the_winner_working(
+    secure_api: Api, secure_broker: SecureBroker, db: asyncpg.Connection
+) -> None:
+    """Only the request that stored the device touches its broker account: a loser finds out
+    before the broker, so the winner's password is the one that works."""
+    owners = [await secure_api.register(f"racer{i}") for i in range(8)]
+    dev = unique("raced")
+
+    async def attempt(owner: Account) -> tuple[int, dict[str, Any]]:
+        async with secure_api.client(owner) as client:
+            response = await client.post("/api/devices", json={"device_id": dev})
+        return response.status_code, response.json()
+
+    answers = await asyncio.gather(*(attempt(owner) for owner in owners))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] + [409] * (len(owners) - 1), answers
+    assert all(body["error"]["code"] == "device_exists" for s, body in answers if s == 409)
+    [winner] = [body for status, body in answers if status == 201]
+    stored = await db.fetchval("SELECT owner_id FROM devices WHERE device_id = $1", dev)
+    assert str(stored) == winner["owner_id"]
+    device = await connected(secure_broker, dev, winner["credentials"]["password"])
+    try:
+        assert accepted(device), device.connack
+        assert await publish(device, f"devices/{dev}/telemetry", {"t": 1.0})
+    finally:
+        device.close()

@@ -40,7 +40,7 @@ async def test_redeliveries_and_replays_never_create_a_second_row(
             (f"devices/dev-{i % 3}/telemetry", {"ts": ts, "temperature": 20 + i, "humidity": 50})
         )
         singles.append(
-            (f"stocks/T{i % 2}", {"price": 100 + i, "volume": 1, "ts": ts, "device_id": "feed-1"})
+            (f"devices/feed-1/stocks/T{i % 2}", {"price": 100 + i, "volume": 1, "ts": ts})
         )
     readings = [
         {"ts": ms(start + timedelta(seconds=i)), "temperature": 20 + i, "humidity": 50}

@@ -39,7 +39,7 @@ async def test_batches_stream_their_new_rows_after_commit(
             [
                 ("devices/dev-9/telemetry", reading),
                 ("devices/dev-8/heartbeat", {"ts": ts, "uptime_s": 12}),
-                ("stocks/ACME", {"price": 10.5, "volume": 3, "ts": ts, "device_id": "feed"}),
+                ("devices/feed/stocks/ACME", {"price": 10.5, "volume": 3, "ts": ts}),
             ],
         )
         last = 0
@@ -49,7 +49,7 @@ async def test_batches_stream_their_new_rows_after_commit(
         events = await events_after(db, 0)
         assert [e["id"] for e in events] == list(range(1, last + 1))
         by_kind = {(e["kind"], e["subject"]): json.loads(e["data"]) for e in events}
-        # The price's `device_id` is its source: that feed is a device heard from too.
+        # A price on a device's own topic: that feed is a device heard from too.
         assert set(by_kind) == {
             ("telemetry", "dev-9"),
             ("price", "ACME"),

@@ -154,7 +154,10 @@ def test_sensor_and_feed_messages_follow_the_contract() -> None:
     assert readings[0].topic == "devices/p-sensor-2/telemetry"
     assert set(readings[0].payload) == {"deviceId", "ts", "temperature", "humidity", "seq"}
     ticks = feed.emit(5000)
-    assert [m.topic for m in ticks] == ["stocks/AAPL", "stocks/MSFT"]
+    assert [m.topic for m in ticks] == [
+        "devices/p-feed-1/stocks/AAPL",
+        "devices/p-feed-1/stocks/MSFT",
+    ]
     assert set(ticks[0].payload) == {"ticker", "price", "volume", "ts", "device_id", "seq"}
     assert ticks[1].payload["device_id"] == "p-feed-1"
     assert feed.heartbeat(3500).payload == {"ts": 3500, "uptime_s": 2.5}

@@ -48,7 +48,7 @@ class Observer:
             CallbackAPIVersion.VERSION2, client_id=unique("observer"), clean_session=False
         )
         self._client.on_connect = lambda c, *_: c.subscribe(
-            [("devices/+/telemetry", 1), ("stocks/#", 1)]
+            [("devices/+/telemetry", 1), ("devices/+/stocks/+", 1)]
         )
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.on_message = self._on_message

@@ -27,8 +27,8 @@ from pydantic import Field
 from tickwire.contract import (
     acks_topic,
     commands_topic,
+    device_stock_topic,
     heartbeat_topic,
-    stock_topic,
     telemetry_topic,
 )
 from tickwire.logs import setup_logging
@@ -83,9 +83,11 @@ def _allow(acltype: str, topics: Iterable[str]) -> list[Acl]:
 
 
 def device_acls(device_id: str, tickers: Iterable[str]) -> list[Acl]:
-    """Publish its own telemetry/heartbeat/acks and its tickers' prices; read its commands."""
+    """Publish its own telemetry/heartbeat/acks and its tickers' prices on its own price
+    topics (never the shared stocks/{T}, where it could name another device); read its
+    commands."""
     own = [telemetry_topic(device_id), heartbeat_topic(device_id), acks_topic(device_id)]
-    prices = [stock_topic(ticker) for ticker in sorted(set(tickers))]
+    prices = [device_stock_topic(device_id, ticker) for ticker in sorted(set(tickers))]
     return _allow("publishClientSend", own + prices) + _allow(
         "subscribeLiteral", [commands_topic(device_id)]
     )
@@ -93,8 +95,17 @@ def device_acls(device_id: str, tickers: Iterable[str]) -> list[Acl]:
 
 INGEST_ACLS = _allow(
     "subscribePattern",
-    ["stocks/#", "devices/+/telemetry", "devices/+/heartbeat", "devices/+/acks"],
+    [
+        "stocks/#",
+        "devices/+/stocks/+",
+        "devices/+/telemetry",
+        "devices/+/heartbeat",
+        "devices/+/acks",
+    ],
 )
+#: Roles listed per listRoles command when upgrading device roles.
+_ROLES_PAGE = 500
+_LEGACY_PRICE_PREFIX = "stocks/"
 API_ACLS = _allow("publishClientSend", ["devices/+/commands"])
 #: Publish and subscribe are denied unless a role allows them (the plugin's own defaults too).
 DEFAULT_ACL_ACCESS = [
@@ -107,6 +118,17 @@ DEFAULT_ACL_ACCESS = [
 
 def device_role(device_id: str) -> str:
     return f"{DEVICE_ROLE_PREFIX}{device_id}"
+
+
+def _legacy_tickers(acls: list[Acl]) -> list[str] | None:
+    """The tickers a role may publish on stocks/{T}; None when it has no such ACL."""
+    tickers = [
+        str(acl["topic"])[len(_LEGACY_PRICE_PREFIX) :]
+        for acl in acls
+        if acl.get("acltype") == "publishClientSend"
+        and str(acl.get("topic", "")).startswith(_LEGACY_PRICE_PREFIX)
+    ]
+    return tickers or None
 
 
 class Dynsec:
@@ -204,7 +226,7 @@ class Dynsec:
         return Credentials(device_id, password)
 
     async def set_device_tickers(self, device_id: str, tickers: Iterable[str]) -> bool:
-        """Replace the device's stocks/ ACLs; False when it has no broker account yet."""
+        """Replace the device's price-topic ACLs; False when it has no broker account yet."""
         modify = {
             "command": "modifyRole",
             "rolename": device_role(device_id),
@@ -231,7 +253,8 @@ class Dynsec:
         )
 
     async def setup_services(self, ingest_password: str, api_password: str) -> None:
-        """Default deny, then the ingester's and the API's accounts (idempotent)."""
+        """Default deny, then the ingester's and the API's accounts, then device roles made
+        before per-device price topics brought up to date (idempotent)."""
         await self.check({"command": "setDefaultACLAccess", "acls": DEFAULT_ACL_ACCESS})
         for username, password, acls in (
             (INGEST_ACCOUNT, ingest_password, INGEST_ACLS),
@@ -239,6 +262,30 @@ class Dynsec:
         ):
             await self.put_role(username, acls)
             await self.put_client(username, password, username)
+        upgraded = await self.upgrade_device_roles()
+        if upgraded:
+            log.info("moved %d device roles from stocks/{T} to their own price topics", upgraded)
+
+    async def upgrade_device_roles(self) -> int:
+        """Device roles that may still publish on stocks/{T} (made before per-device price
+        topics) get `devices/{id}/stocks/{T}` for the same tickers instead; returns how many."""
+        upgraded, offset = 0, 0
+        while True:
+            listing = {"command": "listRoles", "verbose": True, "count": _ROLES_PAGE}
+            [response] = await self.run({**listing, "offset": offset})
+            if "error" in response:
+                raise CommandFailed("listRoles", str(response["error"]))
+            roles = response.get("data", {}).get("roles", [])
+            for role in roles:
+                name = str(role.get("rolename", ""))
+                tickers = _legacy_tickers(role.get("acls", []))
+                if name.startswith(DEVICE_ROLE_PREFIX) and tickers is not None:
+                    device_id = name[len(DEVICE_ROLE_PREFIX) :]
+                    await self.put_role(name, device_acls(device_id, tickers))
+                    upgraded += 1
+            offset += len(roles)
+            if len(roles) < _ROLES_PAGE:
+                return upgraded
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:

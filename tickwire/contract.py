@@ -22,6 +22,7 @@ _isfinite: Final = math.isfinite
 #: Subscriptions of the ingester (device → server topics).
 SUBSCRIPTIONS: Final = (
     "stocks/+",
+    "devices/+/stocks/+",
     "devices/+/telemetry",
     "devices/+/heartbeat",
     "devices/+/acks",
@@ -35,13 +36,21 @@ TICKER_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-^=]{0,31}")
 METRIC_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 
 PriceRow = tuple[datetime, str, float, float | None, str]
-"""(time, ticker, price, volume, source) — `source` is the publishing device or ''."""
+"""(time, ticker, price, volume, source) — `source` is a device that may publish the ticker
+(the one whose topic it came through, or one named on stocks/{T} once the ingester checked
+it monitors the ticker) or ''."""
 TelemetryRow = tuple[datetime, str, str, float]
 """(time, device_id, metric, value)."""
 
 
 def stock_topic(ticker: str) -> str:
     return f"stocks/{ticker}"
+
+
+def device_stock_topic(device_id: str, ticker: str) -> str:
+    """A device's own price topic: the tick's source is that device (the broker binds the id
+    to its credentials), and it counts as the device's activity like its telemetry."""
+    return f"devices/{device_id}/stocks/{ticker}"
 
 
 def telemetry_topic(device_id: str) -> str:
@@ -92,6 +101,7 @@ class Parsed:
 
     kind: str
     device_id: str | None = None
+    """The device whose topic the message came through: its activity (status, last_seen)."""
     ticker: str | None = None
     prices: list[PriceRow] = field(default_factory=list)
     telemetry: list[TelemetryRow] = field(default_factory=list)
@@ -103,34 +113,40 @@ def parse(topic: str, payload: bytes, received_at: datetime, limits: Limits) -> 
     """Parse one MQTT message per the contract; raise `Rejected` when none of it can be kept."""
     if len(payload) > limits.max_payload_bytes:
         raise Rejected("oversized", f"{len(payload)} bytes > {limits.max_payload_bytes}")
-    kind, subject = _route(topic)
+    kind, device_id, ticker = _route(topic)
     if kind == "price":
-        return _parse_price(subject, _load(payload), received_at, limits)
+        return _parse_price(device_id, ticker, _load(payload), received_at, limits)
     if kind == "telemetry":
-        return _parse_telemetry(subject, _load(payload), received_at, limits)
+        return _parse_telemetry(device_id, _load(payload), received_at, limits)
     if kind == "heartbeat":
         body = _load(payload)
         _ts(body.get("ts"), received_at, limits)
         _optional_number(body, "uptime_s")
-        return Parsed("heartbeat", device_id=subject)
-    return Parsed("ack", device_id=subject, ack=_parse_ack(_load(payload)))
+        return Parsed("heartbeat", device_id=device_id)
+    return Parsed("ack", device_id=device_id, ack=_parse_ack(_load(payload)))
 
 
-_ROUTES: dict[str, tuple[str, str]] = {}
+Route = tuple[str, str, str]
+"""(kind, device id, ticker) of a topic: the id is '' on stocks/{T}, the ticker '' off prices."""
+
+_ROUTES: dict[str, Route] = {}
 _ROUTES_MAX: Final = 100_000
 _DEVICE_KINDS: Final = {"telemetry": "telemetry", "heartbeat": "heartbeat", "acks": "ack"}
 
 
-def _route(topic: str) -> tuple[str, str]:
-    """(kind, ticker or device id) of a valid topic; remembered, topics repeat."""
+def _route(topic: str) -> Route:
+    """The route of a valid topic; remembered, topics repeat."""
     route = _ROUTES.get(topic)
     if route is not None:
         return route
     levels = topic.split("/")
     if len(levels) == 2 and levels[0] == "stocks":
-        route = ("price", _checked(levels[1], TICKER_RE, "ticker"))
+        route = ("price", "", _checked(levels[1], TICKER_RE, "ticker"))
     elif len(levels) == 3 and levels[0] == "devices" and levels[2] in _DEVICE_KINDS:
-        route = (_DEVICE_KINDS[levels[2]], _checked(levels[1], ID_RE, "device id"))
+        route = (_DEVICE_KINDS[levels[2]], _checked(levels[1], ID_RE, "device id"), "")
+    elif len(levels) == 4 and levels[0] == "devices" and levels[2] == "stocks":
+        device_id = _checked(levels[1], ID_RE, "device id")
+        route = ("price", device_id, _checked(levels[3], TICKER_RE, "ticker"))
     else:
         raise Rejected("bad_topic", f"not a device-to-server topic: {topic[:200]!r}")
     if len(_ROUTES) >= _ROUTES_MAX:
@@ -199,22 +215,26 @@ def _ts(value: Any, received_at: datetime, limits: Limits) -> datetime:
 
 
 def _parse_price(
-    ticker: str, body: dict[str, Any], received_at: datetime, limits: Limits
+    device_id: str, ticker: str, body: dict[str, Any], received_at: datetime, limits: Limits
 ) -> Parsed:
+    """On `devices/{id}/stocks/{T}` the source is that device (the payload's `device_id` is
+    ignored, as the topic's id is authoritative) and the message is its activity. On
+    `stocks/{T}` the payload's `device_id` is only a claim, left for the ingester to check
+    against the devices monitoring T; the message is nobody's activity."""
     if "price" not in body:
         raise Rejected("missing_field", "price is required")
     price = _number(body["price"], "price")
     volume = _optional_number(body, "volume")
     if volume is not None and volume < 0:
         raise Rejected("bad_type", f"volume {volume} is negative")
-    source = body.get("device_id")
+    source = device_id or body.get("device_id")
     if source is None:
         source = ""
     elif not isinstance(source, str) or ID_RE.fullmatch(source) is None:
         raise Rejected("bad_type", "device_id must be a device id string")
     ts = _ts(body.get("ts"), received_at, limits)
     row: PriceRow = (ts, ticker, price, volume, source)
-    return Parsed("price", device_id=source or None, ticker=ticker, prices=[row])
+    return Parsed("price", device_id=device_id or None, ticker=ticker, prices=[row])
 
 
 def _parse_telemetry(

@@ -21,8 +21,9 @@ router = APIRouter()
         "working at once and a session connected with it is disconnected. Creates the "
         "device's broker account if it has none (a device registered before, or by the "
         "ingester). The device may then publish on `devices/{id}/telemetry|heartbeat|acks` "
-        "and `stocks/{T}` for the tickers it monitors, and subscribe to `devices/{id}/commands`;"
-        " it must connect with client id = username = device id. 409 `credentials_disabled` "
+        "and `devices/{id}/stocks/{T}` for the tickers it monitors, and subscribe to "
+        "`devices/{id}/commands`; it must connect with client id = username = device id. "
+        "409 `credentials_disabled` "
         "when credential management is off (no TICKWIRE_MQTT_ADMIN_URL), 503 "
         "`broker_unavailable` when the broker cannot be reached."
     ),

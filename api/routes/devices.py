@@ -2,12 +2,13 @@
 
 Status and last_seen are read-only here: the ingester sets them from the messages it commits.
 With credential management on (api/credentials.py) each change reaches the device's broker
-account before the database commits, so a broker that cannot be reached refuses the change.
+account before the database commits, so a broker that cannot be reached refuses the change;
+a creation writes its row first, so of two creations of one id the loser learns it lost (the
+row is taken) before it touches the broker. A deleted device's id is retired (api/retired.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from typing import Annotated
 
@@ -16,19 +17,19 @@ from pydantic import Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import credentials
+from api import credentials, retired
 from api.access import devices_visible
 from api.alert_clearing import clear_open_alerts, stream
 from api.credentials import AccountsDep, CredentialsRead
 from api.deps import CurrentUser, Limit, Offset, SessionDep
-from api.errors import ApiError, Conflict, Forbidden, Invalid
+from api.errors import Conflict, Forbidden, Invalid
 from api.models import Device, DeviceTicker, User
 from api.pagination import Page
 from api.schemas.common import Kind, Ticker
 from api.schemas.devices import DeviceCreate, DeviceRead, DeviceUpdate, Status
 from api.schemas.listing import fetch_page
 from api.schemas.readable import device_or_404, require_tickers
-from api.schemas.writes import commit
+from api.schemas.writes import commit, flush
 
 router = APIRouter()
 
@@ -75,7 +76,9 @@ async def list_devices(
     description=(
         "Owner = the caller (an admin may give `owner_id`). Every ticker must exist and be "
         "readable by the caller (else 422 `unknown_ticker`); an id already taken → 409 "
-        "`device_exists`, whoever owns it. With credential management on, `credentials` is "
+        "`device_exists`, whoever owns it; the id of a deleted device → 409 "
+        "`device_id_retired` unless the caller was its owner or is an admin (who then get its "
+        "history back). With credential management on, `credentials` is "
         "the device's MQTT login (username = client id = device id), shown only in this "
         "answer (`POST /api/devices/{device_id}/credentials` issues a new one); 503 "
         "`broker_unavailable` when the broker cannot be reached (nothing is created)."
@@ -89,6 +92,7 @@ async def create_device(
         raise _exists(body.device_id)
     owner = await _owner(session, user, body.owner_id)
     await require_tickers(session, user, body.tickers)
+    await retired.reclaim(session, user, body.device_id)
     device = Device(
         device_id=body.device_id,
         name=body.name or body.device_id,
@@ -98,16 +102,15 @@ async def create_device(
         tickers=[DeviceTicker(ticker=ticker) for ticker in sorted(set(body.tickers))],
     )
     session.add(device)
+    # The row first: a concurrent creation of the id waits for this transaction and then
+    # fails here, before touching the broker account this one is about to set up.
+    await flush(session, duplicate=_exists(body.device_id))
     issued = None
     if accounts is not None:
         issued = await credentials.issue(accounts, body.device_id, body.tickers)
-    try:
-        await commit(session, duplicate=_exists(body.device_id))
-    except ApiError:
-        if issued is not None:  # not stored: its account goes too (best effort)
-            with contextlib.suppress(ApiError):
-                await credentials.remove(accounts, body.device_id)
-        raise
+    # A failure from here on rolls the row back. The account stays if it was issued: nobody
+    # saw its password, and it cannot be told apart from one that a winner of a race made.
+    await commit(session, duplicate=_exists(body.device_id))
     created = await _read(session, device)
     return DeviceCreated(**created.model_dump(), credentials=issued)
 
@@ -128,8 +131,9 @@ async def get_device(device_id: str, session: SessionDep, user: CurrentUser) -> 
     summary="Change a device",
     description=(
         "Only the fields sent change; `tickers` replaces the whole set, and with it the "
-        "`stocks/{T}` topics the device may publish on (503 `broker_unavailable`, nothing "
-        "changed, when the broker cannot be reached). `status`, `last_seen` and the id are "
+        "`devices/{id}/stocks/{T}` topics the device may publish on (503 "
+        "`broker_unavailable`, nothing changed, when the broker cannot be reached). `status`, "
+        "`last_seen` and the id are "
         "read-only (422). Only an admin may change `owner_id`."
     ),
     responses=credentials.RESPONSES,
@@ -168,15 +172,18 @@ async def update_device(
         "Removes the device, its ticker links, its commands and its alert rules; its open "
         "alerts are cleared; its broker account is deleted (a connected session dropped; 503 "
         "`broker_unavailable`, nothing deleted, when the broker cannot be reached). Its "
-        "telemetry rows and rollups stay (deleting a large device's raw series would be slow; "
-        "retention drops them in time); a new device with the same id sees them again."
+        "telemetry rows, rollups and alerts stay (deleting a large device's raw series would "
+        "be slow; retention drops them in time) and its id is retired: only its owner or an "
+        "admin may create it again (and sees that history again), anyone else gets 409 "
+        "`device_id_retired`; the ingester dead-letters its messages (`device_deleted`)."
     ),
     responses=credentials.RESPONSES,
 )
 async def delete_device(
     device_id: str, session: SessionDep, user: CurrentUser, accounts: AccountsDep
 ) -> Response:
-    await device_or_404(session, user, device_id)
+    device = await device_or_404(session, user, device_id)
+    await retired.retire(session, device_id, device.owner_id)
     await credentials.remove(accounts, device_id)
     cleared = await clear_open_alerts(
         session, "device_id = :id", {"id": device_id}, "the device was deleted"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +19,22 @@ async def commit(session: AsyncSession, *, duplicate: ApiError | None = None) ->
     The routes check first (exists? readable?), so these only fire on a race with another
     request, e.g. two creations of one id or a ticker deleted meanwhile.
     """
-    try:
+    async with _translated(session, duplicate):
         await session.commit()
+
+
+async def flush(session: AsyncSession, *, duplicate: ApiError | None = None) -> None:
+    """Write what the session holds without committing, translated as `commit` does: the
+    change then holds its rows' locks, so a concurrent one of the same key waits for this
+    transaction and learns whether it lost before doing anything outside the database."""
+    async with _translated(session, duplicate):
+        await session.flush()
+
+
+@contextlib.asynccontextmanager
+async def _translated(session: AsyncSession, duplicate: ApiError | None) -> AsyncIterator[None]:
+    try:
+        yield
     except IntegrityError as exc:
         await session.rollback()
         state = getattr(exc.orig, "sqlstate", None)

@@ -15,6 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import Conflict
 from api.models import User
 
+CODE = "last_admin"
+MESSAGE = (
+    "the last active admin cannot be deleted, demoted or deactivated; "
+    "make another account an admin first"
+)
+
 
 async def keep_an_admin(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Conflict `last_admin` if `user_id` is the only active admin; call before removing its
@@ -28,8 +34,4 @@ async def keep_an_admin(session: AsyncSession, user_id: uuid.UUID) -> None:
     )
     admins = set((await session.scalars(query)).all())
     if admins == {user_id}:
-        raise Conflict(
-            "the last active admin cannot be deleted, demoted or deactivated; "
-            "make another account an admin first",
-            code="last_admin",
-        )
+        raise Conflict(MESSAGE, code=CODE)

@@ -39,6 +39,7 @@ from api.models import User
 
 COOKIE_NAME = "tickwire_auth"
 MIN_PASSWORD_LENGTH = 8
+PASSWORD_RULE = f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
 #: Claims a token must carry: fastapi-users signs all three, and one without `exp` never dies.
 REQUIRED_CLAIMS = ["exp", "aud", "sub"]
 
@@ -97,9 +98,7 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         self, password: str, user: user_schemas.BaseUserCreate | User
     ) -> None:
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidPasswordException(
-                reason=f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
-            )
+            raise InvalidPasswordException(reason=PASSWORD_RULE)
 
     async def authenticate(self, credentials: OAuth2PasswordRequestForm) -> User | None:
         """A login name PostgreSQL cannot even compare (a NUL) is a 422, like any bad field."""

@@ -155,13 +155,17 @@ async def test_a_token_needs_an_expiry_an_audience_and_a_subject(api: Api) -> No
     async with api.client() as client:
         headers = {"Authorization": f"Bearer {_token(api, good)}"}
         assert (await client.get("/users/me", headers=headers)).status_code == 200
+    async with api.client(cookies={"tickwire_auth": _token(api, good)}) as cookie_client:
+        assert (await cookie_client.get("/api/devices")).status_code == 200
+    async with api.client() as client:
         for claims in refused:
             headers = {"Authorization": f"Bearer {_token(api, claims)}"}
             response = await client.get("/users/me", headers=headers)
             assert response.status_code == 401, (claims, response.text)
             assert response.json()["error"]["code"] == "unauthorized"
             cookies = {"tickwire_auth": _token(api, claims)}
-            response = await client.get("/api/devices", cookies=cookies)
+            async with api.client(cookies=cookies) as cookie_client:
+                response = await cookie_client.get("/api/devices")
             assert response.status_code == 401, (claims, response.text)
 
 

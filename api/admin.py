@@ -6,12 +6,11 @@ import secrets
 from pathlib import Path
 
 from fastapi_users.exceptions import UserAlreadyExists
-from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 
 from api.db import create_engine, session_maker
 from api.models import User
 from api.settings import ApiSettings
-from api.users import UserCreate, UserManager, UserUpdate
+from api.users import UserCreate, UserDatabase, UserManager, UserUpdate
 
 
 async def ensure_admin(settings: ApiSettings) -> tuple[str, str | None]:
@@ -24,7 +23,7 @@ async def ensure_admin(settings: ApiSettings) -> tuple[str, str | None]:
     engine = create_engine(settings.resolved_database_url(), pool_size=1)
     try:
         async with session_maker(engine)() as session:
-            manager = UserManager(SQLAlchemyUserDatabase(session, User))
+            manager = UserManager(UserDatabase(session, User))
             account = UserCreate(
                 email=settings.admin_email,
                 password=password,

@@ -89,9 +89,25 @@ class NotAcceptable(ApiError):
     status, code = 406, "not_acceptable"
 
 
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The error shape (`ErrorBody`) as JSON."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
 def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return JSONResponse(jsonable_encoder(body), status_code=status)
+    return JSONResponse(jsonable_encoder(error_body(code, message, details)), status_code=status)
+
+
+def http_error_body(status: int, detail: Any) -> dict[str, Any]:
+    """The body sent for an HTTPException with `detail` (fastapi-users' codes lower-cased);
+    api/openapi.py documents fastapi-users' examples with it."""
+    if isinstance(detail, str) and _UPPER_CODE.fullmatch(detail):
+        return error_body(detail.lower(), detail.replace("_", " ").lower())
+    if isinstance(detail, dict) and isinstance(detail.get("code"), str):
+        raw = str(getattr(detail["code"], "value", detail["code"]))
+        return error_body(raw.lower(), str(detail.get("reason", raw)))
+    code = _STATUS_CODES.get(status, "error")
+    return error_body(code, detail if isinstance(detail, str) else code.replace("_", " "))
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -110,16 +126,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail
-    if isinstance(detail, str) and _UPPER_CODE.fullmatch(detail):
-        code, message = detail.lower(), detail.replace("_", " ").lower()
-    elif isinstance(detail, dict) and isinstance(detail.get("code"), str):
-        raw = str(getattr(detail["code"], "value", detail["code"]))
-        code, message = raw.lower(), str(detail.get("reason", raw))
-    else:
-        code = _STATUS_CODES.get(exc.status_code, "error")
-        message = detail if isinstance(detail, str) else code.replace("_", " ")
-    response = error_response(exc.status_code, code, message)
+    body = http_error_body(exc.status_code, exc.detail)
+    response = JSONResponse(jsonable_encoder(body), status_code=exc.status_code)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response

@@ -1,40 +1,92 @@
-"""Summaries for the routes fastapi-users generates, so /docs documents every route."""
+"""The OpenAPI document, made to say what the API sends.
+
+Every error leaves through api/errors.py as `ErrorBody` in JSON, but fastapi-users documents
+its 400s as `{"detail": …}` and some 401/403/404s without a body, and a route with its own
+media type (the live stream) would document its errors in that type. fastapi-users' logout and
+cookie-login routes answer 204 where FastAPI documents 200. Here every error status becomes
+`ErrorBody` in JSON (fastapi-users' examples rendered as they are sent), and each account
+operation gets a summary, its real success status and the statuses tickwire adds
+(409 `last_admin`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-_ACCOUNT_DOCS: dict[tuple[str, str], tuple[str, str]] = {
-    ("post", "/auth/jwt/login"): (
+from api import last_admin
+from api.errors import error_body, http_error_body
+from api.users import PASSWORD_RULE
+
+ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
+_LAST_ADMIN = {
+    "description": "Conflict: it is the last active admin.",
+    "example": error_body(last_admin.CODE, last_admin.MESSAGE),
+}
+
+
+@dataclass(frozen=True)
+class AccountRoute:
+    summary: str
+    description: str
+    no_content: bool = False
+    """Answers 204 without a body (FastAPI documents its default 200)."""
+    added: tuple[tuple[int, dict[str, Any]], ...] = ()
+    """Statuses tickwire sends that fastapi-users does not document."""
+
+
+ACCOUNT_ROUTES: dict[tuple[str, str], AccountRoute] = {
+    ("post", "/auth/jwt/login"): AccountRoute(
         "Log in for a bearer token",
         "Form fields `username` (the email) and `password`; answers "
-        '`{"access_token": …, "token_type": "bearer"}`. Send it as `Authorization: Bearer …`.',
+        '`{"access_token": …, "token_type": "bearer"}`. Send it as `Authorization: Bearer …`. '
+        "A NUL in `username` → 422.",
     ),
-    ("post", "/auth/jwt/logout"): ("Log out (bearer)", "JWTs are stateless: drop the token."),
-    ("post", "/auth/cookie/login"): (
+    ("post", "/auth/jwt/logout"): AccountRoute(
+        "Log out (bearer)", "JWTs are stateless: drop the token.", no_content=True
+    ),
+    ("post", "/auth/cookie/login"): AccountRoute(
         "Log in with a cookie",
         "Same form as the bearer login; sets the `tickwire_auth` cookie the dashboard and the "
         "live stream use (same origin). 204 on success.",
+        no_content=True,
     ),
-    ("post", "/auth/cookie/logout"): ("Log out (cookie)", "Clears the `tickwire_auth` cookie."),
-    ("post", "/auth/register"): (
+    ("post", "/auth/cookie/logout"): AccountRoute(
+        "Log out (cookie)", "Clears the `tickwire_auth` cookie.", no_content=True
+    ),
+    ("post", "/auth/register"): AccountRoute(
         "Create an account",
         "Body `{email, password}` (at least 8 characters). New accounts are plain users; "
         "`is_superuser` and the like are ignored here.",
     ),
-    ("get", "/users/me"): ("The caller's account", "Id, email and flags of the current user."),
-    ("patch", "/users/me"): ("Change the caller's account", "Email and/or password."),
-    ("get", "/users/{id}"): ("One account (admin)", "Superusers only."),
-    ("patch", "/users/{id}"): ("Change an account (admin)", "Superusers only."),
-    ("delete", "/users/{id}"): ("Delete an account (admin)", "Superusers only."),
+    ("get", "/users/me"): AccountRoute(
+        "The caller's account", "Id, email and flags of the current user."
+    ),
+    ("patch", "/users/me"): AccountRoute(
+        "Change the caller's account",
+        "Email and/or password; a field left out is unchanged, `null` is a 422.",
+    ),
+    ("get", "/users/{id}"): AccountRoute("One account (admin)", "Superusers only."),
+    ("patch", "/users/{id}"): AccountRoute(
+        "Change an account (admin)",
+        "Superusers only; a field left out is unchanged, `null` is a 422. Demoting or "
+        "deactivating the last active admin → 409 `last_admin`.",
+        added=((409, _LAST_ADMIN),),
+    ),
+    ("delete", "/users/{id}"): AccountRoute(
+        "Delete an account (admin)",
+        "Superusers only. Deleting the last active admin → 409 `last_admin`.",
+        added=((409, _LAST_ADMIN),),
+    ),
 }
 
 
 def install(app: FastAPI) -> None:
-    """Generate the schema once, with the account routes' summaries filled in."""
+    """Generate the schema once: every error as `ErrorBody` in JSON (as api/errors.py sends
+    it, whatever the route's own media type), the account routes described as they behave."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -44,11 +96,62 @@ def install(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            for (method, path), (summary, text) in _ACCOUNT_DOCS.items():
-                operation = schema["paths"].get(path, {}).get(method)
-                if operation is not None:
-                    operation["summary"], operation["description"] = summary, text
+            for path, operations in schema["paths"].items():
+                for method, operation in operations.items():
+                    route = ACCOUNT_ROUTES.get((method, path))
+                    if route is not None:
+                        _describe(operation, route)
+                    for status, response in operation["responses"].items():
+                        if int(status) >= 400:
+                            _error_content(int(status), response)
+            _drop_unused_schemas(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _describe(operation: dict[str, Any], route: AccountRoute) -> None:
+    operation["summary"], operation["description"] = route.summary, route.description
+    responses: dict[str, Any] = operation["responses"]
+    if route.no_content:
+        responses.pop("200", None)
+        responses["204"] = {"description": "No Content"}
+    for code, added in route.added:
+        responses[str(code)] = {
+            "description": added["description"],
+            "content": {"application/json": {"example": added["example"]}},
+        }
+
+
+def _error_content(status: int, response: dict[str, Any]) -> None:
+    """`ErrorBody` in JSON as the body, fastapi-users' `{"detail": …}` examples as sent."""
+    content = response.get("content", {}).get("application/json", {})
+    content["schema"] = ERROR_SCHEMA
+    response["content"] = {"application/json": content}
+    for example in content.get("examples", {}).values():
+        detail = example["value"].get("detail")
+        if isinstance(detail, dict) and str(detail.get("code")).endswith("INVALID_PASSWORD"):
+            detail = {**detail, "reason": PASSWORD_RULE}  # not fastapi-users' sample reason
+        example["value"] = http_error_body(status, detail)
+
+
+def _drop_unused_schemas(schema: dict[str, Any]) -> None:
+    """fastapi-users' `ErrorModel` and FastAPI's `HTTPValidationError` are no longer used."""
+    components: dict[str, Any] = schema["components"]["schemas"]
+    used: set[str] = set()
+    pending: list[Any] = [schema["paths"]]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[1]
+                if name not in used:
+                    used.add(name)
+                    pending.append(components.get(name))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    for name in set(components) - used:
+        del components[name]

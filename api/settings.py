@@ -23,7 +23,8 @@ class ApiSettings(CommonSettings):
     db_pool_max: int = 10
     secret: str | None = Field(default=None, repr=False)
     """JWT signing secret; unset → generated once and kept in the data dir (the demo)."""
-    jwt_lifetime_s: int = 24 * 3600
+    jwt_lifetime_s: int = Field(default=24 * 3600, gt=0)
+    """How long a login token lives; every token expires (one without `exp` is refused)."""
     cookie_secure: bool = False
     """Send the login cookie over HTTPS only; set it behind TLS."""
     command_timeout_s: float = 30.0

@@ -16,6 +16,7 @@ import asyncpg
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from api import credentials
 from api.access import readable_device
 from api.deps import CurrentUser, Limit, Offset, PoolDep
 from api.errors import ApiError, Invalid, NotFound
@@ -67,6 +68,7 @@ _COLUMNS = "id, device_id, command, args, status, detail, created_at, acked_at"
     "/devices/{device_id}/commands",
     response_model=CommandRead,
     status_code=202,
+    responses=credentials.RESPONSES,
     summary="Send a command to a device",
     description="Stores the command as `pending` and publishes "
     '`{"id", "command", "args"}` on `devices/{device_id}/commands` (QoS 1); the device\'s '

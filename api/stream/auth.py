@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 
 from api.models import User
-from api.users import UserManager, bearer_backend, cookie_backend, get_strategy
+from api.users import UserDatabase, UserManager, bearer_backend, cookie_backend, get_strategy
 
 BearerToken = Annotated[str | None, Depends(bearer_backend.transport.scheme)]
 CookieToken = Annotated[str | None, Depends(cookie_backend.transport.scheme)]
@@ -24,7 +23,7 @@ async def stream_user(request: Request, bearer: BearerToken, cookie: CookieToken
     """The active user of the bearer token, else of the cookie; 401 otherwise."""
     strategy = get_strategy(request)
     async with request.state.sessions() as session:
-        manager = UserManager(SQLAlchemyUserDatabase(session, User))
+        manager = UserManager(UserDatabase(session, User))
         for token in (bearer, cookie):
             if token:
                 user = await strategy.read_token(token, manager)

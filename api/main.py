@@ -22,6 +22,7 @@ from api.routes import (
     alert_rules,
     alerts,
     commands,
+    dead_letters,
     device_credentials,
     devices,
     export,
@@ -157,6 +158,7 @@ def api_router() -> APIRouter:
         (stats, "stats"),
         (export, "export"),
         (stream, "live"),
+        (dead_letters, "admin"),
     ):
         router.include_router(module.router, tags=[tag])
     return router

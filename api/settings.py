@@ -46,6 +46,8 @@ class ApiSettings(CommonSettings):
     mqtt_admin_url: str | None = Field(default=None, repr=False)
     """`mqtt://admin:…@host:port` of the broker's dynamic-security admin: device credentials
     are issued and topic ACLs kept (docs/broker.md). Unset → no credential management."""
+    dead_letter_replay_wait_s: float = Field(default=10.0, ge=0, le=60)
+    """A dead letter's replay answers `pending` (202) when the ingester has not done it by then."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
 

@@ -17,9 +17,11 @@ import asyncpg
 
 from ingest.alerts.engine import Engine
 from ingest.backlog import Backlog
-from ingest.batch import Batch, Item
+from ingest.batch import Batch, Item, dead_letter
 from ingest.flush import FlushPolicy
-from ingest.pruner import prune_journal
+from ingest.pruner import prune
+from ingest.replay import feed as feed_replays
+from ingest.replay import settle
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from ingest.subscriber import Subscriber
@@ -137,7 +139,13 @@ async def run(
             )
             if settings.alerts_enabled:
                 tasks.create_task(engine.run(mqtt_stop), name="alerts")
-            tasks.create_task(prune_journal(settings, mqtt_stop), name="pruner")
+            tasks.create_task(prune(settings, mqtt_stop), name="pruner")
+            tasks.create_task(
+                feed_replays(
+                    settings.resolved_database_url(), settings.limits(), batches, idle, stop
+                ),
+                name="replay",
+            )
             if ready is not None:
                 tasks.create_task(_signal_ready(subscriber, ready, mqtt_stop), name="ready")
     finally:
@@ -301,15 +309,16 @@ async def _write_until_committed(
 async def _dead_letter_refused(
     writer: Writer, item: Item, exc: asyncpg.PostgresError, stats: Stats, settings: IngestSettings
 ) -> None:
-    message = item.message
     detail = f"{exc.sqlstate}: {exc}"[:500]
+    row = dead_letter(item, "db_rejected", detail)
+    if item.replay is not None:
+        await settle(writer.conn, item.replay, [row], 0, 0)
+        log.error("a replayed dead letter was refused by the database: %s", detail)
+        return
     await writer.conn.execute(
-        "INSERT INTO dead_letters (received_at, topic, payload, reason, detail)"
-        " VALUES ($1, $2, $3, 'db_rejected', $4)",
-        item.received_at,
-        message.topic.replace("\x00", "\ufffd"),  # text columns cannot hold NUL
-        message.payload,
-        detail,
+        "INSERT INTO dead_letters (received_at, topic, payload, payload_size, reason, detail)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        *row,
     )
     stats.dead_lettered += 1
     log.error("dead-lettered a message the database refused: %s", detail)

@@ -1,4 +1,5 @@
-"""Keeping the stream journal a bounded replay window (`tickwire.journal.prune`)."""
+"""Keeping two tables bounded: the stream journal to its replay window
+(`tickwire.journal.prune`), and `dead_letters` to its age and row limits."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from tickwire import journal
 log = logging.getLogger("ingest.pruner")
 
 
-async def prune_journal(settings: IngestSettings, stop: asyncio.Event) -> None:
-    """Every `stream_prune_interval_s` until `stop`: drop events beyond the replay window."""
+async def prune(settings: IngestSettings, stop: asyncio.Event) -> None:
+    """Every `stream_prune_interval_s` until `stop`: drop stream events beyond the replay
+    window and dead letters beyond their retention."""
     conn: asyncpg.Connection | None = None
     try:
         while not stop.is_set():
@@ -27,13 +29,18 @@ async def prune_journal(settings: IngestSettings, stop: asyncio.Event) -> None:
                 )
                 if dropped:
                     log.debug("pruned %d stream events", dropped)
+                dropped = await prune_dead_letters(
+                    conn, settings.dead_letter_keep_days, settings.dead_letter_keep_rows
+                )
+                if dropped:
+                    log.info("pruned %d dead letters", dropped)
             except (
                 OSError,
                 asyncpg.PostgresError,
                 asyncpg.InterfaceError,
                 asyncpg.exceptions.InternalClientError,
             ) as exc:
-                log.warning("stream journal pruning failed (%s); retrying", exc)
+                log.warning("pruning failed (%s); retrying", exc)
                 if conn is not None:
                     conn.terminate()  # reconnect next time, whatever state it was left in
             with contextlib.suppress(TimeoutError):
@@ -41,3 +48,18 @@ async def prune_journal(settings: IngestSettings, stop: asyncio.Event) -> None:
     finally:
         if conn is not None:
             await conn.close()
+
+
+async def prune_dead_letters(conn: asyncpg.Connection, keep_days: float, keep_rows: int) -> int:
+    """Drop dead letters received more than `keep_days` ago, and all but the newest
+    `keep_rows` (by id). Returns how many were dropped."""
+    # Two statements, each an index range (an OR of both would scan the table).
+    by_age: str = await conn.execute(
+        "DELETE FROM dead_letters WHERE received_at < now() - make_interval(secs => $1)",
+        keep_days * 86_400,
+    )
+    by_count: str = await conn.execute(
+        "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - $1",
+        keep_rows,
+    )
+    return int(by_age.split()[-1]) + int(by_count.split()[-1])

@@ -42,6 +42,11 @@ class IngestSettings(CommonSettings):
     stream_keep_s: float = Field(default=600.0, gt=0)
     """…and at most this old; a client that missed more gets a `reset` event."""
     stream_prune_interval_s: float = Field(default=5.0, gt=0)
+    """How often the stream journal and the dead letters are pruned."""
+    dead_letter_keep_days: float = Field(default=30.0, gt=0)
+    """Dead letters are kept this long…"""
+    dead_letter_keep_rows: int = Field(default=100_000, ge=1)
+    """…and at most this many (the newest)."""
     alerts_enabled: bool = True
     """Run the alert engine in this ingester (one engine per database)."""
     alerts_max_lag_s: float = Field(default=10.0, gt=0)

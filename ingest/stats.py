@@ -15,9 +15,14 @@ class Stats:
     dead_lettered: int = 0
     batches: int = 0
     batch_seconds: float = 0.0
+    retained_ignored: int = 0
+    """Retained messages the broker sent for a subscription: acknowledged, not ingested."""
 
-    def committed(self, rows: int, duplicates: int, dead: int, seconds: float) -> None:
+    def committed(
+        self, rows: int, duplicates: int, dead: int, seconds: float, retained: int = 0
+    ) -> None:
         self.batch_seconds += seconds
+        self.retained_ignored += retained
         self.committed_rows += rows
         self.duplicates += duplicates
         self.dead_lettered += dead

@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from tickwire.aio import bytes_waiting, wait_any
 from tickwire.contract import SUBSCRIPTIONS
@@ -42,6 +43,8 @@ class Received:
     mid: int
     generation: int
     received: float
+    retain: bool = False
+    """Set on a retained message the broker sent because of a subscription."""
 
 
 class Subscriber:
@@ -84,6 +87,10 @@ class Subscriber:
         self._properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._properties.SessionExpiryInterval = session_expiry_s
         self._properties.ReceiveMaximum = receive_maximum
+        # Retained messages are not data arriving now: MQTT 5 asks the broker not to send them
+        # on subscribe; those a broker sends anyway (3.1.1) carry the retain flag and are
+        # acknowledged without being ingested (`Batch.add`).
+        self._options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
         self._install_callbacks()
 
     def _install_callbacks(self) -> None:
@@ -181,6 +188,7 @@ class Subscriber:
                 message.mid,
                 self.generation,
                 self._now,
+                message.retain,
             )
         )
         self.arrived.set()
@@ -190,7 +198,10 @@ class Subscriber:
             log.error("broker refused the connection: %s", reason)
             return
         self.generation += 1
-        client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        if self._v5:
+            client.subscribe([(topic, self._options) for topic in SUBSCRIPTIONS])
+        else:
+            client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
         log.info("connected to %r, subscribing to %s", self._address, ", ".join(SUBSCRIPTIONS))
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, codes: Any, _p: Any) -> None:

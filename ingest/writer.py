@@ -19,8 +19,9 @@ from typing import Any, Final
 import asyncpg
 
 from ingest import rollup
-from ingest.batch import Batch, DeadLetter, Item, dead_letters
+from ingest.batch import Batch, DeadLetter, Item, Replay, dead_letter, dead_letters
 from ingest.identity import Identity, Verdict
+from ingest.replay import settle
 from ingest.stats import Stats
 from tickwire import journal
 from tickwire.contract import PriceRow, TelemetryRow
@@ -32,7 +33,14 @@ _REFRESH_ATTEMPTS: Final = 8
 _KNOWN_TTL_S: Final = 30.0
 _PRICE_COLUMNS: Final = ("time", "ticker", "price", "volume", "source")
 _TELEMETRY_COLUMNS: Final = ("time", "device_id", "metric", "value")
-_DEAD_LETTER_COLUMNS: Final = ("received_at", "topic", "payload", "reason", "detail")
+_DEAD_LETTER_COLUMNS: Final = (
+    "received_at",
+    "topic",
+    "payload",
+    "payload_size",
+    "reason",
+    "detail",
+)
 
 #: Devices heard from, locked first in one order (concurrent writers cannot deadlock); the
 #: locking read returns the latest committed status, which the UPDATE's fresh snapshot keeps.
@@ -62,6 +70,8 @@ class Rows:
     acks: list[Item] = field(default_factory=list)
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """Newest receive time of the batch's messages."""
+    replay: Replay | None = None
+    """The dead letter this batch replays (then its only message)."""
 
 
 @dataclass(slots=True)
@@ -118,7 +128,7 @@ class Writer:
         rows = flatten(batch.items, verdict)
         async with self.conn.transaction():
             outcome = await self._write_rows(rows)
-            await self._record(stats, outcome, started, instance)
+            await self._record(stats, outcome, started, instance, batch.retained)
             await journal.append(self.conn, outcome.events)  # last: see tickwire.journal
         self.remember_registered(rows)
         if self.backend == "timescaledb":
@@ -144,6 +154,12 @@ class Writer:
             "telemetry", rows.telemetry, _TELEMETRY_COLUMNS
         )
         rows.dead += await self._apply_command_acks(rows.acks)
+        inserted = len(prices) + len(telemetry)
+        staged = len(rows.prices) + len(rows.telemetry)
+        if rows.replay is not None:
+            # Not a new dead letter: the replayed one is settled, with its new reason if any.
+            await settle(self.conn, rows.replay, rows.dead, inserted, staged - inserted)
+            rows.dead = []
         events = price_events(prices) + telemetry_events(telemetry)
         online: dict[str, str] = {}
         if rows.seen:
@@ -157,8 +173,6 @@ class Writer:
             await self.conn.copy_records_to_table(
                 "dead_letters", records=rows.dead, columns=_DEAD_LETTER_COLUMNS
             )
-        inserted = len(prices) + len(telemetry)
-        staged = len(rows.prices) + len(rows.telemetry)
         committed = Committed(prices, telemetry, rows.seen, online, rows.received_at)
         return Outcome(inserted, staged - inserted, len(rows.dead), committed, events)
 
@@ -233,24 +247,27 @@ class Writer:
                 detail,
             )
             if not updated:
-                message = item.message
                 reason = f"no pending command {command_id} for {device_id}"
-                dead.append(
-                    (item.received_at, message.topic, message.payload, "unknown_command", reason)
-                )
+                dead.append(dead_letter(item, "unknown_command", reason))
         return dead
 
-    async def _record(self, stats: Stats, outcome: Outcome, started: float, instance: str) -> None:
+    async def _record(
+        self, stats: Stats, outcome: Outcome, started: float, instance: str, retained: int
+    ) -> None:
         elapsed = time.perf_counter() - started
-        stats.committed(outcome.inserted, outcome.duplicates, outcome.dead_lettered, elapsed)
+        stats.committed(
+            outcome.inserted, outcome.duplicates, outcome.dead_lettered, elapsed, retained
+        )
         await self.conn.execute(
             """INSERT INTO ingest_status AS s (instance, started_at, last_commit_at, received,
-                   committed_rows, duplicates, dead_lettered, batches, batch_seconds)
-               VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8)
+                   committed_rows, duplicates, dead_lettered, batches, batch_seconds,
+                   retained_ignored)
+               VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8, $9)
                ON CONFLICT (instance) DO UPDATE SET last_commit_at = now(),
                    received = excluded.received, committed_rows = excluded.committed_rows,
                    duplicates = excluded.duplicates, dead_lettered = excluded.dead_lettered,
-                   batches = excluded.batches, batch_seconds = excluded.batch_seconds""",
+                   batches = excluded.batches, batch_seconds = excluded.batch_seconds,
+                   retained_ignored = excluded.retained_ignored""",
             instance,
             stats.started_at,
             stats.received,
@@ -259,6 +276,7 @@ class Writer:
             stats.dead_lettered,
             stats.batches,
             stats.batch_seconds,
+            stats.retained_ignored,
         )
 
     async def _refresh_late(self, rows: Rows) -> None:
@@ -299,17 +317,20 @@ def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:
         if newest is None or newest < item.received_at:
             newest = item.received_at
         parsed = item.parsed
+        if item.replay is not None:
+            rows.replay = item.replay
         refusal = verdict.refused.get(index)
         if refusal is not None:
-            message = item.message
-            rows.dead.append((item.received_at, message.topic, message.payload, *refusal))
+            rows.dead.append(dead_letter(item, *refusal))
             continue
         rows.dead += dead_letters(item)
         if parsed is None:
             continue
         rows.prices += parsed.prices
         rows.telemetry += parsed.telemetry
-        if parsed.device_id is not None:
+        if parsed.device_id is not None and item.replay is not None:
+            rows.devices.add(parsed.device_id)  # registered, but a replay is no sign of life
+        elif parsed.device_id is not None:
             seen = rows.seen.get(parsed.device_id)
             if seen is None or seen < item.received_at:
                 rows.seen[parsed.device_id] = item.received_at
@@ -317,6 +338,9 @@ def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:
             rows.acks.append(item)
     if newest is not None:
         rows.received_at = newest
+    if rows.replay is not None:
+        # For the alert engine: received now, so readings of old are late data, as they are.
+        rows.received_at = datetime.now(UTC)
     return rows
 
 

@@ -22,3 +22,19 @@ INSERT INTO device_tombstones (device_id, owner_id)
 SELECT DISTINCT r.device_id, NULL::uuid FROM telemetry_1d r
 WHERE NOT EXISTS (SELECT FROM devices d WHERE d.device_id = r.device_id)
 ON CONFLICT (device_id) DO NOTHING;
+
+-- Ingest hardening (poison messages, retained messages, dead-letter retention and replay).
+-- An admin's replay request (`POST /api/admin/dead-letters/{id}/replay`), picked up by the
+-- ingester (`ingest/replay.py`) and settled in the transaction that wrote what it carried.
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS replay_requested_at timestamptz;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS replayed_at timestamptz;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS replay_outcome text
+    CHECK (replay_outcome IN ('ingested', 'rejected'));
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS replay_rows integer;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS replay_duplicates integer;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS replay_detail text;
+CREATE INDEX IF NOT EXISTS dead_letters_replay_requested ON dead_letters (replay_requested_at)
+    WHERE replay_requested_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS dead_letters_topic ON dead_letters (topic, received_at);
+-- Retained messages a broker sent for a subscription: acknowledged, not ingested.
+ALTER TABLE ingest_status ADD COLUMN IF NOT EXISTS retained_ignored bigint NOT NULL DEFAULT 0;

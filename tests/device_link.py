@@ -49,9 +49,10 @@ class DeviceLink:
             return False
         return True
 
-    def publish(self, topic: str, body: dict[str, Any], timeout: float = 10) -> ReasonCode:
+    def publish(self, topic: str, body: dict[str, Any] | bytes, timeout: float = 10) -> ReasonCode:
         """Publish with QoS 1; the PUBACK's reason code (Not authorized when the ACL denies)."""
-        info = self.client.publish(topic, json.dumps(body), qos=1)
+        payload = body if isinstance(body, bytes) else json.dumps(body)
+        info = self.client.publish(topic, payload, qos=1)
         reason: ReasonCode = self._wait(self._acks, info.mid, timeout)
         return reason
 

@@ -23,7 +23,13 @@ import yaml  # type: ignore[import-untyped]
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic_settings import BaseSettings
 
-from tickwire.broker import free_port, mosquitto_path, wait_for_port
+from tickwire.broker import (
+    MAX_PACKET_SIZE,
+    MESSAGE_SIZE_LIMIT,
+    free_port,
+    mosquitto_path,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -341,6 +347,16 @@ def deployed() -> Iterator[DeployedMosquitto]:
         broker.stop()
         print((workdir / "mosquitto.log").read_text()[-2000:])
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_deployed_mosquitto_has_the_embedded_brokers_size_limits() -> None:
+    """One limit for both brokers, above the ingester's own (which names what lies between)."""
+    conf = (ROOT / "deploy" / "mosquitto.conf").read_text()
+    settings = dict(re.findall(r"^(message_size_limit|max_packet_size) (\d+)$", conf, re.M))
+    assert settings == {
+        "message_size_limit": str(MESSAGE_SIZE_LIMIT),
+        "max_packet_size": str(MAX_PACKET_SIZE),
+    }
 
 
 def test_deployed_mosquitto_refuses_anonymous_and_admits_the_admin(

@@ -1,11 +1,15 @@
 """The MQTT contract's parser: what is accepted, and the reason for what is not."""
 
+import contextlib
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tickwire.contract import Limits, Parsed, Rejected, parse
+from tickwire.contract import MAX_LENIENT_DEPTH, Limits, Parsed, Rejected, nesting_depth, parse
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DEFAULT = Limits()
@@ -151,3 +155,158 @@ def test_batch_keeps_good_readings_and_reports_bad_ones() -> None:
     assert [r[3] for r in parsed.telemetry] == [1.0]
     assert [r.reason for r in parsed.rejected] == ["non_finite", "missing_field"]
     assert "readings[1]" in parsed.rejected[0].detail
+
+
+# The worst values: whatever a device sends, `parse` answers rows or a `Rejected`, never
+# another exception (one would stop the ingester and be redelivered to it forever).
+
+ACK_ID = "8b0e8f7e-1c7a-4b53-9f7e-0a6c2f9b1d11"
+TOPICS = ("stocks/AAPL", "devices/d/telemetry", "devices/d/heartbeat", "devices/d/acks")
+
+
+def nested(depth: int, inner: bytes = b"1", kinds: bytes = b"[") -> bytes:
+    """`inner` inside `depth` levels of arrays and/or objects (`kinds` cycled)."""
+    opened, closed = [], []
+    for level in range(depth):
+        if kinds[level % len(kinds)] == ord("["):
+            opened.append(b"[")
+            closed.append(b"]")
+        else:
+            opened.append(b'{"k":')
+            closed.append(b"}")
+    return b"".join(opened) + inner + b"".join(reversed(closed))
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+@pytest.mark.parametrize(
+    "body",
+    [
+        nested(1025),
+        nested(10_000, kinds=b"{"),
+        nested(5_000, kinds=b"[{"),
+        b'{"price":1,"temperature":1,"x":' + nested(2_000, kinds=b"{[") + b"}",
+        b"[" * 200_000,  # never closed
+        b'{"a":' * 50_000,
+        # Refused by orjson for the NaN, so read by the lenient parser: depth is checked first.
+        b'{"price":NaN,"temperature":NaN,"x":' + nested(300) + b"}",
+        b'{"price":1,"temperature":2,"big":' + b"9" * 400 + b',"x":' + nested(900) + b"}",
+    ],
+    ids=["arrays", "objects", "mixed", "inside", "unclosed", "unclosed-objects", "nan", "bigint"],
+)
+def test_deep_nesting_is_not_json(topic: str, body: bytes) -> None:
+    assert reason(topic, body) == "not_json"
+
+
+def test_the_lenient_parser_reads_up_to_its_depth() -> None:
+    # The NaN sends the payload to the lenient parser; the outer object is one level.
+    inside = b'{"temperature":NaN,"x":%s}'
+    assert reason("devices/d/telemetry", inside % nested(MAX_LENIENT_DEPTH - 1)) == "non_finite"
+    assert reason("devices/d/telemetry", inside % nested(MAX_LENIENT_DEPTH)) == "not_json"
+    assert nesting_depth(b'{"a":[1,{"b":"]]][[[{{{\\"["}],"c":[]}') == 3
+
+
+def test_brackets_inside_strings_are_not_depth() -> None:
+    deep_text = json.dumps("[{" * 20_000 + '\\"' + "]}" * 5).encode()
+    body = b'{"temperature":NaN,"note":' + deep_text + b"}"
+    assert reason("devices/d/telemetry", body) == "non_finite"  # read, then named
+    body = b'{"t":1,"note":' + deep_text + b',"n":Infinity}'
+    assert reason("devices/d/telemetry", body) == "non_finite"
+    fine = p("devices/d/telemetry", {"ts": TS, "t": 1, "note": "[" * 50_000})
+    assert [r[2:] for r in fine.telemetry] == [("t", 1.0)]
+
+
+def test_unterminated_strings_are_refused_quickly() -> None:
+    started = time.perf_counter()
+    for body in (
+        b'{"t":NaN,"s":"' + b'\\"' * 100_000,
+        b'{"t":NaN,"s":"' + b"\\" * 200_001,
+        b'"' * 250_000,
+        b'{"t":NaN,"s":"' + b'\\"[' * 80_000,
+    ):
+        assert reason("devices/d/telemetry", body) == "not_json"
+    assert time.perf_counter() - started < 5
+
+
+def test_nesting_orjson_reads_is_accepted_where_the_contract_ignores_it() -> None:
+    body = b'{"ts":1714041600000,"t":1,"x":' + nested(1000, kinds=b"[{") + b"}"
+    assert [r[2:] for r in parse("devices/d/telemetry", body, NOW, DEFAULT).telemetry] == [
+        ("t", 1.0)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("topic", "body", "expected"),
+    [
+        ("devices/d/telemetry", b'{"temperature":1' + b"0" * 400 + b"}", "non_finite"),
+        ("devices/d/telemetry", b'{"temperature":-1' + b"0" * 5_000 + b"}", "non_finite"),
+        ("stocks/AAPL", b'{"price":1' + b"0" * 5_000 + b"}", "non_finite"),
+        ("stocks/AAPL", b'{"price":1,"ts":1' + b"0" * 400 + b"}", "non_finite"),
+        ("devices/d/heartbeat", b'{"uptime_s":1' + b"0" * 400 + b"}", "non_finite"),
+        ("devices/d/telemetry", b'{"readings":[{"ts":1' + b"0" * 400 + b',"t":1}]}', "non_finite"),
+        ("devices/d/telemetry", b'{"t":1e999999999}', "non_finite"),
+        ("devices/d/telemetry", b'{"t":-0.0e-99999999}', "no_error"),
+        (
+            "devices/d/acks",
+            b'{"id":"%s","status":"ok","detail":%s}' % (ACK_ID.encode(), nested(1000)),
+            "bad_type",
+        ),
+        (
+            "devices/d/acks",
+            b'{"id":"%s","status":"ok","detail":%s}' % (ACK_ID.encode(), nested(200, kinds=b"{")),
+            "no_error",
+        ),
+        ("devices/d/telemetry", b"\x00" * 1000, "not_json"),
+        ("devices/d/telemetry", b'{"t":1,"\xff":2}', "not_json"),
+        ("devices/d/telemetry", b'{"t":"\\ud800"}', "no_metrics"),
+    ],
+)
+def test_huge_numbers_and_hostile_values_are_named(topic: str, body: bytes, expected: str) -> None:
+    try:
+        parse(topic, body, NOW, DEFAULT)
+    except Rejected as exc:
+        assert exc.reason == expected
+    else:
+        assert expected == "no_error"
+
+
+def test_parse_never_raises_anything_but_rejected() -> None:
+    """Random JSON-like text (valid or mangled) on every topic: rows or a `Rejected`."""
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=8),
+        st.sampled_from([ACK_ID, TS, 2**64, -(10**400), 10**4000]),
+    )
+    values = st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.sampled_from(["ts", "t", "x"]), inner, max_size=3)
+        ),
+        max_leaves=20,
+    )
+    fields = {name: values for name in ("t", "price", "volume", "uptime_s", "detail", "device_id")}
+    ts = st.just(TS) | scalars
+    reading = st.fixed_dictionaries({}, optional={"ts": ts, "t": values, "u": values})
+    readings = st.lists(reading | values, max_size=4) | values
+    ack = {"id": st.just(ACK_ID) | scalars, "status": st.sampled_from(["ok", "error"]) | scalars}
+    bodies = values | st.fixed_dictionaries(
+        {}, optional={**fields, **ack, "ts": ts, "readings": readings}
+    )
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(
+        st.sampled_from(TOPICS),
+        bodies,
+        st.integers(min_value=0, max_value=1500),
+        st.binary(max_size=4),
+    )
+    def check(topic: str, value: object, depth: int, junk: bytes) -> None:
+        text = json.dumps(value, allow_nan=True).encode()
+        for body in (text, nested(depth, text, b"[{"), text[: len(text) // 2] + junk):
+            with contextlib.suppress(Rejected):
+                parse(topic, body, NOW, DEFAULT)
+
+    check()

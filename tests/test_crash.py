@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def spawn_ingester(
-    database_url: str, broker: Mosquitto, client_id: str, log: Path
+    database_url: str, broker: Mosquitto, client_id: str, log: Path, url: str | None = None
 ) -> subprocess.Popen[bytes]:
+    """`python -m ingest` on `broker` (as `url` when given: an account's login)."""
     env = {
         **os.environ,
         "TICKWIRE_DATABASE_URL": database_url,
-        "TICKWIRE_MQTT_URL": broker.url,
+        "TICKWIRE_MQTT_URL": url or broker.url,
         "TICKWIRE_INGEST_CLIENT_ID": client_id,
         "TICKWIRE_BATCH_MAX_MESSAGES": "100",
     }

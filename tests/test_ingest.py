@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from ingest.batch import OVERSIZED_KEPT_BYTES
 from sql.migrate import current, head, upgrade
 from tests.conftest import RunningIngester, ingest_settings, start_ingester
 from tests.oracle import all_mismatches
@@ -91,11 +92,16 @@ async def test_one_dead_letter_per_bad_payload_class(
     publish(broker.url, [*bad.values(), good])
     await wait_received(db, len(bad) + 1)
 
-    rows = await db.fetch("SELECT reason, topic, payload FROM dead_letters ORDER BY id")
+    rows = await db.fetch(
+        "SELECT reason, topic, payload, payload_size FROM dead_letters ORDER BY id"
+    )
     assert sorted(r["reason"] for r in rows) == sorted(bad)
     for row in rows:
         topic, payload = bad[row["reason"]]
-        assert (row["topic"], bytes(row["payload"])) == (topic, payload)
+        # Over the size limit (and under the broker's): a prefix is kept, with the full size.
+        kept = payload[:OVERSIZED_KEPT_BYTES] if row["reason"] == "oversized" else payload
+        assert (row["topic"], bytes(row["payload"])) == (topic, kept)
+        assert row["payload_size"] == len(payload)
     assert await db.fetchval("SELECT count(*) FROM telemetry") == 1
     assert await db.fetchval("SELECT dead_lettered FROM ingest_status") == len(bad)
     assert ingester.task.done() is False

@@ -46,6 +46,7 @@ async def test_metrics_expose_ingest_counters_dead_letters_and_requests(
         assert found[("tickwire_ingest_committed_rows_total", label)] == 1
         assert found[("tickwire_ingest_duplicates_total", label)] == 1
         assert found[("tickwire_ingest_dead_lettered_total", label)] == 1
+        assert found[("tickwire_ingest_retained_ignored_total", label)] == 0
         assert found[("tickwire_dead_letters", (("reason", "not_json"),))] == 1
         assert found[("tickwire_devices", (("status", "ONLINE"),))] == 1
         again = samples((await client.get("/metrics")).text)

@@ -40,6 +40,8 @@ persistent_client_expiration 7d
 max_inflight_messages 0
 max_queued_messages 2000000
 max_queued_bytes 0
+message_size_limit {message_limit}
+max_packet_size {packet_limit}
 set_tcp_nodelay true
 log_dest stderr
 log_type error
@@ -48,6 +50,13 @@ log_type notice
 connection_messages false
 """
 
+
+#: Payloads over this are dropped by the broker: its QoS flow is completed, so the sender's
+#: session moves on (an MQTT 5 sender gets reason 0x95); above the ingester's own limit
+#: (TICKWIRE_MAX_PAYLOAD_BYTES, 256 KiB), which dead-letters a prefix as `oversized`.
+MESSAGE_SIZE_LIMIT = 1024 * 1024
+#: A packet over this disconnects its sender before the broker reads it into memory.
+MAX_PACKET_SIZE = 2 * MESSAGE_SIZE_LIMIT
 
 ANONYMOUS = "allow_anonymous true\n"
 DYNSEC = """\
@@ -176,7 +185,12 @@ class Mosquitto:
         conf = self.directory / "mosquitto.conf"
         conf.write_text(
             MOSQUITTO_CONF.format(
-                port=self.port, host=self.host, data=self.directory, auth=self._auth()
+                port=self.port,
+                host=self.host,
+                data=self.directory,
+                auth=self._auth(),
+                message_limit=MESSAGE_SIZE_LIMIT,
+                packet_limit=MAX_PACKET_SIZE,
             )
         )
         log_file = (self.directory / "mosquitto.log").open("ab")

@@ -6,6 +6,7 @@ It is pure (no I/O) so the ingester, the benchmarks and the tests share it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -163,17 +164,48 @@ def _checked(value: str, pattern: re.Pattern[str], what: str) -> str:
 
 def _load(payload: bytes) -> dict[str, Any]:
     try:
-        body = orjson.loads(payload)
+        body = orjson.loads(payload)  # not recursive; refuses nesting beyond 1024 levels
     except orjson.JSONDecodeError:
-        # The standard parser is slower but lenient: NaN/Infinity get through to be named
-        # non_finite below, and what it refuses too is not JSON at all.
-        try:
-            body = json.loads(payload)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise Rejected("not_json", str(exc)[:200]) from None
+        body = _load_lenient(payload)
     if not isinstance(body, dict):
         raise Rejected("not_object", f"payload is a JSON {type(body).__name__}, not an object")
     return body
+
+
+#: Nesting the lenient (recursive) parser may read: far below Python's recursion limit.
+MAX_LENIENT_DEPTH: Final = 256
+_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*+\\?(?:"|\Z)', re.DOTALL)
+"""A JSON string, or an unterminated one up to the end: each byte is looked at once."""
+_BRACKETS: Final = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS: Final = bytes(c for c in range(256) if c not in b"[{]}")
+
+
+def _load_lenient(payload: bytes) -> Any:
+    """What orjson refused, read by the standard parser: NaN/Infinity get through to be named
+    non_finite, integers beyond 64 bits become floats (too large: non_finite), and what it
+    refuses too is not JSON at all. Its parser recurses, so the depth is measured first."""
+    depth = nesting_depth(payload)
+    if depth > MAX_LENIENT_DEPTH:
+        raise Rejected("not_json", f"nested {depth} levels deep (at most {MAX_LENIENT_DEPTH})")
+    try:
+        return json.loads(payload, parse_int=_int)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Rejected("not_json", str(exc)[:200]) from None
+
+
+def nesting_depth(payload: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text, brackets in strings ignored
+    (linear time whatever the text; an upper bound of what a parser would reach)."""
+    brackets = _STRING.sub(b"", payload).translate(_BRACKETS, _NOT_BRACKETS)
+    # Opening brackets are now +1, closing ones -1 (signed bytes): the depth is the largest
+    # running sum.
+    return max(itertools.accumulate(memoryview(brackets).cast("b")), default=0)
+
+
+def _int(text: str) -> int | float:
+    # Beyond 18 digits an integer may not fit in 64 bits; as a float it stays a number (or
+    # becomes inf), where int() of more than 4300 digits would be refused as not JSON.
+    return int(text) if len(text) <= 18 else float(text)
 
 
 def _number(value: Any, name: str) -> float:
@@ -311,5 +343,8 @@ def _parse_ack(body: dict[str, Any]) -> CommandAck:
     if status not in ("ok", "error"):
         raise Rejected("bad_type", "status must be 'ok' or 'error'")
     if detail is not None and not isinstance(detail, str):
-        detail = json.dumps(detail)[:2000]
+        try:
+            detail = orjson.dumps(detail).decode()[:2000]
+        except orjson.JSONEncodeError:  # nested beyond orjson's 255 levels
+            raise Rejected("bad_type", "detail is nested too deep") from None
     return CommandAck(command_id, status, detail)

@@ -19,6 +19,8 @@ STREAM_CHANNEL: Final = "tickwire_stream"
 """NOTIFY channel; the payload is the newest committed event id."""
 CONFIG_CHANNEL: Final = "tickwire_config"
 """NOTIFY channel (from triggers): alert rules, watchlists or devices changed."""
+REPLAY_CHANNEL: Final = "tickwire_replay"
+"""NOTIFY channel: an admin asked for a dead letter's replay (`ingest/replay.py`)."""
 KINDS: Final = ("price", "telemetry", "device_status", "alert")
 _COLUMNS: Final = ("id", "kind", "subject", "audience", "data")
 

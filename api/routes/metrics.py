@@ -39,6 +39,7 @@ _INGEST_COUNTERS = (
     ("dead_lettered", "messages or parts kept as dead letters"),
     ("batches", "batches committed"),
     ("batch_seconds", "seconds spent writing batches"),
+    ("retained_ignored", "retained messages sent for a subscription: acknowledged, not ingested"),
 )
 
 

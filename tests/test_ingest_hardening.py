@@ -77,7 +77,7 @@ async def test_a_poison_message_is_dead_lettered_acknowledged_and_ingest_goes_on
         telemetry: b'{"temperature":21,"x":' + nested(10_000, kinds=b"[{") + b"}",
         f"devices/{device_id}/heartbeat": nested(1_025),
         f"devices/{device_id}/acks": nested(5_000, kinds=b"{"),
-        "stocks/POISON": b'{"price":1,"volume":' + nested(2_000) + b"}",
+        f"devices/{device_id}/stocks/POISON": b'{"price":1,"volume":' + nested(2_000) + b"}",
     }
     try:
         await reading_lands()  # subscribed

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 import dashboard.app as dashboard
 from api import credentials, errors, health, openapi, publisher
-from api.db import create_engine, session_maker
+from api.db import create_engine, create_pool, session_maker
 from api.errors import ERROR_RESPONSES
 from api.limits import BodyLimit
 from api.publisher import Publisher
@@ -70,8 +70,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
         url = settings.resolved_database_url()
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.db_pool_max)
-        engine = create_engine(url, pool_size=settings.db_pool_max)
+        pool = await create_pool(url, settings)
+        engine = create_engine(url, settings.db_pool_max, settings.db_timeout_s)
         # Everything allocated so far lives as long as the process: keep it out of the
         # collector's full passes (~70 ms each otherwise, the p99 of every request).
         gc.freeze()

@@ -21,6 +21,11 @@ class ApiSettings(CommonSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     db_pool_max: int = 10
+    db_timeout_s: float = Field(default=2.0, gt=0)
+    """The longest a request waits for a database connection (pool or new), and for each
+    statement of the CRUD and login routes; past it: 503 `database_unavailable`."""
+    db_query_timeout_s: float = Field(default=30.0, gt=0)
+    """The longest a history, stats or export statement may run (client and server side)."""
     secret: str | None = Field(default=None, repr=False)
     """JWT signing secret; unset → generated once and kept in the data dir (the demo)."""
     jwt_lifetime_s: int = 24 * 3600

@@ -59,16 +59,20 @@ async def login(client: httpx.AsyncClient, email: str, password: str, user_id: s
 
 
 @contextlib.asynccontextmanager
-async def running_api(database_url: str, mqtt_url: str, data_dir: Path) -> AsyncIterator[Api]:
+async def running_api(
+    database_url: str, mqtt_url: str, data_dir: Path, **overrides: object
+) -> AsyncIterator[Api]:
+    """The API on uvicorn (127.0.0.1, a free port) with an admin; `overrides`: ApiSettings."""
     port = free_port()
-    settings = ApiSettings(
-        database_url=database_url,
-        mqtt_url=mqtt_url,
-        http_port=port,
-        data_dir=data_dir,
-        secret=secrets.token_urlsafe(40),
-        admin_password=secrets.token_urlsafe(12),
-    )
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "mqtt_url": mqtt_url,
+        "http_port": port,
+        "data_dir": data_dir,
+        "secret": secrets.token_urlsafe(40),
+        "admin_password": secrets.token_urlsafe(12),
+    }
+    settings = ApiSettings(**(values | overrides))  # type: ignore[arg-type]
     await ensure_admin(settings)
     app = create_app(settings)
     # As `python -m api` runs it: open streams (a browser test's page) end at shutdown.

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from api.admin import ensure_admin
-from api.main import create_app
+from api.main import create_app, server_config
 from api.settings import ApiSettings
 from api.stream.server import Server
 from tickwire.broker import free_port
@@ -76,7 +75,7 @@ async def running_api(
     await ensure_admin(settings)
     app = create_app(settings)
     # As `python -m api` runs it: open streams (a browser test's page) end at shutdown.
-    server = Server(uvicorn.Config(app, port=port, log_config=None), app.state.hub)
+    server = Server(server_config(app, settings), app.state.hub)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

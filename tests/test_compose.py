@@ -126,6 +126,20 @@ def test_every_service_is_restarted_or_one_shot_and_checked(compose: dict[str, A
         assert check["retries"] >= 3 and "start_period" in check, name
 
 
+def test_the_api_runs_with_its_request_limits(compose: dict[str, Any]) -> None:
+    """The uvicorn limits (head deadline, keep-alive, connection cap) and the database
+    timeouts are set for the api container, from .env with the documented defaults."""
+    environment = services(compose)["api"]["environment"]
+    for name in (
+        "TICKWIRE_HTTP_HEADER_TIMEOUT_S",
+        "TICKWIRE_HTTP_KEEPALIVE_S",
+        "TICKWIRE_HTTP_MAX_CONNECTIONS",
+        "TICKWIRE_DB_TIMEOUT_S",
+        "TICKWIRE_DB_QUERY_TIMEOUT_S",
+    ):
+        assert environment.get(name, "").startswith(f"${{{name}:-"), name
+
+
 def test_named_volumes_are_declared(compose: dict[str, Any]) -> None:
     declared = set(compose.get("volumes") or {})
     used = set()

@@ -8,8 +8,6 @@ The stalled server is this test's own embedded PostgreSQL, never the session's."
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -17,11 +15,11 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import psutil
 import pytest
 import sqlalchemy.exc
 
 from api.db import unavailable
+from bench.child import stopped
 from sql.migrate import upgrade
 from tests.api_support import Account, Api, running_api
 from tests.support import wait_until
@@ -49,21 +47,6 @@ async def private_api(
         yield running
 
 
-@contextlib.contextmanager
-def stalled(server: EmbeddedPostgres) -> Iterator[None]:
-    """Every process of `server` stopped (SIGSTOP) inside the block, continued after."""
-    postmaster = psutil.Process(server.pid())
-    processes = [postmaster, *postmaster.children(recursive=True)]
-    for process in processes:
-        process.send_signal(signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for process in processes:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.send_signal(signal.SIGCONT)
-
-
 async def timed(
     client: httpx.AsyncClient, method: str, url: str, **kwargs: object
 ) -> tuple[float, httpx.Response]:
@@ -84,7 +67,7 @@ async def test_a_stalled_database_gets_quick_503s_and_recovery(
         assert (await client.get("/health")).status_code == 200
         assert (await client.get("/api/devices")).status_code == 200
 
-        with stalled(private_server):
+        with stopped(private_server.pid()):
             elapsed, health = await timed(client, "GET", "/health")
             assert health.status_code == 503 and elapsed < 1.5, (elapsed, health.text)
             body = health.json()

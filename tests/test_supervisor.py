@@ -23,6 +23,7 @@ import httpx
 import psutil
 import pytest
 
+from bench.child import postmaster, stack_child
 from tests.steady import SteadyDevice
 from tests.support import unique, wait_until
 from tickwire.broker import free_port
@@ -124,26 +125,11 @@ class RunningStack:
         return self.workdir / "stack.log"
 
     def child(self, name: str) -> psutil.Process | None:
-        """The live child process `python -m <name>`, or Mosquitto for 'mosquitto'."""
-        for process in psutil.Process(self.process.pid).children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                command = process.cmdline()
-                if process.status() == psutil.STATUS_ZOMBIE:
-                    continue
-                if name == "mosquitto" and command and command[0].endswith("mosquitto"):
-                    return process
-                if command[1:3] == ["-m", name]:
-                    return process
-        return None
+        return stack_child(self.process.pid, name)
 
     def database(self) -> psutil.Process | None:
         """The embedded PostgreSQL's running postmaster."""
-        with contextlib.suppress(OSError, ValueError, IndexError, psutil.Error):
-            pid_file = self.workdir / "data" / "pg" / "data" / "postmaster.pid"
-            process = psutil.Process(int(pid_file.read_text().split()[0]))
-            if process.status() != psutil.STATUS_ZOMBIE:
-                return process
-        return None
+        return postmaster(self.workdir / "data" / "pg" / "data")
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

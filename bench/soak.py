@@ -46,7 +46,7 @@ import asyncpg
 import httpx
 
 from bench.child import postmaster, service, stack_child, stopped
-from bench.load import SUMMARY
+from bench.load import SUMMARY, Sizes, fleet_options
 from bench.report import json_line
 from tests.oracle import all_mismatches
 from tickwire.broker import free_port
@@ -60,12 +60,7 @@ CONNECTED = re.compile(r"(\d+) devices connected to")
 ACTIONS = ("kill -9 ingest", "kill -9 api", "stop mosquitto", "stall postgresql")
 
 
-@dataclass(frozen=True, slots=True)
-class Sizes:
-    devices: int = 1_000
-    seconds: float = 300.0
-
-
+FULL = Sizes(devices=1_000, seconds=300.0)
 QUICK = Sizes(devices=200, seconds=45.0)
 
 
@@ -254,13 +249,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.soak", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="200 devices for 45 s")
-    parser.add_argument("--devices", type=int, help="simulated devices (1000)")
-    parser.add_argument("--seconds", type=float, help="how long they publish (300)")
     parser.add_argument("--seed", type=int, default=11, help="chaos and readings (11)")
-    args = parser.parse_args(argv)
-    base = QUICK if args.quick else Sizes()
-    sizes = Sizes(args.devices or base.devices, args.seconds or base.seconds)
+    sizes, args = fleet_options(parser, argv, FULL, QUICK)
     setup_logging("bench", "INFO")
     fields = run(sizes, args.seed)
     print(table(fields))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -23,7 +22,7 @@ from bench.child import stopped
 from sql.migrate import upgrade
 from tests.api_support import Account, Api, running_api
 from tests.support import wait_until
-from tests.test_export import T0, insert_series, small_buffer_client
+from tests.test_export import insert_series, series_params, small_buffer_client
 from tickwire.broker import Mosquitto
 from tickwire.embedded_pg import EmbeddedPostgres, embedded_server
 
@@ -167,12 +166,7 @@ async def test_an_export_outlives_the_query_timeout(
     TICKWIRE_DB_QUERY_TIMEOUT_S still gets every row."""
     rows = 200_000
     await insert_series(db, "slow", rows)
-    params = {
-        "device_id": "slow",
-        "format": "csv",
-        "start": T0.isoformat(),
-        "end": (T0 + timedelta(seconds=rows)).isoformat(),
-    }
+    params = series_params("slow", rows, "csv")
     async with (
         running_api(database_url, broker.url, tmp_path / "api", db_query_timeout_s=1.0) as api,
         small_buffer_client(api) as client,

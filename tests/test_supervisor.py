@@ -189,8 +189,9 @@ async def steady_device(stack: RunningStack) -> SteadyDevice:
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         created = await client.post("/api/devices", json={"device_id": device_id}, headers=headers)
         assert created.status_code == 201, created.text
-    issued = created.json()["credentials"]
-    url = f"mqtt://{issued['username']}:{issued['password']}@127.0.0.1:{stack.mqtt_port}"
+    issued = created.json()["credentials"]  # None: a broker without dynamic security
+    account = f"{issued['username']}:{issued['password']}@" if issued else ""
+    url = f"mqtt://{account}127.0.0.1:{stack.mqtt_port}"
     first_ts = int(datetime.now(UTC).timestamp() * 1000) - 3_600_000
     device = SteadyDevice(url, device_id, first_ts, rate=40)
     device.start()

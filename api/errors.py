@@ -10,12 +10,16 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.db import unavailable
 
 log = logging.getLogger("api.errors")
 
@@ -31,6 +35,7 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+    503: "service_unavailable",
 }
 _UPPER_CODE = re.compile(r"[A-Z][A-Z0-9_]+")
 
@@ -51,7 +56,7 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": code.replace("_", " ")}
     for status, code in _STATUS_CODES.items()
-    if status in (400, 401, 403, 404, 409, 422)
+    if status in (400, 401, 403, 404, 409, 422, 503)
 }
 
 
@@ -138,8 +143,27 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "an internal error occurred")
 
 
+#: Seconds a client is asked to wait after `database_unavailable`.
+DATABASE_RETRY_AFTER_S = 5
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 `database_unavailable` when the database did not answer in time, refused or dropped
+    the connection (api/db.py); any other error of these types is a bug: 500."""
+    reason = unavailable(exc)
+    if reason is None:
+        return await _unexpected(request, exc)
+    log.warning("%s %s: %s (%s)", request.method, request.url.path, reason, type(exc).__name__)
+    response = error_response(503, "database_unavailable", reason)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    return response
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # What a stalled or unreachable database raises (TimeoutError is an OSError).
+    for kind in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, SQLAlchemyError):
+        app.add_exception_handler(kind, _database_error)
     app.add_exception_handler(Exception, _unexpected)

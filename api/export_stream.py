@@ -26,6 +26,8 @@ PIPE_DEPTH: Final = 8
 """Chunks (each at most one socket read, ≤ 256 KiB) between PostgreSQL and the response."""
 COALESCE_BYTES: Final = 256 * 1024
 """Chunks waiting in the pipe are joined up to this size: fewer, larger HTTP chunks."""
+COPY_TIMEOUT_S: Final = 24 * 3600.0
+"""An export's COPY runs as long as its client reads (a client that leaves cancels it)."""
 
 Planner = Callable[[asyncpg.Connection], Awaitable[Statement]]
 
@@ -81,8 +83,14 @@ async def _produce(pool: asyncpg.Pool, plan: Planner, exporter: Exporter, pipe: 
             # Shortest exact text for float8 whatever the server's default.
             await conn.execute("SET LOCAL extra_float_digits = 3")
             chosen = await plan(conn)
+            # The COPY streams at the client's pace: not bound by the query timeout.
+            await conn.execute("SET LOCAL statement_timeout = 0")
             await conn.copy_from_query(
-                chosen.sql, *chosen.args, output=pipe.put, **exporter.copy_options
+                chosen.sql,
+                *chosen.args,
+                output=pipe.put,
+                timeout=COPY_TIMEOUT_S,
+                **exporter.copy_options,
             )
     except Exception as exc:  # the consumer raises it, ending the response
         pipe.close(exc)

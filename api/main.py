@@ -14,7 +14,8 @@ from fastapi import APIRouter, FastAPI
 
 import dashboard.app as dashboard
 from api import credentials, errors, health, openapi, publisher
-from api.db import create_engine, session_maker
+from api.connections import bounded_protocol, fit_descriptors
+from api.db import create_engine, create_pool, session_maker
 from api.errors import ERROR_RESPONSES
 from api.limits import BodyLimit
 from api.publisher import Publisher
@@ -71,8 +72,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
         url = settings.resolved_database_url()
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.db_pool_max)
-        engine = create_engine(url, pool_size=settings.db_pool_max)
+        pool = await create_pool(url, settings)
+        engine = create_engine(url, settings.db_pool_max, settings.db_timeout_s)
         # Everything allocated so far lives as long as the process: keep it out of the
         # collector's full passes (~70 ms each otherwise, the p99 of every request).
         gc.freeze()
@@ -164,15 +165,24 @@ def api_router() -> APIRouter:
     return router
 
 
+def server_config(app: FastAPI, settings: ApiSettings) -> uvicorn.Config:
+    """uvicorn as the API runs it: httptools with a request-head deadline and a connection cap
+    (api/connections.py), keep-alive per the settings, no access log."""
+    max_connections = fit_descriptors(settings.http_max_connections)
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        http=bounded_protocol(settings.http_header_timeout_s, max_connections),
+        timeout_keep_alive=settings.http_keepalive_s,
+        backlog=2048,
+        log_config=None,
+        access_log=False,
+    )
+
+
 def main(settings: ApiSettings) -> None:
     setup_logging("api", settings.log_level)
     log.info("listening on http://%s:%d", settings.http_host, settings.http_port)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-    )
-    Server(config, app.state.hub).run()
+    Server(server_config(app, settings), app.state.hub).run()

@@ -20,7 +20,18 @@ DEFAULT_ADMIN_EMAIL = "admin@example.com"
 class ApiSettings(CommonSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_header_timeout_s: float = Field(default=5.0, gt=0)
+    """A request's line and headers must arrive within this (slowloris): else 408, closed."""
+    http_keepalive_s: int = Field(default=5, ge=1)
+    """An idle kept-alive connection is closed after this."""
+    http_max_connections: int = Field(default=1000, ge=1)
+    """Open connections at most (live streams included); past it 503 `too_many_connections`."""
     db_pool_max: int = 10
+    db_timeout_s: float = Field(default=2.0, gt=0)
+    """The longest a request waits for a database connection (pool or new), and for each
+    statement of the CRUD and login routes; past it: 503 `database_unavailable`."""
+    db_query_timeout_s: float = Field(default=30.0, gt=0)
+    """The longest a history, stats or export statement may run (client and server side)."""
     secret: str | None = Field(default=None, repr=False)
     """JWT signing secret; unset → generated once and kept in the data dir (the demo)."""
     jwt_lifetime_s: int = Field(default=24 * 3600, gt=0)

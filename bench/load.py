@@ -370,16 +370,25 @@ def table(f: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def fleet_options(
+    parser: argparse.ArgumentParser, argv: list[str], full: Sizes, quick: Sizes
+) -> tuple[Sizes, argparse.Namespace]:
+    """--quick, --devices and --seconds added to `parser`; the sizes they ask for."""
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{quick.devices} devices for {quick.seconds:g} s"
+    )
+    parser.add_argument("--devices", type=int, help=f"simulated devices ({full.devices})")
+    parser.add_argument("--seconds", type=float, help=f"how long they publish ({full.seconds:g})")
+    args = parser.parse_args(argv)
+    base = quick if args.quick else full
+    return Sizes(args.devices or base.devices, args.seconds or base.seconds), args
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.load", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="200 devices for 15 s")
-    parser.add_argument("--devices", type=int, help="simulated devices (1000)")
-    parser.add_argument("--seconds", type=float, help="how long they publish (60)")
-    args = parser.parse_args(argv)
-    base = QUICK if args.quick else Sizes()
-    sizes = Sizes(args.devices or base.devices, args.seconds or base.seconds)
+    sizes, _ = fleet_options(parser, argv, Sizes(), QUICK)
     setup_logging("bench", "INFO")
     fields = run(sizes)
     print(table(fields))

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from api.admin import ensure_admin
-from api.main import create_app
+from api.main import create_app, server_config
 from api.settings import ApiSettings
 from api.stream.server import Server
 from tickwire.broker import free_port
@@ -59,20 +58,24 @@ async def login(client: httpx.AsyncClient, email: str, password: str, user_id: s
 
 
 @contextlib.asynccontextmanager
-async def running_api(database_url: str, mqtt_url: str, data_dir: Path) -> AsyncIterator[Api]:
+async def running_api(
+    database_url: str, mqtt_url: str, data_dir: Path, **overrides: object
+) -> AsyncIterator[Api]:
+    """The API on uvicorn (127.0.0.1, a free port) with an admin; `overrides`: ApiSettings."""
     port = free_port()
-    settings = ApiSettings(
-        database_url=database_url,
-        mqtt_url=mqtt_url,
-        http_port=port,
-        data_dir=data_dir,
-        secret=secrets.token_urlsafe(40),
-        admin_password=secrets.token_urlsafe(12),
-    )
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "mqtt_url": mqtt_url,
+        "http_port": port,
+        "data_dir": data_dir,
+        "secret": secrets.token_urlsafe(40),
+        "admin_password": secrets.token_urlsafe(12),
+    }
+    settings = ApiSettings(**(values | overrides))  # type: ignore[arg-type]
     await ensure_admin(settings)
     app = create_app(settings)
     # As `python -m api` runs it: open streams (a browser test's page) end at shutdown.
-    server = Server(uvicorn.Config(app, port=port, log_config=None), app.state.hub)
+    server = Server(server_config(app, settings), app.state.hub)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -114,10 +114,36 @@ def test_depends_on_names_services_with_valid_conditions(compose: dict[str, Any]
                 assert all_services[target].get("restart") == "no", f"{target} is not one-shot"
 
 
-def test_long_running_services_have_health_checks(compose: dict[str, Any]) -> None:
+def test_every_service_is_restarted_or_one_shot_and_checked(compose: dict[str, Any]) -> None:
+    """Liveness: a long-running service is restarted whenever its process ends (Docker's
+    `unless-stopped`) and has a health check; a one-shot is never restarted."""
+    one_shots = {"broker-setup", "migrate"}
     for name, service in services(compose).items():
-        if service.get("restart") != "no" and name != "simulator":
-            assert "healthcheck" in service, name
+        restart = service.get("restart")
+        if name in one_shots:
+            assert restart == "no", name
+            continue
+        assert restart == "unless-stopped", f"{name}: restart {restart!r}"
+        check = service.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+        seconds = {k: int(check[k].removesuffix("s")) for k in ("interval", "timeout")}
+        assert 0 < seconds["timeout"] <= seconds["interval"], name
+        assert check["retries"] >= 3 and "start_period" in check, name
+
+
+def test_the_api_runs_with_its_request_limits(compose: dict[str, Any]) -> None:
+    """The uvicorn limits (head deadline, keep-alive, connection cap) and the database
+    timeouts are set for the api container, from .env with the documented defaults."""
+    environment = services(compose)["api"]["environment"]
+    for name in (
+        "TICKWIRE_HTTP_HEADER_TIMEOUT_S",
+        "TICKWIRE_HTTP_KEEPALIVE_S",
+        "TICKWIRE_HTTP_MAX_CONNECTIONS",
+        "TICKWIRE_DB_TIMEOUT_S",
+        "TICKWIRE_DB_QUERY_TIMEOUT_S",
+    ):
+        assert environment.get(name, "").startswith(f"${{{name}:-"), name
 
 
 def test_named_volumes_are_declared(compose: dict[str, Any]) -> None:

@@ -353,6 +353,17 @@ async def insert_series(db: asyncpg.Connection, device_id: str, seconds: int) ->
     await db.execute("ANALYZE telemetry")
 
 
+def series_params(device_id: str, seconds: int, format: str) -> dict[str, str]:
+    """The export query of `insert_series`' whole range."""
+    end = T0 + timedelta(seconds=seconds)
+    return {
+        "device_id": device_id,
+        "format": format,
+        "start": T0.isoformat(),
+        "end": end.isoformat(),
+    }
+
+
 def small_buffer_client(api: Api) -> httpx.AsyncClient:
     """An admin client whose socket buffers little (no kernel autotuning up to tens of MB),
     so a client that stops reading is felt by the server at once."""
@@ -365,12 +376,7 @@ async def test_a_large_export_streams(api: Api, db: asyncpg.Connection) -> None:
     reading holds the COPY back (nothing piles up in the server); then the rest arrives."""
     rows = 200_000
     await insert_series(db, "big", rows)
-    params = {
-        "device_id": "big",
-        "format": "xml",
-        "start": T0.isoformat(),
-        "end": (T0 + timedelta(seconds=rows)).isoformat(),
-    }
+    params = series_params("big", rows, "xml")
     async with small_buffer_client(api) as client:
         started = time.perf_counter()
         async with client.stream("GET", "/api/export/telemetry", params=params) as response:

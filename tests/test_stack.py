@@ -25,7 +25,7 @@ async def test_taken_port_is_refused_clearly(tmp_path: Path) -> None:
 
 async def test_embedded_broker_runs_on_a_free_port(tmp_path: Path) -> None:
     port = free_port()
-    async with embedded_broker(tmp_path / "broker", port) as (url, kind):
+    async with embedded_broker(tmp_path / "broker", port) as (url, kind, _):
         assert url == f"mqtt://127.0.0.1:{port}" and kind in ("mosquitto", "amqtt")
         assert not port_free(port)
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 log = logging.getLogger("tickwire.broker")
@@ -205,6 +205,16 @@ class Mosquitto:
         )
         wait_for_port(self.host, self.port, timeout, self.process)
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def exit_status(self) -> int | None:
+        """The process's exit status once it ended (negative: the signal that killed it)."""
+        return None if self.process is None else self.process.poll()
+
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
     def stop(self, kill: bool = False) -> None:
         if self.process is None:
             return
@@ -247,11 +257,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class EmbeddedBroker(NamedTuple):
+    url: str
+    kind: str
+    """'mosquitto-dynsec' (every client logs in), else 'mosquitto' or 'amqtt' (anonymous)."""
+    mosquitto: Mosquitto | None
+    """The Mosquitto process, to watch and restart (None: amqtt runs in this process)."""
+
+
 @contextlib.asynccontextmanager
 async def embedded_broker(
     directory: Path, port: int = 1883, admin: tuple[str, str] | None = None
-) -> AsyncIterator[tuple[str, str]]:
-    """Run the embedded broker; yield (url, kind).
+) -> AsyncIterator[EmbeddedBroker]:
+    """Run the embedded broker; yield its URL, kind and process.
 
     kind is 'mosquitto-dynsec' (given `admin` and the plugin is installed: every client logs
     in), else 'mosquitto' or 'amqtt', both anonymous and on 127.0.0.1 only.
@@ -270,13 +288,13 @@ async def embedded_broker(
         await asyncio.to_thread(broker.start)
         log.info("Mosquitto listening on %s", broker.url)
         try:
-            yield broker.url, "mosquitto-dynsec" if secured else "mosquitto"
+            yield EmbeddedBroker(broker.url, "mosquitto-dynsec" if secured else "mosquitto", broker)
         finally:
             await asyncio.to_thread(broker.stop)
         return
     async with _amqtt(port) as url:
         log.warning("mosquitto not installed: using the slower pure-Python amqtt on %s", url)
-        yield url, "amqtt"
+        yield EmbeddedBroker(url, "amqtt", None)
 
 
 @contextlib.asynccontextmanager

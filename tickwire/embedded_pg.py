@@ -10,18 +10,42 @@ import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import psutil
 import psycopg
 
 log = logging.getLogger("tickwire.embedded_pg")
 
 
-@contextlib.contextmanager
-def embedded_postgres(pg_dir: Path, database: str = "tickwire") -> Iterator[str]:
-    """Start (initialising on first use) the server under `pg_dir`; yield the database URL.
+class EmbeddedPostgres:
+    """The running server: its database URL, its postmaster, and a restart after it died."""
 
-    The data survives: the next start finds the same cluster. The server stops on exit.
+    def __init__(self, server: Any, url: str) -> None:
+        self._server = server
+        self.url = url
+
+    def pid(self) -> int:
+        return int(self._server.get_postmaster_info().pid)
+
+    def running(self) -> bool:
+        try:
+            return bool(psutil.Process(self.pid()).status() != psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            return False
+
+    def restart(self) -> None:
+        """Start the server again on the same data and socket (after a crash: `pg_ctl start`
+        recovers from the WAL)."""
+        self._server.ensure_postgres_running()
+
+
+@contextlib.contextmanager
+def embedded_server(pg_dir: Path, database: str = "tickwire") -> Iterator[EmbeddedPostgres]:
+    """Start (initialising on first use) the server under `pg_dir`; stop it on exit.
+
+    The data survives: the next start finds the same cluster.
     """
     # platformdirs warns that XDG_RUNTIME_DIR is unset (as root, in CI) and falls back to /tmp.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
@@ -34,9 +58,18 @@ def embedded_postgres(pg_dir: Path, database: str = "tickwire") -> Iterator[str]
         admin_url = f"postgresql://postgres@/postgres?host={quote(str(socket_dir), safe='/')}"
         ensure_database(admin_url, database)
         log.info("embedded PostgreSQL ready (socket %s)", socket_dir)
-        yield f"postgresql://postgres@/{database}?host={quote(str(socket_dir), safe='/')}"
+        yield EmbeddedPostgres(
+            server, f"postgresql://postgres@/{database}?host={quote(str(socket_dir), safe='/')}"
+        )
     finally:
         server.cleanup()
+
+
+@contextlib.contextmanager
+def embedded_postgres(pg_dir: Path, database: str = "tickwire") -> Iterator[str]:
+    """`embedded_server`, yielding only the database URL."""
+    with embedded_server(pg_dir, database) as server:
+        yield server.url
 
 
 #: Write-heavy ingest: fewer, spread-out checkpoints (durability unchanged: fsync and

@@ -2,8 +2,10 @@
 
 Starts the database (embedded PostgreSQL unless TICKWIRE_DATABASE_URL), the broker (Mosquitto
 if installed, else amqtt, unless TICKWIRE_MQTT_URL), applies the migrations, then runs the
-ingester, the API and the simulator as child processes (`python -m …`). Ctrl-C stops them all,
-then the broker and the database; the data stays under TICKWIRE_DATA_DIR for the next run.
+ingester, the API and the simulator as child processes (`python -m …`). Any of them, the
+embedded broker and the embedded database included, is restarted when it dies, with back-off
+(tickwire/supervisor.py). Ctrl-C stops them all, then the broker and the database; the data
+stays under TICKWIRE_DATA_DIR for the next run.
 
 The embedded Mosquitto runs with dynamic security: the admin, ingest and API passwords are kept
 in the data dir (broker/accounts.json), each service logs in with its own account, the API
@@ -17,16 +19,16 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from sql.migrate import MigrateSettings, upgrade
 from tickwire import brokerauth
-from tickwire.broker import Accounts, embedded_broker
-from tickwire.embedded_pg import embedded_postgres
+from tickwire.broker import Accounts, Mosquitto, embedded_broker
+from tickwire.embedded_pg import EmbeddedPostgres, embedded_server
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
+from tickwire.supervisor import Service, Unit, Watched, supervise
 
 log = logging.getLogger("tickwire")
 
@@ -35,12 +37,8 @@ class StackSettings(MigrateSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     simulator: bool = True
-
-
-@dataclass
-class Child:
-    name: str
-    process: asyncio.subprocess.Process
+    embedded_mqtt_port: int = 1883
+    """Where the embedded broker listens (127.0.0.1), when TICKWIRE_MQTT_URL is unset."""
 
 
 @dataclass
@@ -65,16 +63,23 @@ async def up(settings: StackSettings) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with contextlib.AsyncExitStack() as stack:
+        units: list[Unit] = []
         database_url = settings.database_url
         if not database_url:
-            database_url = stack.enter_context(embedded_postgres(settings.embedded_pg_dir))
+            database = stack.enter_context(embedded_server(settings.embedded_pg_dir))
+            units.append(_database_unit(database))
+            database_url = database.url
         mqtt_url, broker_kind, accounts = settings.mqtt_url or "", "external", None
         if not mqtt_url:
             accounts = Accounts.kept(settings.embedded_broker_dir)
             admin = (accounts.admin_user, accounts.admin)
-            mqtt_url, broker_kind = await stack.enter_async_context(
-                embedded_broker(settings.embedded_broker_dir, admin=admin)
+            mqtt_url, broker_kind, mosquitto = await stack.enter_async_context(
+                embedded_broker(
+                    settings.embedded_broker_dir, settings.embedded_mqtt_port, admin=admin
+                )
             )
+            if mosquitto is not None:
+                units.append(_broker_unit(mosquitto))
         backend = await asyncio.to_thread(
             upgrade, database_url, settings.db_backend, settings.retention_days
         )
@@ -90,13 +95,32 @@ async def up(settings: StackSettings) -> int:
         envs = {name: env for name in ("ingest", "api", "simulator")}
         if accounts is not None:
             envs = await child_environments(env, mqtt_url, broker_kind, accounts, login)
-        children = [await _spawn("ingest", envs["ingest"]), await _spawn("api", envs["api"])]
+        services = [Service("ingest", envs["ingest"]), Service("api", envs["api"])]
         if settings.simulator:
-            children.append(await _spawn("simulator", envs["simulator"]))
-        _banner(settings, backend, broker_kind, mqtt_url, [c.name for c in children], str(login))
-        code = await _supervise(children, stop)
+            # Status 0: it ran the duration or message count it was given (TICKWIRE_SIM_*).
+            services.append(Service("simulator", envs["simulator"], restart="on-failure"))
+        for service in services:
+            await service.start()
+        _banner(settings, backend, broker_kind, mqtt_url, [s.name for s in services], str(login))
+        await supervise([*units, *services], services, stop)
     log.info("stopped; data kept in %s", settings.data_dir)
-    return code
+    return 0
+
+
+def _database_unit(database: EmbeddedPostgres) -> Unit:
+    return Watched(
+        "postgresql", database.pid, database.running, lambda: asyncio.to_thread(database.restart)
+    )
+
+
+def _broker_unit(mosquitto: Mosquitto) -> Unit:
+    return Watched(
+        "mosquitto",
+        mosquitto.pid,
+        mosquitto.running,
+        lambda: asyncio.to_thread(mosquitto.start),
+        mosquitto.exit_status,
+    )
 
 
 async def child_environments(
@@ -132,35 +156,6 @@ async def child_environments(
         },
         "simulator": simulator,
     }
-
-
-async def _spawn(module: str, env: dict[str, str]) -> Child:
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env)
-    return Child(module, process)
-
-
-async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
-    """Run until Ctrl-C or until a child dies; then stop every child, newest first."""
-    exits = {asyncio.ensure_future(c.process.wait()): c for c in children}
-    stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait([*exits, stopper], return_when=asyncio.FIRST_COMPLETED)
-    code = 0
-    for finished in done:
-        if finished in exits:
-            child = exits[finished]
-            log.error("%s exited with %s: stopping the stack", child.name, child.process.returncode)
-            code = 1
-    for child in reversed(children):
-        if child.process.returncode is None:
-            child.process.terminate()
-    for child in reversed(children):
-        try:
-            await asyncio.wait_for(child.process.wait(), 15)
-        except TimeoutError:
-            log.warning("%s did not stop in 15 s: killing it", child.name)
-            child.process.kill()
-    stopper.cancel()
-    return code
 
 
 async def _ensure_admin(settings: StackSettings, database_url: str) -> Login:

@@ -13,6 +13,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pydantic import field_validator
 from sqlalchemy import Connection, create_engine, text
 
@@ -71,6 +72,13 @@ def current(database_url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head() -> str | None:
+    """The newest revision of this package's scripts."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def _config(conn: Connection, chosen: str) -> Config:

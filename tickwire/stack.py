@@ -76,7 +76,7 @@ async def up(settings: StackSettings) -> int:
                 embedded_broker(settings.embedded_broker_dir, admin=admin)
             )
         backend = await asyncio.to_thread(
-            upgrade, database_url, settings.db_backend, settings.retention_days
+            upgrade, database_url, settings.db_backend, settings.policies()
         )
         login = await _ensure_admin(settings, database_url)
         env = {

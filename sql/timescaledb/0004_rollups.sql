@@ -7,7 +7,10 @@
 --   * avg is sum / count at every level (avg(value) overflowed float8 past ~1e154 in a bucket
 --     and made every refresh of that window fail, for every device);
 --   * open / close are the first / last tick by (time, source), as in the raw answers and on
---     plain PostgreSQL (first(price, time) picked any of several ticks at one instant);
+--     plain PostgreSQL (first(price, time) picked any of several ticks at one instant). Not
+--     first(price, (time, source)): an anonymous record cannot be read back from a partial
+--     aggregate, so any parallel plan over the raw rows (a refresh, a real-time read) fails
+--     with "input of anonymous composite types is not implemented";
 --   * each level has a chunk interval of its own and may be compressed (policies: sql/policies.py).
 --
 -- History: a rebuilt aggregate can only recompute buckets whose raw rows are still there.
@@ -38,8 +41,9 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS prices_1m
 WITH (timescaledb.continuous, timescaledb.materialized_only = false,
       timescaledb.chunk_interval = '7 days') AS
 SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, ticker,
-       first(price, (time, source)) AS open, max(price) AS high, min(price) AS low,
-       last(price, (time, source)) AS close, sum(volume) AS volume, count(*) AS count
+       (array_agg(price ORDER BY time, source))[1] AS open, max(price) AS high,
+       min(price) AS low, (array_agg(price ORDER BY time DESC, source DESC))[1] AS close,
+       sum(volume) AS volume, count(*) AS count
 FROM prices
 GROUP BY time_bucket(INTERVAL '1 minute', time), ticker
 WITH NO DATA

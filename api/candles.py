@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from api.interval import ORIGIN_SQL
+from api.pending import stale
 from api.resolution import Ask, Segment, cover, grain, levels_for, source_of
 from api.series import Params
 
@@ -55,7 +56,7 @@ async def candles(conn: asyncpg.Connection, ticker: str, ask: Ask) -> tuple[str,
     """(source, candles) of the ticker over the asked range, in buckets of `ask.width`;
     buckets without ticks are left out."""
     levels = levels_for(ask.width, ask.raw_only)
-    segments = cover(ask.start, ask.end, levels)
+    segments = cover(ask.start, ask.end, levels, await stale(conn, "prices", ask.start, ask.end))
     params = Params()
     pieces = _pieces(segments, params, ticker, grain(levels, ask.width))
     width = params.add(ask.width)

@@ -20,24 +20,26 @@ ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
 LEVELS = {"1m": "1 minute", "1h": "1 hour", "1d": "1 day"}
 
 
-def _settled(kind: str, level: str, settled_only: bool) -> str:
-    """A filter on `bucket`: no refresh window pending over it, at this level or a finer one
-    (a coarser level is refreshed from the finer ones)."""
+def _settled(kind: str, level: str, settled_only: bool, since: datetime | None = None) -> str:
+    """A filter on `bucket`: from `since` on, and (`settled_only`) no refresh window pending
+    over it at this level or a finer one (a coarser level is refreshed from the finer ones)."""
+    after = "true" if since is None else f"bucket >= TIMESTAMPTZ '{since.isoformat()}'"
     if not settled_only:
-        return "true"
+        return after
     relations = ", ".join(
         f"'{kind}_{name}'" for name in list(LEVELS)[: list(LEVELS).index(level) + 1]
     )
-    return f"""NOT EXISTS (SELECT 1 FROM rollup_pending p WHERE p.relation IN ({relations})
-                          AND p.window_start < bucket + INTERVAL '{LEVELS[level]}'
-                          AND p.window_end > bucket)"""
+    return f"""{after} AND NOT EXISTS (
+                   SELECT 1 FROM rollup_pending p WHERE p.relation IN ({relations})
+                   AND p.window_start < bucket + INTERVAL '{LEVELS[level]}'
+                   AND p.window_end > bucket)"""
 
 
 async def telemetry_mismatches(
-    db: asyncpg.Connection, level: str, settled_only: bool = False
+    db: asyncpg.Connection, level: str, settled_only: bool = False, since: datetime | None = None
 ) -> list[str]:
     width = LEVELS[level]
-    settled = _settled("telemetry", level, settled_only)
+    settled = _settled("telemetry", level, settled_only, since)
     expected = await db.fetch(
         f"""SELECT * FROM (
                 SELECT date_bin(INTERVAL '{width}', time, {ORIGIN}) AS bucket, device_id, metric,
@@ -60,10 +62,10 @@ async def telemetry_mismatches(
 
 
 async def prices_mismatches(
-    db: asyncpg.Connection, level: str, settled_only: bool = False
+    db: asyncpg.Connection, level: str, settled_only: bool = False, since: datetime | None = None
 ) -> list[str]:
     width = LEVELS[level]
-    settled = _settled("prices", level, settled_only)
+    settled = _settled("prices", level, settled_only, since)
     expected = await db.fetch(
         f"""SELECT * FROM (
                 SELECT date_bin(INTERVAL '{width}', time, {ORIGIN}) AS bucket, ticker,
@@ -105,13 +107,16 @@ def _compare(
     return problems[:10]
 
 
-async def all_mismatches(db: asyncpg.Connection, settled_only: bool = False) -> list[str]:
+async def all_mismatches(
+    db: asyncpg.Connection, settled_only: bool = False, since: datetime | None = None
+) -> list[str]:
     """Rollup rows that differ from the raw recomputation, at every level of both kinds;
-    `settled_only`: only where no refresh is pending (TimescaleDB, `rollup_pending`)."""
+    `settled_only`: only where no refresh is pending (TimescaleDB, `rollup_pending`); `since`:
+    only buckets from then on."""
     problems = []
     for level in LEVELS:
-        problems += await telemetry_mismatches(db, level, settled_only)
-        problems += await prices_mismatches(db, level, settled_only)
+        problems += await telemetry_mismatches(db, level, settled_only, since)
+        problems += await prices_mismatches(db, level, settled_only, since)
     return problems
 
 

@@ -4,8 +4,8 @@ Same tiling as telemetry (`resolution.cover`): whole rollup buckets where they f
 aggregated per minute (or straight into the candle width, when no rollup nests in it) at the
 edges. A candle's open is the open of its earliest piece and its close the close of its
 latest; pieces never overlap in time, so that is its first and last tick by time, exactly.
-Ticks at the very same instant from several sources are a tie nobody orders the same way
-(TimescaleDB's first()/last() pick any): raw ticks here break it by `source`.
+Ticks at the very same instant from several sources are ordered by `source`, here as in the
+rollups of both backends, so rollup and raw answers agree.
 """
 
 from __future__ import annotations

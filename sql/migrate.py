@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from sqlalchemy import Connection, create_engine
 
 from sql import backend
@@ -38,6 +38,11 @@ class MigrateSettings(CommonSettings):
     """Compress 1-minute rollups older than this many days (TimescaleDB only); 0 never."""
     compress_1h_after_days: int = DEFAULT_COMPRESS_DAYS["1h"]
     compress_1d_after_days: int = DEFAULT_COMPRESS_DAYS["1d"]
+
+    @field_validator("retention_1m_days", mode="before")
+    @classmethod
+    def _unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset variable as ""
 
     @model_validator(mode="after")
     def _policies(self) -> MigrateSettings:

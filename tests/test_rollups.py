@@ -204,3 +204,29 @@ async def test_a_refresh_that_fails_stays_pending_across_restarts_and_ingest_goe
         assert await all_mismatches(db) == []
     finally:
         await running.close()
+
+
+async def test_late_rows_reach_compressed_rollups(db: asyncpg.Connection) -> None:
+    """TimescaleDB: rows late enough that their raw and rollup chunks are compressed already
+    (each level compressed past its refresh window) are folded in all the same."""
+    if await backend(db) != "timescaledb":
+        pytest.skip("plain PostgreSQL: no compression")
+    writer = await backfill_writer(db)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
+    rows = [
+        (start + timedelta(seconds=61 * k), "cold", "temperature", float(k)) for k in range(300)
+    ]
+    await writer.backfill([], rows)
+    compressed = 0
+    for relation in ("telemetry", "telemetry_1m", "telemetry_1h", "telemetry_1d"):
+        compressed += len(
+            await db.fetch(
+                "SELECT compress_chunk(c, if_not_compressed => TRUE) FROM show_chunks($1) c",
+                relation,
+            )
+        )
+    assert compressed >= 4
+    late = [(start + timedelta(seconds=61 * k + 7), "cold", "temp", -float(k)) for k in range(9)]
+    await writer.backfill([], late)
+    assert await all_mismatches(db) == []
+    assert await answer_mismatches(db, start, start + timedelta(days=1)) == []

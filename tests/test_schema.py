@@ -81,6 +81,17 @@ async def test_timescaledb_has_hypertables_continuous_aggregates_and_policies(
         compress |= {f"prices_{level}": after, f"telemetry_{level}": after}
     assert await policies(db, "policy_compression", "compress_after") == compress
     assert await policies(db, "policy_retention") == {}
+    segments = await db.fetch(
+        """SELECT c.view_name, string_agg(s.attname, ', ' ORDER BY s.segmentby_column_index)
+           FROM timescaledb_information.compression_settings s
+           JOIN timescaledb_information.continuous_aggregates c
+             ON (c.materialization_hypertable_schema, c.materialization_hypertable_name)
+              = (s.hypertable_schema, s.hypertable_name)
+           WHERE s.segmentby_column_index IS NOT NULL GROUP BY 1"""
+    )
+    assert dict(segments) == {  # a segment per series, as the API reads them
+        name: "ticker" if name.startswith("prices") else "device_id, metric" for name in ROLLUPS
+    }
     intervals = {
         r[0]: r[1]
         for r in await db.fetch(

@@ -185,18 +185,25 @@ DROP MATERIALIZED VIEW IF EXISTS telemetry_1h_0003
 ;
 DROP MATERIALIZED VIEW IF EXISTS telemetry_1m_0003
 ;
--- Compression of each level (when: sql/policies.py, a setting): one segment per series.
-ALTER MATERIALIZED VIEW prices_1m SET (timescaledb.compress = true)
+-- Compression of each level (when: sql/policies.py, a setting): a segment per series, as the
+-- API reads them (the default would be none), in time order.
+ALTER MATERIALIZED VIEW prices_1m SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = 'ticker', timescaledb.compress_orderby = 'bucket')
 ;
-ALTER MATERIALIZED VIEW prices_1h SET (timescaledb.compress = true)
+ALTER MATERIALIZED VIEW prices_1h SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = 'ticker', timescaledb.compress_orderby = 'bucket')
 ;
-ALTER MATERIALIZED VIEW prices_1d SET (timescaledb.compress = true)
+ALTER MATERIALIZED VIEW prices_1d SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = 'ticker', timescaledb.compress_orderby = 'bucket')
 ;
-ALTER MATERIALIZED VIEW telemetry_1m SET (timescaledb.compress = true)
+ALTER MATERIALIZED VIEW telemetry_1m SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = 'device_id, metric', timescaledb.compress_orderby = 'bucket')
 ;
-ALTER MATERIALIZED VIEW telemetry_1h SET (timescaledb.compress = true)
+ALTER MATERIALIZED VIEW telemetry_1h SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = 'device_id, metric', timescaledb.compress_orderby = 'bucket')
 ;
-ALTER MATERIALIZED VIEW telemetry_1d SET (timescaledb.compress = true)
+ALTER MATERIALIZED VIEW telemetry_1d SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = 'device_id, metric', timescaledb.compress_orderby = 'bucket')
 ;
 -- Refresh policies as before: each level materialises up to one bucket ago, over a window
 -- (3 h, 3 days, 30 days) that late rows older than it do not reach; the ingester refreshes

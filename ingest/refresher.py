@@ -239,11 +239,12 @@ async def refresh_pending(conn: asyncpg.Connection, everything: bool = False) ->
 
 
 async def _ready_now(conn: asyncpg.Connection, window: Window) -> None:
-    window.ready_at = await conn.fetchval(
+    ready_at = await conn.fetchval(
         "UPDATE rollup_pending SET ready_at = now() WHERE id = ANY($1::bigint[])"
         " RETURNING ready_at",
         window.ids,
     )
+    window.ready_at = ready_at or window.ready_at  # None: another ingester's refresher took it
 
 
 async def _delete(conn: asyncpg.Connection, ids: list[int], before: datetime | None = None) -> None:

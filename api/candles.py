@@ -4,8 +4,8 @@ Same tiling as telemetry (`resolution.cover`): whole rollup buckets where they f
 aggregated per minute (or straight into the candle width, when no rollup nests in it) at the
 edges. A candle's open is the open of its earliest piece and its close the close of its
 latest; pieces never overlap in time, so that is its first and last tick by time, exactly.
-Ticks at the very same instant from several sources are a tie nobody orders the same way
-(TimescaleDB's first()/last() pick any): raw ticks here break it by `source`.
+Ticks at the very same instant from several sources are ordered by `source`, here as in the
+rollups of both backends, so rollup and raw answers agree.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from api.interval import ORIGIN_SQL
+from api.pending import stale
 from api.resolution import Ask, Segment, cover, grain, levels_for, source_of
 from api.series import Params
 
@@ -55,7 +56,7 @@ async def candles(conn: asyncpg.Connection, ticker: str, ask: Ask) -> tuple[str,
     """(source, candles) of the ticker over the asked range, in buckets of `ask.width`;
     buckets without ticks are left out."""
     levels = levels_for(ask.width, ask.raw_only)
-    segments = cover(ask.start, ask.end, levels)
+    segments = cover(ask.start, ask.end, levels, await stale(conn, "prices", ask.start, ask.end))
     params = Params()
     pieces = _pieces(segments, params, ticker, grain(levels, ask.width))
     width = params.add(ask.width)

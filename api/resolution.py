@@ -4,12 +4,15 @@ A query over [start, end) grouped by a width W is answered exactly from pieces t
 range: whole rollup buckets of the coarsest level whose width divides W where they fit, finer
 levels towards the edges, and raw rows in the partial minutes at either end. Every piece lies
 inside one W bucket, so re-aggregating the pieces gives the same numbers as aggregating the raw
-rows of [start, end) directly (see `cover`).
+rows of [start, end) directly (see `cover`). Windows whose rollups still wait for a refresh
+(TimescaleDB, late rows: `rollup_pending`) are read from raw rows, so an answer includes every
+committed row.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -88,9 +91,43 @@ def levels_for(width: timedelta | None, raw_only: bool = False) -> list[tuple[st
     return [(name, w) for name, w in LEVELS if width is None or width % w == timedelta(0)]
 
 
-def cover(start: datetime, end: datetime, levels: list[tuple[str, timedelta]]) -> list[Segment]:
+Window = tuple[datetime, datetime]
+Stale = Mapping[str, Sequence[Window]]
+"""Rollup level → windows where it may still miss committed rows (refresh pending)."""
+
+
+def cover(
+    start: datetime, end: datetime, levels: list[tuple[str, timedelta]], stale: Stale | None = None
+) -> list[Segment]:
     """Disjoint segments tiling [start, end): whole buckets of the coarsest level where they
-    fit, finer levels for what is left at either edge, raw rows for the rest (in time order)."""
+    fit, finer levels for what is left at either edge, raw rows for the rest (in time order).
+    Where a level is `stale`, its buckets there are tiled again with finer levels and raw rows
+    (adjacent raw segments joined: pieces of one minute always come from one segment)."""
+    segments = _tiles(start, end, levels)
+    if not stale:
+        return segments
+    tiled: list[Segment] = []
+    for segment in segments:
+        if segment.level is None:
+            tiled.append(segment)
+            continue
+        rank = next(i for i, (name, _) in enumerate(levels) if name == segment.level)
+        width, cursor = levels[rank][1], segment.start
+        for low, high in sorted(stale.get(segment.level, ())):
+            low = max(interval.floor(low, width), cursor)
+            high = min(interval.ceil(high, width), segment.end)
+            if low >= high:
+                continue
+            if cursor < low:
+                tiled.append(Segment(segment.level, cursor, low))
+            tiled += cover(low, high, levels[rank + 1 :], stale)
+            cursor = high
+        if cursor < segment.end:
+            tiled.append(Segment(segment.level, cursor, segment.end))
+    return _joined(tiled)
+
+
+def _tiles(start: datetime, end: datetime, levels: list[tuple[str, timedelta]]) -> list[Segment]:
     if start >= end:
         return []
     if not levels:
@@ -98,12 +135,33 @@ def cover(start: datetime, end: datetime, levels: list[tuple[str, timedelta]]) -
     (name, width), finer = levels[0], levels[1:]
     inner_start, inner_end = interval.ceil(start, width), interval.floor(end, width)
     if inner_start >= inner_end:
-        return cover(start, end, finer)
+        return _tiles(start, end, finer)
     return [
-        *cover(start, inner_start, finer),
+        *_tiles(start, inner_start, finer),
         Segment(name, inner_start, inner_end),
-        *cover(inner_end, end, finer),
+        *_tiles(inner_end, end, finer),
     ]
+
+
+def _joined(segments: list[Segment]) -> list[Segment]:
+    joined: list[Segment] = []
+    for segment in segments:
+        last = joined[-1] if joined else None
+        if last and last.level is None and segment.level is None and last.end == segment.start:
+            joined[-1] = Segment(None, last.start, segment.end)
+        else:
+            joined.append(segment)
+    return joined
+
+
+def stale_levels(pending: Sequence[tuple[str, datetime, datetime]]) -> dict[str, list[Window]]:
+    """Pending (level, start, end) windows as `Stale`: a coarser level is refreshed from the
+    finer one, so a window pending at a level makes every coarser level stale there too."""
+    widths = dict(LEVELS)
+    return {
+        name: [(low, high) for level, low, high in pending if widths[level] <= width]
+        for name, width in LEVELS
+    }
 
 
 def source_of(table: str, segments: list[Segment]) -> str:

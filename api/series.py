@@ -18,6 +18,7 @@ import numpy as np
 
 from api import downsample
 from api.interval import ORIGIN_SQL
+from api.pending import stale
 from api.resolution import (
     FINEST,
     LEVELS,
@@ -155,7 +156,7 @@ async def _buckets(
     conn: asyncpg.Connection, device_id: str, metric: str | None, ask: Ask
 ) -> Answer:
     levels = levels_for(ask.width, ask.raw_only)
-    segments = cover(ask.start, ask.end, levels)
+    segments = cover(ask.start, ask.end, levels, await stale(conn, "telemetry", ask.start, ask.end))
     params = Params()
     where = _filter(params, device_id, metric)
     pieces = telemetry_pieces(segments, params, where, grain(levels, ask.width))
@@ -196,7 +197,7 @@ class Stats:
 async def stats(conn: asyncpg.Connection, device_id: str, start: datetime, end: datetime) -> Stats:
     """avg/count/min/max per metric over [start, end): whole rollup buckets inside the window
     (coarsest first) plus the raw rows of the partial minutes at its edges."""
-    segments = cover(start, end, levels_for(None))
+    segments = cover(start, end, levels_for(None), await stale(conn, "telemetry", start, end))
     params = Params()
     pieces = telemetry_pieces(segments, params, _filter(params, device_id, None), FINEST)
     rows = await conn.fetch(

@@ -20,6 +20,7 @@ from ingest.backlog import Backlog
 from ingest.batch import Batch, Item, dead_letter
 from ingest.flush import FlushPolicy
 from ingest.pruner import prune
+from ingest.refresher import Refresher
 from ingest.replay import feed as feed_replays
 from ingest.replay import settle
 from ingest.settings import IngestSettings
@@ -73,7 +74,10 @@ async def run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     stats = Stats()
-    writers = [await _connect_writer(settings) for _ in range(settings.ingest_writers)]
+    rollups = Refresher(settings.resolved_database_url())
+    writers = [
+        await _connect_writer(settings, rollups.wake) for _ in range(settings.ingest_writers)
+    ]
     subscriber = Subscriber(
         MqttAddress(settings.resolved_mqtt_url()),
         settings.ingest_client_id,
@@ -146,6 +150,8 @@ async def run(
                 ),
                 name="replay",
             )
+            if writers[0].backend == "timescaledb":
+                tasks.create_task(rollups.run(mqtt_stop), name="refresher")
             if ready is not None:
                 tasks.create_task(_signal_ready(subscriber, ready, mqtt_stop), name="ready")
     finally:
@@ -303,7 +309,7 @@ async def _write_until_committed(
         delay = min(delay * 2, 5.0)
         with contextlib.suppress(*_RETRY_ERRORS):
             if writer.conn.is_closed():
-                writer = await _connect_writer(settings)
+                writer = await _connect_writer(settings, writer.on_late)
 
 
 async def _dead_letter_refused(
@@ -332,7 +338,7 @@ async def _signal_ready(
         ready.set()
 
 
-async def _connect_writer(settings: IngestSettings) -> Writer:
+async def _connect_writer(settings: IngestSettings, on_late: Callable[[], None] | None) -> Writer:
     conn = await asyncpg.connect(settings.resolved_database_url())
     backend = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
     if backend is None:
@@ -340,7 +346,7 @@ async def _connect_writer(settings: IngestSettings) -> Writer:
     if backend == "timescaledb":
         # Late rows may land in compressed chunks; never refuse them for the decompression cap.
         await conn.execute("SET timescaledb.max_tuples_decompressed_per_dml_transaction = 0")
-    writer = Writer(conn, backend, settings.auto_register)
+    writer = Writer(conn, backend, settings.auto_register, on_late)
     await writer.prepare()
     return writer
 

@@ -34,13 +34,16 @@ part AS (
     FROM ins GROUP BY 1, device_id, metric
 )"""
 
+# Open and close are the first and last tick by (time, source): ticks of several sources at
+# one instant are ordered by source, as in the raw answers and on TimescaleDB.
 _PRICES_PART = f"""
 part AS (
     SELECT {_bucket("1 minute")} AS bucket, ticker,
            (array_agg(price ORDER BY time, source))[1] AS open, max(price) AS high,
            min(price) AS low, (array_agg(price ORDER BY time DESC, source DESC))[1] AS close,
            sum(volume) AS volume, count(*) AS count, min(time) AS open_time,
-           max(time) AS close_time
+           max(time) AS close_time, (array_agg(source ORDER BY time, source))[1] AS open_source,
+           (array_agg(source ORDER BY time DESC, source DESC))[1] AS close_source
     FROM ins GROUP BY 1, ticker
 )"""
 
@@ -63,22 +66,31 @@ r{suffix} AS (
 )"""
 
 
+_EARLIER: Final = "(excluded.open_time, excluded.open_source) < (r.open_time, r.open_source)"
+_LATER: Final = "(excluded.close_time, excluded.close_source) > (r.close_time, r.close_source)"
+
+
 def _prices_merge(suffix: str, width: str) -> str:
     return f"""
 r{suffix} AS (
     INSERT INTO prices_{suffix} AS r
-        (bucket, ticker, open, high, low, close, volume, count, open_time, close_time)
+        (bucket, ticker, open, high, low, close, volume, count, open_time, close_time,
+         open_source, close_source)
     SELECT {_bucket(width, "bucket")}, ticker,
-           (array_agg(open ORDER BY open_time))[1], max(high), min(low),
-           (array_agg(close ORDER BY close_time DESC))[1], sum(volume), sum(count),
-           min(open_time), max(close_time)
+           (array_agg(open ORDER BY open_time, open_source))[1], max(high), min(low),
+           (array_agg(close ORDER BY close_time DESC, close_source DESC))[1], sum(volume),
+           sum(count), min(open_time), max(close_time),
+           (array_agg(open_source ORDER BY open_time, open_source))[1],
+           (array_agg(close_source ORDER BY close_time DESC, close_source DESC))[1]
     FROM part GROUP BY 1, ticker ORDER BY ticker, 1
     ON CONFLICT (ticker, bucket) DO UPDATE SET
-        open = CASE WHEN excluded.open_time < r.open_time THEN excluded.open ELSE r.open END,
+        open = CASE WHEN {_EARLIER} THEN excluded.open ELSE r.open END,
+        open_source = CASE WHEN {_EARLIER} THEN excluded.open_source ELSE r.open_source END,
         open_time = least(r.open_time, excluded.open_time),
         high = greatest(r.high, excluded.high),
         low = least(r.low, excluded.low),
-        close = CASE WHEN excluded.close_time > r.close_time THEN excluded.close ELSE r.close END,
+        close = CASE WHEN {_LATER} THEN excluded.close ELSE r.close END,
+        close_source = CASE WHEN {_LATER} THEN excluded.close_source ELSE r.close_source END,
         close_time = greatest(r.close_time, excluded.close_time),
         volume = CASE WHEN r.volume IS NULL THEN excluded.volume
                       WHEN excluded.volume IS NULL THEN r.volume
@@ -116,20 +128,37 @@ def floor_to(ts: datetime, width: timedelta) -> datetime:
     return _ORIGIN_DT + ((ts - _ORIGIN_DT) // width) * width
 
 
+def ceil_to(ts: datetime, width: timedelta) -> datetime:
+    return _ORIGIN_DT - ((_ORIGIN_DT - ts) // width) * width
+
+
+#: How long a batch may take from choosing its windows to its commit. A policy that
+#: materialises up to a bucket end in between would not see the batch's rows; rows that close
+#: to a bucket's end count as late, so their window is refreshed anyway.
+COMMIT_MARGIN: Final = timedelta(seconds=5)
+
+
 def refresh_windows(
-    oldest: datetime, newest: datetime, now: datetime
+    oldest: datetime, newest: datetime, now: datetime, since: datetime | None = None
 ) -> list[tuple[str, datetime, datetime]]:
     """TimescaleDB: the (level, start, end) windows to refresh after committing rows in
     [oldest, newest], finest level first. A level needs it when rows are older than what
     real-time aggregation is sure to cover. Neither the policies (end_offset = one bucket) nor
     these refreshes materialise past `floor(now - width)`, so the watermark never passes it and
     everything from there on is served in real time; the window stops there too.
+
+    `since`: rows older than this are not folded in (raw rows retention may already have
+    dropped some of their bucket's: refreshing it would lose the rest); windows start at the
+    first whole bucket from there.
     """
     windows = []
     for suffix, _ in LEVELS:
         width = WIDTHS[suffix]
-        horizon = floor_to(now - width, width)
-        if oldest < horizon:
-            end = min(floor_to(newest, width) + width, horizon)
-            windows.append((suffix, floor_to(oldest, width), end))
+        horizon = floor_to(now + COMMIT_MARGIN - width, width)
+        start = floor_to(oldest, width)
+        if since is not None:
+            start = max(start, ceil_to(since, width))
+        end = min(floor_to(newest, width) + width, horizon)
+        if start < end:
+            windows.append((suffix, start, end))
     return windows

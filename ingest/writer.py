@@ -8,17 +8,16 @@ streamed once: events are built from the rows actually inserted).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import asyncpg
 
-from ingest import rollup
+from ingest import refresher, rollup
 from ingest.batch import Batch, DeadLetter, Item, Replay, dead_letter, dead_letters
 from ingest.identity import Identity, Verdict
 from ingest.replay import settle
@@ -29,7 +28,6 @@ from tickwire.events import device_status_event, price_events, telemetry_events
 
 log = logging.getLogger("ingest.writer")
 
-_REFRESH_ATTEMPTS: Final = 8
 _KNOWN_TTL_S: Final = 30.0
 _PRICE_COLUMNS: Final = ("time", "ticker", "price", "volume", "source")
 _TELEMETRY_COLUMNS: Final = ("time", "device_id", "metric", "value")
@@ -101,11 +99,20 @@ class Outcome:
 class Writer:
     """Owns the writer's database connection and the cache of known devices and tickers."""
 
-    def __init__(self, conn: asyncpg.Connection, backend: str, auto_register: bool) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        backend: str,
+        auto_register: bool,
+        on_late: Callable[[], None] | None = None,
+    ) -> None:
         self.conn = conn
         self.backend = backend
         self.auto_register = auto_register
         self._identity = Identity(auto_register)
+        self.on_late = on_late
+        """Called after a commit that recorded rollup windows to refresh (TimescaleDB)."""
+        self._retention = refresher.RawRetention()
         self._known_tickers: set[str] = set()
         self._known_since = time.monotonic()
         self._insert_sql = {
@@ -129,10 +136,11 @@ class Writer:
         async with self.conn.transaction():
             outcome = await self._write_rows(rows)
             await self._record(stats, outcome, started, instance, batch.retained)
+            late = await self._record_late(outcome.committed)
             await journal.append(self.conn, outcome.events)  # last: see tickwire.journal
         self.remember_registered(rows)
-        if self.backend == "timescaledb":
-            await self._refresh_late(rows)
+        if late and self.on_late is not None:
+            self.on_late()
         return outcome
 
     async def backfill(self, prices: list[PriceRow], telemetry: list[TelemetryRow]) -> int:
@@ -142,9 +150,10 @@ class Writer:
         rows = Rows(prices=prices, telemetry=telemetry, devices={row[1] for row in telemetry})
         async with self.conn.transaction():
             outcome = await self._write_rows(rows)
+            late = await self._record_late(outcome.committed)
         self.remember_registered(rows)
-        if self.backend == "timescaledb":
-            await self._refresh_late(rows)
+        if late:
+            await refresher.refresh_all(self.conn)
         return outcome.inserted
 
     async def _write_rows(self, rows: Rows) -> Outcome:
@@ -279,34 +288,16 @@ class Writer:
             stats.retained_ignored,
         )
 
-    async def _refresh_late(self, rows: Rows) -> None:
-        """TimescaleDB: refresh the continuous aggregates over late rows, finest level first."""
-        now = datetime.now(UTC)
-        for table, times in (
-            ("prices", [r[0] for r in rows.prices]),
-            ("telemetry", [r[0] for r in rows.telemetry]),
-        ):
-            if not times:
-                continue
-            for suffix, start, end in rollup.refresh_windows(min(times), max(times), now):
-                await self._refresh(f"{table}_{suffix}", start, end)
-
-    async def _refresh(self, view: str, start: datetime, end: datetime) -> None:
-        # CALL cannot run in a transaction block: simple protocol, literal arguments.
-        statement = (
-            f"CALL refresh_continuous_aggregate('{view}', "
-            f"'{start.isoformat()}'::timestamptz, '{end.isoformat()}'::timestamptz)"
-        )
-        for attempt in range(_REFRESH_ATTEMPTS):
-            try:
-                await self.conn.execute(statement)
-                return
-            except asyncpg.PostgresError as exc:
-                # A policy refreshing an overlapping window makes ours fail: wait and retry.
-                if attempt == _REFRESH_ATTEMPTS - 1:
-                    raise
-                log.info("refresh of %s deferred (%s); retrying", view, exc)
-                await asyncio.sleep(0.5 * (attempt + 1))
+    async def _record_late(self, committed: Committed) -> bool:
+        """TimescaleDB: record the rollup windows the inserted rows need refreshed, in the
+        batch's transaction (`ingest.refresher`); whether there were any."""
+        if self.backend != "timescaledb":
+            return False
+        prices = [row[0] for row in committed.prices]
+        telemetry = [row[0] for row in committed.telemetry]
+        recorded = await refresher.record(self.conn, "prices", prices, self._retention)
+        recorded += await refresher.record(self.conn, "telemetry", telemetry, self._retention)
+        return recorded > 0
 
 
 def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:

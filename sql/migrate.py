@@ -1,7 +1,7 @@
 """`python -m sql upgrade|current`: apply the schema to the configured database.
 
-Re-runnable: alembic records what is applied, and the TimescaleDB retention policy (a setting,
-not a revision) is re-applied on every run.
+Re-runnable: alembic records what is applied, and the TimescaleDB retention and compression
+policies (settings, not revisions: `sql.policies`) are re-applied on every run.
 """
 
 from __future__ import annotations
@@ -14,30 +14,58 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pydantic import field_validator
-from sqlalchemy import Connection, create_engine, text
+from pydantic import field_validator, model_validator
+from sqlalchemy import Connection, create_engine
 
 from sql import backend
+from sql.policies import DEFAULT_COMPRESS_DAYS, Policies, apply, default_1m_retention
 from tickwire.logs import setup_logging
 from tickwire.settings import CommonSettings
 
 log = logging.getLogger("sql")
-
-#: The 1-day rollup policy refreshes 30 days back; raw data must outlive that window.
-MIN_RETENTION_DAYS = 31
 
 
 class MigrateSettings(CommonSettings):
     db_backend: str = "auto"
     retention_days: int = 0
     """Drop raw rows older than this many days (TimescaleDB only); 0 keeps everything."""
+    retention_1m_days: int | None = None
+    """Drop 1-minute rollups older than this; unset: 0 (keep) while raw rows are kept, else
+    max(retention_days, 365). Each level must outlive the one below (`sql.policies`)."""
+    retention_1h_days: int = 0
+    retention_1d_days: int = 0
+    compress_1m_after_days: int = DEFAULT_COMPRESS_DAYS["1m"]
+    """Compress 1-minute rollups older than this many days (TimescaleDB only); 0 never."""
+    compress_1h_after_days: int = DEFAULT_COMPRESS_DAYS["1h"]
+    compress_1d_after_days: int = DEFAULT_COMPRESS_DAYS["1d"]
 
-    @field_validator("retention_days")
+    @field_validator("retention_1m_days", mode="before")
     @classmethod
-    def _retention(cls, value: int) -> int:
-        if value and value < MIN_RETENTION_DAYS:
-            raise ValueError(f"retention_days must be 0 or >= {MIN_RETENTION_DAYS}")
-        return value
+    def _unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset variable as ""
+
+    @model_validator(mode="after")
+    def _policies(self) -> MigrateSettings:
+        self.policies()  # refuses inconsistent days
+        return self
+
+    def policies(self) -> Policies:
+        one_minute = self.retention_1m_days
+        if one_minute is None:
+            one_minute = default_1m_retention(self.retention_days)
+        return Policies(
+            retention={
+                "raw": self.retention_days,
+                "1m": one_minute,
+                "1h": self.retention_1h_days,
+                "1d": self.retention_1d_days,
+            },
+            compress={
+                "1m": self.compress_1m_after_days,
+                "1h": self.compress_1h_after_days,
+                "1d": self.compress_1d_after_days,
+            },
+        )
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -49,18 +77,21 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def upgrade(
-    database_url: str, wanted_backend: str = "auto", retention_days: int = 0, to: str = "head"
+    database_url: str,
+    wanted_backend: str = "auto",
+    policies: Policies | None = None,
+    revision: str = "head",
 ) -> str:
-    """Apply every revision (up to `to`: tests of a migration); return the backend."""
+    """Apply the revisions up to `revision`; return the backend the database runs."""
     engine = create_engine(sqlalchemy_url(database_url))
     try:
         with engine.connect() as conn:
             chosen = backend.recorded(conn) or backend.detect(conn, wanted_backend)
             conn.commit()
             config = _config(conn, chosen)
-            command.upgrade(config, to)
-            if chosen == "timescaledb":
-                _apply_retention(conn, retention_days)
+            command.upgrade(config, revision)
+            if chosen == "timescaledb" and revision == "head":
+                apply(conn, policies or Policies())
             conn.commit()
         return chosen
     finally:
@@ -91,16 +122,6 @@ def _config(conn: Connection, chosen: str) -> Config:
     return config
 
 
-def _apply_retention(conn: Connection, days: int) -> None:
-    for table in ("prices", "telemetry"):
-        conn.execute(text(f"SELECT remove_retention_policy('{table}', if_exists => TRUE)"))
-        if days:
-            conn.execute(
-                text(f"SELECT add_retention_policy('{table}', make_interval(days => :d))"),
-                {"d": days},
-            )
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m sql", description=__doc__)
     parser.add_argument("action", nargs="?", default="upgrade", choices=["upgrade", "current"])
@@ -111,7 +132,7 @@ def main(argv: list[str]) -> int:
     if args.action == "current":
         print(current(url) or "empty")
         return 0
-    chosen = upgrade(url, settings.db_backend, settings.retention_days)
+    chosen = upgrade(url, settings.db_backend, settings.policies())
     log.info("schema at head on %s (%s)", chosen, _redacted(url))
     return 0
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import psycopg
 import pytest
 from playwright.async_api import Browser
 
@@ -22,10 +21,9 @@ from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from simulator.app import run as run_simulator
 from simulator.settings import SimulatorSettings
-from sql.migrate import upgrade
 from tests.api_support import Api, running_api
 from tests.browser_support import chromium
-from tests.support import unique, with_database
+from tests.support import fresh_database, unique
 from tickwire import brokerauth
 from tickwire.broker import Mosquitto, free_port
 from tickwire.embedded_pg import embedded_postgres
@@ -40,21 +38,6 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with embedded_postgres(tmp_path_factory.mktemp("pg"), database="postgres") as url:
         yield url
-
-
-@contextlib.contextmanager
-def fresh_database(server_url: str, revision: str = "head") -> Iterator[str]:
-    """A new database with the schema up to `revision`, dropped afterwards."""
-    name = unique("tw_test").replace("-", "_")
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server_url, name)
-    try:
-        upgrade(url, to=revision)
-        yield url
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -1,27 +1,57 @@
-"""Rollups recomputed from raw rows, independently of how either backend maintains them."""
+"""Rollups recomputed from raw rows, independently of how either backend maintains them.
+
+avg is sum / count (float8's avg overflows past ~1e154); open and close are the first and last
+tick by (time, source), so ticks of several sources at one instant have one right answer."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 import asyncpg
+
+from api.candles import candles
+from api.resolution import Source, ask
+from api.series import telemetry
+from api.timerange import TimeRange
 
 ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
 LEVELS = {"1m": "1 minute", "1h": "1 hour", "1d": "1 day"}
 
 
-async def telemetry_mismatches(db: asyncpg.Connection, level: str) -> list[str]:
+def _settled(kind: str, level: str, settled_only: bool, since: datetime | None = None) -> str:
+    """A filter on `bucket`: from `since` on, and (`settled_only`) no refresh window pending
+    over it at this level or a finer one (a coarser level is refreshed from the finer ones)."""
+    after = "true" if since is None else f"bucket >= TIMESTAMPTZ '{since.isoformat()}'"
+    if not settled_only:
+        return after
+    relations = ", ".join(
+        f"'{kind}_{name}'" for name in list(LEVELS)[: list(LEVELS).index(level) + 1]
+    )
+    return f"""{after} AND NOT EXISTS (
+                   SELECT 1 FROM rollup_pending p WHERE p.relation IN ({relations})
+                   AND p.window_start < bucket + INTERVAL '{LEVELS[level]}'
+                   AND p.window_end > bucket)"""
+
+
+async def telemetry_mismatches(
+    db: asyncpg.Connection, level: str, settled_only: bool = False, since: datetime | None = None
+) -> list[str]:
     width = LEVELS[level]
+    settled = _settled("telemetry", level, settled_only, since)
     expected = await db.fetch(
-        f"""SELECT date_bin(INTERVAL '{width}', time, {ORIGIN}) AS bucket, device_id, metric,
-                   count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
-                   avg(value) AS avg, (array_agg(value ORDER BY time DESC))[1] AS last
-            FROM telemetry GROUP BY 1, 2, 3 ORDER BY 2, 3, 1"""
+        f"""SELECT * FROM (
+                SELECT date_bin(INTERVAL '{width}', time, {ORIGIN}) AS bucket, device_id, metric,
+                       count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
+                       sum(value) / count(*) AS avg,
+                       (array_agg(value ORDER BY time DESC))[1] AS last
+                FROM telemetry GROUP BY 1, 2, 3) AS raw
+            WHERE {settled} ORDER BY 2, 3, 1"""
     )
     actual = await db.fetch(
         f"""SELECT bucket, device_id, metric, count, sum, min, max, avg, last
-            FROM telemetry_{level} ORDER BY 2, 3, 1"""
+            FROM telemetry_{level} WHERE {settled} ORDER BY 2, 3, 1"""
     )
     return _compare(
         expected,
@@ -31,18 +61,24 @@ async def telemetry_mismatches(db: asyncpg.Connection, level: str) -> list[str]:
     )
 
 
-async def prices_mismatches(db: asyncpg.Connection, level: str) -> list[str]:
+async def prices_mismatches(
+    db: asyncpg.Connection, level: str, settled_only: bool = False, since: datetime | None = None
+) -> list[str]:
     width = LEVELS[level]
+    settled = _settled("prices", level, settled_only, since)
     expected = await db.fetch(
-        f"""SELECT date_bin(INTERVAL '{width}', time, {ORIGIN}) AS bucket, ticker,
-                   (array_agg(price ORDER BY time))[1] AS open, max(price) AS high,
-                   min(price) AS low, (array_agg(price ORDER BY time DESC))[1] AS close,
-                   sum(volume) AS volume, count(*) AS count
-            FROM prices GROUP BY 1, 2 ORDER BY 2, 1"""
+        f"""SELECT * FROM (
+                SELECT date_bin(INTERVAL '{width}', time, {ORIGIN}) AS bucket, ticker,
+                       (array_agg(price ORDER BY time, source))[1] AS open, max(price) AS high,
+                       min(price) AS low,
+                       (array_agg(price ORDER BY time DESC, source DESC))[1] AS close,
+                       sum(volume) AS volume, count(*) AS count
+                FROM prices GROUP BY 1, 2) AS raw
+            WHERE {settled} ORDER BY 2, 1"""
     )
     actual = await db.fetch(
         f"""SELECT bucket, ticker, open, high, low, close, volume, count
-            FROM prices_{level} ORDER BY 2, 1"""
+            FROM prices_{level} WHERE {settled} ORDER BY 2, 1"""
     )
     return _compare(
         expected,
@@ -71,9 +107,39 @@ def _compare(
     return problems[:10]
 
 
-async def all_mismatches(db: asyncpg.Connection) -> list[str]:
+async def all_mismatches(
+    db: asyncpg.Connection, settled_only: bool = False, since: datetime | None = None
+) -> list[str]:
+    """Rollup rows that differ from the raw recomputation, at every level of both kinds;
+    `settled_only`: only where no refresh is pending (TimescaleDB, `rollup_pending`); `since`:
+    only buckets from then on."""
     problems = []
     for level in LEVELS:
-        problems += await telemetry_mismatches(db, level)
-        problems += await prices_mismatches(db, level)
+        problems += await telemetry_mismatches(db, level, settled_only, since)
+        problems += await prices_mismatches(db, level, settled_only, since)
     return problems
+
+
+async def answer_mismatches(db: asyncpg.Connection, start: datetime, end: datetime) -> list[str]:
+    """History answers (candles of every ticker, buckets of every device) at 1m, 1h and 1d
+    that differ from the same answers computed from raw rows only."""
+    span = TimeRange(start, end)
+    problems: list[str] = []
+    for every in LEVELS:
+        auto, raw = (ask(span, None, every, source) for source in (Source.auto, Source.raw))
+        for (ticker,) in await db.fetch("SELECT DISTINCT ticker FROM prices ORDER BY 1"):
+            _, got = await candles(db, ticker, auto)
+            _, want = await candles(db, ticker, raw)
+            problems += _compare(want, got, exact=_CANDLE_EXACT, close=("volume",))
+        for (device,) in await db.fetch("SELECT DISTINCT device_id FROM telemetry ORDER BY 1"):
+            got_series = (await telemetry(db, device, None, auto)).series
+            want_series = (await telemetry(db, device, None, raw)).series
+            for got_one, want_one in zip(got_series, want_series, strict=True):
+                problems += _compare(
+                    want_one.points, got_one.points, exact=_POINT_EXACT, close=("value",)
+                )
+    return problems[:10]
+
+
+_CANDLE_EXACT: Final = ("time", "open", "high", "low", "close", "count")
+_POINT_EXACT: Final = ("time", "min", "max", "count", "last")

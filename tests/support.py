@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import paho.mqtt.client as mqtt
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sql.migrate import upgrade
 from tickwire.settings import MqttAddress
 
 
@@ -23,6 +26,21 @@ def with_database(url: str, database: str) -> str:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str, revision: str = "head") -> Iterator[str]:
+    """A new database on the server with the schema up to `revision`, dropped afterwards."""
+    name = unique("tw_test").replace("-", "_")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = with_database(server_url, name)
+        upgrade(url, revision=revision)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 Message = tuple[str, bytes | str | dict[str, Any]]

@@ -13,7 +13,7 @@ import asyncpg
 from ingest.batch import OVERSIZED_KEPT_BYTES
 from sql.migrate import current, head, upgrade
 from tests.conftest import RunningIngester, ingest_settings, start_ingester
-from tests.oracle import all_mismatches
+from tests.oracle import all_mismatches, answer_mismatches
 from tests.support import Message, publish, wait_until
 from tickwire.broker import Mosquitto
 
@@ -28,6 +28,22 @@ async def wait_received(db: asyncpg.Connection, count: int, timeout: float = 30)
         return bool(received >= count)
 
     await wait_until(done, timeout)
+
+
+async def wait_committed(db: asyncpg.Connection, rows: int, timeout: float = 30) -> None:
+    """Until `rows` raw rows are stored (every batch carrying them committed)."""
+
+    async def done() -> bool:
+        stored = await db.fetchval(
+            "SELECT (SELECT count(*) FROM prices) + (SELECT count(*) FROM telemetry)"
+        )
+        return bool(stored >= rows)
+
+    await wait_until(done, timeout)
+
+
+async def no_pending_windows(db: asyncpg.Connection) -> bool:
+    return not await db.fetchval("SELECT count(*) FROM rollup_pending")
 
 
 async def test_redeliveries_and_replays_never_create_a_second_row(
@@ -141,7 +157,8 @@ async def test_rollups_equal_raw_recomputation_including_late_data(
         )
     rng.shuffle(messages)
     publish(broker.url, messages)
-    await wait_received(db, len(messages))
+    await wait_committed(db, len(messages))
+    await wait_until(lambda: no_pending_windows(db), 30)
     assert await all_mismatches(db) == []
 
     # Late data: two days back (older than every refresh window), and into buckets that exist,
@@ -157,7 +174,14 @@ async def test_rollups_equal_raw_recomputation_including_late_data(
         late.append(("stocks/ACME", {"price": rng.uniform(90, 110), "volume": 3, "ts": ts}))
     late.append(("stocks/ACME", {"price": 1.0, "ts": ms(now - timedelta(seconds=1)) + 1}))
     publish(broker.url, late)
-    await wait_received(db, len(messages) + len(late))
+    await wait_committed(db, len(messages) + len(late))
+    # Committed (so acknowledged, or about to be): every answer includes the late rows at
+    # once, the rollups themselves wherever no refresh window is pending (TimescaleDB refreshes
+    # after the commit; plain PostgreSQL merges in it, so nothing is ever pending there)…
+    assert await answer_mismatches(db, now - timedelta(days=3), now + timedelta(minutes=1)) == []
+    assert await all_mismatches(db, settled_only=True) == []
+    # …and everywhere once the pending windows are refreshed, which takes moments.
+    await wait_until(lambda: no_pending_windows(db), 30)
     assert await all_mismatches(db) == []
 
 

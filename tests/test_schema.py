@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from typing import Any
+
 import asyncpg
 import pytest
+from pydantic import ValidationError
 
-from sql.migrate import upgrade
+from sql.migrate import MigrateSettings, upgrade
+from sql.policies import Policies
 
 ROLLUPS = [f"{kind}_{level}" for kind in ("prices", "telemetry") for level in ("1m", "1h", "1d")]
 TABLES = [
@@ -60,17 +66,83 @@ async def test_timescaledb_has_hypertables_continuous_aggregates_and_policies(
         )
     }
     assert caggs == dict.fromkeys(ROLLUPS, False)
-    jobs = [r[0] for r in await db.fetch("SELECT proc_name FROM timescaledb_information.jobs")]
-    assert jobs.count("policy_refresh_continuous_aggregate") == 6
-    assert jobs.count("policy_compression") == 2
-    assert "policy_retention" not in jobs
+    assert await policies(db, "policy_refresh_continuous_aggregate") == {
+        f"{kind}_{level}": {"start_offset": start, "end_offset": end}
+        for kind in ("prices", "telemetry")
+        for level, start, end in (
+            ("1m", "03:00:00", "00:01:00"),
+            ("1h", "3 days", "01:00:00"),
+            ("1d", "30 days", "1 day"),
+        )
+    }
+    # Every level compressed past its refresh window; nothing dropped by default.
+    compress = {"prices": "7 days", "telemetry": "7 days"}
+    for level, after in (("1m", "7 days"), ("1h", "30 days"), ("1d", "90 days")):
+        compress |= {f"prices_{level}": after, f"telemetry_{level}": after}
+    assert await policies(db, "policy_compression", "compress_after") == compress
+    assert await policies(db, "policy_retention") == {}
+    segments = await db.fetch(
+        """SELECT c.view_name, string_agg(s.attname, ', ' ORDER BY s.segmentby_column_index)
+           FROM timescaledb_information.compression_settings s
+           JOIN timescaledb_information.continuous_aggregates c
+             ON (c.materialization_hypertable_schema, c.materialization_hypertable_name)
+              = (s.hypertable_schema, s.hypertable_name)
+           WHERE s.segmentby_column_index IS NOT NULL GROUP BY 1"""
+    )
+    assert dict(segments) == {  # a segment per series, as the API reads them
+        name: "ticker" if name.startswith("prices") else "device_id, metric" for name in ROLLUPS
+    }
+    intervals = {
+        r[0]: r[1]
+        for r in await db.fetch(
+            """SELECT c.view_name, d.time_interval FROM timescaledb_information.dimensions d
+               JOIN timescaledb_information.continuous_aggregates c
+                 ON (c.materialization_hypertable_schema, c.materialization_hypertable_name)
+                  = (d.hypertable_schema, d.hypertable_name)"""
+        )
+    }
+    sized = {"1m": timedelta(days=7), "1h": timedelta(days=90), "1d": timedelta(days=365)}
+    assert intervals == {name: sized[name[-2:]] for name in ROLLUPS}
 
-    upgrade(database_url, retention_days=90)  # a setting, re-applied on every upgrade
-    jobs = [r[0] for r in await db.fetch("SELECT proc_name FROM timescaledb_information.jobs")]
-    assert jobs.count("policy_retention") == 2
-    upgrade(database_url, retention_days=0)
-    jobs = [r[0] for r in await db.fetch("SELECT proc_name FROM timescaledb_information.jobs")]
-    assert "policy_retention" not in jobs
+    # Settings, re-applied on every upgrade: raw retention brings the 1m level's (a year).
+    upgrade(database_url, policies=MigrateSettings(retention_days=90).policies())
+    kept = {"prices": "90 days", "telemetry": "90 days"}
+    kept |= {"prices_1m": "365 days", "telemetry_1m": "365 days"}
+    assert await policies(db, "policy_retention", "drop_after") == kept
+    before = await db.fetchval("SELECT max(job_id) FROM timescaledb_information.jobs")
+    upgrade(database_url, policies=MigrateSettings(retention_days=90).policies())
+    assert await db.fetchval("SELECT max(job_id) FROM timescaledb_information.jobs") == before
+    upgrade(database_url, policies=Policies())
+    assert await policies(db, "policy_retention") == {}
+
+
+def test_retention_settings_never_let_a_level_outlive_its_source() -> None:
+    refused = [
+        {"retention_days": 10},  # raw shorter than the 30-day window of the 1d refresh
+        {"retention_1m_days": 100},  # raw rows kept, their 1m rollups dropped
+        {"retention_days": 90, "retention_1m_days": 60},
+        {"retention_days": 90, "retention_1h_days": 200},  # shorter than 1m's default year
+        {"compress_1d_after_days": 10},  # inside the 1d level's refresh window
+        {"compress_1m_after_days": -1},
+    ]
+    for values in refused:
+        with pytest.raises(ValidationError):
+            MigrateSettings(**values)  # type: ignore[arg-type]
+    fine = MigrateSettings(retention_days=40, retention_1m_days=0, retention_1h_days=0)
+    assert fine.policies().retention == {"raw": 40, "1m": 0, "1h": 0, "1d": 0}
+
+
+async def policies(db: asyncpg.Connection, proc: str, key: str | None = None) -> dict[str, Any]:
+    """relation → its `proc` job's config (or the config's `key`)."""
+    rows = await db.fetch(
+        "SELECT hypertable_name, config FROM timescaledb_information.jobs WHERE proc_name = $1",
+        proc,
+    )
+    found = {}
+    for name, config in rows:
+        values = json.loads(config)
+        found[name] = values[key] if key else {k: values[k] for k in ("start_offset", "end_offset")}
+    return found
 
 
 async def test_plain_postgres_rollups_are_tables(db: asyncpg.Connection) -> None:

@@ -18,8 +18,8 @@ from simulator.settings import SimulatorSettings
 from sql.migrate import upgrade
 from tests.alerts_support import add_device
 from tests.api_support import Account, Api
-from tests.conftest import RunningIngester, fresh_database
-from tests.support import publish, wait_until
+from tests.conftest import RunningIngester
+from tests.support import fresh_database, publish, wait_until
 from tests.test_crud_devices import _telemetry, expect
 from tickwire.broker import Mosquitto
 

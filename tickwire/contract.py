@@ -19,6 +19,11 @@ import orjson
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _isfinite: Final = math.isfinite
+#: Largest magnitude of a price, volume or metric (`out_of_range` beyond). Rollups sum values
+#: per bucket in float8 (max ≈ 1.8e308), and one overflow would fail the refresh of its whole
+#: window, for every device: below this bound a 1-minute bucket never overflows (at most 6e7
+#: distinct microsecond timestamps per series), a day's only past 1.8e8 such readings.
+MAX_MAGNITUDE: Final = 1e300
 
 #: Subscriptions of the ingester (device → server topics).
 SUBSCRIPTIONS: Final = (
@@ -215,6 +220,8 @@ def _number(value: Any, name: str) -> float:
     number = float(value)
     if not _isfinite(number):
         raise Rejected("non_finite", f"{name} is {value}")
+    if abs(number) > MAX_MAGNITUDE:
+        raise Rejected("out_of_range", f"{name} is {value} (at most ±{MAX_MAGNITUDE:g})")
     return number
 
 
@@ -318,6 +325,8 @@ def _reading_rows(device_id: str, body: dict[str, Any], ts: datetime) -> list[Te
                 _check_metric(key)
             if kind is float and not _isfinite(value):
                 raise Rejected("non_finite", f"{key} is {value}")
+            if abs(value) > MAX_MAGNITUDE:
+                raise Rejected("out_of_range", f"{key} is {value} (at most ±{MAX_MAGNITUDE:g})")
             rows.append((ts, device_id, key, float(value)))
     return rows
 

@@ -81,7 +81,7 @@ async def up(settings: StackSettings) -> int:
             if mosquitto is not None:
                 units.append(_broker_unit(mosquitto))
         backend = await asyncio.to_thread(
-            upgrade, database_url, settings.db_backend, settings.retention_days
+            upgrade, database_url, settings.db_backend, settings.policies()
         )
         login = await _ensure_admin(settings, database_url)
         env = {

@@ -92,7 +92,8 @@ class _Snapshot(Collector):
 )
 async def metrics(pool: PoolDep) -> Response:
     """Ingest counters per ingester instance (`tickwire_ingest_*_total`), the last commit
-    time, dead letters by reason, devices by status, and this API process's requests."""
+    time, dead letters by reason, devices by status, rollup windows pending a refresh, and this
+    API process's requests."""
     registry = CollectorRegistry()
     registry.register(_Snapshot(await _database_families(pool)))
     body = generate_latest(registry) + generate_latest(API_REGISTRY)
@@ -104,6 +105,11 @@ async def _database_families(pool: PoolDep) -> list[Any]:
         status = await conn.fetch("SELECT * FROM ingest_status ORDER BY instance")
         dead = await conn.fetch("SELECT reason, count(*) AS n FROM dead_letters GROUP BY reason")
         devices = await conn.fetch("SELECT status, count(*) AS n FROM devices GROUP BY status")
+        pending = await conn.fetch(
+            """SELECT relation, count(*) AS n, sum(attempts) AS failures,
+                      extract(epoch FROM now() - min(recorded_at)) AS age
+               FROM rollup_pending GROUP BY relation"""
+        )
     families: list[Any] = []
     for column, text in _INGEST_COUNTERS:
         family = CounterMetricFamily(f"tickwire_ingest_{column}", text, labels=["instance"])
@@ -121,7 +127,34 @@ async def _database_families(pool: PoolDep) -> list[Any]:
     families.append(last)
     families.append(_by("tickwire_dead_letters", "dead letters stored, by reason", "reason", dead))
     families.append(_by("tickwire_devices", "registered devices, by status", "status", devices))
+    families += _rollup_families(pending)
     return families
+
+
+def _rollup_families(pending: list[Any]) -> list[Any]:
+    """TimescaleDB: rollup windows committed rows wait for (ingest/refresher.py); answers read
+    raw rows there meanwhile. Nothing is ever pending on plain PostgreSQL."""
+    windows = _by(
+        "tickwire_rollup_pending_windows",
+        "rollup windows recorded for a refresh and not refreshed yet, by relation",
+        "relation",
+        pending,
+    )
+    failures = GaugeMetricFamily(
+        "tickwire_rollup_refresh_failures",
+        "failed refreshes of the windows still pending (waits for a concurrent refresh not "
+        "counted), by relation",
+        labels=["relation"],
+    )
+    oldest = GaugeMetricFamily(
+        "tickwire_rollup_pending_oldest_seconds",
+        "age of the oldest pending rollup window, by relation",
+        labels=["relation"],
+    )
+    for row in pending:
+        failures.add_metric([row["relation"]], float(row["failures"]))
+        oldest.add_metric([row["relation"]], float(row["age"]))
+    return [windows, failures, oldest]
 
 
 def _by(name: str, text: str, label: str, rows: list[Any]) -> GaugeMetricFamily:

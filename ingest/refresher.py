@@ -1,0 +1,384 @@
+"""TimescaleDB: the rollup windows late rows need, refreshed without holding up writers.
+
+Rows older than what the refresh policies materialise (store-and-forward replays, backfill:
+`rollup.refresh_windows`) are invisible in the continuous aggregates until their window is
+refreshed. A batch records those windows in `rollup_pending` in its own transaction, so a
+committed row's window is never forgotten, not even by a crash; meanwhile the API reads raw rows
+there (api/resolution.py), so answers include every committed row. The refresher then has each
+window refreshed, finest level first (a level is refreshed from the one below), and deletes it:
+
+- inside a level's policy window (1m: 3 hours, 1h: 3 days, 1d: 30 days) the policy refreshes
+  it: the refresher asks the scheduler to run the policy now and waits for a successful run
+  that started after the window was ready. Only the policy refreshes there, so policies never
+  fail on a concurrent refresh;
+- older than that, only the refresher does: it refreshes the window itself.
+
+A refresh never fails a batch and never holds up a writer. A concurrent refresh of an
+overlapping window (SQLSTATE 55P03) is waited out and not counted; any other error is logged
+and counted on the window (`attempts`, `last_error`: /metrics shows them), which is retried
+with back-off while the coarser levels of its series wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import asyncpg
+
+from ingest import rollup
+from tickwire.aio import wait_any
+
+log = logging.getLogger("ingest.refresher")
+
+#: Retention policies are read again after this long (they change only with a migration).
+_RETENTION_TTL_S: Final = 60.0
+#: A window a concurrent refresh held is tried again after this long.
+_CONCURRENT_RETRY: Final = timedelta(seconds=1)
+#: Back-off after the n-th failure: 2**n seconds, at most this.
+_MAX_BACKOFF_S: Final = 300
+#: The refresher looks at the table this often without being woken (policy runs it waits for,
+#: retries that came due, windows of a restarted or crashed ingester).
+POLL_S: Final = 1.0
+_NEVER: Final = datetime.min.replace(tzinfo=UTC)
+_LEVEL_RANK: Final = {suffix: rank for rank, (suffix, _) in enumerate(rollup.LEVELS)}
+_CONNECTION_ERRORS: Final = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+
+class RawRetention:
+    """Where the raw rows of each table are complete: `now - drop_after` of its retention
+    policy (the catalog is read at most once a minute)."""
+
+    def __init__(self) -> None:
+        self._drop_after: dict[str, timedelta] = {}
+        self._read_at = -_RETENTION_TTL_S
+
+    async def since(self, conn: asyncpg.Connection, table: str) -> datetime | None:
+        if time.monotonic() - self._read_at > _RETENTION_TTL_S:
+            rows = await conn.fetch(
+                "SELECT hypertable_name, (config->>'drop_after')::interval"
+                " FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'"
+            )
+            self._drop_after = {name: drop_after for name, drop_after in rows}
+            self._read_at = time.monotonic()
+        drop_after = self._drop_after.get(table)
+        return None if drop_after is None else datetime.now(UTC) - drop_after
+
+
+async def record(
+    conn: asyncpg.Connection, table: str, times: Sequence[datetime], retention: RawRetention
+) -> int:
+    """In the batch's transaction: record the windows its `table` rows at `times` need;
+    return how many. Rows older than the raw retention are not folded in (its bucket may have
+    lost rows to retention already: a refresh would drop what is left of it)."""
+    if not times:
+        return 0
+    since = await retention.since(conn, table)
+    windows = rollup.refresh_windows(min(times), max(times), datetime.now(UTC), since)
+    if windows:
+        await conn.executemany(
+            "INSERT INTO rollup_pending (relation, window_start, window_end) VALUES ($1, $2, $3)",
+            [(f"{table}_{suffix}", start, end) for suffix, start, end in windows],
+        )
+    return len(windows)
+
+
+@dataclass(slots=True)
+class Window:
+    """Pending rows of one relation merged into one refresh."""
+
+    relation: str
+    start: datetime
+    end: datetime
+    ids: list[int] = field(default_factory=list)
+    due: bool = False
+    ready_at: datetime = _NEVER
+
+    @property
+    def kind(self) -> str:
+        return self.relation.rsplit("_", 1)[0]
+
+    @property
+    def level(self) -> str:
+        return self.relation.rsplit("_", 1)[1]
+
+    def overlaps(self, other: Window) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A level's refresh policy and its last run (timescaledb_information.jobs, job_stats)."""
+
+    job_id: int
+    start_offset: timedelta
+    last_start: datetime | None
+    last_status: str | None
+    running: bool
+    next_start: datetime | None
+
+    def handoff(self, now: datetime, width: timedelta) -> datetime:
+        """Windows older than this are the refresher's. A run refreshes the whole buckets of
+        its window, from `ceil(start - start_offset)` on: runs that start later never reach
+        further back than `ceil(now - start_offset)`, and one running now no further than its
+        own start does."""
+        since = self.last_start if self.running and self.last_start is not None else now
+        return rollup.ceil_to(min(since, now) - self.start_offset, width)
+
+    def covered(self, window: Window, width: timedelta) -> bool:
+        """Did a successful run that started after the window was ready refresh it?"""
+        return (
+            self.last_start is not None
+            and self.last_start > window.ready_at
+            and self.last_status == "Success"
+            and not self.running
+            and window.start >= rollup.ceil_to(self.last_start - self.start_offset, width)
+        )
+
+    def idle_since(self, ready_at: datetime, now: datetime) -> bool:
+        """No run started since `ready_at`, none running, none about to start."""
+        started = self.last_start is not None and self.last_start > ready_at
+        soon = self.next_start is not None and self.next_start <= now + _NUDGE_SLACK
+        return not (started or self.running or soon)
+
+
+def _policy(row: asyncpg.Record) -> Policy:
+    job_id, start_offset, last_start, last_status, running, next_start = row[1:]
+    return Policy(
+        job_id,
+        start_offset,
+        _finite(last_start),
+        last_status,
+        bool(running),
+        _finite(next_start),
+    )
+
+
+def _finite(instant: datetime | None) -> datetime | None:
+    """asyncpg reads ±infinity as naive datetime.min / max: None here."""
+    return instant if instant is not None and instant.tzinfo is not None else None
+
+
+_NUDGE_SLACK: Final = timedelta(seconds=1)
+_POLICIES_SQL: Final = """
+SELECT j.hypertable_name, j.job_id, (j.config->>'start_offset')::interval,
+       s.last_run_started_at, s.last_run_status, s.job_status = 'Running', j.next_start
+FROM timescaledb_information.jobs j
+LEFT JOIN timescaledb_information.job_stats s USING (job_id)
+WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND j.scheduled"""
+
+
+@dataclass(slots=True)
+class Pass:
+    refreshed: int = 0
+    covered: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+
+async def refresh_pending(conn: asyncpg.Connection, everything: bool = False) -> Pass:
+    """One pass over `rollup_pending` on `conn` (outside a transaction), finest level first.
+    A window waits while a finer one of its series overlapping it is pending, and is ready
+    again once that one is done. `everything`: refresh every window now, policy windows
+    included (backfill: no refresher is running)."""
+    # Seen here, a window's rows are committed: that is when it is ready.
+    await conn.execute("UPDATE rollup_pending SET ready_at = now() WHERE ready_at IS NULL")
+    rows = await conn.fetch(
+        "SELECT id, relation, window_start, window_end, ready_at, $1 OR retry_at <= now() AS due"
+        " FROM rollup_pending ORDER BY relation, window_start",
+        everything,
+    )
+    if not rows:
+        return Pass()
+    policies = {}
+    if not everything:
+        policies = {row[0]: _policy(row) for row in await conn.fetch(_POLICIES_SQL)}
+    now = await conn.fetchval("SELECT now()")
+    done = Pass()
+    waiting: list[Window] = []
+    finished: list[Window] = []
+    for window in sorted(_merged(rows), key=lambda w: (_LEVEL_RANK[w.level], w.kind, w.start)):
+        if any(w.kind == window.kind and w.overlaps(window) for w in waiting):
+            await _ready_now(conn, window)  # its source is not complete yet
+            waiting.append(window)
+            continue
+        if any(w.kind == window.kind and w.overlaps(window) for w in finished):
+            await _ready_now(conn, window)  # its source just became complete
+        policy = policies.get(window.relation)
+        width = rollup.WIDTHS[window.level]
+        handoff = window.end if policy is None else policy.handoff(now, width)
+        if window.start < handoff and not (
+            window.due and await _refresh_own(conn, window, handoff, done)
+        ):
+            waiting.append(window)
+            continue
+        if window.end <= handoff:
+            finished.append(window)
+            continue
+        assert policy is not None
+        if policy.covered(window, width):
+            await _delete(conn, window.ids)
+            done.covered += 1
+            finished.append(window)
+            continue
+        if policy.idle_since(window.ready_at, now):
+            await conn.execute("SELECT alter_job($1, next_start => now())", policy.job_id)
+        waiting.append(window)
+    return done
+
+
+async def _ready_now(conn: asyncpg.Connection, window: Window) -> None:
+    ready_at = await conn.fetchval(
+        "UPDATE rollup_pending SET ready_at = now() WHERE id = ANY($1::bigint[])"
+        " RETURNING ready_at",
+        window.ids,
+    )
+    window.ready_at = ready_at or window.ready_at  # None: another ingester's refresher took it
+
+
+async def _delete(conn: asyncpg.Connection, ids: list[int], before: datetime | None = None) -> None:
+    """Delete the rows `ids` (`before`: only those ending by then; the others start then)."""
+    if before is None:
+        await conn.execute("DELETE FROM rollup_pending WHERE id = ANY($1::bigint[])", ids)
+        return
+    await conn.execute(
+        "DELETE FROM rollup_pending WHERE id = ANY($1::bigint[]) AND window_end <= $2", ids, before
+    )
+    await conn.execute(
+        "UPDATE rollup_pending SET window_start = greatest(window_start, $2)"
+        " WHERE id = ANY($1::bigint[])",
+        ids,
+        before,
+    )
+
+
+async def _refresh_own(
+    conn: asyncpg.Connection, window: Window, handoff: datetime, done: Pass
+) -> bool:
+    """Refresh the part of `window` before `handoff`; whether that succeeded (what is left of
+    the window is the policy's)."""
+    end = min(window.end, handoff)
+    error = await _refresh(conn, window.relation, window.start, end)
+    if error is None:
+        await _delete(conn, window.ids, None if end == window.end else end)
+        window.start = end
+        done.refreshed += 1
+        return True
+    if isinstance(error, asyncpg.exceptions.LockNotAvailableError):
+        log.debug("refresh of %s deferred: %s", window.relation, error)
+        await conn.execute(
+            "UPDATE rollup_pending SET retry_at = now() + $2 WHERE id = ANY($1::bigint[])",
+            window.ids,
+            _CONCURRENT_RETRY,
+        )
+        done.deferred += 1
+        return False
+    attempts = await conn.fetchval(
+        """UPDATE rollup_pending SET attempts = attempts + 1, last_error = $2,
+               retry_at = now() + make_interval(secs => least(2 ^ (attempts + 1), $3))
+           WHERE id = ANY($1::bigint[]) RETURNING attempts""",
+        window.ids,
+        f"{error.sqlstate}: {error}"[:500],
+        _MAX_BACKOFF_S,
+    )
+    log.error(
+        "refresh of %s [%s, %s) failed (%s: %s), attempt %s; it stays pending",
+        window.relation,
+        window.start.isoformat(),
+        end.isoformat(),
+        error.sqlstate,
+        error,
+        attempts,
+    )
+    done.failed += 1
+    return False
+
+
+def _merged(rows: list[asyncpg.Record]) -> list[Window]:
+    """Overlapping or touching windows of a relation as one (rows sorted by relation, start);
+    a merged window is due when any of its rows is, ready when all of them are."""
+    windows: list[Window] = []
+    for row in rows:
+        last = windows[-1] if windows else None
+        if last and last.relation == row["relation"] and row["window_start"] <= last.end:
+            last.end = max(last.end, row["window_end"])
+        else:
+            last = Window(row["relation"], row["window_start"], row["window_end"])
+            windows.append(last)
+        last.ids.append(row["id"])
+        last.due = last.due or row["due"]
+        last.ready_at = max(last.ready_at, row["ready_at"])
+    return windows
+
+
+async def _refresh(
+    conn: asyncpg.Connection, relation: str, start: datetime, end: datetime
+) -> asyncpg.PostgresError | None:
+    # CALL cannot run in a transaction block: simple protocol, literal arguments.
+    statement = (
+        f"CALL refresh_continuous_aggregate('{relation}', "
+        f"'{start.isoformat()}'::timestamptz, '{end.isoformat()}'::timestamptz)"
+    )
+    try:
+        await conn.execute(statement)
+    except asyncpg.PostgresError as exc:
+        if isinstance(exc, _CONNECTION_ERRORS):
+            raise
+        return exc
+    return None
+
+
+class Refresher:
+    """The ingester's refresher task: a pass whenever a batch recorded windows (`wake`), and
+    every `POLL_S` anyway; its own connection, re-opened after a failure."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.woken = asyncio.Event()
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        conn: asyncpg.Connection | None = None
+        try:
+            while not stop.is_set():
+                self.woken.clear()
+                done = Pass()
+                try:
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(self.database_url)
+                    done = await refresh_pending(conn)
+                except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+                    log.warning("rollup refresher failed (%s); retrying on a new connection", exc)
+                    if conn is not None:
+                        conn.terminate()
+                except Exception:  # the top of a task: ingest must go on whatever happens here
+                    log.exception("rollup refresher failed; retrying")
+                    if conn is not None:
+                        conn.terminate()
+                if not (done.refreshed or done.covered):  # else coarser levels may be ready
+                    await wait_any([stop, self.woken], POLL_S)
+        finally:
+            if conn is not None:
+                await conn.close()
+
+
+async def refresh_all(conn: asyncpg.Connection) -> None:
+    """Refresh every pending window now, waiting out concurrent refreshes (backfill: no
+    refresher task may be running); windows that fail stay pending."""
+    for _ in range(600):  # a concurrent refresh takes seconds at most
+        if not (await refresh_pending(conn, everything=True)).deferred:
+            return
+        await asyncio.sleep(0.2)

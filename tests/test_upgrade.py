@@ -1,0 +1,150 @@
+"""Upgrading a database with data in it from revision 0003 to 0004 (issue 12), both backends.
+
+Every rollup bucket survives, with the same values, except the fixed ones: avg is sum / count
+and open / close break ties by source. On TimescaleDB, raw rows retention already dropped are
+simulated with drop_chunks: the buckets they made are kept as they were (a rebuilt continuous
+aggregate cannot recompute them), and everything newer equals a raw recomputation.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from sql.migrate import upgrade
+from tests.oracle import ORIGIN, all_mismatches
+from tests.support import fresh_database
+
+LEVELS = {"1m": "1 minute", "1h": "1 hour", "1d": "1 day"}
+KEYS = {"prices": ("ticker",), "telemetry": ("device_id", "metric")}
+#: Columns that must not change; avg may (sum / count), open / close only where ticks tie.
+SAME = {
+    "prices": ("high", "low", "volume", "count"),
+    "telemetry": ("min", "max", "count", "sum", "last"),
+}
+DROPPED_BEFORE = timedelta(days=35)
+
+
+async def test_upgrade_from_0003_keeps_every_bucket(server_url: str) -> None:
+    with fresh_database(server_url, revision="0003") as url:
+        db = await asyncpg.connect(url)
+        try:
+            backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
+            timescale = backend == "timescaledb"
+            today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            old_day, recent_day = today - timedelta(days=40), today - timedelta(days=2)
+            ties = await _load_raw(db, [old_day, recent_day])
+            await _build_0003_rollups(db, timescale)
+            before = await _rollups(db)
+            if timescale:  # retention: the old day's raw rows are gone, its rollups are not
+                for table in KEYS:
+                    await db.execute(
+                        f"SELECT drop_chunks('{table}', older_than => now() - $1::interval)",
+                        DROPPED_BEFORE,
+                    )
+                # A straggler older than the retention, after it ran: a chunk of its own.
+                await db.execute(
+                    "INSERT INTO telemetry VALUES ($1, 'straggler', 'temperature', 5)",
+                    old_day + timedelta(days=1, hours=3),
+                )
+        finally:
+            await db.close()
+
+        upgrade(url)
+
+        db = await asyncpg.connect(url)
+        try:
+            after = await _rollups(db)
+            kept_raw = today - DROPPED_BEFORE if timescale else None
+            for relation, rows in before.items():
+                kind = relation.rsplit("_", 1)[0]
+                lost = set(rows) - set(after[relation])
+                assert not lost, f"{relation}: {len(lost)} buckets lost, e.g. {min(lost)}"
+                for key, old in rows.items():
+                    new = after[relation][key]
+                    assert [new[c] for c in SAME[kind]] == [old[c] for c in SAME[kind]], key
+                    if kind == "telemetry":
+                        assert math.isclose(new["avg"], new["sum"] / new["count"]), key
+                        assert math.isclose(new["avg"], old["avg"], rel_tol=1e-12), key
+                    elif key[-1] not in ties[LEVELS[relation[-2:]]]:
+                        assert (new["open"], new["close"]) == (old["open"], old["close"]), key
+            # Where raw rows are there, every bucket is recomputed: ties and avg right. (The
+            # straggler's own buckets are recomputed from it alone: documented.)
+            assert await all_mismatches(db, since=kept_raw) == []
+        finally:
+            await db.close()
+
+
+async def _load_raw(db: asyncpg.Connection, days: list[datetime]) -> dict[str, set[datetime]]:
+    """Rows on each day for a few hours, and ticks of two sources at one instant; return the
+    buckets (per width) that hold such a tie."""
+    ties: dict[str, set[datetime]] = {width: set() for width in LEVELS.values()}
+    for day in days:
+        start = day + timedelta(hours=9)
+        for k in range(3 * 60):
+            at = start + timedelta(minutes=k, seconds=k % 50)
+            for device, metric in (("d1", "temperature"), ("d2", "humidity")):
+                await db.execute(
+                    "INSERT INTO telemetry VALUES ($1, $2, $3, $4)",
+                    at,
+                    device,
+                    metric,
+                    20 + (k * 7 % 13) / 3,
+                )
+            await db.execute("INSERT INTO prices VALUES ($1, 'UPG', $2, $3, '')", at, 100 + k, k)
+            if k % 30 == 0:  # a tie: the same instant from two sources, first of its bucket
+                tie = at - timedelta(microseconds=1)
+                await db.execute(
+                    "INSERT INTO prices VALUES ($1, 'UPG', 7, 1, 'b'), ($1, 'UPG', 3, 1, 'a')", tie
+                )
+                for width in LEVELS.values():
+                    ties[width].add(await db.fetchval(f"SELECT {_bucket(width, '$1')}", tie))
+    return ties
+
+
+def _bucket(width: str, column: str) -> str:
+    return f"date_bin(INTERVAL '{width}', {column}, {ORIGIN})"
+
+
+async def _build_0003_rollups(db: asyncpg.Connection, timescale: bool) -> None:
+    """The rollups as revision 0003 kept them: the continuous aggregates refreshed, or the plain
+    tables merged by the ingester, which kept the tick of a tie it saw first ('b' here)."""
+    for level, width in LEVELS.items():
+        if timescale:
+            for kind in KEYS:
+                await db.execute(
+                    f"CALL refresh_continuous_aggregate('{kind}_{level}', NULL,"
+                    f" time_bucket(INTERVAL '{width}', now() - INTERVAL '{width}'))"
+                )
+            continue
+        await db.execute(
+            f"""INSERT INTO prices_{level} (bucket, ticker, open, high, low, close, volume,
+                    count, open_time, close_time)
+                SELECT {_bucket(width, "time")}, ticker,
+                       (array_agg(price ORDER BY time, source DESC))[1], max(price), min(price),
+                       (array_agg(price ORDER BY time DESC, source))[1], sum(volume), count(*),
+                       min(time), max(time)
+                FROM prices GROUP BY 1, 2"""
+        )
+        await db.execute(
+            f"""INSERT INTO telemetry_{level} (bucket, device_id, metric, min, max, count, sum,
+                    last, last_time)
+                SELECT {_bucket(width, "time")}, device_id, metric, min(value), max(value),
+                       count(*), sum(value), (array_agg(value ORDER BY time DESC))[1], max(time)
+                FROM telemetry GROUP BY 1, 2, 3"""
+        )
+
+
+async def _rollups(db: asyncpg.Connection) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    """relation → (series…, bucket) → row."""
+    found = {}
+    for kind, keys in KEYS.items():
+        for level in LEVELS:
+            rows = await db.fetch(f"SELECT * FROM {kind}_{level}")
+            found[f"{kind}_{level}"] = {
+                (*(row[k] for k in keys), row["bucket"]): dict(row) for row in rows
+            }
+    return found

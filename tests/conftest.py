@@ -95,12 +95,21 @@ async def start_ingester(settings: IngestSettings) -> RunningIngester:
     return RunningIngester(settings, stop, task)
 
 
+@contextlib.asynccontextmanager
+async def ingesting(settings: IngestSettings) -> AsyncIterator[RunningIngester]:
+    """An ingester for the `async with` block, closed after it unless it ended already."""
+    running = await start_ingester(settings)
+    try:
+        yield running
+    finally:
+        if not running.task.done():
+            await running.close()
+
+
 @pytest.fixture
 async def ingester(database_url: str, broker: Mosquitto) -> AsyncIterator[RunningIngester]:
-    running = await start_ingester(ingest_settings(database_url, broker))
-    yield running
-    if not running.task.done():
-        await running.close()
+    async with ingesting(ingest_settings(database_url, broker)) as running:
+        yield running
 
 
 @pytest.fixture
@@ -201,10 +210,8 @@ async def secure_ingester(
     settings = ingest_settings(
         database_url, secure_broker.mosquitto, mqtt_url=secure_broker.ingest_url
     )
-    running = await start_ingester(settings)
-    yield running
-    if not running.task.done():
-        await running.close()
+    async with ingesting(settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from tests.api_support import Api, running_api
-from tests.conftest import RunningIngester, ingest_settings, start_ingester
+from tests.conftest import RunningIngester, ingest_settings, ingesting, start_ingester
 from tests.support import publish, wait_until
 from tickwire.broker import Mosquitto
 
@@ -24,10 +24,8 @@ ROUTE = "/api/admin/dead-letters"
 async def strict_ingester(database_url: str, broker: Mosquitto) -> AsyncIterator[RunningIngester]:
     """Devices must be registered first: an unknown one's readings are dead letters."""
     settings = ingest_settings(database_url, broker, auto_register=False, alerts_max_lag_s=600)
-    running = await start_ingester(settings)
-    yield running
-    if not running.task.done():
-        await running.close()
+    async with ingesting(settings) as running:
+        yield running
 
 
 @pytest.fixture

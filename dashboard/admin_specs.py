@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from tickwire import alert_kinds
+
 FieldType = Literal["text", "number", "list", "bool", "select"]
 ON: Final = "on"
 
@@ -84,14 +86,7 @@ STOCKS: Final = Entity(
     nullable=frozenset({"name", "exchange", "currency"}),
 )
 
-RULE_KINDS: Final = (
-    "HIGH_TEMP",
-    "THRESHOLD",
-    "OFFLINE",
-    "PRICE_MOVE",
-    "PRICE_ABOVE",
-    "PRICE_BELOW",
-)
+RULE_KINDS: Final = alert_kinds.RULE_NAMES
 RULES: Final = Entity(
     name="rules",
     title="Alert rules",

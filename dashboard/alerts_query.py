@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from dashboard import frame
+from tickwire import alert_kinds
 
 STATES: Final = [
     ("open", "Open"),
@@ -15,15 +16,7 @@ STATES: Final = [
     ("CLEARED", "Cleared"),
     ("any", "Any state"),
 ]
-KINDS: Final = [
-    "HIGH_TEMP",
-    "THRESHOLD",
-    "OFFLINE",
-    "ONLINE",
-    "PRICE_MOVE",
-    "PRICE_ABOVE",
-    "PRICE_BELOW",
-]
+KINDS: Final = list(alert_kinds.NAMES)
 LIMIT: Final = 200
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import Field
 
 from api.errors import Invalid
 from api.schemas.common import DeviceId, Input, Metric, Output, Patch, Text, Ticker
+from tickwire import alert_kinds
 
-RuleKind = Literal["HIGH_TEMP", "OFFLINE", "PRICE_MOVE", "PRICE_ABOVE", "PRICE_BELOW", "THRESHOLD"]
+if TYPE_CHECKING:  # plain strings, as `api.schemas.alerts.AlertKind`
+    RuleKind = str
+else:
+    RuleKind = Literal[alert_kinds.RULE_NAMES]
 Operator = Literal[">", ">=", "<", "<="]
 Severity = Literal["info", "warning", "critical"]
 _YEAR_S: Final = 365 * 86400.0

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-AlertKind = Literal[
-    "HIGH_TEMP", "THRESHOLD", "OFFLINE", "ONLINE", "PRICE_MOVE", "PRICE_ABOVE", "PRICE_BELOW"
-]
+from tickwire import alert_kinds
+
+# The kinds of `tickwire.alert_kinds` as a Literal of plain strings, not the enum: a query or
+# body is validated and documented (inline OpenAPI enum, `literal_error`) as it always was. A
+# Literal built at run time is opaque to mypy, which sees the strings as str.
+if TYPE_CHECKING:
+    AlertKind = str
+else:
+    AlertKind = Literal[alert_kinds.NAMES]
 AlertState = Literal["ACTIVE", "ACKED", "CLEARED"]
 StateFilter = Literal["ACTIVE", "ACKED", "CLEARED", "open"]
 

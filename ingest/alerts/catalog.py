@@ -16,13 +16,13 @@ from typing import Final
 
 from ingest.alerts.conditions import Threshold
 from ingest.alerts.config import AlertKey, Config, Rule, WatchLevel
+from tickwire.alert_kinds import DEVICE_KINDS, AlertKind
 
 BUILTIN_HIGH_TEMP: Final = Threshold(">", 30.0, hysteresis=1.0)
 WATCH_HYSTERESIS: Final = 0.002
 """Hysteresis of price levels without their own: a fraction of the level."""
-DEVICE_KINDS: Final = frozenset({"HIGH_TEMP", "THRESHOLD", "OFFLINE", "ONLINE"})
-_COVERABLE: Final = ("HIGH_TEMP", "OFFLINE")
-_LEVEL_OPERATORS: Final = {"PRICE_ABOVE": ">=", "PRICE_BELOW": "<="}
+_COVERABLE: Final = (AlertKind.HIGH_TEMP, AlertKind.OFFLINE)
+_LEVEL_OPERATORS: Final[dict[str, str]] = {AlertKind.PRICE_ABOVE: ">=", AlertKind.PRICE_BELOW: "<="}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +56,9 @@ class Catalog:
     def add(self, spec: Spec) -> None:
         self.specs[spec.key] = spec
         subject = spec.key.subject
-        if spec.key.kind == "OFFLINE":
+        if spec.key.kind == AlertKind.OFFLINE:
             self.offline[subject].append(spec)
-        elif spec.key.kind == "ONLINE":
+        elif spec.key.kind == AlertKind.ONLINE:
             self.online[subject] = spec
         elif spec.metric is not None:
             self.metrics[(subject, spec.metric)].append(spec)
@@ -104,11 +104,13 @@ def _rule_targets(config: Config) -> dict[int, list[str]]:
 
 
 def _device_builtins(device_id: str, covered: set[tuple[str, str]]) -> list[Spec]:
-    specs = [Spec(AlertKey("ONLINE", None, device_id, None), "info", "built-in")]
-    if ("OFFLINE", device_id) not in covered:
-        specs.append(Spec(AlertKey("OFFLINE", None, device_id, None), "warning", "built-in"))
-    if ("HIGH_TEMP", device_id) not in covered:
-        key = AlertKey("HIGH_TEMP", None, device_id, None)
+    specs = [Spec(AlertKey(AlertKind.ONLINE, None, device_id, None), "info", "built-in")]
+    if (AlertKind.OFFLINE, device_id) not in covered:
+        specs.append(
+            Spec(AlertKey(AlertKind.OFFLINE, None, device_id, None), "warning", "built-in")
+        )
+    if (AlertKind.HIGH_TEMP, device_id) not in covered:
+        key = AlertKey(AlertKind.HIGH_TEMP, None, device_id, None)
         specs.append(Spec(key, "warning", "built-in", "temperature", BUILTIN_HIGH_TEMP))
     return specs
 
@@ -117,14 +119,14 @@ def _rule_spec(rule: Rule, subject: str) -> Spec:
     """The alert a rule raises on one subject, its condition per kind."""
     key = AlertKey(rule.kind, rule.id, subject, rule.owner_id)
     spec = Spec(key, rule.severity, f"rule {rule.name!r}")
-    if rule.kind == "OFFLINE":
+    if rule.kind == AlertKind.OFFLINE:
         return replace(spec, duration_s=rule.duration_s)
     threshold = rule.threshold if rule.threshold is not None else 0.0
     if rule.kind in _LEVEL_OPERATORS:
         hysteresis = rule.hysteresis or abs(threshold) * WATCH_HYSTERESIS
         level = Threshold(_LEVEL_OPERATORS[rule.kind], threshold, hysteresis, rule.duration_s)
         return replace(spec, level=level)
-    if rule.kind == "PRICE_MOVE":
+    if rule.kind == AlertKind.PRICE_MOVE:
         level = Threshold(">=", threshold, rule.hysteresis, rule.duration_s)
         return replace(spec, level=level, window_s=rule.window_s)
     level = Threshold(rule.operator or ">", threshold, rule.hysteresis, rule.duration_s)
@@ -133,7 +135,7 @@ def _rule_spec(rule: Rule, subject: str) -> Spec:
 
 def _watch_specs(level: WatchLevel) -> list[Spec]:
     specs = []
-    for kind, value in (("PRICE_ABOVE", level.above), ("PRICE_BELOW", level.below)):
+    for kind, value in ((AlertKind.PRICE_ABOVE, level.above), (AlertKind.PRICE_BELOW, level.below)):
         if value is None:
             continue
         threshold = Threshold(_LEVEL_OPERATORS[kind], value, abs(value) * WATCH_HYSTERESIS)

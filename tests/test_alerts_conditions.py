@@ -111,7 +111,8 @@ def test_liveness_message_cancels_pending_stages() -> None:
     live.seen("d", 12.0)  # back online before the later stage
     assert live.due(15.0) == []
     assert live.next_due() == 22.0
-    assert not live.is_offline("d")
+    # Online again: its OFFLINE stage (offset 0, which stands only while online) comes due.
+    assert live.due(22.0) == [Due("d", 12.0, 0.0)]
 
 
 OWNER, OTHER = uuid.uuid4(), uuid.uuid4()

@@ -70,10 +70,6 @@ class Liveness:
     def known(self, device_id: str) -> bool:
         return device_id in self._devices
 
-    def is_offline(self, device_id: str) -> bool:
-        device = self._devices.get(device_id)
-        return device is not None and device.offline
-
     def seen(self, device_id: str, at: float) -> None:
         """A message committed: the device is online and its deadline moves."""
         device = self._devices.get(device_id)

@@ -121,9 +121,7 @@ async def update_rule(
 )
 async def delete_rule(rule_id: RuleId, session: SessionDep, user: CurrentUser) -> Response:
     rule = await _rule_or_404(session, user, rule_id)
-    cleared = await clear_open_alerts(
-        session, "rule_id = :id", {"id": rule_id}, "its rule was deleted"
-    )
+    cleared = await clear_open_alerts(session, "rule_id", rule_id, "its rule was deleted")
     await session.delete(rule)
     await session.flush()
     await stream(session, cleared)

@@ -19,8 +19,7 @@ from api.pagination import Page
 from api.schemas.alerts import AlertEventRead, AlertKind, AlertRead, StateFilter
 from api.schemas.common import DeviceId, Ticker
 from api.timerange import parse_instant
-from tickwire import journal
-from tickwire.events import alert_event
+from tickwire import alert_changes
 
 router = APIRouter()
 
@@ -142,23 +141,12 @@ async def alert_history(
     "not see is 404 `alert_not_found`.",
 )
 async def ack_alert(alert_id: AlertId, pool: PoolDep, user: CurrentUser) -> AlertRead:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, alert_changes.transaction(conn) as changes:
         row = await _alert_or_404(conn, user, alert_id, lock=True)
         if row["state"] == "CLEARED":
             raise Conflict(f"alert {alert_id} is cleared already", code="alert_cleared")
-        if row["state"] == "ACTIVE":
-            row = await conn.fetchrow(
-                """UPDATE alerts SET state = 'ACKED', acked_at = now(), acked_by = $2,
-                       updated_at = now() WHERE id = $1 RETURNING *""",
-                alert_id,
-                user.id,
-            )
-            await conn.execute(
-                "INSERT INTO alert_events (alert_id, state, detail) VALUES ($1, 'ACKED', $2)",
-                alert_id,
-                f"acknowledged by {user.email}",
-            )
-            await journal.append(conn, [alert_event(row)])  # last: see tickwire.journal
+        if row["state"] == "ACTIVE":  # locked: it stays ACTIVE until acknowledged here
+            row = await changes.acknowledge(alert_id, user.id, f"acknowledged by {user.email}")
     return AlertRead.model_validate(dict(row))
 
 

@@ -185,9 +185,7 @@ async def delete_device(
     device = await device_or_404(session, user, device_id)
     await retired.retire(session, device_id, device.owner_id)
     await credentials.remove(accounts, device_id)
-    cleared = await clear_open_alerts(
-        session, "device_id = :id", {"id": device_id}, "the device was deleted"
-    )
+    cleared = await clear_open_alerts(session, "device_id", device_id, "the device was deleted")
     await session.execute(delete(Device).where(Device.device_id == device_id))
     await stream(session, cleared)
     await commit(session)

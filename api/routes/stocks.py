@@ -116,9 +116,7 @@ async def update_stock(
 )
 async def delete_stock(ticker: str, session: SessionDep, user: CurrentUser) -> Response:
     await _writable(session, user, ticker)
-    cleared = await clear_open_alerts(
-        session, "ticker = :ticker", {"ticker": ticker}, "the stock was deleted"
-    )
+    cleared = await clear_open_alerts(session, "ticker", ticker, "the stock was deleted")
     await session.execute(delete(Stock).where(Stock.ticker == ticker))
     await stream(session, cleared)
     await commit(session)

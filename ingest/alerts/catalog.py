@@ -38,10 +38,6 @@ class Spec:
     window_s: float | None = None
     duration_s: float = 0.0
 
-    @property
-    def on_device(self) -> bool:
-        return self.key.kind in DEVICE_KINDS
-
 
 @dataclass(slots=True)
 class Catalog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from sql.migrate import MigrateSettings, upgrade
 from sql.policies import Policies
+from tickwire.alert_kinds import RULE_KINDS, AlertKind
 
 ROLLUPS = [f"{kind}_{level}" for kind in ("prices", "telemetry") for level in ("1m", "1h", "1d")]
 TABLES = [
@@ -155,3 +157,35 @@ async def test_plain_postgres_rollups_are_tables(db: asyncpg.Connection) -> None
         )
     }
     assert kinds == dict.fromkeys(ROLLUPS, "r")
+
+
+async def test_the_database_holds_the_alert_vocabulary_of_the_code(db: asyncpg.Connection) -> None:
+    """Revision 0005's CHECK constraints list exactly the kinds of `AlertKind` and the states
+    the alerts table allows, and refuse anything else (on both backends: plain tables)."""
+    rows = await db.fetch(
+        """SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
+           WHERE conname IN ('alerts_kind_known', 'alert_rules_kind_known',
+                             'alert_events_state_known')"""
+    )
+    listed = {table: set(re.findall(r"'([^']*)'", definition)) for table, definition in rows}
+    assert listed == {
+        "alerts": set(AlertKind),
+        "alert_rules": set(RULE_KINDS),
+        "alert_events": {"ACTIVE", "ACKED", "CLEARED"},
+    }
+    assert AlertKind.ONLINE not in RULE_KINDS
+    alert = await db.fetchval(
+        "INSERT INTO alerts (kind, subject) VALUES ('ONLINE', 'd') RETURNING id"
+    )
+    await db.execute("INSERT INTO alert_rules (name, kind) VALUES ('r', 'PRICE_BELOW')")
+    await db.execute("INSERT INTO alert_events (alert_id, state) VALUES ($1, 'ACKED')", alert)
+    for statement, value in [
+        ("INSERT INTO alerts (kind, subject) VALUES ($1, 'd')", "high_temp"),
+        ("INSERT INTO alerts (kind, subject) VALUES ($1, 'd')", ""),
+        ("INSERT INTO alert_rules (name, kind) VALUES ('r', $1)", "ONLINE"),
+        ("INSERT INTO alert_rules (name, kind) VALUES ('r', $1)", "HIGH_TEMP "),
+        ("UPDATE alert_rules SET kind = $1", "PRICE"),
+        (f"INSERT INTO alert_events (alert_id, state) VALUES ({alert}, $1)", "OPEN"),
+    ]:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await db.execute(statement, value)

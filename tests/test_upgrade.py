@@ -1,9 +1,10 @@
-"""Upgrading a database with data in it from revision 0003 to 0004 (issue 12), both backends.
+"""Upgrading a database with data in it, both backends: from revision 0003 to 0004 (issue 12),
+and from 0004 to 0005 (issue 13: the alert vocabulary's CHECK constraints).
 
-Every rollup bucket survives, with the same values, except the fixed ones: avg is sum / count
-and open / close break ties by source. On TimescaleDB, raw rows retention already dropped are
-simulated with drop_chunks: the buckets they made are kept as they were (a rebuilt continuous
-aggregate cannot recompute them), and everything newer equals a raw recomputation.
+0003 → 0004: every rollup bucket survives, with the same values, except the fixed ones: avg is
+sum / count and open / close break ties by source. On TimescaleDB, raw rows retention already
+dropped are simulated with drop_chunks: the buckets they made are kept as they were (a rebuilt
+continuous aggregate cannot recompute them), and everything newer equals a raw recomputation.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
+from sqlalchemy.exc import IntegrityError
 
-from sql.migrate import upgrade
+from sql.migrate import current, upgrade
 from tests.oracle import ORIGIN, all_mismatches
 from tests.support import fresh_database
+from tickwire.alert_kinds import RULE_KINDS, AlertKind
 
 LEVELS = {"1m": "1 minute", "1h": "1 hour", "1d": "1 day"}
 KEYS = {"prices": ("ticker",), "telemetry": ("device_id", "metric")}
@@ -76,6 +80,54 @@ async def test_upgrade_from_0003_keeps_every_bucket(server_url: str) -> None:
             assert await all_mismatches(db, since=kept_raw) == []
         finally:
             await db.close()
+
+
+async def test_upgrade_to_0005_keeps_every_alert_and_stops_at_a_stray_kind(
+    server_url: str,
+) -> None:
+    """Every row tickwire wrote satisfies the new constraints and is kept as it was; a row
+    written by hand with another kind stops the upgrade, named, with nothing applied."""
+    with fresh_database(server_url, revision="0004") as url:
+        db = await asyncpg.connect(url)
+        try:
+            for kind in RULE_KINDS:
+                await db.execute("INSERT INTO alert_rules (name, kind) VALUES ($1, $1)", kind)
+            for kind in AlertKind:
+                alert = await db.fetchval(
+                    "INSERT INTO alerts (kind, subject) VALUES ($1, 's') RETURNING id", kind
+                )
+                for state in ("ACTIVE", "ACKED", "CLEARED"):
+                    await db.execute(
+                        "INSERT INTO alert_events (alert_id, state) VALUES ($1, $2)", alert, state
+                    )
+            stray = await db.fetchval(
+                "INSERT INTO alert_rules (name, kind) VALUES ('hand', 'high_temp') RETURNING id"
+            )
+            before = await _alert_rows(db)
+        finally:
+            await db.close()
+
+        with pytest.raises(IntegrityError, match=f"alert_rules {stray} kind 'high_temp'"):
+            upgrade(url)
+        assert current(url) == "0004"
+
+        db = await asyncpg.connect(url)
+        try:
+            assert await _alert_rows(db) == before
+            await db.execute("DELETE FROM alert_rules WHERE id = $1", stray)
+            before = await _alert_rows(db)
+            upgrade(url)
+            assert current(url) == "0005"
+            assert await _alert_rows(db) == before
+        finally:
+            await db.close()
+
+
+async def _alert_rows(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
+    return {
+        table: [dict(row) for row in await db.fetch(f"SELECT * FROM {table} ORDER BY id")]
+        for table in ("alert_rules", "alerts", "alert_events")
+    }
 
 
 async def _load_raw(db: asyncpg.Connection, days: list[datetime]) -> dict[str, set[datetime]]:

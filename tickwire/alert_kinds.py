@@ -34,7 +34,9 @@ DEVICE_KINDS: Final = frozenset(
     {AlertKind.HIGH_TEMP, AlertKind.THRESHOLD, AlertKind.OFFLINE, AlertKind.ONLINE}
 )
 """Kinds whose subject is a device (the others' is a ticker)."""
-RULE_KINDS: Final = tuple(kind for kind in AlertKind if kind is not AlertKind.ONLINE)
+RULE_KINDS: Final[tuple[AlertKind, ...]] = tuple(
+    kind for kind in AlertKind if kind is not AlertKind.ONLINE
+)
 """Kinds a rule may have, in the enum's order."""
 NAMES: Final = tuple(kind.value for kind in AlertKind)
 """Every kind as a plain string, in the enum's order (the API's Literal, the dashboard's menus)."""

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickwire.contract import MAX_LENIENT_DEPTH, Limits, Parsed, Rejected, nesting_depth, parse
+from tickwire.contract import Limits, Parsed, Rejected, parse
+from tickwire.payload import MAX_LENIENT_DEPTH, nesting_depth
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DEFAULT = Limits()

@@ -1,13 +1,12 @@
 """The MQTT contract of DESIGN.md, defined once: topics, and payloads parsed into rows.
 
-`parse()` is the single place where a device message becomes rows or a `Rejected` reason.
-It is pure (no I/O) so the ingester, the benchmarks and the tests share it.
+`parse()` is the single place where a device message becomes rows or a `Rejected` reason
+(its JSON and the numbers in it are read by `tickwire.payload`). It is pure (no I/O) so the
+ingester, the benchmarks and the tests share it.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 import re
 import uuid
@@ -17,13 +16,12 @@ from typing import Any, Final
 
 import orjson
 
+from tickwire.payload import MAX_MAGNITUDE as MAX_MAGNITUDE
+from tickwire.payload import Rejected as Rejected
+from tickwire.payload import load_object, number, optional_number
+
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _isfinite: Final = math.isfinite
-#: Largest magnitude of a price, volume or metric (`out_of_range` beyond). Rollups sum values
-#: per bucket in float8 (max ≈ 1.8e308), and one overflow would fail the refresh of its whole
-#: window, for every device: below this bound a 1-minute bucket never overflows (at most 6e7
-#: distinct microsecond timestamps per series), a day's only past 1.8e8 such readings.
-MAX_MAGNITUDE: Final = 1e300
 
 #: Subscriptions of the ingester (device → server topics).
 SUBSCRIPTIONS: Final = (
@@ -75,15 +73,6 @@ def acks_topic(device_id: str) -> str:
     return f"devices/{device_id}/acks"
 
 
-class Rejected(Exception):
-    """A payload that cannot be accepted; `reason` is a stable code stored with the dead letter."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
 @dataclass(frozen=True, slots=True)
 class Limits:
     """What the ingester accepts: payload size, readings per batch, and the ts window."""
@@ -121,15 +110,15 @@ def parse(topic: str, payload: bytes, received_at: datetime, limits: Limits) -> 
         raise Rejected("oversized", f"{len(payload)} bytes > {limits.max_payload_bytes}")
     kind, device_id, ticker = _route(topic)
     if kind == "price":
-        return _parse_price(device_id, ticker, _load(payload), received_at, limits)
+        return _parse_price(device_id, ticker, load_object(payload), received_at, limits)
     if kind == "telemetry":
-        return _parse_telemetry(device_id, _load(payload), received_at, limits)
+        return _parse_telemetry(device_id, load_object(payload), received_at, limits)
     if kind == "heartbeat":
-        body = _load(payload)
+        body = load_object(payload)
         _ts(body.get("ts"), received_at, limits)
-        _optional_number(body, "uptime_s")
+        optional_number(body, "uptime_s")
         return Parsed("heartbeat", device_id=device_id)
-    return Parsed("ack", device_id=device_id, ack=_parse_ack(_load(payload)))
+    return Parsed("ack", device_id=device_id, ack=_parse_ack(load_object(payload)))
 
 
 Route = tuple[str, str, str]
@@ -167,69 +156,6 @@ def _checked(value: str, pattern: re.Pattern[str], what: str) -> str:
     return value
 
 
-def _load(payload: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(payload)  # not recursive; refuses nesting beyond 1024 levels
-    except orjson.JSONDecodeError:
-        body = _load_lenient(payload)
-    if not isinstance(body, dict):
-        raise Rejected("not_object", f"payload is a JSON {type(body).__name__}, not an object")
-    return body
-
-
-#: Nesting the lenient (recursive) parser may read: far below Python's recursion limit.
-MAX_LENIENT_DEPTH: Final = 256
-_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*+\\?(?:"|\Z)', re.DOTALL)
-"""A JSON string, or an unterminated one up to the end: each byte is looked at once."""
-_BRACKETS: Final = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
-_NOT_BRACKETS: Final = bytes(c for c in range(256) if c not in b"[{]}")
-
-
-def _load_lenient(payload: bytes) -> Any:
-    """What orjson refused, read by the standard parser: NaN/Infinity get through to be named
-    non_finite, integers beyond 64 bits become floats (too large: non_finite), and what it
-    refuses too is not JSON at all. Its parser recurses, so the depth is measured first."""
-    depth = nesting_depth(payload)
-    if depth > MAX_LENIENT_DEPTH:
-        raise Rejected("not_json", f"nested {depth} levels deep (at most {MAX_LENIENT_DEPTH})")
-    try:
-        return json.loads(payload, parse_int=_int)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise Rejected("not_json", str(exc)[:200]) from None
-
-
-def nesting_depth(payload: bytes) -> int:
-    """The deepest nesting of arrays and objects in JSON text, brackets in strings ignored
-    (linear time whatever the text; an upper bound of what a parser would reach)."""
-    brackets = _STRING.sub(b"", payload).translate(_BRACKETS, _NOT_BRACKETS)
-    # Opening brackets are now +1, closing ones -1 (signed bytes): the depth is the largest
-    # running sum.
-    return max(itertools.accumulate(memoryview(brackets).cast("b")), default=0)
-
-
-def _int(text: str) -> int | float:
-    # Beyond 18 digits an integer may not fit in 64 bits; as a float it stays a number (or
-    # becomes inf), where int() of more than 4300 digits would be refused as not JSON.
-    return int(text) if len(text) <= 18 else float(text)
-
-
-def _number(value: Any, name: str) -> float:
-    kind = type(value)
-    if kind is not float and (kind is not int and (kind is bool or not isinstance(value, int))):
-        raise Rejected("bad_type", f"{name} must be a number, got {kind.__name__}")
-    number = float(value)
-    if not _isfinite(number):
-        raise Rejected("non_finite", f"{name} is {value}")
-    if abs(number) > MAX_MAGNITUDE:
-        raise Rejected("out_of_range", f"{name} is {value} (at most ±{MAX_MAGNITUDE:g})")
-    return number
-
-
-def _optional_number(body: dict[str, Any], name: str) -> float | None:
-    value = body.get(name)
-    return None if value is None else _number(value, name)
-
-
 def _ts(value: Any, received_at: datetime, limits: Limits) -> datetime:
     """`ts` as epoch milliseconds or ISO-8601 (naive means UTC); missing → receive time."""
     if value is None:
@@ -242,7 +168,7 @@ def _ts(value: Any, received_at: datetime, limits: Limits) -> datetime:
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=UTC)
     else:
-        millis = _number(value, "ts")
+        millis = number(value, "ts")
         try:
             # Exact to the microsecond for any ms value of this era (float error < 0.25 µs).
             ts = datetime.fromtimestamp(millis / 1000, UTC)
@@ -262,8 +188,8 @@ def _parse_price(
     against the devices monitoring T; the message is nobody's activity."""
     if "price" not in body:
         raise Rejected("missing_field", "price is required")
-    price = _number(body["price"], "price")
-    volume = _optional_number(body, "volume")
+    price = number(body["price"], "price")
+    volume = optional_number(body, "volume")
     if volume is not None and volume < 0:
         raise Rejected("bad_type", f"volume {volume} is negative")
     source = device_id or body.get("device_id")

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
 
 from ingest import refresher, rollup
-from ingest.batch import Batch, DeadLetter, Item, Replay, dead_letter, dead_letters
-from ingest.identity import Identity, Verdict
+from ingest.batch import Batch, DeadLetter, Item, dead_letter
+from ingest.identity import Identity
 from ingest.replay import settle
+from ingest.rows import Rows, flatten
 from ingest.stats import Stats
 from tickwire import journal
 from tickwire.contract import PriceRow, TelemetryRow
@@ -51,25 +52,6 @@ UPDATE devices d SET last_seen = greatest(d.last_seen, v.seen), status = 'ONLINE
 FROM unnest($1::text[], $2::timestamptz[]) AS v(id, seen)
 WHERE d.device_id = v.id AND (d.last_seen IS NULL OR d.last_seen < v.seen OR d.status <> 'ONLINE')
 RETURNING d.device_id, d.last_seen"""
-
-
-@dataclass(slots=True)
-class Rows:
-    """A batch flattened into what goes to each table."""
-
-    prices: list[PriceRow] = field(default_factory=list)
-    telemetry: list[TelemetryRow] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    seen: dict[str, datetime] = field(default_factory=dict)
-    devices: set[str] = field(default_factory=set)
-    """Devices to register that were not heard from (backfill); `seen` ones are added."""
-    gained: set[tuple[str, str]] = field(default_factory=set)
-    """(device, ticker) pairs auto-registered feeds start monitoring."""
-    acks: list[Item] = field(default_factory=list)
-    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    """Newest receive time of the batch's messages."""
-    replay: Replay | None = None
-    """The dead letter this batch replays (then its only message)."""
 
 
 @dataclass(slots=True)
@@ -172,7 +154,7 @@ class Writer:
         events = price_events(prices) + telemetry_events(telemetry)
         online: dict[str, str] = {}
         if rows.seen:
-            devices, seen = _seen(rows)
+            devices, seen = rows.seen_in_lock_order()
             previous = dict(await self.conn.fetch(_LOCK_SEEN_SQL, devices))
             for device_id, last_seen in await self.conn.fetch(_SEEN_SQL, devices, seen):
                 if previous[device_id] != "ONLINE":
@@ -298,44 +280,3 @@ class Writer:
         recorded = await refresher.record(self.conn, "prices", prices, self._retention)
         recorded += await refresher.record(self.conn, "telemetry", telemetry, self._retention)
         return recorded > 0
-
-
-def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:
-    """Accepted rows of every item; refused items and parts become dead letters."""
-    rows = Rows(gained=verdict.gained)
-    newest = None
-    for index, item in enumerate(items):
-        if newest is None or newest < item.received_at:
-            newest = item.received_at
-        parsed = item.parsed
-        if item.replay is not None:
-            rows.replay = item.replay
-        refusal = verdict.refused.get(index)
-        if refusal is not None:
-            rows.dead.append(dead_letter(item, *refusal))
-            continue
-        rows.dead += dead_letters(item)
-        if parsed is None:
-            continue
-        rows.prices += parsed.prices
-        rows.telemetry += parsed.telemetry
-        if parsed.device_id is not None and item.replay is not None:
-            rows.devices.add(parsed.device_id)  # registered, but a replay is no sign of life
-        elif parsed.device_id is not None:
-            seen = rows.seen.get(parsed.device_id)
-            if seen is None or seen < item.received_at:
-                rows.seen[parsed.device_id] = item.received_at
-        if parsed.ack is not None:
-            rows.acks.append(item)
-    if newest is not None:
-        rows.received_at = newest
-    if rows.replay is not None:
-        # For the alert engine: received now, so readings of old are late data, as they are.
-        rows.received_at = datetime.now(UTC)
-    return rows
-
-
-def _seen(rows: Rows) -> tuple[list[str], list[datetime]]:
-    # Sorted: concurrent writers lock device rows in one order (no deadlock).
-    devices = sorted(rows.seen)
-    return devices, [rows.seen[device] for device in devices]

@@ -1,0 +1,71 @@
+"""A batch flattened into what goes to each table (`flatten`), for the writer's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ingest.batch import DeadLetter, Item, Replay, dead_letter, dead_letters
+from ingest.identity import Verdict
+from tickwire.contract import PriceRow, TelemetryRow
+
+
+@dataclass(slots=True)
+class Rows:
+    """A batch flattened into what goes to each table."""
+
+    prices: list[PriceRow] = field(default_factory=list)
+    telemetry: list[TelemetryRow] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    seen: dict[str, datetime] = field(default_factory=dict)
+    devices: set[str] = field(default_factory=set)
+    """Devices to register that were not heard from (backfill); `seen` ones are added."""
+    gained: set[tuple[str, str]] = field(default_factory=set)
+    """(device, ticker) pairs auto-registered feeds start monitoring."""
+    acks: list[Item] = field(default_factory=list)
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """Newest receive time of the batch's messages."""
+    replay: Replay | None = None
+    """The dead letter this batch replays (then its only message)."""
+
+    def seen_in_lock_order(self) -> tuple[list[str], list[datetime]]:
+        """The devices heard from and their newest receive times, sorted by device: concurrent
+        writers lock device rows in one order (no deadlock)."""
+        devices = sorted(self.seen)
+        return devices, [self.seen[device] for device in devices]
+
+
+def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:
+    """Accepted rows of every item; refused items and parts become dead letters."""
+    rows = Rows(gained=verdict.gained)
+    newest = None
+    for index, item in enumerate(items):
+        if newest is None or newest < item.received_at:
+            newest = item.received_at
+        parsed = item.parsed
+        if item.replay is not None:
+            rows.replay = item.replay
+        refusal = verdict.refused.get(index)
+        if refusal is not None:
+            rows.dead.append(dead_letter(item, *refusal))
+            continue
+        rows.dead += dead_letters(item)
+        if parsed is None:
+            continue
+        rows.prices += parsed.prices
+        rows.telemetry += parsed.telemetry
+        if parsed.device_id is not None and item.replay is not None:
+            rows.devices.add(parsed.device_id)  # registered, but a replay is no sign of life
+        elif parsed.device_id is not None:
+            seen = rows.seen.get(parsed.device_id)
+            if seen is None or seen < item.received_at:
+                rows.seen[parsed.device_id] = item.received_at
+        if parsed.ack is not None:
+            rows.acks.append(item)
+    if newest is not None:
+        rows.received_at = newest
+    if rows.replay is not None:
+        # For the alert engine: received now, so readings of old are late data, as they are.
+        rows.received_at = datetime.now(UTC)
+    return rows

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from dashboard import markets_chart
+from dashboard.markets import chart as markets_chart
 from tests.api_support import Account, Api
 from tests.browser_support import logged_in, screenshot
 from tests.conftest import Stack

@@ -2,7 +2,7 @@
  *
  * Batches of stream events arrive in the `live-events` store (assets/tickwire.js); these
  * callbacks turn them into card text and `extendData` for the charts (capped), never going
- * through Python. Chart times are UTC wall clock, like the server's (devices_data.wall).
+ * through Python. Chart times are UTC wall clock, like the server's (frame.wall).
  */
 (function () {
   "use strict";
@@ -17,7 +17,7 @@
   }
 
   function utcTime(iso) {
-    // UTC like the charts' axes (devices_data.wall), so a card and its chart agree.
+    // UTC like the charts' axes (frame.wall), so a card and its chart agree.
     return new Date(iso).toISOString().slice(11, 19) + " UTC";
   }
 

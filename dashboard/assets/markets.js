@@ -1,7 +1,7 @@
 /* tickwire markets page, browser side: live price events → the chart's extendData and the
  * ticker tape.
  *
- * Chart (traces laid out by markets_chart.py): 0 closed candles, 1 the current candle, 2 closed
+ * Chart (traces laid out by dashboard/markets/chart.py): 0 closed candles, 1 the current candle, 2 closed
  * volume, 3 current volume, 4 SMA, 5 EMA, 6/7 Bollinger upper/lower. A tick in the current
  * candle's bucket updates it (trace 1/3 re-extended with maxPoints 1, i.e. replaced); a tick in
  * a later bucket closes it (appended to traces 0/2 with the overlays' next points) and starts a

@@ -2,7 +2,7 @@
 a clear "admins only" message, and the API refuses them anyway).
 
 One set of callbacks serves the three sections: their component ids carry `entity`, matched
-with MATCH; the entities themselves are data (`dashboard/admin_specs.py`).
+with MATCH; the entities themselves are data (`dashboard/admin/specs.py`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import dash
 from dash import ALL, MATCH, Input, Output, State, callback, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import admin_specs, admin_view, client
-from dashboard.admin_specs import ENTITIES, Entity
+from dashboard import client
+from dashboard.admin import specs as admin_specs
+from dashboard.admin import view as admin_view
+from dashboard.admin.specs import ENTITIES, Entity
 
 dash.register_page(__name__, path="/admin", title="tickwire · admin", order=4)
 

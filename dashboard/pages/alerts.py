@@ -13,7 +13,8 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html
 
-from dashboard import alerts_query, client, frame
+from dashboard import client, frame
+from dashboard.alerts import query as alerts_query
 
 dash.register_page(__name__, path="/alerts", title="tickwire · alerts", order=3)
 

@@ -11,7 +11,9 @@ from urllib.parse import parse_qsl, urlencode
 import dash
 from dash import Input, Output, State, dcc, html
 
-from dashboard import client, devices_data, devices_fleet, frame
+from dashboard import client, frame
+from dashboard.devices import data as devices_data
+from dashboard.devices import fleet as devices_fleet
 
 dash.register_page(__name__, path="/devices", title="tickwire · devices")
 

@@ -16,9 +16,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import client, frame, theme
-from dashboard import markets_chart as chart
-from dashboard import markets_data as data
-from dashboard import markets_watch as watch
+from dashboard.markets import chart, data, watch
 
 dash.register_page(__name__, path="/markets", title="tickwire · markets")
 

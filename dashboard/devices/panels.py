@@ -9,7 +9,8 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from dashboard import devices_data, theme
+from dashboard import theme
+from dashboard.devices import data as devices_data
 
 
 def figure(series: dict[str, Any], revision: str, index: int) -> go.Figure:

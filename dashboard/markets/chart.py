@@ -10,6 +10,8 @@ extends every listed trace by the same keys.
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from dashboard import theme
@@ -132,3 +134,30 @@ def live_state(candles: list[dict[str, Any]]) -> dict[str, Any]:
             "v": c["volume"] or 0,
         }
     return {"closes": closes[-KEEP_CLOSES:], "ema": last_ema, "current": current}
+
+
+def meta(ticker: str, body: dict[str, Any], live: bool) -> dict[str, Any]:
+    """The `markets-meta` store: what assets/markets.js needs to continue the chart live (a
+    new `version` per history load)."""
+    span_ms = _ms(body["end"]) - _ms(body["start"])
+    interval = body.get("interval_ms") or 1000
+    return {
+        "version": uuid.uuid4().hex,
+        "ticker": ticker,
+        "live": live,
+        "interval_ms": interval,
+        "end_ms": _ms(body["end"]),
+        "max_points": max(len(body["candles"]), span_ms // interval),
+        **live_state(body["candles"]),
+    }
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def resolution(body: dict[str, Any], zoomed: bool) -> str:
+    """What the chart shows, in words: how many candles of which width, from where."""
+    count = len(body["candles"])
+    text = f"{count} candles of {body.get('interval') or 'raw'} · from {body['source']}"
+    return text + (" · zoomed: live paused, double-click to reset" if zoomed else "")

@@ -18,7 +18,15 @@ from dashboard.admin import specs as admin_specs
 from dashboard.admin import view as admin_view
 from dashboard.admin.specs import ENTITIES, Entity
 
-dash.register_page(__name__, path="/admin", title="tickwire · admin", order=4)
+dash.register_page(
+    __name__,
+    path="/admin",
+    title="tickwire · admin",
+    name="Admin",
+    order=4,
+    nav=True,
+    admins_only=True,
+)
 
 
 def _id(kind: str, **more: Any) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, 
 from dashboard import client, frame
 from dashboard.alerts import query as alerts_query
 
-dash.register_page(__name__, path="/alerts", title="tickwire · alerts", order=3)
+dash.register_page(
+    __name__, path="/alerts", title="tickwire · alerts", name="Alerts", order=3, nav=True
+)
 
 _FILTER = {"type": "live-filter", "page": "alerts"}
 

@@ -15,7 +15,9 @@ from dashboard import client, frame
 from dashboard.devices import data as devices_data
 from dashboard.devices import fleet as devices_fleet
 
-dash.register_page(__name__, path="/devices", title="tickwire · devices")
+dash.register_page(
+    __name__, path="/devices", title="tickwire · devices", name="Devices", order=2, nav=True
+)
 
 KEEP = ("range", "from", "to", "live")
 #: How often the page looks for devices added or removed (the stream follows known ones only).

@@ -18,7 +18,9 @@ from dashboard import client, frame, theme
 from dashboard.markets import chart, data, edits, watch
 from dashboard.markets import layout as components
 
-dash.register_page(__name__, path="/markets", title="tickwire · markets")
+dash.register_page(
+    __name__, path="/markets", title="tickwire · markets", name="Markets", order=1, nav=True
+)
 
 layout = components.page()
 

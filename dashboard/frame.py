@@ -45,6 +45,10 @@ SPANS = {
     "30d": timedelta(days=30),
 }
 """How far back each relative range goes."""
+HOME = "/markets"
+"""Where the logo, `/` and a login without a `next` lead."""
+FRAME_PARAMS = ("range", "from", "to", "live")
+"""The query parameters that are the frame's (a link to another page keeps them)."""
 _TIME_HINT = "YYYY-MM-DD HH:MM (local)"
 
 
@@ -71,7 +75,7 @@ def layout() -> html.Div:
 
 def _bar() -> list[Any]:
     return [
-        html.A("tickwire", href="/markets", className="tw-logo"),
+        html.A("tickwire", href=HOME, className="tw-logo"),
         html.Nav(id="nav", className="tw-nav"),
         html.Div(
             className="tw-controls",

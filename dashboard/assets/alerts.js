@@ -4,6 +4,7 @@
  */
 (function () {
   "use strict";
+  const shared = window.tickwire_shared;
   const MAX_ROWS = 500;
   const html = (type, props) => ({ type: type, namespace: "dash_html_components", props: props });
 
@@ -19,13 +20,7 @@
     return true;
   }
 
-  function when(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  }
+  function when(iso) { return shared.localTime(iso, true); }
 
   function value(v) {
     if (v === null || v === undefined) return "";
@@ -36,7 +31,7 @@
     // The device's page, or the ticker on the markets page (keeping the frame's range).
     const here = new URLSearchParams(window.location.search);
     const keep = new URLSearchParams();
-    ["range", "from", "to", "live"].forEach((k) => { if (here.has(k)) keep.set(k, here.get(k)); });
+    shared.config.frameParams.forEach((k) => { if (here.has(k)) keep.set(k, here.get(k)); });
     let href;
     if (a.device_id) href = "/devices/" + encodeURIComponent(a.device_id) + "?" + keep.toString();
     else { keep.set("ticker", a.ticker); href = "/markets?" + keep.toString(); }

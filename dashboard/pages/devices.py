@@ -19,7 +19,6 @@ dash.register_page(
     __name__, path="/devices", title="tickwire · devices", name="Devices", order=2, nav=True
 )
 
-KEEP = ("range", "from", "to", "live")
 #: How often the page looks for devices added or removed (the stream follows known ones only).
 POLL_MS = 30_000
 
@@ -43,7 +42,7 @@ layout = html.Div(
 
 def _search(search: str | None) -> str:
     """The frame's part of the query string, for the cards' links."""
-    kept = [(k, v) for k, v in parse_qsl((search or "").lstrip("?")) if k in KEEP]
+    kept = [(k, v) for k, v in parse_qsl((search or "").lstrip("?")) if k in frame.FRAME_PARAMS]
     return "?" + urlencode(kept) if kept else ""
 
 

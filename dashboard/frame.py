@@ -154,11 +154,15 @@ def window(timerange: dict[str, Any] | None, now: datetime | None = None) -> tup
     return (now - span).isoformat(), now.isoformat()
 
 
+def instant(iso: str) -> datetime:
+    """An API time (ISO with a zone, `Z` too) as an aware datetime."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
 def wall(iso: str) -> str:
     """An API time (ISO with a zone) → UTC wall clock (`YYYY-MM-DD HH:MM:SS.fff`), the way
     the charts show time: plotly.js ignores zones."""
-    instant = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
-    return instant.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return instant(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def from_wall(text: str) -> str:

@@ -3,13 +3,12 @@ rolling averages, alerts and commands."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from dashboard import theme
+from dashboard import frame, theme
 from dashboard.devices import data as devices_data
 
 
@@ -117,7 +116,7 @@ def stats(table: dict[str, dict[str, dict[str, Any]]]) -> Any:
 def when(iso: str | None) -> str:
     if not iso:
         return ""
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return frame.instant(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def alerts(items: list[dict[str, Any]]) -> Any:

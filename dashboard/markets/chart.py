@@ -11,10 +11,9 @@ extends every listed trace by the same keys.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from dashboard import theme
+from dashboard import frame, theme
 from tickwire.indicators import PERIOD, WIDTH_SIGMA, bollinger, ema, sma
 
 OVERLAYS = [
@@ -153,7 +152,7 @@ def meta(ticker: str, body: dict[str, Any], live: bool) -> dict[str, Any]:
 
 
 def _ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(frame.instant(iso).timestamp() * 1000)
 
 
 def resolution(body: dict[str, Any], zoomed: bool) -> str:

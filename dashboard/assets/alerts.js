@@ -66,14 +66,14 @@
     const wanted = { state: state && state !== "open" ? state : null, kind: kind, device: device, ticker: ticker };
     Object.entries(wanted).forEach(([k, v]) => { if (v) q.set(k, v); else q.delete(k); });
     const next = "?" + q.toString();
-    return next === (search || "?") ? window.dash_clientside.no_update : next;
+    return next === (search || "?") ? shared.noUpdate() : next;
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.alerts = {
     address: address,
     merge(batch, rows) {
-      const noUpdate = window.dash_clientside.no_update;
+      const noUpdate = shared.noUpdate();
       if (!batch || !rows || !rows.items) return noUpdate;
       const changed = batch.events.filter((e) => e.kind === "alert").map((e) => e.data);
       if (!changed.length) return noUpdate;

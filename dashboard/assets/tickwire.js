@@ -160,8 +160,8 @@
           toLocalInput(state.end),
           state.live ? ["on"] : [],
           newSearch === search || window.location.pathname === "/login" || window.tickwire.leaving
-            ? window.dash_clientside.no_update : newSearch,
-          same ? window.dash_clientside.no_update : data,
+            ? shared.noUpdate() : newSearch,
+          same ? shared.noUpdate() : data,
           { display: state.range === "custom" ? "flex" : "none" },
         ];
       },
@@ -172,13 +172,13 @@
       zoom(relayout) {
         const ctx = window.dash_clientside.callback_context;
         const id = ctx.inputs_list[0].id;
-        if (!relayout) return window.dash_clientside.no_update;
+        if (!relayout) return shared.noUpdate();
         const gd = shared.plot(id);
         const width = gd && gd._fullLayout ? Math.round(gd._fullLayout._size.w) : null;
         if (relayout["xaxis.autorange"]) return { reset: true, width: width };
         let range = relayout["xaxis.range"];
         if (!range && "xaxis.range[0]" in relayout) range = [relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]];
-        if (!range) return window.dash_clientside.no_update;
+        if (!range) return shared.noUpdate();
         const at = (v) => (typeof v === "number" ? shared.wall(v) : String(v));
         return { start: at(range[0]), end: at(range[1]), width: width };
       },
@@ -187,7 +187,7 @@
         const filter = (filters || [])[0];
         if (filter && (!timerange || timerange.live)) live.open(filter);
         else live.close();
-        return window.dash_clientside.no_update;
+        return shared.noUpdate();
       },
 
       go(href) {
@@ -196,7 +196,7 @@
           live.close();
           window.location.assign(href);
         }
-        return window.dash_clientside.no_update;
+        return shared.noUpdate();
       },
 
       async logout() {
@@ -204,15 +204,15 @@
         live.close();
         await fetch("/auth/cookie/logout", { method: "POST", credentials: "same-origin" });
         window.location.assign("/login");
-        return window.dash_clientside.no_update;
+        return shared.noUpdate();
       },
 
       async login(clicks, submits, email, password, search) {
-        if (!email || !password) return ["Enter your email and password.", window.dash_clientside.no_update];
+        if (!email || !password) return ["Enter your email and password.", shared.noUpdate()];
         const body = new URLSearchParams({ username: email, password: password });
         const response = await fetch("/auth/cookie/login", { method: "POST", body: body, credentials: "same-origin" });
         if (response.status >= 300) {
-          return ["Wrong email or password.", window.dash_clientside.no_update];
+          return ["Wrong email or password.", shared.noUpdate()];
         }
         const next = new URLSearchParams(search || "").get("next");
         return ["", next && next.startsWith("/") && !next.startsWith("//") ? next : shared.config.home];

@@ -2,7 +2,9 @@
 sets reaches the live stream and the API calls of the page.
 
 Pages live in `dashboard/pages/` (Dash Pages, one module per page); the frame around them in
-`frame.py`; browser-side logic (the live stream, URL state, login) in `assets/tickwire.js`.
+`frame.py`; browser-side logic (the live stream, URL state, login) in `assets/tickwire.js`,
+helpers every page's JS uses in `assets/_shared.js`, the constants it needs from Python sent
+once with the page (`browser.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import dash
 from fastapi import FastAPI
 
-from dashboard import client, frame
+from dashboard import browser, client, frame
 
 HERE = Path(__file__).parent
 
@@ -33,6 +35,7 @@ def attach(server: FastAPI, api_base_url: str) -> dash.Dash:
         update_title=None,  # type: ignore[arg-type]  # documented: no "Updating…" title
         suppress_callback_exceptions=True,
     )
+    app.index_string = browser.index(app.index_string)
     app.layout = frame.layout
     frame.register(app)
     # Dash sets itself up on the first request to its index at "/"; a first visit to any other

@@ -45,9 +45,10 @@ SPANS = {
     "30d": timedelta(days=30),
 }
 """How far back each relative range goes."""
-PAGES = [("Markets", "/markets"), ("Devices", "/devices"), ("Alerts", "/alerts")]
-ADMIN_PAGES = [("Admin", "/admin")]
-PUBLIC_PATHS = ("/login",)
+HOME = "/markets"
+"""Where the logo, `/` and a login without a `next` lead."""
+FRAME_PARAMS = ("range", "from", "to", "live")
+"""The query parameters that are the frame's (a link to another page keeps them)."""
 _TIME_HINT = "YYYY-MM-DD HH:MM (local)"
 
 
@@ -74,7 +75,7 @@ def layout() -> html.Div:
 
 def _bar() -> list[Any]:
     return [
-        html.A("tickwire", href="/markets", className="tw-logo"),
+        html.A("tickwire", href=HOME, className="tw-logo"),
         html.Nav(id="nav", className="tw-nav"),
         html.Div(
             className="tw-controls",
@@ -115,20 +116,31 @@ def _bar() -> list[Any]:
 async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
     """Every page requires a login: without one, go to /login (and come back after)."""
     path = pathname or "/"
-    if path in PUBLIC_PATHS:
+    if any(page.get("public") and page["path"] == path for page in dash.page_registry.values()):
         return None, [], "", dash.no_update, {"display": "none"}
     user = await client.me()
     if user is None:
         target = quote(path + (search or ""), safe="")
         return None, [], "", f"/login?next={target}", {"display": "none"}
-    pages = PAGES + (ADMIN_PAGES if user.get("is_superuser") else [])
     nav = [
         dcc.Link(
             name, href=href, className="tw-link" + (" active" if path.startswith(href) else "")
         )
-        for name, href in pages
+        for name, href in navigation(bool(user.get("is_superuser")))
     ]
     return user, nav, user.get("email", ""), dash.no_update, {}
+
+
+def navigation(admin: bool) -> list[tuple[str, str]]:
+    """The top bar's links (name, path): the pages registered with `nav=True`, by `order`;
+    `admins_only` ones for admins only."""
+    pages = [
+        page
+        for page in dash.page_registry.values()
+        if page.get("nav") and (admin or not page.get("admins_only"))
+    ]
+    pages.sort(key=lambda page: page["order"])
+    return [(page["name"], page["path"]) for page in pages]
 
 
 def window(timerange: dict[str, Any] | None, now: datetime | None = None) -> tuple[str, str]:
@@ -142,11 +154,15 @@ def window(timerange: dict[str, Any] | None, now: datetime | None = None) -> tup
     return (now - span).isoformat(), now.isoformat()
 
 
+def instant(iso: str) -> datetime:
+    """An API time (ISO with a zone, `Z` too) as an aware datetime."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
 def wall(iso: str) -> str:
     """An API time (ISO with a zone) → UTC wall clock (`YYYY-MM-DD HH:MM:SS.fff`), the way
     the charts show time: plotly.js ignores zones."""
-    instant = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
-    return instant.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return instant(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def from_wall(text: str) -> str:

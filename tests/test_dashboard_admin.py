@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, Dialog, Page
 
-from dashboard import admin_specs
+from dashboard.admin import specs as admin_specs
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
 from tests.support import unique

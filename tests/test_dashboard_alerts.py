@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 from playwright.async_api import Browser, Page
 
-from dashboard import alerts_query
+from dashboard.alerts import query as alerts_query
 from tests.alerts_support import reading
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot

@@ -3,8 +3,11 @@ admin pages hidden from others, logout."""
 
 from __future__ import annotations
 
+import json
+
 from playwright.async_api import Browser
 
+from dashboard import browser as browser_side
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
 
@@ -37,6 +40,9 @@ async def test_the_time_range_lives_in_the_url(api: Api, browser: Browser) -> No
     # The URL alone restores the view.
     await page.goto(f"{api.url}/markets?range=7d")
     await page.wait_for_selector(".tw-range >> text=Last 7 days")
+    # The constants the browser side uses are Python's, sent with the page.
+    sent = await page.evaluate("() => window.tickwire_shared.config")
+    assert sent == json.loads(json.dumps(browser_side.config()))
     await page.context.close()
 
 
@@ -56,3 +62,13 @@ async def test_admin_pages_are_hidden_from_users_and_logout_works(
     await page.goto(f"{api.url}/markets")
     await page.wait_for_url("**/login?next=*", timeout=15_000)
     await page.context.close()
+
+
+def test_the_config_element_cannot_be_ended_by_a_value() -> None:
+    hostile = {"home": "</script><script>alert(1)</script>", "ranges": ["<!--"]}
+    for data in (hostile, None):
+        element = browser_side.element(data)
+        assert element.count("</script>") == 1 and element.endswith("</script>")
+        text = element[element.index(">") + 1 : -len("</script>")]
+        assert "<" not in text
+        assert json.loads(text) == (browser_side.config() if data is None else data)

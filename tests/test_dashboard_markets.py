@@ -19,7 +19,6 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from dashboard import markets_chart
 from tests.api_support import Account, Api
 from tests.browser_support import logged_in, screenshot
 from tests.conftest import Stack
@@ -245,14 +244,3 @@ async def test_watchlist_add_edit_remove_from_the_page(api: Api, browser: Browse
         await page.wait_for_selector("text=Removed MSFT.", timeout=20_000)
         await page.wait_for_selector('.markets-tick[data-ticker="MSFT"]', state="detached")
         assert list(await _watched(api, api.admin)) == ["AAPL"]
-
-
-def test_overlays_are_the_textbook_formulas() -> None:
-    closes = [float(x) for x in range(1, 26)]
-    sma = markets_chart.sma(closes)
-    assert sma[:19] == [None] * 19 and sma[19] == pytest.approx(10.5)
-    assert sma[24] == pytest.approx(15.5)
-    ema = markets_chart.ema([10.0, 20.0], period=3)
-    assert ema == pytest.approx([10.0, 15.0])
-    upper, lower = markets_chart.bollinger([1.0, 3.0], period=2, sigmas=2)
-    assert upper == [None, pytest.approx(4.0)] and lower == [None, pytest.approx(0.0)]

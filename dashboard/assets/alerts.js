@@ -4,6 +4,7 @@
  */
 (function () {
   "use strict";
+  const shared = window.tickwire_shared;
   const MAX_ROWS = 500;
   const html = (type, props) => ({ type: type, namespace: "dash_html_components", props: props });
 
@@ -19,13 +20,7 @@
     return true;
   }
 
-  function when(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  }
+  function when(iso) { return shared.localTime(iso, true); }
 
   function value(v) {
     if (v === null || v === undefined) return "";
@@ -36,7 +31,7 @@
     // The device's page, or the ticker on the markets page (keeping the frame's range).
     const here = new URLSearchParams(window.location.search);
     const keep = new URLSearchParams();
-    ["range", "from", "to", "live"].forEach((k) => { if (here.has(k)) keep.set(k, here.get(k)); });
+    shared.config.frameParams.forEach((k) => { if (here.has(k)) keep.set(k, here.get(k)); });
     let href;
     if (a.device_id) href = "/devices/" + encodeURIComponent(a.device_id) + "?" + keep.toString();
     else { keep.set("ticker", a.ticker); href = "/markets?" + keep.toString(); }
@@ -71,14 +66,14 @@
     const wanted = { state: state && state !== "open" ? state : null, kind: kind, device: device, ticker: ticker };
     Object.entries(wanted).forEach(([k, v]) => { if (v) q.set(k, v); else q.delete(k); });
     const next = "?" + q.toString();
-    return next === (search || "?") ? window.dash_clientside.no_update : next;
+    return next === (search || "?") ? shared.noUpdate() : next;
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.alerts = {
     address: address,
     merge(batch, rows) {
-      const noUpdate = window.dash_clientside.no_update;
+      const noUpdate = shared.noUpdate();
       if (!batch || !rows || !rows.items) return noUpdate;
       const changed = batch.events.filter((e) => e.kind === "alert").map((e) => e.data);
       if (!changed.length) return noUpdate;

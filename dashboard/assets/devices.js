@@ -2,22 +2,20 @@
  *
  * Batches of stream events arrive in the `live-events` store (assets/tickwire.js); these
  * callbacks turn them into card text and `extendData` for the charts (capped), never going
- * through Python. Chart times are UTC wall clock, like the server's (devices_data.wall).
+ * through Python. Chart times are UTC wall clock, like the server's (frame.wall).
  */
 (function () {
   "use strict";
-  const SPARK_POINTS = 200;
+  const shared = window.tickwire_shared;
+  const SPARK_POINTS = shared.config.devices.sparkPoints;
+  const SPARK_COLOR = shared.config.devices.sparkColor;
   const SPARK_EVERY_MS = 2000;
   const CHART_POINTS = 5000;
-  const NO = () => window.dash_clientside.no_update;
-
-  function wall(iso) {
-    // ISO with a zone → "YYYY-MM-DD HH:MM:SS.fff" UTC (plotly ignores zones)
-    return new Date(iso).toISOString().replace("T", " ").replace("Z", "");
-  }
+  const NO = shared.noUpdate;
+  const wall = shared.wall;
 
   function utcTime(iso) {
-    // UTC like the charts' axes (devices_data.wall), so a card and its chart agree.
+    // UTC like the charts' axes (frame.wall), so a card and its chart agree.
     return new Date(iso).toISOString().slice(11, 19) + " UTC";
   }
 
@@ -37,8 +35,7 @@
 
   function lastTime(graphId) {
     // The latest x already on a chart, so history and live points never overlap.
-    const el = document.getElementById(graphId);
-    const gd = el && (el.classList.contains("js-plotly-plot") ? el : el.querySelector(".js-plotly-plot"));
+    const gd = shared.plot(graphId);
     const x = gd && gd.data && gd.data[0] && gd.data[0].x;
     return x && x.length ? String(x[x.length - 1]) : "";
   }
@@ -102,12 +99,9 @@
       return "data:image/svg+xml;utf8," + encodeURIComponent(
         `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}"></svg>`);
     }
-    const t0 = ts[0], dt = ts[ts.length - 1] - t0 || 1;
-    const lo = Math.min(...ys), dy = Math.max(...ys) - lo || 1;
-    const pts = ts.map((t, i) => ((t - t0) / dt * W).toFixed(1) + "," +
-      (H - P - (ys[i] - lo) / dy * (H - 2 * P)).toFixed(1)).join(" ");
+    const pts = shared.polyline(ts, ys, W, H, P);
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none">` +
-      `<polyline fill="none" stroke="#73bf69" stroke-width="1.5" vector-effect="non-scaling-stroke" points="${pts}"/></svg>`;
+      `<polyline fill="none" stroke="${SPARK_COLOR}" stroke-width="1.5" vector-effect="non-scaling-stroke" points="${pts}"/></svg>`;
     return "data:image/svg+xml;utf8," + encodeURIComponent(svg);
   }
 
@@ -183,7 +177,7 @@
       return outs.map((o) => {
         const p = points[o.id.metric];
         if (!p) return NO();
-        const after = lastTime(JSON.stringify(o.id, Object.keys(o.id).sort()));
+        const after = lastTime(o.id);
         const keep = p.x.map((t, i) => i).filter((i) => p.x[i] > after);
         if (!keep.length) return NO();
         return [{ x: [keep.map((i) => p.x[i])], y: [keep.map((i) => p.y[i])] }, [0], CHART_POINTS];

@@ -1,27 +1,31 @@
 /* tickwire markets page, browser side: live price events → the chart's extendData and the
  * ticker tape.
  *
- * Chart (traces laid out by markets_chart.py): 0 closed candles, 1 the current candle, 2 closed
+ * Chart (traces laid out by dashboard/markets/chart.py): 0 closed candles, 1 the current candle, 2 closed
  * volume, 3 current volume, 4 SMA, 5 EMA, 6/7 Bollinger upper/lower. A tick in the current
  * candle's bucket updates it (trace 1/3 re-extended with maxPoints 1, i.e. replaced); a tick in
  * a later bucket closes it (appended to traces 0/2 with the overlays' next points) and starts a
- * new one. Buckets are the API's grid: date_bin(interval, time, 2000-01-03T00:00Z). Ticks before
- * the end of the fetched range are already in the history and skipped; late ones for a closed
- * bucket wait for the next history load.
+ * new one. Buckets are the API's grid: date_bin(interval, time, the rollups' origin). Ticks
+ * before the end of the fetched range are already in the history and skipped; late ones for a
+ * closed bucket wait for the next history load. The overlays continue tickwire/indicators.py
+ * with its parameters; the grid, those and the trace columns come from Python (browser.py).
  */
 (function () {
   "use strict";
-  const ANCHOR = Date.UTC(2000, 0, 3);
-  const PERIOD = 20;
-  const SIGMAS = 2;
+  const shared = window.tickwire_shared;
+  const config = shared.config;
+  const ANCHOR = config.gridOriginMs;
+  const PERIOD = config.indicators.period;
+  const SIGMAS = config.indicators.sigmas;
+  const KEEP_CLOSES = config.markets.keepCloses;
+  const COLUMNS = config.markets.columns;
   const SPARK_MAX = 120;
   const DRAW_EVERY_MS = 1000;
-  const COLUMNS = ["x", "open", "high", "low", "close", "y"];
   const chart = { version: null, seq: 0, cur: null, closes: [], ema: null, meta: null,
                   closed: [], changed: false, drawn: 0 };
   const tapeState = { version: null, seq: 0, items: {} };
 
-  function noUpdate() { return window.dash_clientside.no_update; }
+  const noUpdate = shared.noUpdate;
 
   function bucketOf(t, iv) { return ANCHOR + Math.floor((t - ANCHOR) / iv) * iv; }
 
@@ -36,7 +40,7 @@
 
   function overlayPoint(close) {
     chart.closes.push(close);
-    if (chart.closes.length > 3 * PERIOD) chart.closes.shift();
+    if (chart.closes.length > KEEP_CLOSES) chart.closes.shift();
     const k = 2 / (PERIOD + 1);
     chart.ema = chart.ema === null || chart.ema === undefined ? close : chart.ema + k * (close - chart.ema);
     const win = chart.closes.slice(-PERIOD);
@@ -131,12 +135,8 @@
   function spark(points) {
     if (points.length < 2) return "";
     const w = 90, h = 24;
-    const ys = points.map((p) => p[1]);
-    const lo = Math.min.apply(null, ys), hi = Math.max.apply(null, ys);
-    const span = hi - lo || 1;
-    const step = w / (points.length - 1);
-    const coords = ys.map((y, i) => (i * step).toFixed(1) + "," + (h - ((y - lo) / span) * h).toFixed(1));
-    return `<svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="currentColor" stroke-width="1.3" points="${coords.join(" ")}"/></svg>`;
+    const coords = shared.polyline(points.map((p, i) => i), points.map((p) => p[1]), w, h, 0);
+    return `<svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="currentColor" stroke-width="1.3" points="${coords}"/></svg>`;
   }
 
   function draw(ticker, item) {

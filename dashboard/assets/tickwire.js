@@ -6,10 +6,11 @@
  */
 (function () {
   "use strict";
+  const shared = window.tickwire_shared;
   const FLUSH_MS = 250;
-  const KINDS = ["price", "telemetry", "device_status", "alert"];
-  const RANGES = ["5m", "15m", "1h", "6h", "24h", "7d", "30d", "custom"];
-  const DEFAULT_RANGE = "1h";
+  const KINDS = shared.config.streamKinds;
+  const RANGES = shared.config.ranges;
+  const DEFAULT_RANGE = shared.config.defaultRange;
 
   const live = {
     source: null,
@@ -91,13 +92,7 @@
     return isNaN(d.getTime()) ? null : d.toISOString();
   }
 
-  function toLocalInput(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    if (isNaN(d.getTime())) return "";
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  }
+  function toLocalInput(iso) { return shared.localTime(iso, false); }
 
   function fromSearch(search) {
     const q = new URLSearchParams(search || "");
@@ -165,8 +160,8 @@
           toLocalInput(state.end),
           state.live ? ["on"] : [],
           newSearch === search || window.location.pathname === "/login" || window.tickwire.leaving
-            ? window.dash_clientside.no_update : newSearch,
-          same ? window.dash_clientside.no_update : data,
+            ? shared.noUpdate() : newSearch,
+          same ? shared.noUpdate() : data,
           { display: state.range === "custom" ? "flex" : "none" },
         ];
       },
@@ -177,16 +172,14 @@
       zoom(relayout) {
         const ctx = window.dash_clientside.callback_context;
         const id = ctx.inputs_list[0].id;
-        if (!relayout) return window.dash_clientside.no_update;
-        const el = document.getElementById(typeof id === "string" ? id : JSON.stringify(id, Object.keys(id).sort()));
-        const gd = el && (el.classList.contains("js-plotly-plot") ? el : el.querySelector(".js-plotly-plot"));
+        if (!relayout) return shared.noUpdate();
+        const gd = shared.plot(id);
         const width = gd && gd._fullLayout ? Math.round(gd._fullLayout._size.w) : null;
         if (relayout["xaxis.autorange"]) return { reset: true, width: width };
         let range = relayout["xaxis.range"];
         if (!range && "xaxis.range[0]" in relayout) range = [relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]];
-        if (!range) return window.dash_clientside.no_update;
-        const wall = (ms) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
-        const at = (v) => (typeof v === "number" ? wall(v) : String(v));
+        if (!range) return shared.noUpdate();
+        const at = (v) => (typeof v === "number" ? shared.wall(v) : String(v));
         return { start: at(range[0]), end: at(range[1]), width: width };
       },
 
@@ -194,7 +187,7 @@
         const filter = (filters || [])[0];
         if (filter && (!timerange || timerange.live)) live.open(filter);
         else live.close();
-        return window.dash_clientside.no_update;
+        return shared.noUpdate();
       },
 
       go(href) {
@@ -203,7 +196,7 @@
           live.close();
           window.location.assign(href);
         }
-        return window.dash_clientside.no_update;
+        return shared.noUpdate();
       },
 
       async logout() {
@@ -211,18 +204,18 @@
         live.close();
         await fetch("/auth/cookie/logout", { method: "POST", credentials: "same-origin" });
         window.location.assign("/login");
-        return window.dash_clientside.no_update;
+        return shared.noUpdate();
       },
 
       async login(clicks, submits, email, password, search) {
-        if (!email || !password) return ["Enter your email and password.", window.dash_clientside.no_update];
+        if (!email || !password) return ["Enter your email and password.", shared.noUpdate()];
         const body = new URLSearchParams({ username: email, password: password });
         const response = await fetch("/auth/cookie/login", { method: "POST", body: body, credentials: "same-origin" });
         if (response.status >= 300) {
-          return ["Wrong email or password.", window.dash_clientside.no_update];
+          return ["Wrong email or password.", shared.noUpdate()];
         }
         const next = new URLSearchParams(search || "").get("next");
-        return ["", next && next.startsWith("/") && !next.startsWith("//") ? next : "/markets"];
+        return ["", next && next.startsWith("/") && !next.startsWith("//") ? next : shared.config.home];
       },
     },
   });

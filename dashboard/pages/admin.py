@@ -2,7 +2,7 @@
 a clear "admins only" message, and the API refuses them anyway).
 
 One set of callbacks serves the three sections: their component ids carry `entity`, matched
-with MATCH; the entities themselves are data (`dashboard/admin_specs.py`).
+with MATCH; the entities themselves are data (`dashboard/admin/specs.py`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,20 @@ import dash
 from dash import ALL, MATCH, Input, Output, State, callback, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import admin_specs, admin_view, client
-from dashboard.admin_specs import ENTITIES, Entity
+from dashboard import client
+from dashboard.admin import specs as admin_specs
+from dashboard.admin import view as admin_view
+from dashboard.admin.specs import ENTITIES, Entity
 
-dash.register_page(__name__, path="/admin", title="tickwire · admin", order=4)
+dash.register_page(
+    __name__,
+    path="/admin",
+    title="tickwire · admin",
+    name="Admin",
+    order=4,
+    nav=True,
+    admins_only=True,
+)
 
 
 def _id(kind: str, **more: Any) -> dict[str, Any]:
@@ -123,18 +133,23 @@ async def ask(_clicks: Any) -> Any:
 @callback(
     Output(_id("message"), "children"),
     Output(_id("changed"), "data"),
-    Input(_id("save"), "n_clicks"),
-    Input(_id("confirm"), "submit_n_clicks"),
-    State(_id("field", field=ALL), "value"),
-    State(_id("editing"), "data"),
-    State(_id("pending"), "data"),
-    State(_id("changed"), "data"),
+    inputs={
+        "_save": Input(_id("save"), "n_clicks"),
+        "_confirm": Input(_id("confirm"), "submit_n_clicks"),
+    },
+    state={
+        "_fields": State(_id("field", field=ALL), "value"),
+        "editing": State(_id("editing"), "data"),
+        "pending": State(_id("pending"), "data"),
+        "changed": State(_id("changed"), "data"),
+    },
     prevent_initial_call=True,
 )
 async def write(
-    _saves: Any, _confirms: Any, values: list[Any], editing: Any, pending: Any, changed: int
+    _save: Any, _confirm: Any, _fields: list[Any], editing: Any, pending: Any, changed: int
 ) -> tuple[Any, Any]:
-    """Save the form (create or update) or delete the confirmed item; say what happened."""
+    """Save the form (create or update) or delete the confirmed item; say what happened. The
+    form's values come with their field names (`ctx.args_grouping`)."""
     entity = _entity()
     target = dash.ctx.triggered_id
     kind = target.get("type") if isinstance(target, dict) else None
@@ -143,8 +158,8 @@ async def write(
             await client.request("DELETE", f"{entity.path}/{pending}")
             done = f"Deleted {entity.singular} {pending}."
         else:
-            names = [s["id"]["field"] for s in dash.ctx.states_list[0]]
-            body = admin_specs.body(entity, dict(zip(names, values, strict=True)), editing is None)
+            values = {s["id"]["field"]: s.get("value") for s in dash.ctx.args_grouping["_fields"]}
+            body = admin_specs.body(entity, values, editing is None)
             done = await _create_or_update(entity, editing, body)
     except client.ApiFailed as failed:
         return html.Span(failed.message, className="tw-error"), dash.no_update

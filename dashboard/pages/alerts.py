@@ -13,9 +13,12 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html
 
-from dashboard import alerts_query, client, frame
+from dashboard import client, frame
+from dashboard.alerts import query as alerts_query
 
-dash.register_page(__name__, path="/alerts", title="tickwire · alerts", order=3)
+dash.register_page(
+    __name__, path="/alerts", title="tickwire · alerts", name="Alerts", order=3, nav=True
+)
 
 _FILTER = {"type": "live-filter", "page": "alerts"}
 

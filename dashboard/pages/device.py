@@ -9,7 +9,9 @@ from typing import Any
 import dash
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
 
-from dashboard import client, devices_data, devices_panels, frame
+from dashboard import client, frame
+from dashboard.devices import data as devices_data
+from dashboard.devices import panels as devices_panels
 
 dash.register_page(__name__, path_template="/devices/<device_id>", title="tickwire · device")
 

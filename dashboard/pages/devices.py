@@ -11,11 +11,14 @@ from urllib.parse import parse_qsl, urlencode
 import dash
 from dash import Input, Output, State, dcc, html
 
-from dashboard import client, devices_data, devices_fleet, frame
+from dashboard import client, frame
+from dashboard.devices import data as devices_data
+from dashboard.devices import fleet as devices_fleet
 
-dash.register_page(__name__, path="/devices", title="tickwire · devices")
+dash.register_page(
+    __name__, path="/devices", title="tickwire · devices", name="Devices", order=2, nav=True
+)
 
-KEEP = ("range", "from", "to", "live")
 #: How often the page looks for devices added or removed (the stream follows known ones only).
 POLL_MS = 30_000
 
@@ -39,7 +42,7 @@ layout = html.Div(
 
 def _search(search: str | None) -> str:
     """The frame's part of the query string, for the cards' links."""
-    kept = [(k, v) for k, v in parse_qsl((search or "").lstrip("?")) if k in KEEP]
+    kept = [(k, v) for k, v in parse_qsl((search or "").lstrip("?")) if k in frame.FRAME_PARAMS]
     return "?" + urlencode(kept) if kept else ""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, clientside_callback, dcc, html
 
-dash.register_page(__name__, path="/login", title="tickwire · log in")
+dash.register_page(__name__, path="/login", title="tickwire · log in", public=True)
 
 layout = html.Div(
     className="tw-login",

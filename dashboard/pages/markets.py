@@ -8,119 +8,21 @@ the tape. Python callbacks answer what the user does: the range, the ticker, a z
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash import ALL, Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import client, frame, theme
-from dashboard import markets_chart as chart
-from dashboard import markets_data as data
-from dashboard import markets_watch as watch
+from dashboard.markets import chart, data, edits, watch
+from dashboard.markets import layout as components
 
-dash.register_page(__name__, path="/markets", title="tickwire · markets")
-
-CONFIG: Any = {"displaylogo": False, "scrollZoom": False}
-
-
-def _chart_panel() -> html.Div:
-    return html.Div(
-        className="tw-panel wide",
-        children=[
-            html.Div(
-                className="markets-head",
-                children=[
-                    html.H3(id="markets-title", children="Chart"),
-                    dcc.Checklist(
-                        id="markets-overlays",
-                        options=[{"label": f" {n}", "value": k} for k, n in chart.OVERLAYS],
-                        value=["sma"],
-                        inline=True,
-                        className="markets-overlays",
-                    ),
-                    html.Span(id="markets-resolution", className="markets-resolution"),
-                    html.Span(id="markets-export", className="markets-export"),
-                ],
-            ),
-            html.Div(id="markets-chart-error"),
-            dcc.Loading(
-                delay_show=300,
-                children=dcc.Graph(
-                    id="markets-chart",
-                    figure=theme.figure(),
-                    config=CONFIG,
-                    style={"height": "520px"},
-                ),
-            ),
-        ],
-    )
-
-
-def _watch_panel() -> html.Div:
-    return html.Div(
-        className="tw-panel wide",
-        children=[
-            html.H3("Watchlist"),
-            html.Div(
-                className="markets-add",
-                children=[
-                    dcc.Dropdown(
-                        id="markets-add-ticker",
-                        placeholder="stock…",
-                        className="markets-add-ticker",
-                    ),
-                    dcc.Input(
-                        id="markets-add-above",
-                        type="number",
-                        placeholder="alert above",
-                        className="tw-input markets-level",
-                    ),
-                    dcc.Input(
-                        id="markets-add-below",
-                        type="number",
-                        placeholder="alert below",
-                        className="tw-input markets-level",
-                    ),
-                    html.Button("Add", id="markets-add", className="tw-button primary"),
-                    html.Span(id="markets-watch-message"),
-                ],
-            ),
-            dcc.Loading(delay_show=300, children=html.Div(id="markets-editor")),
-        ],
-    )
-
-
-layout = html.Div(
-    [
-        frame.live_filter("markets"),
-        dcc.Store(id="markets-watch-version", data=0),
-        dcc.Store(id="markets-selected"),
-        dcc.Store(id="markets-tape"),
-        dcc.Store(id="markets-tape-drawn"),
-        dcc.Store(id="markets-meta"),
-        dcc.Store(id="markets-view"),
-        dcc.Store(id="markets-zoom"),
-        html.Div(
-            className="tw-grid",
-            children=[
-                html.Div(
-                    className="tw-panel wide",
-                    children=[
-                        html.Div(id="markets-watch-error"),
-                        dcc.Loading(
-                            delay_show=300,
-                            children=html.Div(id="markets-tape-row", className="markets-tape"),
-                        ),
-                    ],
-                ),
-                _chart_panel(),
-                _watch_panel(),
-            ],
-        ),
-    ]
+dash.register_page(
+    __name__, path="/markets", title="tickwire · markets", name="Markets", order=1, nav=True
 )
+
+layout = components.page()
 
 
 @dash.callback(
@@ -151,66 +53,48 @@ async def load_watchlist(_version: int, timerange: Any) -> tuple[Any, ...]:
     return row, tape_data, watch.editor(entries), options, None
 
 
-def _levels(ticker: str, above: Any, below: Any) -> dict[str, Any]:
-    return {
-        "ticker": ticker,
-        "alert_above": None if above in (None, "") else float(above),
-        "alert_below": None if below in (None, "") else float(below),
-    }
-
-
-def _value_for(ticker: str, states: list[dict[str, Any]]) -> Any:
-    for state in states:
-        if state["id"]["ticker"] == ticker:
-            return state.get("value")
-    return None
-
-
-async def _act(trigger: Any, add: tuple[Any, Any, Any]) -> str:
-    """The watchlist change a button asks for; a message for the page."""
-    if trigger == "markets-add":
-        ticker, above, below = add
-        if not ticker:
-            return "Choose a stock to add."
-        await client.request("POST", "/api/watchlist", json=_levels(ticker, above, below))
-        return f"Added {ticker}."
-    kind, ticker = trigger["type"], trigger["ticker"]
-    if kind == "markets-remove":
-        await client.request("DELETE", f"/api/watchlist/{ticker}")
-        return f"Removed {ticker}."
-    if kind == "markets-offer":
-        await client.request("POST", "/api/watchlist", json={"ticker": ticker})
-        return f"Added {ticker}."
-    above = _value_for(ticker, ctx.states_list[3])
-    below = _value_for(ticker, ctx.states_list[4])
-    await client.request("POST", "/api/watchlist", json=_levels(ticker, above, below))
-    return f"Saved the alert levels of {ticker}."
-
-
 @dash.callback(
     Output("markets-watch-version", "data"),
     Output("markets-watch-message", "children"),
-    Input("markets-add", "n_clicks"),
-    Input({"type": "markets-save", "ticker": ALL}, "n_clicks"),
-    Input({"type": "markets-remove", "ticker": ALL}, "n_clicks"),
-    Input({"type": "markets-offer", "ticker": ALL}, "n_clicks"),
-    State("markets-add-ticker", "value"),
-    State("markets-add-above", "value"),
-    State("markets-add-below", "value"),
-    State({"type": "markets-above", "ticker": ALL}, "value"),
-    State({"type": "markets-below", "ticker": ALL}, "value"),
-    State("markets-watch-version", "data"),
+    inputs={
+        "_add": Input("markets-add", "n_clicks"),
+        "_save": Input({"type": "markets-save", "ticker": ALL}, "n_clicks"),
+        "_remove": Input({"type": "markets-remove", "ticker": ALL}, "n_clicks"),
+        "_offer": Input({"type": "markets-offer", "ticker": ALL}, "n_clicks"),
+    },
+    state={
+        "ticker": State("markets-add-ticker", "value"),
+        "above": State("markets-add-above", "value"),
+        "below": State("markets-add-below", "value"),
+        "_aboves": State({"type": "markets-above", "ticker": ALL}, "value"),
+        "_belows": State({"type": "markets-below", "ticker": ALL}, "value"),
+        "version": State("markets-watch-version", "data"),
+    },
     prevent_initial_call=True,
 )
-async def edit_watchlist(*args: Any) -> tuple[Any, Any]:
+async def edit_watchlist(
+    _add: Any,
+    _save: Any,
+    _remove: Any,
+    _offer: Any,
+    ticker: str | None,
+    above: Any,
+    below: Any,
+    _aboves: list[Any],
+    _belows: list[Any],
+    version: int | None,
+) -> tuple[Any, Any]:
+    """The change a button asks for (the rows' levels come with their tickers, from
+    `ctx.args_grouping`); the version bumped so the watchlist reloads, and a message."""
     if not ctx.triggered or not ctx.triggered[0].get("value"):
         raise PreventUpdate
-    add = (args[4], args[5], args[6])
+    rows = ctx.args_grouping
+    aboves, belows = edits.by_ticker(rows["_aboves"]), edits.by_ticker(rows["_belows"])
     try:
-        message = await _act(ctx.triggered_id, add)
+        message = await edits.act(ctx.triggered_id, (ticker, above, below), aboves, belows)
     except client.ApiFailed as failed:
         return dash.no_update, html.Span(failed.message, className="tw-error")
-    return (args[-1] or 0) + 1, message
+    return (version or 0) + 1, message
 
 
 def _view(trigger: Any, zoom: Any, view: Any) -> Any:
@@ -262,38 +146,11 @@ async def load_chart(
     candles = body["candles"]
     rev = f"{ticker}|{timerange.get('range')}|{timerange.get('start')}|{timerange.get('refresh')}"
     figure = chart.figure(ticker, candles, overlays or [], rev)
-    meta = _meta(ticker, body, view is None and bool(timerange.get("live")))
-    links = [
-        html.A(f, href=h, download="", className="tw-button")
-        for f, h in data.export_links(ticker, start, end)
-    ]
+    meta = chart.meta(ticker, body, view is None and bool(timerange.get("live")))
+    links = components.export_links(data.export_links(ticker, start, end))
     empty = f"No prices for {ticker} in this range."
     notice = None if candles else html.Div(empty, className="tw-empty")
-    return figure, meta, view, ticker, _resolution(body, view), ["Export ", *links], notice
-
-
-def _meta(ticker: str, body: dict[str, Any], live: bool) -> dict[str, Any]:
-    span_ms = _ms(body["end"]) - _ms(body["start"])
-    interval = body.get("interval_ms") or 1000
-    return {
-        "version": uuid.uuid4().hex,
-        "ticker": ticker,
-        "live": live,
-        "interval_ms": interval,
-        "end_ms": _ms(body["end"]),
-        "max_points": max(len(body["candles"]), span_ms // interval),
-        **chart.live_state(body["candles"]),
-    }
-
-
-def _ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def _resolution(body: dict[str, Any], view: Any) -> str:
-    count = len(body["candles"])
-    text = f"{count} candles of {body.get('interval') or 'raw'} · from {body['source']}"
-    return text + (" · zoomed: live paused, double-click to reset" if view else "")
+    return figure, meta, view, ticker, chart.resolution(body, bool(view)), links, notice
 
 
 dash.clientside_callback(

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from dash import dcc, html
 
-from dashboard.admin_specs import ON, Entity, Field, cell
+from dashboard.admin.specs import ON, Entity, Field, cell
 
 EMPTY: Final = {
     "devices": "No devices yet — create one here, or start the simulator with "

@@ -8,10 +8,11 @@ plotly graphs redrawing every second kept a renderer core busy, 50 images do not
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dash import dcc, html
+
+from dashboard import frame
 
 SPARK_POINTS = 200
 #: Until the browser draws the sparkline: an empty image, not a broken one.
@@ -48,7 +49,7 @@ def state(device: dict[str, Any]) -> dict[str, Any]:
 
 
 def _epoch_ms(iso: str) -> int:
-    return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    return round(frame.instant(iso).timestamp() * 1000)
 
 
 def card(device: dict[str, Any], search: str) -> dcc.Link:

@@ -1,5 +1,5 @@
 """The markets page's candlestick chart: candles + volume (a subplot) + SMA/EMA/Bollinger
-overlays, as a plain figure dict laid out for live `extendData`.
+overlays (`tickwire.indicators`), as a plain figure dict laid out for live `extendData`.
 
 Trace order (assets/markets.js relies on it): 0 closed candles, 1 the current candle (the
 bucket still filling: the live side replaces it with `maxPoints` 1), 2 closed volume, 3 the
@@ -10,53 +10,22 @@ extends every listed trace by the same keys.
 
 from __future__ import annotations
 
-import math
+import uuid
 from typing import Any
 
-from dashboard import theme
+from dashboard import frame, theme
+from tickwire.indicators import PERIOD, WIDTH_SIGMA, bollinger, ema, sma
 
-OVERLAYS = [("sma", "SMA 20"), ("ema", "EMA 20"), ("bollinger", "Bollinger 20, 2σ")]
-PERIOD = 20
-WIDTH_SIGMA = 2.0
-KEEP_CLOSES = 60
+OVERLAYS = [
+    ("sma", f"SMA {PERIOD}"),
+    ("ema", f"EMA {PERIOD}"),
+    ("bollinger", f"Bollinger {PERIOD}, {WIDTH_SIGMA:g}σ"),
+]
+#: Closes the browser keeps to continue the overlays live: the SMA and Bollinger windows need
+#: `indicators.PERIOD`; a few windows more.
+KEEP_CLOSES = 3 * PERIOD
 UP, DOWN = "#73bf69", "#f2495c"
 COLUMNS = ("x", "open", "high", "low", "close", "y")
-
-
-def sma(closes: list[float], period: int = PERIOD) -> list[float | None]:
-    out: list[float | None] = []
-    for i in range(len(closes)):
-        window = closes[max(0, i - period + 1) : i + 1]
-        out.append(sum(window) / period if len(window) == period else None)
-    return out
-
-
-def ema(closes: list[float], period: int = PERIOD) -> list[float | None]:
-    """Seeded with the first close (so it exists from the start, like most charting tools)."""
-    k = 2 / (period + 1)
-    out: list[float | None] = []
-    value: float | None = None
-    for close in closes:
-        value = close if value is None else value + k * (close - value)
-        out.append(value)
-    return out
-
-
-def bollinger(
-    closes: list[float], period: int = PERIOD, sigmas: float = WIDTH_SIGMA
-) -> tuple[list[float | None], list[float | None]]:
-    upper: list[float | None] = []
-    lower: list[float | None] = []
-    for i, mean in enumerate(sma(closes, period)):
-        if mean is None:
-            upper.append(None)
-            lower.append(None)
-            continue
-        window = closes[i - period + 1 : i + 1]
-        sd = math.sqrt(sum((c - mean) ** 2 for c in window) / period)
-        upper.append(mean + sigmas * sd)
-        lower.append(mean - sigmas * sd)
-    return upper, lower
 
 
 def _trace(kind: str, **columns: Any) -> dict[str, Any]:
@@ -105,8 +74,8 @@ def overlay_traces(
     """The overlay lines, always all four (hidden unless chosen) so trace indices stay fixed."""
     upper, lower = bollinger(closes)
     lines = [
-        ("sma", "SMA 20", sma(closes), "#f2cc0c"),
-        ("ema", "EMA 20", ema(closes), "#ff9830"),
+        ("sma", f"SMA {PERIOD}", sma(closes), "#f2cc0c"),
+        ("ema", f"EMA {PERIOD}", ema(closes), "#ff9830"),
         ("bollinger", "Bollinger upper", upper, "#b877d9"),
         ("bollinger", "Bollinger lower", lower, "#b877d9"),
     ]
@@ -164,3 +133,30 @@ def live_state(candles: list[dict[str, Any]]) -> dict[str, Any]:
             "v": c["volume"] or 0,
         }
     return {"closes": closes[-KEEP_CLOSES:], "ema": last_ema, "current": current}
+
+
+def meta(ticker: str, body: dict[str, Any], live: bool) -> dict[str, Any]:
+    """The `markets-meta` store: what assets/markets.js needs to continue the chart live (a
+    new `version` per history load)."""
+    span_ms = _ms(body["end"]) - _ms(body["start"])
+    interval = body.get("interval_ms") or 1000
+    return {
+        "version": uuid.uuid4().hex,
+        "ticker": ticker,
+        "live": live,
+        "interval_ms": interval,
+        "end_ms": _ms(body["end"]),
+        "max_points": max(len(body["candles"]), span_ms // interval),
+        **live_state(body["candles"]),
+    }
+
+
+def _ms(iso: str) -> int:
+    return int(frame.instant(iso).timestamp() * 1000)
+
+
+def resolution(body: dict[str, Any], zoomed: bool) -> str:
+    """What the chart shows, in words: how many candles of which width, from where."""
+    count = len(body["candles"])
+    text = f"{count} candles of {body.get('interval') or 'raw'} · from {body['source']}"
+    return text + (" · zoomed: live paused, double-click to reset" if zoomed else "")

@@ -3,13 +3,13 @@ rolling averages, alerts and commands."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from dashboard import devices_data, theme
+from dashboard import frame, theme
+from dashboard.devices import data as devices_data
 
 
 def figure(series: dict[str, Any], revision: str, index: int) -> go.Figure:
@@ -116,7 +116,7 @@ def stats(table: dict[str, dict[str, dict[str, Any]]]) -> Any:
 def when(iso: str | None) -> str:
     if not iso:
         return ""
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return frame.instant(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def alerts(items: list[dict[str, Any]]) -> Any:

@@ -1,0 +1,1 @@
+"""The alerts page's helpers (`pages/alerts.py`): its query of the API."""

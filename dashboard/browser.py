@@ -1,0 +1,49 @@
+"""What the browser side (`assets/*.js`) needs from Python, sent once with every page: a JSON
+element in the index's head, which `assets/_shared.js` reads as `tickwire_shared.config`.
+
+A constant both sides use is defined in Python and reaches the JS from here, never retyped
+there: the time ranges, the frame's query parameters, the stream's event kinds, the rollup
+grid's origin, the indicators' parameters, the chart's trace columns, the sparklines' length.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.interval import ORIGIN
+from dashboard import frame, theme
+from dashboard.devices import fleet
+from dashboard.markets import chart
+from tickwire import indicators, journal
+
+ELEMENT_ID = "tickwire-config"
+
+
+def config() -> dict[str, Any]:
+    return {
+        "home": frame.HOME,
+        "ranges": [value for value, _ in frame.RANGES],
+        "defaultRange": frame.DEFAULT_RANGE,
+        "frameParams": list(frame.FRAME_PARAMS),
+        "streamKinds": list(journal.KINDS),
+        "gridOriginMs": int(ORIGIN.timestamp() * 1000),
+        "indicators": {"period": indicators.PERIOD, "sigmas": indicators.WIDTH_SIGMA},
+        "markets": {"columns": list(chart.COLUMNS), "keepCloses": chart.KEEP_CLOSES},
+        "devices": {"sparkPoints": fleet.SPARK_POINTS, "sparkColor": theme.COLORS[0]},
+    }
+
+
+def element(data: dict[str, Any] | None = None) -> str:
+    """`data` (the config) as a JSON script element: data, not code; `<` escaped so no value
+    can end the element."""
+    text = json.dumps(config() if data is None else data, separators=(",", ":"))
+    text = text.replace("<", "\\u003c")
+    return f'<script id="{ELEMENT_ID}" type="application/json">{text}</script>'
+
+
+def index(template: str) -> str:
+    """Dash's index `template` with the config in its head (before the assets' scripts run)."""
+    if "{%css%}" not in template:
+        raise ValueError("the index template has no {%css%} to put the config after")
+    return template.replace("{%css%}", "{%css%}\n        " + element(), 1)

@@ -15,10 +15,10 @@ from typing import Any
 
 import asyncpg
 
-from api.interval import ORIGIN_SQL
 from api.pending import stale
 from api.resolution import Ask, Segment, cover, grain, levels_for, source_of
 from api.series import Params
+from tickwire.timegrid import ORIGIN_SQL
 
 #: Open of the earliest piece and close of the latest (pieces have distinct times): see
 #: `series.LATEST`.

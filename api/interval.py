@@ -1,19 +1,18 @@
 """Bucket widths: parsing `1s`/`5m`/`1h`… and the grid every bucket lies on.
 
-Buckets are `date_bin(width, time, 2000-01-03 00:00 UTC)`, the same grid as the rollups and
+Buckets are `date_bin(width, time, timegrid.ORIGIN)`, the same grid as the rollups and
 TimescaleDB's `time_bucket`, so a rollup bucket nests in every bucket whose width it divides.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from api.errors import Invalid
+from tickwire.timegrid import floor
 
-ORIGIN: Final = datetime(2000, 1, 3, tzinfo=UTC)
-ORIGIN_SQL: Final = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
 MAX_WIDTH: Final = timedelta(days=3650)
 _UNITS: Final = {
     "ms": timedelta(milliseconds=1),
@@ -50,17 +49,6 @@ def label(width: timedelta) -> str:
         if width % step == timedelta(0):
             return f"{width // step}{unit}"
     return f"{width // timedelta(microseconds=1)}us"
-
-
-def floor(instant: datetime, width: timedelta) -> datetime:
-    """Start of the bucket holding `instant`."""
-    return ORIGIN + ((instant - ORIGIN) // width) * width
-
-
-def ceil(instant: datetime, width: timedelta) -> datetime:
-    """The first bucket boundary at or after `instant`."""
-    start = floor(instant, width)
-    return start if start == instant else start + width
 
 
 def bucket_count(start: datetime, end: datetime, width: timedelta) -> int:

@@ -20,14 +20,11 @@ from typing import Final
 from api import interval
 from api.errors import Invalid
 from api.timerange import TimeRange
+from tickwire import timegrid
 
 #: Rollup levels, coarsest first: (suffix of the relation, bucket width).
-LEVELS: Final = (
-    ("1d", timedelta(days=1)),
-    ("1h", timedelta(hours=1)),
-    ("1m", timedelta(minutes=1)),
-)
-FINEST: Final = LEVELS[-1][1]
+LEVELS: Final = tuple(reversed(timegrid.LEVELS))
+FINEST: Final = timegrid.FINEST
 DEFAULT_POINTS: Final = 1000
 MAX_POINTS: Final = 10_000
 
@@ -114,8 +111,8 @@ def cover(
         rank = next(i for i, (name, _) in enumerate(levels) if name == segment.level)
         width, cursor = levels[rank][1], segment.start
         for low, high in sorted(stale.get(segment.level, ())):
-            low = max(interval.floor(low, width), cursor)
-            high = min(interval.ceil(high, width), segment.end)
+            low = max(timegrid.floor(low, width), cursor)
+            high = min(timegrid.ceil(high, width), segment.end)
             if low >= high:
                 continue
             if cursor < low:
@@ -133,7 +130,7 @@ def _tiles(start: datetime, end: datetime, levels: list[tuple[str, timedelta]]) 
     if not levels:
         return [Segment(None, start, end)]
     (name, width), finer = levels[0], levels[1:]
-    inner_start, inner_end = interval.ceil(start, width), interval.floor(end, width)
+    inner_start, inner_end = timegrid.ceil(start, width), timegrid.floor(end, width)
     if inner_start >= inner_end:
         return _tiles(start, end, finer)
     return [

@@ -17,7 +17,6 @@ import asyncpg
 import numpy as np
 
 from api import downsample
-from api.interval import ORIGIN_SQL
 from api.pending import stale
 from api.resolution import (
     FINEST,
@@ -29,6 +28,7 @@ from api.resolution import (
     levels_for,
     source_of,
 )
+from tickwire.timegrid import ORIGIN_SQL
 
 #: Origin of PostgreSQL's binary timestamptz: microseconds since 2000-01-01 00:00 UTC.
 PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)

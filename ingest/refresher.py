@@ -32,6 +32,7 @@ from typing import Final
 import asyncpg
 
 from ingest import rollup
+from tickwire import timegrid
 from tickwire.aio import wait_any
 
 log = logging.getLogger("ingest.refresher")
@@ -46,7 +47,7 @@ _MAX_BACKOFF_S: Final = 300
 #: retries that came due, windows of a restarted or crashed ingester).
 POLL_S: Final = 1.0
 _NEVER: Final = datetime.min.replace(tzinfo=UTC)
-_LEVEL_RANK: Final = {suffix: rank for rank, (suffix, _) in enumerate(rollup.LEVELS)}
+_LEVEL_RANK: Final = {suffix: rank for rank, (suffix, _) in enumerate(timegrid.LEVELS)}
 _CONNECTION_ERRORS: Final = (
     OSError,
     asyncpg.PostgresConnectionError,
@@ -134,7 +135,7 @@ class Policy:
         further back than `ceil(now - start_offset)`, and one running now no further than its
         own start does."""
         since = self.last_start if self.running and self.last_start is not None else now
-        return rollup.ceil_to(min(since, now) - self.start_offset, width)
+        return timegrid.ceil(min(since, now) - self.start_offset, width)
 
     def covered(self, window: Window, width: timedelta) -> bool:
         """Did a successful run that started after the window was ready refresh it?"""
@@ -143,7 +144,7 @@ class Policy:
             and self.last_start > window.ready_at
             and self.last_status == "Success"
             and not self.running
-            and window.start >= rollup.ceil_to(self.last_start - self.start_offset, width)
+            and window.start >= timegrid.ceil(self.last_start - self.start_offset, width)
         )
 
     def idle_since(self, ready_at: datetime, now: datetime) -> bool:
@@ -216,7 +217,7 @@ async def refresh_pending(conn: asyncpg.Connection, everything: bool = False) ->
         if any(w.kind == window.kind and w.overlaps(window) for w in finished):
             await _ready_now(conn, window)  # its source just became complete
         policy = policies.get(window.relation)
-        width = rollup.WIDTHS[window.level]
+        width = timegrid.WIDTHS[window.level]
         handoff = window.end if policy is None else policy.handoff(now, width)
         if window.start < handoff and not (
             window.due and await _refresh_own(conn, window, handoff, done)

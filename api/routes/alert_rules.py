@@ -6,9 +6,10 @@ from collections.abc import Container
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.access import rules_visible
 from api.alert_clearing import clear_open_alerts, stream
 from api.deps import CurrentUser, Limit, Offset, SessionDep
 from api.errors import NotFound
@@ -49,7 +50,7 @@ async def list_rules(
     ticker: Annotated[Ticker | None, Query(description="only rules on this ticker")] = None,
     enabled: Annotated[bool | None, Query(description="only enabled (or disabled) ones")] = None,
 ) -> Page[AlertRuleRead]:
-    query = select(AlertRule).where(_visible(user)).order_by(AlertRule.id)
+    query = select(AlertRule).where(rules_visible(user)).order_by(AlertRule.id)
     for column, value in (
         (AlertRule.kind, kind),
         (AlertRule.device_id, device_id),
@@ -131,12 +132,8 @@ async def delete_rule(rule_id: RuleId, session: SessionDep, user: CurrentUser) -
     return Response(status_code=204)
 
 
-def _visible(user: User) -> ColumnElement[bool]:
-    return true() if user.is_superuser else AlertRule.owner_id == user.id
-
-
 async def _rule_or_404(session: AsyncSession, user: User, rule_id: int) -> AlertRule:
-    query = select(AlertRule).where(AlertRule.id == rule_id, _visible(user))
+    query = select(AlertRule).where(AlertRule.id == rule_id, rules_visible(user))
     rule = await session.scalar(query)
     if rule is None:
         raise NotFound(f"no alert rule {rule_id}", code="alert_rule_not_found")

@@ -1,8 +1,7 @@
 """/api/alerts: what the alert engine raised, and acknowledging it.
 
-Who sees an alert: an admin, every one; a user, those that belong to them (`owner_id`: their
-rules and watchlist levels) and the built-in ones (`owner_id` null) on a device they own or a
-ticker they may read. An alert one may not see answers 404 `alert_not_found`, as an absent one.
+Who sees an alert is api/access.py's rule (`alert_visible_sql`); an alert one may not see
+answers 404 `alert_not_found`, as an absent one.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Path, Query
 
+from api import access
 from api.deps import CurrentUser, Limit, Offset, PoolDep
 from api.errors import Conflict, NotFound
 from api.models import User
@@ -27,12 +27,6 @@ router = APIRouter()
 AlertId = Annotated[int, Path(alias="id", ge=1, le=2**63 - 1, description="the alert's id")]
 _INSTANT = "ISO-8601 (naive means UTC) or epoch milliseconds"
 
-# $1 is the user's id.
-_VISIBLE = """(a.owner_id = $1 OR (a.owner_id IS NULL AND (
-    EXISTS (SELECT 1 FROM devices d WHERE d.device_id = a.device_id AND d.owner_id = $1)
-    OR EXISTS (SELECT 1 FROM stocks s WHERE s.ticker = a.ticker
-               AND (s.owner_id IS NULL OR s.owner_id = $1)))))"""
-
 
 class Filters:
     """WHERE clauses and their arguments, numbered as they are added."""
@@ -40,9 +34,10 @@ class Filters:
     def __init__(self, user: User) -> None:
         self.clauses: list[str] = []
         self.args: list[Any] = []
-        if not user.is_superuser:
-            self.args.append(user.id)
-            self.clauses.append(_VISIBLE)
+        owner = access.owner_filter(user)
+        if owner is not None:
+            self.args.append(owner)
+            self.clauses.append(access.alert_visible_sql("$1"))
 
     def add(self, clause: str, value: Any) -> None:
         """`clause` with `$?` where the value goes."""

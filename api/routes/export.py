@@ -14,7 +14,7 @@ import asyncpg
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 
-from api.access import readable_device, readable_stock
+from api import access
 from api.deps import CurrentUser, PoolDep, RangeDep
 from api.errors import ErrorBody, Invalid
 from api.export_query import PRICES, TELEMETRY, Selection, Statement, statement
@@ -105,13 +105,13 @@ async def export_telemetry(
     exporter = choose(format_, accept)
     equal: list[tuple[str, str]] = []
     if device_id is not None:
-        await readable_device(pool, user, device_id)
+        await access.readable_device(pool, user, device_id)
         equal.append(("device_id", device_id))
     if metric is not None:
         if not METRIC_RE.fullmatch(metric):
             raise Invalid("metric is not a valid metric name", code="invalid_metric")
         equal.append(("metric", metric))
-    owner = None if user.is_superuser or device_id is not None else user.id
+    owner = None if device_id is not None else access.owner_filter(user)
     chosen = Selection(TELEMETRY, span, tuple(equal), owner)
     return _respond(pool, exporter, chosen, [device_id or "all", metric])
 
@@ -137,9 +137,9 @@ async def export_prices(
     exporter = choose(format_, accept)
     equal: list[tuple[str, str]] = []
     if ticker is not None:
-        await readable_stock(pool, user, ticker)
+        await access.readable_stock(pool, user, ticker)
         equal.append(("ticker", ticker))
-    owner = None if user.is_superuser or ticker is not None else user.id
+    owner = None if ticker is not None else access.owner_filter(user)
     chosen = Selection(PRICES, span, tuple(equal), owner)
     return _respond(pool, exporter, chosen, [ticker or "all"])
 

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Path, Query
 from api import access
 from api.deps import CurrentUser, Limit, Offset, PoolDep
 from api.errors import Conflict, NotFound
+from api.history.timerange import parse_instant
 from api.models import User
 from api.pagination import Page
 from api.schemas.alerts import AlertEventRead, AlertKind, AlertRead, StateFilter
 from api.schemas.common import DeviceId, Ticker
-from api.timerange import parse_instant
 from tickwire import journal
 from tickwire.events import alert_event
 

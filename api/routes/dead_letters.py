@@ -17,10 +17,10 @@ from pydantic import StringConstraints
 
 from api.deps import AdminUser, Limit, Offset, PoolDep
 from api.errors import Conflict, NotFound
+from api.history.timerange import parse_instant
 from api.pagination import Page
 from api.schemas.dead_letters import PREVIEW_BYTES, DeadLetterRead, ReplayResult
 from api.settings import ApiSettings
-from api.timerange import parse_instant
 from tickwire.journal import REPLAY_CHANNEL
 
 router = APIRouter()

@@ -1,6 +1,6 @@
 """/api/export/telemetry and /api/export/prices: a time range as CSV, JSON, NDJSON or XML.
 
-Streamed from one COPY in a read-only snapshot (api/export_stream.py), rows in time order,
+Streamed from one COPY in a read-only snapshot (api/export/streaming.py), rows in time order,
 times ISO-8601 UTC with microseconds. A user exports only what they may read; an admin all.
 """
 
@@ -17,10 +17,10 @@ from pydantic import BaseModel
 from api import access
 from api.deps import CurrentUser, PoolDep, RangeDep
 from api.errors import ErrorBody, Invalid
-from api.export_query import PRICES, TELEMETRY, Selection, Statement, statement
-from api.export_stream import ExportResponse, export_body
-from api.exporters import EXPORTERS, Exporter
-from api.negotiation import choose
+from api.export.exporters import EXPORTERS, Exporter
+from api.export.negotiation import choose
+from api.export.query import PRICES, TELEMETRY, Selection, Statement, statement
+from api.export.streaming import ExportResponse, export_body
 from tickwire.contract import METRIC_RE
 
 router = APIRouter()

@@ -9,11 +9,11 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from api import candles, series
 from api.access import readable_device, readable_stock
 from api.deps import CurrentUser, PoolDep, RangeDep
-from api.interval import INTERVAL_DOC, label
-from api.resolution import DEFAULT_POINTS, MAX_POINTS, Ask, Source, ask
+from api.history import candles, series
+from api.history.interval import INTERVAL_DOC, label
+from api.history.resolution import DEFAULT_POINTS, MAX_POINTS, Ask, Source, ask
 from tickwire.contract import METRIC_RE
 
 router = APIRouter()

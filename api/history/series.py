@@ -16,9 +16,9 @@ from typing import Any, Final
 import asyncpg
 import numpy as np
 
-from api import downsample
-from api.pending import stale
-from api.resolution import (
+from api.history import downsample
+from api.history.pending import stale
+from api.history.resolution import (
     FINEST,
     LEVELS,
     Ask,

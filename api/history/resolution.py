@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from api import interval
 from api.errors import Invalid
-from api.timerange import TimeRange
+from api.history import interval
+from api.history.timerange import TimeRange
 from tickwire import timegrid
 
 #: Rollup levels, coarsest first: (suffix of the relation, bucket width).

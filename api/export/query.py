@@ -15,8 +15,8 @@ from typing import Final
 import asyncpg
 
 from api import access
-from api.exporters import Column, Exporter
-from api.timerange import TimeRange
+from api.export.exporters import Column, Exporter
+from api.history.timerange import TimeRange
 
 #: Above this many metrics a device's export is sorted rather than merged.
 MERGE_MAX_SERIES: Final = 64

@@ -15,9 +15,9 @@ from typing import Any
 
 import asyncpg
 
-from api.pending import stale
-from api.resolution import Ask, Segment, cover, grain, levels_for, source_of
-from api.series import Params
+from api.history.pending import stale
+from api.history.resolution import Ask, Segment, cover, grain, levels_for, source_of
+from api.history.series import Params
 from tickwire.timegrid import ORIGIN_SQL
 
 #: Open of the earliest piece and close of the latest (pieces have distinct times): see

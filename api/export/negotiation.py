@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from api.errors import Invalid, NotAcceptable
-from api.exporters import EXPORTERS, Exporter
+from api.export.exporters import EXPORTERS, Exporter
 
 
 class MediaRange(NamedTuple):

@@ -23,6 +23,7 @@ from typing import Any, Final
 import asyncpg
 from sqlalchemy import ColumnElement, or_, true
 
+from api.error_codes import ErrorCode
 from api.errors import NotFound
 from api.models import AlertRule, Device, Stock, User
 from tickwire.contract import ID_RE, TICKER_RE
@@ -40,13 +41,13 @@ class Kind:
     could not even be sent a NUL byte in text)."""
     shared: bool
     """A row without an owner is readable by everyone (stocks) or by admins only (devices)."""
-    code: str
+    code: ErrorCode
     shown: int
     """How much of a malformed id a 404 repeats."""
 
 
-DEVICE: Final = Kind("device", "devices", "device_id", ID_RE, False, "device_not_found", 80)
-STOCK: Final = Kind("stock", "stocks", "ticker", TICKER_RE, True, "stock_not_found", 40)
+DEVICE: Final = Kind("device", "devices", "device_id", ID_RE, False, ErrorCode.DEVICE_NOT_FOUND, 80)
+STOCK: Final = Kind("stock", "stocks", "ticker", TICKER_RE, True, ErrorCode.STOCK_NOT_FOUND, 40)
 
 
 def may_read(user_id: uuid.UUID, is_admin: bool, kind: Kind, owner: uuid.UUID | None) -> bool:

@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Final
 
+from api.error_codes import ErrorCode
 from api.errors import Invalid
 from tickwire.timegrid import floor
 
@@ -33,11 +34,12 @@ def parse_interval(text: str) -> timedelta:
     """A bucket width from e.g. `10s`, `5m`, `1h`; `Invalid` (422 `invalid_interval`) otherwise."""
     match = _SYNTAX.fullmatch(text.strip())
     if match is None:
-        raise Invalid(f"interval must be {INTERVAL_DOC}", code="invalid_interval")
+        raise Invalid(f"interval must be {INTERVAL_DOC}", code=ErrorCode.INVALID_INTERVAL)
     width = int(match.group(1)) * _UNITS[match.group(2)]
     if not timedelta(0) < width <= MAX_WIDTH:
         raise Invalid(
-            f"interval must be positive and at most {label(MAX_WIDTH)}", code="invalid_interval"
+            f"interval must be positive and at most {label(MAX_WIDTH)}",
+            code=ErrorCode.INVALID_INTERVAL,
         )
     return width
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from api.error_codes import ErrorCode
 from api.errors import Invalid
 from api.history import interval
 from api.history.timerange import TimeRange
@@ -65,7 +66,9 @@ def ask(span: TimeRange, points: int | None, every: str | None, source: Source) 
     `too_many_points`) and settle the bucket width."""
     raw_only = source is Source.raw
     if points is not None and every is not None:
-        raise Invalid("give either points or interval, not both", code="points_and_interval")
+        raise Invalid(
+            "give either points or interval, not both", code=ErrorCode.POINTS_AND_INTERVAL
+        )
     if every is None:
         wanted = points or DEFAULT_POINTS
         width = interval.auto_width(span.start, span.end, wanted)
@@ -75,7 +78,7 @@ def ask(span: TimeRange, points: int | None, every: str | None, source: Source) 
     if buckets > MAX_POINTS:
         raise Invalid(
             f"interval {every} gives {buckets} buckets over this range; at most {MAX_POINTS}",
-            code="too_many_points",
+            code=ErrorCode.TOO_MANY_POINTS,
             details={"buckets": buckets, "max": MAX_POINTS},
         )
     return Ask(span.start, span.end, width, None, raw_only)

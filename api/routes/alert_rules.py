@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.access import rules_visible
 from api.alert_clearing import clear_open_alerts, stream
 from api.deps import CurrentUser, Limit, Offset, SessionDep
+from api.error_codes import ErrorCode
 from api.errors import NotFound
 from api.models import AlertRule, User
 from api.pagination import Page
@@ -136,7 +137,7 @@ async def _rule_or_404(session: AsyncSession, user: User, rule_id: int) -> Alert
     query = select(AlertRule).where(AlertRule.id == rule_id, rules_visible(user))
     rule = await session.scalar(query)
     if rule is None:
-        raise NotFound(f"no alert rule {rule_id}", code="alert_rule_not_found")
+        raise NotFound(f"no alert rule {rule_id}", code=ErrorCode.ALERT_RULE_NOT_FOUND)
     return rule
 
 

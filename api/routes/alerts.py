@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query
 
 from api import access
 from api.deps import CurrentUser, Limit, Offset, PoolDep
+from api.error_codes import ErrorCode
 from api.errors import Conflict, NotFound
 from api.history.timerange import parse_instant
 from api.models import User
@@ -140,7 +141,7 @@ async def ack_alert(alert_id: AlertId, pool: PoolDep, user: CurrentUser) -> Aler
     async with pool.acquire() as conn, conn.transaction():
         row = await _alert_or_404(conn, user, alert_id, lock=True)
         if row["state"] == "CLEARED":
-            raise Conflict(f"alert {alert_id} is cleared already", code="alert_cleared")
+            raise Conflict(f"alert {alert_id} is cleared already", code=ErrorCode.ALERT_CLEARED)
         if row["state"] == "ACTIVE":
             row = await conn.fetchrow(
                 """UPDATE alerts SET state = 'ACKED', acked_at = now(), acked_by = $2,
@@ -167,5 +168,5 @@ async def _alert_or_404(
         f"SELECT a.* FROM alerts a WHERE {filters.where}{suffix}", *filters.args
     )
     if row is None:
-        raise NotFound(f"no alert {alert_id}", code="alert_not_found")
+        raise NotFound(f"no alert {alert_id}", code=ErrorCode.ALERT_NOT_FOUND)
     return row

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from api import access
 from api.deps import CurrentUser, PoolDep, RangeDep
+from api.error_codes import ErrorCode
 from api.errors import ErrorBody, Invalid
 from api.export.exporters import EXPORTERS, Exporter
 from api.export.negotiation import choose
@@ -109,7 +110,7 @@ async def export_telemetry(
         equal.append(("device_id", device_id))
     if metric is not None:
         if not METRIC_RE.fullmatch(metric):
-            raise Invalid("metric is not a valid metric name", code="invalid_metric")
+            raise Invalid("metric is not a valid metric name", code=ErrorCode.INVALID_METRIC)
         equal.append(("metric", metric))
     owner = None if device_id is not None else access.owner_filter(user)
     chosen = Selection(TELEMETRY, span, tuple(equal), owner)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
 from api.deps import CurrentUser, Limit, Offset, SessionDep
+from api.error_codes import ErrorCode
 from api.errors import NotFound
 from api.models import WatchlistEntry
 from api.pagination import Page
@@ -86,6 +87,8 @@ async def unwatch(ticker: str, session: SessionDep, user: CurrentUser) -> Respon
         )
         removed = result.first()
     if removed is None:
-        raise NotFound(f"{ticker[:40]!r} is not on the watchlist", code="watchlist_entry_not_found")
+        raise NotFound(
+            f"{ticker[:40]!r} is not on the watchlist", code=ErrorCode.WATCHLIST_ENTRY_NOT_FOUND
+        )
     await commit(session)
     return Response(status_code=204)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import devices_visible, stocks_visible
+from api.error_codes import ErrorCode
 from api.errors import Invalid, NotFound
 from api.models import Device, Stock, User
 from api.schemas.common import DEVICE_ID_RE, TICKER_RE
@@ -25,7 +26,7 @@ async def device_or_404(session: AsyncSession, user: User, device_id: str) -> De
         query = select(Device).where(Device.device_id == device_id, devices_visible(user))
         device = await session.scalar(query)
     if device is None:
-        raise NotFound(f"no device {device_id[:80]!r}", code="device_not_found")
+        raise NotFound(f"no device {device_id[:80]!r}", code=ErrorCode.DEVICE_NOT_FOUND)
     return device
 
 
@@ -37,7 +38,7 @@ async def stock_or_404(session: AsyncSession, user: User, ticker: str) -> Stock:
             select(Stock).where(Stock.ticker == ticker, stocks_visible(user))
         )
     if stock is None:
-        raise NotFound(f"no stock {ticker[:40]!r}", code="stock_not_found")
+        raise NotFound(f"no stock {ticker[:40]!r}", code=ErrorCode.STOCK_NOT_FOUND)
     return stock
 
 
@@ -52,7 +53,7 @@ async def require_tickers(session: AsyncSession, user: User, tickers: Iterable[s
         names = sorted(missing)
         raise Invalid(
             f"unknown ticker(s): {', '.join(names[:10])}",
-            code="unknown_ticker",
+            code=ErrorCode.UNKNOWN_TICKER,
             details={"tickers": names},
         )
 
@@ -63,6 +64,6 @@ async def require_device(session: AsyncSession, user: User, device_id: str) -> N
     if await session.scalar(query) is None:
         raise Invalid(
             f"unknown device {device_id!r}",
-            code="unknown_device",
+            code=ErrorCode.UNKNOWN_DEVICE,
             details={"device_id": device_id},
         )

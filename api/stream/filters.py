@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from api import access
+from api.error_codes import ErrorCode
 from api.errors import Invalid
 from api.models import User
 from api.stream.subscriber import Selection
@@ -33,7 +34,7 @@ async def selection(
     if len(devices) + len(tickers) > max_subjects:
         raise Invalid(
             f"at most {max_subjects} tickers and devices in one stream",
-            code="too_many_subjects",
+            code=ErrorCode.TOO_MANY_SUBJECTS,
         )
     await access.require_readable(pool, user, access.DEVICE, devices)
     await access.require_readable(pool, user, access.STOCK, tickers)

@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import rules_visible
 from api.alert_clearing import clear_open_alerts, stream
+from api.crud.listing import fetch_page
+from api.crud.readable import require_device, require_tickers
+from api.crud.writes import commit
 from api.deps import CurrentUser, Limit, Offset, SessionDep
 from api.error_codes import ErrorCode
 from api.errors import NotFound
@@ -26,9 +29,6 @@ from api.schemas.alert_rules import (
     check_rule,
 )
 from api.schemas.common import DeviceId, Ticker
-from api.schemas.listing import fetch_page
-from api.schemas.readable import require_device, require_tickers
-from api.schemas.writes import commit
 
 router = APIRouter()
 

@@ -21,6 +21,9 @@ from api import credentials, retired
 from api.access import devices_visible
 from api.alert_clearing import clear_open_alerts, stream
 from api.credentials import AccountsDep, CredentialsRead
+from api.crud.listing import fetch_page
+from api.crud.readable import device_or_404, require_tickers
+from api.crud.writes import commit, flush
 from api.deps import CurrentUser, Limit, Offset, SessionDep
 from api.error_codes import ErrorCode
 from api.errors import Conflict, Forbidden, Invalid
@@ -28,9 +31,6 @@ from api.models import Device, DeviceTicker, User
 from api.pagination import Page
 from api.schemas.common import Kind, Ticker
 from api.schemas.devices import DeviceCreate, DeviceRead, DeviceUpdate, Status
-from api.schemas.listing import fetch_page
-from api.schemas.readable import device_or_404, require_tickers
-from api.schemas.writes import commit, flush
 
 router = APIRouter()
 

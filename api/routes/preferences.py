@@ -14,12 +14,12 @@ from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from api.crud.writes import commit
 from api.deps import CurrentUser, SessionDep
 from api.error_codes import ErrorCode
 from api.errors import ApiError, ErrorBody, Invalid
 from api.jsonb import unstorable
 from api.models import Preferences
-from api.schemas.writes import commit
 
 router = APIRouter()
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
+from api.crud.listing import fetch_page
+from api.crud.readable import stock_or_404
+from api.crud.writes import commit
 from api.deps import CurrentUser, Limit, Offset, SessionDep
 from api.error_codes import ErrorCode
 from api.errors import NotFound
 from api.models import WatchlistEntry
 from api.pagination import Page
 from api.schemas.common import TICKER_RE
-from api.schemas.listing import fetch_page
-from api.schemas.readable import stock_or_404
 from api.schemas.watchlist import WatchlistEntryRead, WatchlistEntryWrite
-from api.schemas.writes import commit
 
 router = APIRouter()
 

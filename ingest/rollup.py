@@ -18,6 +18,7 @@ from tickwire import timegrid
 
 #: (suffix, width as interval text), finest first.
 LEVELS: Final = tuple((suffix, timegrid.sql_interval(width)) for suffix, width in timegrid.LEVELS)
+_FINEST: Final = LEVELS[0][1]
 
 
 def _bucket(width: str, column: str = "time") -> str:
@@ -28,7 +29,7 @@ def _bucket(width: str, column: str = "time") -> str:
 # roll those partials up, since minute buckets nest in hour and day buckets.
 _TELEMETRY_PART = f"""
 part AS (
-    SELECT {_bucket("1 minute")} AS bucket, device_id, metric, min(value) AS min,
+    SELECT {_bucket(_FINEST)} AS bucket, device_id, metric, min(value) AS min,
            max(value) AS max, count(*) AS count, sum(value) AS sum,
            (array_agg(value ORDER BY time DESC))[1] AS last, max(time) AS last_time
     FROM ins GROUP BY 1, device_id, metric
@@ -38,7 +39,7 @@ part AS (
 # one instant are ordered by source, as in the raw answers and on TimescaleDB.
 _PRICES_PART = f"""
 part AS (
-    SELECT {_bucket("1 minute")} AS bucket, ticker,
+    SELECT {_bucket(_FINEST)} AS bucket, ticker,
            (array_agg(price ORDER BY time, source))[1] AS open, max(price) AS high,
            min(price) AS low, (array_agg(price ORDER BY time DESC, source DESC))[1] AS close,
            sum(volume) AS volume, count(*) AS count, min(time) AS open_time,

@@ -9,7 +9,8 @@ Every path asks here, in the form it needs: `may_read` (in memory: the live stre
 `visible_sql` / `alert_visible_sql` (plain SQL: export, alerts), `devices_visible` /
 `stocks_visible` / `rules_visible` (ORM: CRUD) and `require_readable` (a check before a
 query: history, stats, export, commands, stream filters). tests/test_access.py proves they
-agree.
+agree. Admin-only resources (dead letters) need no rule here: their routes depend on a
+superuser (api/deps.py).
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.error_codes import ErrorCode
+
 log = logging.getLogger("api.connections")
 
 #: At most one warning per this many seconds for refused or timed-out connections.
@@ -40,11 +42,11 @@ def _response(status: str, code: str, message: str, extra: str = "") -> bytes:
 
 
 TIMED_OUT = _response(
-    "408 Request Timeout", "request_timeout", "the request head did not arrive in time"
+    "408 Request Timeout", ErrorCode.REQUEST_TIMEOUT, "the request head did not arrive in time"
 )
 TOO_MANY = _response(
     "503 Service Unavailable",
-    "too_many_connections",
+    ErrorCode.TOO_MANY_CONNECTIONS,
     "the server holds as many connections as it may: retry",
     "retry-after: 1\r\n",
 )

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
+from api.error_codes import ErrorCode
 from api.errors import ApiError, ErrorBody
 from api.settings import ApiSettings
 from tickwire import brokerauth
@@ -72,7 +73,8 @@ def _translated(device_id: str) -> Iterator[None]:
         yield
     except brokerauth.NotADevice:
         raise UsernameTaken(
-            f"the broker has a non-device account named {device_id!r}", code="username_taken"
+            f"the broker has a non-device account named {device_id!r}",
+            code=ErrorCode.USERNAME_TAKEN,
         ) from None
     except brokerauth.BrokerAuthError as exc:
         raise BrokerUnavailable(f"the broker did not take the change: {exc}") from None

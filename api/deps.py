@@ -8,8 +8,8 @@ import asyncpg
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.history.timerange import TimeRange, time_range
 from api.models import User
-from api.timerange import TimeRange, time_range
 from api.users import current_active_user, current_superuser, get_session
 
 

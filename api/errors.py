@@ -20,22 +20,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db import unavailable
+from api.error_codes import ErrorCode
 
 log = logging.getLogger("api.errors")
 
 _STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "too_many_requests",
-    503: "service_unavailable",
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    406: ErrorCode.NOT_ACCEPTABLE,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.VALIDATION_ERROR,
+    429: ErrorCode.TOO_MANY_REQUESTS,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
 }
 _UPPER_CODE = re.compile(r"[A-Z][A-Z0-9_]+")
 
@@ -64,9 +65,9 @@ class ApiError(Exception):
     """A caller's mistake or a refused action: raised by routes, rendered by the handler."""
 
     status = 400
-    code = "bad_request"
+    code: str = ErrorCode.BAD_REQUEST
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(self, message: str, *, code: ErrorCode | None = None, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -75,23 +76,23 @@ class ApiError(Exception):
 
 
 class NotFound(ApiError):
-    status, code = 404, "not_found"
+    status, code = 404, ErrorCode.NOT_FOUND
 
 
 class Forbidden(ApiError):
-    status, code = 403, "forbidden"
+    status, code = 403, ErrorCode.FORBIDDEN
 
 
 class Conflict(ApiError):
-    status, code = 409, "conflict"
+    status, code = 409, ErrorCode.CONFLICT
 
 
 class Invalid(ApiError):
-    status, code = 422, "validation_error"
+    status, code = 422, ErrorCode.VALIDATION_ERROR
 
 
 class NotAcceptable(ApiError):
-    status, code = 406, "not_acceptable"
+    status, code = 406, ErrorCode.NOT_ACCEPTABLE
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -126,7 +127,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
         for e in exc.errors()
     ]
-    return error_response(422, "validation_error", "the request is not valid", details)
+    return error_response(422, ErrorCode.VALIDATION_ERROR, "the request is not valid", details)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -140,7 +141,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "an internal error occurred")
+    return error_response(500, ErrorCode.INTERNAL_ERROR, "an internal error occurred")
 
 
 #: Seconds a client is asked to wait after `database_unavailable`.
@@ -154,7 +155,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if reason is None:
         return await _unexpected(request, exc)
     log.warning("%s %s: %s (%s)", request.method, request.url.path, reason, type(exc).__name__)
-    response = error_response(503, "database_unavailable", reason)
+    response = error_response(503, ErrorCode.DATABASE_UNAVAILABLE, reason)
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     return response
 

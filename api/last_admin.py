@@ -12,10 +12,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.error_codes import ErrorCode
 from api.errors import Conflict
 from api.models import User
 
-CODE = "last_admin"
+CODE = ErrorCode.LAST_ADMIN
 MESSAGE = (
     "the last active admin cannot be deleted, demoted or deactivated; "
     "make another account an admin first"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.error_codes import ErrorCode
 from api.errors import error_response
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -51,5 +52,7 @@ class BodyLimit:
                 raise
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "too_large", f"the request body exceeds {self.limit} bytes")
+        response = error_response(
+            413, ErrorCode.TOO_LARGE, f"the request body exceeds {self.limit} bytes"
+        )
         await response(scope, receive, send)

@@ -13,11 +13,12 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 
 import dashboard.app as dashboard
-from api import credentials, errors, health, openapi, publisher
+from api import credentials, errors, openapi, publisher
 from api.connections import bounded_protocol, fit_descriptors
 from api.db import create_engine, create_pool, session_maker
 from api.errors import ERROR_RESPONSES
 from api.limits import BodyLimit
+from api.metrics import RequestMetrics
 from api.publisher import Publisher
 from api.routes import (
     alert_rules,
@@ -27,6 +28,7 @@ from api.routes import (
     device_credentials,
     devices,
     export,
+    health,
     history,
     metrics,
     preferences,
@@ -108,7 +110,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.hub = hub  # for `main()`'s server, which ends the streams before stopping
     errors.install(app)
     app.add_middleware(BodyLimit)
-    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(RequestMetrics)
     app.include_router(health.router)
     app.include_router(metrics.router, tags=["ops"])
     _include_auth(app)

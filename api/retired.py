@@ -14,6 +14,7 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.error_codes import ErrorCode
 from api.errors import Conflict
 from api.models import User
 
@@ -44,7 +45,7 @@ async def reclaim(session: AsyncSession, user: User, device_id: str) -> None:
         raise Conflict(
             f"device id {device_id!r} belonged to a deleted device: only its last owner or "
             "an admin may use it again",
-            code="device_id_retired",
+            code=ErrorCode.DEVICE_ID_RETIRED,
         )
     await session.execute(
         text("DELETE FROM device_tombstones WHERE device_id = :id"), {"id": device_id}

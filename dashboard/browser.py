@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from api.interval import ORIGIN
 from dashboard import frame, theme
 from dashboard.devices import fleet
 from dashboard.markets import chart
-from tickwire import indicators, journal
+from tickwire import indicators, journal, timegrid
 
 ELEMENT_ID = "tickwire-config"
 
@@ -27,7 +26,7 @@ def config() -> dict[str, Any]:
         "defaultRange": frame.DEFAULT_RANGE,
         "frameParams": list(frame.FRAME_PARAMS),
         "streamKinds": list(journal.KINDS),
-        "gridOriginMs": int(ORIGIN.timestamp() * 1000),
+        "gridOriginMs": timegrid.ORIGIN_MS,
         "indicators": {"period": indicators.PERIOD, "sigmas": indicators.WIDTH_SIGMA},
         "markets": {"columns": list(chart.COLUMNS), "keepCloses": chart.KEEP_CLOSES},
         "devices": {"sparkPoints": fleet.SPARK_POINTS, "sparkColor": theme.COLORS[0]},

@@ -4,8 +4,9 @@ Rows older than what the refresh policies materialise (store-and-forward replays
 `rollup.refresh_windows`) are invisible in the continuous aggregates until their window is
 refreshed. A batch records those windows in `rollup_pending` in its own transaction, so a
 committed row's window is never forgotten, not even by a crash; meanwhile the API reads raw rows
-there (api/resolution.py), so answers include every committed row. The refresher then has each
-window refreshed, finest level first (a level is refreshed from the one below), and deletes it:
+there (api/history/resolution.py), so answers include every committed row. The refresher then
+has each window refreshed, finest level first (a level is refreshed from the one below), and
+deletes it:
 
 - inside a level's policy window (1m: 3 hours, 1h: 3 days, 1d: 30 days) the policy refreshes
   it: the refresher asks the scheduler to run the policy now and waits for a successful run
@@ -25,13 +26,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import asyncpg
 
-from ingest import rollup
+from ingest import pending_windows, refresh_policy, rollup
+from tickwire import timegrid
 from tickwire.aio import wait_any
 
 log = logging.getLogger("ingest.refresher")
@@ -45,8 +47,7 @@ _MAX_BACKOFF_S: Final = 300
 #: The refresher looks at the table this often without being woken (policy runs it waits for,
 #: retries that came due, windows of a restarted or crashed ingester).
 POLL_S: Final = 1.0
-_NEVER: Final = datetime.min.replace(tzinfo=UTC)
-_LEVEL_RANK: Final = {suffix: rank for rank, (suffix, _) in enumerate(rollup.LEVELS)}
+_LEVEL_RANK: Final = {suffix: rank for rank, (suffix, _) in enumerate(timegrid.LEVELS)}
 _CONNECTION_ERRORS: Final = (
     OSError,
     asyncpg.PostgresConnectionError,
@@ -95,91 +96,6 @@ async def record(
 
 
 @dataclass(slots=True)
-class Window:
-    """Pending rows of one relation merged into one refresh."""
-
-    relation: str
-    start: datetime
-    end: datetime
-    ids: list[int] = field(default_factory=list)
-    due: bool = False
-    ready_at: datetime = _NEVER
-
-    @property
-    def kind(self) -> str:
-        return self.relation.rsplit("_", 1)[0]
-
-    @property
-    def level(self) -> str:
-        return self.relation.rsplit("_", 1)[1]
-
-    def overlaps(self, other: Window) -> bool:
-        return self.start < other.end and other.start < self.end
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """A level's refresh policy and its last run (timescaledb_information.jobs, job_stats)."""
-
-    job_id: int
-    start_offset: timedelta
-    last_start: datetime | None
-    last_status: str | None
-    running: bool
-    next_start: datetime | None
-
-    def handoff(self, now: datetime, width: timedelta) -> datetime:
-        """Windows older than this are the refresher's. A run refreshes the whole buckets of
-        its window, from `ceil(start - start_offset)` on: runs that start later never reach
-        further back than `ceil(now - start_offset)`, and one running now no further than its
-        own start does."""
-        since = self.last_start if self.running and self.last_start is not None else now
-        return rollup.ceil_to(min(since, now) - self.start_offset, width)
-
-    def covered(self, window: Window, width: timedelta) -> bool:
-        """Did a successful run that started after the window was ready refresh it?"""
-        return (
-            self.last_start is not None
-            and self.last_start > window.ready_at
-            and self.last_status == "Success"
-            and not self.running
-            and window.start >= rollup.ceil_to(self.last_start - self.start_offset, width)
-        )
-
-    def idle_since(self, ready_at: datetime, now: datetime) -> bool:
-        """No run started since `ready_at`, none running, none about to start."""
-        started = self.last_start is not None and self.last_start > ready_at
-        soon = self.next_start is not None and self.next_start <= now + _NUDGE_SLACK
-        return not (started or self.running or soon)
-
-
-def _policy(row: asyncpg.Record) -> Policy:
-    job_id, start_offset, last_start, last_status, running, next_start = row[1:]
-    return Policy(
-        job_id,
-        start_offset,
-        _finite(last_start),
-        last_status,
-        bool(running),
-        _finite(next_start),
-    )
-
-
-def _finite(instant: datetime | None) -> datetime | None:
-    """asyncpg reads ±infinity as naive datetime.min / max: None here."""
-    return instant if instant is not None and instant.tzinfo is not None else None
-
-
-_NUDGE_SLACK: Final = timedelta(seconds=1)
-_POLICIES_SQL: Final = """
-SELECT j.hypertable_name, j.job_id, (j.config->>'start_offset')::interval,
-       s.last_run_started_at, s.last_run_status, s.job_status = 'Running', j.next_start
-FROM timescaledb_information.jobs j
-LEFT JOIN timescaledb_information.job_stats s USING (job_id)
-WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND j.scheduled"""
-
-
-@dataclass(slots=True)
 class Pass:
     refreshed: int = 0
     covered: int = 0
@@ -201,22 +117,22 @@ async def refresh_pending(conn: asyncpg.Connection, everything: bool = False) ->
     )
     if not rows:
         return Pass()
-    policies = {}
-    if not everything:
-        policies = {row[0]: _policy(row) for row in await conn.fetch(_POLICIES_SQL)}
+    policies = {} if everything else await refresh_policy.policies(conn)
     now = await conn.fetchval("SELECT now()")
     done = Pass()
-    waiting: list[Window] = []
-    finished: list[Window] = []
-    for window in sorted(_merged(rows), key=lambda w: (_LEVEL_RANK[w.level], w.kind, w.start)):
+    waiting: list[pending_windows.Window] = []
+    finished: list[pending_windows.Window] = []
+    for window in sorted(
+        pending_windows.merged(rows), key=lambda w: (_LEVEL_RANK[w.level], w.kind, w.start)
+    ):
         if any(w.kind == window.kind and w.overlaps(window) for w in waiting):
-            await _ready_now(conn, window)  # its source is not complete yet
+            await pending_windows.ready_now(conn, window)  # its source is not complete yet
             waiting.append(window)
             continue
         if any(w.kind == window.kind and w.overlaps(window) for w in finished):
-            await _ready_now(conn, window)  # its source just became complete
+            await pending_windows.ready_now(conn, window)  # its source just became complete
         policy = policies.get(window.relation)
-        width = rollup.WIDTHS[window.level]
+        width = timegrid.WIDTHS[window.level]
         handoff = window.end if policy is None else policy.handoff(now, width)
         if window.start < handoff and not (
             window.due and await _refresh_own(conn, window, handoff, done)
@@ -228,7 +144,7 @@ async def refresh_pending(conn: asyncpg.Connection, everything: bool = False) ->
             continue
         assert policy is not None
         if policy.covered(window, width):
-            await _delete(conn, window.ids)
+            await pending_windows.delete(conn, window.ids)
             done.covered += 1
             finished.append(window)
             continue
@@ -238,40 +154,15 @@ async def refresh_pending(conn: asyncpg.Connection, everything: bool = False) ->
     return done
 
 
-async def _ready_now(conn: asyncpg.Connection, window: Window) -> None:
-    ready_at = await conn.fetchval(
-        "UPDATE rollup_pending SET ready_at = now() WHERE id = ANY($1::bigint[])"
-        " RETURNING ready_at",
-        window.ids,
-    )
-    window.ready_at = ready_at or window.ready_at  # None: another ingester's refresher took it
-
-
-async def _delete(conn: asyncpg.Connection, ids: list[int], before: datetime | None = None) -> None:
-    """Delete the rows `ids` (`before`: only those ending by then; the others start then)."""
-    if before is None:
-        await conn.execute("DELETE FROM rollup_pending WHERE id = ANY($1::bigint[])", ids)
-        return
-    await conn.execute(
-        "DELETE FROM rollup_pending WHERE id = ANY($1::bigint[]) AND window_end <= $2", ids, before
-    )
-    await conn.execute(
-        "UPDATE rollup_pending SET window_start = greatest(window_start, $2)"
-        " WHERE id = ANY($1::bigint[])",
-        ids,
-        before,
-    )
-
-
 async def _refresh_own(
-    conn: asyncpg.Connection, window: Window, handoff: datetime, done: Pass
+    conn: asyncpg.Connection, window: pending_windows.Window, handoff: datetime, done: Pass
 ) -> bool:
     """Refresh the part of `window` before `handoff`; whether that succeeded (what is left of
     the window is the policy's)."""
     end = min(window.end, handoff)
     error = await _refresh(conn, window.relation, window.start, end)
     if error is None:
-        await _delete(conn, window.ids, None if end == window.end else end)
+        await pending_windows.delete(conn, window.ids, None if end == window.end else end)
         window.start = end
         done.refreshed += 1
         return True
@@ -303,23 +194,6 @@ async def _refresh_own(
     )
     done.failed += 1
     return False
-
-
-def _merged(rows: list[asyncpg.Record]) -> list[Window]:
-    """Overlapping or touching windows of a relation as one (rows sorted by relation, start);
-    a merged window is due when any of its rows is, ready when all of them are."""
-    windows: list[Window] = []
-    for row in rows:
-        last = windows[-1] if windows else None
-        if last and last.relation == row["relation"] and row["window_start"] <= last.end:
-            last.end = max(last.end, row["window_end"])
-        else:
-            last = Window(row["relation"], row["window_start"], row["window_end"])
-            windows.append(last)
-        last.ids.append(row["id"])
-        last.due = last.due or row["due"]
-        last.ready_at = max(last.ready_at, row["ready_at"])
-    return windows
 
 
 async def _refresh(

@@ -11,24 +11,25 @@ their window refreshed explicitly after commit, level by level.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
-ORIGIN: Final = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
-LEVELS: Final = (("1m", "1 minute"), ("1h", "1 hour"), ("1d", "1 day"))
-WIDTHS: Final = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
-_ORIGIN_DT: Final = datetime(2000, 1, 3, tzinfo=UTC)
+from tickwire import timegrid
+
+#: (suffix, width as interval text), finest first.
+LEVELS: Final = tuple((suffix, timegrid.sql_interval(width)) for suffix, width in timegrid.LEVELS)
+_FINEST: Final = LEVELS[0][1]
 
 
 def _bucket(width: str, column: str = "time") -> str:
-    return f"date_bin(INTERVAL '{width}', {column}, {ORIGIN})"
+    return f"date_bin(INTERVAL '{width}', {column}, {timegrid.ORIGIN_SQL})"
 
 
 # The inserted rows are aggregated once into 1-minute partials (`part`); the 1h and 1d merges
 # roll those partials up, since minute buckets nest in hour and day buckets.
 _TELEMETRY_PART = f"""
 part AS (
-    SELECT {_bucket("1 minute")} AS bucket, device_id, metric, min(value) AS min,
+    SELECT {_bucket(_FINEST)} AS bucket, device_id, metric, min(value) AS min,
            max(value) AS max, count(*) AS count, sum(value) AS sum,
            (array_agg(value ORDER BY time DESC))[1] AS last, max(time) AS last_time
     FROM ins GROUP BY 1, device_id, metric
@@ -38,7 +39,7 @@ part AS (
 # one instant are ordered by source, as in the raw answers and on TimescaleDB.
 _PRICES_PART = f"""
 part AS (
-    SELECT {_bucket("1 minute")} AS bucket, ticker,
+    SELECT {_bucket(_FINEST)} AS bucket, ticker,
            (array_agg(price ORDER BY time, source))[1] AS open, max(price) AS high,
            min(price) AS low, (array_agg(price ORDER BY time DESC, source DESC))[1] AS close,
            sum(volume) AS volume, count(*) AS count, min(time) AS open_time,
@@ -124,14 +125,6 @@ def insert_statement(table: str, merge_rollups: bool) -> str:
     return "WITH " + ",".join(ctes) + f"\nSELECT {columns} FROM ins"
 
 
-def floor_to(ts: datetime, width: timedelta) -> datetime:
-    return _ORIGIN_DT + ((ts - _ORIGIN_DT) // width) * width
-
-
-def ceil_to(ts: datetime, width: timedelta) -> datetime:
-    return _ORIGIN_DT - ((_ORIGIN_DT - ts) // width) * width
-
-
 #: How long a batch may take from choosing its windows to its commit. A policy that
 #: materialises up to a bucket end in between would not see the batch's rows; rows that close
 #: to a bucket's end count as late, so their window is refreshed anyway.
@@ -153,12 +146,12 @@ def refresh_windows(
     """
     windows = []
     for suffix, _ in LEVELS:
-        width = WIDTHS[suffix]
-        horizon = floor_to(now + COMMIT_MARGIN - width, width)
-        start = floor_to(oldest, width)
+        width = timegrid.WIDTHS[suffix]
+        horizon = timegrid.floor(now + COMMIT_MARGIN - width, width)
+        start = timegrid.floor(oldest, width)
         if since is not None:
-            start = max(start, ceil_to(since, width))
-        end = min(floor_to(newest, width) + width, horizon)
+            start = max(start, timegrid.ceil(since, width))
+        end = min(timegrid.floor(newest, width) + width, horizon)
         if start < end:
             windows.append((suffix, start, end))
     return windows

@@ -21,7 +21,9 @@ from typing import Final
 
 from sqlalchemy import Connection, text
 
-LEVELS: Final = ("raw", "1m", "1h", "1d")
+from tickwire import timegrid
+
+LEVELS: Final = ("raw", *timegrid.WIDTHS)
 #: Smallest retention (days) of raw rows and of each level: longer than the window any refresh
 #: reads it over. 0 keeps everything.
 MIN_RETENTION_DAYS: Final = {"raw": 31, "1m": 31, "1h": 31, "1d": 31}

@@ -11,10 +11,10 @@ from typing import Any, Final
 
 import asyncpg
 
-from api.candles import candles
-from api.resolution import Source, ask
-from api.series import telemetry
-from api.timerange import TimeRange
+from api.history.candles import candles
+from api.history.resolution import Source, ask
+from api.history.series import telemetry
+from api.history.timerange import TimeRange
 
 ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
 LEVELS = {"1m": "1 minute", "1h": "1 hour", "1d": "1 day"}

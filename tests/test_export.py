@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from api.export_query import MERGE_MAX_SERIES
+from api.export.query import MERGE_MAX_SERIES
 from ingest.writer import Writer
 from tests.api_support import Account, Api
 from tests.support import wait_until

@@ -255,7 +255,7 @@ async def test_short_range_with_too_many_rows_is_bucketed_from_raw(
 ) -> None:
     rows = telemetry_rows()
     await backfill(db, [], rows)
-    monkeypatch.setattr("api.series.RAW_FETCH_MAX", 500)  # the server runs in this process
+    monkeypatch.setattr("api.history.series.RAW_FETCH_MAX", 500)  # the server runs in this process
     start, end = SPIKE_AT - timedelta(minutes=10), SPIKE_AT + timedelta(minutes=10)
     params = query(start, end, points=50, metric="temperature")
     async with api.client(api.admin) as client:

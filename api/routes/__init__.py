@@ -1,1 +1,1 @@
-"""Routers under /api, one module per resource."""
+"""Routers, one module per resource: under /api, plus `/health` and `/metrics` (ops)."""

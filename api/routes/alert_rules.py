@@ -6,11 +6,16 @@ from collections.abc import Container
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.access import rules_visible
 from api.alert_clearing import clear_open_alerts, stream
+from api.crud.listing import fetch_page
+from api.crud.readable import require_device, require_tickers
+from api.crud.writes import commit
 from api.deps import CurrentUser, Limit, Offset, SessionDep
+from api.error_codes import ErrorCode
 from api.errors import NotFound
 from api.models import AlertRule, User
 from api.pagination import Page
@@ -24,9 +29,6 @@ from api.schemas.alert_rules import (
     check_rule,
 )
 from api.schemas.common import DeviceId, Ticker
-from api.schemas.listing import fetch_page
-from api.schemas.readable import require_device, require_tickers
-from api.schemas.writes import commit
 
 router = APIRouter()
 
@@ -49,7 +51,7 @@ async def list_rules(
     ticker: Annotated[Ticker | None, Query(description="only rules on this ticker")] = None,
     enabled: Annotated[bool | None, Query(description="only enabled (or disabled) ones")] = None,
 ) -> Page[AlertRuleRead]:
-    query = select(AlertRule).where(_visible(user)).order_by(AlertRule.id)
+    query = select(AlertRule).where(rules_visible(user)).order_by(AlertRule.id)
     for column, value in (
         (AlertRule.kind, kind),
         (AlertRule.device_id, device_id),
@@ -129,15 +131,11 @@ async def delete_rule(rule_id: RuleId, session: SessionDep, user: CurrentUser) -
     return Response(status_code=204)
 
 
-def _visible(user: User) -> ColumnElement[bool]:
-    return true() if user.is_superuser else AlertRule.owner_id == user.id
-
-
 async def _rule_or_404(session: AsyncSession, user: User, rule_id: int) -> AlertRule:
-    query = select(AlertRule).where(AlertRule.id == rule_id, _visible(user))
+    query = select(AlertRule).where(AlertRule.id == rule_id, rules_visible(user))
     rule = await session.scalar(query)
     if rule is None:
-        raise NotFound(f"no alert rule {rule_id}", code="alert_rule_not_found")
+        raise NotFound(f"no alert rule {rule_id}", code=ErrorCode.ALERT_RULE_NOT_FOUND)
     return rule
 
 

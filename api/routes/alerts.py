@@ -1,8 +1,7 @@
 """/api/alerts: what the alert engine raised, and acknowledging it.
 
-Who sees an alert: an admin, every one; a user, those that belong to them (`owner_id`: their
-rules and watchlist levels) and the built-in ones (`owner_id` null) on a device they own or a
-ticker they may read. An alert one may not see answers 404 `alert_not_found`, as an absent one.
+Who sees an alert is api/access.py's rule (`alert_visible_sql`); an alert one may not see
+answers 404 `alert_not_found`, as an absent one.
 """
 
 from __future__ import annotations
@@ -12,25 +11,21 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Path, Query
 
+from api import access
 from api.deps import CurrentUser, Limit, Offset, PoolDep
+from api.error_codes import ErrorCode
 from api.errors import Conflict, NotFound
+from api.history.timerange import parse_instant
 from api.models import User
 from api.pagination import Page
 from api.schemas.alerts import AlertEventRead, AlertKind, AlertRead, StateFilter
 from api.schemas.common import DeviceId, Ticker
-from api.timerange import parse_instant
 from tickwire import alert_changes
 
 router = APIRouter()
 
 AlertId = Annotated[int, Path(alias="id", ge=1, le=2**63 - 1, description="the alert's id")]
 _INSTANT = "ISO-8601 (naive means UTC) or epoch milliseconds"
-
-# $1 is the user's id.
-_VISIBLE = """(a.owner_id = $1 OR (a.owner_id IS NULL AND (
-    EXISTS (SELECT 1 FROM devices d WHERE d.device_id = a.device_id AND d.owner_id = $1)
-    OR EXISTS (SELECT 1 FROM stocks s WHERE s.ticker = a.ticker
-               AND (s.owner_id IS NULL OR s.owner_id = $1)))))"""
 
 
 class Filters:
@@ -39,9 +34,10 @@ class Filters:
     def __init__(self, user: User) -> None:
         self.clauses: list[str] = []
         self.args: list[Any] = []
-        if not user.is_superuser:
-            self.args.append(user.id)
-            self.clauses.append(_VISIBLE)
+        owner = access.owner_filter(user)
+        if owner is not None:
+            self.args.append(owner)
+            self.clauses.append(access.alert_visible_sql("$1"))
 
     def add(self, clause: str, value: Any) -> None:
         """`clause` with `$?` where the value goes."""
@@ -144,7 +140,7 @@ async def ack_alert(alert_id: AlertId, pool: PoolDep, user: CurrentUser) -> Aler
     async with pool.acquire() as conn, alert_changes.transaction(conn) as changes:
         row = await _alert_or_404(conn, user, alert_id, lock=True)
         if row["state"] == "CLEARED":
-            raise Conflict(f"alert {alert_id} is cleared already", code="alert_cleared")
+            raise Conflict(f"alert {alert_id} is cleared already", code=ErrorCode.ALERT_CLEARED)
         if row["state"] == "ACTIVE":  # locked: it stays ACTIVE until acknowledged here
             row = await changes.acknowledge(alert_id, user.id, f"acknowledged by {user.email}")
     return AlertRead.model_validate(dict(row))
@@ -160,5 +156,5 @@ async def _alert_or_404(
         f"SELECT a.* FROM alerts a WHERE {filters.where}{suffix}", *filters.args
     )
     if row is None:
-        raise NotFound(f"no alert {alert_id}", code="alert_not_found")
+        raise NotFound(f"no alert {alert_id}", code=ErrorCode.ALERT_NOT_FOUND)
     return row

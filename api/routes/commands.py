@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from api import credentials
 from api.access import readable_device
 from api.deps import CurrentUser, Limit, Offset, PoolDep
+from api.error_codes import ErrorCode
 from api.errors import ApiError, Invalid, NotFound
 from api.jsonb import unstorable
 from api.pagination import Page
@@ -151,7 +152,7 @@ async def get_command(
             device_id,
         )
     if row is None:
-        raise NotFound(f"no command {command_id} for {device_id}", code="command_not_found")
+        raise NotFound(f"no command {command_id} for {device_id}", code=ErrorCode.COMMAND_NOT_FOUND)
     return _read(row)
 
 

@@ -16,11 +16,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import StringConstraints
 
 from api.deps import AdminUser, Limit, Offset, PoolDep
+from api.error_codes import ErrorCode
 from api.errors import Conflict, NotFound
+from api.history.timerange import parse_instant
 from api.pagination import Page
 from api.schemas.dead_letters import PREVIEW_BYTES, DeadLetterRead, ReplayResult
 from api.settings import ApiSettings
-from api.timerange import parse_instant
 from tickwire.journal import REPLAY_CHANNEL
 
 router = APIRouter()
@@ -106,7 +107,7 @@ async def replay_dead_letter(
             raise Conflict(
                 f"dead letter {dead_letter_id} kept only {row['stored_bytes']} of its "
                 f"{row['payload_size']} bytes",
-                code="payload_truncated",
+                code=ErrorCode.PAYLOAD_TRUNCATED,
             )
         requested: datetime = await conn.fetchval(
             """UPDATE dead_letters SET replay_requested_at = clock_timestamp()
@@ -131,7 +132,7 @@ async def replay_dead_letter(
 async def _fetch(conn: asyncpg.Connection, dead_letter_id: int) -> Any:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = $1", dead_letter_id)
     if row is None:
-        raise NotFound(f"no dead letter {dead_letter_id}", code="dead_letter_not_found")
+        raise NotFound(f"no dead letter {dead_letter_id}", code=ErrorCode.DEAD_LETTER_NOT_FOUND)
     return row
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.credentials import RESPONSES, AccountsDep, CredentialsRead, issue
+from api.crud.readable import device_or_404
 from api.deps import CurrentUser, SessionDep
-from api.schemas.readable import device_or_404
 
 router = APIRouter()
 

@@ -21,15 +21,16 @@ from api import credentials, retired
 from api.access import devices_visible
 from api.alert_clearing import clear_open_alerts, stream
 from api.credentials import AccountsDep, CredentialsRead
+from api.crud.listing import fetch_page
+from api.crud.readable import device_or_404, require_tickers
+from api.crud.writes import commit, flush
 from api.deps import CurrentUser, Limit, Offset, SessionDep
+from api.error_codes import ErrorCode
 from api.errors import Conflict, Forbidden, Invalid
 from api.models import Device, DeviceTicker, User
 from api.pagination import Page
 from api.schemas.common import Kind, Ticker
 from api.schemas.devices import DeviceCreate, DeviceRead, DeviceUpdate, Status
-from api.schemas.listing import fetch_page
-from api.schemas.readable import device_or_404, require_tickers
-from api.schemas.writes import commit, flush
 
 router = APIRouter()
 
@@ -197,9 +198,11 @@ async def _owner(session: AsyncSession, user: User, owner_id: uuid.UUID | None) 
     if owner_id is None or owner_id == user.id:
         return user.id
     if not user.is_superuser:
-        raise Forbidden("only an admin may choose a device's owner", code="owner_admin_only")
+        raise Forbidden(
+            "only an admin may choose a device's owner", code=ErrorCode.OWNER_ADMIN_ONLY
+        )
     if await session.get(User, owner_id) is None:
-        raise Invalid(f"no user {owner_id}", code="unknown_owner")
+        raise Invalid(f"no user {owner_id}", code=ErrorCode.UNKNOWN_OWNER)
     return owner_id
 
 
@@ -210,4 +213,4 @@ async def _read(session: AsyncSession, device: Device) -> DeviceRead:
 
 
 def _exists(device_id: str) -> Conflict:
-    return Conflict(f"device {device_id!r} already exists", code="device_exists")
+    return Conflict(f"device {device_id!r} already exists", code=ErrorCode.DEVICE_EXISTS)

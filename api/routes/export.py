@@ -1,6 +1,6 @@
 """/api/export/telemetry and /api/export/prices: a time range as CSV, JSON, NDJSON or XML.
 
-Streamed from one COPY in a read-only snapshot (api/export_stream.py), rows in time order,
+Streamed from one COPY in a read-only snapshot (api/export/streaming.py), rows in time order,
 times ISO-8601 UTC with microseconds. A user exports only what they may read; an admin all.
 """
 
@@ -14,13 +14,14 @@ import asyncpg
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 
-from api.access import readable_device, readable_stock
+from api import access
 from api.deps import CurrentUser, PoolDep, RangeDep
+from api.error_codes import ErrorCode
 from api.errors import ErrorBody, Invalid
-from api.export_query import PRICES, TELEMETRY, Selection, Statement, statement
-from api.export_stream import ExportResponse, export_body
-from api.exporters import EXPORTERS, Exporter
-from api.negotiation import choose
+from api.export.exporters import EXPORTERS, Exporter
+from api.export.negotiation import choose
+from api.export.query import PRICES, TELEMETRY, Selection, Statement, statement
+from api.export.streaming import ExportResponse, export_body
 from tickwire.contract import METRIC_RE
 
 router = APIRouter()
@@ -105,13 +106,13 @@ async def export_telemetry(
     exporter = choose(format_, accept)
     equal: list[tuple[str, str]] = []
     if device_id is not None:
-        await readable_device(pool, user, device_id)
+        await access.readable_device(pool, user, device_id)
         equal.append(("device_id", device_id))
     if metric is not None:
         if not METRIC_RE.fullmatch(metric):
-            raise Invalid("metric is not a valid metric name", code="invalid_metric")
+            raise Invalid("metric is not a valid metric name", code=ErrorCode.INVALID_METRIC)
         equal.append(("metric", metric))
-    owner = None if user.is_superuser or device_id is not None else user.id
+    owner = None if device_id is not None else access.owner_filter(user)
     chosen = Selection(TELEMETRY, span, tuple(equal), owner)
     return _respond(pool, exporter, chosen, [device_id or "all", metric])
 
@@ -137,9 +138,9 @@ async def export_prices(
     exporter = choose(format_, accept)
     equal: list[tuple[str, str]] = []
     if ticker is not None:
-        await readable_stock(pool, user, ticker)
+        await access.readable_stock(pool, user, ticker)
         equal.append(("ticker", ticker))
-    owner = None if user.is_superuser or ticker is not None else user.id
+    owner = None if ticker is not None else access.owner_filter(user)
     chosen = Selection(PRICES, span, tuple(equal), owner)
     return _respond(pool, exporter, chosen, [ticker or "all"])
 

@@ -9,12 +9,13 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from api import candles, series
 from api.access import readable_device, readable_stock
 from api.deps import CurrentUser, PoolDep, RangeDep
-from api.interval import INTERVAL_DOC, label
-from api.resolution import DEFAULT_POINTS, MAX_POINTS, Ask, Source, ask
+from api.history import candles, series
+from api.history.interval import INTERVAL_DOC, label
+from api.history.resolution import DEFAULT_POINTS, MAX_POINTS, Ask, Source, ask
 from tickwire.contract import METRIC_RE
+from tickwire.timegrid import ORIGIN
 
 router = APIRouter()
 _MS = timedelta(milliseconds=1)
@@ -105,7 +106,7 @@ that many per series come back; default {DEFAULT_POINTS}) or an explicit `interv
 `points_and_interval` for both, `invalid_interval` for a bad width, `too_many_points` past
 {MAX_POINTS} buckets).
 
-Buckets lie on the grid of the rollups: `date_bin(interval, time, 2000-01-03T00:00Z)`, and
+Buckets lie on the grid of the rollups: `date_bin(interval, time, {ORIGIN:%Y-%m-%dT%H:%MZ})`, and
 `time` is a bucket's start. With `points`, the width is the finest of 1s, 2s, 5s, 10s, 15s,
 30s, 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d, 2d, 7d (then whole days) giving at most
 `points` buckets over the range. Buckets without data are left out.

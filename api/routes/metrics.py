@@ -1,37 +1,23 @@
 """`GET /metrics`: Prometheus exposition of the ingester's counters, the fleet and the API.
 
 The ingester writes its counters into `ingest_status` in every batch's transaction, so any API
-replica reports every ingester; request counts and latencies are this process's own.
+replica reports every ingester; request counts, latencies and streams are this process's own
+(api/metrics.py).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import PoolDep
+from api.metrics import API_REGISTRY
 
 router = APIRouter()
-API_REGISTRY = CollectorRegistry()
-REQUESTS = Counter(
-    "tickwire_api_requests",
-    "HTTP requests served, by route template, method and status",
-    ["route", "method", "status"],
-    registry=API_REGISTRY,
-)
-LATENCY = Histogram(
-    "tickwire_api_request_seconds",
-    "HTTP request latency by route template (streams: until the headers are sent)",
-    ["route"],
-    registry=API_REGISTRY,
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
 _INGEST_COUNTERS = (
     ("received", "messages received"),
     ("committed_rows", "rows committed"),
@@ -41,37 +27,6 @@ _INGEST_COUNTERS = (
     ("batch_seconds", "seconds spent writing batches"),
     ("retained_ignored", "retained messages sent for a subscription: acknowledged, not ingested"),
 )
-
-
-class RequestMetrics:
-    """Pure ASGI middleware (streams pass through untouched): count and time every request
-    by its route template; latency is measured until the response headers are sent."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                LATENCY.labels(_template(scope)).observe(time.perf_counter() - started)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            REQUESTS.labels(_template(scope), scope["method"], str(status)).inc()
-
-
-def _template(scope: Scope) -> str:
-    return str(getattr(scope.get("route"), "path", "unmatched"))
 
 
 class _Snapshot(Collector):

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from api.crud.writes import commit
 from api.deps import CurrentUser, SessionDep
+from api.error_codes import ErrorCode
 from api.errors import ApiError, ErrorBody, Invalid
 from api.jsonb import unstorable
 from api.models import Preferences
-from api.schemas.writes import commit
 
 router = APIRouter()
 
@@ -99,10 +100,10 @@ def parse_preferences(body: bytes) -> dict[str, Any]:
         value = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise Invalid(
-            f"the body is not valid JSON: {str(exc)[:200]}", code="invalid_json"
+            f"the body is not valid JSON: {str(exc)[:200]}", code=ErrorCode.INVALID_JSON
         ) from None
     if not isinstance(value, dict):
-        raise Invalid("preferences must be a JSON object", code="invalid_preferences")
+        raise Invalid("preferences must be a JSON object", code=ErrorCode.INVALID_PREFERENCES)
     _check_storable(value)
     return value
 
@@ -122,4 +123,4 @@ def _check_storable(document: dict[str, Any]) -> None:
     """Invalid unless every string is storable (no NUL, valid UTF-8) and nesting is bounded."""
     problem = unstorable(document, MAX_DEPTH)
     if problem is not None:
-        raise Invalid(f"preferences {problem}", code="invalid_preferences")
+        raise Invalid(f"preferences {problem}", code=ErrorCode.INVALID_PREFERENCES)

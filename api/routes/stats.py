@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api import series
 from api.access import readable_device
 from api.deps import CurrentUser, PoolDep
-from api.timerange import parse_instant
+from api.history import series
+from api.history.timerange import parse_instant
 
 router = APIRouter()
 

@@ -14,14 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import stocks_visible
 from api.alert_clearing import clear_open_alerts, stream
+from api.crud.listing import fetch_page
+from api.crud.readable import stock_or_404
+from api.crud.writes import commit
 from api.deps import CurrentUser, Limit, Offset, SessionDep
+from api.error_codes import ErrorCode
 from api.errors import Conflict, Forbidden
 from api.models import Stock, User
 from api.pagination import Page
-from api.schemas.listing import fetch_page
-from api.schemas.readable import stock_or_404
 from api.schemas.stocks import StockCreate, StockRead, StockUpdate
-from api.schemas.writes import commit
 
 router = APIRouter()
 
@@ -134,9 +135,9 @@ async def _writable(session: AsyncSession, user: User, ticker: str) -> Stock:
 def _admin_only() -> Forbidden:
     return Forbidden(
         "shared market data: only an admin may create, change or delete it",
-        code="shared_stock_admin_only",
+        code=ErrorCode.SHARED_STOCK_ADMIN_ONLY,
     )
 
 
 def _exists(ticker: str) -> Conflict:
-    return Conflict(f"stock {ticker!r} already exists", code="stock_exists")
+    return Conflict(f"stock {ticker!r} already exists", code=ErrorCode.STOCK_EXISTS)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from api.deps import PoolDep
+from api.error_codes import ErrorCode
 from api.errors import Invalid
 from api.stream import filters
 from api.stream.auth import StreamUser
@@ -83,7 +84,7 @@ def _kinds(values: list[str] | None) -> frozenset[str] | None:
     if unknown:
         raise Invalid(
             f"unknown event kind(s) {', '.join(unknown)[:100]}; one of {', '.join(KINDS)}",
-            code="invalid_kind",
+            code=ErrorCode.INVALID_KIND,
         )
     return chosen or None
 
@@ -94,5 +95,5 @@ def _last_id(header: str | None, query: int | None) -> int | None:
         return query
     text = header.strip()
     if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
-        raise Invalid("Last-Event-ID must be an event id", code="invalid_last_event_id")
+        raise Invalid("Last-Event-ID must be an event id", code=ErrorCode.INVALID_LAST_EVENT_ID)
     return int(text)

@@ -8,15 +8,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
+from api.crud.listing import fetch_page
+from api.crud.readable import stock_or_404
+from api.crud.writes import commit
 from api.deps import CurrentUser, Limit, Offset, SessionDep
+from api.error_codes import ErrorCode
 from api.errors import NotFound
 from api.models import WatchlistEntry
 from api.pagination import Page
 from api.schemas.common import TICKER_RE
-from api.schemas.listing import fetch_page
-from api.schemas.readable import stock_or_404
 from api.schemas.watchlist import WatchlistEntryRead, WatchlistEntryWrite
-from api.schemas.writes import commit
 
 router = APIRouter()
 
@@ -86,6 +87,8 @@ async def unwatch(ticker: str, session: SessionDep, user: CurrentUser) -> Respon
         )
         removed = result.first()
     if removed is None:
-        raise NotFound(f"{ticker[:40]!r} is not on the watchlist", code="watchlist_entry_not_found")
+        raise NotFound(
+            f"{ticker[:40]!r} is not on the watchlist", code=ErrorCode.WATCHLIST_ENTRY_NOT_FOUND
+        )
     await commit(session)
     return Response(status_code=204)

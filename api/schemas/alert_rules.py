@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import Field
 
+from api.error_codes import ErrorCode
 from api.errors import Invalid
 from api.schemas.common import DeviceId, Input, Metric, Output, Patch, Text, Ticker
 from tickwire import alert_kinds
@@ -134,5 +135,7 @@ def check_rule(fields: dict[str, Any]) -> dict[str, Any]:
         problems["threshold"] = "a PRICE_MOVE threshold is a percentage > 0"
     if problems:
         listed = "; ".join(f"{name} {why}" for name, why in problems.items())
-        raise Invalid(f"invalid {kind} rule: {listed}", code="invalid_alert_rule", details=problems)
+        raise Invalid(
+            f"invalid {kind} rule: {listed}", code=ErrorCode.INVALID_ALERT_RULE, details=problems
+        )
     return rule

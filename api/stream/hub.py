@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from prometheus_client import Counter, Gauge
 
-from api.routes.metrics import API_REGISTRY
+from api.metrics import API_REGISTRY
 from api.settings import ApiSettings
 from api.stream import frames, store
 from api.stream.routing import Routes, event_key, owner_of

@@ -1,9 +1,9 @@
 """Who receives an event: subscribers indexed by what they asked for and by user.
 
-The rule, the same live and in a backlog (`delivers`): an admin receives every event its
-filter selects; a user receives an event when its filter (or, without one, everything) selects
-the subject, the user may read the subject when the event is handed out (device: owner = user;
-stock: no owner or owner = user), and the event has no audience or the user is its audience.
+The rule, the same live and in a backlog (`delivers`): a subscriber receives an event when its
+filter (or, without one, everything) selects the subject, it may read the subject when the
+event is handed out (`api.access.may_read`; admins read everything, even a subject deleted
+since), and the event is addressed to it (`api.access.addressed_to`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Final, TypeVar
 
 import orjson
 
+from api import access
 from api.stream.subscriber import DEVICE, TICKER, Key, Subscriber
 
 ABSENT: Final = uuid.UUID(int=0)
@@ -34,8 +35,10 @@ def event_key(kind: str, subject: str, data: str) -> Key:
 
 class Routes:
     """Subscribers by key (those with a filter), by user (non-admins without one), and admins
-    without one. Owners are looked up by the caller, for each page of events, after reading
-    it: an event committed after a change of ownership is judged by the new owner."""
+    without one: an index of `access.may_read` (a shared stock reaches every user, an owned
+    subject its owner), which tests/test_access.py checks against `delivers`. Owners are
+    looked up by the caller, for each page of events, after reading it: an event committed
+    after a change of ownership is judged by the new owner."""
 
     def __init__(self) -> None:
         self._by_key: dict[Key, set[Subscriber]] = {}
@@ -63,7 +66,7 @@ class Routes:
     def targets(self, key: Key, owner: Owner, audience: uuid.UUID | None) -> Iterator[Subscriber]:
         """Every subscriber `delivers` accepts, found through the indexes, each once."""
         for sub in self._by_key.get(key, ()):
-            if sub.is_admin or (_reads(sub, key, owner) and _audience(sub, audience)):
+            if _reads(sub, key, owner) and _audience(sub, audience):
                 yield sub
         yield from self._everything
         if owner is None and key[0] == TICKER:
@@ -81,7 +84,7 @@ def delivers(sub: Subscriber, key: Key, owner: Owner, audience: uuid.UUID | None
     """The rule itself (see the module's docstring), for one subscriber and event."""
     if sub.selection is not None and key not in sub.selection:
         return False
-    return sub.is_admin or (_reads(sub, key, owner) and _audience(sub, audience))
+    return _reads(sub, key, owner) and _audience(sub, audience)
 
 
 def owner_of(owners: Mapping[Key, uuid.UUID | None], key: Key) -> Owner:
@@ -89,13 +92,13 @@ def owner_of(owners: Mapping[Key, uuid.UUID | None], key: Key) -> Owner:
 
 
 def _reads(sub: Subscriber, key: Key, owner: Owner) -> bool:
-    if owner == ABSENT:
-        return False
-    return owner == sub.user_id or (owner is None and key[0] == TICKER)
+    """`access.may_read`; ABSENT (no such subject) is no user's, so only admins read it."""
+    kind = access.STOCK if key[0] == TICKER else access.DEVICE
+    return access.may_read(sub.user_id, sub.is_admin, kind, owner)
 
 
 def _audience(sub: Subscriber, audience: uuid.UUID | None) -> bool:
-    return audience is None or sub.is_admin or audience == sub.user_id
+    return access.addressed_to(sub.user_id, sub.is_admin, audience)
 
 
 def _discard(index: dict[K, set[Subscriber]], key: K, sub: Subscriber) -> None:

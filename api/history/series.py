@@ -16,43 +16,25 @@ from typing import Any, Final
 import asyncpg
 import numpy as np
 
-from api import downsample
-from api.interval import ORIGIN_SQL
-from api.pending import stale
-from api.resolution import (
+from api.history import downsample
+from api.history.pending import stale
+from api.history.pieces import LATEST, TELEMETRY, Params, union
+from api.history.resolution import (
     FINEST,
     LEVELS,
     Ask,
-    Segment,
     cover,
     grain,
     levels_for,
     source_of,
 )
+from tickwire.timegrid import ORIGIN_SQL
 
 #: Origin of PostgreSQL's binary timestamptz: microseconds since 2000-01-01 00:00 UTC.
 PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 #: Raw rows fetched at most for one answer in the raw region; beyond, raw rows are bucketed
 #: in the database instead of being downsampled here.
 RAW_FETCH_MAX: Final = 100_000
-
-
-#: The value at the latest time of a group. Cheaper than `(array_agg(v ORDER BY t DESC))[1]`
-#: (no sort per group); exact while times are distinct within a group, which they are (raw
-#: telemetry times are unique per metric, pieces never overlap) and float8 epoch seconds keep
-#: microseconds apart until well past 2200.
-LATEST: Final = "(max(ARRAY[date_part('epoch', {t}), {v}]))[2]"
-
-
-class Params:
-    """Positional parameters of a statement being built: `add` returns the placeholder."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-
-    def add(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,31 +50,6 @@ class Answer:
     source: str
     width: timedelta | None
     series: list[Series]
-
-
-def telemetry_pieces(
-    segments: list[Segment], params: Params, where: str, raw_grain: timedelta
-) -> str:
-    """UNION ALL of the segments as pieces (t, metric, count, sum, min, max, last)."""
-    parts = []
-    step = ""
-    for segment in segments:
-        lo, hi = params.add(segment.start), params.add(segment.end)
-        if segment.level is not None:
-            parts.append(
-                f"SELECT bucket AS t, metric, count, sum, min, max, last "
-                f"FROM telemetry_{segment.level} "
-                f"WHERE {where} AND bucket >= {lo} AND bucket < {hi}"
-            )
-            continue
-        step = step or params.add(raw_grain)
-        parts.append(
-            f"SELECT date_bin({step}, time, {ORIGIN_SQL}) AS t, metric, count(*) AS count, "
-            f"sum(value) AS sum, min(value) AS min, max(value) AS max, "
-            f"{LATEST.format(t='time', v='value')} AS last "
-            f"FROM telemetry WHERE {where} AND time >= {lo} AND time < {hi} GROUP BY 1, 2"
-        )
-    return "\nUNION ALL\n".join(parts)
 
 
 def _filter(params: Params, device_id: str, metric: str | None) -> str:
@@ -159,7 +116,7 @@ async def _buckets(
     segments = cover(ask.start, ask.end, levels, await stale(conn, "telemetry", ask.start, ask.end))
     params = Params()
     where = _filter(params, device_id, metric)
-    pieces = telemetry_pieces(segments, params, where, grain(levels, ask.width))
+    pieces = union(TELEMETRY, segments, params, where, grain(levels, ask.width))
     width = params.add(ask.width)
     rows = await conn.fetch(
         f"""WITH pieces AS ({pieces})
@@ -199,7 +156,7 @@ async def stats(conn: asyncpg.Connection, device_id: str, start: datetime, end: 
     (coarsest first) plus the raw rows of the partial minutes at its edges."""
     segments = cover(start, end, levels_for(None), await stale(conn, "telemetry", start, end))
     params = Params()
-    pieces = telemetry_pieces(segments, params, _filter(params, device_id, None), FINEST)
+    pieces = union(TELEMETRY, segments, params, _filter(params, device_id, None), FINEST)
     rows = await conn.fetch(
         f"""WITH pieces AS ({pieces})
             SELECT metric, sum(count)::bigint AS count, sum(sum) AS sum,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from api.resolution import LEVELS, Stale, stale_levels
+from api.history.resolution import LEVELS, Stale, stale_levels
 
 
 async def stale(conn: asyncpg.Connection, kind: str, start: datetime, end: datetime) -> Stale:

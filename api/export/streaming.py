@@ -19,8 +19,8 @@ import asyncpg
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.export_query import Statement
-from api.exporters import Exporter, JsonArrayFraming
+from api.export.exporters import Exporter, JsonArrayFraming
+from api.export.query import Statement
 
 PIPE_DEPTH: Final = 8
 """Chunks (each at most one socket read, ≤ 256 KiB) between PostgreSQL and the response."""

@@ -10,46 +10,19 @@ rollups of both backends, so rollup and raw answers agree.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
-from api.interval import ORIGIN_SQL
-from api.pending import stale
-from api.resolution import Ask, Segment, cover, grain, levels_for, source_of
-from api.series import Params
+from api.history.pending import stale
+from api.history.pieces import PRICES, Params, union
+from api.history.resolution import Ask, cover, grain, levels_for, source_of
+from tickwire.timegrid import ORIGIN_SQL
 
 #: Open of the earliest piece and close of the latest (pieces have distinct times): see
-#: `series.LATEST`.
+#: `pieces.LATEST`.
 _FIRST = "(min(ARRAY[date_part('epoch', t), open]))[2]"
 _LAST = "(max(ARRAY[date_part('epoch', t), close]))[2]"
-
-
-def _pieces(segments: list[Segment], params: Params, ticker: str, raw_grain: timedelta) -> str:
-    """UNION ALL of the segments as pieces (t, open, high, low, close, volume, count)."""
-    parts = []
-    subject = params.add(ticker)
-    step = ""
-    for segment in segments:
-        lo, hi = params.add(segment.start), params.add(segment.end)
-        if segment.level is not None:
-            parts.append(
-                f"SELECT bucket AS t, open, high, low, close, volume, count "
-                f"FROM prices_{segment.level} "
-                f"WHERE ticker = {subject} AND bucket >= {lo} AND bucket < {hi}"
-            )
-            continue
-        step = step or params.add(raw_grain)
-        parts.append(
-            f"SELECT date_bin({step}, time, {ORIGIN_SQL}) AS t, "
-            f"(array_agg(price ORDER BY time, source))[1] AS open, "
-            f"max(price) AS high, min(price) AS low, "
-            f"(array_agg(price ORDER BY time DESC, source DESC))[1] AS close, "
-            f"sum(volume) AS volume, count(*) AS count "
-            f"FROM prices WHERE ticker = {subject} AND time >= {lo} AND time < {hi} GROUP BY 1"
-        )
-    return "\nUNION ALL\n".join(parts)
 
 
 async def candles(conn: asyncpg.Connection, ticker: str, ask: Ask) -> tuple[str, list[Any]]:
@@ -58,7 +31,8 @@ async def candles(conn: asyncpg.Connection, ticker: str, ask: Ask) -> tuple[str,
     levels = levels_for(ask.width, ask.raw_only)
     segments = cover(ask.start, ask.end, levels, await stale(conn, "prices", ask.start, ask.end))
     params = Params()
-    pieces = _pieces(segments, params, ticker, grain(levels, ask.width))
+    where = f"ticker = {params.add(ticker)}"
+    pieces = union(PRICES, segments, params, where, grain(levels, ask.width))
     width = params.add(ask.width)
     rows = await conn.fetch(
         f"""WITH pieces AS ({pieces})

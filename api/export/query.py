@@ -14,8 +14,9 @@ from typing import Final
 
 import asyncpg
 
-from api.exporters import Column, Exporter
-from api.timerange import TimeRange
+from api import access
+from api.export.exporters import Column, Exporter
+from api.history.timerange import TimeRange
 
 #: Above this many metrics a device's export is sorted rather than merged.
 MERGE_MAX_SERIES: Final = 64
@@ -38,8 +39,8 @@ class Dataset:
     table: str
     columns: tuple[Column, ...]
     order: tuple[str, ...]
-    visible: str
-    """A condition on `t` limiting rows to a user's; `{}` is the user id parameter."""
+    subject: access.Kind
+    """What a row is about: who may read it is who may read that (`access.visible_sql`)."""
 
     @property
     def column_list(self) -> str:
@@ -55,7 +56,7 @@ TELEMETRY: Final = Dataset(
         Column("value", "number"),
     ),
     ("time", "device_id", "metric"),
-    "t.device_id IN (SELECT device_id FROM devices WHERE owner_id = {})",
+    access.DEVICE,
 )
 PRICES: Final = Dataset(
     "prices",
@@ -67,7 +68,7 @@ PRICES: Final = Dataset(
         Column("source", "text"),
     ),
     ("time", "ticker", "source"),
-    "t.ticker IN (SELECT ticker FROM stocks WHERE owner_id IS NULL OR owner_id = {})",
+    access.STOCK,
 )
 
 
@@ -118,7 +119,8 @@ def _sorted(exporter: Exporter, chosen: Selection) -> Statement:
     where, args = _where(chosen)
     if chosen.owner is not None:
         args.append(chosen.owner)
-        where.append(chosen.dataset.visible.format(f"${len(args)}"))
+        kind = chosen.dataset.subject
+        where.append(access.visible_sql(kind, f"t.{kind.column}", f"${len(args)}"))
     dataset = chosen.dataset
     return Statement(
         f"SELECT {exporter.select_list(dataset.columns)} FROM {dataset.table} AS t"

@@ -1,19 +1,19 @@
 """Bucket widths: parsing `1s`/`5m`/`1h`… and the grid every bucket lies on.
 
-Buckets are `date_bin(width, time, 2000-01-03 00:00 UTC)`, the same grid as the rollups and
+Buckets are `date_bin(width, time, timegrid.ORIGIN)`, the same grid as the rollups and
 TimescaleDB's `time_bucket`, so a rollup bucket nests in every bucket whose width it divides.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
+from api.error_codes import ErrorCode
 from api.errors import Invalid
+from tickwire.timegrid import floor
 
-ORIGIN: Final = datetime(2000, 1, 3, tzinfo=UTC)
-ORIGIN_SQL: Final = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
 MAX_WIDTH: Final = timedelta(days=3650)
 _UNITS: Final = {
     "ms": timedelta(milliseconds=1),
@@ -34,11 +34,12 @@ def parse_interval(text: str) -> timedelta:
     """A bucket width from e.g. `10s`, `5m`, `1h`; `Invalid` (422 `invalid_interval`) otherwise."""
     match = _SYNTAX.fullmatch(text.strip())
     if match is None:
-        raise Invalid(f"interval must be {INTERVAL_DOC}", code="invalid_interval")
+        raise Invalid(f"interval must be {INTERVAL_DOC}", code=ErrorCode.INVALID_INTERVAL)
     width = int(match.group(1)) * _UNITS[match.group(2)]
     if not timedelta(0) < width <= MAX_WIDTH:
         raise Invalid(
-            f"interval must be positive and at most {label(MAX_WIDTH)}", code="invalid_interval"
+            f"interval must be positive and at most {label(MAX_WIDTH)}",
+            code=ErrorCode.INVALID_INTERVAL,
         )
     return width
 
@@ -50,17 +51,6 @@ def label(width: timedelta) -> str:
         if width % step == timedelta(0):
             return f"{width // step}{unit}"
     return f"{width // timedelta(microseconds=1)}us"
-
-
-def floor(instant: datetime, width: timedelta) -> datetime:
-    """Start of the bucket holding `instant`."""
-    return ORIGIN + ((instant - ORIGIN) // width) * width
-
-
-def ceil(instant: datetime, width: timedelta) -> datetime:
-    """The first bucket boundary at or after `instant`."""
-    start = floor(instant, width)
-    return start if start == instant else start + width
 
 
 def bucket_count(start: datetime, end: datetime, width: timedelta) -> int:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Query
 
+from api.error_codes import ErrorCode
 from api.errors import Invalid
 
 DEFAULT_SPAN = timedelta(hours=1)
@@ -39,9 +40,9 @@ def parse_instant(value: str, name: str) -> datetime:
             if instant.tzinfo is None:
                 instant = instant.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
-        raise Invalid(f"{name} must be {_TIME_DOC}", code="invalid_time") from None
+        raise Invalid(f"{name} must be {_TIME_DOC}", code=ErrorCode.INVALID_TIME) from None
     if not EARLIEST <= instant <= LATEST:
-        raise Invalid(f"{name} is out of range", code="invalid_time")
+        raise Invalid(f"{name} is out of range", code=ErrorCode.INVALID_TIME)
     return instant.astimezone(UTC)
 
 
@@ -55,5 +56,5 @@ def time_range(
     stop = parse_instant(end, "end") if end else datetime.now(UTC)
     begin = parse_instant(start, "start") if start else stop - DEFAULT_SPAN
     if begin >= stop:
-        raise Invalid("start must be before end", code="invalid_range")
+        raise Invalid("start must be before end", code=ErrorCode.INVALID_RANGE)
     return TimeRange(begin, stop)

@@ -17,17 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from api import interval
+from api.error_codes import ErrorCode
 from api.errors import Invalid
-from api.timerange import TimeRange
+from api.history import interval
+from api.history.timerange import TimeRange
+from tickwire import timegrid
 
 #: Rollup levels, coarsest first: (suffix of the relation, bucket width).
-LEVELS: Final = (
-    ("1d", timedelta(days=1)),
-    ("1h", timedelta(hours=1)),
-    ("1m", timedelta(minutes=1)),
-)
-FINEST: Final = LEVELS[-1][1]
+LEVELS: Final = tuple(reversed(timegrid.LEVELS))
+FINEST: Final = timegrid.FINEST
 DEFAULT_POINTS: Final = 1000
 MAX_POINTS: Final = 10_000
 
@@ -68,7 +66,9 @@ def ask(span: TimeRange, points: int | None, every: str | None, source: Source) 
     `too_many_points`) and settle the bucket width."""
     raw_only = source is Source.raw
     if points is not None and every is not None:
-        raise Invalid("give either points or interval, not both", code="points_and_interval")
+        raise Invalid(
+            "give either points or interval, not both", code=ErrorCode.POINTS_AND_INTERVAL
+        )
     if every is None:
         wanted = points or DEFAULT_POINTS
         width = interval.auto_width(span.start, span.end, wanted)
@@ -78,7 +78,7 @@ def ask(span: TimeRange, points: int | None, every: str | None, source: Source) 
     if buckets > MAX_POINTS:
         raise Invalid(
             f"interval {every} gives {buckets} buckets over this range; at most {MAX_POINTS}",
-            code="too_many_points",
+            code=ErrorCode.TOO_MANY_POINTS,
             details={"buckets": buckets, "max": MAX_POINTS},
         )
     return Ask(span.start, span.end, width, None, raw_only)
@@ -114,8 +114,8 @@ def cover(
         rank = next(i for i, (name, _) in enumerate(levels) if name == segment.level)
         width, cursor = levels[rank][1], segment.start
         for low, high in sorted(stale.get(segment.level, ())):
-            low = max(interval.floor(low, width), cursor)
-            high = min(interval.ceil(high, width), segment.end)
+            low = max(timegrid.floor(low, width), cursor)
+            high = min(timegrid.ceil(high, width), segment.end)
             if low >= high:
                 continue
             if cursor < low:
@@ -133,7 +133,7 @@ def _tiles(start: datetime, end: datetime, levels: list[tuple[str, timedelta]]) 
     if not levels:
         return [Segment(None, start, end)]
     (name, width), finer = levels[0], levels[1:]
-    inner_start, inner_end = interval.ceil(start, width), interval.floor(end, width)
+    inner_start, inner_end = timegrid.ceil(start, width), timegrid.floor(end, width)
     if inner_start >= inner_end:
         return _tiles(start, end, finer)
     return [

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.error_codes import ErrorCode
 from api.errors import ApiError, Conflict
 
 UNIQUE_VIOLATION = "23505"
@@ -41,5 +42,5 @@ async def _translated(session: AsyncSession, duplicate: ApiError | None) -> Asyn
         if state == UNIQUE_VIOLATION and duplicate is not None:
             raise duplicate from None
         raise Conflict(
-            "a concurrent change conflicts with this one; retry", code="concurrent_change"
+            "a concurrent change conflicts with this one; retry", code=ErrorCode.CONCURRENT_CHANGE
         ) from None

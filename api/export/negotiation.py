@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from api.error_codes import ErrorCode
 from api.errors import Invalid, NotAcceptable
-from api.exporters import EXPORTERS, Exporter
+from api.export.exporters import EXPORTERS, Exporter
 
 
 class MediaRange(NamedTuple):
@@ -31,7 +32,7 @@ def choose(format_name: str | None, accept: str | None) -> Exporter:
         if exporter is None:
             raise Invalid(
                 f"format must be one of {', '.join(EXPORTERS)}",
-                code="invalid_format",
+                code=ErrorCode.INVALID_FORMAT,
                 details={"allowed": list(EXPORTERS)},
             )
         return exporter

@@ -52,9 +52,9 @@ import psycopg
 from bench.child import service
 from bench.publisher import publish
 from bench.report import json_line
+from devstack.broker import Mosquitto, free_port
+from devstack.embedded_pg import embedded_postgres
 from sql.migrate import upgrade
-from tickwire.broker import Mosquitto, free_port
-from tickwire.embedded_pg import embedded_postgres
 from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.load")

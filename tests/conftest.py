@@ -16,6 +16,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser
 
+from devstack.broker import Mosquitto, free_port
+from devstack.embedded_pg import embedded_postgres
 from ingest.app import run as run_ingester
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
@@ -25,8 +27,6 @@ from tests.api_support import Api, running_api
 from tests.browser_support import chromium
 from tests.support import fresh_database, unique
 from tickwire import brokerauth
-from tickwire.broker import Mosquitto, free_port
-from tickwire.embedded_pg import embedded_postgres
 
 
 @pytest.fixture(scope="session")

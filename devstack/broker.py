@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-log = logging.getLogger("tickwire.broker")
+log = logging.getLogger("devstack.broker")
 
 MOSQUITTO_CONF = """\
-# Written by tickwire on every start; edit tickwire/broker.py instead.
+# Written by tickwire on every start; edit devstack/broker.py instead.
 listener {port} {host}
 {auth}user root
 persistence true

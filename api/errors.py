@@ -94,6 +94,13 @@ class NotAcceptable(ApiError):
     status, code = 406, "not_acceptable"
 
 
+class BrokerDown(ApiError):
+    """The broker did not take a command or an account change (`tickwire.mqtt.BrokerUnavailable`
+    and the broker admin's errors, translated)."""
+
+    status, code = 503, "broker_unavailable"
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """The error shape (`ErrorBody`) as JSON."""
     return {"error": {"code": code, "message": message, "details": details}}

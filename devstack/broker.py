@@ -3,7 +3,7 @@
 Mosquitto is configured for an ingester that acknowledges late (after commit) and may be down
 for a while: many QoS 1 messages in flight, a deep per-client queue, sessions kept on disk.
 Given an admin account it runs the dynamic-security plugin (every client logs in; accounts and
-topic ACLs are managed over `$CONTROL/dynamic-security/v1`, see tickwire/brokerauth.py);
+topic ACLs are managed over `$CONTROL/dynamic-security/v1`, see tickwire/brokerauth/);
 without one it is anonymous, on loopback only. A user's own broker needs the same settings
 (see docs/broker.md).
 """

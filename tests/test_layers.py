@@ -47,6 +47,19 @@ def test_packages_import_each_other_without_a_cycle() -> None:
         visit(package, ())
 
 
+def test_only_the_adapter_makes_mqtt_clients() -> None:
+    """Every paho client of the services comes from tickwire/mqtt.py (STYLE.md 17)."""
+    makers = []
+    for package in RUNTIME:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+                    name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+                    if name == "Client":
+                        makers.append(str(path.relative_to(ROOT)))
+    assert makers == ["tickwire/mqtt.py"]
+
+
 if __name__ == "__main__":
     for package, imported in import_graph().items():
         print(f"{package:<10} → {', '.join(sorted(imported)) or '—'}")

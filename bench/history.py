@@ -44,7 +44,7 @@ import numpy as np
 from api.admin import ensure_admin
 from api.settings import ApiSettings
 from bench.stack import fresh_database, stack
-from devstack.broker import free_port
+from devstack.ports import free_port
 from ingest.writer import Writer
 from tickwire.logs import setup_logging
 

@@ -52,8 +52,9 @@ import psycopg
 from bench.child import service
 from bench.publisher import publish
 from bench.report import json_line
-from devstack.broker import Mosquitto, free_port
+from devstack.broker import Mosquitto
 from devstack.embedded_pg import embedded_postgres
+from devstack.ports import free_port
 from sql.migrate import upgrade
 from tickwire.logs import setup_logging
 

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from devstack.broker import Mosquitto, free_port
+from devstack.broker import Mosquitto
 from devstack.embedded_pg import embedded_postgres
+from devstack.ports import free_port
 from sql.migrate import upgrade
 
 log = logging.getLogger("bench.stack")

@@ -16,8 +16,9 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser
 
-from devstack.broker import Mosquitto, free_port
+from devstack.broker import Mosquitto
 from devstack.embedded_pg import embedded_postgres
+from devstack.ports import free_port
 from ingest.app import run as run_ingester
 from ingest.settings import IngestSettings
 from ingest.stats import Stats

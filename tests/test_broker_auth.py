@@ -9,7 +9,8 @@ import stat
 import sys
 from pathlib import Path
 
-from devstack.broker import ACCOUNTS_FILE, DYNSEC_FILE, Accounts, embedded_broker, free_port
+from devstack.broker import ACCOUNTS_FILE, DYNSEC_FILE, Accounts, embedded_broker
+from devstack.ports import free_port
 from devstack.stack import Login, child_environments
 from tests.conftest import SecureBroker
 from tests.device_link import DeviceLink

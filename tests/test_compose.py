@@ -23,13 +23,8 @@ import yaml  # type: ignore[import-untyped]
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic_settings import BaseSettings
 
-from devstack.broker import (
-    MAX_PACKET_SIZE,
-    MESSAGE_SIZE_LIMIT,
-    free_port,
-    mosquitto_path,
-    wait_for_port,
-)
+from devstack.broker import MAX_PACKET_SIZE, MESSAGE_SIZE_LIMIT, mosquitto_path
+from devstack.ports import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}

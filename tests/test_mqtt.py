@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devstack.broker import Mosquitto, free_port
+from devstack.broker import Mosquitto
+from devstack.ports import free_port
 from tickwire import mqtt
 from tickwire.settings import MqttAddress
 

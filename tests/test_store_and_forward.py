@@ -21,7 +21,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from devstack.broker import Mosquitto, free_port
+from devstack.broker import Mosquitto
+from devstack.ports import free_port
 from simulator.app import run
 from simulator.settings import SimulatorSettings
 from tests.conftest import RunningIngester

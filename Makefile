@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c requirements.lock -e ".[dev]"
+	$(PY) -m pip install -q -c requirements.lock -e ".[dev,devstack]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -31,7 +31,7 @@ browser:
 	  { echo "the dashboard tests need Chromium: apt-get install chromium"; exit 1; }
 
 up: install broker
-	$(PY) -m tickwire
+	$(PY) -m devstack
 
 test: install broker browser
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \

@@ -1,7 +1,7 @@
 """Device MQTT credentials: the API's side of the broker's dynamic-security plugin.
 
 When TICKWIRE_MQTT_ADMIN_URL is set the API holds an admin session on the broker
-(tickwire/brokerauth.py) and keeps each device's broker account in step with the device:
+(tickwire/brokerauth/) and keeps each device's broker account in step with the device:
 created with it (password shown once), rotated on request, its price-topic ACLs
 (`devices/{id}/stocks/{T}`) following its tickers, removed with it. Unset → no credential
 management (an anonymous broker).
@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
 from api.error_codes import ErrorCode
-from api.errors import ApiError, ErrorBody
+from api.errors import ApiError, BrokerDown, ErrorBody
 from api.settings import ApiSettings
 from tickwire import brokerauth
 from tickwire.brokerauth import Dynsec
@@ -33,10 +33,6 @@ class CredentialsRead(BaseModel):
 
 class CredentialsDisabled(ApiError):
     status, code = 409, "credentials_disabled"
-
-
-class BrokerUnavailable(ApiError):
-    status, code = 503, "broker_unavailable"
 
 
 class UsernameTaken(ApiError):
@@ -76,8 +72,8 @@ def _translated(device_id: str) -> Iterator[None]:
             f"the broker has a non-device account named {device_id!r}",
             code=ErrorCode.USERNAME_TAKEN,
         ) from None
-    except brokerauth.BrokerAuthError as exc:
-        raise BrokerUnavailable(f"the broker did not take the change: {exc}") from None
+    except (brokerauth.BrokerAuthError, brokerauth.BrokerUnavailable) as exc:
+        raise BrokerDown(f"the broker did not take the change: {exc}") from None
 
 
 async def issue(accounts: Dynsec | None, device_id: str, tickers: Iterable[str]) -> CredentialsRead:

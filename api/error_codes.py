@@ -27,6 +27,7 @@ class ErrorCode(enum.StrEnum):
     INTERNAL_ERROR = "internal_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
     DATABASE_UNAVAILABLE = "database_unavailable"
+    BROKER_UNAVAILABLE = "broker_unavailable"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     # 404: absent, or not readable by the caller (api/access.py: the two look alike).
     DEVICE_NOT_FOUND = "device_not_found"

@@ -95,6 +95,13 @@ class NotAcceptable(ApiError):
     status, code = 406, ErrorCode.NOT_ACCEPTABLE
 
 
+class BrokerDown(ApiError):
+    """The broker did not take a command or an account change (`tickwire.mqtt.BrokerUnavailable`
+    and the broker admin's errors, translated)."""
+
+    status, code = 503, ErrorCode.BROKER_UNAVAILABLE
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """The error shape (`ErrorBody`) as JSON."""
     return {"error": {"code": code, "message": message, "details": details}}

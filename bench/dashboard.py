@@ -1,7 +1,7 @@
 """`python -m bench.dashboard`: does the dashboard stay responsive with 50 devices and 20
 tickers live?
 
-Runs the whole stack as `make up` does (`python -m tickwire`, embedded PostgreSQL, Mosquitto,
+Runs the whole stack as `make up` does (`python -m devstack`, embedded PostgreSQL, Mosquitto,
 ingester, API + dashboard, simulator with 50 sensors and 20 tickers) under a temporary data
 dir, then opens each page in headless Chromium as the admin and, after a warm-up, measures
 for `--seconds`: the page's main-thread busy time (Chrome's `TaskDuration`, as % of wall
@@ -69,7 +69,7 @@ def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
     }
     url = f"http://127.0.0.1:{port}"
     # SIGINT: the supervisor's Ctrl-C, which stops its children, the broker and the database.
-    with service("tickwire", env, workdir / "stack.log", signal.SIGINT, 60) as child:
+    with service("devstack", env, workdir / "stack.log", signal.SIGINT, 60) as child:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):

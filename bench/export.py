@@ -46,8 +46,8 @@ from bench.child import service
 from bench.ingester import PeakRss
 from bench.report import json_line
 from bench.stack import fresh_database
-from tickwire.broker import free_port
-from tickwire.embedded_pg import embedded_postgres
+from devstack.embedded_pg import embedded_postgres
+from devstack.ports import free_port
 from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.export")

@@ -44,8 +44,8 @@ import numpy as np
 from api.admin import ensure_admin
 from api.settings import ApiSettings
 from bench.stack import fresh_database, stack
+from devstack.ports import free_port
 from ingest.writer import Writer
-from tickwire.broker import free_port
 from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.history")

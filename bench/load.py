@@ -52,9 +52,10 @@ import psycopg
 from bench.child import service
 from bench.publisher import publish
 from bench.report import json_line
+from devstack.broker import Mosquitto
+from devstack.embedded_pg import embedded_postgres
+from devstack.ports import free_port
 from sql.migrate import upgrade
-from tickwire.broker import Mosquitto, free_port
-from tickwire.embedded_pg import embedded_postgres
 from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.load")

@@ -2,7 +2,7 @@
 
 `python -m bench.soak [--quick] [--devices N] [--seconds S] [--seed K]`
 
-Runs `python -m tickwire` as `make up` does (its supervisor, an embedded PostgreSQL, Mosquitto
+Runs `python -m devstack` as `make up` does (its supervisor, an embedded PostgreSQL, Mosquitto
 with per-device accounts, the ingester, the API and the simulator) in a temporary data dir. The
 simulator provisions N devices through the API and runs them for S seconds: one MQTT connection
 each, a reading a second (QoS 1, kept in its store-and-forward buffer until the broker's
@@ -48,8 +48,8 @@ import httpx
 from bench.child import postmaster, service, stack_child, stopped
 from bench.load import SUMMARY, Sizes, fleet_options
 from bench.report import json_line
+from devstack.ports import free_port
 from tests.oracle import all_mismatches
-from tickwire.broker import free_port
 from tickwire.logs import setup_logging
 from tickwire.settings import embedded_database_url
 
@@ -192,7 +192,7 @@ def _run(sizes: Sizes, seed: int, workdir: Path) -> dict[str, Any]:
         "TICKWIRE_SIM_SEED": str(seed),
         "TICKWIRE_SIM_PREFIX": PREFIX,
     }
-    with service("tickwire", env, workdir / "stack.log", signal.SIGINT, 120) as root:
+    with service("devstack", env, workdir / "stack.log", signal.SIGINT, 120) as root:
         stack = Stack(root, workdir, f"http://127.0.0.1:{port}")
         wait_for(lambda: healthy(stack), 300, "the stack answering /health")
         wait_for(lambda: CONNECTED.search(stack.text()), 600, "the fleet connecting")

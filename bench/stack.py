@@ -11,9 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from devstack.broker import Mosquitto
+from devstack.embedded_pg import embedded_postgres
+from devstack.ports import free_port
 from sql.migrate import upgrade
-from tickwire.broker import Mosquitto, free_port
-from tickwire.embedded_pg import embedded_postgres
 
 log = logging.getLogger("bench.stack")
 

@@ -1,8 +1,9 @@
 """The MQTT side of the ingester: a paho client driven by the asyncio loop.
 
-paho's socket is served by the event loop (`add_reader` / `add_writer`, as aiomqtt does), so
-its callbacks run in the loop's thread and `on_message` only appends to the inbox: no second
-thread competing for the GIL, no wake-up per message. A persistent session (MQTT 5
+paho connects in the loop's executor, then its socket is served by the event loop
+(`add_reader` / `add_writer`, as aiomqtt does; tickwire/mqtt.py), so its callbacks run in the
+loop's thread and `on_message` only appends to the inbox: no second thread competing for the
+GIL, no wake-up per message. A persistent session (MQTT 5
 clean_start=False with a session expiry, or 3.1.1 clean_session=False) and manual acks: the
 broker keeps every unacknowledged QoS 1 message and redelivers it after a crash or reconnect.
 """
@@ -18,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from tickwire import mqtt as adapter
 from tickwire.aio import bytes_waiting, wait_any
 from tickwire.contract import SUBSCRIPTIONS
 from tickwire.settings import MqttAddress
@@ -72,18 +74,17 @@ class Subscriber:
         self.disconnected = asyncio.Event()
         self.disconnected.set()
         self.generation = 0
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
-            clean_session=None if self._v5 else False,
+        self._client = adapter.new_client(
+            client_id,
+            protocol=protocol,
+            persistent=True,
             manual_ack=True,
+            username=address.username,
+            password=address.password,
         )
         if not self._v5:
             # 3.1.1 has no Receive Maximum: the broker's own in-flight limit applies.
             self._client.max_inflight_messages_set(receive_maximum)
-        if address.username:
-            self._client.username_pw_set(address.username, address.password)
         self._properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._properties.SessionExpiryInterval = session_expiry_s
         self._properties.ReceiveMaximum = receive_maximum
@@ -99,10 +100,6 @@ class Subscriber:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_register_write
-        client.on_socket_unregister_write = self._on_unregister_write
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until `stop`: connect, keep alive, reconnect with back-off."""
@@ -110,7 +107,7 @@ class Subscriber:
         while not stop.is_set():
             if self.disconnected.is_set():
                 try:
-                    self._connect()
+                    await self._connect()
                     delay = 0.5
                 except OSError as exc:
                     self.disconnected.set()  # still disconnected: try again after the delay
@@ -123,13 +120,29 @@ class Subscriber:
             self._client.loop_misc()
             await wait_any([stop, self.disconnected], 1.0)
 
-    def _connect(self) -> None:
+    async def _connect(self) -> None:
         self.disconnected.clear()
-        host, port = self._address.host, self._address.port
+        # A new connection from here: acks of the previous one are skipped (`ack`), also while
+        # paho connects on the executor's thread (no second thread writes to the client).
+        self.generation += 1
+        client = self._client
+        if self._socket is not None:  # paho closes a socket left open: stop serving it first
+            adapter.forget(self._loop, self._socket)
+            self._socket = None
         if self._v5:
-            self._client.connect(host, port, 30, clean_start=False, properties=self._properties)
+            options = {"clean_start": False, "properties": self._properties}
+            sock = await adapter.connect(client, self._address, 30, **options)
         else:
-            self._client.connect(host, port, 30)
+            sock = await adapter.connect(client, self._address, 30)
+        # Served by the loop from now on; the socket callbacks run on its thread.
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        self._socket = sock
+        self._paused = False
+        self._loop.add_reader(sock, self._readable)
+        if client.want_write():
+            self._loop.add_writer(sock, client.loop_write)
 
     def close(self) -> None:
         """Send what is queued (acks first), then DISCONNECT."""
@@ -197,7 +210,6 @@ class Subscriber:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
-        self.generation += 1
         if self._v5:
             client.subscribe([(topic, self._options) for topic in SUBSCRIPTIONS])
         else:
@@ -215,11 +227,6 @@ class Subscriber:
         self.subscribed.clear()
         self.disconnected.set()
         log.warning("disconnected from the broker (%s)", reason)
-
-    def _on_socket_open(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
-        self._socket = sock
-        self._paused = False
-        self._loop.add_reader(sock, self._readable)
 
     def _on_socket_close(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
         self._loop.remove_reader(sock)

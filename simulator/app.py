@@ -1,7 +1,8 @@
 """The simulator's `main()`: provision the fleet, connect it, publish on schedule until stopped.
 
-One asyncio loop runs every device: a task for its data, one for its heartbeats, one for its
-MQTT connection (link.py: paho served by the loop, no thread per device). What devices
+One asyncio loop runs every device: a task for its data, one for its heartbeats
+(schedule.py), one for its MQTT connection (link.py: paho served by the loop, no thread per
+device). What devices
 produce goes through the store-and-forward buffer (forward.py, buffer.py). Stops on
 SIGINT/SIGTERM, after `sim_duration_s`, or once `sim_max_messages` data messages are out,
 giving the broker some seconds to acknowledge what is buffered; the rest waits in the buffer
@@ -20,17 +21,16 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 from simulator import credentials
 from simulator.buffer import Buffer
-from simulator.commands import answer
-from simulator.fleet import Device, Fleet, Outgoing, build_fleet
+from simulator.fleet import Fleet, build_fleet
 from simulator.forward import Forwarder
 from simulator.link import Auth, Link, Reauth
 from simulator.outbox import Outbox
 from simulator.provision import ApiError, Provisioner
 from simulator.registry import register
+from simulator.schedule import answer_command, now_ms, simulate
 from simulator.settings import SimulatorSettings
 from simulator.stats import Stats
 from tickwire.aio import wait_any
-from tickwire.contract import acks_topic
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
 
@@ -54,7 +54,7 @@ async def run(settings: SimulatorSettings, stop: asyncio.Event | None = None) ->
     seed = settings.sim_seed
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
-    fleet = build_fleet(settings, seed, _now_ms())
+    fleet = build_fleet(settings, seed, now_ms())
     log.info(
         "simulating %d sensors and a price feed of %d tickers (seed %d)",
         len(fleet.sensors),
@@ -135,7 +135,7 @@ async def _run_fleet(
     devices = {device.device_id: device for device in fleet.devices}
 
     def on_command(forwarder: Forwarder, payload: bytes) -> None:
-        _answer(devices[forwarder.device_id], forwarder, payload, outbox)
+        answer_command(devices[forwarder.device_id], forwarder, payload, outbox)
 
     address = MqttAddress(settings.resolved_mqtt_url())
     shared = Auth(address.username, address.password) if address.username else None
@@ -154,7 +154,7 @@ async def _run_fleet(
         forwarder.link = Link(address, device_id, auth, forwarder, settings.mqtt_protocol, reauth)
         forwarders[device_id] = forwarder
     async with _connected(forwarders, buffer, address):
-        await _simulate(settings, fleet, forwarders, outbox, stop, random.Random(seed))
+        await simulate(settings, fleet, forwarders, outbox, stop, random.Random(seed))
 
 
 def _links(forwarders: dict[str, Forwarder]) -> list[Link]:
@@ -218,77 +218,6 @@ async def _tend(links: list[Link], buffer: Buffer, down: asyncio.Event) -> None:
             reported = connected
 
 
-async def _simulate(
-    settings: SimulatorSettings,
-    fleet: Fleet,
-    forwarders: dict[str, Forwarder],
-    outbox: Outbox,
-    stop: asyncio.Event,
-    rng: random.Random,
-) -> None:
-    """Run every device's schedule until `stop`; devices start spread over their interval."""
-    async with asyncio.TaskGroup() as tasks:
-        workers = [tasks.create_task(_report(outbox.stats, settings.sim_report_s), name="report")]
-        for device in fleet.devices:
-            forwarder = forwarders[device.device_id]
-            phase = rng.uniform(0, device.interval_s)
-            workers.append(
-                tasks.create_task(
-                    _publish_data(device, forwarder, outbox, phase), name=device.device_id
-                )
-            )
-            workers.append(
-                tasks.create_task(
-                    _publish_heartbeats(device, forwarder, outbox, settings.sim_heartbeat_s),
-                    name=f"{device.device_id} heartbeat",
-                )
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), settings.sim_duration_s or None)
-        for worker in workers:
-            worker.cancel()
-
-
-async def _publish_data(
-    device: Device, forwarder: Forwarder, outbox: Outbox, phase_s: float
-) -> None:
-    """Emit every `device.interval_s`, re-timed at once when a command changes it."""
-    loop = asyncio.get_running_loop()
-    await asyncio.sleep(phase_s)
-    while True:
-        started = loop.time()
-        outbox.send(forwarder, device.emit(_now_ms()))
-        while (left := started + device.interval_s - loop.time()) > 0:
-            device.retimed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(left):  # no task per wait, unlike wait_for
-                    await device.retimed.wait()
-
-
-async def _publish_heartbeats(
-    device: Device, forwarder: Forwarder, outbox: Outbox, every_s: float
-) -> None:
-    while True:
-        outbox.send(forwarder, [device.heartbeat(_now_ms())])
-        await asyncio.sleep(every_s)
-
-
-async def _report(stats: Stats, every_s: float) -> None:
-    while True:
-        await asyncio.sleep(every_s)
-        log.info("%s", stats.summary())
-
-
-def _answer(device: Device, forwarder: Forwarder, payload: bytes, outbox: Outbox) -> None:
-    outbox.stats.commands += 1
-    ack = answer(payload, device)
-    if ack is None:
-        log.warning("%s: ignored a command without an id: %r", device.device_id, payload[:200])
-        return
-    log.info("%s: command %s → %s (%s)", device.device_id, ack["id"], ack["status"], ack["detail"])
-    outbox.send(forwarder, [Outgoing("ack", acks_topic(device.device_id), ack)])
-
-
 async def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -312,7 +241,3 @@ def _signals_set(stop: asyncio.Event) -> Iterator[None]:
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

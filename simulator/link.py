@@ -2,8 +2,8 @@
 
 No thread per device: paho's socket is driven by the asyncio loop (`add_reader`, `loop_read`,
 `loop_write`, `loop_misc`: paho's external-loop interface, as ingest/subscriber.py uses), so
-its callbacks run on the loop's thread. Only the blocking TCP connect runs in the
-loop's executor. Every connection gets a fresh paho client: nothing of an earlier connection
+its callbacks run on the loop's thread. Only the blocking connect runs in the loop's executor
+(tickwire/mqtt.py). Every connection gets a fresh paho client: nothing of an earlier connection
 is resent by paho, what was not acknowledged is resent from the buffer instead (forward.py).
 """
 
@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
+from tickwire import mqtt as adapter
 from tickwire.aio import bytes_waiting, wait_any
 from tickwire.contract import commands_topic
 from tickwire.settings import MqttAddress
@@ -131,7 +132,7 @@ class Link:
         self._drop(client)
         sock = client.socket()
         if sock is not None:  # paho did not close it (nothing was written)
-            _forget(self._loop, sock)
+            adapter.forget(self._loop, sock)
             with contextlib.suppress(OSError):
                 sock.close()
 
@@ -140,14 +141,11 @@ class Link:
         self._client = client
         self._was_up = False
         try:
-            await self._loop.run_in_executor(
-                None, client.connect, self.address.host, self.address.port, _KEEPALIVE_S
-            )
+            sock = await adapter.connect(client, self.address, _KEEPALIVE_S)
         except BaseException:
             self._client = None
             raise
-        sock = client.socket()
-        if sock is None or self._client is not client:
+        if self._client is not client:
             raise OSError("connection closed while opening")
         client.on_socket_close = self._on_socket_close
         self._writing = False
@@ -166,15 +164,13 @@ class Link:
         return True
 
     def _new_client(self) -> mqtt.Client:
-        v5 = self.protocol == 5
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.device_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else True,
+        auth = self.auth
+        client = adapter.new_client(
+            self.device_id,
+            protocol=self.protocol,
+            username=auth.username if auth is not None else None,
+            password=auth.password if auth is not None else None,
         )
-        if self.auth is not None:
-            client.username_pw_set(self.auth.username, self.auth.password)
         client.max_inflight_messages_set(0)  # the forwarder keeps its own window
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
@@ -241,7 +237,7 @@ class Link:
             self.handler.published(mid, not reason.is_failure)
 
     def _on_socket_close(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
-        _forget(self._loop, sock)
+        adapter.forget(self._loop, sock)
         self._drop(client)
 
     def _drop(self, client: mqtt.Client) -> None:
@@ -254,10 +250,3 @@ class Link:
         self._closed.set()
         if was:
             self.handler.disconnected()
-
-
-def _forget(loop: asyncio.AbstractEventLoop, sock: Any) -> None:
-    with contextlib.suppress(ValueError, OSError):
-        loop.remove_reader(sock)
-    with contextlib.suppress(ValueError, OSError):
-        loop.remove_writer(sock)

@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 
+from devstack.broker import Mosquitto
 from tests.conftest import RunningIngester, ingest_settings, start_ingester
 from tests.support import Message, unique, wait_until
-from tickwire.broker import Mosquitto
 from tickwire.contract import stock_topic
 
 Starter = Callable[..., Coroutine[Any, Any, RunningIngester]]

@@ -15,7 +15,7 @@ from api.admin import ensure_admin
 from api.main import create_app, server_config
 from api.settings import ApiSettings
 from api.stream.server import Server
-from tickwire.broker import free_port
+from devstack.ports import free_port
 
 
 @dataclass

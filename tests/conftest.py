@@ -16,6 +16,9 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser
 
+from devstack.broker import Mosquitto
+from devstack.embedded_pg import embedded_postgres
+from devstack.ports import free_port
 from ingest.app import run as run_ingester
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
@@ -25,8 +28,6 @@ from tests.api_support import Api, running_api
 from tests.browser_support import chromium
 from tests.support import fresh_database, unique
 from tickwire import brokerauth
-from tickwire.broker import Mosquitto, free_port
-from tickwire.embedded_pg import embedded_postgres
 
 
 @pytest.fixture(scope="session")

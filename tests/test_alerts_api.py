@@ -11,11 +11,11 @@ from typing import Any
 import asyncpg
 import httpx
 
+from devstack.broker import Mosquitto
 from tests.alerts_support import history, reading, streamed_states, wait_alert
 from tests.api_support import Account, Api
 from tests.conftest import RunningIngester
 from tests.support import publish
-from tickwire.broker import Mosquitto
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from devstack.broker import Mosquitto
 from ingest.alerts.engine import Engine
 from tests.alerts_support import (
     Starter,
@@ -26,7 +27,6 @@ from tests.alerts_support import (
     wait_alert,
 )
 from tests.support import publish, wait_until
-from tickwire.broker import Mosquitto
 
 
 @pytest.fixture

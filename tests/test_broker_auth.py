@@ -9,14 +9,15 @@ import stat
 import sys
 from pathlib import Path
 
+from devstack.broker import ACCOUNTS_FILE, DYNSEC_FILE, Accounts, embedded_broker
+from devstack.ports import free_port
+from devstack.stack import Login, child_environments
 from tests.conftest import SecureBroker
 from tests.device_link import DeviceLink
 from tests.support import unique
 from tickwire import brokerauth
-from tickwire.broker import ACCOUNTS_FILE, DYNSEC_FILE, Accounts, embedded_broker, free_port
 from tickwire.contract import SUBSCRIPTIONS
 from tickwire.settings import MqttAddress
-from tickwire.stack import Login, child_environments
 
 
 def link(broker: SecureBroker, username: str | None, password: str | None, cid: str) -> DeviceLink:

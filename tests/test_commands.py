@@ -13,10 +13,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devstack.broker import Mosquitto
 from tests.api_support import Api
 from tests.conftest import RunningIngester
 from tests.support import unique, wait_until
-from tickwire.broker import Mosquitto
 from tickwire.settings import MqttAddress
 
 

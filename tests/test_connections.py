@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from api.connections import RESERVED_DESCRIPTORS, fit_descriptors
+from devstack.broker import Mosquitto
 from tests.api_support import Api, running_api
-from tickwire.broker import Mosquitto
 
 HEAD_TIMEOUT_S = 1.0
 CAPPED_HEAD_TIMEOUT_S = 4.0

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import asyncpg
 
+from devstack.broker import Mosquitto
 from tests.oracle import all_mismatches
 from tests.support import Message, publish, unique, wait_until
-from tickwire.broker import Mosquitto
 
 ROOT = Path(__file__).resolve().parents[1]
 

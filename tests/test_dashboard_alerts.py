@@ -12,12 +12,12 @@ import asyncpg
 from playwright.async_api import Browser, Page
 
 from dashboard.alerts import query as alerts_query
+from devstack.broker import Mosquitto
 from tests.alerts_support import reading
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
 from tests.conftest import RunningIngester
 from tests.support import publish, unique
-from tickwire.broker import Mosquitto
 
 
 async def add_device(api: Api, device_id: str) -> None:

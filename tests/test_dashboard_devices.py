@@ -19,12 +19,12 @@ from xml.etree import ElementTree
 import pytest
 from playwright.async_api import Page
 
+from devstack.broker import Mosquitto
 from tests.alerts_support import reading
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
 from tests.conftest import RunningIngester, Stack, simulated_stack
 from tests.support import publish, unique, wait_until
-from tickwire.broker import Mosquitto
 
 SPARK_COUNT = """(img) => {
   const found = decodeURIComponent(img.getAttribute("src") || "").match(/points="([^"]*)"/);

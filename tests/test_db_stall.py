@@ -19,12 +19,12 @@ import sqlalchemy.exc
 
 from api.db import unavailable
 from bench.child import stopped
+from devstack.broker import Mosquitto
+from devstack.embedded_pg import EmbeddedPostgres, embedded_server
 from sql.migrate import upgrade
 from tests.api_support import Account, Api, running_api
 from tests.support import wait_until
 from tests.test_export import insert_series, series_params, small_buffer_client
-from tickwire.broker import Mosquitto
-from tickwire.embedded_pg import EmbeddedPostgres, embedded_server
 
 #: What a caller waits at most for the 503 of a login or a CRUD route during a stall, with the
 #: default settings (TICKWIRE_DB_TIMEOUT_S = 2: a pool checkout's ping, then one reconnect).

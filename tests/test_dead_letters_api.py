@@ -10,10 +10,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from devstack.broker import Mosquitto
 from tests.api_support import Api, running_api
 from tests.conftest import RunningIngester, ingest_settings, ingesting, start_ingester
 from tests.support import publish, wait_until
-from tickwire.broker import Mosquitto
 
 pytestmark = pytest.mark.timeout(120)
 

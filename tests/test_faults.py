@@ -28,12 +28,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devstack.broker import Mosquitto
+from devstack.embedded_pg import embedded_postgres
+from devstack.ports import free_port
 from sql.migrate import upgrade
 from tests.oracle import all_mismatches
 from tests.support import unique, wait_until
 from tests.test_crash import spawn_ingester
-from tickwire.broker import Mosquitto, free_port
-from tickwire.embedded_pg import embedded_postgres
 from tickwire.settings import MqttAddress
 
 pytestmark = pytest.mark.timeout(150)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from devstack.broker import Mosquitto
 from tests.api_support import Api
 from tests.conftest import RunningIngester
 from tests.support import publish, wait_until
-from tickwire.broker import Mosquitto
 
 
 async def test_health_reports_database_broker_and_ingest_lag(

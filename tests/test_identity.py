@@ -11,13 +11,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from devstack.broker import Mosquitto
 from tests.alerts_support import Starter, add_device, alerts, starting, wait_alert
 from tests.api_support import Api
 from tests.conftest import RunningIngester, SecureBroker
 from tests.support import Message, publish, wait_until
 from tests.test_credentials_api import connected, two_owners
 from tests.test_credentials_api import publish as device_publish
-from tickwire.broker import Mosquitto
 
 
 @pytest.fixture

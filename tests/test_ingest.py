@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from devstack.broker import Mosquitto
 from ingest.batch import OVERSIZED_KEPT_BYTES
 from sql.migrate import current, head, upgrade
 from tests.conftest import RunningIngester, ingest_settings, start_ingester
 from tests.oracle import all_mismatches, answer_mismatches
 from tests.support import Message, publish, wait_until
-from tickwire.broker import Mosquitto
 
 
 def ms(ts: datetime) -> int:

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devstack.broker import MAX_PACKET_SIZE, MESSAGE_SIZE_LIMIT, Mosquitto
 from ingest.batch import OVERSIZED_KEPT_BYTES, Batch, dead_letters
 from ingest.pruner import prune_dead_letters
 from ingest.stats import Stats
@@ -27,7 +28,6 @@ from tests.support import publish, unique, wait_until
 from tests.test_contract import nested
 from tests.test_crash import spawn_ingester
 from tickwire import brokerauth
-from tickwire.broker import MAX_PACKET_SIZE, MESSAGE_SIZE_LIMIT, Mosquitto
 from tickwire.contract import Limits, Parsed
 from tickwire.settings import MqttAddress
 

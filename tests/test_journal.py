@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from devstack.broker import Mosquitto
 from tests.conftest import RunningIngester
 from tests.support import publish, wait_until
 from tickwire import journal
-from tickwire.broker import Mosquitto
 
 
 def ms(ts: datetime) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.broker import Mosquitto
 from tests.api_support import Api
 from tests.conftest import RunningIngester
 from tests.support import publish, wait_until
-from tickwire.broker import Mosquitto
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from devstack.broker import Mosquitto
 from ingest.writer import Writer
 from tests.api_support import Api
 from tests.conftest import RunningIngester, ingest_settings, start_ingester
 from tests.oracle import all_mismatches, answer_mismatches
 from tests.support import Message, publish, wait_until
 from tests.test_metrics import samples
-from tickwire.broker import Mosquitto
 from tickwire.contract import MAX_MAGNITUDE, PriceRow
 
 HUGE = MAX_MAGNITUDE  # accepted: 1e300

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devstack.broker import Mosquitto
 from simulator import credentials
 from simulator.app import run
 from simulator.buffer import Buffer
@@ -35,7 +36,6 @@ from simulator.walk import PriceWalk
 from tests.api_support import Api
 from tests.conftest import RunningIngester, SecureBroker, ingest_settings, start_ingester
 from tests.support import unique, wait_until
-from tickwire.broker import Mosquitto
 from tickwire.contract import acks_topic, commands_topic
 from tickwire.settings import MqttAddress
 

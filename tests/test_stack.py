@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tickwire.broker import Mosquitto, embedded_broker, free_port, port_free
+from devstack.broker import Mosquitto, embedded_broker
+from devstack.ports import free_port, port_free
 from tickwire.settings import MqttAddress
 
 

@@ -21,12 +21,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devstack.broker import Mosquitto
+from devstack.ports import free_port
 from simulator.app import run
 from simulator.settings import SimulatorSettings
 from tests.conftest import RunningIngester
 from tests.oracle import all_mismatches
 from tests.support import unique, wait_until
-from tickwire.broker import Mosquitto, free_port
 from tickwire.settings import MqttAddress
 
 ROOT = Path(__file__).resolve().parents[1]

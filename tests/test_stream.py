@@ -29,11 +29,11 @@ import pytest
 from api.stream.routing import ABSENT, Routes, delivers
 from api.stream.subscriber import DEVICE, TICKER, Selection, Subscriber
 from bench.export import api_process
+from devstack.broker import Mosquitto
 from tests.api_support import Account, Api, running_api
 from tests.conftest import RunningIngester
 from tests.support import publish, unique, wait_until
 from tickwire import journal
-from tickwire.broker import Mosquitto
 from tickwire.journal import Event
 
 KEEP_ALIVE_S = 0.3

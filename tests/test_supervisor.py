@@ -1,4 +1,4 @@
-"""`make up` keeps running whatever dies: `python -m tickwire` with a device publishing through
+"""`make up` keeps running whatever dies: `python -m devstack` with a device publishing through
 it, `kill -9` of each part in turn; each comes back, and every acknowledged reading is in the
 database exactly once."""
 
@@ -24,11 +24,11 @@ import psutil
 import pytest
 
 from bench.child import postmaster, stack_child
+from devstack.ports import free_port
+from devstack.supervisor import Backoff, Restart, keep
 from tests.steady import SteadyDevice
 from tests.support import unique, wait_until
-from tickwire.broker import free_port
 from tickwire.settings import embedded_database_url
-from tickwire.supervisor import Backoff, Restart, keep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,7 +137,7 @@ class RunningStack:
 
 @contextlib.contextmanager
 def make_up(workdir: Path, database_url: str | None) -> Iterator[RunningStack]:
-    """`python -m tickwire` on free ports with a small demo fleet, output to workdir/stack.log;
+    """`python -m devstack` on free ports with a small demo fleet, output to workdir/stack.log;
     on the given database, else its own embedded PostgreSQL."""
     http_port, mqtt_port = free_port(), free_port()
     admin = ("ops@example.com", secrets.token_urlsafe(12))
@@ -156,7 +156,7 @@ def make_up(workdir: Path, database_url: str | None) -> Iterator[RunningStack]:
         env["TICKWIRE_DATABASE_URL"] = database_url
     with (workdir / "stack.log").open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tickwire"], cwd=ROOT, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "devstack"], cwd=ROOT, env=env, stdout=out, stderr=out
         )
     stack = RunningStack(process, f"http://127.0.0.1:{http_port}", mqtt_port, admin, workdir)
     try:

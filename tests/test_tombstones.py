@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from devstack.broker import Mosquitto
 from simulator.fleet import build_fleet
 from simulator.registry import register
 from simulator.settings import SimulatorSettings
@@ -21,7 +22,6 @@ from tests.api_support import Account, Api
 from tests.conftest import RunningIngester
 from tests.support import fresh_database, publish, wait_until
 from tests.test_crud_devices import _telemetry, expect
-from tickwire.broker import Mosquitto
 
 DEVICE = "reused-1"
 READINGS = 5

@@ -20,11 +20,12 @@ from api import credentials
 from api.access import readable_device
 from api.deps import CurrentUser, Limit, Offset, PoolDep
 from api.error_codes import ErrorCode
-from api.errors import ApiError, Invalid, NotFound
+from api.errors import BrokerDown, Invalid, NotFound
 from api.jsonb import unstorable
 from api.pagination import Page
-from api.publisher import BrokerUnavailable, Publisher
+from api.publisher import Publisher
 from tickwire.contract import commands_topic
+from tickwire.mqtt import BrokerUnavailable
 
 router = APIRouter()
 MAX_ARGS_BYTES = 16 * 1024
@@ -56,10 +57,6 @@ class CommandRead(BaseModel):
     detail: str | None
     created_at: datetime
     acked_at: datetime | None
-
-
-class BrokerDown(ApiError):
-    status, code = 503, "broker_unavailable"
 
 
 _COLUMNS = "id, device_id, command, args, status, detail, created_at, acked_at"

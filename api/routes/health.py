@@ -16,7 +16,7 @@ import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.brokercheck import broker_answers
+from tickwire.mqtt import probe
 from tickwire.settings import MqttAddress
 
 router = APIRouter()
@@ -37,7 +37,7 @@ async def health(request: Request) -> JSONResponse:
     pool: asyncpg.Pool = request.state.pool
     address: MqttAddress = request.state.mqtt
     database_check = asyncio.create_task(_database(pool))
-    broker_check = asyncio.create_task(broker_answers(address, BUDGET_S))
+    broker_check = asyncio.create_task(probe(address, BUDGET_S))
     await asyncio.wait([database_check, broker_check], timeout=BUDGET_S + 0.05)
     if database_check.done():
         database = database_check.result()

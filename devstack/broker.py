@@ -3,7 +3,7 @@
 Mosquitto is configured for an ingester that acknowledges late (after commit) and may be down
 for a while: many QoS 1 messages in flight, a deep per-client queue, sessions kept on disk.
 Given an admin account it runs the dynamic-security plugin (every client logs in; accounts and
-topic ACLs are managed over `$CONTROL/dynamic-security/v1`, see tickwire/brokerauth.py);
+topic ACLs are managed over `$CONTROL/dynamic-security/v1`, see tickwire/brokerauth/);
 without one it is anonymous, on loopback only. A user's own broker needs the same settings
 (see docs/broker.md).
 """
@@ -18,19 +18,19 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-log = logging.getLogger("tickwire.broker")
+from devstack.ports import port_free, wait_for_port
+
+log = logging.getLogger("devstack.broker")
 
 MOSQUITTO_CONF = """\
-# Written by tickwire on every start; edit tickwire/broker.py instead.
+# Written by tickwire on every start; edit devstack/broker.py instead.
 listener {port} {host}
 {auth}user root
 persistence true
@@ -224,37 +224,6 @@ class Mosquitto:
             self.process.terminate()
         self.process.wait(10)
         self.process = None
-
-
-def wait_for_port(
-    host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening")
-        with socket.socket() as probe:
-            probe.settimeout(0.2)
-            if probe.connect_ex((host, port)) == 0:
-                return
-        time.sleep(0.02)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class EmbeddedBroker(NamedTuple):

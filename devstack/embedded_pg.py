@@ -16,7 +16,7 @@ from urllib.parse import quote
 import psutil
 import psycopg
 
-log = logging.getLogger("tickwire.embedded_pg")
+log = logging.getLogger("devstack.embedded_pg")
 
 
 class EmbeddedPostgres:

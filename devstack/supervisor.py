@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
-log = logging.getLogger("tickwire.supervisor")
+log = logging.getLogger("devstack.supervisor")
 
 Restart = Literal["always", "on-failure"]
 T = TypeVar("T")

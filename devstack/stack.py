@@ -4,7 +4,7 @@ Starts the database (embedded PostgreSQL unless TICKWIRE_DATABASE_URL), the brok
 if installed, else amqtt, unless TICKWIRE_MQTT_URL), applies the migrations, then runs the
 ingester, the API and the simulator as child processes (`python -m …`). Any of them, the
 embedded broker and the embedded database included, is restarted when it dies, with back-off
-(tickwire/supervisor.py). Ctrl-C stops them all, then the broker and the database; the data
+(devstack/supervisor.py). Ctrl-C stops them all, then the broker and the database; the data
 stays under TICKWIRE_DATA_DIR for the next run.
 
 The embedded Mosquitto runs with dynamic security: the admin, ingest and API passwords are kept
@@ -22,13 +22,13 @@ import signal
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from devstack.broker import Accounts, Mosquitto, embedded_broker
+from devstack.embedded_pg import EmbeddedPostgres, embedded_server
+from devstack.supervisor import Service, Unit, Watched, supervise
 from sql.migrate import MigrateSettings, upgrade
 from tickwire import brokerauth
-from tickwire.broker import Accounts, Mosquitto, embedded_broker
-from tickwire.embedded_pg import EmbeddedPostgres, embedded_server
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
-from tickwire.supervisor import Service, Unit, Watched, supervise
 
 log = logging.getLogger("tickwire")
 

@@ -4,8 +4,8 @@ The plugin is driven with JSON commands published on `$CONTROL/dynamic-security/
 admin client; the answers come back on `$CONTROL/dynamic-security/v1/response`. The API uses
 this module to issue, rotate and remove device credentials; `python -m tickwire.brokerauth
 setup` creates the services' own accounts (`tickwire-ingest`, `tickwire-api`). Each account
-has a role of its own holding its ACLs; anything they do not allow is denied. See
-docs/broker.md.
+has a role of its own holding its ACLs (acls.py); anything they do not allow is
+denied. The admin is an MQTT client of tickwire/mqtt.py, on paho's thread. See docs/broker.md.
 """
 
 from __future__ import annotations
@@ -15,44 +15,53 @@ import contextlib
 import json
 import logging
 import secrets
-import sys
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from pydantic import Field
 
-from tickwire.contract import (
-    acks_topic,
-    commands_topic,
-    device_stock_topic,
-    heartbeat_topic,
-    telemetry_topic,
+from tickwire import mqtt as adapter
+from tickwire.brokerauth.acls import (
+    API_ACCOUNT,
+    API_ACLS,
+    DEFAULT_ACL_ACCESS,
+    DEVICE_ROLE_PREFIX,
+    INGEST_ACCOUNT,
+    INGEST_ACLS,
+    Acl,
+    device_acls,
+    device_role,
+    legacy_tickers,
 )
-from tickwire.logs import setup_logging
-from tickwire.settings import CommonSettings, MqttAddress
+from tickwire.mqtt import BrokerUnavailable
+from tickwire.settings import MqttAddress
+
+__all__ = [  # with the accounts and roles of acls.py, under the names the callers use
+    "API_ACCOUNT",
+    "INGEST_ACCOUNT",
+    "BrokerAuthError",
+    "BrokerUnavailable",
+    "CommandFailed",
+    "Credentials",
+    "Dynsec",
+    "NotADevice",
+    "connected",
+    "device_acls",
+    "device_role",
+    "setup",
+]
 
 log = logging.getLogger("tickwire.brokerauth")
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
-INGEST_ACCOUNT = "tickwire-ingest"
-API_ACCOUNT = "tickwire-api"
-DEVICE_ROLE_PREFIX = "device:"
-
-Acl = dict[str, Any]
 #: The plugin's (2.0) answers for a missing role differ between commands.
 _NO_ROLE = ("Role not found", "Role does not exist")
 
 
 class BrokerAuthError(Exception):
-    """Credential management failed."""
-
-
-class BrokerUnavailable(BrokerAuthError):
-    """The broker is not connected, or its plugin did not answer in time."""
+    """The plugin refused a change; not reaching it at all is `tickwire.mqtt.BrokerUnavailable`."""
 
 
 class CommandFailed(BrokerAuthError):
@@ -78,57 +87,8 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _allow(acltype: str, topics: Iterable[str]) -> list[Acl]:
-    return [{"acltype": acltype, "topic": topic, "allow": True} for topic in topics]
-
-
-def device_acls(device_id: str, tickers: Iterable[str]) -> list[Acl]:
-    """Publish its own telemetry/heartbeat/acks and its tickers' prices on its own price
-    topics (never the shared stocks/{T}, where it could name another device); read its
-    commands."""
-    own = [telemetry_topic(device_id), heartbeat_topic(device_id), acks_topic(device_id)]
-    prices = [device_stock_topic(device_id, ticker) for ticker in sorted(set(tickers))]
-    return _allow("publishClientSend", own + prices) + _allow(
-        "subscribeLiteral", [commands_topic(device_id)]
-    )
-
-
-INGEST_ACLS = _allow(
-    "subscribePattern",
-    [
-        "stocks/#",
-        "devices/+/stocks/+",
-        "devices/+/telemetry",
-        "devices/+/heartbeat",
-        "devices/+/acks",
-    ],
-)
 #: Roles listed per listRoles command when upgrading device roles.
 _ROLES_PAGE = 500
-_LEGACY_PRICE_PREFIX = "stocks/"
-API_ACLS = _allow("publishClientSend", ["devices/+/commands"])
-#: Publish and subscribe are denied unless a role allows them (the plugin's own defaults too).
-DEFAULT_ACL_ACCESS = [
-    {"acltype": "publishClientSend", "allow": False},
-    {"acltype": "publishClientReceive", "allow": True},
-    {"acltype": "subscribe", "allow": False},
-    {"acltype": "unsubscribe", "allow": True},
-]
-
-
-def device_role(device_id: str) -> str:
-    return f"{DEVICE_ROLE_PREFIX}{device_id}"
-
-
-def _legacy_tickers(acls: list[Acl]) -> list[str] | None:
-    """The tickers a role may publish on stocks/{T}; None when it has no such ACL."""
-    tickers = [
-        str(acl["topic"])[len(_LEGACY_PRICE_PREFIX) :]
-        for acl in acls
-        if acl.get("acltype") == "publishClientSend"
-        and str(acl.get("topic", "")).startswith(_LEGACY_PRICE_PREFIX)
-    ]
-    return tickers or None
 
 
 class Dynsec:
@@ -155,9 +115,9 @@ class Dynsec:
         future: asyncio.Future[list[dict[str, Any]]] = self._loop.create_future()
         self._waiting[token] = future
         try:
-            info = self._client.publish(CONTROL_TOPIC, json.dumps({"commands": tagged}), qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                raise BrokerUnavailable(mqtt.error_string(info.rc))
+            adapter.queued(
+                self._client.publish(CONTROL_TOPIC, json.dumps({"commands": tagged}), qos=1)
+            )
             async with asyncio.timeout(self._timeout):
                 return await future
         except TimeoutError:
@@ -278,7 +238,7 @@ class Dynsec:
             roles = response.get("data", {}).get("roles", [])
             for role in roles:
                 name = str(role.get("rolename", ""))
-                tickers = _legacy_tickers(role.get("acls", []))
+                tickers = legacy_tickers(role.get("acls", []))
                 if name.startswith(DEVICE_ROLE_PREFIX) and tickers is not None:
                     device_id = name[len(DEVICE_ROLE_PREFIX) :]
                     await self.put_role(name, device_acls(device_id, tickers))
@@ -320,77 +280,23 @@ class Dynsec:
 async def connected(address: MqttAddress, wait: float = 3.0) -> AsyncIterator[Dynsec]:
     """An admin session that reconnects by itself; yields even if the broker is not up yet
     (commands then raise BrokerUnavailable until it is)."""
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"tickwire-dynsec-{secrets.token_hex(4)}",
-        protocol=mqtt.MQTTv311,
+    client = adapter.new_client(
+        f"tickwire-dynsec-{secrets.token_hex(4)}",
+        protocol=311,
+        username=address.username,
+        password=address.password,
     )
-    if address.username:
-        client.username_pw_set(address.username, address.password)
     dynsec = Dynsec(client)
-    client.reconnect_delay_set(1, 10)
-    client.connect_async(address.host, address.port, keepalive=30)
-    client.loop_start()
-    try:
-        async with asyncio.timeout(wait):
-            await dynsec.ready.wait()
-    except TimeoutError:
-        log.warning("dynamic-security admin not connected to %r yet", address)
-    try:
+    async with adapter.on_thread(client, address):
+        try:
+            async with asyncio.timeout(wait):
+                await dynsec.ready.wait()
+        except TimeoutError:
+            log.warning("dynamic-security admin not connected to %r yet", address)
         yield dynsec
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-class SetupSettings(CommonSettings):
-    """`python -m tickwire.brokerauth setup`: the admin's URL and the services' passwords."""
-
-    mqtt_admin_url: str | None = Field(default=None, repr=False)
-    mqtt_ingest_password: str | None = Field(default=None, repr=False)
-    mqtt_api_password: str | None = Field(default=None, repr=False)
-    setup_wait_s: float = 60.0
-    """How long setup waits for the broker to accept the admin."""
-
-
-MIN_PASSWORD_LENGTH = 12
-_PLACEHOLDERS = frozenset({"change-me", "changeme", "changethis", "password", "secret"})
-
-
-def _checked_password(name: str, value: str | None) -> str:
-    if not value or value.lower() in _PLACEHOLDERS or len(value) < MIN_PASSWORD_LENGTH:
-        raise ValueError(
-            f"TICKWIRE_{name} is unset, a placeholder or shorter than {MIN_PASSWORD_LENGTH} "
-            "characters: set a long random value"
-        )
-    return value
 
 
 async def setup(admin_url: str, ingest_password: str, api_password: str, wait: float) -> None:
     """Create or update the ingester's and the API's accounts on the broker at `admin_url`."""
     async with connected(MqttAddress(admin_url), wait) as dynsec:
         await dynsec.setup_services(ingest_password, api_password)
-
-
-def main(argv: list[str]) -> int:
-    if argv != ["setup"]:
-        print("usage: python -m tickwire.brokerauth setup", file=sys.stderr)
-        return 2
-    settings = SetupSettings()
-    setup_logging("tickwire", settings.log_level)
-    if not settings.mqtt_admin_url:
-        log.error("TICKWIRE_MQTT_ADMIN_URL is unset: nothing to set up")
-        return 2
-    try:
-        ingest = _checked_password("MQTT_INGEST_PASSWORD", settings.mqtt_ingest_password)
-        api = _checked_password("MQTT_API_PASSWORD", settings.mqtt_api_password)
-        asyncio.run(setup(settings.mqtt_admin_url, ingest, api, settings.setup_wait_s))
-    except (ValueError, BrokerAuthError) as exc:
-        log.error("broker setup failed: %s", exc)
-        return 1
-    log.info("broker accounts %s and %s are set up", INGEST_ACCOUNT, API_ACCOUNT)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,5 +1,0 @@
-import sys
-
-from tickwire.stack import main
-
-sys.exit(main())

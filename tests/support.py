@@ -69,12 +69,13 @@ def publish(url: str, messages: Iterable[Message], qos: int = 1, timeout: float 
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.05
+    what: str, check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.05
 ) -> None:
+    """Poll `check` until it is true; fail naming `what` (the condition awaited) after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         if await check():
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"not within {timeout}s: {what}")
         await asyncio.sleep(interval)

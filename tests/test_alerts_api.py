@@ -13,7 +13,7 @@ import httpx
 
 from tests.alerts_support import history, reading, streamed_states, wait_alert
 from tests.api_support import Account, Api
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
 from tests.support import publish
 from tickwire.broker import Mosquitto
 

@@ -9,7 +9,7 @@ import stat
 import sys
 from pathlib import Path
 
-from tests.conftest import SecureBroker
+from tests.broker_support import SecureBroker
 from tests.device_link import DeviceLink
 from tests.support import unique
 from tickwire import brokerauth

@@ -12,8 +12,9 @@ from typing import Any
 import asyncpg
 
 from tests.api_support import Account, Api
-from tests.conftest import RunningIngester, SecureBroker
+from tests.broker_support import SecureBroker
 from tests.device_link import DeviceLink
+from tests.ingest_support import RunningIngester
 from tests.support import unique, wait_until
 from tickwire import brokerauth
 from tickwire.settings import MqttAddress
@@ -112,7 +113,7 @@ async def test_a_device_reaches_the_database_only_through_its_own_topics(
             prices = await db.fetchval("SELECT count(*) FROM prices WHERE ticker = 'MINE'")
             return bool(telemetry == 1 and prices == 1)
 
-        await wait_until(own_rows_committed)
+        await wait_until("the device's own reading and tick committed", own_rows_committed)
         # Published before the accepted ones on the same session: they would be in by now.
         await asyncio.sleep(1)
         assert await db.fetchval("SELECT count(*) FROM telemetry WHERE device_id = $1", dev_b) == 0
@@ -270,7 +271,9 @@ async def test_a_broker_that_cannot_be_reached_refuses_the_change(
             status, _ = await rotate(secure_api, owner, dev)
             return status == 503
 
-        await wait_until(admin_offline, timeout=10)
+        await wait_until(
+            "rotation refused with 503 once the broker admin is gone", admin_offline, timeout=10
+        )
         status, error = await rotate(secure_api, owner, dev)
         assert status == 503 and error["error"]["code"] == "broker_unavailable"
         new = unique("new")

@@ -22,7 +22,7 @@ from playwright.async_api import Browser, Page
 from dashboard import markets_chart
 from tests.api_support import Account, Api
 from tests.browser_support import logged_in, screenshot
-from tests.conftest import Stack
+from tests.stack_support import Stack
 
 CHART = "#markets-chart .js-plotly-plot"
 

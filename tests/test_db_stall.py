@@ -103,7 +103,12 @@ async def test_a_stalled_database_gets_quick_503s_and_recovery(
             login = await client.post("/auth/jwt/login", data=login_form(admin))
             return health.status_code == devices.status_code == login.status_code == 200
 
-        await wait_until(recovered, timeout=60, interval=0.5)
+        await wait_until(
+            "/health, /api/devices and login answering 200 again",
+            recovered,
+            timeout=60,
+            interval=0.5,
+        )
 
 
 async def test_a_blocked_statement_is_cut_at_its_timeout(

@@ -425,7 +425,7 @@ async def test_a_client_leaving_mid_stream_frees_the_connection(
     async def copies_gone() -> bool:
         return await export_backends(db) == 0
 
-    await wait_until(copies_gone, timeout=10)
+    await wait_until("no export COPY left on the server", copies_gone, timeout=10)
     async with api.client(api.admin) as client:
         body = await asyncio.wait_for(export(client, "telemetry", **params), 30)
     assert len(body.content.splitlines()) == 200_000 + 1  # and the header
@@ -443,7 +443,7 @@ async def test_an_export_cut_short_never_looks_complete(api: Api, db: asyncpg.Co
             async def copying() -> bool:
                 return await export_backends(db) == 1
 
-            await wait_until(copying, timeout=10)
+            await wait_until("one export COPY running on the server", copying, timeout=10)
             killed = await db.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE query LIKE 'COPY (SELECT%' AND datname = current_database()"

@@ -21,8 +21,9 @@ from ingest.pruner import prune_dead_letters
 from ingest.stats import Stats
 from ingest.subscriber import Received
 from ingest.writer import Writer
-from tests.conftest import SecureBroker, ingest_settings, start_ingester
+from tests.broker_support import SecureBroker
 from tests.device_link import DeviceLink
+from tests.ingest_support import ingest_settings, start_ingester
 from tests.support import publish, unique, wait_until
 from tests.test_contract import nested
 from tests.test_crash import spawn_ingester
@@ -71,7 +72,9 @@ async def test_a_poison_message_is_dead_lettered_acknowledged_and_ingest_goes_on
             count = "SELECT count(*) FROM telemetry WHERE device_id = $1"
             return await _count(db, count, device_id) == sent
 
-        await wait_until(landed, timeout=45, interval=0.5)
+        await wait_until(
+            f"all {sent} readings of {device_id} stored", landed, timeout=45, interval=0.5
+        )
 
     poison = {
         telemetry: b'{"temperature":21,"x":' + nested(10_000, kinds=b"[{") + b"}",
@@ -182,7 +185,7 @@ async def test_payload_limits_of_the_broker_and_of_the_ingester(
     async def marker_landed() -> bool:
         return await _count(db, "SELECT count(*) FROM telemetry") == 1
 
-    await wait_until(marker_landed)
+    await wait_until("the marker reading stored", marker_landed)
     rows = await db.fetch("SELECT reason, payload, payload_size FROM dead_letters")
     assert [tuple(r) for r in rows] == [("oversized", between[:OVERSIZED_KEPT_BYTES], len(between))]
     received = await _count(db, "SELECT sum(received) FROM ingest_status")
@@ -210,7 +213,7 @@ async def test_a_retained_message_is_ingested_once_across_resubscriptions(
             count = "SELECT count(*) FROM telemetry WHERE device_id = $1"
             return await _count(db, count, f"probe-{probes}") == 1
 
-        await wait_until(landed, timeout=60, interval=0.2)
+        await wait_until(f"the reading of probe-{probes} stored", landed, timeout=60, interval=0.2)
 
     async def kept_rows() -> int:
         return await _count(db, "SELECT count(*) FROM telemetry WHERE device_id = 'kept'")

@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from simulator.app import run
 from simulator.settings import SimulatorSettings
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
 from tests.oracle import all_mismatches
 from tests.support import unique, wait_until
 from tickwire.broker import Mosquitto, free_port
@@ -126,7 +126,7 @@ async def test_a_row_stays_in_the_buffer_until_the_broker_acknowledges_it(
         async def live() -> bool:
             return len(observer.snapshot().get(device, [])) >= 10
 
-        await wait_until(live, 20)
+        await wait_until("10 live readings of the device", live, 20)
         os.kill(broker.process.pid, signal.SIGSTOP)  # the broker keeps the TCP link, never acks
         try:
             await asyncio.sleep(1.5)
@@ -140,7 +140,7 @@ async def test_a_row_stays_in_the_buffer_until_the_broker_acknowledges_it(
         async def acknowledged() -> bool:
             return not buffered(settings.buffer_path)
 
-        await wait_until(acknowledged, 20)
+        await wait_until("the buffer empty (everything acknowledged)", acknowledged, 20)
     finally:
         stop.set()
         stats = await asyncio.wait_for(simulation, 30)
@@ -188,7 +188,7 @@ async def test_a_killed_simulator_flushes_its_buffer_when_restarted(
         async def filling() -> bool:
             return len(buffered(path)) >= 60
 
-        await wait_until(filling, 40, interval=0.2)
+        await wait_until("60 messages buffered", filling, 40, interval=0.2)
     finally:
         first.kill()
         await first.wait()
@@ -221,7 +221,7 @@ async def test_a_killed_simulator_flushes_its_buffer_when_restarted(
         sensors = sum(max(s) for d, s in seqs.items() if "sensor" in d)
         return bool(telemetry == 2 * sensors and prices == max(seqs[f"{prefix}-feed-1"]))
 
-    await wait_until(landed, 30)
+    await wait_until("every buffered reading and tick stored", landed, 30)
     rows = await db.fetch(
         "SELECT DISTINCT device_id, (extract(epoch FROM time) * 1000)::int8 AS ts FROM telemetry"
         " WHERE device_id LIKE $1",
@@ -309,7 +309,7 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
         async def flowing() -> bool:
             return bool(await db.fetchval("SELECT count(*) FROM telemetry") >= 30)
 
-        await wait_until(flowing, 30)
+        await wait_until("30 readings stored", flowing, 30)
         went_down = datetime.now(UTC)
         await cable.unplug()
         await asyncio.sleep(30)
@@ -319,7 +319,7 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
         async def flushed() -> bool:
             return not buffered(settings.buffer_path)
 
-        await wait_until(flushed, 40, interval=0.2)
+        await wait_until("the buffer flushed", flushed, 40, interval=0.2)
         await asyncio.sleep(3)  # live again for a while
     finally:
         stop.set()
@@ -345,12 +345,12 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
             telemetry == 2 * stats.published["telemetry"] and prices == stats.published["price"]
         )
 
-    await wait_until(landed, 30)
+    await wait_until("everything the simulator published stored", landed, 30)
 
     async def rollups_right() -> bool:
         return not await all_mismatches(db)
 
-    await wait_until(rollups_right, 30)
+    await wait_until("rollups matching the raw rows", rollups_right, 30)
     assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
 
     # The devices went OFFLINE while away (alerts raised), and being back cleared that.
@@ -360,7 +360,7 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
         )
         return bool(active == 0)
 
-    await wait_until(none_offline, 20)
+    await wait_until("no active OFFLINE alert", none_offline, 20)
     offline = await db.fetch("SELECT device_id, raised_at FROM alerts WHERE kind = 'OFFLINE'")
     assert {r["device_id"] for r in offline} >= set(sensors)
     assert all(went_down < r["raised_at"] < came_back for r in offline)

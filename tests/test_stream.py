@@ -30,7 +30,7 @@ from api.stream.routing import ABSENT, Routes, delivers
 from api.stream.subscriber import DEVICE, TICKER, Selection, Subscriber
 from bench.export import api_process
 from tests.api_support import Account, Api, running_api
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
 from tests.support import publish, unique, wait_until
 from tickwire import journal
 from tickwire.broker import Mosquitto
@@ -463,7 +463,10 @@ async def test_a_stalled_client_is_dropped_and_delays_no_one(
     dropped_before = await metric(api, dropped)
     clients_before = await metric(api, "tickwire_stream_clients")
     with stalled_client(api, api.admin):
-        await wait_until(lambda: _metric_is(api, "tickwire_stream_clients", clients_before + 1))
+        await wait_until(
+            "the stalled client counted",
+            lambda: _metric_is(api, "tickwire_stream_clients", clients_before + 1),
+        )
         async with stream(api, api.admin, {"devices": device}) as reader:
             started = time.perf_counter()
             pad = "x" * 2000  # 40 × 100 events of 2 kB: 8 MB, 32 times the bound
@@ -472,7 +475,11 @@ async def test_a_stalled_client_is_dropped_and_delays_no_one(
             received = await reader.events_until(last, timeout=20)
             elapsed = time.perf_counter() - started
             assert [f.id for f in received] == list(range(last - 3999, last + 1))
-            await wait_until(lambda: _metric_is(api, dropped, dropped_before + 1), timeout=10)
+            await wait_until(
+                "the stalled client dropped",
+                lambda: _metric_is(api, dropped, dropped_before + 1),
+                timeout=10,
+            )
             # The stalled one is gone from the hub (its buffer freed), the reader is not.
             assert await metric(api, "tickwire_stream_clients") == clients_before + 1
     # Far below the 30 s a stalled send would take to notice: nobody waited for it.

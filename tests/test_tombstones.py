@@ -18,7 +18,7 @@ from simulator.settings import SimulatorSettings
 from sql.migrate import upgrade
 from tests.alerts_support import add_device
 from tests.api_support import Account, Api
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
 from tests.support import fresh_database, publish, wait_until
 from tests.test_crud_devices import _telemetry, expect
 from tickwire.broker import Mosquitto
@@ -153,7 +153,7 @@ async def test_the_ingester_never_registers_a_retired_id(
     async def handled() -> bool:
         return bool(await db.fetchval("SELECT coalesce(sum(received), 0) FROM ingest_status") >= 5)
 
-    await wait_until(handled)
+    await wait_until("5 messages received by the ingester", handled)
     reasons = await db.fetch("SELECT topic, reason FROM dead_letters ORDER BY id")
     assert [(r["topic"], r["reason"]) for r in reasons] == [
         (f"devices/{DEVICE}/telemetry", "device_deleted"),

@@ -49,10 +49,10 @@ import httpx
 import psutil
 import psycopg
 
-from bench.child import service
 from bench.publisher import publish
 from bench.report import json_line
 from sql.migrate import upgrade
+from tests.process_support import service
 from tickwire.broker import Mosquitto, free_port
 from tickwire.embedded_pg import embedded_postgres
 from tickwire.logs import setup_logging

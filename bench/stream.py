@@ -47,12 +47,11 @@ import psutil
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.child import service
-from bench.export import api_process
 from bench.ingester import PeakRss
 from bench.report import json_line
 from bench.sse import SseClient, connect
 from bench.stack import fresh_database, stack
+from tests.process_support import api_process, service
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
 

@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy.exc
 
 from api.db import unavailable
-from bench.child import stopped
 from sql.migrate import upgrade
 from tests.api_support import Account, Api, running_api
+from tests.process_support import stopped
 from tests.support import wait_until
 from tests.test_export import insert_series, series_params, small_buffer_client
 from tickwire.broker import Mosquitto

@@ -28,9 +28,9 @@ import pytest
 
 from api.stream.routing import ABSENT, Routes, delivers
 from api.stream.subscriber import DEVICE, TICKER, Selection, Subscriber
-from bench.export import api_process
 from tests.api_support import Account, Api, running_api
 from tests.ingest_support import RunningIngester
+from tests.process_support import api_process
 from tests.support import publish, unique, wait_until
 from tickwire import journal
 from tickwire.broker import Mosquitto

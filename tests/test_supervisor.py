@@ -23,7 +23,7 @@ import httpx
 import psutil
 import pytest
 
-from bench.child import postmaster, stack_child
+from tests.process_support import postmaster, stack_child
 from tests.steady import SteadyDevice
 from tests.support import unique, wait_until
 from tickwire.broker import free_port

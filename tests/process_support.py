@@ -1,17 +1,29 @@
-"""A tickwire service as the benches run it: its real `python -m <module>` in a child process."""
+"""Services as separate processes, the way a service manager runs them: `python -m <module>`
+children, the processes of `make up`'s stack, PostgreSQL's postmaster, a stalled process.
+
+The benches (`bench/`) use these too: the measuring tools depend on the suite's harness, never
+the other way round."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import psutil
+
+from api.admin import ensure_admin
+from api.settings import ApiSettings
+from tickwire.broker import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +36,7 @@ def service(
     stop: signal.Signals = signal.SIGTERM,
     grace_s: float = 30.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `python -m <module>` with `env` over the bench's environment, output to `log_path`;
+    """Run `python -m <module>` with `env` over this process's environment, output to `log_path`;
     on exit send `stop` as a service manager would, and kill it after `grace_s`. The child's
     `returncode` is set afterwards."""
     with log_path.open("wb") as log:
@@ -84,3 +96,43 @@ def stopped(pid: int) -> Iterator[None]:
         for process in processes:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.send_signal(signal.SIGCONT)
+
+
+@contextmanager
+def api_process(database_url: str, workdir: Path) -> Iterator[tuple[str, int, str]]:
+    """`python -m api` in a child process; yields (base URL, pid, admin bearer token)."""
+    port, password = free_port(), secrets.token_urlsafe(12)
+    env = dict(
+        TICKWIRE_DATABASE_URL=database_url,
+        TICKWIRE_MQTT_URL="mqtt://127.0.0.1:1",  # export needs no broker
+        TICKWIRE_SECRET=secrets.token_urlsafe(40),
+        TICKWIRE_HTTP_PORT=str(port),
+        TICKWIRE_DATA_DIR=str(workdir / "api"),
+        TICKWIRE_ADMIN_PASSWORD=password,
+        TICKWIRE_LOG_LEVEL="WARNING",
+    )
+    settings = ApiSettings(
+        database_url=database_url, data_dir=workdir / "api", admin_password=password
+    )
+    asyncio.run(ensure_admin(settings))
+    with service("api", env, workdir / "api.log") as child:
+        base = f"http://127.0.0.1:{port}"
+        yield base, child.pid, _login(base, child, settings.admin_email, password)
+
+
+def _login(base: str, child: subprocess.Popen[bytes], email: str, password: str) -> str:
+    """Wait for the API to answer, then log the admin in."""
+    deadline = time.monotonic() + 60
+    while True:
+        if child.poll() is not None:
+            raise RuntimeError(f"the API exited with {child.returncode}")
+        try:
+            response = httpx.post(
+                f"{base}/auth/jwt/login", data={"username": email, "password": password}
+            )
+            response.raise_for_status()
+            return str(response.json()["access_token"])
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

@@ -1,9 +1,10 @@
 """Raw server-sent event clients for bench.stream: many per process, cheap per event.
 
-HTTP/1.1 over asyncio streams, the chunked body decoded by tests/chunked_support.py (uvicorn chunks a stream even
-for an HTTP/1.0 request, whose chunk-size lines once hid events from a client that did not
-expect them); each client records, per event frame, its id and the wall-clock time its bytes
-arrived. What the events carried is looked up afterwards in the journal, once for all clients.
+HTTP/1.1 over asyncio streams, the chunked body decoded by tests/chunked_support.py (uvicorn
+chunks a stream even for an HTTP/1.0 request, whose chunk-size lines once hid events from a
+client that did not expect them); each client records, per event frame, its id and the
+wall-clock time its bytes arrived. What the events carried is looked up afterwards in the
+journal, once for all clients.
 """
 
 from __future__ import annotations

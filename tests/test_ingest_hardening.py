@@ -89,11 +89,7 @@ async def test_a_poison_message_is_dead_lettered_acknowledged_and_ingest_goes_on
             assert not (await asyncio.to_thread(device.publish, topic, payload)).is_failure
         await reading_lands()
         assert ingester.poll() is None, _tail(log)
-        rows = await db.fetch("SELECT topic, payload, payload_size, reason FROM dead_letters")
-        assert {(r["topic"], bytes(r["payload"]), r["payload_size"]) for r in rows} == {
-            (topic, payload, len(payload)) for topic, payload in poison.items()
-        }
-        assert {r["reason"] for r in rows} == {"not_json"}
+        await _assert_dead_lettered_as_not_json(db, poison)
 
         ingester.terminate()
         assert await asyncio.to_thread(ingester.wait, 30) == 0, _tail(log)
@@ -106,6 +102,17 @@ async def test_a_poison_message_is_dead_lettered_acknowledged_and_ingest_goes_on
         device.close()
         ingester.terminate()
         await asyncio.to_thread(ingester.wait, 30)
+
+
+async def _assert_dead_lettered_as_not_json(
+    db: asyncpg.Connection, messages: dict[str, bytes]
+) -> None:
+    """The dead letters are exactly `messages` (topic → payload), whole, each `not_json`."""
+    rows = await db.fetch("SELECT topic, payload, payload_size, reason FROM dead_letters")
+    assert {(r["topic"], bytes(r["payload"]), r["payload_size"]) for r in rows} == {
+        (topic, payload, len(payload)) for topic, payload in messages.items()
+    }
+    assert {r["reason"] for r in rows} == {"not_json"}
 
 
 def _explode(topic: str, payload: bytes, received_at: datetime, limits: Limits, /) -> Parsed:
@@ -192,6 +199,17 @@ async def test_payload_limits_of_the_broker_and_of_the_ingester(
     assert received == 2  # nothing of the two the broker refused
 
 
+def _retain(url: str, topic: str, payload: bytes) -> None:
+    """Publish `payload` retained on `topic` (QoS 1, acknowledged)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("retainer"))
+    address = MqttAddress(url)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    client.publish(topic, payload, qos=1, retain=True).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
 @pytest.mark.parametrize("protocol", [5, 311])
 async def test_a_retained_message_is_ingested_once_across_resubscriptions(
     database_url: str, db: asyncpg.Connection, broker: Mosquitto, protocol: int
@@ -219,15 +237,7 @@ async def test_a_retained_message_is_ingested_once_across_resubscriptions(
         return await _count(db, "SELECT count(*) FROM telemetry WHERE device_id = 'kept'")
 
     try:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("retainer"))
-        address = MqttAddress(broker.url)
-        client.connect(address.host, address.port)
-        client.loop_start()
-        client.publish(
-            retained_topic, b'{"temperature":21.5}', qos=1, retain=True
-        ).wait_for_publish(10)
-        client.disconnect()
-        client.loop_stop()
+        _retain(broker.url, retained_topic, b'{"temperature":21.5}')
         await probe_committed()
         assert await kept_rows() == 1
 

@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from simulator.app import run
 from simulator.settings import SimulatorSettings
+from simulator.stats import Stats
 from tests.ingest_support import RunningIngester
 from tests.oracle import all_mismatches
 from tests.support import unique, wait_until
@@ -337,35 +338,8 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
     assert sum(max(seqs[d]) for d in sensors) == stats.published["telemetry"]
     assert max(seqs[f"{prefix}-feed-1"]) == stats.published["price"]
 
-    # Exactly once in the database, rollups right.
-    async def landed() -> bool:
-        telemetry = await db.fetchval("SELECT count(*) FROM telemetry")
-        prices = await db.fetchval("SELECT count(*) FROM prices")
-        return bool(
-            telemetry == 2 * stats.published["telemetry"] and prices == stats.published["price"]
-        )
-
-    await wait_until("everything the simulator published stored", landed, 30)
-
-    async def rollups_right() -> bool:
-        return not await all_mismatches(db)
-
-    await wait_until("rollups matching the raw rows", rollups_right, 30)
-    assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
-
-    # The devices went OFFLINE while away (alerts raised), and being back cleared that.
-    async def none_offline() -> bool:
-        active = await db.fetchval(
-            "SELECT count(*) FROM alerts WHERE kind = 'OFFLINE' AND state <> 'CLEARED'"
-        )
-        return bool(active == 0)
-
-    await wait_until("no active OFFLINE alert", none_offline, 20)
-    offline = await db.fetch("SELECT device_id, raised_at FROM alerts WHERE kind = 'OFFLINE'")
-    assert {r["device_id"] for r in offline} >= set(sensors)
-    assert all(went_down < r["raised_at"] < came_back for r in offline)
-    statuses = await db.fetch("SELECT status FROM devices WHERE device_id LIKE $1", f"{prefix}-%")
-    assert {r["status"] for r in statuses} == {"ONLINE"}
+    await _exactly_once_with_rollups_right(db, stats)
+    await _offline_while_away_online_since(db, prefix, went_down, came_back)
 
     # Hot readings were replayed (old when they arrived), and none raised HIGH_TEMP.
     max_lag = timedelta(seconds=ingester.settings.alerts_max_lag_s)
@@ -387,3 +361,42 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
             alert["raised_at"] - max_lag - timedelta(seconds=1),
         )
         assert fresh, f"HIGH_TEMP from a replayed reading: {dict(alert)}"
+
+
+async def _exactly_once_with_rollups_right(db: asyncpg.Connection, stats: Stats) -> None:
+    """Every published reading and tick in the database once, rollups right, no dead letter."""
+
+    async def landed() -> bool:
+        telemetry = await db.fetchval("SELECT count(*) FROM telemetry")
+        prices = await db.fetchval("SELECT count(*) FROM prices")
+        return bool(
+            telemetry == 2 * stats.published["telemetry"] and prices == stats.published["price"]
+        )
+
+    await wait_until("everything the simulator published stored", landed, 30)
+
+    async def rollups_right() -> bool:
+        return not await all_mismatches(db)
+
+    await wait_until("rollups matching the raw rows", rollups_right, 30)
+    assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def _offline_while_away_online_since(
+    db: asyncpg.Connection, prefix: str, went_down: datetime, came_back: datetime
+) -> None:
+    """The sensors went OFFLINE while away (alerts raised), and being back cleared that."""
+    sensors = [f"{prefix}-sensor-{n}" for n in (1, 2, 3)]
+
+    async def none_offline() -> bool:
+        active = await db.fetchval(
+            "SELECT count(*) FROM alerts WHERE kind = 'OFFLINE' AND state <> 'CLEARED'"
+        )
+        return bool(active == 0)
+
+    await wait_until("no active OFFLINE alert", none_offline, 20)
+    offline = await db.fetch("SELECT device_id, raised_at FROM alerts WHERE kind = 'OFFLINE'")
+    assert {r["device_id"] for r in offline} >= set(sensors)
+    assert all(went_down < r["raised_at"] < came_back for r in offline)
+    statuses = await db.fetch("SELECT status FROM devices WHERE device_id LIKE $1", f"{prefix}-%")
+    assert {r["status"] for r in statuses} == {"ONLINE"}

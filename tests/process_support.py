@@ -99,12 +99,15 @@ def stopped(pid: int) -> Iterator[None]:
 
 
 @contextmanager
-def api_process(database_url: str, workdir: Path) -> Iterator[tuple[str, int, str]]:
-    """`python -m api` in a child process; yields (base URL, pid, admin bearer token)."""
+def api_process(
+    database_url: str, workdir: Path, mqtt_url: str = "mqtt://127.0.0.1:1"
+) -> Iterator[tuple[str, int, str]]:
+    """`python -m api` in a child process; yields (base URL, pid, admin bearer token). No
+    broker by default: reading (history, export, the stream) needs none."""
     port, password = free_port(), secrets.token_urlsafe(12)
     env = dict(
         TICKWIRE_DATABASE_URL=database_url,
-        TICKWIRE_MQTT_URL="mqtt://127.0.0.1:1",  # export needs no broker
+        TICKWIRE_MQTT_URL=mqtt_url,
         TICKWIRE_SECRET=secrets.token_urlsafe(40),
         TICKWIRE_HTTP_PORT=str(port),
         TICKWIRE_DATA_DIR=str(workdir / "api"),

@@ -1,4 +1,4 @@
-"""Who speaks for whom (DESIGN.md, "Strictness and sessions"): the messages of a batch refused
+"""Who speaks for whom (docs/architecture.md, "Identity"): the messages of a batch refused
 for the device they come through or name, and the tickers an auto-registered feed gains.
 
 - A device's own topic (`devices/{id}/…`) is its activity. The device must be registered, or

@@ -1,1 +1,1 @@
-"""A simulated fleet: sensors publishing telemetry and a price feed, over MQTT per DESIGN.md."""
+"""A simulated fleet: sensors publishing telemetry and a price feed, over MQTT (the contract)."""

@@ -13,7 +13,7 @@ from tickwire.contract import MAX_LENIENT_DEPTH, Limits, Parsed, Rejected, nesti
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DEFAULT = Limits()
-TS = 1_714_041_600_000  # the DESIGN.md example time: 2024-04-25T10:40:00Z
+TS = 1_714_041_600_000  # the contract's example time: 2024-04-25T10:40:00Z
 
 
 def p(topic: str, body: object, limits: Limits = DEFAULT) -> Parsed:

@@ -1,4 +1,4 @@
-"""A device never speaks for another (DESIGN.md, "Strictness and sessions"): a tick's source is
+"""A device never speaks for another (docs/architecture.md, "Identity"): a tick's source is
 a device allowed to publish that ticker, and only a device's own topics (or credentials) change
 its status, last_seen and alerts. With the real ingester on a broker without ACLs (its own
 checks) and on Mosquitto with dynamic security and per-device accounts (the broker's)."""

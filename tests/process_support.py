@@ -23,7 +23,7 @@ import psutil
 
 from api.admin import ensure_admin
 from api.settings import ApiSettings
-from tickwire.broker import free_port
+from tickwire.broker import Mosquitto, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,3 +139,23 @@ def _login(base: str, child: subprocess.Popen[bytes], email: str, password: str)
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def spawn_ingester(
+    database_url: str, broker: Mosquitto, client_id: str, log: Path, url: str | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m ingest` on `broker` (as `url` when given: an account's login)."""
+    env = {
+        **os.environ,
+        "TICKWIRE_DATABASE_URL": database_url,
+        "TICKWIRE_MQTT_URL": url or broker.url,
+        "TICKWIRE_INGEST_CLIENT_ID": client_id,
+        "TICKWIRE_BATCH_MAX_MESSAGES": "100",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest"],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )

@@ -8,13 +8,16 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest.writer import Writer
 from sql.migrate import upgrade
 from tickwire.settings import MqttAddress
 
@@ -79,3 +82,14 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s: {what}")
         await asyncio.sleep(interval)
+
+
+async def backfill_telemetry(db: asyncpg.Connection, device_id: str, n: int) -> None:
+    """`n` readings of `device_id`, a second apart from 5 minutes ago, written as the ingester
+    writes (rollups included)."""
+    backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
+    writer = Writer(db, backend, auto_register=True)
+    await writer.prepare()
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    rows = [(start + timedelta(seconds=i), device_id, "temperature", 20.0 + i) for i in range(n)]
+    assert await writer.backfill([], rows) == n

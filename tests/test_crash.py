@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 
 from tests.oracle import all_mismatches
+from tests.process_support import spawn_ingester
 from tests.support import Message, publish, unique, wait_until
 from tickwire.broker import Mosquitto
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def spawn_ingester(
-    database_url: str, broker: Mosquitto, client_id: str, log: Path, url: str | None = None
-) -> subprocess.Popen[bytes]:
-    """`python -m ingest` on `broker` (as `url` when given: an account's login)."""
-    env = {
-        **os.environ,
-        "TICKWIRE_DATABASE_URL": database_url,
-        "TICKWIRE_MQTT_URL": url or broker.url,
-        "TICKWIRE_INGEST_CLIENT_ID": client_id,
-        "TICKWIRE_BATCH_MAX_MESSAGES": "100",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "ingest"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(

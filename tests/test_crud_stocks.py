@@ -9,15 +9,7 @@ import asyncpg
 import httpx
 
 from ingest.writer import Writer
-from tests.api_support import Account, Api
-
-
-def expect(response: httpx.Response, status: int, code: str | None = None) -> Any:
-    """The body of `response`, which must have `status` (and error `code`)."""
-    assert response.status_code == status, response.text
-    if code is not None:
-        assert response.json()["error"]["code"] == code, response.text
-    return response.json() if response.content else None
+from tests.api_support import Account, Api, expect
 
 
 async def test_shared_and_own_stocks(api: Api, db: asyncpg.Connection) -> None:

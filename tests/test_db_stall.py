@@ -20,9 +20,9 @@ import sqlalchemy.exc
 from api.db import unavailable
 from sql.migrate import upgrade
 from tests.api_support import Account, Api, running_api
+from tests.export_support import insert_series, series_params, small_buffer_client
 from tests.process_support import stopped
 from tests.support import wait_until
-from tests.test_export import insert_series, series_params, small_buffer_client
 from tickwire.broker import Mosquitto
 from tickwire.embedded_pg import EmbeddedPostgres, embedded_server
 

@@ -30,8 +30,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from sql.migrate import upgrade
 from tests.oracle import all_mismatches
+from tests.process_support import spawn_ingester
 from tests.support import unique, wait_until
-from tests.test_crash import spawn_ingester
 from tickwire.broker import Mosquitto, free_port
 from tickwire.embedded_pg import embedded_postgres
 from tickwire.settings import MqttAddress

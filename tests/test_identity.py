@@ -14,10 +14,10 @@ import pytest
 from tests.alerts_support import Starter, add_device, alerts, starting, wait_alert
 from tests.api_support import Api
 from tests.broker_support import SecureBroker
+from tests.credentials_support import connected, two_owners
+from tests.credentials_support import publish as device_publish
 from tests.ingest_support import RunningIngester
 from tests.support import Message, publish, wait_until
-from tests.test_credentials_api import connected, two_owners
-from tests.test_credentials_api import publish as device_publish
 from tickwire.broker import Mosquitto
 
 

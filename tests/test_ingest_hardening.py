@@ -24,9 +24,9 @@ from ingest.writer import Writer
 from tests.broker_support import SecureBroker
 from tests.device_link import DeviceLink
 from tests.ingest_support import ingest_settings, start_ingester
+from tests.payload_support import nested
+from tests.process_support import spawn_ingester
 from tests.support import publish, unique, wait_until
-from tests.test_contract import nested
-from tests.test_crash import spawn_ingester
 from tickwire import brokerauth
 from tickwire.broker import MAX_PACKET_SIZE, MESSAGE_SIZE_LIMIT, Mosquitto
 from tickwire.contract import Limits, Parsed

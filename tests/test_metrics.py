@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import asyncpg
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api_support import Api
+from tests.api_support import Api, samples
 from tests.ingest_support import RunningIngester
 from tests.support import publish, wait_until
 from tickwire.broker import Mosquitto
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 async def test_metrics_expose_ingest_counters_dead_letters_and_requests(

@@ -15,11 +15,10 @@ import asyncpg
 import pytest
 
 from ingest.writer import Writer
-from tests.api_support import Api
+from tests.api_support import Api, samples
 from tests.ingest_support import RunningIngester, ingest_settings, start_ingester
 from tests.oracle import all_mismatches, answer_mismatches
 from tests.support import Message, publish, wait_until
-from tests.test_metrics import samples
 from tickwire.broker import Mosquitto
 from tickwire.contract import MAX_MAGNITUDE, PriceRow
 

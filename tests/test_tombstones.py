@@ -17,10 +17,9 @@ from simulator.registry import register
 from simulator.settings import SimulatorSettings
 from sql.migrate import upgrade
 from tests.alerts_support import add_device
-from tests.api_support import Account, Api
+from tests.api_support import Account, Api, expect
 from tests.ingest_support import RunningIngester
-from tests.support import fresh_database, publish, wait_until
-from tests.test_crud_devices import _telemetry, expect
+from tests.support import backfill_telemetry, fresh_database, publish, wait_until
 from tickwire.broker import Mosquitto
 
 DEVICE = "reused-1"
@@ -79,7 +78,7 @@ async def test_a_retired_id_keeps_its_history_from_anyone_else(
 ) -> None:
     alice, bob = await api.register("alice"), await api.register("bob")
     await create(api, alice)
-    await _telemetry(db, DEVICE, READINGS)
+    await backfill_telemetry(db, DEVICE, READINGS)
     await db.execute(
         "INSERT INTO alerts (kind, subject, device_id, severity, message)"
         " VALUES ('OFFLINE', $1, $1, 'warning', 'no message for 10 s')",

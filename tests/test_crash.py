@@ -14,8 +14,6 @@ from tests.process_support import spawn_ingester
 from tests.support import Message, publish, unique, wait_until
 from tickwire.broker import Mosquitto
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
     db: asyncpg.Connection, database_url: str, broker: Mosquitto, tmp_path: Path

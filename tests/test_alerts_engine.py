@@ -126,6 +126,7 @@ async def test_replayed_old_data_raises_nothing(
     assert await alerts(db, "replayer") == []
 
 
+@pytest.mark.slow
 async def test_offline_raised_between_10_and_11_s_after_the_last_message_then_online(
     db: asyncpg.Connection, broker: Mosquitto, start: Starter
 ) -> None:

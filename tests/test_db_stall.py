@@ -58,6 +58,7 @@ def login_form(account: Account) -> dict[str, str]:
     return {"username": account.email, "password": account.password}
 
 
+@pytest.mark.slow
 async def test_a_stalled_database_gets_quick_503s_and_recovery(
     private_api: Api, private_server: EmbeddedPostgres
 ) -> None:

@@ -290,6 +290,7 @@ async def check_outcome(db: asyncpg.Connection, fleet: Fleet) -> dict[str, int]:
     return {"rows": rows, "alerts": len(alerts)}
 
 
+@pytest.mark.slow
 async def test_broker_restart_mid_stream(
     db: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:
@@ -354,6 +355,7 @@ class RestartablePostgres(AbstractContextManager["RestartablePostgres"]):
         self.stop()
 
 
+@pytest.mark.slow
 async def test_database_restart_mid_stream(tmp_path: Path) -> None:
     """The PostgreSQL server stops (fast shutdown: every connection is cut) and starts again
     while the devices keep publishing; the ingester reconnects by itself."""

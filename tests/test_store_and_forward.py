@@ -113,6 +113,7 @@ def sim_settings(broker: Mosquitto, data_dir: Path, **values: Any) -> SimulatorS
     return SimulatorSettings(**(base | values))
 
 
+@pytest.mark.slow
 async def test_a_row_stays_in_the_buffer_until_the_broker_acknowledges_it(
     broker: Mosquitto, tmp_path: Path
 ) -> None:
@@ -177,6 +178,7 @@ def spawn_simulator(url: str, data_dir: Path, prefix: str, *extra: str) -> Any:
     )
 
 
+@pytest.mark.slow
 async def test_a_killed_simulator_flushes_its_buffer_when_restarted(
     db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester, tmp_path: Path
 ) -> None:
@@ -279,6 +281,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.transport.abort()
 
 
+@pytest.mark.slow
 async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_stale_alert(
     db: asyncpg.Connection,
     database_url: str,

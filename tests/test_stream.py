@@ -257,6 +257,7 @@ def _time(text: str) -> datetime:
 # --- resume ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_resume_with_last_event_id_gets_exactly_the_missed_events(
     api: Api, db: asyncpg.Connection
 ) -> None:
@@ -572,6 +573,7 @@ def test_the_indexes_find_exactly_whom_the_rule_delivers_to() -> None:
         assert set(found) == {s for s in live if delivers(s, key, owner, audience)}
 
 
+@pytest.mark.slow
 def test_stopping_the_api_ends_open_streams_first(database_url: str, tmp_path: Path) -> None:
     """`python -m api` on SIGTERM: open streams get `dropped` (shutdown) and end, so uvicorn's
     graceful shutdown (which waits for every response) finishes at once."""

@@ -277,6 +277,7 @@ async def stop(stack: RunningStack) -> None:
     assert await asyncio.to_thread(stack.process.wait, 60) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_kill_9_of_each_part_restarts_it_and_loses_nothing(
     database_url: str, db: asyncpg.Connection, tmp_path: Path
@@ -340,6 +341,7 @@ async def test_kill_9_of_each_part_restarts_it_and_loses_nothing(
         await stop(stack)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_kill_9_of_the_embedded_database_restarts_it_and_loses_nothing(
     tmp_path: Path,

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: up test check bench install broker browser clean
+.PHONY: up test test-fast check bench install broker browser clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ up: install broker
 test: install broker browser
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
 	  { echo "the tests need Mosquitto: apt-get install mosquitto"; exit 1; }
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist worksteal
+
+# The suite without the browser and the slow end-to-end runs (needs PostgreSQL and Mosquitto
+# like the rest): a minute or two while working.
+test-fast: install broker
+	$(PY) -m pytest -n auto --dist worksteal -m "not browser and not slow"
 
 check: install
 	$(VENV)/bin/ruff check .

@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 from playwright.async_api import Page
 
-from bench.child import service
 from tests.browser_support import chromium
+from tests.process_support import service
 
 PAGES = ("/markets", "/devices", "/devices/sim-sensor-1", "/alerts")
 SHOTS = {

@@ -21,16 +21,12 @@ Exit status 1 when an export did not return exactly the rows in the database; th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,14 +36,11 @@ import httpx
 import psutil
 import psycopg
 
-from api.admin import ensure_admin
-from api.settings import ApiSettings
-from bench.child import service
 from bench.ingester import PeakRss
 from bench.report import json_line
 from bench.stack import fresh_database
 from devstack.embedded_pg import embedded_postgres
-from devstack.ports import free_port
+from tests.process_support import api_process
 from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.export")
@@ -93,46 +86,6 @@ def load(url: str, days: int) -> int:
         conn.execute("VACUUM ANALYZE telemetry")
     log.info("loaded %d rows in %.1fs", rows, time.perf_counter() - started)
     return rows
-
-
-@contextmanager
-def api_process(database_url: str, workdir: Path) -> Iterator[tuple[str, int, str]]:
-    """`python -m api` in a child process; yields (base URL, pid, admin bearer token)."""
-    port, password = free_port(), secrets.token_urlsafe(12)
-    env = dict(
-        TICKWIRE_DATABASE_URL=database_url,
-        TICKWIRE_MQTT_URL="mqtt://127.0.0.1:1",  # export needs no broker
-        TICKWIRE_SECRET=secrets.token_urlsafe(40),
-        TICKWIRE_HTTP_PORT=str(port),
-        TICKWIRE_DATA_DIR=str(workdir / "api"),
-        TICKWIRE_ADMIN_PASSWORD=password,
-        TICKWIRE_LOG_LEVEL="WARNING",
-    )
-    settings = ApiSettings(
-        database_url=database_url, data_dir=workdir / "api", admin_password=password
-    )
-    asyncio.run(ensure_admin(settings))
-    with service("api", env, workdir / "api.log") as child:
-        base = f"http://127.0.0.1:{port}"
-        yield base, child.pid, _login(base, child, settings.admin_email, password)
-
-
-def _login(base: str, child: subprocess.Popen[bytes], email: str, password: str) -> str:
-    """Wait for the API to answer, then log the admin in."""
-    deadline = time.monotonic() + 60
-    while True:
-        if child.poll() is not None:
-            raise RuntimeError(f"the API exited with {child.returncode}")
-        try:
-            response = httpx.post(
-                f"{base}/auth/jwt/login", data={"username": email, "password": password}
-            )
-            response.raise_for_status()
-            return str(response.json()["access_token"])
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def measure(base: str, pid: int, token: str, fmt: str, days: int) -> Export:

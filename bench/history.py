@@ -25,10 +25,7 @@ import asyncio
 import json
 import logging
 import math
-import os
 import random
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,11 +38,9 @@ import asyncpg
 import httpx
 import numpy as np
 
-from api.admin import ensure_admin
-from api.settings import ApiSettings
 from bench.stack import fresh_database, stack
-from devstack.ports import free_port
 from ingest.writer import Writer
+from tests.process_support import api_process
 from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.history")
@@ -97,68 +92,6 @@ def _day(start: datetime, rng: np.random.Generator) -> list[tuple[datetime, str,
     values += (rng.random(seconds.size) < 1e-4) * 15
     step = timedelta(seconds=1)
     return [(start + i * step, DEVICE, METRIC, v) for i, v in enumerate(values.tolist())]
-
-
-class ApiProcess:
-    """`python -m api` in a child process against the bench database, with an admin."""
-
-    def __init__(self, url: str, workdir: Path, mqtt_url: str) -> None:
-        self.settings = ApiSettings(
-            database_url=url,
-            mqtt_url=mqtt_url,
-            http_port=free_port(),
-            data_dir=workdir / "api",
-            secret=secrets.token_urlsafe(40),
-            admin_password=secrets.token_urlsafe(12),
-            log_level="WARNING",
-        )
-        self.log_path = workdir / "api.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> str:
-        asyncio.run(ensure_admin(self.settings))
-        s = self.settings
-        env = dict(os.environ)
-        env.update(
-            TICKWIRE_DATABASE_URL=str(s.database_url),
-            TICKWIRE_MQTT_URL=str(s.mqtt_url),
-            TICKWIRE_HTTP_HOST="127.0.0.1",
-            TICKWIRE_HTTP_PORT=str(s.http_port),
-            TICKWIRE_DATA_DIR=str(s.data_dir),
-            TICKWIRE_SECRET=str(s.secret),
-            TICKWIRE_LOG_LEVEL="WARNING",
-        )
-        with self.log_path.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "api"], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        return f"http://127.0.0.1:{s.http_port}"
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def login(self, client: httpx.Client) -> None:
-        """Wait for the server, log the admin in, keep the token on the client."""
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = client.post(
-                    "/auth/jwt/login",
-                    data={
-                        "username": self.settings.admin_email,
-                        "password": self.settings.admin_password,
-                    },
-                )
-                break
-            except httpx.TransportError:
-                exited = self.process is not None and self.process.poll() is not None
-                if exited or time.monotonic() > deadline:
-                    raise RuntimeError(f"the API did not start; see {self.log_path}") from None
-                time.sleep(0.1)
-        response.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -272,9 +205,11 @@ def run(days: int, samples: int, raw_budget: float, server_url: str | None) -> d
         fresh_database(servers.server_url, f"history_{uuid.uuid4().hex[:8]}") as url,
     ):
         loaded = asyncio.run(load(url, days))
-        api = ApiProcess(url, Path(tmp), servers.broker_url)
-        with api as base_url, httpx.Client(base_url=base_url, timeout=120) as client:
-            api.login(client)
+        with (
+            api_process(url, Path(tmp), servers.broker_url) as (base_url, _, token),
+            httpx.Client(base_url=base_url, timeout=120) as client,
+        ):
+            client.headers["Authorization"] = f"Bearer {token}"
             loaded["users_me_p50_ms"] = auth_floor(client, samples)
             rows = [measure(client, name, days, samples, raw_budget) for name in names]
     return summary(rows, loaded, days * 86_400)

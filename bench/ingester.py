@@ -17,7 +17,7 @@ from typing import Final
 import psutil
 import psycopg
 
-from bench.child import service
+from tests.process_support import service
 
 INSTANCE: Final = "bench"
 _POLL_S: Final = 0.02

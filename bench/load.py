@@ -38,24 +38,21 @@ import re
 import secrets
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import psycopg
 
-from bench.child import service
+from bench.load_counts import database, settle, tally
 from bench.publisher import publish
 from bench.report import json_line
+from bench.sampler import Sampler, family
 from devstack.broker import Mosquitto
-from devstack.embedded_pg import embedded_postgres
 from devstack.ports import free_port
-from sql.migrate import upgrade
+from tests.process_support import service
 from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.load")
@@ -71,91 +68,6 @@ class Sizes:
 
 
 QUICK = Sizes(devices=200, seconds=15.0)
-
-
-@dataclass
-class Usage:
-    """One process group's CPU seconds (per pid, first and last seen) and peak memory."""
-
-    first: dict[int, float] = field(default_factory=dict)
-    last: dict[int, float] = field(default_factory=dict)
-    peak_bytes: int = 0
-
-    def cpu_seconds(self) -> float:
-        return sum(self.last[pid] - self.first.get(pid, 0.0) for pid in self.last)
-
-
-class Sampler:
-    """Samples named process groups every `interval` s on a thread, from start() to stop()."""
-
-    def __init__(self, groups: dict[str, Callable[[], list[psutil.Process]]], pss: set[str]):
-        self._groups = groups
-        self._pss = pss
-        self.usage = {name: Usage() for name in groups}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
-        self.started = self.stopped = 0.0
-
-    def start(self) -> None:
-        self._sample(first=True)
-        self.started = time.monotonic()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-        self.stopped = time.monotonic()
-
-    def cpu_percent(self, name: str) -> float:
-        return 100 * self.usage[name].cpu_seconds() / max(1e-9, self.stopped - self.started)
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            self._sample()
-
-    def _sample(self, first: bool = False) -> None:
-        for name, members in self._groups.items():
-            usage, memory = self.usage[name], 0
-            for process in members():
-                try:
-                    with process.oneshot():
-                        times = process.cpu_times()
-                        cpu = times.user + times.system
-                        if name in self._pss:
-                            memory += process.memory_full_info().pss
-                        else:
-                            memory += process.memory_info().rss
-                except psutil.Error:
-                    continue
-                if first:
-                    usage.first[process.pid] = cpu
-                usage.last[process.pid] = cpu
-            usage.peak_bytes = max(usage.peak_bytes, memory)
-
-
-def family(pid: int) -> Callable[[], list[psutil.Process]]:
-    """A process and its children, looked up at each sample (PostgreSQL's backends change)."""
-    root = psutil.Process(pid)
-
-    def members() -> list[psutil.Process]:
-        try:
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
-
-    return members
-
-
-@contextlib.contextmanager
-def database(workdir: Path) -> Iterator[tuple[str, int]]:
-    """An embedded PostgreSQL with commit timestamps on, migrated; yields (URL, postmaster pid)."""
-    with embedded_postgres(workdir / "pg") as url, psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")  # takes a restart
-    with embedded_postgres(workdir / "pg") as url:
-        upgrade(url)
-        pid = int((workdir / "pg" / "data" / "postmaster.pid").read_text().split()[0])
-        yield url, pid
 
 
 def wait_http(url: str, child: Any, timeout: float = 60) -> None:
@@ -187,60 +99,6 @@ def wait_subscribed(database_url: str, broker_url: str, child: Any) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("the ingester did not subscribe in 60 s")
             time.sleep(0.5)
-
-
-def settle(database_url: str, expected_rows: int, timeout: float = 120) -> None:
-    """Wait until the telemetry rows reach `expected_rows` or stop moving for 10 s."""
-    deadline, last, moved = time.monotonic() + timeout, -1, time.monotonic()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            rows = _scalar(conn, "SELECT count(*) FROM telemetry")
-            if rows >= expected_rows:
-                time.sleep(1.0)  # a redelivery would show up as a duplicate now
-                return
-            if rows != last:
-                last, moved = rows, time.monotonic()
-            elif time.monotonic() - moved > 10:
-                return
-            time.sleep(0.2)
-
-
-def tally(database_url: str) -> dict[str, Any]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        like = f"{PREFIX}-%"
-        rows, keys, readings = conn.execute(
-            """SELECT count(*),
-                      count(DISTINCT (device_id, metric, time)),
-                      count(DISTINCT (device_id, time))
-               FROM telemetry WHERE device_id LIKE %s""",
-            (like,),
-        ).fetchone() or (0, 0, 0)
-        low, high, devices = conn.execute(
-            """SELECT min(n), max(n), count(*) FROM (
-                   SELECT count(DISTINCT time) AS n FROM telemetry
-                   WHERE device_id LIKE %s GROUP BY device_id) d""",
-            (like,),
-        ).fetchone() or (0, 0, 0)
-        p50, p99, worst = conn.execute(
-            """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
-                      percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms)
-               FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - time)
-                            * 1000 AS ms
-                     FROM telemetry WHERE device_id LIKE %s AND metric = 'temperature') r""",
-            (like,),
-        ).fetchone() or (None, None, None)
-        dead = _scalar(conn, "SELECT count(*) FROM dead_letters")
-    return {
-        "rows": rows,
-        "readings": readings,
-        "dup": rows - keys,
-        "per_device": (low, high),
-        "devices_seen": devices,
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "max_ms": worst,
-        "dead_letters": dead,
-    }
 
 
 def run(sizes: Sizes) -> dict[str, Any]:
@@ -307,7 +165,7 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
                 published, unconfirmed = _summary(sim_log)
                 log.info("simulator: %d telemetry messages, %d unconfirmed", published, unconfirmed)
                 settle(database_url, 2 * (published - unconfirmed))
-                counted = tally(database_url)
+                counted = tally(database_url, PREFIX)
                 counted["ingest_alive"] = ingester.poll() is None
     finally:
         broker.stop()
@@ -395,11 +253,6 @@ def main(argv: list[str]) -> int:
     print(table(fields))
     print(json_line(fields), flush=True)
     return 1 if fields["lost"] or fields["dup"] else 0
-
-
-def _scalar(conn: psycopg.Connection[Any], query: str) -> int:
-    row = conn.execute(query).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _round(value: float | None) -> float | None:

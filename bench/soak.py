@@ -45,11 +45,11 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.child import postmaster, service, stack_child, stopped
 from bench.load import SUMMARY, Sizes, fleet_options
 from bench.report import json_line
 from devstack.ports import free_port
 from tests.oracle import all_mismatches
+from tests.process_support import postmaster, service, stack_child, stopped
 from tickwire.logs import setup_logging
 from tickwire.settings import embedded_database_url
 

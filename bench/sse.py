@@ -1,9 +1,10 @@
 """Raw server-sent event clients for bench.stream: many per process, cheap per event.
 
-HTTP/1.1 over asyncio streams, the chunked body decoded here (uvicorn chunks a stream even
-for an HTTP/1.0 request, whose chunk-size lines once hid events from a client that did not
-expect them); each client records, per event frame, its id and the wall-clock time its bytes
-arrived. What the events carried is looked up afterwards in the journal, once for all clients.
+HTTP/1.1 over asyncio streams, the chunked body decoded by tests/chunked_support.py (uvicorn
+chunks a stream even for an HTTP/1.0 request, whose chunk-size lines once hid events from a
+client that did not expect them); each client records, per event frame, its id and the
+wall-clock time its bytes arrived. What the events carried is looked up afterwards in the
+journal, once for all clients.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
+
+from tests.chunked_support import Dechunker
 
 
 @dataclass(eq=False)
@@ -32,7 +35,7 @@ class SseClient:
     async def listen(self) -> None:
         """Until the server closes the stream (or the task is cancelled)."""
         pending = b""
-        body = _Dechunker() if self.chunked else None
+        body = Dechunker() if self.chunked else None
         while chunk := await self.reader.read(1 << 16):
             now = time.time()
             if body is not None:
@@ -71,41 +74,3 @@ async def connect(host: str, port: int, token: str, query: str = "") -> SseClien
         raise RuntimeError(f"the stream answered {head.decode(errors='replace')}")
     chunked = b"transfer-encoding: chunked" in head.lower()
     return SseClient(reader, writer, chunked)
-
-
-class _Dechunker:
-    """HTTP/1.1 chunked transfer coding → the body's bytes, fed as they arrive."""
-
-    def __init__(self) -> None:
-        self._raw = b""
-        self._left = 0  # bytes of the current chunk still to come, then its CRLF
-        self._done = False  # the last (empty) chunk came
-
-    def feed(self, data: bytes) -> bytes:
-        if self._done:
-            return b""
-        self._raw += data
-        out: list[bytes] = []
-        while self._raw:
-            if self._left > 0:
-                piece = self._raw[: self._left]
-                out.append(piece)
-                self._left -= len(piece)
-                self._raw = self._raw[len(piece) :]
-                if self._left > 0:
-                    break
-                self._left = -2  # the chunk's trailing CRLF
-            if self._left < 0:
-                if len(self._raw) < 2:
-                    break
-                self._raw, self._left = self._raw[2:], 0
-            line_end = self._raw.find(b"\r\n")
-            if line_end < 0:
-                break
-            size = int(self._raw[:line_end].split(b";")[0], 16)
-            self._raw = self._raw[line_end + 2 :]
-            if size == 0:
-                self._raw, self._done = b"", True
-                break
-            self._left = size
-        return b"".join(out)

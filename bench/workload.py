@@ -1,4 +1,4 @@
-"""What the ingest bench publishes: telemetry of many devices, as DESIGN.md's contract has it.
+"""What the ingest bench publishes: telemetry of many devices, as the MQTT contract has it.
 
 Every device reports once a second; the newest reading is about now, so nothing falls outside
 the ingester's accepted time window. Each (device, metric, ts) occurs once: a complete ingest

@@ -1,4 +1,4 @@
-"""Who speaks for whom (DESIGN.md, "Strictness and sessions"): the messages of a batch refused
+"""Who speaks for whom (docs/architecture.md, "Identity"): the messages of a batch refused
 for the device they come through or name, and the tickers an auto-registered feed gains.
 
 - A device's own topic (`devices/{id}/…`) is its activity. The device must be registered, or
@@ -111,14 +111,7 @@ class Identity:
         return None
 
     async def _facts(self, conn: asyncpg.Connection, messages: Iterable[Parsed]) -> _Facts:
-        speakers: set[str] = set()
-        sources: set[tuple[str, str]] = set()
-        for message in messages:
-            if message.device_id:
-                speakers.add(message.device_id)
-            for row in message.prices:
-                if row[4]:
-                    sources.add((row[4], row[1]))
+        speakers, sources = _subjects(messages)
         facts = _Facts(set(), set(), set(), set(), len(sources))
         fresh = speakers - self.registered
         if fresh:
@@ -130,12 +123,32 @@ class Identity:
                 else:
                     facts.missing.add(row["id"])
         if sources:
-            # Not cached: a ticker taken from a device, or a device deleted, counts at once.
-            pairs = sorted(sources)
-            rows = await conn.fetch(_SOURCES_SQL, [p[0] for p in pairs], [p[1] for p in pairs])
-            for row in rows:
-                if row["monitored"]:
-                    facts.monitored.add((row["device_id"], row["ticker"]))
-                if row["auto_registered"]:
-                    facts.auto_registered.add(row["device_id"])
+            await _source_facts(conn, sources, facts)
         return facts
+
+
+def _subjects(messages: Iterable[Parsed]) -> tuple[set[str], set[tuple[str, str]]]:
+    """The devices the messages come through, and the (source, ticker) pairs their ticks name."""
+    speakers: set[str] = set()
+    sources: set[tuple[str, str]] = set()
+    for message in messages:
+        if message.device_id:
+            speakers.add(message.device_id)
+        for row in message.prices:
+            if row[4]:
+                sources.add((row[4], row[1]))
+    return speakers, sources
+
+
+async def _source_facts(
+    conn: asyncpg.Connection, sources: set[tuple[str, str]], facts: _Facts
+) -> None:
+    """Which of the (source, ticker) pairs are monitored, and which sources auto-registered."""
+    # Not cached: a ticker taken from a device, or a device deleted, counts at once.
+    pairs = sorted(sources)
+    rows = await conn.fetch(_SOURCES_SQL, [p[0] for p in pairs], [p[1] for p in pairs])
+    for row in rows:
+        if row["monitored"]:
+            facts.monitored.add((row["device_id"], row["ticker"]))
+        if row["auto_registered"]:
+            facts.auto_registered.add(row["device_id"])

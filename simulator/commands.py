@@ -1,4 +1,4 @@
-"""Commands a device answers: `devices/{id}/commands` in, `devices/{id}/acks` out (DESIGN.md)."""
+"""Commands a device answers: `devices/{id}/commands` in, `devices/{id}/acks` out (the contract)."""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ _FLAGS: Final[tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...]
 def _flags() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m simulator",
-        description="Simulate sensors and a price feed publishing to MQTT (DESIGN.md contract).",
+        description="Simulate sensors and a price feed publishing to MQTT (docs/architecture.md).",
         argument_default=argparse.SUPPRESS,
         epilog="Every flag overrides its TICKWIRE_* variable.",
     )

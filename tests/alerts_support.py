@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from devstack.broker import Mosquitto
-from tests.conftest import RunningIngester, ingest_settings, start_ingester
+from tests.ingest_support import RunningIngester, ingest_settings, start_ingester
 from tests.support import Message, unique, wait_until
 from tickwire.contract import stock_topic
 
@@ -56,7 +56,7 @@ async def wait_alert(
         found[:] = rows[-1:]
         return bool(rows)
 
-    await wait_until(check, timeout)
+    await wait_until(f"a {state} {kind} alert on {subject}", check, timeout)
     return found[0]
 
 

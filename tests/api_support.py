@@ -8,8 +8,10 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.admin import ensure_admin
 from api.main import create_app, server_config
@@ -96,3 +98,20 @@ async def running_api(
     finally:
         server.should_exit = True
         await task
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A Prometheus text exposition (`/metrics`) as {(name, sorted labels): value}."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def expect(response: httpx.Response, status: int, code: str | None = None) -> Any:
+    """The body of `response`, which must have `status` (and error `code`)."""
+    assert response.status_code == status, response.text
+    if code is not None:
+        assert response.json()["error"]["code"] == code, response.text
+    return response.json() if response.content else None

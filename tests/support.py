@@ -8,13 +8,16 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest.writer import Writer
 from sql.migrate import upgrade
 from tickwire.settings import MqttAddress
 
@@ -69,12 +72,24 @@ def publish(url: str, messages: Iterable[Message], qos: int = 1, timeout: float 
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.05
+    what: str, check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.05
 ) -> None:
+    """Poll `check` until it is true; fail naming `what` (the condition awaited) after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         if await check():
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"not within {timeout}s: {what}")
         await asyncio.sleep(interval)
+
+
+async def backfill_telemetry(db: asyncpg.Connection, device_id: str, n: int) -> None:
+    """`n` readings of `device_id`, a second apart from 5 minutes ago, written as the ingester
+    writes (rollups included)."""
+    backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
+    writer = Writer(db, backend, auto_register=True)
+    await writer.prepare()
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    rows = [(start + timedelta(seconds=i), device_id, "temperature", 20.0 + i) for i in range(n)]
+    assert await writer.backfill([], rows) == n

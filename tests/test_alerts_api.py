@@ -13,18 +13,11 @@ import httpx
 
 from devstack.broker import Mosquitto
 from tests.alerts_support import history, reading, streamed_states, wait_alert
-from tests.api_support import Account, Api
-from tests.conftest import RunningIngester
+from tests.api_support import Account, Api, expect
+from tests.ingest_support import RunningIngester
 from tests.support import publish
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def expect(response: httpx.Response, status: int, code: str | None = None) -> Any:
-    assert response.status_code == status, response.text
-    if code is not None:
-        assert response.json()["error"]["code"] == code, response.text
-    return response.json()
 
 
 async def insert_alert(

@@ -126,6 +126,7 @@ async def test_replayed_old_data_raises_nothing(
     assert await alerts(db, "replayer") == []
 
 
+@pytest.mark.slow
 async def test_offline_raised_between_10_and_11_s_after_the_last_message_then_online(
     db: asyncpg.Connection, broker: Mosquitto, start: Starter
 ) -> None:
@@ -218,7 +219,7 @@ async def test_watchlist_levels_added_while_running(
         publish(broker.url, [tick("WAT", 151.0)])
         return bool(await alerts(db, "WAT", "PRICE_ABOVE"))
 
-    await wait_until(above, timeout=10, interval=0.2)
+    await wait_until("a PRICE_ABOVE alert on WAT", above, timeout=10, interval=0.2)
     raised = await wait_alert(db, "WAT", "PRICE_ABOVE")
     assert (raised["owner_id"], raised["rule_id"], raised["value"]) == (user, None, 151.0)
     # The band is 0.2 % of the level (149.7–150): 149.8 does not clear, 149.6 does.

@@ -12,7 +12,7 @@ from pathlib import Path
 from devstack.broker import ACCOUNTS_FILE, DYNSEC_FILE, Accounts, embedded_broker
 from devstack.ports import free_port
 from devstack.stack import Login, child_environments
-from tests.conftest import SecureBroker
+from tests.broker_support import SecureBroker
 from tests.device_link import DeviceLink
 from tests.support import unique
 from tickwire import brokerauth

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack.broker import Mosquitto
 from tests.api_support import Api
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
 from tests.support import unique, wait_until
 from tickwire.settings import MqttAddress
 
@@ -74,7 +74,7 @@ async def test_command_is_published_and_settled_by_the_ack(
         async def settled(command_id: str = command_id, expected: str = expected) -> bool:
             return await command_status(api, owner.headers, command_id) == expected
 
-        await wait_until(settled)
+        await wait_until(f"command {command_id} {expected}", settled)
     assert [m["command"] for m in device] == ["ping", "set_interval"]
     assert device[1] == {"id": bad.json()["id"], "command": "set_interval", "args": {"seconds": 2}}
     async with api.client(owner) as client:

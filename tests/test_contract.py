@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.payload_support import nested
 from tickwire.contract import Limits, Parsed, Rejected, parse
 from tickwire.payload import MAX_LENIENT_DEPTH, nesting_depth
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DEFAULT = Limits()
-TS = 1_714_041_600_000  # the DESIGN.md example time: 2024-04-25T10:40:00Z
+TS = 1_714_041_600_000  # the contract's example time: 2024-04-25T10:40:00Z
 
 
 def p(topic: str, body: object, limits: Limits = DEFAULT) -> Parsed:
@@ -163,19 +164,6 @@ def test_batch_keeps_good_readings_and_reports_bad_ones() -> None:
 
 ACK_ID = "8b0e8f7e-1c7a-4b53-9f7e-0a6c2f9b1d11"
 TOPICS = ("stocks/AAPL", "devices/d/telemetry", "devices/d/heartbeat", "devices/d/acks")
-
-
-def nested(depth: int, inner: bytes = b"1", kinds: bytes = b"[") -> bytes:
-    """`inner` inside `depth` levels of arrays and/or objects (`kinds` cycled)."""
-    opened, closed = [], []
-    for level in range(depth):
-        if kinds[level % len(kinds)] == ord("["):
-            opened.append(b"[")
-            closed.append(b"]")
-        else:
-            opened.append(b'{"k":')
-            closed.append(b"}")
-    return b"".join(opened) + inner + b"".join(reversed(closed))
 
 
 @pytest.mark.parametrize("topic", TOPICS)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,29 +11,8 @@ import asyncpg
 
 from devstack.broker import Mosquitto
 from tests.oracle import all_mismatches
+from tests.process_support import spawn_ingester
 from tests.support import Message, publish, unique, wait_until
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def spawn_ingester(
-    database_url: str, broker: Mosquitto, client_id: str, log: Path, url: str | None = None
-) -> subprocess.Popen[bytes]:
-    """`python -m ingest` on `broker` (as `url` when given: an account's login)."""
-    env = {
-        **os.environ,
-        "TICKWIRE_DATABASE_URL": database_url,
-        "TICKWIRE_MQTT_URL": url or broker.url,
-        "TICKWIRE_INGEST_CLIENT_ID": client_id,
-        "TICKWIRE_BATCH_MAX_MESSAGES": "100",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "ingest"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
@@ -51,7 +27,7 @@ async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
             publish(broker.url, [("stocks/PROBE", {"price": 1, "ts": 1_714_041_600_000})])
             return bool(await db.fetchval("SELECT count(*) FROM prices WHERE ticker = 'PROBE'"))
 
-        await wait_until(probe_committed, timeout=30, interval=0.5)
+        await wait_until("the probe tick committed", probe_committed, timeout=30, interval=0.5)
 
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
         messages: list[Message] = [
@@ -70,7 +46,9 @@ async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
         async def some_committed() -> bool:
             return bool(await db.fetchval("SELECT count(*) FROM telemetry") >= 1000)
 
-        await wait_until(some_committed, timeout=60, interval=0.01)
+        await wait_until(
+            "1000 readings committed before the kill", some_committed, timeout=60, interval=0.01
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         at_kill = await db.fetchval("SELECT count(*) FROM telemetry")
@@ -83,7 +61,12 @@ async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
             async def all_committed() -> bool:
                 return bool(await db.fetchval("SELECT count(*) FROM telemetry") >= 12000)
 
-            await wait_until(all_committed, timeout=120, interval=0.2)
+            await wait_until(
+                "all 12000 readings committed after the restart",
+                all_committed,
+                timeout=120,
+                interval=0.2,
+            )
             await asyncio.sleep(1.0)  # anything still redelivered must be skipped, not added
             assert await db.fetchval("SELECT count(*) FROM telemetry") == 12000
             distinct = await db.fetchval(

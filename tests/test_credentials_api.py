@@ -12,62 +12,19 @@ from typing import Any
 import asyncpg
 
 from tests.api_support import Account, Api
-from tests.conftest import RunningIngester, SecureBroker
+from tests.broker_support import SecureBroker
+from tests.credentials_support import connected, create_device, publish, shared_stocks, two_owners
 from tests.device_link import DeviceLink
+from tests.ingest_support import RunningIngester
 from tests.support import unique, wait_until
 from tickwire import brokerauth
 from tickwire.settings import MqttAddress
-
-
-async def shared_stocks(api: Api, *tickers: str) -> None:
-    async with api.client(api.admin) as client:
-        for ticker in tickers:
-            created = await client.post("/api/stocks", json={"ticker": ticker, "shared": True})
-            assert created.status_code == 201, created.text
-
-
-async def create_device(api: Api, owner: Account, device_id: str, tickers: list[str]) -> str:
-    """The device's MQTT password, from the creation's answer."""
-    async with api.client(owner) as client:
-        created = await client.post(
-            "/api/devices", json={"device_id": device_id, "tickers": tickers}
-        )
-    assert created.status_code == 201, created.text
-    credentials = created.json()["credentials"]
-    assert credentials["username"] == device_id and len(credentials["password"]) >= 24
-    return str(credentials["password"])
-
-
-async def two_owners(
-    api: Api, mine: list[str], theirs: list[str]
-) -> tuple[Account, Account, str, str, str]:
-    """Two users, each with a device monitoring shared stocks: (owner, other, the owner's
-    device, its MQTT password, the other's device)."""
-    owner, other = await api.register("owner"), await api.register("other")
-    await shared_stocks(api, *sorted(set(mine) | set(theirs)))
-    dev_a, dev_b = unique("dev-a"), unique("dev-b")
-    password = await create_device(api, owner, dev_a, mine)
-    await create_device(api, other, dev_b, theirs)
-    return owner, other, dev_a, password, dev_b
 
 
 async def rotate(api: Api, account: Account, device_id: str) -> tuple[int, dict[str, Any]]:
     async with api.client(account) as client:
         response = await client.post(f"/api/devices/{device_id}/credentials")
     return response.status_code, response.json()
-
-
-async def connected(broker: SecureBroker, device_id: str, password: str | None) -> DeviceLink:
-    """A device session; `.connack` says whether the broker took the login."""
-    link = DeviceLink(broker.url, device_id if password else None, password, device_id)
-    await asyncio.to_thread(link.connect)
-    return link
-
-
-async def publish(link: DeviceLink, topic: str, body: dict[str, Any]) -> bool:
-    """True when the broker accepted the message (PUBACK success)."""
-    reason = await asyncio.to_thread(link.publish, topic, body)
-    return not reason.is_failure
 
 
 async def subscribe(link: DeviceLink, topic: str) -> bool:
@@ -112,7 +69,7 @@ async def test_a_device_reaches_the_database_only_through_its_own_topics(
             prices = await db.fetchval("SELECT count(*) FROM prices WHERE ticker = 'MINE'")
             return bool(telemetry == 1 and prices == 1)
 
-        await wait_until(own_rows_committed)
+        await wait_until("the device's own reading and tick committed", own_rows_committed)
         # Published before the accepted ones on the same session: they would be in by now.
         await asyncio.sleep(1)
         assert await db.fetchval("SELECT count(*) FROM telemetry WHERE device_id = $1", dev_b) == 0
@@ -270,7 +227,9 @@ async def test_a_broker_that_cannot_be_reached_refuses_the_change(
             status, _ = await rotate(secure_api, owner, dev)
             return status == 503
 
-        await wait_until(admin_offline, timeout=10)
+        await wait_until(
+            "rotation refused with 503 once the broker admin is gone", admin_offline, timeout=10
+        )
         status, error = await rotate(secure_api, owner, dev)
         assert status == 503 and error["error"]["code"] == "broker_unavailable"
         new = unique("new")

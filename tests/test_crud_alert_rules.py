@@ -6,15 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.api_support import Account, Api
-
-
-def expect(response: httpx.Response, status: int, code: str | None = None) -> Any:
-    """The body of `response`, which must have `status` (and error `code`)."""
-    assert response.status_code == status, response.text
-    if code is not None:
-        assert response.json()["error"]["code"] == code, response.text
-    return response.json() if response.content else None
+from tests.api_support import Account, Api, expect
 
 
 async def setup(api: Api, alice: Account) -> None:
@@ -65,21 +57,7 @@ async def test_rules_lifecycle_and_privacy(api: Api) -> None:
         response = await client.patch(f"/api/alert-rules/{mine['id']}", json={"ticker": "ALC"})
         expect(response, 422, "unknown_ticker")
     async with api.client(api.admin) as admin:
-        listed = expect(await admin.get("/api/alert-rules"), 200)
-        assert [r["id"] for r in listed["items"]] == [rule["id"], move["id"], mine["id"]]
-        page = expect(await admin.get("/api/alert-rules", params={"limit": 1, "offset": 1}), 200)
-        assert [r["id"] for r in page["items"]] == [move["id"]] and page["total"] == 3
-        filters: list[tuple[dict[str, Any], list[int]]] = [
-            ({"kind": "PRICE_MOVE"}, [move["id"]]),
-            ({"device_id": "a-dev"}, [rule["id"]]),
-            ({"ticker": "AAPL"}, [mine["id"]]),
-            ({"enabled": False}, [rule["id"]]),
-        ]
-        for params, ids in filters:
-            page = expect(await admin.get("/api/alert-rules", params=params), 200)
-            assert [r["id"] for r in page["items"]] == ids, params
-        expect(await admin.patch(url, json={"name": "renamed by admin"}), 200)
-        expect(await admin.delete(f"/api/alert-rules/{mine['id']}"), 204)
+        await _the_admin_sees_every_rule(admin, url, [rule, move, mine])
     async with api.client(alice) as client:
         assert expect(await client.get(url), 200)["name"] == "renamed by admin"
         expect(await client.delete(url), 204)
@@ -89,6 +67,28 @@ async def test_rules_lifecycle_and_privacy(api: Api) -> None:
         expect(await client.delete("/api/devices/a-dev"), 204)
         page = expect(await client.get("/api/alert-rules"), 200)
         assert [r["kind"] for r in page["items"]] == ["PRICE_MOVE"]
+
+
+async def _the_admin_sees_every_rule(
+    admin: httpx.AsyncClient, url: str, rules: list[dict[str, Any]]
+) -> None:
+    """Every user's rules, filtered and paged; the admin renames `url` and deletes the third."""
+    rule, move, mine = rules
+    listed = expect(await admin.get("/api/alert-rules"), 200)
+    assert [r["id"] for r in listed["items"]] == [rule["id"], move["id"], mine["id"]]
+    page = expect(await admin.get("/api/alert-rules", params={"limit": 1, "offset": 1}), 200)
+    assert [r["id"] for r in page["items"]] == [move["id"]] and page["total"] == 3
+    filters: list[tuple[dict[str, Any], list[int]]] = [
+        ({"kind": "PRICE_MOVE"}, [move["id"]]),
+        ({"device_id": "a-dev"}, [rule["id"]]),
+        ({"ticker": "AAPL"}, [mine["id"]]),
+        ({"enabled": False}, [rule["id"]]),
+    ]
+    for params, ids in filters:
+        page = expect(await admin.get("/api/alert-rules", params=params), 200)
+        assert [r["id"] for r in page["items"]] == ids, params
+    expect(await admin.patch(url, json={"name": "renamed by admin"}), 200)
+    expect(await admin.delete(f"/api/alert-rules/{mine['id']}"), 204)
 
 
 async def test_rule_validation_per_kind(api: Api) -> None:

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import httpx
 
-from ingest.writer import Writer
-from tests.api_support import Account, Api
-
-
-def expect(response: httpx.Response, status: int, code: str | None = None) -> Any:
-    """The body of `response`, which must have `status` (and error `code`)."""
-    assert response.status_code == status, response.text
-    if code is not None:
-        assert response.json()["error"]["code"] == code, response.text
-    return response.json() if response.content else None
+from tests.api_support import Account, Api, expect
+from tests.support import backfill_telemetry
 
 
 async def make_stock(api: Api, account: Account, ticker: str, shared: bool = False) -> None:
@@ -53,21 +43,12 @@ async def test_device_lifecycle_tickers_round_trip(api: Api, db: asyncpg.Connect
         assert (minimal["name"], minimal["kind"], minimal["tickers"]) == ("d2", "sensor", [])
 
         # Deleting keeps the time series (documented): only the device row goes.
-        await _telemetry(db, "d2", 5)
+        await backfill_telemetry(db, "d2", 5)
         expect(await client.delete("/api/devices/d2"), 204)
         expect(await client.get("/api/devices/d2"), 404, "device_not_found")
         expect(await client.delete("/api/devices/d2"), 404, "device_not_found")
         count = "SELECT count(*) FROM telemetry WHERE device_id = 'd2'"
         assert await db.fetchval(count) == 5
-
-
-async def _telemetry(db: asyncpg.Connection, device_id: str, n: int) -> None:
-    backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
-    writer = Writer(db, backend, auto_register=True)
-    await writer.prepare()
-    start = datetime.now(UTC) - timedelta(minutes=5)
-    rows = [(start + timedelta(seconds=i), device_id, "temperature", 20.0 + i) for i in range(n)]
-    assert await writer.backfill([], rows) == n
 
 
 async def test_devices_are_private_admin_sees_all(api: Api) -> None:

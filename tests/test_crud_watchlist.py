@@ -7,15 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.api_support import Api
-
-
-def expect(response: httpx.Response, status: int, code: str | None = None) -> Any:
-    """The body of `response`, which must have `status` (and error `code`)."""
-    assert response.status_code == status, response.text
-    if code is not None:
-        assert response.json()["error"]["code"] == code, response.text
-    return response.json() if response.content else None
+from tests.api_support import Api, expect
 
 
 async def test_watchlist_upsert_and_privacy(api: Api) -> None:

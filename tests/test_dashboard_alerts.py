@@ -16,7 +16,7 @@ from devstack.broker import Mosquitto
 from tests.alerts_support import reading
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
 from tests.support import publish, unique
 
 

@@ -23,7 +23,8 @@ from devstack.broker import Mosquitto
 from tests.alerts_support import reading
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot
-from tests.conftest import RunningIngester, Stack, simulated_stack
+from tests.ingest_support import RunningIngester
+from tests.stack_support import Stack, simulated_stack
 from tests.support import publish, unique, wait_until
 
 SPARK_COUNT = """(img) => {
@@ -53,7 +54,12 @@ async def sim_devices(stack: Stack, online: bool = True) -> list[dict[str, Any]]
         found[:] = [d for d in items if "-sensor-" in d["device_id"]]
         return len(found) == 3 and (not online or all(d["status"] == "ONLINE" for d in found))
 
-    await wait_until(listed, timeout=20, interval=0.3)
+    await wait_until(
+        "the 3 simulated sensors listed" + (" and ONLINE" if online else ""),
+        listed,
+        timeout=20,
+        interval=0.3,
+    )
     return sorted(found, key=lambda d: d["device_id"])
 
 
@@ -87,7 +93,9 @@ async def wait_points(page: Page, graph_id: str, more_than: int, timeout: float 
         seen[0] = await points(page, graph_id)
         return seen[0] > more_than
 
-    await wait_until(grew, timeout=timeout, interval=0.25)
+    await wait_until(
+        f"more than {more_than} points on {graph_id}", grew, timeout=timeout, interval=0.25
+    )
     return seen[0]
 
 
@@ -118,7 +126,7 @@ async def test_fleet_shows_the_simulators_devices_online_and_live(
             count: int = await sparkline.evaluate(SPARK_COUNT)
             return count > before
 
-        await wait_until(grew, timeout=15, interval=0.25)
+        await wait_until("the first sparkline growing", grew, timeout=15, interval=0.25)
         seen = page.locator(f"[id='{dash_id(type='devices-seen', device=first)}']")
         assert "last seen" in await seen.inner_text()
         # The last values follow the stream too (and survive the 1 s "ago" clock).
@@ -128,7 +136,7 @@ async def test_fleet_shows_the_simulators_devices_online_and_live(
         async def changed() -> bool:
             return await values.inner_text() != shown
 
-        await wait_until(changed, timeout=10, interval=0.25)
+        await wait_until("the latest values changing", changed, timeout=10, interval=0.25)
         await page.wait_for_timeout(1500)
         assert await values.inner_text() != shown
         await screenshot(page, "devices")
@@ -338,7 +346,7 @@ async def test_fleet_of_50_stays_light_and_caps_points(fleet_of_50: Stack, brows
         online = [d for d in items if d["status"] == "ONLINE" and "-sensor-" in d["device_id"]]
         return len(online) == 50
 
-    await wait_until(all_online, timeout=25, interval=0.5)
+    await wait_until("all 50 simulated sensors ONLINE", all_online, timeout=25, interval=0.5)
     async with opened(stack, browser, "/devices?range=5m") as page:
         await page.wait_for_function(
             "() => document.querySelectorAll('img.devices-spark[src^=data]').length >= 50",

@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page
 
 from tests.api_support import Account, Api
 from tests.browser_support import logged_in, screenshot
-from tests.conftest import Stack
+from tests.stack_support import Stack
 
 CHART = "#markets-chart .js-plotly-plot"
 

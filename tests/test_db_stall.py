@@ -18,13 +18,13 @@ import pytest
 import sqlalchemy.exc
 
 from api.db import unavailable
-from bench.child import stopped
 from devstack.broker import Mosquitto
 from devstack.embedded_pg import EmbeddedPostgres, embedded_server
 from sql.migrate import upgrade
 from tests.api_support import Account, Api, running_api
+from tests.export_support import insert_series, series_params, small_buffer_client
+from tests.process_support import stopped
 from tests.support import wait_until
-from tests.test_export import insert_series, series_params, small_buffer_client
 
 #: What a caller waits at most for the 503 of a login or a CRUD route during a stall, with the
 #: default settings (TICKWIRE_DB_TIMEOUT_S = 2: a pool checkout's ping, then one reconnect).
@@ -58,6 +58,7 @@ def login_form(account: Account) -> dict[str, str]:
     return {"username": account.email, "password": account.password}
 
 
+@pytest.mark.slow
 async def test_a_stalled_database_gets_quick_503s_and_recovery(
     private_api: Api, private_server: EmbeddedPostgres
 ) -> None:
@@ -103,7 +104,12 @@ async def test_a_stalled_database_gets_quick_503s_and_recovery(
             login = await client.post("/auth/jwt/login", data=login_form(admin))
             return health.status_code == devices.status_code == login.status_code == 200
 
-        await wait_until(recovered, timeout=60, interval=0.5)
+        await wait_until(
+            "/health, /api/devices and login answering 200 again",
+            recovered,
+            timeout=60,
+            interval=0.5,
+        )
 
 
 async def test_a_blocked_statement_is_cut_at_its_timeout(

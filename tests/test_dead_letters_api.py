@@ -12,7 +12,7 @@ import pytest
 
 from devstack.broker import Mosquitto
 from tests.api_support import Api, running_api
-from tests.conftest import RunningIngester, ingest_settings, ingesting, start_ingester
+from tests.ingest_support import RunningIngester, ingest_settings, ingesting, start_ingester
 from tests.support import publish, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -42,7 +42,7 @@ async def _dead_letters(db: asyncpg.Connection, count: int) -> list[Any]:
     async def arrived() -> bool:
         return bool(await db.fetchval("SELECT count(*) FROM dead_letters") >= count)
 
-    await wait_until(arrived)
+    await wait_until(f"{count} dead letters stored", arrived)
     return list(await db.fetch("SELECT * FROM dead_letters ORDER BY id"))
 
 
@@ -162,7 +162,7 @@ async def test_a_replay_after_the_fix_lands_its_rows_exactly_once(
         kinds = "SELECT array_agg(kind) FROM alerts WHERE device_id = 'dl-late'"
         return (await db.fetchval(kinds) or []) == ["HIGH_TEMP"]
 
-    await wait_until(alerted)
+    await wait_until("the replayed reading raising HIGH_TEMP on dl-late", alerted)
     # A replay is no sign of life: the device was never heard from.
     status = await db.fetchrow("SELECT status, last_seen FROM devices WHERE device_id = 'dl-late'")
     assert tuple(status) == ("UNKNOWN", None)
@@ -225,7 +225,7 @@ async def test_a_replay_waits_for_an_ingester_that_is_away(
             outcome = "SELECT replay_outcome FROM dead_letters WHERE id = $1"
             return bool(await db.fetchval(outcome, letter) == "ingested")
 
-        await wait_until(replayed)
+        await wait_until("the replayed letter marked ingested", replayed)
         assert await db.fetchval("SELECT count(*) FROM telemetry WHERE device_id = 'dl-3'") == 1
     finally:
         await running.close()

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import re
-import socket
 import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -21,9 +20,9 @@ import pytest
 from api.export.query import MERGE_MAX_SERIES
 from ingest.writer import Writer
 from tests.api_support import Account, Api
+from tests.export_support import T0, add_device, insert_series, series_params, small_buffer_client
 from tests.support import wait_until
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ISO_UTC_MICROS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 FORMATS = ("csv", "json", "ndjson", "xml")
 #: Floats whose text forms are easy to get wrong.
@@ -36,14 +35,6 @@ async def writer(db: asyncpg.Connection) -> Writer:
     w = Writer(db, backend, auto_register=True)
     await w.prepare()
     return w
-
-
-async def add_device(db: asyncpg.Connection, device_id: str, owner: Account | None) -> None:
-    await db.execute(
-        "INSERT INTO devices (device_id, name, owner_id) VALUES ($1, $1, $2::text::uuid)",
-        device_id,
-        owner.id if owner else None,
-    )
 
 
 async def seed_telemetry(db: asyncpg.Connection, device_id: str, count: int = 12) -> None:
@@ -339,38 +330,6 @@ async def test_a_user_exports_shared_and_own_stocks(api: Api, db: asyncpg.Connec
             assert response.json()["error"]["code"] == "stock_not_found"
 
 
-async def insert_series(db: asyncpg.Connection, device_id: str, seconds: int) -> None:
-    """One reading a second, inserted by the server (fast; export reads raw rows only)."""
-    await add_device(db, device_id, None)
-    await db.execute(
-        "INSERT INTO telemetry (time, device_id, metric, value)"
-        " SELECT $1::timestamptz + make_interval(secs => s), $2, 'temp', 20 + sin(s / 60.0)"
-        " FROM generate_series(0, $3 - 1) AS s",
-        T0,
-        device_id,
-        seconds,
-    )
-    await db.execute("ANALYZE telemetry")
-
-
-def series_params(device_id: str, seconds: int, format: str) -> dict[str, str]:
-    """The export query of `insert_series`' whole range."""
-    end = T0 + timedelta(seconds=seconds)
-    return {
-        "device_id": device_id,
-        "format": format,
-        "start": T0.isoformat(),
-        "end": end.isoformat(),
-    }
-
-
-def small_buffer_client(api: Api) -> httpx.AsyncClient:
-    """An admin client whose socket buffers little (no kernel autotuning up to tens of MB),
-    so a client that stops reading is felt by the server at once."""
-    small = [(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)]
-    return api.client(api.admin, transport=httpx.AsyncHTTPTransport(socket_options=small))
-
-
 async def test_a_large_export_streams(api: Api, db: asyncpg.Connection) -> None:
     """Headers and first rows arrive while PostgreSQL is still copying; a client that stops
     reading holds the COPY back (nothing piles up in the server); then the rest arrives."""
@@ -425,7 +384,7 @@ async def test_a_client_leaving_mid_stream_frees_the_connection(
     async def copies_gone() -> bool:
         return await export_backends(db) == 0
 
-    await wait_until(copies_gone, timeout=10)
+    await wait_until("no export COPY left on the server", copies_gone, timeout=10)
     async with api.client(api.admin) as client:
         body = await asyncio.wait_for(export(client, "telemetry", **params), 30)
     assert len(body.content.splitlines()) == 200_000 + 1  # and the header
@@ -443,7 +402,7 @@ async def test_an_export_cut_short_never_looks_complete(api: Api, db: asyncpg.Co
             async def copying() -> bool:
                 return await export_backends(db) == 1
 
-            await wait_until(copying, timeout=10)
+            await wait_until("one export COPY running on the server", copying, timeout=10)
             killed = await db.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE query LIKE 'COPY (SELECT%' AND datname = current_database()"

@@ -33,8 +33,8 @@ from devstack.embedded_pg import embedded_postgres
 from devstack.ports import free_port
 from sql.migrate import upgrade
 from tests.oracle import all_mismatches
+from tests.process_support import spawn_ingester
 from tests.support import unique, wait_until
-from tests.test_crash import spawn_ingester
 from tickwire.settings import MqttAddress
 
 pytestmark = pytest.mark.timeout(150)
@@ -223,7 +223,9 @@ async def wait_subscribed(broker: Mosquitto, db: asyncpg.Connection) -> None:
                 )
             )
 
-        await wait_until(committed, timeout=30, interval=0.5)
+        await wait_until(
+            "the probe device seen by the ingester", committed, timeout=30, interval=0.5
+        )
     finally:
         probe.close()
 
@@ -236,7 +238,7 @@ async def check_outcome(db: asyncpg.Connection, fleet: Fleet) -> dict[str, int]:
         return bool(await db.fetchval("SELECT count(*) FROM telemetry") >= expected)
 
     try:
-        await wait_until(all_committed, timeout=60, interval=0.2)
+        await wait_until(f"{expected} readings committed", all_committed, timeout=60, interval=0.2)
     except AssertionError:
         counts = await db.fetch("SELECT device_id, count(*) FROM telemetry GROUP BY 1 ORDER BY 1")
         raise AssertionError(f"{expected} rows expected, per device: {counts}") from None
@@ -265,7 +267,12 @@ async def check_outcome(db: asyncpg.Connection, fleet: Fleet) -> dict[str, int]:
             ("HIGH_TEMP", fleet.hot.device_id),
         } <= kinds
 
-    await wait_until(controls_alerted, timeout=20, interval=0.2)
+    await wait_until(
+        "OFFLINE on the quiet device and HIGH_TEMP on the hot one",
+        controls_alerted,
+        timeout=20,
+        interval=0.2,
+    )
     alerts = await db.fetch(
         "SELECT kind, subject, state, message FROM alerts WHERE kind IN ('OFFLINE', 'HIGH_TEMP')"
     )
@@ -284,6 +291,7 @@ async def check_outcome(db: asyncpg.Connection, fleet: Fleet) -> dict[str, int]:
     return {"rows": rows, "alerts": len(alerts)}
 
 
+@pytest.mark.slow
 async def test_broker_restart_mid_stream(
     db: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:
@@ -301,7 +309,12 @@ async def test_broker_restart_mid_stream(
                 async def some_committed() -> bool:
                     return bool(await db.fetchval("SELECT count(*) FROM telemetry") >= 1000)
 
-                await wait_until(some_committed, timeout=30, interval=0.05)
+                await wait_until(
+                    "1000 readings committed before the broker stops",
+                    some_committed,
+                    timeout=30,
+                    interval=0.05,
+                )
                 broker.stop()
                 at_stop = await db.fetchval("SELECT count(*) FROM telemetry")
                 fleet.flush_old_hot_readings()  # queued by paho while the broker is away
@@ -343,6 +356,7 @@ class RestartablePostgres(AbstractContextManager["RestartablePostgres"]):
         self.stop()
 
 
+@pytest.mark.slow
 async def test_database_restart_mid_stream(tmp_path: Path) -> None:
     """The PostgreSQL server stops (fast shutdown: every connection is cut) and starts again
     while the devices keep publishing; the ingester reconnects by itself."""
@@ -363,7 +377,12 @@ async def test_database_restart_mid_stream(tmp_path: Path) -> None:
                             count = await db.fetchval("SELECT count(*) FROM telemetry")
                             return bool(count >= 1000)
 
-                        await wait_until(some_committed, timeout=30, interval=0.05)
+                        await wait_until(
+                            "1000 readings committed before the database stops",
+                            some_committed,
+                            timeout=30,
+                            interval=0.05,
+                        )
                         at_stop = await db.fetchval("SELECT count(*) FROM telemetry")
                         await db.close()
                         await asyncio.to_thread(server.stop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devstack.broker import Mosquitto
 from tests.api_support import Api
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
 from tests.support import publish, wait_until
 
 
@@ -24,7 +24,7 @@ async def test_health_reports_database_broker_and_ingest_lag(
             ingest = (await client.get("/health")).json()["ingest"]
             return bool(ingest["committed_rows"] == 1 and 0 <= ingest["lag_s"] < 30)
 
-        await wait_until(committed)
+        await wait_until("/health reporting the committed row", committed)
 
         broker.stop()
         response = await client.get("/health")

@@ -1,4 +1,4 @@
-"""A device never speaks for another (DESIGN.md, "Strictness and sessions"): a tick's source is
+"""A device never speaks for another (docs/architecture.md, "Identity"): a tick's source is
 a device allowed to publish that ticker, and only a device's own topics (or credentials) change
 its status, last_seen and alerts. With the real ingester on a broker without ACLs (its own
 checks) and on Mosquitto with dynamic security and per-device accounts (the broker's)."""
@@ -14,10 +14,11 @@ import pytest
 from devstack.broker import Mosquitto
 from tests.alerts_support import Starter, add_device, alerts, starting, wait_alert
 from tests.api_support import Api
-from tests.conftest import RunningIngester, SecureBroker
+from tests.broker_support import SecureBroker
+from tests.credentials_support import connected, two_owners
+from tests.credentials_support import publish as device_publish
+from tests.ingest_support import RunningIngester
 from tests.support import Message, publish, wait_until
-from tests.test_credentials_api import connected, two_owners
-from tests.test_credentials_api import publish as device_publish
 
 
 @pytest.fixture
@@ -144,7 +145,7 @@ async def test_a_device_topic_is_refused_for_unknown_devices_without_auto_regist
     async def handled() -> bool:
         return bool(await db.fetchval("SELECT sum(received) FROM ingest_status") == 3)
 
-    await wait_until(handled)
+    await wait_until("3 messages received by the ingester", handled)
     assert await ticks(db) == {("T", 2.0, "known")}
     reasons = await db.fetch("SELECT topic, reason FROM dead_letters ORDER BY id")
     assert [(r["topic"], r["reason"]) for r in reasons] == [
@@ -175,7 +176,7 @@ async def test_with_device_accounts_a_device_publishes_prices_only_as_itself(
         async def landed() -> bool:
             return bool(await db.fetchval("SELECT count(*) FROM prices") == 1)
 
-        await wait_until(landed)
+        await wait_until("the tick stored", landed)
     finally:
         link.close()
     assert await ticks(db) == {("SAME", 4.0, mine)}

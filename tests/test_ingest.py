@@ -13,7 +13,7 @@ import asyncpg
 from devstack.broker import Mosquitto
 from ingest.batch import OVERSIZED_KEPT_BYTES
 from sql.migrate import current, head, upgrade
-from tests.conftest import RunningIngester, ingest_settings, start_ingester
+from tests.ingest_support import RunningIngester, ingest_settings, start_ingester
 from tests.oracle import all_mismatches, answer_mismatches
 from tests.support import Message, publish, wait_until
 
@@ -27,7 +27,7 @@ async def wait_received(db: asyncpg.Connection, count: int, timeout: float = 30)
         received = await db.fetchval("SELECT coalesce(sum(received), 0) FROM ingest_status")
         return bool(received >= count)
 
-    await wait_until(done, timeout)
+    await wait_until(f"{count} messages received by the ingester", done, timeout)
 
 
 async def wait_committed(db: asyncpg.Connection, rows: int, timeout: float = 30) -> None:
@@ -39,7 +39,7 @@ async def wait_committed(db: asyncpg.Connection, rows: int, timeout: float = 30)
         )
         return bool(stored >= rows)
 
-    await wait_until(done, timeout)
+    await wait_until(f"{rows} raw rows stored", done, timeout)
 
 
 async def no_pending_windows(db: asyncpg.Connection) -> bool:
@@ -158,7 +158,7 @@ async def test_rollups_equal_raw_recomputation_including_late_data(
     rng.shuffle(messages)
     publish(broker.url, messages)
     await wait_committed(db, len(messages))
-    await wait_until(lambda: no_pending_windows(db), 30)
+    await wait_until("no rollup window pending", lambda: no_pending_windows(db), 30)
     assert await all_mismatches(db) == []
 
     # Late data: two days back (older than every refresh window), and into buckets that exist,
@@ -181,7 +181,7 @@ async def test_rollups_equal_raw_recomputation_including_late_data(
     assert await answer_mismatches(db, now - timedelta(days=3), now + timedelta(minutes=1)) == []
     assert await all_mismatches(db, settled_only=True) == []
     # …and everywhere once the pending windows are refreshed, which takes moments.
-    await wait_until(lambda: no_pending_windows(db), 30)
+    await wait_until("no rollup window pending", lambda: no_pending_windows(db), 30)
     assert await all_mismatches(db) == []
 
 
@@ -193,7 +193,7 @@ async def test_qos0_is_accepted(
     async def arrived() -> bool:
         return bool(await db.fetchval("SELECT count(*) FROM prices WHERE ticker = 'QZ'") == 1)
 
-    await wait_until(arrived)
+    await wait_until("the QZ tick stored", arrived)
 
 
 async def test_a_message_the_database_refuses_is_dead_lettered_and_ingest_goes_on(
@@ -214,7 +214,7 @@ async def test_a_message_the_database_refuses_is_dead_lettered_and_ingest_goes_o
     async def settled() -> bool:
         return bool(await db.fetchval("SELECT count(*) FROM telemetry") == 1)
 
-    await wait_until(settled)
+    await wait_until("the one good reading stored", settled)
     row = await db.fetchrow("SELECT reason, payload FROM dead_letters")
     assert row["reason"] == "db_rejected" and bytes(row["payload"]) == poisoned.encode()
     assert await db.fetchval("SELECT status FROM device_commands") == "pending"

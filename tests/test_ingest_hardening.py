@@ -22,11 +22,12 @@ from ingest.pruner import prune_dead_letters
 from ingest.stats import Stats
 from ingest.subscriber import Received
 from ingest.writer import Writer
-from tests.conftest import SecureBroker, ingest_settings, start_ingester
+from tests.broker_support import SecureBroker
 from tests.device_link import DeviceLink
+from tests.ingest_support import ingest_settings, start_ingester
+from tests.payload_support import nested
+from tests.process_support import spawn_ingester
 from tests.support import publish, unique, wait_until
-from tests.test_contract import nested
-from tests.test_crash import spawn_ingester
 from tickwire import brokerauth
 from tickwire.contract import Limits, Parsed
 from tickwire.settings import MqttAddress
@@ -71,7 +72,9 @@ async def test_a_poison_message_is_dead_lettered_acknowledged_and_ingest_goes_on
             count = "SELECT count(*) FROM telemetry WHERE device_id = $1"
             return await _count(db, count, device_id) == sent
 
-        await wait_until(landed, timeout=45, interval=0.5)
+        await wait_until(
+            f"all {sent} readings of {device_id} stored", landed, timeout=45, interval=0.5
+        )
 
     poison = {
         telemetry: b'{"temperature":21,"x":' + nested(10_000, kinds=b"[{") + b"}",
@@ -86,11 +89,7 @@ async def test_a_poison_message_is_dead_lettered_acknowledged_and_ingest_goes_on
             assert not (await asyncio.to_thread(device.publish, topic, payload)).is_failure
         await reading_lands()
         assert ingester.poll() is None, _tail(log)
-        rows = await db.fetch("SELECT topic, payload, payload_size, reason FROM dead_letters")
-        assert {(r["topic"], bytes(r["payload"]), r["payload_size"]) for r in rows} == {
-            (topic, payload, len(payload)) for topic, payload in poison.items()
-        }
-        assert {r["reason"] for r in rows} == {"not_json"}
+        await _assert_dead_lettered_as_not_json(db, poison)
 
         ingester.terminate()
         assert await asyncio.to_thread(ingester.wait, 30) == 0, _tail(log)
@@ -103,6 +102,17 @@ async def test_a_poison_message_is_dead_lettered_acknowledged_and_ingest_goes_on
         device.close()
         ingester.terminate()
         await asyncio.to_thread(ingester.wait, 30)
+
+
+async def _assert_dead_lettered_as_not_json(
+    db: asyncpg.Connection, messages: dict[str, bytes]
+) -> None:
+    """The dead letters are exactly `messages` (topic → payload), whole, each `not_json`."""
+    rows = await db.fetch("SELECT topic, payload, payload_size, reason FROM dead_letters")
+    assert {(r["topic"], bytes(r["payload"]), r["payload_size"]) for r in rows} == {
+        (topic, payload, len(payload)) for topic, payload in messages.items()
+    }
+    assert {r["reason"] for r in rows} == {"not_json"}
 
 
 def _explode(topic: str, payload: bytes, received_at: datetime, limits: Limits, /) -> Parsed:
@@ -182,11 +192,22 @@ async def test_payload_limits_of_the_broker_and_of_the_ingester(
     async def marker_landed() -> bool:
         return await _count(db, "SELECT count(*) FROM telemetry") == 1
 
-    await wait_until(marker_landed)
+    await wait_until("the marker reading stored", marker_landed)
     rows = await db.fetch("SELECT reason, payload, payload_size FROM dead_letters")
     assert [tuple(r) for r in rows] == [("oversized", between[:OVERSIZED_KEPT_BYTES], len(between))]
     received = await _count(db, "SELECT sum(received) FROM ingest_status")
     assert received == 2  # nothing of the two the broker refused
+
+
+def _retain(url: str, topic: str, payload: bytes) -> None:
+    """Publish `payload` retained on `topic` (QoS 1, acknowledged)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("retainer"))
+    address = MqttAddress(url)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    client.publish(topic, payload, qos=1, retain=True).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
 
 
 @pytest.mark.parametrize("protocol", [5, 311])
@@ -210,21 +231,13 @@ async def test_a_retained_message_is_ingested_once_across_resubscriptions(
             count = "SELECT count(*) FROM telemetry WHERE device_id = $1"
             return await _count(db, count, f"probe-{probes}") == 1
 
-        await wait_until(landed, timeout=60, interval=0.2)
+        await wait_until(f"the reading of probe-{probes} stored", landed, timeout=60, interval=0.2)
 
     async def kept_rows() -> int:
         return await _count(db, "SELECT count(*) FROM telemetry WHERE device_id = 'kept'")
 
     try:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("retainer"))
-        address = MqttAddress(broker.url)
-        client.connect(address.host, address.port)
-        client.loop_start()
-        client.publish(
-            retained_topic, b'{"temperature":21.5}', qos=1, retain=True
-        ).wait_for_publish(10)
-        client.disconnect()
-        client.loop_stop()
+        _retain(broker.url, retained_topic, b'{"temperature":21.5}')
         await probe_committed()
         assert await kept_rows() == 1
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from devstack.broker import Mosquitto
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
 from tests.support import publish, wait_until
 from tickwire import journal
 
@@ -134,7 +134,7 @@ async def test_a_batch_streams_one_event_per_subject_in_time_order(
             await db.fetchval("SELECT count(*) FROM stream_events WHERE kind = 'telemetry'")
         )
 
-    await wait_until(streamed)
+    await wait_until("a telemetry event in the journal", streamed)
     [event] = await db.fetch("SELECT data FROM stream_events WHERE kind = 'telemetry'")
     got = json.loads(event["data"])["readings"]
     assert [r["values"]["temperature"] for r in got] == [float(i) for i in range(99, -1, -1)]

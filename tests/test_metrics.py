@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import asyncpg
-from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.broker import Mosquitto
-from tests.api_support import Api
-from tests.conftest import RunningIngester
+from tests.api_support import Api, samples
+from tests.ingest_support import RunningIngester
 from tests.support import publish, wait_until
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 async def test_metrics_expose_ingest_counters_dead_letters_and_requests(
@@ -34,7 +25,7 @@ async def test_metrics_expose_ingest_counters_dead_letters_and_requests(
     async def committed() -> bool:
         return bool(await db.fetchval("SELECT coalesce(sum(received), 0) FROM ingest_status") == 3)
 
-    await wait_until(committed)
+    await wait_until("3 messages received by the ingester", committed)
     instance = ingester.settings.ingest_instance
     async with api.client() as client:
         response = await client.get("/metrics")

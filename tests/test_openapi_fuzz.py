@@ -54,6 +54,7 @@ async def fuzz(api: Api, account: Account, seed: int) -> tuple[int, str]:
     return process.returncode or 0, output.decode(errors="replace")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ST.exists() and not shutil.which("st"), reason="schemathesis missing")
 async def test_no_input_makes_the_api_fail_or_break_its_schema(api: Api) -> None:
     # The user first: the admin's run may deactivate or delete it.

@@ -16,11 +16,10 @@ import pytest
 
 from devstack.broker import Mosquitto
 from ingest.writer import Writer
-from tests.api_support import Api
-from tests.conftest import RunningIngester, ingest_settings, start_ingester
+from tests.api_support import Api, samples
+from tests.ingest_support import RunningIngester, ingest_settings, start_ingester
 from tests.oracle import all_mismatches, answer_mismatches
 from tests.support import Message, publish, wait_until
-from tests.test_metrics import samples
 from tickwire.contract import MAX_MAGNITUDE, PriceRow
 
 HUGE = MAX_MAGNITUDE  # accepted: 1e300
@@ -53,7 +52,7 @@ async def settled(db: asyncpg.Connection, timeout: float = 30) -> None:
     async def empty() -> bool:
         return not await db.fetchval("SELECT count(*) FROM rollup_pending")
 
-    await wait_until(empty, timeout)
+    await wait_until("no rollup window pending", empty, timeout)
 
 
 async def test_huge_readings_leave_every_rollup_level_exact(
@@ -79,7 +78,7 @@ async def test_huge_readings_leave_every_rollup_level_exact(
         ("stocks/BIG", {"price": 1.0, "volume": BEYOND}),
     ]
     publish(broker.url, messages + hostile)
-    await wait_until(lambda: _at_least(db, len(messages)))
+    await wait_until(f"{len(messages)} raw rows stored", lambda: _at_least(db, len(messages)))
     await settled(db)
 
     assert await all_mismatches(db) == []
@@ -184,12 +183,12 @@ async def test_a_refresh_that_fails_stays_pending_across_restarts_and_ingest_goe
     async def failed_once() -> bool:
         return bool(await db.fetchval("SELECT max(attempts) FROM rollup_pending") or 0)
 
-    await wait_until(failed_once)
+    await wait_until("a rollup window failing once", failed_once)
     error = await db.fetchval("SELECT last_error FROM rollup_pending WHERE attempts > 0")
     assert error.startswith("22003")
     live = ("devices/ok/telemetry", {"temperature": 2})
     publish(broker.url, [live])
-    await wait_until(lambda: _at_least(db, 4))
+    await wait_until("4 raw rows stored", lambda: _at_least(db, 4))
     assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
     async with api.client() as client:
         found = samples((await client.get("/metrics")).text)

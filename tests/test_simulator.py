@@ -34,7 +34,8 @@ from simulator.settings import SimulatorSettings
 from simulator.stats import Stats
 from simulator.walk import PriceWalk
 from tests.api_support import Api
-from tests.conftest import RunningIngester, SecureBroker, ingest_settings, start_ingester
+from tests.broker_support import SecureBroker
+from tests.ingest_support import RunningIngester, ingest_settings, start_ingester
 from tests.support import unique, wait_until
 from tickwire.contract import acks_topic, commands_topic
 from tickwire.settings import MqttAddress
@@ -259,7 +260,7 @@ async def set_interval(db: asyncpg.Connection, url: str, device_id: str, seconds
         status = await db.fetchval("SELECT status FROM device_commands WHERE id = $1", command_id)
         return bool(status == "ok")
 
-    await wait_until(settled)
+    await wait_until("the command acknowledged ok", settled)
 
 
 async def assert_registered(db: asyncpg.Connection, prefix: str) -> None:
@@ -311,7 +312,7 @@ async def test_a_simulated_fleet_lands_in_the_database(
     async def slowed_device_publishes() -> bool:
         return await count(db, telemetry_of, slowed) > 0
 
-    await wait_until(slowed_device_publishes, timeout=20)
+    await wait_until("the slowed device publishing", slowed_device_publishes, timeout=20)
     await set_interval(db, broker.url, slowed, 0.5)
     stats = await asyncio.wait_for(simulation, 30)
     assert stats.unconfirmed == 0 and stats.failed.total() == 0
@@ -324,7 +325,7 @@ async def test_a_simulated_fleet_lands_in_the_database(
             and await count(db, "SELECT count(*) FROM prices") == stats.published["price"]
         )
 
-    await wait_until(everything_arrived)
+    await wait_until("everything the simulator published stored", everything_arrived)
     assert await count(db, "SELECT count(*) FROM dead_letters") == 0
     assert await count(db, telemetry_of, slowed) < 0.75 * await count(db, telemetry_of, other)
     await assert_registered(db, prefix)
@@ -456,13 +457,16 @@ async def test_the_simulator_provisions_its_devices_and_renews_refused_credentia
             return telemetry + await count(db, "SELECT count(*) FROM prices") == published
 
         first = stats.data_published
-        await wait_until(lambda: everything_arrived(first))
+        await wait_until("everything of the first run stored", lambda: everything_arrived(first))
         with caplog.at_level(logging.WARNING, "simulator.provision"):
             again = await asyncio.wait_for(run(provisioned), 60)
         assert "credentials refused by the broker" in caplog.text
         assert credentials.load(path)[devices[0]] != issued[devices[0]]
         assert again.unconfirmed == 0 and again.rejected == 0
-        await wait_until(lambda: everything_arrived(first + again.data_published))
+        await wait_until(
+            "everything of both runs stored",
+            lambda: everything_arrived(first + again.data_published),
+        )
         assert await count(db, "SELECT count(*) FROM dead_letters") == 0
     finally:
         await ingester.close()

@@ -25,7 +25,8 @@ from devstack.broker import Mosquitto
 from devstack.ports import free_port
 from simulator.app import run
 from simulator.settings import SimulatorSettings
-from tests.conftest import RunningIngester
+from simulator.stats import Stats
+from tests.ingest_support import RunningIngester
 from tests.oracle import all_mismatches
 from tests.support import unique, wait_until
 from tickwire.settings import MqttAddress
@@ -113,6 +114,7 @@ def sim_settings(broker: Mosquitto, data_dir: Path, **values: Any) -> SimulatorS
     return SimulatorSettings(**(base | values))
 
 
+@pytest.mark.slow
 async def test_a_row_stays_in_the_buffer_until_the_broker_acknowledges_it(
     broker: Mosquitto, tmp_path: Path
 ) -> None:
@@ -127,7 +129,7 @@ async def test_a_row_stays_in_the_buffer_until_the_broker_acknowledges_it(
         async def live() -> bool:
             return len(observer.snapshot().get(device, [])) >= 10
 
-        await wait_until(live, 20)
+        await wait_until("10 live readings of the device", live, 20)
         os.kill(broker.process.pid, signal.SIGSTOP)  # the broker keeps the TCP link, never acks
         try:
             await asyncio.sleep(1.5)
@@ -141,7 +143,7 @@ async def test_a_row_stays_in_the_buffer_until_the_broker_acknowledges_it(
         async def acknowledged() -> bool:
             return not buffered(settings.buffer_path)
 
-        await wait_until(acknowledged, 20)
+        await wait_until("the buffer empty (everything acknowledged)", acknowledged, 20)
     finally:
         stop.set()
         stats = await asyncio.wait_for(simulation, 30)
@@ -177,6 +179,7 @@ def spawn_simulator(url: str, data_dir: Path, prefix: str, *extra: str) -> Any:
     )
 
 
+@pytest.mark.slow
 async def test_a_killed_simulator_flushes_its_buffer_when_restarted(
     db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester, tmp_path: Path
 ) -> None:
@@ -189,7 +192,7 @@ async def test_a_killed_simulator_flushes_its_buffer_when_restarted(
         async def filling() -> bool:
             return len(buffered(path)) >= 60
 
-        await wait_until(filling, 40, interval=0.2)
+        await wait_until("60 messages buffered", filling, 40, interval=0.2)
     finally:
         first.kill()
         await first.wait()
@@ -222,7 +225,7 @@ async def test_a_killed_simulator_flushes_its_buffer_when_restarted(
         sensors = sum(max(s) for d, s in seqs.items() if "sensor" in d)
         return bool(telemetry == 2 * sensors and prices == max(seqs[f"{prefix}-feed-1"]))
 
-    await wait_until(landed, 30)
+    await wait_until("every buffered reading and tick stored", landed, 30)
     rows = await db.fetch(
         "SELECT DISTINCT device_id, (extract(epoch FROM time) * 1000)::int8 AS ts FROM telemetry"
         " WHERE device_id LIKE $1",
@@ -279,6 +282,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.transport.abort()
 
 
+@pytest.mark.slow
 async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_stale_alert(
     db: asyncpg.Connection,
     database_url: str,
@@ -310,7 +314,7 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
         async def flowing() -> bool:
             return bool(await db.fetchval("SELECT count(*) FROM telemetry") >= 30)
 
-        await wait_until(flowing, 30)
+        await wait_until("30 readings stored", flowing, 30)
         went_down = datetime.now(UTC)
         await cable.unplug()
         await asyncio.sleep(30)
@@ -320,7 +324,7 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
         async def flushed() -> bool:
             return not buffered(settings.buffer_path)
 
-        await wait_until(flushed, 40, interval=0.2)
+        await wait_until("the buffer flushed", flushed, 40, interval=0.2)
         await asyncio.sleep(3)  # live again for a while
     finally:
         stop.set()
@@ -338,35 +342,8 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
     assert sum(max(seqs[d]) for d in sensors) == stats.published["telemetry"]
     assert max(seqs[f"{prefix}-feed-1"]) == stats.published["price"]
 
-    # Exactly once in the database, rollups right.
-    async def landed() -> bool:
-        telemetry = await db.fetchval("SELECT count(*) FROM telemetry")
-        prices = await db.fetchval("SELECT count(*) FROM prices")
-        return bool(
-            telemetry == 2 * stats.published["telemetry"] and prices == stats.published["price"]
-        )
-
-    await wait_until(landed, 30)
-
-    async def rollups_right() -> bool:
-        return not await all_mismatches(db)
-
-    await wait_until(rollups_right, 30)
-    assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
-
-    # The devices went OFFLINE while away (alerts raised), and being back cleared that.
-    async def none_offline() -> bool:
-        active = await db.fetchval(
-            "SELECT count(*) FROM alerts WHERE kind = 'OFFLINE' AND state <> 'CLEARED'"
-        )
-        return bool(active == 0)
-
-    await wait_until(none_offline, 20)
-    offline = await db.fetch("SELECT device_id, raised_at FROM alerts WHERE kind = 'OFFLINE'")
-    assert {r["device_id"] for r in offline} >= set(sensors)
-    assert all(went_down < r["raised_at"] < came_back for r in offline)
-    statuses = await db.fetch("SELECT status FROM devices WHERE device_id LIKE $1", f"{prefix}-%")
-    assert {r["status"] for r in statuses} == {"ONLINE"}
+    await _exactly_once_with_rollups_right(db, stats)
+    await _offline_while_away_online_since(db, prefix, went_down, came_back)
 
     # Hot readings were replayed (old when they arrived), and none raised HIGH_TEMP.
     max_lag = timedelta(seconds=ingester.settings.alerts_max_lag_s)
@@ -388,3 +365,42 @@ async def test_a_device_offline_for_30_s_then_back_loses_nothing_and_raises_no_s
             alert["raised_at"] - max_lag - timedelta(seconds=1),
         )
         assert fresh, f"HIGH_TEMP from a replayed reading: {dict(alert)}"
+
+
+async def _exactly_once_with_rollups_right(db: asyncpg.Connection, stats: Stats) -> None:
+    """Every published reading and tick in the database once, rollups right, no dead letter."""
+
+    async def landed() -> bool:
+        telemetry = await db.fetchval("SELECT count(*) FROM telemetry")
+        prices = await db.fetchval("SELECT count(*) FROM prices")
+        return bool(
+            telemetry == 2 * stats.published["telemetry"] and prices == stats.published["price"]
+        )
+
+    await wait_until("everything the simulator published stored", landed, 30)
+
+    async def rollups_right() -> bool:
+        return not await all_mismatches(db)
+
+    await wait_until("rollups matching the raw rows", rollups_right, 30)
+    assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def _offline_while_away_online_since(
+    db: asyncpg.Connection, prefix: str, went_down: datetime, came_back: datetime
+) -> None:
+    """The sensors went OFFLINE while away (alerts raised), and being back cleared that."""
+    sensors = [f"{prefix}-sensor-{n}" for n in (1, 2, 3)]
+
+    async def none_offline() -> bool:
+        active = await db.fetchval(
+            "SELECT count(*) FROM alerts WHERE kind = 'OFFLINE' AND state <> 'CLEARED'"
+        )
+        return bool(active == 0)
+
+    await wait_until("no active OFFLINE alert", none_offline, 20)
+    offline = await db.fetch("SELECT device_id, raised_at FROM alerts WHERE kind = 'OFFLINE'")
+    assert {r["device_id"] for r in offline} >= set(sensors)
+    assert all(went_down < r["raised_at"] < came_back for r in offline)
+    statuses = await db.fetch("SELECT status FROM devices WHERE device_id LIKE $1", f"{prefix}-%")
+    assert {r["status"] for r in statuses} == {"ONLINE"}

@@ -28,10 +28,10 @@ import pytest
 
 from api.stream.routing import ABSENT, Routes, delivers
 from api.stream.subscriber import DEVICE, TICKER, Selection, Subscriber
-from bench.export import api_process
 from devstack.broker import Mosquitto
 from tests.api_support import Account, Api, running_api
-from tests.conftest import RunningIngester
+from tests.ingest_support import RunningIngester
+from tests.process_support import api_process
 from tests.support import publish, unique, wait_until
 from tickwire import journal
 from tickwire.journal import Event
@@ -257,6 +257,7 @@ def _time(text: str) -> datetime:
 # --- resume ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_resume_with_last_event_id_gets_exactly_the_missed_events(
     api: Api, db: asyncpg.Connection
 ) -> None:
@@ -463,7 +464,10 @@ async def test_a_stalled_client_is_dropped_and_delays_no_one(
     dropped_before = await metric(api, dropped)
     clients_before = await metric(api, "tickwire_stream_clients")
     with stalled_client(api, api.admin):
-        await wait_until(lambda: _metric_is(api, "tickwire_stream_clients", clients_before + 1))
+        await wait_until(
+            "the stalled client counted",
+            lambda: _metric_is(api, "tickwire_stream_clients", clients_before + 1),
+        )
         async with stream(api, api.admin, {"devices": device}) as reader:
             started = time.perf_counter()
             pad = "x" * 2000  # 40 × 100 events of 2 kB: 8 MB, 32 times the bound
@@ -476,7 +480,11 @@ async def test_a_stalled_client_is_dropped_and_delays_no_one(
                 received += await reader.events_until(last, timeout=20)
             elapsed = time.perf_counter() - started
             assert [f.id for f in received] == list(range(last - 3999, last + 1))
-            await wait_until(lambda: _metric_is(api, dropped, dropped_before + 1), timeout=10)
+            await wait_until(
+                "the stalled client dropped",
+                lambda: _metric_is(api, dropped, dropped_before + 1),
+                timeout=10,
+            )
             # The stalled one is gone from the hub (its buffer freed), the reader is not.
             assert await metric(api, "tickwire_stream_clients") == clients_before + 1
     # Far below the 30 s a stalled send would take to notice: nobody waited for it.
@@ -569,6 +577,7 @@ def test_the_indexes_find_exactly_whom_the_rule_delivers_to() -> None:
         assert set(found) == {s for s in live if delivers(s, key, owner, audience)}
 
 
+@pytest.mark.slow
 def test_stopping_the_api_ends_open_streams_first(database_url: str, tmp_path: Path) -> None:
     """`python -m api` on SIGTERM: open streams get `dropped` (shutdown) and end, so uvicorn's
     graceful shutdown (which waits for every response) finishes at once."""

@@ -23,9 +23,9 @@ import httpx
 import psutil
 import pytest
 
-from bench.child import postmaster, stack_child
 from devstack.ports import free_port
 from devstack.supervisor import Backoff, Restart, keep
+from tests.process_support import postmaster, stack_child
 from tests.steady import SteadyDevice
 from tests.support import unique, wait_until
 from tickwire.settings import embedded_database_url
@@ -77,7 +77,7 @@ async def test_keeper_restarts_with_growing_delays_until_stopped(
     unit = Flaky([-9, 1, 0], bad_starts=1)
     stop = asyncio.Event()
     keeper = asyncio.create_task(keep(unit, stop, Backoff(first_s=0.05, max_s=10, healthy_s=60)))
-    await wait_until(lambda: _true(len(unit.starts) == 3), timeout=10)
+    await wait_until("3 starts of the unit", lambda: _true(len(unit.starts) == 3), timeout=10)
     stop.set()
     await asyncio.wait_for(keeper, 5)
     gaps = [b - a for a, b in zip(unit.starts, unit.starts[1:], strict=False)]
@@ -233,13 +233,15 @@ class Readings:
                 return len(await self.stored()) >= target
             return False
 
-        await wait_until(enough, timeout=60, interval=0.2)
+        await wait_until(f"{target} readings stored", enough, timeout=60, interval=0.2)
 
     async def assert_exactly_once(self, at_least: int) -> None:
         """Stop the device; every reading it got a PUBACK for is stored, and only once."""
         await asyncio.to_thread(self.device.stop)
         assert self.device.unacknowledged() == 0
-        await wait_until(self.all_acked_stored, timeout=60, interval=0.2)
+        await wait_until(
+            "every acknowledged reading stored", self.all_acked_stored, timeout=60, interval=0.2
+        )
         await asyncio.sleep(2)  # a late redelivery would show up as a duplicate now
         rows = await self.stored()
         published, acked = self.device.published, self.device.acked
@@ -254,8 +256,10 @@ async def kill_and_wait_for_restart(stack: RunningStack, name: str) -> None:
     assert child is not None, f"no {name} running"
     child.send_signal(signal.SIGKILL)
     await asyncio.to_thread(child.wait, 10)
-    await wait_until(lambda: _replaced(stack, name, child.pid), timeout=60, interval=0.2)
-    await wait_until(lambda: healthy(stack), timeout=120, interval=0.5)
+    await wait_until(
+        f"{name} replaced", lambda: _replaced(stack, name, child.pid), timeout=60, interval=0.2
+    )
+    await wait_until("the stack healthy", lambda: healthy(stack), timeout=120, interval=0.5)
 
 
 def assert_restarts_logged(
@@ -273,15 +277,21 @@ async def stop(stack: RunningStack) -> None:
     assert await asyncio.to_thread(stack.process.wait, 60) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_kill_9_of_each_part_restarts_it_and_loses_nothing(
     database_url: str, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
     with make_up(tmp_path, database_url) as stack:
-        await wait_until(lambda: healthy(stack), timeout=180, interval=0.5)
+        await wait_until("the stack healthy", lambda: healthy(stack), timeout=180, interval=0.5)
         readings = Readings(database_url, await steady_device(stack))
         try:
-            await wait_until(readings.all_acked_stored, timeout=60, interval=0.2)
+            await wait_until(
+                "every acknowledged reading stored",
+                readings.all_acked_stored,
+                timeout=60,
+                interval=0.2,
+            )
             for name in ("ingest", "api"):
                 await kill_and_wait_for_restart(stack, name)
                 await readings.flowing()
@@ -297,21 +307,33 @@ async def test_kill_9_of_each_part_restarts_it_and_loses_nothing(
                     )
                 )
 
-            await wait_until(simulator_publishes_again, timeout=90, interval=0.5)
+            await wait_until(
+                "the simulator publishing again",
+                simulator_publishes_again,
+                timeout=90,
+                interval=0.5,
+            )
 
             # Mosquitto 2.0 saves its state every few seconds, not per message: a kill -9 loses
             # what it acknowledged since (docs/deploy.md). So the device holds its next readings
             # back until everything acknowledged is committed, and publishes on through the
             # outage (paho queues, then resends on reconnect).
             readings.device.pause()
-            await wait_until(readings.all_acked_stored, timeout=60, interval=0.2)
+            await wait_until(
+                "every acknowledged reading stored",
+                readings.all_acked_stored,
+                timeout=60,
+                interval=0.2,
+            )
             mosquitto = stack.child("mosquitto")
             assert mosquitto is not None
             mosquitto.send_signal(signal.SIGKILL)
             readings.device.resume()
             await asyncio.to_thread(mosquitto.wait, 10)
-            await wait_until(lambda: _replaced(stack, "mosquitto", mosquitto.pid), 60, 0.2)
-            await wait_until(lambda: healthy(stack), timeout=120, interval=0.5)
+            await wait_until(
+                "mosquitto replaced", lambda: _replaced(stack, "mosquitto", mosquitto.pid), 60, 0.2
+            )
+            await wait_until("the stack healthy", lambda: healthy(stack), timeout=120, interval=0.5)
             await readings.flowing()
         finally:
             await readings.assert_exactly_once(at_least=400)
@@ -319,21 +341,32 @@ async def test_kill_9_of_each_part_restarts_it_and_loses_nothing(
         await stop(stack)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_kill_9_of_the_embedded_database_restarts_it_and_loses_nothing(
     tmp_path: Path,
 ) -> None:
     with make_up(tmp_path, None) as stack:
-        await wait_until(lambda: healthy(stack), timeout=240, interval=0.5)
+        await wait_until("the stack healthy", lambda: healthy(stack), timeout=240, interval=0.5)
         database_url = embedded_database_url(tmp_path / "data" / "pg")
         readings = Readings(database_url, await steady_device(stack))
         try:
-            await wait_until(readings.all_acked_stored, timeout=60, interval=0.2)
+            await wait_until(
+                "every acknowledged reading stored",
+                readings.all_acked_stored,
+                timeout=60,
+                interval=0.2,
+            )
             postmaster = stack.database()
             assert postmaster is not None
             postmaster.send_signal(signal.SIGKILL)
-            await wait_until(lambda: _postmaster_replaced(stack, postmaster.pid), 120, 0.5)
-            await wait_until(lambda: healthy(stack), timeout=120, interval=0.5)
+            await wait_until(
+                "the postmaster replaced",
+                lambda: _postmaster_replaced(stack, postmaster.pid),
+                120,
+                0.5,
+            )
+            await wait_until("the stack healthy", lambda: healthy(stack), timeout=120, interval=0.5)
             await readings.flowing()
         finally:
             await readings.assert_exactly_once(at_least=100)

@@ -18,10 +18,9 @@ from simulator.registry import register
 from simulator.settings import SimulatorSettings
 from sql.migrate import upgrade
 from tests.alerts_support import add_device
-from tests.api_support import Account, Api
-from tests.conftest import RunningIngester
-from tests.support import fresh_database, publish, wait_until
-from tests.test_crud_devices import _telemetry, expect
+from tests.api_support import Account, Api, expect
+from tests.ingest_support import RunningIngester
+from tests.support import backfill_telemetry, fresh_database, publish, wait_until
 
 DEVICE = "reused-1"
 READINGS = 5
@@ -79,7 +78,7 @@ async def test_a_retired_id_keeps_its_history_from_anyone_else(
 ) -> None:
     alice, bob = await api.register("alice"), await api.register("bob")
     await create(api, alice)
-    await _telemetry(db, DEVICE, READINGS)
+    await backfill_telemetry(db, DEVICE, READINGS)
     await db.execute(
         "INSERT INTO alerts (kind, subject, device_id, severity, message)"
         " VALUES ('OFFLINE', $1, $1, 'warning', 'no message for 10 s')",
@@ -153,7 +152,7 @@ async def test_the_ingester_never_registers_a_retired_id(
     async def handled() -> bool:
         return bool(await db.fetchval("SELECT coalesce(sum(received), 0) FROM ingest_status") >= 5)
 
-    await wait_until(handled)
+    await wait_until("5 messages received by the ingester", handled)
     reasons = await db.fetch("SELECT topic, reason FROM dead_letters ORDER BY id")
     assert [(r["topic"], r["reason"]) for r in reasons] == [
         (f"devices/{DEVICE}/telemetry", "device_deleted"),

@@ -1,4 +1,4 @@
-"""The MQTT contract of DESIGN.md, defined once: topics, and payloads parsed into rows.
+"""The MQTT contract (docs/architecture.md), defined once: topics, and payloads parsed into rows.
 
 `parse()` is the single place where a device message becomes rows or a `Rejected` reason
 (its JSON and the numbers in it are read by `tickwire.payload`). It is pure (no I/O) so the

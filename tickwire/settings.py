@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class CommonSettings(BaseSettings):
-    """The `TICKWIRE_*` variables of DESIGN.md that more than one service needs."""
+    """The `TICKWIRE_*` variables (README.md, "Configuration") more than one service needs."""
 
     model_config = SettingsConfigDict(env_prefix="TICKWIRE_", env_file=".env", extra="ignore")
 

@@ -100,10 +100,6 @@ class Hub:
         self.closed = True
         self.close_all("shutdown")
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
-
     async def _connect(self, first: bool = False) -> asyncpg.Connection:
         conn = await asyncpg.connect(self.url)
         try:

@@ -84,7 +84,3 @@ class Subscriber:
         self._frames.clear()
         self._size = 0
         self.wake.set()
-
-    @property
-    def buffered(self) -> int:
-        return self._size

@@ -8,7 +8,6 @@ watchlist and devices), whoever made the change.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,14 +94,6 @@ async def load(conn: asyncpg.Connection) -> Config:
         devices={r["device_id"]: Device(**dict(r)) for r in devices},
         watch=[WatchLevel(**dict(r)) for r in watch],
     )
-
-
-async def load_devices(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, Device]:
-    """Devices registered since the last load (auto-registration), by id."""
-    rows = await conn.fetch(
-        f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE device_id = ANY($1::text[])", list(ids)
-    )
-    return {r["device_id"]: Device(**dict(r)) for r in rows}
 
 
 async def load_open(conn: asyncpg.Connection) -> dict[AlertKey, OpenAlert]:

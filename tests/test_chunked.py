@@ -1,12 +1,13 @@
-"""bench/sse.py's chunked-body decoder: whatever the read boundaries, the body comes out whole
-(a chunk-size line left in the body once hid events from bench.stream)."""
+"""The chunked-body decoder of raw SSE clients (tests/chunked_support.py, used by bench/sse.py):
+whatever the read boundaries, the body comes out whole (a chunk-size line left in the body once
+hid events from bench.stream)."""
 
 from __future__ import annotations
 
 import itertools
 import random
 
-from bench.sse import _Dechunker
+from tests.chunked_support import Dechunker
 
 
 def _chunked(body: bytes, cuts: list[int]) -> bytes:
@@ -20,7 +21,7 @@ def test_any_read_boundaries_give_the_body_back() -> None:
     body = b"".join(b'id: %d\nevent: price\ndata: {"n": %d}\n\n' % (i, i) for i in range(40))
     for _ in range(300):
         encoded = _chunked(body, [rng.randrange(len(body)) for _ in range(rng.randrange(1, 9))])
-        decoder, out, at = _Dechunker(), b"", 0
+        decoder, out, at = Dechunker(), b"", 0
         while at < len(encoded):
             step = rng.randint(1, 40)
             out += decoder.feed(encoded[at : at + step])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Container
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import rules_visible
@@ -35,6 +36,29 @@ router = APIRouter()
 RuleId = Annotated[int, Path(alias="id", ge=1, le=2**63 - 1, description="the rule's id")]
 
 
+@dataclass
+class RuleQuery:
+    """The filters of `GET /alert-rules`, as query parameters."""
+
+    kind: Annotated[RuleKind | None, Query(description="only this kind")] = None
+    device_id: Annotated[DeviceId | None, Query(description="only rules on this device")] = None
+    ticker: Annotated[Ticker | None, Query(description="only rules on this ticker")] = None
+    enabled: Annotated[bool | None, Query(description="only enabled (or disabled) ones")] = None
+
+    def statement(self, user: User) -> Select[tuple[AlertRule]]:
+        """The rules `user` may see that match these filters, ordered by id."""
+        query = select(AlertRule).where(rules_visible(user)).order_by(AlertRule.id)
+        for column, value in (
+            (AlertRule.kind, self.kind),
+            (AlertRule.device_id, self.device_id),
+            (AlertRule.ticker, self.ticker),
+            (AlertRule.enabled, self.enabled),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        return query
+
+
 @router.get(
     "/alert-rules",
     response_model=Page[AlertRuleRead],
@@ -44,23 +68,11 @@ RuleId = Annotated[int, Path(alias="id", ge=1, le=2**63 - 1, description="the ru
 async def list_rules(
     session: SessionDep,
     user: CurrentUser,
+    query: Annotated[RuleQuery, Depends()],
     limit: Limit = 100,
     offset: Offset = 0,
-    kind: Annotated[RuleKind | None, Query(description="only this kind")] = None,
-    device_id: Annotated[DeviceId | None, Query(description="only rules on this device")] = None,
-    ticker: Annotated[Ticker | None, Query(description="only rules on this ticker")] = None,
-    enabled: Annotated[bool | None, Query(description="only enabled (or disabled) ones")] = None,
 ) -> Page[AlertRuleRead]:
-    query = select(AlertRule).where(rules_visible(user)).order_by(AlertRule.id)
-    for column, value in (
-        (AlertRule.kind, kind),
-        (AlertRule.device_id, device_id),
-        (AlertRule.ticker, ticker),
-        (AlertRule.enabled, enabled),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    rows, total = await fetch_page(session, query, limit, offset)
+    rows, total = await fetch_page(session, query.statement(user), limit, offset)
     items = [AlertRuleRead.model_validate(row) for row in rows]
     return Page[AlertRuleRead](items=items, total=total, limit=limit, offset=offset)
 

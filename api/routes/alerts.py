@@ -6,10 +6,11 @@ answers 404 `alert_not_found`, as an absent one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api import access
 from api.deps import CurrentUser, Limit, Offset, PoolDep
@@ -49,6 +50,38 @@ class Filters:
         return " AND ".join(self.clauses) or "true"
 
 
+@dataclass
+class AlertQuery:
+    """The filters of `GET /alerts`, as query parameters."""
+
+    state: Annotated[StateFilter | None, Query(description="only this state")] = None
+    kind: Annotated[AlertKind | None, Query(description="only this kind")] = None
+    device_id: Annotated[DeviceId | None, Query(description="only on this device")] = None
+    ticker: Annotated[Ticker | None, Query(description="only on this ticker")] = None
+    since: Annotated[str | None, Query(description=f"raised at or after, {_INSTANT}")] = None
+    until: Annotated[str | None, Query(description=f"raised before, {_INSTANT}")] = None
+
+    def filters(self, user: User) -> Filters:
+        """The WHERE clauses: what `user` may see, narrowed by these filters."""
+        filters = Filters(user)
+        if self.state == "open":
+            filters.clauses.append("a.state <> 'CLEARED'")
+        elif self.state is not None:
+            filters.add("a.state = $?", self.state)
+        since = parse_instant(self.since, "since") if self.since else None
+        until = parse_instant(self.until, "until") if self.until else None
+        for clause, value in (
+            ("a.kind = $?", self.kind),
+            ("a.device_id = $?", self.device_id),
+            ("a.ticker = $?", self.ticker),
+            ("a.raised_at >= $?", since),
+            ("a.raised_at < $?", until),
+        ):
+            if value is not None:
+                filters.add(clause, value)
+        return filters
+
+
 @router.get(
     "/alerts",
     response_model=Page[AlertRead],
@@ -60,29 +93,11 @@ class Filters:
 async def list_alerts(
     pool: PoolDep,
     user: CurrentUser,
+    query: Annotated[AlertQuery, Depends()],
     limit: Limit = 100,
     offset: Offset = 0,
-    state: Annotated[StateFilter | None, Query(description="only this state")] = None,
-    kind: Annotated[AlertKind | None, Query(description="only this kind")] = None,
-    device_id: Annotated[DeviceId | None, Query(description="only on this device")] = None,
-    ticker: Annotated[Ticker | None, Query(description="only on this ticker")] = None,
-    since: Annotated[str | None, Query(description=f"raised at or after, {_INSTANT}")] = None,
-    until: Annotated[str | None, Query(description=f"raised before, {_INSTANT}")] = None,
 ) -> Page[AlertRead]:
-    filters = Filters(user)
-    if state == "open":
-        filters.clauses.append("a.state <> 'CLEARED'")
-    elif state is not None:
-        filters.add("a.state = $?", state)
-    for clause, value in (
-        ("a.kind = $?", kind),
-        ("a.device_id = $?", device_id),
-        ("a.ticker = $?", ticker),
-        ("a.raised_at >= $?", parse_instant(since, "since") if since else None),
-        ("a.raised_at < $?", parse_instant(until, "until") if until else None),
-    ):
-        if value is not None:
-            filters.add(clause, value)
+    filters = query.filters(user)
     async with pool.acquire() as conn:
         total = await conn.fetchval(
             f"SELECT count(*) FROM alerts a WHERE {filters.where}", *filters.args

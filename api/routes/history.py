@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from api.access import readable_device, readable_stock
@@ -14,6 +15,7 @@ from api.deps import CurrentUser, PoolDep, RangeDep
 from api.history import candles, series
 from api.history.interval import INTERVAL_DOC, label
 from api.history.resolution import DEFAULT_POINTS, MAX_POINTS, Ask, Source, ask
+from api.history.timerange import TimeRange
 from tickwire.contract import METRIC_RE
 from tickwire.timegrid import ORIGIN
 
@@ -45,6 +47,22 @@ SourceParam = Annotated[
         "everything from raw rows (slower; for comparison)"
     ),
 ]
+
+
+@dataclass
+class Detail:
+    """How fine a history answer is, as query parameters: `points`, `interval`, `source`."""
+
+    points: Points = None
+    every: Every = None
+    source: SourceParam = Source.auto
+
+    def ask(self, span: TimeRange) -> Ask:
+        """What to fetch over `span` (422 for a bad or contradictory choice)."""
+        return ask(span, self.points, self.every, self.source)
+
+
+DetailDep = Annotated[Detail, Depends()]
 
 
 class Resolution(BaseModel):
@@ -180,16 +198,14 @@ async def device_telemetry(
     device_id: str,
     user: CurrentUser,
     pool: PoolDep,
+    detail: DetailDep,
     span: RangeDep,
     metric: Annotated[
         str | None,
         Query(pattern=f"^{METRIC_RE.pattern}$", description="one metric; default every metric"),
     ] = None,
-    points: Points = None,
-    every: Every = None,
-    source: SourceParam = Source.auto,
 ) -> Response:
-    wanted = ask(span, points, every, source)
+    wanted = detail.ask(span)
     async with pool.acquire() as conn:
         await readable_device(conn, user, device_id)
         answer = await series.telemetry(conn, device_id, metric, wanted)
@@ -211,12 +227,10 @@ async def stock_history(
     ticker: str,
     user: CurrentUser,
     pool: PoolDep,
+    detail: DetailDep,
     span: RangeDep,
-    points: Points = None,
-    every: Every = None,
-    source: SourceParam = Source.auto,
 ) -> Response:
-    wanted = ask(span, points, every, source)
+    wanted = detail.ask(span)
     async with pool.acquire() as conn:
         await readable_stock(conn, user, ticker)
         used, rows = await candles.candles(conn, ticker, wanted)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from api.deps import PoolDep
 from api.error_codes import ErrorCode
@@ -37,6 +38,28 @@ Subjects = Annotated[
 ]
 
 
+@dataclass
+class Resume:
+    """Where a reconnecting client resumes: the `Last-Event-ID` header or `last_event_id=`."""
+
+    last_event_id: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="for clients that cannot send the header")
+    ] = None
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", description="the last id received")
+    ] = None
+
+    def last_id(self) -> int | None:
+        """The header wins (EventSource sends the newest one on reconnect)."""
+        header = self.last_event_id_header
+        if header is None or not header.strip():
+            return self.last_event_id
+        text = header.strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
+            raise Invalid("Last-Event-ID must be an event id", code=ErrorCode.INVALID_LAST_EVENT_ID)
+        return int(text)
+
+
 @router.get(
     "/stream",
     summary="Live events (server-sent events)",
@@ -49,17 +72,12 @@ async def stream(
     request: Request,
     user: StreamUser,
     pool: PoolDep,
+    resume: Annotated[Resume, Depends()],
     tickers: Subjects = None,
     devices: Subjects = None,
     kinds: Annotated[
         list[str] | None,
         Query(description="only these event kinds (comma-separated): " + ", ".join(KINDS)),
-    ] = None,
-    last_event_id: Annotated[
-        int | None, Query(ge=0, le=MAX_ID, description="for clients that cannot send the header")
-    ] = None,
-    last_event_id_header: Annotated[
-        str | None, Header(alias="Last-Event-ID", description="the last id received")
     ] = None,
 ) -> StreamResponse:
     hub: Hub = request.state.hub
@@ -74,7 +92,7 @@ async def stream(
     sub = Subscriber(
         user.id, user.is_superuser, chosen, settings.stream_buffer_bytes, _kinds(kinds)
     )
-    return StreamResponse(hub, pool, sub, _last_id(last_event_id_header, last_event_id))
+    return StreamResponse(hub, pool, sub, resume.last_id())
 
 
 def _kinds(values: list[str] | None) -> frozenset[str] | None:
@@ -87,13 +105,3 @@ def _kinds(values: list[str] | None) -> frozenset[str] | None:
             code=ErrorCode.INVALID_KIND,
         )
     return chosen or None
-
-
-def _last_id(header: str | None, query: int | None) -> int | None:
-    """The header wins (EventSource sends the newest one on reconnect)."""
-    if header is None or not header.strip():
-        return query
-    text = header.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
-        raise Invalid("Last-Event-ID must be an event id", code=ErrorCode.INVALID_LAST_EVENT_ID)
-    return int(text)

@@ -20,7 +20,7 @@ import json
 import logging
 import resource
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -70,58 +70,71 @@ class _Tally:
             self._logged_at, self._unlogged = now, 0
 
 
-def bounded_protocol(header_timeout_s: float, max_connections: int) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol class with the head deadline and the connection cap."""
-    refused = _Tally(f"connections refused: over the cap of {max_connections}")
-    timed_out = _Tally(f"connections closed: no request head within {header_timeout_s} s")
+class BoundedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the head deadline and the connection cap.
 
-    class Bounded(HttpToolsProtocol):
-        _deadline: asyncio.TimerHandle | None = None
+    The limits are class attributes, set on the subclass `bounded_protocol()` makes.
+    """
 
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            if len(self.connections) > max_connections:
-                refused.add()
-                transport.write(TOO_MANY)
-                transport.close()
-                return
-            self._arm()
+    header_timeout_s: ClassVar[float]
+    max_connections: ClassVar[int]
+    refused: ClassVar[_Tally]
+    timed_out: ClassVar[_Tally]
+    _deadline: asyncio.TimerHandle | None = None
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            self.refused.add()
+            transport.write(TOO_MANY)
+            transport.close()
+            return
+        self._arm()
 
-        def on_message_begin(self) -> None:
-            self._arm()  # the first byte of a request on a kept-alive connection
-            super().on_message_begin()
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
 
-        def on_headers_complete(self) -> None:
-            self._disarm()
-            super().on_headers_complete()
+    def on_message_begin(self) -> None:
+        self._arm()  # the first byte of a request on a kept-alive connection
+        super().on_message_begin()
 
-        def _arm(self) -> None:
-            if self._deadline is None:
-                self._deadline = self.loop.call_later(header_timeout_s, self._expired)
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
 
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.header_timeout_s, self._expired)
 
-        def _expired(self) -> None:
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
             self._deadline = None
-            if self.transport.is_closing():
-                return
-            if self.cycle is not None and not self.cycle.response_complete:
-                # Still answering a request (the late head is the next, pipelined one): the
-                # client is not the slow side; look again later.
-                self._arm()
-                return
-            timed_out.add()
-            self.transport.write(TIMED_OUT)
-            self.transport.close()
 
-    return Bounded
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            # Still answering a request (the late head is the next, pipelined one): the
+            # client is not the slow side; look again later.
+            self._arm()
+            return
+        self.timed_out.add()
+        self.transport.write(TIMED_OUT)
+        self.transport.close()
+
+
+def bounded_protocol(header_timeout_s: float, max_connections: int) -> type[asyncio.Protocol]:
+    """`BoundedProtocol` with these limits (and its own tallies of what they refused)."""
+    limits = {
+        "header_timeout_s": header_timeout_s,
+        "max_connections": max_connections,
+        "refused": _Tally(f"connections refused: over the cap of {max_connections}"),
+        "timed_out": _Tally(f"connections closed: no request head within {header_timeout_s} s"),
+    }
+    return type("Bounded", (BoundedProtocol,), limits)
 
 
 #: Descriptors kept for everything but client connections: database pools, the broker,

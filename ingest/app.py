@@ -17,6 +17,7 @@ from ingest.backlog import Backlog
 from ingest.batch import Batch
 from ingest.committer import connect_writer, write
 from ingest.flush import FlushPolicy
+from ingest.handoff import Handoff
 from ingest.pruner import prune
 from ingest.refresher import Refresher
 from ingest.replay import feed as feed_replays
@@ -70,6 +71,7 @@ async def run(
     backlog = Backlog(subscriber)
     idle = asyncio.Event()
     idle.set()
+    handoff = Handoff(subscriber, batches, idle, backlog, stats)
     mqtt_stop = asyncio.Event()
     log.info(
         "ingesting into %s over %d connections (auto-register %s)",
@@ -81,16 +83,7 @@ async def run(
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(subscriber.run(mqtt_stop), name="mqtt")
             tasks.create_task(
-                receive(
-                    subscriber,
-                    batches,
-                    idle,
-                    settings.flush_policy(),
-                    settings.limits(),
-                    stats,
-                    stop,
-                    backlog,
-                ),
+                receive(handoff, settings.flush_policy(), settings.limits(), stop),
                 name="receiver",
             )
             # The alert engine declares no device OFFLINE while the ingester cannot hear the
@@ -107,18 +100,7 @@ async def run(
             )
             on_commit = engine.committed if settings.alerts_enabled else None
             tasks.create_task(
-                write(
-                    batches,
-                    idle,
-                    writers,
-                    subscriber,
-                    stats,
-                    settings,
-                    mqtt_stop,
-                    on_commit,
-                    writable,
-                    backlog,
-                ),
+                write(handoff, writers, settings, mqtt_stop, on_commit, writable),
                 name="writer",
             )
             if settings.alerts_enabled:
@@ -149,23 +131,17 @@ async def run(
 
 
 async def receive(
-    subscriber: Subscriber,
-    batches: asyncio.Queue[Batch | None],
-    idle: asyncio.Event,
-    policy: FlushPolicy,
-    limits: Limits,
-    stats: Stats,
-    stop: asyncio.Event,
-    backlog: Backlog,
+    handoff: Handoff, policy: FlushPolicy, limits: Limits, stop: asyncio.Event
 ) -> None:
     """Parse queued messages into batches; flush per `policy`; on stop flush and end."""
+    subscriber, batches, idle = handoff.subscriber, handoff.batches, handoff.idle
     batch = Batch()
     while True:
         writer_idle = idle.is_set()
         stopping = stop.is_set()
         if policy.should_flush(batch.rows, batch.messages, batch.age(), writer_idle or stopping):
             idle.clear()
-            backlog.queued(batch)
+            handoff.backlog.queued(batch)
             await batches.put(batch)
             batch = Batch()
             continue
@@ -187,7 +163,7 @@ async def receive(
                 break
             for message in taken:
                 batch.add(message, limits)
-            stats.received += len(taken)
+            handoff.stats.received += len(taken)
 
 
 async def _signal_ready(

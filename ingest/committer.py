@@ -10,12 +10,11 @@ from collections.abc import Callable
 
 import asyncpg
 
-from ingest.backlog import Backlog
 from ingest.batch import Batch, Item, dead_letter
+from ingest.handoff import Handoff
 from ingest.replay import settle
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
-from ingest.subscriber import Subscriber
 from ingest.writer import Committed, Outcome, Writer
 
 log = logging.getLogger("ingest")
@@ -36,16 +35,12 @@ OnCommit = Callable[[Committed], None]
 
 
 async def write(
-    batches: asyncio.Queue[Batch | None],
-    idle: asyncio.Event,
+    handoff: Handoff,
     writers: list[Writer],
-    subscriber: Subscriber,
-    stats: Stats,
     settings: IngestSettings,
     done: asyncio.Event,
     on_commit: OnCommit | None,
     writable: asyncio.Event,
-    backlog: Backlog,
 ) -> None:
     """Commit batches on every writer connection at once (the database has cores to spare
     while one transaction waits on I/O); acknowledge a batch's messages after its commit and
@@ -53,6 +48,7 @@ async def write(
     set once the last batch is acknowledged: then the MQTT connection may close.
     `on_commit` is called with what each transaction committed, in commit order;
     `writable` is cleared while the database is not taking a batch, set again once it does."""
+    batches, idle, stats = handoff.batches, handoff.idle, handoff.stats
     free: asyncio.Queue[Writer] = asyncio.Queue()
     for writer in writers:
         free.put_nowait(writer)
@@ -64,10 +60,10 @@ async def write(
         used = await _write_until_committed(writer, batch, stats, settings, on_commit, writable)
         if used is not writer:  # reconnected: keep the list current for closing
             writers[writers.index(writer)] = writer = used
-        backlog.committed(batch)
+        handoff.backlog.committed(batch)
         committed[seq] = batch
         while next_ack in committed:
-            subscriber.ack([item.message for item in committed.pop(next_ack).items])
+            handoff.subscriber.ack([item.message for item in committed.pop(next_ack).items])
             next_ack += 1
         free.put_nowait(writer)
         if batches.empty():

@@ -35,6 +35,23 @@ class Rows:
         devices = sorted(self.seen)
         return devices, [self.seen[device] for device in devices]
 
+    def add(self, item: Item) -> None:
+        """An accepted item: its rows, and its refused parts as dead letters."""
+        self.dead += dead_letters(item)
+        parsed = item.parsed
+        if parsed is None:
+            return
+        self.prices += parsed.prices
+        self.telemetry += parsed.telemetry
+        if parsed.device_id is not None and item.replay is not None:
+            self.devices.add(parsed.device_id)  # registered, but a replay is no sign of life
+        elif parsed.device_id is not None:
+            seen = self.seen.get(parsed.device_id)
+            if seen is None or seen < item.received_at:
+                self.seen[parsed.device_id] = item.received_at
+        if parsed.ack is not None:
+            self.acks.append(item)
+
 
 def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:
     """Accepted rows of every item; refused items and parts become dead letters."""
@@ -43,26 +60,13 @@ def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:
     for index, item in enumerate(items):
         if newest is None or newest < item.received_at:
             newest = item.received_at
-        parsed = item.parsed
         if item.replay is not None:
             rows.replay = item.replay
         refusal = verdict.refused.get(index)
         if refusal is not None:
             rows.dead.append(dead_letter(item, *refusal))
-            continue
-        rows.dead += dead_letters(item)
-        if parsed is None:
-            continue
-        rows.prices += parsed.prices
-        rows.telemetry += parsed.telemetry
-        if parsed.device_id is not None and item.replay is not None:
-            rows.devices.add(parsed.device_id)  # registered, but a replay is no sign of life
-        elif parsed.device_id is not None:
-            seen = rows.seen.get(parsed.device_id)
-            if seen is None or seen < item.received_at:
-                rows.seen[parsed.device_id] = item.received_at
-        if parsed.ack is not None:
-            rows.acks.append(item)
+        else:
+            rows.add(item)
     if newest is not None:
         rows.received_at = newest
     if rows.replay is not None:

@@ -18,6 +18,7 @@ import random
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 from simulator import credentials
 from simulator.buffer import Buffer
@@ -40,6 +41,14 @@ log = logging.getLogger("simulator")
 _SETTLE_S = 5.0
 _DRAIN_S = 10.0
 _TEND_S = 0.25
+
+
+@dataclass
+class Logins:
+    """How devices log in to the broker: their own credentials, and how to renew them."""
+
+    auths: dict[str, Auth]
+    reauth: Reauth | None
 
 
 def main(settings: SimulatorSettings) -> None:
@@ -66,12 +75,12 @@ async def run(settings: SimulatorSettings, stop: asyncio.Event | None = None) ->
     try:
         _resume(fleet, buffer)
         with _signals_set(stop):
-            async with _credentials(settings, fleet, stop) as (auths, reauth):
+            async with _credentials(settings, fleet, stop) as logins:
                 if settings.sim_register and settings.sim_api_url is None:
                     await register(
                         settings.resolved_database_url(), fleet, settings.offline_timeout_s
                     )
-                await _run_fleet(settings, fleet, buffer, stats, auths, reauth, stop, seed)
+                await _run_fleet(settings, fleet, buffer, stats, logins, stop, seed)
     finally:
         buffer.sync()
         stats.evicted = buffer.evicted
@@ -95,11 +104,11 @@ def _resume(fleet: Fleet, buffer: Buffer) -> None:
 @contextlib.asynccontextmanager
 async def _credentials(
     settings: SimulatorSettings, fleet: Fleet, stop: asyncio.Event
-) -> AsyncIterator[tuple[dict[str, Auth], Reauth | None]]:
+) -> AsyncIterator[Logins]:
     """Each device's credentials: from the API (provisioned) or the credentials file."""
     path = settings.credentials_path
     if settings.sim_api_url is None:
-        yield credentials.load(path), None
+        yield Logins(credentials.load(path), None)
         return
     if settings.admin_password is None:
         raise SystemExit("TICKWIRE_SIM_API_URL needs TICKWIRE_ADMIN_PASSWORD (and _EMAIL)")
@@ -116,7 +125,7 @@ async def _credentials(
             await provisioner.provision(fleet.devices, fleet.stocks)
         except ApiError as exc:
             log.error("provisioning failed, connecting with what is known: %s", exc)
-        yield provisioner.known, provisioner.renew
+        yield Logins(provisioner.known, provisioner.renew)
     finally:
         await provisioner.aclose()
 
@@ -126,8 +135,7 @@ async def _run_fleet(
     fleet: Fleet,
     buffer: Buffer,
     stats: Stats,
-    auths: dict[str, Auth],
-    reauth: Reauth | None,
+    logins: Logins,
     stop: asyncio.Event,
     seed: int,
 ) -> None:
@@ -150,8 +158,10 @@ async def _run_fleet(
             settings.sim_window,
             on_command,
         )
-        auth = auths.get(device_id, shared)
-        forwarder.link = Link(address, device_id, auth, forwarder, settings.mqtt_protocol, reauth)
+        auth = logins.auths.get(device_id, shared)
+        forwarder.link = Link(
+            address, device_id, auth, forwarder, settings.mqtt_protocol, logins.reauth
+        )
         forwarders[device_id] = forwarder
     async with _connected(forwarders, buffer, address):
         await simulate(settings, fleet, forwarders, outbox, stop, random.Random(seed))

@@ -119,8 +119,17 @@ async def test_fleet_shows_the_simulators_devices_online_and_live(
         first = devices[0]["device_id"]
         spark = dash_id(type="devices-spark", device=first)
         sparkline = page.locator(f"[id='{spark}']")
-        before = await sparkline.evaluate(SPARK_COUNT)
-        assert isinstance(before, int) and before >= 2
+        # A device ONLINE since its first reading may not have two points yet on a slow machine.
+        drawn = [0]
+
+        async def has_a_line() -> bool:
+            drawn[0] = await sparkline.evaluate(SPARK_COUNT)
+            return drawn[0] >= 2
+
+        await wait_until(
+            "the first sparkline drawing a line", has_a_line, timeout=15, interval=0.25
+        )
+        before = drawn[0]
 
         async def grew() -> bool:
             count: int = await sparkline.evaluate(SPARK_COUNT)

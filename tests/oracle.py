@@ -15,6 +15,7 @@ from api.history.candles import candles
 from api.history.resolution import Source, ask
 from api.history.series import telemetry
 from api.history.timerange import TimeRange
+from tests.support import wait_until
 
 ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
 LEVELS = {"1m": "1 minute", "1h": "1 hour", "1d": "1 day"}
@@ -105,6 +106,17 @@ def _compare(
             ):
                 problems.append(f"{column}: {b!r} != {a!r} in {dict(want)}")
     return problems[:10]
+
+
+async def rollups_settled(db: asyncpg.Connection, timeout: float = 60) -> None:
+    """Until no rollup window is pending: TimescaleDB's refresher refreshes after the commit,
+    so right after it a rollup may still lag its raw rows (the answers never do: they read raw
+    rows where a window is pending); plain PostgreSQL merges in the commit, never pending."""
+
+    async def empty() -> bool:
+        return not await db.fetchval("SELECT count(*) FROM rollup_pending")
+
+    await wait_until("no rollup window pending", empty, timeout, interval=0.2)
 
 
 async def all_mismatches(

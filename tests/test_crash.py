@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from devstack.broker import Mosquitto
-from tests.oracle import all_mismatches
+from tests.oracle import all_mismatches, rollups_settled
 from tests.process_support import spawn_ingester
 from tests.support import Message, publish, unique, wait_until
 
@@ -74,6 +74,7 @@ async def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
             )
             assert distinct == 12000
             assert await db.fetchval("SELECT count(*) FROM prices") == 1
+            await rollups_settled(db)
             assert await all_mismatches(db) == []
         finally:
             second.terminate()

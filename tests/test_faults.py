@@ -32,7 +32,7 @@ from devstack.broker import Mosquitto
 from devstack.embedded_pg import embedded_postgres
 from devstack.ports import free_port
 from sql.migrate import upgrade
-from tests.oracle import all_mismatches
+from tests.oracle import all_mismatches, rollups_settled
 from tests.process_support import spawn_ingester
 from tests.support import unique, wait_until
 from tickwire.settings import MqttAddress
@@ -254,6 +254,7 @@ async def check_outcome(db: asyncpg.Connection, fleet: Fleet) -> dict[str, int]:
     for device in fleet.devices:
         assert per_device[device.device_id] == 2 * READINGS, device.device_id
     assert per_device[fleet.replay.device_id] == 2 * OLD_HOT
+    await rollups_settled(db)
     assert await all_mismatches(db) == []
     assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
 

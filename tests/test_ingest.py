@@ -14,7 +14,7 @@ from devstack.broker import Mosquitto
 from ingest.batch import OVERSIZED_KEPT_BYTES
 from sql.migrate import current, head, upgrade
 from tests.ingest_support import RunningIngester, ingest_settings, start_ingester
-from tests.oracle import all_mismatches, answer_mismatches
+from tests.oracle import all_mismatches, answer_mismatches, rollups_settled
 from tests.support import Message, publish, wait_until
 
 
@@ -40,10 +40,6 @@ async def wait_committed(db: asyncpg.Connection, rows: int, timeout: float = 30)
         return bool(stored >= rows)
 
     await wait_until(f"{rows} raw rows stored", done, timeout)
-
-
-async def no_pending_windows(db: asyncpg.Connection) -> bool:
-    return not await db.fetchval("SELECT count(*) FROM rollup_pending")
 
 
 async def test_redeliveries_and_replays_never_create_a_second_row(
@@ -82,6 +78,7 @@ async def test_redeliveries_and_replays_never_create_a_second_row(
     assert status["batches"] >= 1 and status["batch_seconds"] > 0
     assert status["committed_rows"] == 150
     assert status["duplicates"] == 150 + 2 * 2 * (len(readings) + 2)
+    await rollups_settled(db)
     assert await all_mismatches(db) == []
 
 
@@ -158,7 +155,7 @@ async def test_rollups_equal_raw_recomputation_including_late_data(
     rng.shuffle(messages)
     publish(broker.url, messages)
     await wait_committed(db, len(messages))
-    await wait_until("no rollup window pending", lambda: no_pending_windows(db), 30)
+    await rollups_settled(db)
     assert await all_mismatches(db) == []
 
     # Late data: two days back (older than every refresh window), and into buckets that exist,
@@ -181,7 +178,7 @@ async def test_rollups_equal_raw_recomputation_including_late_data(
     assert await answer_mismatches(db, now - timedelta(days=3), now + timedelta(minutes=1)) == []
     assert await all_mismatches(db, settled_only=True) == []
     # …and everywhere once the pending windows are refreshed, which takes moments.
-    await wait_until("no rollup window pending", lambda: no_pending_windows(db), 30)
+    await rollups_settled(db)
     assert await all_mismatches(db) == []
 
 

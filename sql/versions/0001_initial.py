@@ -5,7 +5,7 @@ Revision ID: 0001
 
 from alembic import context, op
 
-from sql.files import read, statements
+from sql.files import execute_each, read, statements
 
 revision = "0001"
 down_revision = None
@@ -25,8 +25,7 @@ def upgrade() -> None:
     if backend == "timescaledb":
         bind.exec_driver_sql(read("timescaledb/0001_hypertables.sql"))
         with context.get_context().autocommit_block():
-            for statement in statements("timescaledb/0001_rollups.sql"):
-                bind.exec_driver_sql(statement)
+            execute_each(bind, statements("timescaledb/0001_rollups.sql"))
     else:
         bind.exec_driver_sql(read("postgres/0001_rollups.sql"))
 

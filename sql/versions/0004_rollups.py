@@ -8,7 +8,7 @@ Revision ID: 0004
 
 from alembic import context, op
 
-from sql.files import read, statements
+from sql.files import execute_each, read, statements
 
 revision = "0004"
 down_revision = "0003"
@@ -21,8 +21,7 @@ def upgrade() -> None:
     bind.exec_driver_sql(read("0004_rollups.sql"))
     if context.config.attributes["backend"] == "timescaledb":
         with context.get_context().autocommit_block():
-            for statement in statements("timescaledb/0004_rollups.sql"):
-                bind.exec_driver_sql(statement)
+            execute_each(bind, statements("timescaledb/0004_rollups.sql"))
     else:
         bind.exec_driver_sql(read("postgres/0004_rollups.sql"))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 # FastAPI's own resolution of a parameter's request names and of query models: private, so
 # FastAPI is pinned; tests/test_strict_query.py proves aliases and models on this version.
@@ -21,6 +21,7 @@ from fastapi._compat import ModelField, get_cached_model_fields
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import _get_param_aliases, _get_param_model
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.requests import HTTPConnection
 
 from api.error_codes import ErrorCode
 from api.errors import Invalid
@@ -33,12 +34,13 @@ NAME_CHARS = 100
 Table = dict[int, frozenset[str]]
 
 
-def refuse_unknown(request: Request) -> None:
-    """The app-wide dependency: 422 `unknown_parameter` naming what the route does not define."""
-    allowed = _table(request.app).get(id(request.scope.get("route")))
+def refuse_unknown(connection: HTTPConnection) -> None:
+    """The app-wide dependency: 422 `unknown_parameter` naming what the route does not define.
+    (An `HTTPConnection`: Dash's websocket route has app-wide dependencies too.)"""
+    allowed = _table(connection.app).get(id(connection.scope.get("route")))
     if allowed is None:  # not a documented route
         return
-    unknown = sorted({name for name in request.query_params if name not in allowed})
+    unknown = sorted({name for name in connection.query_params if name not in allowed})
     if unknown:
         shown = [name[:NAME_CHARS] for name in unknown[:SHOWN]]
         more = f" (and {len(unknown) - SHOWN} more)" if len(unknown) > SHOWN else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tickwire.settings import CommonSettings
 
@@ -61,6 +61,18 @@ class ApiSettings(CommonSettings):
     """A dead letter's replay answers `pending` (202) when the ingester has not done it by then."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
+    metrics_token: str | None = Field(default=None, repr=False)
+    """`/metrics` then requires `Authorization: Bearer <it>`; unset → open (as `/health`)."""
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _not_a_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and (value in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH):
+            raise ValueError(
+                "TICKWIRE_METRICS_TOKEN is a placeholder or shorter than "
+                f"{MIN_SECRET_LENGTH} characters: set a long random value"
+            )
+        return value
 
     def loopback_url(self) -> str:
         """Where this process's own API answers (the dashboard's Python callbacks call it)."""

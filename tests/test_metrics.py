@@ -85,7 +85,12 @@ async def test_a_metrics_token_is_required_once_set(
         expect(other, 401)
 
 
-def test_a_placeholder_or_short_metrics_token_is_refused_at_start() -> None:
+def test_a_placeholder_or_short_metrics_token_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for value in ("secret", "change-me", "x" * 31):
+        monkeypatch.setenv("TICKWIRE_METRICS_TOKEN", value)
         with pytest.raises(ValidationError, match="TICKWIRE_METRICS_TOKEN"):
-            ApiSettings(metrics_token=value)
+            ApiSettings()
+    monkeypatch.setenv("TICKWIRE_METRICS_TOKEN", "")  # as `.env.example` and compose leave it
+    assert ApiSettings().metrics_token is None

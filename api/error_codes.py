@@ -65,4 +65,5 @@ class ErrorCode(enum.StrEnum):
     TOO_MANY_SUBJECTS = "too_many_subjects"
     UNKNOWN_DEVICE = "unknown_device"
     UNKNOWN_OWNER = "unknown_owner"
+    UNKNOWN_PARAMETER = "unknown_parameter"
     UNKNOWN_TICKER = "unknown_ticker"

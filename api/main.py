@@ -10,10 +10,10 @@ from typing import Any, TypedDict
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 import dashboard.app as dashboard
-from api import credentials, errors, openapi, publisher
+from api import browser_policy, credentials, errors, openapi, publisher, strict_query
 from api.connections import bounded_protocol, fit_descriptors
 from api.db import create_engine, create_pool, session_maker
 from api.errors import ERROR_RESPONSES
@@ -106,6 +106,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version="0.1.0",
         description="Market prices and IoT telemetry: CRUD, downsampled history, export, live.",
         lifespan=lifespan,
+        # On the app, so every route has it, those added later included (api/strict_query.py).
+        dependencies=[Depends(strict_query.refuse_unknown)],
     )
     app.state.hub = hub  # for `main()`'s server, which ends the streams before stopping
     errors.install(app)
@@ -117,9 +119,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(api_router())
     openapi.install(app)
     _unknown_api_paths(app)
+    csp = None
     if settings.dashboard:
         # Last: Dash adds its index and catch-all routes after the API's.
-        dashboard.attach(app, settings.loopback_url())
+        csp = dashboard.content_security_policy(dashboard.attach(app, settings.loopback_url()))
+    browser_policy.install(app, settings, csp)
     return app
 
 

@@ -6,7 +6,7 @@ media type (the live stream) would document its errors in that type. fastapi-use
 cookie-login routes answer 204 where FastAPI documents 200. Here every error status becomes
 `ErrorBody` in JSON (fastapi-users' examples rendered as they are sent), and each account
 operation gets a summary, its real success status and the statuses tickwire adds
-(409 `last_admin`).
+(409 `last_admin`; 422 `unknown_parameter` on every route, api/strict_query.py).
 """
 
 from __future__ import annotations
@@ -18,10 +18,16 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api import last_admin
+from api.error_codes import ErrorCode
 from api.errors import error_body, http_error_body
 from api.users import PASSWORD_RULE
 
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
+UNKNOWN_EXAMPLE = error_body(
+    ErrorCode.UNKNOWN_PARAMETER,
+    "unknown query parameter(s): page_size; this route takes: limit, offset",
+    {"unknown": ["page_size"], "allowed": ["limit", "offset"]},
+)
 _LAST_ADMIN = {
     "description": "Conflict: it is the last active admin.",
     "example": error_body(last_admin.CODE, last_admin.MESSAGE),
@@ -104,6 +110,7 @@ def install(app: FastAPI) -> None:
                     for status, response in operation["responses"].items():
                         if int(status) >= 400:
                             _error_content(int(status), response)
+                    _unknown_parameter(operation)
             _drop_unused_schemas(schema)
             app.openapi_schema = schema
         return app.openapi_schema
@@ -122,6 +129,17 @@ def _describe(operation: dict[str, Any], route: AccountRoute) -> None:
             "description": added["description"],
             "content": {"application/json": {"example": added["example"]}},
         }
+
+
+def _unknown_parameter(operation: dict[str, Any]) -> None:
+    """Every route answers 422 `unknown_parameter` to a query parameter it does not define
+    (api/strict_query.py), whether or not it has parameters of its own."""
+    response = operation["responses"].setdefault("422", {"description": "Unprocessable Content"})
+    response["description"] += "; `unknown_parameter`: a query parameter this route does not take"
+    content = response.setdefault("content", {}).setdefault("application/json", {})
+    content["schema"] = ERROR_SCHEMA
+    if "example" not in content:
+        content.setdefault("examples", {})["unknown_parameter"] = {"value": UNKNOWN_EXAMPLE}
 
 
 def _error_content(status: int, response: dict[str, Any]) -> None:

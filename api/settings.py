@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from tickwire.settings import CommonSettings
 
@@ -15,6 +18,9 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 MIN_SECRET_LENGTH = 32
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
 
 
 class ApiSettings(CommonSettings):
@@ -61,6 +67,39 @@ class ApiSettings(CommonSettings):
     """A dead letter's replay answers `pending` (202) when the ingester has not done it by then."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
+    metrics_token: str | None = Field(default=None, repr=False)
+    """`/metrics` then requires `Authorization: Bearer <it>`; unset → open (as `/health`)."""
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins (`https://host[:port]`, comma-separated, or `*`) whose pages may call the API with
+    a bearer token; empty → no CORS headers, only the dashboard's own origin."""
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _not_a_placeholder(cls, value: object) -> object:
+        """Empty (`TICKWIRE_METRICS_TOKEN=` in `.env`) is unset; else a long random value."""
+        if value == "":
+            return None
+        if isinstance(value, str) and (
+            value in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH
+        ):
+            raise ValueError(
+                "TICKWIRE_METRICS_TOKEN is a placeholder or shorter than "
+                f"{MIN_SECRET_LENGTH} characters: set a long random value"
+            )
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """A comma-separated list; each an origin exactly as browsers send it (no path, no
+        trailing slash, which would never match), or `*`."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for origin in value:
+                if origin != "*" and not _ORIGIN.fullmatch(str(origin)):
+                    raise ValueError(f"not an origin (scheme://host[:port]): {str(origin)[:100]!r}")
+        return value
 
     def loopback_url(self) -> str:
         """Where this process's own API answers (the dashboard's Python callbacks call it)."""

@@ -20,6 +20,22 @@ from fastapi import FastAPI
 from dashboard import browser, client, frame
 
 HERE = Path(__file__).parent
+#: The page's Content Security Policy but for the hashes of Dash's inline scripts (its renderer
+#: start and the clientside callbacks given as strings), which `content_security_policy` adds.
+#: Styles may be inline: Dash and Plotly set style attributes and add <style> elements.
+#: Everything else is this origin's: the scripts and assets, the API calls and the live stream.
+CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 
 def attach(server: FastAPI, api_base_url: str) -> dash.Dash:
@@ -43,6 +59,14 @@ def attach(server: FastAPI, api_base_url: str) -> dash.Dash:
     app._setup_server()
     _register_page_routing(app)
     return app
+
+
+def content_security_policy(app: dash.Dash) -> str:
+    """The CSP header value for `app`'s pages: `CSP` with its inline scripts' hashes, computed
+    once every callback is registered (after `attach`)."""
+    directives = {name: list(sources) for name, sources in CSP.items()}
+    directives["script-src"] += list(app.csp_hashes())
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
 
 
 def _register_page_routing(app: dash.Dash) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from tests.api_support import Account, Api
 
@@ -24,6 +24,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1440, "height": 900}
+#: What the Content Security Policy blocked on the pages of the running test (tests/conftest.py
+#: fails every browser test that has any: the CSP must not break what the dashboard does).
+CSP_VIOLATIONS: list[str] = []
 
 
 @contextlib.asynccontextmanager
@@ -46,12 +49,23 @@ async def logged_in(browser: Browser, api: Api, account: Account, path: str = "/
         accept_downloads=True,
     )
     page = await context.new_page()
+    watch_csp(page)
     await page.goto(f"{api.url}/login?next={quote(path, safe='')}")
     await page.fill("#login-email", account.email)
     await page.fill("#login-password", account.password)
     await page.click("#login-submit")
     await page.wait_for_url(f"{api.url}{path.split('?')[0]}*", timeout=15_000)
     return page
+
+
+def watch_csp(page: Page) -> None:
+    """Record in CSP_VIOLATIONS what the page's CSP blocks (Chromium reports it on the console)."""
+
+    def record(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            CSP_VIOLATIONS.append(f"{page.url}: {message.text}")
+
+    page.on("console", record)
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -22,7 +22,7 @@ from devstack.embedded_pg import embedded_postgres
 from devstack.ports import free_port
 from tests.api_support import Api, running_api
 from tests.broker_support import SecureBroker, secure_mosquitto
-from tests.browser_support import chromium
+from tests.browser_support import CSP_VIOLATIONS, chromium
 from tests.ingest_support import RunningIngester, ingest_settings, ingesting
 from tests.stack_support import Stack, simulated_stack
 from tests.support import fresh_database
@@ -33,6 +33,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(autouse=True)
+def _csp_blocks_nothing(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every browser test also proves that the dashboard's CSP blocks nothing it does."""
+    CSP_VIOLATIONS.clear()
+    yield
+    if "browser" in request.fixturenames:
+        assert CSP_VIOLATIONS == [], CSP_VIOLATIONS
 
 
 @pytest.fixture(scope="session")

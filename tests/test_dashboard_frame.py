@@ -9,12 +9,13 @@ from playwright.async_api import Browser
 
 from dashboard import browser as browser_side
 from tests.api_support import Api
-from tests.browser_support import logged_in, screenshot
+from tests.browser_support import logged_in, screenshot, watch_csp
 
 
 async def test_pages_require_a_login_and_come_back_after_it(api: Api, browser: Browser) -> None:
     context = await browser.new_context()
     page = await context.new_page()
+    watch_csp(page)
     await page.goto(f"{api.url}/alerts?range=6h")
     await page.wait_for_url("**/login?next=*", timeout=15_000)
     await screenshot(page, "login")

@@ -1,11 +1,19 @@
-"""`/metrics`: the ingester's counters, dead letters and devices, in Prometheus text."""
+"""`/metrics`: the ingester's counters, dead letters and devices, in Prometheus text; behind a
+bearer token when `TICKWIRE_METRICS_TOKEN` is set."""
 
 from __future__ import annotations
 
-import asyncpg
+import secrets
+from pathlib import Path
 
+import asyncpg
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from api.settings import ApiSettings
 from devstack.broker import Mosquitto
-from tests.api_support import Api, samples
+from tests.api_support import Api, expect, running_api, samples
 from tests.ingest_support import RunningIngester
 from tests.support import publish, wait_until
 
@@ -46,3 +54,43 @@ async def test_metrics_expose_ingest_counters_dead_letters_and_requests(
             (("method", "GET"), ("route", "/metrics"), ("status", "200")),
         )
         assert again[key] >= 1
+
+
+async def test_a_metrics_token_is_required_once_set(
+    database_url: str, broker: Mosquitto, tmp_path: Path
+) -> None:
+    token = secrets.token_urlsafe(32)
+    tried = [
+        httpx.Headers(),
+        httpx.Headers({"Authorization": "Bearer " + token[:-1]}),  # all but one character
+        httpx.Headers({"Authorization": "Bearer " + token + "x"}),
+        httpx.Headers({"Authorization": "Basic " + token}),
+        httpx.Headers({"Authorization": "Bearer " + "x" * 8000}),
+        httpx.Headers({b"Authorization": b"Bearer \xe9\xff"}),  # Latin-1 no token is made of
+    ]
+    async with (
+        running_api(database_url, broker.url, tmp_path, metrics_token=token) as api,
+        api.client() as client,
+    ):
+        # A login token is not the metrics token, even the admin's.
+        for headers in [*tried, httpx.Headers(api.admin.headers)]:
+            refused = await client.get("/metrics", headers=headers)
+            expect(refused, 401, "unauthorized")
+            assert refused.headers["WWW-Authenticate"] == "Bearer"
+        scraped = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200, scraped.text
+        assert "tickwire_api_requests_total" in scraped.text
+        # The rest of the API does not take it.
+        other = await client.get("/api/devices", headers={"Authorization": f"Bearer {token}"})
+        expect(other, 401)
+
+
+def test_a_placeholder_or_short_metrics_token_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for value in ("secret", "change-me", "x" * 31):
+        monkeypatch.setenv("TICKWIRE_METRICS_TOKEN", value)
+        with pytest.raises(ValidationError, match="TICKWIRE_METRICS_TOKEN"):
+            ApiSettings()
+    monkeypatch.setenv("TICKWIRE_METRICS_TOKEN", "")  # as `.env.example` and compose leave it
+    assert ApiSettings().metrics_token is None

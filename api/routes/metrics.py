@@ -7,17 +7,25 @@ replica reports every ingester; request counts, latencies and streams are this p
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from api.deps import PoolDep
 from api.metrics import API_REGISTRY
+from api.settings import ApiSettings
 
 router = APIRouter()
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="MetricsToken",
+    description="`TICKWIRE_METRICS_TOKEN`, when it is set (Prometheus: `authorization`).",
+)
 _INGEST_COUNTERS = (
     ("received", "messages received"),
     ("committed_rows", "rows committed"),
@@ -39,11 +47,32 @@ class _Snapshot(Collector):
         return iter(self.families)
 
 
+async def scraper(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> None:
+    """With `TICKWIRE_METRICS_TOKEN` set, only `Authorization: Bearer <it>` reads the metrics
+    (compared in constant time); unset, anyone who reaches the port does, as `/health`."""
+    settings: ApiSettings = request.state.settings
+    expected = settings.metrics_token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            401, "the metrics token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain; version=0.0.4": {}}}},
+    responses={
+        200: {"content": {"text/plain; version=0.0.4": {}}},
+        401: {"description": "`TICKWIRE_METRICS_TOKEN` is set and not sent as the bearer token"},
+    },
+    dependencies=[Depends(scraper)],
 )
 async def metrics(pool: PoolDep) -> Response:
     """Ingest counters per ingester instance (`tickwire_ingest_*_total`), the last commit

@@ -181,7 +181,9 @@ async def test_make_up_broker_keeps_its_accounts_private_and_refuses_anonymous(
     accounts = Accounts.kept(directory)
     assert Accounts.kept(directory) == accounts
     port = free_port()
-    async with embedded_broker(directory, port, admin=("admin", accounts.admin)) as (url, kind, _):
+    async with embedded_broker(
+        directory, port, admin=("admin", accounts.admin), tls_port=free_port()
+    ) as (url, kind, *_):
         assert kind == "mosquitto-dynsec" and url == f"mqtt://127.0.0.1:{port}"
         for name in (ACCOUNTS_FILE, DYNSEC_FILE):
             assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600, name
@@ -200,11 +202,9 @@ async def test_make_up_gives_each_service_its_own_account(tmp_path: Path) -> Non
     accounts = Accounts.kept(directory)
     person = Login("admin@example.com", "demo-password", True, "http://127.0.0.1:8000")
     env = {"TICKWIRE_MQTT_ADMIN_URL": "mqtt://leaked:x@elsewhere:1883", "OTHER": "kept"}
-    async with embedded_broker(directory, free_port(), admin=("admin", accounts.admin)) as (
-        url,
-        kind,
-        _,
-    ):
+    async with embedded_broker(
+        directory, free_port(), admin=("admin", accounts.admin), tls_port=free_port()
+    ) as (url, kind, *_):
         envs = await child_environments(
             {**env, "TICKWIRE_MQTT_URL": url}, url, kind, accounts, person
         )

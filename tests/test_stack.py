@@ -19,15 +19,15 @@ async def test_taken_port_is_refused_clearly(tmp_path: Path) -> None:
         squatter.listen()
         assert not port_free(port)
         with pytest.raises(RuntimeError, match="TICKWIRE_MQTT_URL"):
-            async with embedded_broker(tmp_path / "broker", port):
+            async with embedded_broker(tmp_path / "broker", port, tls_port=free_port()):
                 pass
     assert port_free(port)
 
 
 async def test_embedded_broker_runs_on_a_free_port(tmp_path: Path) -> None:
     port = free_port()
-    async with embedded_broker(tmp_path / "broker", port) as (url, kind, _):
-        assert url == f"mqtt://127.0.0.1:{port}" and kind in ("mosquitto", "amqtt")
+    async with embedded_broker(tmp_path / "broker", port, tls_port=free_port()) as broker:
+        assert broker.url == f"mqtt://127.0.0.1:{port}" and broker.kind in ("mosquitto", "amqtt")
         assert not port_free(port)
 
 

@@ -104,13 +104,7 @@ async def up(settings: StackSettings) -> int:
             env["TICKWIRE_MQTT_PROTOCOL"] = "311"  # amqtt speaks MQTT 3.1.1 only
         envs = {name: env for name in ("ingest", "api", "simulator")}
         if accounts is not None:
-            envs = await child_environments(env, mqtt_url, broker_kind, accounts, login)
-        if tls is not None:
-            envs["simulator"] = {
-                **envs["simulator"],
-                "TICKWIRE_MQTT_URL": tls[0],  # each device logs in as itself, over TLS
-                "TICKWIRE_MQTT_CA_FILE": str(tls[1]),
-            }
+            envs = await child_environments(env, mqtt_url, broker_kind, accounts, login, tls)
         services = [Service("ingest", envs["ingest"]), Service("api", envs["api"])]
         if settings.simulator:
             # Status 0: it ran the duration or message count it was given (TICKWIRE_SIM_*).
@@ -140,11 +134,31 @@ def _broker_unit(mosquitto: Mosquitto) -> Unit:
 
 
 async def child_environments(
-    env: dict[str, str], mqtt_url: str, kind: str, accounts: Accounts, login: Login
+    env: dict[str, str],
+    mqtt_url: str,
+    kind: str,
+    accounts: Accounts,
+    login: Login,
+    tls: tuple[str, Path] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Each child's environment for the embedded broker: with dynamic security, its own
     account (the API also the admin's, to issue device credentials); the simulator provisions
-    its devices through the API. Anonymous otherwise (no credential management)."""
+    its devices through the API. Anonymous otherwise (no credential management). With `tls`
+    (the TLS listener's URL and CA file) the simulator's devices connect over TLS; the
+    ingester and the API stay on the plain loopback port."""
+    envs = await _service_environments(env, mqtt_url, kind, accounts, login)
+    if tls is not None:
+        envs["simulator"] = {
+            **envs["simulator"],
+            "TICKWIRE_MQTT_URL": tls[0],  # each device logs in as itself
+            "TICKWIRE_MQTT_CA_FILE": str(tls[1]),
+        }
+    return envs
+
+
+async def _service_environments(
+    env: dict[str, str], mqtt_url: str, kind: str, accounts: Accounts, login: Login
+) -> dict[str, dict[str, str]]:
     if kind != "mosquitto-dynsec":
         no_admin = {**env, "TICKWIRE_MQTT_ADMIN_URL": ""}
         return {"ingest": no_admin, "api": no_admin, "simulator": no_admin}

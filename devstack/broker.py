@@ -313,13 +313,13 @@ async def embedded_broker(
         finally:
             await asyncio.to_thread(broker.stop)
         return
-    async with _amqtt(port, tls) as (url, tls_url):
+    async with amqtt_broker(port, tls) as (url, tls_url):
         log.warning("mosquitto not installed: using the slower pure-Python amqtt on %s", url)
         yield EmbeddedBroker(url, "amqtt", None, tls_url, tls.files.ca_cert)
 
 
 @contextlib.asynccontextmanager
-async def _amqtt(port: int, tls: TlsListener) -> AsyncIterator[tuple[str, str]]:
+async def amqtt_broker(port: int, tls: TlsListener) -> AsyncIterator[tuple[str, str]]:
     """amqtt on 127.0.0.1: `port` plain, `tls.port` over TLS; yields both URLs."""
     from amqtt.broker import Broker  # only when Mosquitto is missing
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import socket
 import ssl
 import stat
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,12 +19,15 @@ import pytest
 from cryptography import x509
 
 from api import publisher
+from devstack.broker import TlsListener, amqtt_broker
+from devstack.ports import free_port
 from tests.broker_support import SecureBroker, secure_mosquitto
 from tests.device_link import DeviceLink
 from tests.ingest_support import ingest_settings, ingesting
 from tests.support import publish, unique, wait_until
 from tickwire import brokerauth, certs
 from tickwire import mqtt as adapter
+from tickwire.aio import bytes_waiting, tls_buffered
 from tickwire.settings import CommonSettings, MqttAddress
 
 
@@ -241,3 +246,48 @@ async def test_plain_and_tls_listeners_do_not_mix(tls_broker: SecureBroker) -> N
     tls_on_plain = MqttAddress(f"mqtts://127.0.0.1:{port}", tls_broker.ca_file)
     ok, detail = await adapter.probe(tls_on_plain, 2.0)
     assert not ok, detail  # the broker resets it (or the handshake times out)
+
+
+def test_bytes_tls_has_decrypted_count_as_waiting(tmp_path: Path) -> None:
+    """A TLS record holding several MQTT packets (as brokers that batch writes send them) is
+    decrypted whole: what paho has not read yet is in the SSL object, not the kernel, and no
+    reader callback fires for it. `bytes_waiting` counts it, so the loops read on."""
+    files = certs.ensure(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(files.server_cert, files.server_key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    record = bytes(range(100))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with server_context.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(record)  # one record
+            tls.recv(1)  # until the client is done
+
+    server = threading.Thread(target=serve)
+    server.start()
+    context = adapter.tls_context(str(files.ca_cert))
+    raw = socket.create_connection(listener.getsockname())
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as client:
+        assert client.recv(10) == record[:10]
+        assert tls_buffered(client) == 90 and bytes_waiting(client) >= 90
+        assert client.recv(90) == record[10:]
+        assert tls_buffered(client) == 0
+        client.sendall(b"x")
+    server.join(5)
+    listener.close()
+    plain_a, plain_b = socket.socketpair()
+    with plain_a, plain_b:
+        plain_b.sendall(b"abc")
+        assert tls_buffered(plain_a) == 0 and bytes_waiting(plain_a) == 3
+
+
+async def test_the_amqtt_fallback_serves_the_same_tls(tmp_path: Path) -> None:
+    """Without Mosquitto, `make up`'s amqtt listens over TLS too, with the same certificate."""
+    files = certs.ensure(tmp_path / "tls")
+    async with amqtt_broker(free_port(), TlsListener(free_port(), files)) as (plain, secure):
+        assert await adapter.probe(MqttAddress(secure, files.ca_cert)) == (True, "ok")
+        assert await adapter.probe(MqttAddress(plain)) == (True, "ok")
+        other = certs.ensure(tmp_path / "other").ca_cert
+        ok, detail = await adapter.probe(MqttAddress(secure, other))
+        assert not ok and "SSLCertVerificationError" in detail, detail

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import shlex
+import shutil
 import socket
 import ssl
 import stat
+import subprocess
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +32,8 @@ from tickwire import brokerauth, certs
 from tickwire import mqtt as adapter
 from tickwire.aio import bytes_waiting, tls_buffered
 from tickwire.settings import CommonSettings, MqttAddress
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -291,3 +296,38 @@ async def test_the_amqtt_fallback_serves_the_same_tls(tmp_path: Path) -> None:
         other = certs.ensure(tmp_path / "other").ca_cert
         ok, detail = await adapter.probe(MqttAddress(secure, other))
         assert not ok and "SSLCertVerificationError" in detail, detail
+
+
+async def test_the_documented_mosquitto_pub_command_reaches_the_database(
+    database_url: str, db: asyncpg.Connection, tls_broker: SecureBroker, tmp_path: Path
+) -> None:
+    """docs/broker.md's `mosquitto_pub --cafile` for `make up`, run as written (the port,
+    CA path, device id and password put in): the reading is stored; with another CA it is
+    refused."""
+    if shutil.which("mosquitto_pub") is None:
+        pytest.skip("mosquitto_pub is not installed (Debian: mosquitto-clients)")
+    text = (ROOT / "docs" / "broker.md").read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if "mosquitto_pub -h 127.0.0.1" in line)
+    device_id, password = await _device(tls_broker)
+    assert tls_broker.mosquitto.tls is not None
+    command = (
+        line.replace("8883", str(tls_broker.mosquitto.tls.port))
+        .replace(".tickwire/broker/tls/ca.crt", str(tls_broker.ca_file))
+        .replace("dev-1", device_id)
+        .replace("PASSWORD", password)
+    )
+    argv = shlex.split(command)
+    assert argv[0] == "mosquitto_pub" and "--cafile" in argv
+    settings = ingest_settings(database_url, tls_broker.mosquitto, mqtt_url=tls_broker.ingest_url)
+    async with ingesting(settings):
+        done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+
+        async def stored() -> bool:
+            return await _stored(db, device_id) == 1
+
+        await wait_until(f"{device_id}'s reading from mosquitto_pub stored", stored, timeout=20)
+    other = str(certs.ensure(tmp_path / "other").ca_cert)
+    refused = [other if word == str(tls_broker.ca_file) else word for word in argv]
+    done = await asyncio.to_thread(subprocess.run, refused, capture_output=True, timeout=30)
+    assert done.returncode != 0 and await _stored(db, device_id) == 1

@@ -24,7 +24,9 @@ from cryptography import x509
 from api import publisher
 from devstack.broker import TlsListener, amqtt_broker
 from devstack.ports import free_port
+from tests.api_support import running_api
 from tests.broker_support import SecureBroker, secure_mosquitto
+from tests.credentials_support import create_device
 from tests.device_link import DeviceLink
 from tests.ingest_support import ingest_settings, ingesting
 from tests.support import publish, unique, wait_until
@@ -331,3 +333,42 @@ async def test_the_documented_mosquitto_pub_command_reaches_the_database(
     refused = [other if word == str(tls_broker.ca_file) else word for word in argv]
     done = await asyncio.to_thread(subprocess.run, refused, capture_output=True, timeout=30)
     assert done.returncode != 0 and await _stored(db, device_id) == 1
+
+
+async def test_the_api_process_over_tls_issues_credentials_sends_commands_and_checks_health(
+    database_url: str, tls_broker: SecureBroker, tmp_path: Path
+) -> None:
+    """The API with `mqtts://` main and admin URLs and one CA file: a device created through
+    it gets credentials that log in over TLS, a command reaches the device, /health answers
+    that the broker (over TLS) is up."""
+    async with running_api(
+        database_url,
+        tls_broker.over_tls(tls_broker.api_url),
+        tmp_path / "api",
+        mqtt_admin_url=tls_broker.over_tls(tls_broker.admin_url),
+        mqtt_ca_file=tls_broker.ca_file,
+    ) as api:
+        device_id = unique("dev")
+        password = await create_device(api, api.admin, device_id, [])
+        device = DeviceLink(
+            tls_broker.mosquitto.url_for(device_id, password, tls=True),
+            device_id,
+            password,
+            device_id,
+            tls_broker.ca_file,
+        )
+        assert await asyncio.to_thread(device.connect)
+        try:
+            granted = await asyncio.to_thread(device.subscribe, f"devices/{device_id}/commands")
+            assert not granted.is_failure
+            async with api.client(api.admin) as client:
+                sent = await client.post(
+                    f"/api/devices/{device_id}/commands", json={"command": "ping"}
+                )
+                assert sent.status_code == 202, sent.text
+                health = (await client.get("/health")).json()
+            topic, body = await asyncio.to_thread(device.messages.get, True, 10)
+            assert (topic, body["command"]) == (f"devices/{device_id}/commands", "ping")
+        finally:
+            device.close()
+    assert health["broker"]["ok"] and health["broker"]["address"].startswith("mqtts://")

@@ -296,8 +296,9 @@ async def embedded_broker(
     if taken:
         raise RuntimeError(
             f"127.0.0.1:{taken[0]} is taken (a system Mosquitto service? `systemctl disable --now "
-            "mosquitto`): free it, or point TICKWIRE_MQTT_URL at that broker (see README for "
-            "the settings the ingester needs)"
+            "mosquitto`): free it, choose other ports (TICKWIRE_EMBEDDED_MQTT_PORT, "
+            "TICKWIRE_EMBEDDED_MQTTS_PORT), or point TICKWIRE_MQTT_URL at that broker (see "
+            "README for the settings the ingester needs)"
         )
     tls = TlsListener(tls_port, await asyncio.to_thread(ensure, directory / "tls"))
     if mosquitto_path():

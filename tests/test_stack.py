@@ -12,16 +12,18 @@ from devstack.ports import free_port, port_free
 from tickwire.settings import MqttAddress
 
 
-async def test_taken_port_is_refused_clearly(tmp_path: Path) -> None:
-    port = free_port()
+@pytest.mark.parametrize("taken", ["plain", "tls"])
+async def test_taken_port_is_refused_clearly(tmp_path: Path, taken: str) -> None:
+    port, tls_port = free_port(), free_port()
+    squatted = port if taken == "plain" else tls_port
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", port))
+        squatter.bind(("127.0.0.1", squatted))
         squatter.listen()
-        assert not port_free(port)
-        with pytest.raises(RuntimeError, match="TICKWIRE_MQTT_URL"):
-            async with embedded_broker(tmp_path / "broker", port, tls_port=free_port()):
+        assert not port_free(squatted)
+        with pytest.raises(RuntimeError, match=f"127.0.0.1:{squatted} is taken.*TICKWIRE_MQTT_URL"):
+            async with embedded_broker(tmp_path / "broker", port, tls_port=tls_port):
                 pass
-    assert port_free(port)
+    assert port_free(squatted)
 
 
 async def test_embedded_broker_runs_on_a_free_port(tmp_path: Path) -> None:

@@ -233,9 +233,7 @@ async def test_a_broker_certificate_from_another_ca_is_refused(
         (renamed / name).write_bytes((tls_broker.ca_file.parent / name).read_bytes())
     certs.ensure(renamed, ["broker.example.com"])
     assert tls_broker.mosquitto.tls is not None
-    tls_broker.mosquitto.tls = tls_broker.mosquitto.tls.__class__(
-        tls_broker.mosquitto.tls.port, certs.BrokerTls(renamed)
-    )
+    tls_broker.mosquitto.tls = TlsListener(tls_broker.mosquitto.tls.port, certs.BrokerTls(renamed))
     await asyncio.to_thread(tls_broker.mosquitto.stop)
     await asyncio.to_thread(tls_broker.mosquitto.start)
     ok, detail = await adapter.probe(MqttAddress(url, tls_broker.ca_file))

@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 broker:
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients && \
 	     { systemctl disable --now mosquitto 2>/dev/null || service mosquitto stop 2>/dev/null || true; }) ; } || \
 	  echo "note: mosquitto not installed (apt-get install mosquitto); using the slower amqtt"
 

@@ -21,7 +21,6 @@ from api.errors import ApiError, BrokerDown, ErrorBody
 from api.settings import ApiSettings
 from tickwire import brokerauth
 from tickwire.brokerauth import Dynsec
-from tickwire.settings import MqttAddress
 
 
 class CredentialsRead(BaseModel):
@@ -51,7 +50,7 @@ async def broker_accounts(settings: ApiSettings) -> AsyncIterator[Dynsec | None]
     if not settings.mqtt_admin_url:
         yield None
         return
-    async with brokerauth.connected(MqttAddress(settings.mqtt_admin_url)) as dynsec:
+    async with brokerauth.connected(settings.mqtt_address(settings.mqtt_admin_url)) as dynsec:
         yield dynsec
 
 

@@ -80,7 +80,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         # collector's full passes (~70 ms each otherwise, the p99 of every request).
         gc.freeze()
         try:
-            mqtt = MqttAddress(settings.resolved_mqtt_url())
+            mqtt = settings.mqtt_address()
             async with (
                 publisher.connected(mqtt) as bus,
                 credentials.broker_accounts(settings) as accounts,

@@ -8,6 +8,7 @@ import bench.history
 import bench.ingest
 import bench.load
 import bench.stream
+import bench.tls
 
 BENCHES = (
     bench.ingest.main,
@@ -16,6 +17,7 @@ BENCHES = (
     bench.stream.main,
     bench.dashboard.main,
     bench.load.main,
+    bench.tls.main,
 )
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

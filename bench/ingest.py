@@ -81,12 +81,17 @@ class IngestBench:
         self.servers = servers
         self.settings = settings
 
-    def ceiling(self, workload: Workload) -> Result:
-        session = self._backlog("ceiling", workload)
+    def ceiling(
+        self,
+        workload: Workload,
+        label: str = "(a) ceiling: bare paho subscriber",
+        tls: bool = False,
+    ) -> Result:
+        session = self._backlog("ceiling", workload, tls)
         checkpoint(self.servers.server_url)
         drained = drain(session, len(workload.messages))
         return Result(
-            "(a) ceiling: bare paho subscriber",
+            label,
             len(workload.messages),
             None,
             drained.seconds,
@@ -94,12 +99,20 @@ class IngestBench:
             drained.dup,
         )
 
-    def tickwire(self, label: str, name: str, workload: Workload) -> Result:
+    def tickwire(self, label: str, name: str, workload: Workload, tls: bool = False) -> Result:
+        """`python -m ingest` draining the backlog; over the TLS listener when `tls`."""
         with fresh_database(self.servers.server_url, _unique(name)) as url:
-            session = self._backlog(name, workload)
+            session = self._backlog(name, workload, tls)
             checkpoint(self.servers.server_url)
             log_path = self.servers.workdir / f"{session.client_id}.log"
-            run = run_ingester(url, session.url, session.client_id, len(workload.keys), log_path)
+            run = run_ingester(
+                url,
+                session.url,
+                session.client_id,
+                len(workload.keys),
+                log_path,
+                ca_file=session.ca_file,
+            )
             tally = tally_telemetry(url, workload.keys)
         if tally.lost or tally.dup or tally.dead_letters or run.exit_code:
             log.warning(
@@ -139,16 +152,19 @@ class IngestBench:
             tally.dup,
         )
 
-    def _backlog(self, name: str, workload: Workload) -> Session:
-        """Prime a fresh session, then publish the workload while nobody consumes it."""
+    def _backlog(self, name: str, workload: Workload, tls: bool = False) -> Session:
+        """Prime a fresh session (on the TLS listener when `tls`), then publish the workload
+        (on the plain one) while nobody consumes it."""
+        servers = self.servers
         session = Session(
-            self.servers.broker_url,
+            servers.tls_url if tls else servers.broker_url,
             _unique(f"bench-{name}"),
             self.settings.ingest_receive_maximum,
             self.settings.ingest_session_expiry_s,
+            servers.ca_file if tls else None,
         )
         prime(session)
-        seconds = publish(session.url, workload.messages)
+        seconds = publish(servers.broker_url, workload.messages)
         log.info(
             "%s: %d messages queued for %s in %.1fs",
             name,

@@ -45,12 +45,15 @@ def run_ingester(
     expected_rows: int,
     log_path: Path,
     stall_s: float = 15.0,
+    ca_file: Path | None = None,
 ) -> IngestRun:
     """Run `python -m ingest` until `expected_rows` are committed (or nothing moves for
-    `stall_s`), then stop it with SIGTERM as a service manager would."""
+    `stall_s`), then stop it with SIGTERM as a service manager would. (`ca_file`: the CA of
+    an `mqtts://` broker_url's certificate.)"""
     env = dict(
         TICKWIRE_DATABASE_URL=database_url,
         TICKWIRE_MQTT_URL=broker_url,
+        TICKWIRE_MQTT_CA_FILE=str(ca_file or ""),
         TICKWIRE_MQTT_PROTOCOL="5",
         TICKWIRE_INGEST_CLIENT_ID=client_id,
         TICKWIRE_INGEST_INSTANCE=INSTANCE,

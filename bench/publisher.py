@@ -6,18 +6,23 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.workload import Message
+from tickwire import mqtt as adapter
 from tickwire.settings import MqttAddress
 
 
-def publish(url: str, messages: Sequence[Message], timeout: float = 300.0) -> float:
-    """Publish every message with QoS 1; return the seconds until the last PUBACK."""
-    address = MqttAddress(url)
+def publish(
+    url: str, messages: Sequence[Message], timeout: float = 300.0, ca_file: Path | None = None
+) -> float:
+    """Publish every message with QoS 1; return the seconds until the last PUBACK.
+    (`ca_file`: the CA of an `mqtts://` url's broker certificate.)"""
+    address = MqttAddress(url, ca_file)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
     if address.username:
         client.username_pw_set(address.username, address.password)
@@ -33,7 +38,7 @@ def publish(url: str, messages: Sequence[Message], timeout: float = 300.0) -> fl
             done.set()
 
     client.on_publish = on_publish
-    client.connect(address.host, address.port)
+    adapter.connect_blocking(client, address)
     client.loop_start()
     started = time.perf_counter()
     try:

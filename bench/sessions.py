@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -15,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from tickwire import mqtt as adapter
 from tickwire.contract import SUBSCRIPTIONS
 from tickwire.settings import MqttAddress
 
@@ -27,6 +29,12 @@ class Session:
     client_id: str
     receive_maximum: int
     expiry_s: int
+    ca_file: Path | None = None
+    """The CA of an `mqtts://` url's broker certificate."""
+
+    @property
+    def address(self) -> MqttAddress:
+        return MqttAddress(self.url, self.ca_file)
 
 
 def consumer_client(session: Session) -> mqtt.Client:
@@ -37,7 +45,7 @@ def consumer_client(session: Session) -> mqtt.Client:
         protocol=mqtt.MQTTv5,
         manual_ack=True,
     )
-    address = MqttAddress(session.url)
+    address = session.address
     if address.username:
         client.username_pw_set(address.username, address.password)
     return client
@@ -48,9 +56,8 @@ def connect(client: mqtt.Client, session: Session, clean_start: bool = False) ->
     properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = session.expiry_s
     properties.ReceiveMaximum = session.receive_maximum
-    address = MqttAddress(session.url)
-    client.connect(
-        address.host, address.port, keepalive=30, clean_start=clean_start, properties=properties
+    adapter.connect_blocking(
+        client, session.address, keepalive=30, clean_start=clean_start, properties=properties
     )
     client.loop_start()
 

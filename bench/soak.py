@@ -182,6 +182,7 @@ def _run(sizes: Sizes, seed: int, workdir: Path) -> dict[str, Any]:
         "TICKWIRE_DATA_DIR": str(workdir / "data"),
         "TICKWIRE_HTTP_PORT": str(port),
         "TICKWIRE_EMBEDDED_MQTT_PORT": str(free_port()),
+        "TICKWIRE_EMBEDDED_MQTTS_PORT": str(free_port()),
         "TICKWIRE_ADMIN_EMAIL": "soak@example.com",
         "TICKWIRE_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "TICKWIRE_SIM_DEVICES": str(sizes.devices),

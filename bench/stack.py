@@ -11,10 +11,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from devstack.broker import Mosquitto
+from devstack.broker import Mosquitto, TlsListener
 from devstack.embedded_pg import embedded_postgres
 from devstack.ports import free_port
 from sql.migrate import upgrade
+from tickwire import certs
 
 log = logging.getLogger("bench.stack")
 
@@ -25,12 +26,17 @@ class Stack:
     """A database on the server, from which scenario databases are created."""
     broker_url: str
     workdir: Path
+    tls_url: str
+    """The broker's TLS listener (`mqtts://`), whose certificate `ca_file` signed."""
+    ca_file: Path
 
 
 @contextlib.contextmanager
 def stack(workdir: Path, server_url: str | None = None) -> Iterator[Stack]:
-    """Start Mosquitto and (unless `server_url`) an embedded PostgreSQL under `workdir`."""
-    broker = Mosquitto(workdir / "broker", free_port())
+    """Start Mosquitto (plain and TLS listeners, as `make up` runs it) and (unless
+    `server_url`) an embedded PostgreSQL under `workdir`."""
+    tls = TlsListener(free_port(), certs.ensure(workdir / "broker" / "tls"))
+    broker = Mosquitto(workdir / "broker", free_port(), tls=tls)
     broker.start()
     try:
         with contextlib.ExitStack() as servers:
@@ -39,7 +45,7 @@ def stack(workdir: Path, server_url: str | None = None) -> Iterator[Stack]:
                 server_url = servers.enter_context(
                     embedded_postgres(workdir / "pg", database="postgres")
                 )
-            yield Stack(server_url, broker.url, workdir)
+            yield Stack(server_url, broker.url, workdir, str(broker.tls_url), tls.files.ca_cert)
     finally:
         broker.stop()
 

@@ -18,6 +18,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.process_support import service
+from tickwire import mqtt as adapter
 from tickwire.settings import MqttAddress
 
 TICKERS: Final = [f"BS{i:03d}" for i in range(100)]
@@ -29,7 +30,7 @@ def publish_at_rate(url: str, rate: int, seconds: float, done: multiprocessing.Q
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
-    client.connect(address.host, address.port)
+    adapter.connect_blocking(client, address)
     client.loop_start()
     rng, prices = random.Random(1), dict.fromkeys(TICKERS, 100.0)
     sent, started = 0, time.perf_counter()
@@ -67,7 +68,7 @@ def ingester_process(database_url: str, broker_url: str, workdir: Path) -> Itera
 def _wait_for_probe(database_url: str, broker_url: str, child: subprocess.Popen[bytes]) -> None:
     address = MqttAddress(broker_url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}")
-    client.connect(address.host, address.port)
+    adapter.connect_blocking(client, address)
     client.loop_start()
     deadline = time.monotonic() + 60
     try:

@@ -6,6 +6,9 @@ Given an admin account it runs the dynamic-security plugin (every client logs in
 topic ACLs are managed over `$CONTROL/dynamic-security/v1`, see tickwire/brokerauth/);
 without one it is anonymous, on loopback only. A user's own broker needs the same settings
 (see docs/broker.md).
+
+Beside the plain listener (loopback services) it listens over TLS (devices): a second port
+served with the server certificate of a local CA made under its directory (tickwire/certs/).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from devstack.ports import port_free, wait_for_port
+from tickwire.certs import BrokerTls, ensure
 
 log = logging.getLogger("devstack.broker")
 
@@ -57,6 +61,13 @@ connection_messages false
 MESSAGE_SIZE_LIMIT = 1024 * 1024
 #: A packet over this disconnects its sender before the broker reads it into memory.
 MAX_PACKET_SIZE = 2 * MESSAGE_SIZE_LIMIT
+
+#: A second listener, over TLS (the same accounts and ACLs: per_listener_settings is false).
+TLS_LISTENER = """\
+listener {port} {host}
+certfile {cert}
+keyfile {key}
+"""
 
 ANONYMOUS = "allow_anonymous true\n"
 DYNSEC = """\
@@ -133,11 +144,20 @@ def init_dynsec(config: Path, admin_user: str, admin_password: str) -> None:
     config.chmod(0o600)
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """Where the broker also listens over TLS, and the certificate it serves there."""
+
+    port: int
+    files: BrokerTls
+
+
 class Mosquitto:
     """A Mosquitto process on 127.0.0.1 with its config and persistence under `directory`.
 
     With `admin` (username, password) it runs the dynamic-security plugin, its file made on
-    first start with that admin; without, it is anonymous.
+    first start with that admin; without, it is anonymous. With `tls` it also listens on
+    `tls.port` over TLS.
     """
 
     def __init__(
@@ -146,20 +166,31 @@ class Mosquitto:
         port: int,
         host: str = "127.0.0.1",
         admin: tuple[str, str] | None = None,
+        tls: TlsListener | None = None,
     ) -> None:
         self.directory = directory
         self.host = host
         self.port = port
         self.admin = admin
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
-    def url_for(self, username: str, password: str) -> str:
+    @property
+    def tls_url(self) -> str | None:
+        """`mqtts://` of the TLS listener (None: there is none)."""
+        return None if self.tls is None else f"mqtts://{self.host}:{self.tls.port}"
+
+    def url_for(self, username: str, password: str, *, tls: bool = False) -> str:
+        """The URL logging in as `username`, on the TLS listener when `tls`."""
+        if tls and self.tls is None:
+            raise ValueError("this broker has no TLS listener")
+        scheme, port = ("mqtts", self.tls.port) if tls and self.tls else ("mqtt", self.port)
         return (
-            f"mqtt://{quote(username, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}"
+            f"{scheme}://{quote(username, safe='')}:{quote(password, safe='')}@{self.host}:{port}"
         )
 
     @property
@@ -192,6 +223,7 @@ class Mosquitto:
                 message_limit=MESSAGE_SIZE_LIMIT,
                 packet_limit=MAX_PACKET_SIZE,
             )
+            + self._tls_listener()
         )
         log_file = (self.directory / "mosquitto.log").open("ab")
         # Its own session: Ctrl-C in the terminal must not stop the broker before the
@@ -204,6 +236,16 @@ class Mosquitto:
             umask=0o077,  # the plugin rewrites its file (password hashes) on every change
         )
         wait_for_port(self.host, self.port, timeout, self.process)
+        if self.tls is not None:
+            wait_for_port(self.host, self.tls.port, timeout, self.process)
+
+    def _tls_listener(self) -> str:
+        if self.tls is None:
+            return ""
+        files = self.tls.files
+        return TLS_LISTENER.format(
+            port=self.tls.port, host=self.host, cert=files.server_cert, key=files.server_key
+        )
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -232,51 +274,72 @@ class EmbeddedBroker(NamedTuple):
     """'mosquitto-dynsec' (every client logs in), else 'mosquitto' or 'amqtt' (anonymous)."""
     mosquitto: Mosquitto | None
     """The Mosquitto process, to watch and restart (None: amqtt runs in this process)."""
+    tls_url: str
+    """`mqtts://` of the TLS listener, whose certificate `ca_file` signed."""
+    ca_file: Path
 
 
 @contextlib.asynccontextmanager
 async def embedded_broker(
-    directory: Path, port: int = 1883, admin: tuple[str, str] | None = None
+    directory: Path,
+    port: int = 1883,
+    admin: tuple[str, str] | None = None,
+    tls_port: int = 8883,
 ) -> AsyncIterator[EmbeddedBroker]:
-    """Run the embedded broker; yield its URL, kind and process.
+    """Run the embedded broker on `port`, and over TLS on `tls_port` (the CA and server
+    certificate made or renewed under `directory`/tls); yield its URLs, kind and process.
 
     kind is 'mosquitto-dynsec' (given `admin` and the plugin is installed: every client logs
     in), else 'mosquitto' or 'amqtt', both anonymous and on 127.0.0.1 only.
     """
-    if not port_free(port):
+    taken = [p for p in (port, tls_port) if not port_free(p)]
+    if taken:
         raise RuntimeError(
-            f"127.0.0.1:{port} is taken (a system Mosquitto service? `systemctl disable --now "
-            "mosquitto`): free it, or point TICKWIRE_MQTT_URL at that broker (see README for "
-            "the settings the ingester needs)"
+            f"127.0.0.1:{taken[0]} is taken (a system Mosquitto service? `systemctl disable --now "
+            "mosquitto`): free it, choose other ports (TICKWIRE_EMBEDDED_MQTT_PORT, "
+            "TICKWIRE_EMBEDDED_MQTTS_PORT), or point TICKWIRE_MQTT_URL at that broker (see "
+            "README for the settings the ingester needs)"
         )
+    tls = TlsListener(tls_port, await asyncio.to_thread(ensure, directory / "tls"))
     if mosquitto_path():
         secured = admin is not None and dynsec_available()
         if admin is not None and not secured:
             log.warning("no dynamic-security plugin or mosquitto_ctrl: Mosquitto is anonymous")
-        broker = Mosquitto(directory, port, admin=admin if secured else None)
+        broker = Mosquitto(directory, port, admin=admin if secured else None, tls=tls)
         await asyncio.to_thread(broker.start)
-        log.info("Mosquitto listening on %s", broker.url)
+        log.info("Mosquitto listening on %s and %s", broker.url, broker.tls_url)
+        kind = "mosquitto-dynsec" if secured else "mosquitto"
         try:
-            yield EmbeddedBroker(broker.url, "mosquitto-dynsec" if secured else "mosquitto", broker)
+            yield EmbeddedBroker(broker.url, kind, broker, str(broker.tls_url), tls.files.ca_cert)
         finally:
             await asyncio.to_thread(broker.stop)
         return
-    async with _amqtt(port) as url:
+    async with amqtt_broker(port, tls) as (url, tls_url):
         log.warning("mosquitto not installed: using the slower pure-Python amqtt on %s", url)
-        yield EmbeddedBroker(url, "amqtt", None)
+        yield EmbeddedBroker(url, "amqtt", None, tls_url, tls.files.ca_cert)
 
 
 @contextlib.asynccontextmanager
-async def _amqtt(port: int) -> AsyncIterator[str]:
+async def amqtt_broker(port: int, tls: TlsListener) -> AsyncIterator[tuple[str, str]]:
+    """amqtt on 127.0.0.1: `port` plain, `tls.port` over TLS; yields both URLs."""
     from amqtt.broker import Broker  # only when Mosquitto is missing
 
     config: dict[str, Any] = {
-        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "listeners": {
+            "default": {"type": "tcp", "bind": f"127.0.0.1:{port}"},
+            "tls": {
+                "type": "tcp",
+                "bind": f"127.0.0.1:{tls.port}",
+                "ssl": True,
+                "certfile": str(tls.files.server_cert),
+                "keyfile": str(tls.files.server_key),
+            },
+        },
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
     broker = Broker(config)
     await broker.start()
     try:
-        yield f"mqtt://127.0.0.1:{port}"
+        yield f"mqtt://127.0.0.1:{port}", f"mqtts://127.0.0.1:{tls.port}"
     finally:
         await broker.shutdown()

@@ -9,7 +9,9 @@ stays under TICKWIRE_DATA_DIR for the next run.
 
 The embedded Mosquitto runs with dynamic security: the admin, ingest and API passwords are kept
 in the data dir (broker/accounts.json), each service logs in with its own account, the API
-issues device credentials, and the simulator provisions its devices through the API.
+issues device credentials, and the simulator provisions its devices through the API. The
+embedded broker also listens over TLS (a local CA and server certificate under broker/tls/):
+the ingester and the API stay on the plain loopback port, the simulator's devices use TLS.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 from devstack.broker import Accounts, Mosquitto, embedded_broker
@@ -39,6 +42,8 @@ class StackSettings(MigrateSettings):
     simulator: bool = True
     embedded_mqtt_port: int = 1883
     """Where the embedded broker listens (127.0.0.1), when TICKWIRE_MQTT_URL is unset."""
+    embedded_mqtts_port: int = 8883
+    """Where it also listens over TLS (127.0.0.1)."""
 
 
 @dataclass
@@ -70,16 +75,21 @@ async def up(settings: StackSettings) -> int:
             units.append(_database_unit(database))
             database_url = database.url
         mqtt_url, broker_kind, accounts = settings.mqtt_url or "", "external", None
+        tls: tuple[str, Path] | None = None
         if not mqtt_url:
             accounts = Accounts.kept(settings.embedded_broker_dir)
-            admin = (accounts.admin_user, accounts.admin)
-            mqtt_url, broker_kind, mosquitto = await stack.enter_async_context(
+            embedded = await stack.enter_async_context(
                 embedded_broker(
-                    settings.embedded_broker_dir, settings.embedded_mqtt_port, admin=admin
+                    settings.embedded_broker_dir,
+                    settings.embedded_mqtt_port,
+                    admin=(accounts.admin_user, accounts.admin),
+                    tls_port=settings.embedded_mqtts_port,
                 )
             )
-            if mosquitto is not None:
-                units.append(_broker_unit(mosquitto))
+            mqtt_url, broker_kind = embedded.url, embedded.kind
+            tls = (embedded.tls_url, embedded.ca_file)
+            if embedded.mosquitto is not None:
+                units.append(_broker_unit(embedded.mosquitto))
         backend = await asyncio.to_thread(
             upgrade, database_url, settings.db_backend, settings.policies()
         )
@@ -94,14 +104,14 @@ async def up(settings: StackSettings) -> int:
             env["TICKWIRE_MQTT_PROTOCOL"] = "311"  # amqtt speaks MQTT 3.1.1 only
         envs = {name: env for name in ("ingest", "api", "simulator")}
         if accounts is not None:
-            envs = await child_environments(env, mqtt_url, broker_kind, accounts, login)
+            envs = await child_environments(env, mqtt_url, broker_kind, accounts, login, tls)
         services = [Service("ingest", envs["ingest"]), Service("api", envs["api"])]
         if settings.simulator:
             # Status 0: it ran the duration or message count it was given (TICKWIRE_SIM_*).
             services.append(Service("simulator", envs["simulator"], restart="on-failure"))
         for service in services:
             await service.start()
-        _banner(settings, backend, broker_kind, mqtt_url, [s.name for s in services], str(login))
+        _banner(settings, backend, (broker_kind, mqtt_url, tls), [s.name for s in services], login)
         await supervise([*units, *services], services, stop)
     log.info("stopped; data kept in %s", settings.data_dir)
     return 0
@@ -124,11 +134,31 @@ def _broker_unit(mosquitto: Mosquitto) -> Unit:
 
 
 async def child_environments(
-    env: dict[str, str], mqtt_url: str, kind: str, accounts: Accounts, login: Login
+    env: dict[str, str],
+    mqtt_url: str,
+    kind: str,
+    accounts: Accounts,
+    login: Login,
+    tls: tuple[str, Path] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Each child's environment for the embedded broker: with dynamic security, its own
     account (the API also the admin's, to issue device credentials); the simulator provisions
-    its devices through the API. Anonymous otherwise (no credential management)."""
+    its devices through the API. Anonymous otherwise (no credential management). With `tls`
+    (the TLS listener's URL and CA file) the simulator's devices connect over TLS; the
+    ingester and the API stay on the plain loopback port."""
+    envs = await _service_environments(env, mqtt_url, kind, accounts, login)
+    if tls is not None:
+        envs["simulator"] = {
+            **envs["simulator"],
+            "TICKWIRE_MQTT_URL": tls[0],  # each device logs in as itself
+            "TICKWIRE_MQTT_CA_FILE": str(tls[1]),
+        }
+    return envs
+
+
+async def _service_environments(
+    env: dict[str, str], mqtt_url: str, kind: str, accounts: Accounts, login: Login
+) -> dict[str, dict[str, str]]:
     if kind != "mosquitto-dynsec":
         no_admin = {**env, "TICKWIRE_MQTT_ADMIN_URL": ""}
         return {"ingest": no_admin, "api": no_admin, "simulator": no_admin}
@@ -184,20 +214,22 @@ BROKER_KINDS = {
 def _banner(
     settings: StackSettings,
     backend: str,
-    broker: str,
-    mqtt_url: str,
+    broker: tuple[str, str, tuple[str, Path] | None],
     children: list[str],
-    login: str,
+    login: Login,
 ) -> None:
+    """What runs where; `broker` is (kind, URL, the TLS listener's URL and CA file or None)."""
+    kind, mqtt_url, tls = broker
     url = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
         "tickwire is up",
         f"  API + dashboard   {url}   (health: {url}/health, OpenAPI: {url}/docs)",
-        f"  MQTT broker       {MqttAddress(mqtt_url)!r}   ({BROKER_KINDS.get(broker, broker)})",
+        f"  MQTT broker       {MqttAddress(mqtt_url)!r}   ({BROKER_KINDS.get(kind, kind)})",
+        *([f"  MQTT over TLS     {tls[0]}   (devices; CA certificate: {tls[1]})"] if tls else []),
         f"  database          {backend}"
         + ("" if settings.database_url else f" (embedded, {settings.embedded_pg_dir})"),
         f"  services          {', '.join(children)}",
-        f"  admin login       {login}",
+        f"  admin login       {login!s}",
         f"  data directory    {settings.data_dir}",
         "  Ctrl-C stops everything; the data stays for the next `make up`.",
     ]

@@ -27,7 +27,6 @@ from ingest.subscriber import Subscriber
 from tickwire.aio import wait_any
 from tickwire.contract import Limits
 from tickwire.logs import setup_logging
-from tickwire.settings import MqttAddress
 
 log = logging.getLogger("ingest")
 
@@ -60,7 +59,7 @@ async def run(
     rollups = Refresher(settings.resolved_database_url())
     writers = [await connect_writer(settings, rollups.wake) for _ in range(settings.ingest_writers)]
     subscriber = Subscriber(
-        MqttAddress(settings.resolved_mqtt_url()),
+        settings.mqtt_address(),
         settings.ingest_client_id,
         settings.ingest_receive_maximum,
         settings.ingest_session_expiry_s,

@@ -25,7 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from tickwire import mqtt as adapter
-from tickwire.aio import bytes_waiting, wait_any
+from tickwire.aio import bytes_waiting, tls_buffered, wait_any
 from tickwire.contract import SUBSCRIPTIONS
 from tickwire.settings import MqttAddress
 
@@ -173,6 +173,7 @@ class Subscriber:
         if self._paused and len(inbox) < self._queue_max // 2 and self._socket is not None:
             self._paused = False
             self._loop.add_reader(self._socket, self._readable)
+            self._read_on_if_tls_holds_more()
         return taken
 
     def _readable(self) -> None:
@@ -191,6 +192,12 @@ class Subscriber:
             # Back-pressure: stop reading until the receiver catches up.
             self._paused = True
             self._loop.remove_reader(self._socket)
+        self._read_on_if_tls_holds_more()
+
+    def _read_on_if_tls_holds_more(self) -> None:
+        """Bytes TLS already decrypted wake no reader: read them on the loop's next turn."""
+        if not self._paused and self._socket is not None and tls_buffered(self._socket):
+            self._loop.call_soon(self._readable)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         self.inbox.append(

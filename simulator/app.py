@@ -145,7 +145,7 @@ async def _run_fleet(
     def on_command(forwarder: Forwarder, payload: bytes) -> None:
         answer_command(devices[forwarder.device_id], forwarder, payload, outbox)
 
-    address = MqttAddress(settings.resolved_mqtt_url())
+    address = settings.mqtt_address()
     shared = Auth(address.username, address.password) if address.username else None
     forwarders = {}
     for device_id in devices:

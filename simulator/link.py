@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from tickwire import mqtt as adapter
-from tickwire.aio import bytes_waiting, wait_any
+from tickwire.aio import bytes_waiting, tls_buffered, wait_any
 from tickwire.contract import commands_topic
 from tickwire.settings import MqttAddress
 
@@ -187,6 +187,10 @@ class Link:
             if sock is None or client is not self._client or not bytes_waiting(sock):
                 break
         self._flush(client)  # what the callbacks published (acks, the next batch, …)
+        sock = client.socket()
+        if sock is not None and client is self._client and tls_buffered(sock):
+            # Decrypted bytes left after the burst wake no reader: read them next turn.
+            self._loop.call_soon(self._readable, client)
 
     def _flush(self, client: mqtt.Client) -> None:
         """Write what paho queued; watch for writability only while the socket is full.

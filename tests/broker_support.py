@@ -1,4 +1,5 @@
-"""A Mosquitto with dynamic security, as the secure fixtures set it up."""
+"""A Mosquitto with dynamic security, as the secure fixtures set it up (optionally also
+listening over TLS, as `make up` runs it)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.broker import Mosquitto
+from devstack.broker import Mosquitto, TlsListener
 from devstack.ports import free_port
-from tickwire import brokerauth
+from tickwire import brokerauth, certs
+from tickwire.settings import MqttAddress
 
 
 @dataclass
@@ -28,12 +30,28 @@ class SecureBroker:
         """Without credentials (what an anonymous client would use)."""
         return self.mosquitto.url
 
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the TLS listener's certificate."""
+        assert self.mosquitto.tls is not None, "started without tls=True"
+        return self.mosquitto.tls.files.ca_cert
+
+    def over_tls(self, url: str) -> str:
+        """`url`'s login on the TLS listener (`mqtts://`)."""
+        address = MqttAddress(url)
+        if address.username is None:
+            assert self.mosquitto.tls_url is not None
+            return self.mosquitto.tls_url
+        return self.mosquitto.url_for(address.username, address.password or "", tls=True)
+
 
 @contextlib.asynccontextmanager
-async def secure_mosquitto(workdir: Path) -> AsyncIterator[SecureBroker]:
-    """A fresh Mosquitto under `workdir` with the ingester's and the API's accounts."""
+async def secure_mosquitto(workdir: Path, tls: bool = False) -> AsyncIterator[SecureBroker]:
+    """A fresh Mosquitto under `workdir` with the ingester's and the API's accounts; with
+    `tls`, also on a TLS port with a CA and certificate made under `workdir`/tls."""
     admin = ("admin", secrets.token_urlsafe(16))
-    mosquitto = Mosquitto(workdir, free_port(), admin=admin)
+    listener = TlsListener(free_port(), certs.ensure(workdir / "tls")) if tls else None
+    mosquitto = Mosquitto(workdir, free_port(), admin=admin, tls=listener)
     await asyncio.to_thread(mosquitto.start)
     try:
         ingest, api = secrets.token_urlsafe(16), secrets.token_urlsafe(16)

@@ -6,20 +6,28 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from tickwire import mqtt as adapter
 from tickwire.settings import MqttAddress
 
 
 class DeviceLink:
     def __init__(
-        self, url: str, username: str | None, password: str | None, client_id: str
+        self,
+        url: str,
+        username: str | None,
+        password: str | None,
+        client_id: str,
+        ca_file: Path | None = None,
     ) -> None:
-        self.address = MqttAddress(url)
+        """`ca_file`: the CA an `mqtts://` URL's broker certificate must chain to."""
+        self.address = MqttAddress(url, ca_file)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
@@ -41,7 +49,7 @@ class DeviceLink:
 
     def connect(self, timeout: float = 10) -> bool:
         """True when the broker accepted the login; no automatic reconnection afterwards."""
-        self.client.connect(self.address.host, self.address.port, keepalive=10)
+        adapter.connect_blocking(self.client, self.address, keepalive=10)
         self.client.loop_start()
         self.connected.wait(timeout)
         if self.connack is None or self.connack.is_failure:

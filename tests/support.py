@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.writer import Writer
 from sql.migrate import upgrade
+from tickwire import mqtt as adapter
 from tickwire.settings import MqttAddress
 
 
@@ -49,13 +51,24 @@ def fresh_database(server_url: str, revision: str = "head") -> Iterator[str]:
 Message = tuple[str, bytes | str | dict[str, Any]]
 
 
-def publish(url: str, messages: Iterable[Message], qos: int = 1, timeout: float = 60) -> int:
-    """Publish and wait until the broker acknowledged every message; return the count."""
-    address = MqttAddress(url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("pub"))
+def publish(
+    url: str,
+    messages: Iterable[Message],
+    qos: int = 1,
+    timeout: float = 60,
+    ca_file: Path | None = None,
+    client_id: str | None = None,
+) -> int:
+    """Publish and wait until the broker acknowledged every message; return the count.
+
+    Logs in as the URL's user, if any; `mqtts://` with `ca_file` as the CA."""
+    address = MqttAddress(url, ca_file)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or unique("pub"))
+    if address.username:
+        client.username_pw_set(address.username, address.password)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
-    client.connect(address.host, address.port)
+    adapter.connect_blocking(client, address)
     client.loop_start()
     try:
         infos = []

@@ -181,7 +181,9 @@ async def test_make_up_broker_keeps_its_accounts_private_and_refuses_anonymous(
     accounts = Accounts.kept(directory)
     assert Accounts.kept(directory) == accounts
     port = free_port()
-    async with embedded_broker(directory, port, admin=("admin", accounts.admin)) as (url, kind, _):
+    async with embedded_broker(
+        directory, port, admin=("admin", accounts.admin), tls_port=free_port()
+    ) as (url, kind, *_):
         assert kind == "mosquitto-dynsec" and url == f"mqtt://127.0.0.1:{port}"
         for name in (ACCOUNTS_FILE, DYNSEC_FILE):
             assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600, name
@@ -200,17 +202,18 @@ async def test_make_up_gives_each_service_its_own_account(tmp_path: Path) -> Non
     accounts = Accounts.kept(directory)
     person = Login("admin@example.com", "demo-password", True, "http://127.0.0.1:8000")
     env = {"TICKWIRE_MQTT_ADMIN_URL": "mqtt://leaked:x@elsewhere:1883", "OTHER": "kept"}
-    async with embedded_broker(directory, free_port(), admin=("admin", accounts.admin)) as (
-        url,
-        kind,
-        _,
-    ):
+    async with embedded_broker(
+        directory, free_port(), admin=("admin", accounts.admin), tls_port=free_port()
+    ) as (url, kind, _, tls_url, ca_file):
         envs = await child_environments(
-            {**env, "TICKWIRE_MQTT_URL": url}, url, kind, accounts, person
+            {**env, "TICKWIRE_MQTT_URL": url}, url, kind, accounts, person, (tls_url, ca_file)
         )
         simulator = envs["simulator"]
         assert "TICKWIRE_MQTT_ADMIN_URL" not in simulator and simulator["OTHER"] == "kept"
-        assert simulator["TICKWIRE_MQTT_URL"] == url  # it provisions its devices itself:
+        # Its devices connect over TLS, each as itself (it provisions them through the API):
+        assert simulator["TICKWIRE_MQTT_URL"] == tls_url and tls_url.startswith("mqtts://")
+        assert simulator["TICKWIRE_MQTT_CA_FILE"] == str(ca_file)
+        assert all("TICKWIRE_MQTT_CA_FILE" not in envs[s] for s in ("ingest", "api"))
         assert simulator["TICKWIRE_SIM_API_URL"] == person.api_url
         assert simulator["TICKWIRE_ADMIN_PASSWORD"] == "demo-password"
         assert "TICKWIRE_MQTT_ADMIN_URL" not in envs["ingest"]

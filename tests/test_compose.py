@@ -9,6 +9,7 @@ import os
 import pwd
 import re
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -25,6 +26,8 @@ from pydantic_settings import BaseSettings
 
 from devstack.broker import MAX_PACKET_SIZE, MESSAGE_SIZE_LIMIT, mosquitto_path
 from devstack.ports import free_port, wait_for_port
+from tickwire import certs
+from tickwire.settings import MqttAddress
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -112,7 +115,7 @@ def test_depends_on_names_services_with_valid_conditions(compose: dict[str, Any]
 def test_every_service_is_restarted_or_one_shot_and_checked(compose: dict[str, Any]) -> None:
     """Liveness: a long-running service is restarted whenever its process ends (Docker's
     `unless-stopped`) and has a health check; a one-shot is never restarted."""
-    one_shots = {"broker-setup", "migrate"}
+    one_shots = {"broker-certs", "broker-setup", "migrate"}
     for name, service in services(compose).items():
         restart = service.get("restart")
         if name in one_shots:
@@ -284,12 +287,19 @@ def test_dockerfile_copies_every_runtime_package() -> None:
 # --- deploy/mosquitto.conf and its start script on the local Mosquitto -------------------------
 
 
-def connack(port: int, username: str | None = None, password: str | None = None) -> int:
-    """The CONNACK reason code the broker answers (0: accepted)."""
+def connack(
+    port: int,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: Path | None = None,
+) -> int:
+    """The CONNACK reason code the broker answers (0: accepted); over TLS with `ca_file`."""
     codes: list[int] = []
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     if username is not None:
         client.username_pw_set(username, password)
+    if ca_file is not None:
+        client.tls_set(ca_certs=str(ca_file))
     client.on_connect = lambda _c, _u, _f, reason, _p: codes.append(reason.value)
     client.connect("127.0.0.1", port)
     deadline = time.monotonic() + 10
@@ -321,25 +331,35 @@ class DeployedMosquitto:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.port = free_port()
+        self.port, self.tls_port = free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
         conf = (ROOT / "deploy" / "mosquitto.conf").read_text()
         conf = conf.replace("/usr/lib/mosquitto_dynamic_security.so", LOCAL_DYNSEC)
         conf = conf.replace("/mosquitto/data", str(workdir / "data"))
+        conf = conf.replace("/mosquitto/certs", str(workdir / "certs"))
         conf = conf.replace("listener 1883 0.0.0.0", f"listener {self.port} 127.0.0.1")
-        assert f"listener {self.port} 127.0.0.1" in conf and LOCAL_DYNSEC in conf
+        conf = conf.replace("listener 8883 0.0.0.0", f"listener {self.tls_port} 127.0.0.1")
+        for listener in (self.port, self.tls_port):
+            assert f"listener {listener} 127.0.0.1" in conf
+        assert LOCAL_DYNSEC in conf
         (workdir / "mosquitto.conf").write_text(conf)
         script = (ROOT / "deploy" / "mosquitto-start.sh").read_text()
         script = script.replace("/mosquitto/data", str(workdir / "data"))
         script = script.replace("/mosquitto/config/mosquitto.conf", str(workdir / "mosquitto.conf"))
         script = script.replace("/usr/sbin/mosquitto", str(mosquitto_path()))
+        script = script.replace("/mosquitto/certs", str(workdir / "certs"))
+        script = script.replace(" /tls/", f" {workdir / 'tls'}/")
+        # What the broker-certs service leaves in the broker-tls volume.
+        certificates = compose_command("broker-certs")
+        assert certificates[:4] == ["python", "-m", "tickwire.certs", "/tls"]
+        self.tls = certs.ensure(workdir / "tls", ["mosquitto", "localhost", "127.0.0.1"])
         (workdir / "data").mkdir()
         if os.geteuid() == 0:  # Mosquitto drops to the mosquitto user, as in the image
             owner = pwd.getpwnam("mosquitto")
             os.chown(workdir / "data", owner.pw_uid, owner.pw_gid)
             workdir.chmod(0o755)
         else:
-            script = script.replace('chown mosquitto:mosquitto "$config"', ":")
+            script = script.replace("chown mosquitto:mosquitto", ":")
         (workdir / "start.sh").write_text(script)
 
     def start(self, admin_password: str) -> None:
@@ -363,6 +383,12 @@ class DeployedMosquitto:
         command += ["-u", "admin", "-P", password, *args]
         done = subprocess.run(command, capture_output=True, text=True, timeout=20, check=True)
         return done.stdout
+
+
+def compose_command(service: str) -> list[str]:
+    command = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"][service]["command"]
+    assert isinstance(command, list)
+    return [str(word) for word in command]
 
 
 @pytest.fixture
@@ -412,3 +438,39 @@ def test_restart_keeps_accounts_made_since_the_first_start(deployed: DeployedMos
     assert connack(deployed.port, "dev-1", "dev-pw") == 0
     assert connack(deployed.port, "admin", "admin-pw-1") == 0
     assert connack(deployed.port, "admin", "some-other-pw") in (134, 135)
+
+
+def test_deployed_mosquitto_serves_devices_over_tls_with_broker_certs_certificate(
+    deployed: DeployedMosquitto, tmp_path: Path
+) -> None:
+    """The TLS listener serves the certificate broker-certs made (copied by the start script
+    so the mosquitto user can read it); a client with its CA logs in, one trusting another
+    CA is refused; the plain listener still serves the services."""
+    deployed.start("admin-pw-1")
+    deployed.ctrl("admin-pw-1", "dynsec", "createClient", "dev-1", "-p", "dev-pw")
+    assert connack(deployed.tls_port, "dev-1", "dev-pw", deployed.tls.ca_cert) == 0
+    assert connack(deployed.port, "admin", "admin-pw-1") == 0
+    other = certs.ensure(tmp_path / "other").ca_cert
+    with pytest.raises(ssl.SSLCertVerificationError):
+        connack(deployed.tls_port, "dev-1", "dev-pw", other)
+    key = deployed.workdir / "certs" / "server.key"
+    assert key.read_bytes() == deployed.tls.server_key.read_bytes()
+    assert key.stat().st_mode & 0o077 == 0
+
+
+def test_compose_publishes_only_tls_to_devices(compose: dict[str, Any]) -> None:
+    all_services = services(compose)
+    published = {name: s["ports"] for name, s in all_services.items() if s.get("ports")}
+    assert published["mosquitto"] == ["${MQTT_PUBLISH:-8883}:8883"]
+    assert not any(":1883" in port for ports in published.values() for port in ports)
+    conf = (ROOT / "deploy" / "mosquitto.conf").read_text()
+    tls_listener = conf.split("listener 8883 0.0.0.0\n", 1)[1].split("\n\n", 1)[0]
+    assert "certfile " in tls_listener and "keyfile " in tls_listener
+    # The broker-certs' certificate names the host the simulator (a device) connects to.
+    simulator = all_services["simulator"]
+    address = MqttAddress(simulator["environment"]["TICKWIRE_MQTT_URL"])
+    assert address.tls and address.host in compose_command("broker-certs")[4:]
+    assert simulator["environment"]["TICKWIRE_MQTT_CA_FILE"] == "/tls/ca.crt"
+    assert "broker-tls:/tls:ro" in simulator["volumes"]
+    certificates = all_services["mosquitto"]["depends_on"]["broker-certs"]
+    assert certificates == {"condition": "service_completed_successfully"}

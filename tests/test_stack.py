@@ -12,22 +12,24 @@ from devstack.ports import free_port, port_free
 from tickwire.settings import MqttAddress
 
 
-async def test_taken_port_is_refused_clearly(tmp_path: Path) -> None:
-    port = free_port()
+@pytest.mark.parametrize("taken", ["plain", "tls"])
+async def test_taken_port_is_refused_clearly(tmp_path: Path, taken: str) -> None:
+    port, tls_port = free_port(), free_port()
+    squatted = port if taken == "plain" else tls_port
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", port))
+        squatter.bind(("127.0.0.1", squatted))
         squatter.listen()
-        assert not port_free(port)
-        with pytest.raises(RuntimeError, match="TICKWIRE_MQTT_URL"):
-            async with embedded_broker(tmp_path / "broker", port):
+        assert not port_free(squatted)
+        with pytest.raises(RuntimeError, match=f"127.0.0.1:{squatted} is taken.*TICKWIRE_MQTT_URL"):
+            async with embedded_broker(tmp_path / "broker", port, tls_port=tls_port):
                 pass
-    assert port_free(port)
+    assert port_free(squatted)
 
 
 async def test_embedded_broker_runs_on_a_free_port(tmp_path: Path) -> None:
     port = free_port()
-    async with embedded_broker(tmp_path / "broker", port) as (url, kind, _):
-        assert url == f"mqtt://127.0.0.1:{port}" and kind in ("mosquitto", "amqtt")
+    async with embedded_broker(tmp_path / "broker", port, tls_port=free_port()) as broker:
+        assert broker.url == f"mqtt://127.0.0.1:{port}" and broker.kind in ("mosquitto", "amqtt")
         assert not port_free(port)
 
 

@@ -146,6 +146,7 @@ def make_up(workdir: Path, database_url: str | None) -> Iterator[RunningStack]:
         "TICKWIRE_DATA_DIR": str(workdir / "data"),
         "TICKWIRE_HTTP_PORT": str(http_port),
         "TICKWIRE_EMBEDDED_MQTT_PORT": str(mqtt_port),
+        "TICKWIRE_EMBEDDED_MQTTS_PORT": str(free_port()),
         "TICKWIRE_ADMIN_EMAIL": admin[0],
         "TICKWIRE_ADMIN_PASSWORD": admin[1],
         "TICKWIRE_SIM_DEVICES": "2",

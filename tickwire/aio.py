@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import ssl
 import struct
 import termios
 from typing import Any
@@ -21,8 +22,21 @@ async def wait_any(events: list[asyncio.Event], timeout: float | None) -> None:
 
 
 def bytes_waiting(sock: Any) -> int:
-    """Bytes readable from `sock` without blocking (0 when it cannot be asked)."""
+    """Bytes readable from `sock` without blocking (0 when it cannot be asked): the kernel's,
+    plus those a TLS socket has already decrypted (`tls_buffered`)."""
     try:
-        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0])
+        kernel = int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0])
     except OSError:
-        return 0
+        kernel = 0
+    return kernel + tls_buffered(sock)
+
+
+def tls_buffered(sock: Any) -> int:
+    """Bytes a TLS socket decrypted and holds: no reader callback fires for them (the kernel
+    has handed them over), so a loop that stops reading while some are left calls itself."""
+    if isinstance(sock, ssl.SSLSocket):
+        try:
+            return sock.pending()
+        except (OSError, ValueError):  # closed meanwhile
+            return 0
+    return 0

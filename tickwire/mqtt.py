@@ -11,6 +11,11 @@ opens TCP and writes CONNECT: it runs in the loop's executor, as aiomqtt does):
 
 `probe()` is the health check's CONNECT → CONNACK round trip. Every failure to reach the broker
 or to have it acknowledge in time is `BrokerUnavailable`.
+
+An `mqtts://` address is reached over TLS (`tls_context`): every way of connecting here
+(`connect`, `connect_blocking`, `on_thread`, `probe`) sets it on the client first. A certificate
+that does not chain to the CA file or does not name the host fails the connection with
+`ssl.SSLCertVerificationError`, an OSError like any other unreachable broker.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import contextlib
 import functools
 import os
 import socket
+import ssl
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,6 +43,10 @@ _SOCKET_CALLBACKS = (
     "on_socket_register_write",
     "on_socket_unregister_write",
 )
+
+
+#: Clients whose TLS context is set (paho refuses to set it twice; a client may reconnect).
+_SECURED: weakref.WeakSet[mqtt.Client] = weakref.WeakSet()
 
 
 class BrokerUnavailable(Exception):
@@ -66,6 +77,29 @@ def new_client(
     return client
 
 
+@functools.cache
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Client TLS (1.2 at least): the broker's certificate must chain to `ca_file` (else to the
+    system's CAs) and name the host connected to."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def _secure(client: mqtt.Client, address: MqttAddress) -> None:
+    if address.tls and client not in _SECURED:
+        ca_file = None if address.ca_file is None else str(address.ca_file)
+        client.tls_set_context(tls_context(ca_file))
+        _SECURED.add(client)
+
+
+def connect_blocking(
+    client: mqtt.Client, address: MqttAddress, keepalive: int = 60, **options: Any
+) -> None:
+    """paho's blocking `connect` (resolve, TCP, TLS handshake, CONNECT), TLS set as `address`
+    says: for threads and tools that drive the client with `loop` / `loop_start`."""
+    _secure(client, address)
+    client.connect(address.host, address.port, keepalive, **options)
+
+
 async def connect(
     client: mqtt.Client, address: MqttAddress, keepalive: int = 30, **options: Any
 ) -> socket.socket:
@@ -78,7 +112,7 @@ async def connect(
         setattr(client, name, None)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(
-        None, functools.partial(client.connect, address.host, address.port, keepalive, **options)
+        None, functools.partial(connect_blocking, client, address, keepalive, **options)
     )
     sock = client.socket()
     if not isinstance(sock, socket.socket):
@@ -101,6 +135,7 @@ async def on_thread(
     """Run `client` on paho's own thread, reconnecting by itself (back-off 1 s to 10 s), until
     the block ends; yields at once, connected or not (the caller waits as long as it likes)."""
     client.reconnect_delay_set(1, 10)
+    _secure(client, address)
     client.connect_async(address.host, address.port, keepalive=keepalive)
     client.loop_start()
     try:
@@ -151,7 +186,7 @@ def _probe(address: MqttAddress, timeout: float) -> tuple[bool, str]:
     answers: list[Any] = []
     client.on_connect = lambda _c, _u, _f, reason, _p: answers.append(reason)
     try:
-        client.connect(address.host, address.port, keepalive=10)
+        connect_blocking(client, address, keepalive=10)
         while not answers and time.monotonic() < deadline:
             if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
                 break

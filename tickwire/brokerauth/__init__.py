@@ -296,7 +296,11 @@ async def connected(address: MqttAddress, wait: float = 3.0) -> AsyncIterator[Dy
         yield dynsec
 
 
-async def setup(admin_url: str, ingest_password: str, api_password: str, wait: float) -> None:
-    """Create or update the ingester's and the API's accounts on the broker at `admin_url`."""
-    async with connected(MqttAddress(admin_url), wait) as dynsec:
+async def setup(
+    admin: MqttAddress | str, ingest_password: str, api_password: str, wait: float
+) -> None:
+    """Create or update the ingester's and the API's accounts on the broker at `admin` (its
+    admin's address, or a plain `mqtt://` URL)."""
+    address = admin if isinstance(admin, MqttAddress) else MqttAddress(admin)
+    async with connected(address, wait) as dynsec:
         await dynsec.setup_services(ingest_password, api_password)

@@ -51,7 +51,8 @@ def main(argv: list[str]) -> int:
     try:
         ingest = _checked_password("MQTT_INGEST_PASSWORD", settings.mqtt_ingest_password)
         api = _checked_password("MQTT_API_PASSWORD", settings.mqtt_api_password)
-        asyncio.run(setup(settings.mqtt_admin_url, ingest, api, settings.setup_wait_s))
+        admin = settings.mqtt_address(settings.mqtt_admin_url)
+        asyncio.run(setup(admin, ingest, api, settings.setup_wait_s))
     except (ValueError, BrokerAuthError, BrokerUnavailable) as exc:
         log.error("broker setup failed: %s", exc)
         return 1

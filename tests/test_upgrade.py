@@ -109,7 +109,7 @@ async def test_upgrade_to_0005_keeps_every_alert_and_stops_at_a_stray_kind(
             await db.close()
 
         with pytest.raises(IntegrityError, match=f"alert_rules {stray} kind 'high_temp'"):
-            upgrade(url)
+            upgrade(url, revision="0005")
         assert current(url) == "0004"
 
         db = await asyncpg.connect(url)
@@ -117,7 +117,7 @@ async def test_upgrade_to_0005_keeps_every_alert_and_stops_at_a_stray_kind(
             assert await _alert_rows(db) == before
             await db.execute("DELETE FROM alert_rules WHERE id = $1", stray)
             before = await _alert_rows(db)
-            upgrade(url)
+            upgrade(url, revision="0005")
             assert current(url) == "0005"
             assert await _alert_rows(db) == before
         finally:

@@ -2,9 +2,9 @@
 
 A user reads the devices they own and every stock (market data is shared: a stock has no
 owner, so nobody can claim a ticker and hide it from others); an admin (superuser) reads
-everything. An alert is read by its owner (their
-rules and watchlist levels), and a built-in one (no owner) by whoever may read its device or
-ticker. What one may not read answers exactly as what does not exist (404).
+everything. An alert is read by its owner (their rules and watchlist levels), and a built-in
+one (no owner) by whoever may read its device or ticker. What one may not read answers
+exactly as what does not exist (404).
 
 Every path asks here, in the form it needs: `may_read` (in memory: the live stream),
 `visible_sql` / `alert_visible_sql` (plain SQL: export, alerts), `devices_visible` /

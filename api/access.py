@@ -1,16 +1,18 @@
 """Who may read what, the one place the rule is written.
 
-A user reads the devices they own, and the stocks without an owner (shared market data) or
-owned by them; an admin (superuser) reads everything. An alert is read by its owner (their
-rules and watchlist levels), and a built-in one (no owner) by whoever may read its device or
-ticker. What one may not read answers exactly as what does not exist (404).
+A user reads the devices they own and every stock (market data is shared: a stock has no
+owner, so nobody can claim a ticker and hide it from others); an admin (superuser) reads
+everything. An alert is read by its owner (their rules and watchlist levels), and a built-in
+one (no owner) by whoever may read its device or ticker. What one may not read answers
+exactly as what does not exist (404).
 
 Every path asks here, in the form it needs: `may_read` (in memory: the live stream),
 `visible_sql` / `alert_visible_sql` (plain SQL: export, alerts), `devices_visible` /
 `stocks_visible` / `rules_visible` (ORM: CRUD) and `require_readable` (a check before a
 query: history, stats, export, commands, stream filters). tests/test_access.py proves they
 agree. Admin-only resources (dead letters) need no rule here: their routes depend on a
-superuser (api/deps.py).
+superuser (api/deps.py). Writing market data is the one write rule kept here
+(`require_market_admin`), beside the rule that makes it everyone's.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import asyncpg
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, true
 
 from api.error_codes import ErrorCode
-from api.errors import NotFound
-from api.models import AlertRule, Device, Stock, User
+from api.errors import Forbidden, NotFound
+from api.models import AlertRule, Device, User
 from tickwire.contract import ID_RE, TICKER_RE
 
 
@@ -41,7 +43,8 @@ class Kind:
     """Ids outside the MQTT contract's pattern cannot exist: 404 without a query (PostgreSQL
     could not even be sent a NUL byte in text)."""
     shared: bool
-    """A row without an owner is readable by everyone (stocks) or by admins only (devices)."""
+    """Market data: rows have no owner and everyone reads them (stocks); else a row is read by
+    its owner and admins, one without an owner by admins only (devices)."""
     code: ErrorCode
     shown: int
     """How much of a malformed id a 404 repeats."""
@@ -52,7 +55,8 @@ STOCK: Final = Kind("stock", "stocks", "ticker", TICKER_RE, True, ErrorCode.STOC
 
 
 def may_read(user_id: uuid.UUID, is_admin: bool, kind: Kind, owner: uuid.UUID | None) -> bool:
-    """The rule, for an existing subject of `kind` owned by `owner` (None: no owner)."""
+    """The rule, for an existing subject of `kind` owned by `owner` (None: no owner, as every
+    stock)."""
     return is_admin or owner == user_id or (kind.shared and owner is None)
 
 
@@ -70,8 +74,9 @@ def visible_sql(kind: Kind, column: str, user: str) -> str:
     """SQL: `column` names a subject of `kind` that the user (parameter `user`) may read.
 
     For non-admins only (see `owner_filter`); `may_read` in SQL."""
-    shared = "owner_id IS NULL OR " if kind.shared else ""
-    return f"{column} IN (SELECT {kind.column} FROM {kind.table} WHERE {shared}owner_id = {user})"
+    if kind.shared:
+        return f"{column} IN (SELECT {kind.column} FROM {kind.table})"
+    return f"{column} IN (SELECT {kind.column} FROM {kind.table} WHERE owner_id = {user})"
 
 
 def alert_visible_sql(user: str) -> str:
@@ -89,10 +94,18 @@ def devices_visible(user: User) -> ColumnElement[bool]:
 
 
 def stocks_visible(user: User) -> ColumnElement[bool]:
-    """ORM: the stocks `user` may read."""
-    if user.is_superuser:
-        return true()
-    return or_(Stock.owner_id.is_(None), Stock.owner_id == user.id)
+    """ORM: the stocks `user` may read: every one (market data is shared)."""
+    return true()
+
+
+def require_market_admin(user: User) -> None:
+    """Forbidden (403 `shared_stock_admin_only`) unless `user` is an admin: only admins add,
+    change or delete stocks, which everyone reads."""
+    if not user.is_superuser:
+        raise Forbidden(
+            "stocks are shared market data: only an admin may add, change or delete one",
+            code=ErrorCode.SHARED_STOCK_ADMIN_ONLY,
+        )
 
 
 def rules_visible(user: User) -> ColumnElement[bool]:
@@ -132,8 +145,9 @@ async def readable_stock(conn: asyncpg.Connection | asyncpg.Pool, user: User, ti
 async def _owners(
     conn: asyncpg.Connection | asyncpg.Pool, kind: Kind, subjects: list[str]
 ) -> dict[str, uuid.UUID | None]:
+    owner = "NULL::uuid" if kind.shared else "owner_id"
     rows: Any = await conn.fetch(
-        f"SELECT {kind.column} AS subject, owner_id FROM {kind.table}"
+        f"SELECT {kind.column} AS subject, {owner} AS owner_id FROM {kind.table}"
         f" WHERE {kind.column} = ANY($1)",
         subjects,
     )

@@ -59,6 +59,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_PREFERENCES = "invalid_preferences"
     INVALID_RANGE = "invalid_range"
     INVALID_TIME = "invalid_time"
+    INVALID_WINDOW = "invalid_window"
     PAYLOAD_TRUNCATED = "payload_truncated"
     POINTS_AND_INTERVAL = "points_and_interval"
     TOO_MANY_POINTS = "too_many_points"

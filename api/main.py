@@ -28,6 +28,7 @@ from api.routes import (
     device_credentials,
     devices,
     export,
+    fleet,
     health,
     history,
     metrics,
@@ -153,6 +154,7 @@ def api_router() -> APIRouter:
     """Everything under /api; every route requires a user (see api/deps.py)."""
     router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
     for module, tag in (
+        (fleet, "devices"),  # before `devices`: /devices/latest is not /devices/{device_id}
         (devices, "devices"),
         (device_credentials, "devices"),
         (commands, "device commands"),

@@ -58,7 +58,6 @@ class Stock(Base):
     name: Mapped[str | None]
     exchange: Mapped[str | None]
     currency: Mapped[str | None]
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

@@ -4,6 +4,7 @@ import sys
 
 import bench.dashboard
 import bench.export
+import bench.fleet
 import bench.history
 import bench.ingest
 import bench.load
@@ -14,6 +15,7 @@ BENCHES = (
     bench.ingest.main,
     bench.history.main,
     bench.export.main,
+    bench.fleet.main,
     bench.stream.main,
     bench.dashboard.main,
     bench.load.main,

@@ -163,7 +163,6 @@ def _stock_body(stock: Stock) -> dict[str, Any]:
         "name": stock.name,
         "exchange": stock.exchange,
         "currency": stock.currency,
-        "shared": True,
     }
 
 

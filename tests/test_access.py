@@ -45,7 +45,7 @@ SUBJECTS = (
     Subject(access.DEVICE, "a-dev", "alice", frozenset({"alice", "admin"})),
     Subject(access.DEVICE, "b-dev", "bob", frozenset({"bob", "admin"})),
     Subject(access.DEVICE, "x-dev", "admin", frozenset({"admin"})),
-    Subject(access.STOCK, "ALC", "alice", frozenset({"alice", "admin"})),
+    Subject(access.STOCK, "ALC", None, frozenset({"alice", "bob", "admin"})),
     Subject(access.STOCK, "AAPL", None, frozenset({"alice", "bob", "admin"})),
 )
 VIEWERS = ("alice", "bob", "admin")
@@ -67,7 +67,7 @@ async def _create(api: Api, accounts: dict[str, Account], db: asyncpg.Connection
             if subject.kind is access.DEVICE:
                 body: dict[str, Any] = {"device_id": subject.id}
             else:
-                body = {"ticker": subject.id, "shared": subject.owner is None}
+                body = {"ticker": subject.id}
             response = await client.post(_crud_path(subject), json=body)
             assert response.status_code == 201, response.text
         if subject.kind is access.DEVICE:

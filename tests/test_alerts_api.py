@@ -47,11 +47,12 @@ async def insert_alert(
 
 
 async def setup(api: Api, db: asyncpg.Connection, alice: Account, bob: Account) -> dict[str, int]:
-    """Alice owns device a-dev and stock ALC; AAPL is shared. Alerts named by who sees them."""
+    """Alice owns device a-dev; stocks AAPL and ALC are market data, read by all. Alerts named
+    by who sees them."""
     async with api.client(api.admin) as admin:
-        expect(await admin.post("/api/stocks", json={"ticker": "AAPL", "shared": True}), 201)
+        expect(await admin.post("/api/stocks", json={"ticker": "AAPL"}), 201)
+        expect(await admin.post("/api/stocks", json={"ticker": "ALC"}), 201)
     async with api.client(alice) as client:
-        expect(await client.post("/api/stocks", json={"ticker": "ALC"}), 201)
         expect(await client.post("/api/devices", json={"device_id": "a-dev"}), 201)
     return {
         "alice_device": await insert_alert(db, "HIGH_TEMP", "a-dev", device=True, minutes=1),
@@ -62,7 +63,7 @@ async def setup(api: Api, db: asyncpg.Connection, alice: Account, bob: Account) 
         "bob_level": await insert_alert(
             db, "PRICE_ABOVE", "AAPL", device=False, owner=bob.id, minutes=4
         ),
-        "alice_stock": await insert_alert(db, "PRICE_MOVE", "ALC", device=False, minutes=5),
+        "any_stock": await insert_alert(db, "PRICE_MOVE", "ALC", device=False, minutes=5),
         "alice_cleared": await insert_alert(
             db, "OFFLINE", "a-dev", device=True, state="CLEARED", minutes=6
         ),
@@ -82,7 +83,7 @@ async def test_visibility_filters_and_pages(api: Api, db: asyncpg.Connection) ->
     async with api.client(api.admin) as client:
         assert await ids(client) == newest_first
     async with api.client(alice) as client:
-        seen = [a[k] for k in ("alice_cleared", "alice_stock", "shared", "alice_level")]
+        seen = [a[k] for k in ("alice_cleared", "any_stock", "shared", "alice_level")]
         assert await ids(client) == [*seen, a["alice_device"]]
         assert await ids(client, state="open") == [*seen[1:], a["alice_device"]]
         assert await ids(client, state="CLEARED") == [a["alice_cleared"]]
@@ -99,7 +100,7 @@ async def test_visibility_filters_and_pages(api: Api, db: asyncpg.Connection) ->
         expect(await client.get("/api/alerts", params={"state": "nope"}), 422)
         expect(await client.get("/api/alerts", params={"since": "yesterday"}), 422, "invalid_time")
     async with api.client(bob) as client:
-        assert await ids(client) == [a["bob_level"], a["shared"]]
+        assert await ids(client) == [a["any_stock"], a["bob_level"], a["shared"]]
         expect(await client.get(f"/api/alerts/{a['alice_device']}"), 404, "alert_not_found")
         assert await ids(client, device_id="a-dev") == []
 
@@ -154,8 +155,9 @@ async def test_deleting_a_rule_device_or_stock_clears_its_open_alerts(
     api: Api, db: asyncpg.Connection
 ) -> None:
     alice = await api.register("alice")
+    async with api.client(api.admin) as admin:
+        expect(await admin.post("/api/stocks", json={"ticker": "ALC"}), 201)
     async with api.client(alice) as client:
-        expect(await client.post("/api/stocks", json={"ticker": "ALC"}), 201)
         expect(await client.post("/api/devices", json={"device_id": "a-dev"}), 201)
         rule = expect(
             await client.post(
@@ -177,7 +179,8 @@ async def test_deleting_a_rule_device_or_stock_clears_its_open_alerts(
         assert states == {by_rule: "CLEARED", by_level: "ACTIVE", on_device: "ACTIVE"}
 
         assert (await client.delete("/api/devices/a-dev")).status_code == 204
-        assert (await client.delete("/api/stocks/ALC")).status_code == 204
+        async with api.client(api.admin) as admin:
+            assert (await admin.delete("/api/stocks/ALC")).status_code == 204
         states = {r["id"]: r["state"] for r in await db.fetch("SELECT id, state FROM alerts")}
         assert set(states.values()) == {"CLEARED"}
     streamed = await db.fetch(

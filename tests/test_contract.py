@@ -90,11 +90,24 @@ def test_ts_forms() -> None:
     assert millis.prices[0][0] == datetime(2024, 4, 25, 10, 40, 0, 123000, tzinfo=UTC)
 
 
-def test_every_finite_number_is_a_metric_and_other_values_are_not() -> None:
-    parsed = p(
-        "devices/d/telemetry", {"ts": TS, "a": 1, "b": 2.5, "ok": True, "fw": "1.2", "seq": 3}
+def test_every_finite_number_and_boolean_is_a_metric_and_other_values_are_not() -> None:
+    body = {"ts": TS, "a": 1, "b": 2.5, "ok": True, "off": False, "fw": "1.2", "seq": 3}
+    parsed = p("devices/d/telemetry", body | {"none": None, "list": [True], "obj": {"x": 1}})
+    values = {r[2]: r[3] for r in parsed.telemetry}
+    assert values == {"a": 1.0, "b": 2.5, "ok": 1.0, "off": 0.0}
+    assert all(type(v) is float for v in values.values())
+    batch = p(
+        "devices/d/telemetry",
+        {"readings": [{"ts": TS, "door": True}, {"ts": TS + 1, "door": False}]},
     )
-    assert sorted(r[2] for r in parsed.telemetry) == ["a", "b"]
+    assert [r[3] for r in batch.telemetry] == [1.0, 0.0]
+    only_flags = p("devices/d/telemetry", {"ts": TS, "alarm": False})
+    assert [r[2:] for r in only_flags.telemetry] == [("alarm", 0.0)]
+    # A boolean under a bad metric name or a reserved key is no metric either.
+    with pytest.raises(Rejected, match="invalid metric name"):
+        p("devices/d/telemetry", {"ts": TS, "bad name": True})
+    reserved = p("devices/d/telemetry", {"ts": TS, "seq": True, "x": 1})
+    assert [r[2] for r in reserved.telemetry] == ["x"]
     floats = p("devices/d/telemetry", {"ts": float(TS), "seq": 3.0, "deviceId": "d", "c": 1.5})
     assert [r[2:] for r in floats.telemetry] == [("c", 1.5)]
 

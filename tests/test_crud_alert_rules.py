@@ -10,11 +10,11 @@ from tests.api_support import Account, Api, expect
 
 
 async def setup(api: Api, alice: Account) -> None:
-    """A shared stock AAPL; Alice's device `a-dev` and her own stock ALC."""
+    """Stocks AAPL and ALC (market data, read by all); Alice's device `a-dev`."""
     async with api.client(api.admin) as admin:
-        expect(await admin.post("/api/stocks", json={"ticker": "AAPL", "shared": True}), 201)
+        expect(await admin.post("/api/stocks", json={"ticker": "AAPL"}), 201)
+        expect(await admin.post("/api/stocks", json={"ticker": "ALC"}), 201)
     async with api.client(alice) as client:
-        expect(await client.post("/api/stocks", json={"ticker": "ALC"}), 201)
         expect(await client.post("/api/devices", json={"device_id": "a-dev"}), 201)
 
 
@@ -48,14 +48,17 @@ async def test_rules_lifecycle_and_privacy(api: Api) -> None:
             response = await client.request(method, url, json=payload)
             expect(response, 404, "alert_rule_not_found")
         assert expect(await client.get("/api/alert-rules"), 200)["total"] == 0
-        # Alice's device and own stock are not Bob's to watch.
+        # Alice's device is not Bob's to watch; every stock is (market data), none absent.
         response = await client.post("/api/alert-rules", json=THRESHOLD)
         expect(response, 422, "unknown_device")
-        body = {"name": "m", "kind": "PRICE_ABOVE", "ticker": "ALC", "threshold": 1}
+        body = {"name": "m", "kind": "PRICE_ABOVE", "ticker": "NOPE", "threshold": 1}
         expect(await client.post("/api/alert-rules", json=body), 422, "unknown_ticker")
         mine = expect(await client.post("/api/alert-rules", json=body | {"ticker": "AAPL"}), 201)
-        response = await client.patch(f"/api/alert-rules/{mine['id']}", json={"ticker": "ALC"})
+        response = await client.patch(f"/api/alert-rules/{mine['id']}", json={"ticker": "NOPE"})
         expect(response, 422, "unknown_ticker")
+        for ticker in ("ALC", "AAPL"):
+            patched = await client.patch(f"/api/alert-rules/{mine['id']}", json={"ticker": ticker})
+            assert expect(patched, 200)["ticker"] == ticker
     async with api.client(api.admin) as admin:
         await _the_admin_sees_every_rule(admin, url, [rule, move, mine])
     async with api.client(alice) as client:

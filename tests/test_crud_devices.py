@@ -6,20 +6,20 @@ from typing import Any
 
 import asyncpg
 
-from tests.api_support import Account, Api, expect
+from tests.api_support import Api, expect
 from tests.support import backfill_telemetry
 
 
-async def make_stock(api: Api, account: Account, ticker: str, shared: bool = False) -> None:
-    async with api.client(account) as client:
-        expect(await client.post("/api/stocks", json={"ticker": ticker, "shared": shared}), 201)
+async def make_stock(api: Api, ticker: str) -> None:
+    async with api.client(api.admin) as client:
+        expect(await client.post("/api/stocks", json={"ticker": ticker}), 201)
 
 
 async def test_device_lifecycle_tickers_round_trip(api: Api, db: asyncpg.Connection) -> None:
     alice = await api.register("alice")
-    await make_stock(api, api.admin, "AAPL", shared=True)
-    await make_stock(api, api.admin, "MSFT", shared=True)
-    await make_stock(api, alice, "ALC")
+    await make_stock(api, "AAPL")
+    await make_stock(api, "MSFT")
+    await make_stock(api, "ALC")
     async with api.client(alice) as client:
         body: dict[str, Any] = {"device_id": "feed-1.a:b", "name": "Feed", "kind": "feed"}
         body["tickers"] = ["MSFT", "ALC", "AAPL", "MSFT"]
@@ -53,7 +53,7 @@ async def test_device_lifecycle_tickers_round_trip(api: Api, db: asyncpg.Connect
 
 async def test_devices_are_private_admin_sees_all(api: Api) -> None:
     alice, bob = await api.register("alice"), await api.register("bob")
-    await make_stock(api, alice, "ALC")
+    await make_stock(api, "ALC")
     async with api.client(alice) as client:
         expect(await client.post("/api/devices", json={"device_id": "a1", "tickers": ["ALC"]}), 201)
     async with api.client(bob) as client:
@@ -63,10 +63,10 @@ async def test_devices_are_private_admin_sees_all(api: Api) -> None:
         assert expect(await client.get("/api/devices"), 200)["total"] == 0
         # Ids are global: taken is taken, whoever owns it.
         expect(await client.post("/api/devices", json={"device_id": "a1"}), 409, "device_exists")
-        # Alice's own ticker is not Bob's to monitor.
+        # Every stock is market data, Bob's to monitor too; an absent one is nobody's.
         body: dict[str, Any] = {"device_id": "b1", "tickers": ["ALC", "NOPE"]}
         error = expect(await client.post("/api/devices", json=body), 422, "unknown_ticker")
-        assert error["error"]["details"] == {"tickers": ["ALC", "NOPE"]}
+        assert error["error"]["details"] == {"tickers": ["NOPE"]}
         body = {"device_id": "b1", "owner_id": alice.id}
         expect(await client.post("/api/devices", json=body), 403, "owner_admin_only")
         expect(await client.post("/api/devices", json={"device_id": "b1"}), 201)
@@ -145,7 +145,7 @@ async def test_device_bad_bodies_are_422(api: Api) -> None:
 
 
 async def test_device_pages_and_filters(api: Api, db: asyncpg.Connection) -> None:
-    await make_stock(api, api.admin, "AAPL", shared=True)
+    await make_stock(api, "AAPL")
     async with api.client(api.admin) as client:
         for i in range(5):
             body: dict[str, Any] = {"device_id": f"dev-{i}", "kind": "feed" if i % 2 else "sensor"}

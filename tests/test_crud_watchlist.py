@@ -17,7 +17,8 @@ async def test_watchlist_upsert_and_privacy(api: Api) -> None:
             body = {"ticker": ticker, "shared": True}
             expect(await admin.post("/api/stocks", json=body), 201)
     async with api.client(bob) as client:
-        expect(await client.post("/api/stocks", json={"ticker": "BOB"}), 201)
+        response = await client.post("/api/stocks", json={"ticker": "BOB"})
+        expect(response, 403, "shared_stock_admin_only")
     async with api.client(alice) as client:
         entry = expect(await client.post("/api/watchlist", json={"ticker": "MSFT"}), 201)
         assert (entry["alert_above"], entry["alert_below"]) == (None, None)

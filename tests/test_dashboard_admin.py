@@ -66,7 +66,6 @@ async def test_admin_manages_a_stock(api: Api, browser: Browser) -> None:
     page = await admin_page(browser, api)
     ticker = "TW" + unique("")[-4:].upper()
     await fill(page, "stocks", ticker=ticker, name="Tickwire Inc", currency="USD")
-    await page.check(control("stocks", "field", field="shared") + " input")
     await save(page, "stocks", f"Created stock {ticker}.")
     assert "Tickwire Inc" in await row(page, "stocks", ticker)
     stock = (await read(api, f"/api/stocks/{ticker}")).json()
@@ -150,11 +149,10 @@ def test_form_values_become_api_bodies() -> None:
         "tickers": ["AAPL", "MSFT"],
         "offline_timeout_s": 20.0,
     }
-    stock = {"ticker": "X", "name": "", "exchange": None, "currency": "USD", "shared": ["on"]}
+    stock = {"ticker": "X", "name": "", "exchange": None, "currency": "USD"}
     assert admin_specs.body(admin_specs.STOCKS, stock, creating=True) == {
         "ticker": "X",
         "currency": "USD",
-        "shared": True,
     }
     assert admin_specs.body(admin_specs.STOCKS, stock, creating=False) == {
         "name": None,

@@ -21,7 +21,7 @@ from playwright.async_api import Page
 
 from devstack.broker import Mosquitto
 from tests.alerts_support import reading
-from tests.api_support import Api
+from tests.api_support import Api, samples
 from tests.browser_support import logged_in, screenshot
 from tests.ingest_support import RunningIngester
 from tests.stack_support import Stack, simulated_stack
@@ -396,6 +396,26 @@ async def test_fleet_of_50_stays_light_and_caps_points(fleet_of_50: Stack, brows
         assert max(await page.evaluate(SPARK_POINTS)) == 200
 
 
+async def requests_by_route(api: Api) -> dict[str, float]:
+    """GET requests this API process served so far to the latest route and to the device
+    history route (its /metrics; a route is labelled by its template, with or without the
+    `/api` prefix)."""
+    async with api.client() as client:
+        text = (await client.get("/metrics")).text
+    counts = {LATEST: 0.0, HISTORY: 0.0}
+    for (name, labels), value in samples(text).items():
+        found = dict(labels)
+        if name != "tickwire_api_requests_total" or found.get("method") != "GET":
+            continue
+        for route in counts:
+            if found["route"].endswith(route.removeprefix("/api")):
+                counts[route] += value
+    return counts
+
+
+LATEST, HISTORY = "/api/devices/latest", "/api/devices/{device_id}/telemetry"
+
+
 async def test_fleet_status_dots_follow_the_stream(
     api: Api, broker: Mosquitto, ingester: RunningIngester, browser: Any
 ) -> None:
@@ -404,11 +424,15 @@ async def test_fleet_status_dots_follow_the_stream(
         body = {"device_id": device, "offline_timeout_s": 3}
         created = await client.post("/api/devices", json=body)
         assert created.status_code == 201, created.text
+    before = await requests_by_route(api)
     page = await logged_in(browser, api, api.admin, "/devices?range=5m")
     try:
         dot = page.locator(f"[id='{dash_id(type='devices-dot', device=device)}']")
         await dot.wait_for(timeout=15_000)
         assert "UNKNOWN" in (await dot.get_attribute("class") or "")
+        # The cards come from the latest route, not from one history per device.
+        after = await requests_by_route(api)
+        assert after[LATEST] > before[LATEST] and after[HISTORY] == before[HISTORY]
         assert await page.inner_text("#devices-count") == "0 of 1 online"
         await asyncio.to_thread(publish, broker.url, [reading(device, temperature=21.5)])
         # No reload: device_status and telemetry events move the card.

@@ -311,20 +311,25 @@ async def test_a_user_exports_only_their_devices(api: Api, db: asyncpg.Connectio
         assert (await anonymous.get("/api/export/telemetry")).status_code == 401
 
 
-async def test_a_user_exports_shared_and_own_stocks(api: Api, db: asyncpg.Connection) -> None:
+async def test_every_user_exports_every_stock(api: Api, db: asyncpg.Connection) -> None:
+    """Market data is shared: every user exports every stock's prices; prices of a ticker that
+    is no stock (deleted, they stay) are an admin's only, like any absent subject."""
     bob, alice = await api.register("bob"), await api.register("alice")
-    await db.execute(
-        "INSERT INTO stocks (ticker, owner_id) VALUES ('BOBX', $1::text::uuid)", bob.id
-    )
     await (await writer(db)).backfill(
-        [(T0, "BOBX", 1.0, None, "s"), (T0, "SHARED", 2.0, None, "s")], []
+        [
+            (T0, "BOBX", 1.0, None, "s"),
+            (T0, "SHARED", 2.0, None, "s"),
+            (T0, "GONE", 3.0, None, "s"),
+        ],
+        [],
     )
-    assert await exported(api, alice, "prices", "ticker") == {"SHARED"}
-    assert await exported(api, bob, "prices", "ticker") == {"SHARED", "BOBX"}
-    assert await exported(api, bob, "prices", "ticker", ticker="BOBX") == {"BOBX"}
-    assert await exported(api, api.admin, "prices", "ticker") == {"SHARED", "BOBX"}
+    await db.execute("DELETE FROM stocks WHERE ticker = 'GONE'")
+    for user in (alice, bob):
+        assert await exported(api, user, "prices", "ticker") == {"SHARED", "BOBX"}
+        assert await exported(api, user, "prices", "ticker", ticker="BOBX") == {"BOBX"}
+    assert await exported(api, api.admin, "prices", "ticker") == {"SHARED", "BOBX", "GONE"}
     async with api.client(alice) as client:
-        for ticker in ("BOBX", "NOPE", "<bad>"):
+        for ticker in ("GONE", "NOPE", "<bad>"):
             response = await client.get("/api/export/prices", params={**WINDOW, "ticker": ticker})
             assert response.status_code == 404, response.text
             assert response.json()["error"]["code"] == "stock_not_found"

@@ -51,6 +51,20 @@ async def test_every_relation_exists_on_both_backends(db: asyncpg.Connection) ->
     assert {"bucket", "device_id", "metric", "avg", "min", "max", "count", "sum", "last"} <= columns
 
 
+async def test_a_stock_has_no_owner(db: asyncpg.Connection) -> None:
+    """Revision 0007: stocks are market data, shared by all; nobody can claim a ticker."""
+    columns = {
+        r["attname"]
+        for r in await db.fetch(
+            "SELECT attname FROM pg_attribute"
+            " WHERE attrelid = 'stocks'::regclass AND attnum > 0 AND NOT attisdropped"
+        )
+    }
+    assert columns == {"ticker", "name", "exchange", "currency", "created_at"}
+    with pytest.raises(asyncpg.UndefinedColumnError):
+        await db.execute("INSERT INTO stocks (ticker, owner_id) VALUES ('X', NULL)")
+
+
 async def test_timescaledb_has_hypertables_continuous_aggregates_and_policies(
     db: asyncpg.Connection, database_url: str
 ) -> None:

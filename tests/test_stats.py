@@ -94,6 +94,69 @@ async def test_avg_equals_the_raw_mean_for_each_window(api: Api, db: asyncpg.Con
             assert_stats(body, expected(rows, start, end))
 
 
+#: Outside `\d+(s|m|h|d)` or outside 1 s … 366 d.
+BAD_WINDOWS = (
+    "",
+    "0s",
+    "0000d",
+    "367d",
+    "31622401s",
+    "8785h",
+    "527041m",
+    "9" * 5000 + "d",
+    "1w",
+    "1y",
+    "100ms",
+    "1.5h",
+    "-1h",
+    "+1h",
+    "1 h",
+    " 1h",
+    "1H",
+    "h",
+    "1h\n",
+    "\u0665m",  # ARABIC-INDIC DIGIT FIVE: a digit to Python, not to the contract
+    "1h\x00",
+)
+
+
+async def test_any_window_from_a_second_to_366_days(api: Api, db: asyncpg.Connection) -> None:
+    r"""Any `\d+(s|m|h|d)` from 1 s to 366 d: the statistics of exactly [end − window, end),
+    whichever rollups it spans (DESIGN.md, "Fleet and latest values")."""
+    first = END - timedelta(days=367)
+    rows = readings(END - timedelta(hours=50), END, seed=3)
+    # Sparse old rows: one a day back to 367 days, and one just inside / outside a second.
+    rows += [(first + timedelta(days=d, hours=5), DEVICE, "humidity", float(d)) for d in range(367)]
+    rows += [(END - timedelta(milliseconds=500), DEVICE, "flag", 1.0)]
+    rows += [(END - timedelta(seconds=1, milliseconds=1), DEVICE, "flag", 0.0)]
+    await seed(db, rows)
+    windows = {
+        "1s": timedelta(seconds=1),
+        "90s": timedelta(seconds=90),
+        "7m": timedelta(minutes=7),
+        "0005m": timedelta(minutes=5),
+        "36h": timedelta(hours=36),
+        "3d": timedelta(days=3),
+        "30d": timedelta(days=30),
+        "366d": timedelta(days=366),
+        "8784h": timedelta(days=366),
+        "31622400s": timedelta(days=366),
+    }
+    async with api.client(api.admin) as client:
+        for window, span in windows.items():
+            params = {"device_id": DEVICE, "window": window, "end": END.isoformat()}
+            response = await client.get("/api/stats/avg", params=params)
+            assert response.status_code == 200, (window, response.text)
+            body = response.json()
+            assert body["window"] == window
+            start = datetime.fromisoformat(body["start"])
+            assert start == END - span
+            assert_stats(body, expected(rows, start, END))
+        one_second = {"device_id": DEVICE, "window": "1s", "end": END.isoformat()}
+        body = (await client.get("/api/stats/avg", params=one_second)).json()
+        assert [(m["metric"], m["count"], m["avg"]) for m in body["metrics"]] == [("flag", 1, 1.0)]
+
+
 async def test_default_end_is_now(api: Api, db: asyncpg.Connection) -> None:
     now = datetime.now(UTC)
     recent = [(now - timedelta(seconds=s), DEVICE, "temperature", float(s)) for s in (1, 30, 200)]
@@ -126,8 +189,7 @@ async def test_access_and_bad_parameters(api: Api, db: asyncpg.Connection) -> No
         else:
             assert response.json()["error"]["code"] == "device_not_found"
     cases = [
-        ({**ok, "window": "2h"}, 422, "validation_error"),
-        ({**ok, "window": ""}, 422, "validation_error"),
+        *(({**ok, "window": w}, 422, "invalid_window") for w in BAD_WINDOWS),
         ({"window": "1h"}, 422, "validation_error"),
         ({**ok, "end": "not a time"}, 422, "invalid_time"),
         ({**ok, "device_id": "nope"}, 404, "device_not_found"),

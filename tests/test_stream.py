@@ -173,13 +173,14 @@ async def add_device(db: asyncpg.Connection, owner: Account | None) -> str:
     return device_id
 
 
-async def add_stock(db: asyncpg.Connection, owner: Account | None) -> str:
-    ticker = "T" + unique("").replace("-", "").upper()[:7]
-    await db.execute(
-        "INSERT INTO stocks (ticker, owner_id) VALUES ($1, $2::text::uuid)",
-        ticker,
-        owner.id if owner else None,
-    )
+def a_ticker() -> str:
+    return "T" + unique("").replace("-", "").upper()[:7]
+
+
+async def add_stock(db: asyncpg.Connection) -> str:
+    """A stock: market data, every user reads it."""
+    ticker = a_ticker()
+    await db.execute("INSERT INTO stocks (ticker) VALUES ($1)", ticker)
     return ticker
 
 
@@ -265,7 +266,7 @@ async def test_resume_with_last_event_id_gets_exactly_the_missed_events(
     of their events exactly once and in order: the admin all, a user only its own."""
     user = await api.register()
     mine, theirs = await add_device(db, user), await add_device(db, None)
-    shared = await add_stock(db, None)
+    shared = await add_stock(db)
     subjects = [("telemetry", mine), ("telemetry", theirs), ("price", shared)]
     done = asyncio.Event()
     written: list[tuple[int, str]] = []
@@ -366,7 +367,9 @@ async def test_another_users_subjects_never_appear(api: Api, db: asyncpg.Connect
         await add_device(db, b),
         await add_device(db, None),
     )
-    shared, a_stock = await add_stock(db, None), await add_stock(db, a)
+    # Every stock is everyone's: a ticker that is no stock (prices of a deleted one) is the one
+    # a user may not read.
+    shared, a_stock = await add_stock(db), a_ticker()
     async with (
         stream(api, b) as b_all,
         stream(api, b, {"devices": b_dev, "tickers": shared}) as b_some,
@@ -508,7 +511,7 @@ async def test_open_streams_hold_no_database_connection(api: Api, db: asyncpg.Co
         async with api.client(user) as client, asyncio.timeout(5):
             assert (await client.get("/api/devices")).status_code == 200
             assert (await client.get("/users/me")).status_code == 200
-        last = await append(db, ev("price", await add_stock(db, None)))
+        last = await append(db, ev("price", await add_stock(db)))
         for reader in readers:
             assert (await reader.event()).id == last
 
@@ -531,7 +534,7 @@ async def test_cookie_auth_and_refusals(api: Api) -> None:
 async def test_idle_streams_get_keep_alives_carrying_the_resume_point(
     api: Api, db: asyncpg.Connection
 ) -> None:
-    last = await append(db, ev("price", await add_stock(db, None)))
+    last = await append(db, ev("price", await add_stock(db)))
     async with stream(api, api.admin, {"devices": await add_device(db, None)}) as reader:
         assert (await reader.frame()).retry == 2000
         assert (await reader.frame()).id == last  # where it starts

@@ -1,5 +1,6 @@
 """Upgrading a database with data in it, both backends: from revision 0003 to 0004 (issue 12),
-and from 0004 to 0005 (issue 13: the alert vocabulary's CHECK constraints).
+from 0004 to 0005 (issue 13: the alert vocabulary's CHECK constraints), and from 0005 to 0007
+(issue 14: stocks users owned become shared market data).
 
 0003 → 0004: every rollup bucket survives, with the same values, except the fixed ones: avg is
 sum / count and open / close break ties by source. On TimescaleDB, raw rows retention already
@@ -108,7 +109,7 @@ async def test_upgrade_to_0005_keeps_every_alert_and_stops_at_a_stray_kind(
             await db.close()
 
         with pytest.raises(IntegrityError, match=f"alert_rules {stray} kind 'high_temp'"):
-            upgrade(url)
+            upgrade(url, revision="0005")
         assert current(url) == "0004"
 
         db = await asyncpg.connect(url)
@@ -116,11 +117,75 @@ async def test_upgrade_to_0005_keeps_every_alert_and_stops_at_a_stray_kind(
             assert await _alert_rows(db) == before
             await db.execute("DELETE FROM alert_rules WHERE id = $1", stray)
             before = await _alert_rows(db)
-            upgrade(url)
+            upgrade(url, revision="0005")
             assert current(url) == "0005"
             assert await _alert_rows(db) == before
         finally:
             await db.close()
+
+
+async def test_upgrade_to_0007_makes_every_users_stock_shared(server_url: str) -> None:
+    """Stocks users added (owned, hidden from others) stay, with their prices, watchlist
+    entries, device links and alert rules, and no longer have an owner: every user reads them."""
+    with fresh_database(server_url, revision="0005") as url:
+        db = await asyncpg.connect(url)
+        try:
+            alice = await db.fetchval(
+                "INSERT INTO users (id, email, hashed_password, is_active, is_superuser,"
+                " is_verified) VALUES (gen_random_uuid(), 'a@x.io', 'h', true, false, true)"
+                " RETURNING id"
+            )
+            await db.execute(
+                "INSERT INTO stocks (ticker, name, owner_id) VALUES ('MINE', 'Mine', $1),"
+                " ('PUB', NULL, NULL)",
+                alice,
+            )
+            await db.execute(
+                "INSERT INTO devices (device_id, name, owner_id) VALUES ('d', 'd', $1)", alice
+            )
+            await db.execute("INSERT INTO device_tickers VALUES ('d', 'MINE')")
+            await db.execute("INSERT INTO watchlist (user_id, ticker) VALUES ($1, 'MINE')", alice)
+            await db.execute(
+                "INSERT INTO alert_rules (name, kind, ticker, owner_id, threshold)"
+                " VALUES ('r', 'PRICE_ABOVE', 'MINE', $1, 1)",
+                alice,
+            )
+            await db.execute("INSERT INTO prices VALUES (now(), 'MINE', 1, 1, '')")
+            kept = await _stock_rows(db)
+        finally:
+            await db.close()
+        upgrade(url)
+        assert current(url) == "0007"
+        db = await asyncpg.connect(url)
+        try:
+            assert await _stock_rows(db) == kept
+            columns = await db.fetch(
+                "SELECT attname FROM pg_attribute WHERE attrelid = 'stocks'::regclass"
+                " AND attnum > 0 AND NOT attisdropped"
+            )
+            assert {c["attname"] for c in columns} == {
+                "ticker",
+                "name",
+                "exchange",
+                "currency",
+                "created_at",
+            }
+        finally:
+            await db.close()
+
+
+async def _stock_rows(db: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """What refers to a stock, without its owner (the column that goes)."""
+    queries = {
+        "stocks": "SELECT ticker, name, exchange, currency, created_at FROM stocks",
+        "device_tickers": "SELECT * FROM device_tickers",
+        "watchlist": "SELECT user_id, ticker FROM watchlist",
+        "alert_rules": "SELECT id, ticker, owner_id FROM alert_rules",
+        "prices": "SELECT ticker, price FROM prices",
+    }
+    return {
+        name: sorted(tuple(row) for row in await db.fetch(query)) for name, query in queries.items()
+    }
 
 
 async def _alert_rows(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:

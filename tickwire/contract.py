@@ -209,7 +209,7 @@ def _parse_telemetry(
     if readings is None:
         rows = _reading_rows(device_id, body, _ts(body.get("ts"), received_at, limits))
         if not rows:
-            raise Rejected("no_metrics", "no numeric metric in the payload")
+            raise Rejected("no_metrics", "no numeric or boolean metric in the payload")
         return Parsed("telemetry", device_id=device_id, telemetry=rows)
     if not isinstance(readings, list) or not readings:
         raise Rejected("bad_type", "readings must be a non-empty array")
@@ -237,16 +237,21 @@ def _batch_reading(
         raise Rejected("missing_field", "ts is required in a batch reading")
     rows = _reading_rows(device_id, reading, _ts(reading["ts"], received_at, limits))
     if not rows:
-        raise Rejected("no_metrics", "no numeric metric in the reading")
+        raise Rejected("no_metrics", "no numeric or boolean metric in the reading")
     return rows
 
 
 def _reading_rows(device_id: str, body: dict[str, Any], ts: datetime) -> list[TelemetryRow]:
-    """Every top-level finite number is a metric; other non-reserved values are ignored."""
+    """Every top-level finite number is a metric, and so is a boolean (`true` → 1.0, `false` →
+    0.0: a door open, a relay on); other non-reserved values are ignored."""
     rows: list[TelemetryRow] = []
     for key, value in body.items():
         kind = type(value)
-        if (kind is float or kind is int) and key not in RESERVED_TELEMETRY_KEYS:
+        if kind is bool and key not in RESERVED_TELEMETRY_KEYS:
+            if key not in _METRICS:
+                _check_metric(key)
+            rows.append((ts, device_id, key, 1.0 if value else 0.0))
+        elif (kind is float or kind is int) and key not in RESERVED_TELEMETRY_KEYS:
             if key not in _METRICS:
                 _check_metric(key)
             if kind is float and not _isfinite(value):

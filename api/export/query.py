@@ -118,9 +118,12 @@ def _where(chosen: Selection) -> tuple[list[str], list[object]]:
 def _sorted(exporter: Exporter, chosen: Selection) -> Statement:
     where, args = _where(chosen)
     if chosen.owner is not None:
-        args.append(chosen.owner)
         kind = chosen.dataset.subject
-        where.append(access.visible_sql(kind, f"t.{kind.column}", f"${len(args)}"))
+        user = f"${len(args) + 1}"
+        visible = access.visible_sql(kind, f"t.{kind.column}", user)
+        if user in visible:  # shared market data names no user: every stock is readable
+            args.append(chosen.owner)
+        where.append(visible)
     dataset = chosen.dataset
     return Statement(
         f"SELECT {exporter.select_list(dataset.columns)} FROM {dataset.table} AS t"

@@ -1,12 +1,11 @@
-"""Bodies of /api/stocks."""
+"""Bodies of /api/stocks: market data, without an owner (read by all, written by admins)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints, computed_field
+from pydantic import Field, StringConstraints, field_validator
 
 from api.schemas.common import Input, Output, Patch, Text, Ticker
 
@@ -19,8 +18,17 @@ class StockCreate(Input):
     exchange: Text | None = None
     currency: Currency | None = Field(default=None, description="e.g. USD")
     shared: bool = Field(
-        default=False, description="shared market data, readable by all (admin only)"
+        default=True,
+        description="every stock is shared market data: true, the only value (kept for older "
+        "clients; false → 422)",
     )
+
+    @field_validator("shared")
+    @classmethod
+    def _always_shared(cls, shared: bool) -> bool:
+        if not shared:
+            raise ValueError("every stock is shared market data: a user's own is no more")
+        return shared
 
 
 class StockUpdate(Patch):
@@ -37,11 +45,7 @@ class StockRead(Output):
     name: str | None
     exchange: str | None
     currency: str | None
-    owner_id: uuid.UUID | None
     created_at: datetime
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def shared(self) -> bool:
-        """Shared market data (no owner): readable by every user, changed by admins only."""
-        return self.owner_id is None
+    shared: Literal[True] = Field(
+        default=True, description="always true: every user reads every stock"
+    )

@@ -30,7 +30,7 @@ _WINDOW: Final = """
 """
 _OWNERS: Final = """
     SELECT 'd' AS kind, device_id AS subject, owner_id FROM devices WHERE device_id = ANY($1)
-    UNION ALL SELECT 't', ticker, owner_id FROM stocks WHERE ticker = ANY($2)
+    UNION ALL SELECT 't', ticker, NULL::uuid FROM stocks WHERE ticker = ANY($2)
 """
 
 

@@ -74,14 +74,12 @@ STOCKS: Final = Entity(
         ("name", "Name"),
         ("exchange", "Exchange"),
         ("currency", "Currency"),
-        ("shared", "Shared"),
     ),
     fields=(
         Field("ticker", "Ticker", create_only=True, hint="e.g. AAPL"),
         Field("name", "Name"),
         Field("exchange", "Exchange"),
         Field("currency", "Currency", hint="USD"),
-        Field("shared", "Shared market data (everyone reads it)", "bool", create_only=True),
     ),
     nullable=frozenset({"name", "exchange", "currency"}),
 )

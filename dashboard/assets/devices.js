@@ -29,7 +29,7 @@
 
   function formatValues(values) {
     const names = Object.keys(values || {}).sort();
-    if (!names.length) return "no telemetry in this range";
+    if (!names.length) return "no telemetry yet";
     return names.map((m) => m + " " + Number(values[m]).toFixed(2)).join(" · ");
   }
 

@@ -99,14 +99,17 @@ async def send_command(device_id: str, command: str, args: dict[str, Any]) -> di
     return sent
 
 
-async def fleet(start: str, end: str) -> list[dict[str, Any]]:
-    """Every device the user reads, each with `series` over [start, end) for the cards."""
-    page: dict[str, Any] = await client.get("/api/devices", limit=1000)
-    devices: list[dict[str, Any]] = page["items"]
-    answers = await asyncio.gather(
-        *(telemetry(d["device_id"], start, end, points=60) for d in devices),
-        return_exceptions=True,
+async def fleet() -> list[dict[str, Any]]:
+    """Every device the user reads, each with its newest `values` ({metric: {time, value}}):
+    two calls whatever the fleet's size (the devices, and all their latest values at once)."""
+    page, latest = await asyncio.gather(
+        client.get("/api/devices", limit=1000), client.get("/api/devices/latest")
     )
-    for device, answer in zip(devices, answers, strict=True):
-        device["series"] = [] if isinstance(answer, BaseException) else answer["series"]
+    newest = {d["device_id"]: d for d in latest["items"]}
+    devices: list[dict[str, Any]] = page["items"]
+    for device in devices:
+        now = newest.get(device["device_id"])
+        if now is not None:  # read after the list: the fresher status
+            device["status"], device["last_seen"] = now["status"], now["last_seen"]
+        device["values"] = now["values"] if now is not None else {}
     return devices

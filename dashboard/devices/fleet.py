@@ -1,8 +1,10 @@
 """The fleet grid's cards: one per device (status dot, last values, last seen, sparkline).
 
 The Python side renders the cards and hands their starting state to the browser
-(`devices-state`); assets/devices.js keeps dot, values, last seen and sparkline live. The
-sparkline is an SVG image drawn in the browser (at most SPARK_POINTS points, the latest): 50
+(`devices-state`), from the devices' latest values (`GET /api/devices/latest`: one call for
+the whole fleet); assets/devices.js keeps dot, values, last seen and sparkline live. The
+sparkline is an SVG image drawn in the browser from the live readings (at most SPARK_POINTS
+points, the latest), starting at the newest reading when it lies in the frame's range: 50
 plotly graphs redrawing every second kept a renderer core busy, 50 images do not.
 """
 
@@ -28,23 +30,24 @@ EMPTY = html.Div(
 
 
 def spark_metric(device: dict[str, Any]) -> str | None:
-    """The metric a card's sparkline draws: the first, by name, with values in the range."""
-    names = sorted(s["metric"] for s in device["series"] if s["points"])
+    """The metric a card's sparkline draws: the first, by name, that the device has."""
+    names = sorted(device["values"])
     return names[0] if names else None
 
 
-def state(device: dict[str, Any]) -> dict[str, Any]:
-    """The card's starting state for the browser; the sparkline as epoch ms and values."""
+def state(device: dict[str, Any], since: str) -> dict[str, Any]:
+    """The card's starting state for the browser: its latest values, and the sparkline (epoch
+    ms and values) starting at the newest reading of its metric if that is `since` or later."""
     metric = spark_metric(device)
-    series = next((s for s in device["series"] if s["metric"] == metric), None)
-    points = series["points"][-SPARK_POINTS:] if series else []
+    newest = device["values"].get(metric) if metric else None
+    start = [] if newest is None or _epoch_ms(newest["time"]) < _epoch_ms(since) else [newest]
     return {
         "status": device["status"],
         "last_seen": device["last_seen"],
-        "values": {s["metric"]: s["last"] for s in device["series"] if s["last"] is not None},
+        "values": {name: point["value"] for name, point in device["values"].items()},
         "spark": metric,
-        "spark_t": [_epoch_ms(p["time"]) for p in points],
-        "spark_y": [p["value"] for p in points],
+        "spark_t": [_epoch_ms(p["time"]) for p in start],
+        "spark_y": [p["value"] for p in start],
     }
 
 

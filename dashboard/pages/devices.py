@@ -1,6 +1,6 @@
-"""/devices: the fleet grid. One card per device the user reads: status dot, last values,
-last seen and a sparkline over the frame's range, kept live in the browser
-(assets/devices.js `fleet`); click a card for the device page."""
+"""/devices: the fleet grid. One card per device the user reads: status dot, latest values
+(`GET /api/devices/latest`, one call for every card), last seen and a live sparkline, kept live
+in the browser (assets/devices.js `fleet`); click a card for the device page."""
 
 from __future__ import annotations
 
@@ -59,12 +59,12 @@ def _search(search: str | None) -> str:
 async def load_fleet(
     timerange: dict[str, Any] | None, _reset: int | None, _changed: int, search: str | None
 ) -> tuple[Any, ...]:
-    start, end = frame.window(timerange)
+    start, _ = frame.window(timerange)
     try:
-        devices = await devices_data.fleet(start, end)
+        devices = await devices_data.fleet()
     except client.ApiFailed as failed:
         return html.Div(failed.message, className="tw-error"), None, dash.no_update, ""
-    cards = {d["device_id"]: devices_fleet.state(d) for d in devices}
+    cards = {d["device_id"]: devices_fleet.state(d, start) for d in devices}
     state = {"version": time.time(), "devices": cards}
     # "direct": the grid takes its events from the stream manager, not through Dash.
     live = {"tickers": [], "devices": sorted(cards), "all": False, "direct": "fleet"}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 
 def wait_for_port(
@@ -32,7 +34,27 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+#: Where the kernel takes the local ports of outgoing connections (Linux's default range).
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+SERVER_PORTS = 10_000  # how many ports below that range a free one is picked from
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free now for a server about to start. Picked below the kernel's ephemeral range:
+    a port the kernel hands out (`bind(0)`) can be taken by any outgoing connection — a client
+    of another broker, say — before the server binds it ("Address already in use")."""
+    low = _ephemeral_low()
+    for _ in range(1_000):
+        port = random.randrange(max(1024, low - SERVER_PORTS), low)
+        if port_free(port, host):
+            return port
+    with socket.socket() as probe:  # nothing free down there: the kernel's choice after all
+        probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768

@@ -53,4 +53,11 @@ class RequestMetrics:
 
 
 def _template(scope: Scope) -> str:
+    """The route's path as served (`/api/devices/{device_id}`). FastAPI 0.165 puts the router's
+    own route in `scope["route"]`, its path without the prefix it was included with (both
+    logins would be `/login`); the path as included is in the route context it matched."""
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    served = getattr(context, "path_format", None)
+    if isinstance(served, str) and served:
+        return served
     return str(getattr(scope.get("route"), "path", "unmatched"))

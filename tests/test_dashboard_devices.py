@@ -398,8 +398,7 @@ async def test_fleet_of_50_stays_light_and_caps_points(fleet_of_50: Stack, brows
 
 async def requests_by_route(api: Api) -> dict[str, float]:
     """GET requests this API process served so far to the latest route and to the device
-    history route (its /metrics; a route is labelled by its template, with or without the
-    `/api` prefix)."""
+    history route (its /metrics; a route is labelled by its template as served)."""
     async with api.client() as client:
         text = (await client.get("/metrics")).text
     counts = {LATEST: 0.0, HISTORY: 0.0}
@@ -408,7 +407,7 @@ async def requests_by_route(api: Api) -> dict[str, float]:
         if name != "tickwire_api_requests_total" or found.get("method") != "GET":
             continue
         for route in counts:
-            if found["route"].endswith(route.removeprefix("/api")):
+            if found["route"] == route:
                 counts[route] += value
     return counts
 

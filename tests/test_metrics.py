@@ -48,12 +48,20 @@ async def test_metrics_expose_ingest_counters_dead_letters_and_requests(
         assert found[("tickwire_ingest_retained_ignored_total", label)] == 0
         assert found[("tickwire_dead_letters", (("reason", "not_json"),))] == 1
         assert found[("tickwire_devices", (("status", "ONLINE"),))] == 1
+        await client.get("/api/devices/nope")
+        await client.post("/auth/jwt/login", data={"username": "no@example.com", "password": "x"})
         again = samples((await client.get("/metrics")).text)
-        key = (
-            "tickwire_api_requests_total",
-            (("method", "GET"), ("route", "/metrics"), ("status", "200")),
-        )
-        assert again[key] >= 1
+        # Routes by the path as served: with their router's prefix, the two logins apart.
+        for route, method, status in [
+            ("/metrics", "GET", "200"),
+            ("/api/devices/{device_id}", "GET", "401"),
+            ("/auth/jwt/login", "POST", "400"),
+        ]:
+            key = (
+                "tickwire_api_requests_total",
+                (("method", method), ("route", route), ("status", status)),
+            )
+            assert again.get(key, 0) >= 1, (route, sorted(k for k in again if "requests" in k[0]))
 
 
 async def test_a_metrics_token_is_required_once_set(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tickwire.settings import CommonSettings
 
@@ -37,7 +38,21 @@ class ApiSettings(CommonSettings):
     jwt_lifetime_s: int = Field(default=24 * 3600, gt=0)
     """How long a login token lives; every token expires (one without `exp` is refused)."""
     cookie_secure: bool = False
-    """Send the login cookie over HTTPS only; set it behind TLS."""
+    """Send the login cookie over HTTPS only (`Secure`); set it behind TLS."""
+    cookie_httponly: bool = True
+    """Keep the login cookie from the page's scripts (`HttpOnly`; the dashboard needs no access)."""
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    """The login cookie's `SameSite`; `none` needs `cookie_secure` (browsers drop it otherwise)."""
+    login_failure_limit: int = Field(default=10, ge=1)
+    """Failed logins one account may have within the window; the next attempt is a 429
+    `too_many_attempts` even with the right password (DESIGN.md: 10 in 15 minutes)."""
+    login_failure_window_s: float = Field(default=15 * 60, gt=0)
+    login_address_limit: int | None = Field(default=100, ge=100)
+    """Failed logins from one client address within the same window (any accounts); unset →
+    no limit per address. Never below 100 (DESIGN.md)."""
+    register_limit: int = Field(default=20, ge=1)
+    """Registrations (attempts) from one client address within `register_window_s`."""
+    register_window_s: float = Field(default=3600, gt=0)
     command_timeout_s: float = 30.0
     """A device command unanswered this long reads as `timeout`."""
     stream_keepalive_s: float = 15.0
@@ -61,6 +76,12 @@ class ApiSettings(CommonSettings):
     """A dead letter's replay answers `pending` (202) when the ingester has not done it by then."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _samesite_none_needs_secure(self) -> Self:
+        if self.cookie_samesite == "none" and not self.cookie_secure:
+            raise ValueError("TICKWIRE_COOKIE_SAMESITE=none needs TICKWIRE_COOKIE_SECURE=true")
+        return self
 
     def loopback_url(self) -> str:
         """Where this process's own API answers (the dashboard's Python callbacks call it)."""

@@ -101,15 +101,19 @@ def stopped(pid: int) -> Iterator[None]:
 
 @contextmanager
 def api_process(
-    database_url: str, workdir: Path, mqtt_url: str = "mqtt://127.0.0.1:1"
+    database_url: str,
+    workdir: Path,
+    mqtt_url: str = "mqtt://127.0.0.1:1",
+    secret: str | None = None,
 ) -> Iterator[tuple[str, int, str]]:
     """`python -m api` in a child process; yields (base URL, pid, admin bearer token). No
-    broker by default: reading (history, export, the stream) needs none."""
+    broker by default: reading (history, export, the stream) needs none. `secret`: another
+    replica's, so that tokens are good on both."""
     port, password = free_port(), secrets.token_urlsafe(12)
     env = dict(
         TICKWIRE_DATABASE_URL=database_url,
         TICKWIRE_MQTT_URL=mqtt_url,
-        TICKWIRE_SECRET=secrets.token_urlsafe(40),
+        TICKWIRE_SECRET=secret or secrets.token_urlsafe(40),
         TICKWIRE_HTTP_PORT=str(port),
         TICKWIRE_DATA_DIR=str(workdir / "api"),
         TICKWIRE_ADMIN_PASSWORD=password,

@@ -8,7 +8,6 @@ password typed in the wrong field).
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,20 +17,9 @@ import orjson
 from fastapi import Request
 
 from api.models import User
+from tickwire.audit_actions import AuditAction
 
-
-class AuditAction(enum.StrEnum):
-    """The vocabulary of `audit_log.action` (its CHECK constraint lists the same)."""
-
-    LOGIN_FAILED = "login_failed"
-    ACCOUNT_LOCKED = "account_locked"
-    LOCKOUT_CLEARED = "lockout_cleared"
-    LOGOUT = "logout"
-    PASSWORD_CHANGED = "password_changed"
-    ACCOUNT_CHANGED = "account_changed"
-    ACCOUNT_DELETED = "account_deleted"
-    DEVICE_CREDENTIALS_ISSUED = "device_credentials_issued"
-    DEVICE_DELETED = "device_deleted"
+__all__ = ["AuditAction", "Entry", "client_address", "record", "record_request"]
 
 
 @dataclass(frozen=True, slots=True)

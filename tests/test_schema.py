@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from api.audit import AuditAction
 from sql.migrate import MigrateSettings, upgrade
 from sql.policies import Policies
 from tickwire.alert_kinds import RULE_KINDS, AlertKind
+from tickwire.audit_actions import AuditAction
 
 ROLLUPS = [f"{kind}_{level}" for kind in ("prices", "telemetry") for level in ("1m", "1h", "1d")]
 TABLES = [

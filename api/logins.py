@@ -9,7 +9,10 @@ exist), but not audited.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import asyncpg
@@ -18,6 +21,17 @@ from api import throttle
 from api.audit import AuditAction, Entry, record
 from api.models import User
 from api.throttle import Clock, Taken, Window
+
+
+@contextlib.asynccontextmanager
+async def password_hashers(workers: int) -> AsyncIterator[Executor]:
+    """The threads that check passwords, for the app's lifespan: a hash takes ~0.1-0.3 s of CPU
+    (argon2id on several cores), so a few at a time, never on the event loop."""
+    executor = ThreadPoolExecutor(workers, thread_name_prefix="password")
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
@@ -18,7 +19,7 @@ from api.connections import bounded_protocol, fit_descriptors
 from api.db import create_engine, create_pool, session_maker
 from api.errors import ERROR_RESPONSES
 from api.limits import BodyLimit
-from api.logins import LoginPolicy
+from api.logins import LoginPolicy, password_hashers
 from api.metrics import RequestMetrics
 from api.publisher import Publisher
 from api.routes import (
@@ -73,6 +74,7 @@ class State(TypedDict):
     logins: LoginPolicy
     registrations: Window
     clock: Clock
+    hashers: Executor
 
 
 def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
@@ -95,6 +97,7 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
                 publisher.connected(mqtt) as bus,
                 credentials.broker_accounts(settings) as accounts,
                 hub.running(url),
+                password_hashers(settings.password_hash_workers) as hashers,
             ):
                 yield {
                     "pool": pool,
@@ -109,6 +112,7 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
                     "logins": logins,
                     "registrations": registrations,
                     "clock": clock,
+                    "hashers": hashers,
                 }
         finally:
             await engine.dispose()

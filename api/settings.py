@@ -50,6 +50,9 @@ class ApiSettings(CommonSettings):
     login_address_limit: int | None = Field(default=100, ge=100)
     """Failed logins from one client address within the same window (any accounts); unset →
     no limit per address. Never below 100 (DESIGN.md)."""
+    password_hash_workers: int = Field(default=2, ge=1)
+    """Passwords checked at once, in threads off the event loop (each takes ~0.1-0.3 s of CPU
+    on several cores): more logins queue for a turn rather than starve every other request."""
     register_limit: int = Field(default=20, ge=1)
     """Registrations (attempts) from one client address within `register_window_s`."""
     register_window_s: float = Field(default=3600, gt=0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -102,6 +103,8 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     user_db: UserDatabase
     #: Throttles and audits logins; None outside a request (`make up`'s admin set-up).
     guard: LoginGuard | None = None
+    #: Where passwords are checked (api/logins.py); None: asyncio's default threads.
+    hashers: Executor | None = None
 
     async def validate_password(
         self, password: str, user: user_schemas.BaseUserCreate | User
@@ -117,8 +120,13 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
             user: User | None = await self.get_by_email(credentials.username)
         except exceptions.UserNotExists:
             user = None
+        # The hash takes long: give the connection back meanwhile (`user` stays loaded).
+        await self.user_db.session.close()
         attempt = await self.guard.begin(user, credentials.username) if self.guard else None
-        verified, new_hash = await asyncio.to_thread(self._verify, user, credentials.password)
+        loop = asyncio.get_running_loop()
+        verified, new_hash = await loop.run_in_executor(
+            self.hashers, self._verify, user, credentials.password
+        )
         if user is None or not verified:
             if self.guard and attempt:
                 await self.guard.failed(attempt)
@@ -213,6 +221,7 @@ async def get_user_manager(
     manager.reset_password_token_secret = request.state.jwt_secret
     manager.verification_token_secret = request.state.jwt_secret
     manager.guard = LoginGuard(request.state.pool, request.state.logins, client_address(request))
+    manager.hashers = request.state.hashers
     yield manager
 
 

@@ -7,6 +7,7 @@ import bench.export
 import bench.history
 import bench.ingest
 import bench.load
+import bench.logins
 import bench.stream
 
 BENCHES = (
@@ -16,6 +17,7 @@ BENCHES = (
     bench.stream.main,
     bench.dashboard.main,
     bench.load.main,
+    bench.logins.main,
 )
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

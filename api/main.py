@@ -157,7 +157,7 @@ def throttles(settings: ApiSettings, clock: Clock) -> tuple[LoginPolicy, Window]
         "login_failure", settings.login_failure_limit, window_s, "failed logins for this account"
     )
     address = None
-    if settings.login_address_limit is not None:
+    if settings.login_address_limit:
         limit = settings.login_address_limit
         address = Window("login_failure", limit, window_s, "failed logins from this address")
     registrations = Window(

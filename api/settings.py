@@ -47,9 +47,9 @@ class ApiSettings(CommonSettings):
     """Failed logins one account may have within the window; the next attempt is a 429
     `too_many_attempts` even with the right password (DESIGN.md: 10 in 15 minutes)."""
     login_failure_window_s: float = Field(default=15 * 60, gt=0)
-    login_address_limit: int | None = Field(default=100, ge=100)
-    """Failed logins from one client address within the same window (any accounts); unset →
-    no limit per address. Never below 100 (DESIGN.md)."""
+    login_address_limit: int = Field(default=100, ge=0)
+    """Failed logins from one client address within the same window (any accounts); 0 → no
+    limit per address. Never 1 to 99 (DESIGN.md: not below 100)."""
     password_hash_workers: int = Field(default=2, ge=1)
     """Passwords checked at once, in threads off the event loop (each takes ~0.1-0.3 s of CPU
     on several cores): more logins queue for a turn rather than starve every other request."""
@@ -81,9 +81,11 @@ class ApiSettings(CommonSettings):
     admin_password: str | None = Field(default=None, repr=False)
 
     @model_validator(mode="after")
-    def _samesite_none_needs_secure(self) -> Self:
+    def _coherent(self) -> Self:
         if self.cookie_samesite == "none" and not self.cookie_secure:
             raise ValueError("TICKWIRE_COOKIE_SAMESITE=none needs TICKWIRE_COOKIE_SECURE=true")
+        if 0 < self.login_address_limit < 100:
+            raise ValueError("TICKWIRE_LOGIN_ADDRESS_LIMIT must be 0 (none) or at least 100")
         return self
 
     def loopback_url(self) -> str:

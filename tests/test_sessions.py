@@ -290,6 +290,8 @@ def test_cookie_settings_that_browsers_would_drop_are_refused() -> None:
         ApiSettings(cookie_samesite="none", cookie_secure=False)
     with pytest.raises(ValidationError):
         ApiSettings(cookie_samesite="sometimes")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError):
-        ApiSettings(login_address_limit=99)  # DESIGN.md: never below 100
+    for limit in (99, 1, -1):  # DESIGN.md: never below 100
+        with pytest.raises(ValidationError):
+            ApiSettings(login_address_limit=limit)
+    assert ApiSettings(login_address_limit=0).login_address_limit == 0  # none
     assert ApiSettings(cookie_samesite="none", cookie_secure=True).cookie_samesite == "none"

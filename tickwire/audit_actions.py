@@ -22,3 +22,5 @@ class AuditAction(StrEnum):
     DEVICE_CREDENTIALS_ISSUED = "device_credentials_issued"
     """A device's MQTT password rotated (the old one stops working)."""
     DEVICE_DELETED = "device_deleted"
+    DEAD_LETTER_REPLAYED = "dead_letter_replayed"
+    """An admin asked for a dead letter's replay (its topic and reason in `details`)."""

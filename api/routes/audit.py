@@ -48,8 +48,8 @@ class LockoutRead(BaseModel):
     summary="The audit log (admin)",
     description=(
         "Newest first: failed logins and lockouts of accounts, logouts, password and account "
-        "changes, account deletions, device credentials issued and device deletions. Never a "
-        "password or a token. Non-admins: 403."
+        "changes, account deletions, lockouts cleared, device credentials issued, device "
+        "deletions and dead-letter replays. Never a password or a token. Non-admins: 403."
     ),
 )
 async def list_audit(

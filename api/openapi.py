@@ -96,7 +96,8 @@ ACCOUNT_ROUTES: dict[tuple[str, str], AccountRoute] = {
     ),
     ("patch", "/users/me"): AccountRoute(
         "Change the caller's account",
-        "Email and/or password; a field left out is unchanged, `null` is a 422.",
+        "Email and/or password; a field left out is unchanged, `null` is a 422. A new password "
+        "ends every login made before it, this one included: log in again.",
     ),
     ("get", "/users/{id}"): AccountRoute("One account (admin)", "Superusers only."),
     ("patch", "/users/{id}"): AccountRoute(

@@ -1,6 +1,7 @@
 """Login tokens that logout ends: every token carries a `jti`; logout stores it in
 `revoked_tokens` (sql/0006) and every request looks it up, so a logged-out token is refused by
-every API replica at once (DESIGN.md "Strictness and sessions").
+every API replica at once (DESIGN.md "Strictness and sessions"). A password change ends every
+token issued (`iat`) before it (`users.tokens_valid_after`).
 
 Why one long-lived token and no refresh token: the lookup happens on every request anyway (one
 primary-key read beside the user's own row), so a revoked token dies at once. A short access
@@ -10,6 +11,7 @@ refresh would add a second secret to every client and the dashboard for no gain.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,8 +27,9 @@ from pydantic import SecretStr
 from api.audit import AuditAction, Entry, record
 from api.models import User
 
-#: Claims a token must carry: one without `exp` never dies, one without `jti` cannot be revoked.
-REQUIRED_CLAIMS = ["exp", "aud", "sub", "jti"]
+#: Claims a token must carry: one without `exp` never dies, one without `jti` cannot be revoked,
+#: one without `iat` could outlive a password change.
+REQUIRED_CLAIMS = ["exp", "aud", "sub", "jti", "iat"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class Claims:
     sub: str
     jti: uuid.UUID
     expires: datetime
+    issued: datetime
 
 
 class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
@@ -45,7 +49,12 @@ class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
         self.pool = pool
 
     async def write_token(self, user: User) -> str:
-        data = {"sub": str(user.id), "aud": self.token_audience, "jti": str(uuid.uuid4())}
+        data = {
+            "sub": str(user.id),
+            "aud": self.token_audience,
+            "jti": str(uuid.uuid4()),
+            "iat": time.time(),  # to the microsecond: a login just after a password change counts
+        }
         return generate_jwt(data, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
 
     async def read_token(
@@ -55,9 +64,12 @@ class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
         if claims is None or await self._revoked(claims.jti):
             return None
         try:
-            return await user_manager.get(user_manager.parse_id(claims.sub))
+            user = await user_manager.get(user_manager.parse_id(claims.sub))
         except (exceptions.UserNotExists, exceptions.InvalidID):
             return None
+        if user.tokens_valid_after is not None and claims.issued < user.tokens_valid_after:
+            return None  # issued before a password change
+        return user
 
     async def destroy_token(self, token: str, user: User) -> None:
         """Logout: the token is refused from now on (it was read, so its claims are good)."""
@@ -85,11 +97,13 @@ class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
                 _secret(self.decode_key),
                 audience=self.token_audience,
                 algorithms=[self.algorithm],
-                options={"require": REQUIRED_CLAIMS},
+                # `iat` in the future is no reason to refuse: replicas' clocks differ a little.
+                options={"require": REQUIRED_CLAIMS, "verify_iat": False},
             )
             expires = datetime.fromtimestamp(float(claims["exp"]), UTC)
-            return Claims(str(claims["sub"]), uuid.UUID(str(claims["jti"])), expires)
-        except (jwt.PyJWTError, ValueError, TypeError):
+            issued = datetime.fromtimestamp(float(claims["iat"]), UTC)
+            return Claims(str(claims["sub"]), uuid.UUID(str(claims["jti"])), expires, issued)
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError, OSError):
             return None
 
     async def _revoked(self, jti: uuid.UUID) -> bool:

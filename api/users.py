@@ -14,6 +14,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -152,6 +153,8 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         actor = getattr(request.state, "actor", None)
         changed = sorted(update_dict)
         if "password" in changed:
+            # Every login made before ends (this one too: log in again with the new password).
+            await self.user_db.update(user, {"tokens_valid_after": datetime.now(UTC)})
             await record_request(
                 request, Entry(AuditAction.PASSWORD_CHANGED, actor=actor, subject=user.email)
             )

@@ -12,6 +12,10 @@ CREATE TABLE revoked_tokens (
 );
 CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);
 
+-- A password change ends every login made before it: tokens issued (`iat`) before this time
+-- are refused. NULL: none refused this way.
+ALTER TABLE users ADD COLUMN tokens_valid_after timestamptz;
+
 -- Counted events of the throttles (api/throttle.py), one row per event, kept for one window:
 -- `login_failure` keyed by account (its id, or a digest of a name that is no account) and
 -- `registration` keyed by client address. Shared by every API replica.

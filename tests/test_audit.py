@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.api_support import Account, Api, expect
+from tests.api_support import Account, Api, expect, login
 from tests.credentials_support import create_device
 
 
@@ -59,17 +59,19 @@ async def test_account_changes_logouts_and_deletions_are_audited_with_their_acto
     user = await api.register("changing")
     new_password = "a brand new password"
     async with api.client(user) as client:
-        expect(await client.patch("/users/me", json={"password": new_password}), 200)
         expect(await client.post("/api/devices", json={"device_id": "audited-1"}), 201)
         expect(await client.delete("/api/devices/audited-1"), 204)
-        expect(await client.post("/auth/jwt/logout"), 204)
+        expect(await client.patch("/users/me", json={"password": new_password}), 200)
+    async with api.client() as client:
+        again = await login(client, user.email, new_password, user.id)
+        expect(await client.post("/auth/jwt/logout", headers=again.headers), 204)
     async with api.client(api.admin) as client:
         expect(await client.patch(f"/users/{user.id}", json={"is_active": False}), 200)
         expect(await client.delete(f"/users/{user.id}"), 204)
     made = [(e["action"], e["actor"], e["subject"]) for e in reversed(await entries(api))]
     assert made == [
-        ("password_changed", user.email, user.email),
         ("device_deleted", user.email, "audited-1"),
+        ("password_changed", user.email, user.email),
         ("logout", user.email, user.email),
         ("account_changed", api.admin.email, user.email),
         ("account_deleted", api.admin.email, user.email),

@@ -93,6 +93,28 @@ async def test_cookie_logout_revokes_the_cookie_even_if_the_client_keeps_it(api:
         expect(await replay.get("/api/stream"), 401, "unauthorized")
 
 
+async def test_a_password_change_ends_every_login_made_before_it(api: Api) -> None:
+    user = await api.register("rotating")
+    async with api.client() as client:
+        other = (await _login(client, user.email, user.password)).json()["access_token"]
+    async with api.client(user) as client:
+        expect(await client.patch("/users/me", json={"password": "the new password"}), 200)
+        expect(await client.get("/users/me"), 401, "unauthorized")
+    async with api.client() as client:
+        bearer = {"Authorization": f"Bearer {other}"}
+        expect(await client.get("/api/devices", headers=bearer), 401, "unauthorized")
+    async with api.client() as client:
+        expect(await _login(client, user.email, user.password), 400, "login_bad_credentials")
+        token = expect(await _login(client, user.email, "the new password"), 200)["access_token"]
+        expect(await client.get("/users/me", headers={"Authorization": f"Bearer {token}"}), 200)
+    # An email change is no password change: logins stay.
+    async with api.client() as client:
+        bearer = {"Authorization": f"Bearer {token}"}
+        renamed = {"email": f"new-{user.email}"}
+        expect(await client.patch("/users/me", json=renamed, headers=bearer), 200)
+        expect(await client.get("/users/me", headers=bearer), 200)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

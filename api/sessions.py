@@ -41,8 +41,9 @@ class Claims:
 
 
 class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
-    """fastapi-users' JWT strategy with a `jti` in every token, refused once revoked, and a
-    token without `exp`, `aud`, `sub` or `jti` refused."""
+    """fastapi-users' JWT strategy with a `jti` and an `iat` in every token; a token is refused
+    once revoked, when issued before its user's last password change, or without `exp`,
+    `aud`, `sub`, `jti` or `iat`."""
 
     def __init__(self, secret: str, lifetime_seconds: int, pool: asyncpg.Pool) -> None:
         super().__init__(secret=secret, lifetime_seconds=lifetime_seconds)

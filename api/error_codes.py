@@ -37,6 +37,7 @@ class ErrorCode(enum.StrEnum):
     COMMAND_NOT_FOUND = "command_not_found"
     DEAD_LETTER_NOT_FOUND = "dead_letter_not_found"
     WATCHLIST_ENTRY_NOT_FOUND = "watchlist_entry_not_found"
+    LOCKOUT_NOT_FOUND = "lockout_not_found"
     # 409: the change conflicts with what is stored.
     DEVICE_EXISTS = "device_exists"
     STOCK_EXISTS = "stock_exists"
@@ -45,6 +46,8 @@ class ErrorCode(enum.StrEnum):
     ALERT_CLEARED = "alert_cleared"
     CONCURRENT_CHANGE = "concurrent_change"
     LAST_ADMIN = "last_admin"
+    # 429: throttled (api/throttle.py), with Retry-After.
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
     # 403: only an admin may.
     OWNER_ADMIN_ONLY = "owner_admin_only"
     SHARED_STOCK_ADMIN_ONLY = "shared_stock_admin_only"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
@@ -18,11 +19,13 @@ from api.connections import bounded_protocol, fit_descriptors
 from api.db import create_engine, create_pool, session_maker
 from api.errors import ERROR_RESPONSES
 from api.limits import BodyLimit
+from api.logins import LoginPolicy, password_hashers
 from api.metrics import RequestMetrics
 from api.publisher import Publisher
 from api.routes import (
     alert_rules,
     alerts,
+    audit,
     commands,
     dead_letters,
     device_credentials,
@@ -41,13 +44,16 @@ from api.routes import (
 from api.settings import ApiSettings
 from api.stream.hub import Hub
 from api.stream.server import Server
+from api.throttle import Clock, Window, wall_clock
 from api.users import (
     UserCreate,
     UserRead,
     UserUpdate,
     bearer_backend,
-    cookie_backend,
+    cookie_backend_for,
     fastapi_users,
+    remember_actor,
+    throttle_registration,
 )
 from tickwire.brokerauth import Dynsec
 from tickwire.logs import setup_logging
@@ -66,11 +72,17 @@ class State(TypedDict):
     settings: ApiSettings
     hub: Hub
     accounts: Dynsec | None
+    logins: LoginPolicy
+    registrations: Window
+    clock: Clock
+    hashers: Executor
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
+def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
+    """The app; `clock` is what the throttles read the time from (tests move it)."""
     jwt_secret = settings.jwt_secret()  # refuse a placeholder before anything starts
     hub = Hub(settings)
+    logins, registrations = throttles(settings, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
@@ -86,6 +98,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 publisher.connected(mqtt) as bus,
                 credentials.broker_accounts(settings) as accounts,
                 hub.running(url),
+                password_hashers(settings.password_hash_workers) as hashers,
             ):
                 yield {
                     "pool": pool,
@@ -97,6 +110,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
                     "settings": settings,
                     "hub": hub,
                     "accounts": accounts,
+                    "logins": logins,
+                    "registrations": registrations,
+                    "clock": clock,
+                    "hashers": hashers,
                 }
         finally:
             await engine.dispose()
@@ -116,7 +133,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RequestMetrics)
     app.include_router(health.router)
     app.include_router(metrics.router, tags=["ops"])
-    _include_auth(app)
+    _include_auth(app, settings)
     app.include_router(api_router())
     openapi.install(app)
     _unknown_api_paths(app)
@@ -138,16 +155,38 @@ def _unknown_api_paths(app: FastAPI) -> None:
         app.add_api_route(f"{prefix}/{{rest:path}}", no_such_route, include_in_schema=False)
 
 
-def _include_auth(app: FastAPI) -> None:
+def throttles(settings: ApiSettings, clock: Clock) -> tuple[LoginPolicy, Window]:
+    """The login policy (per account, per address) and the registration window per address."""
+    window_s = settings.login_failure_window_s
+    account = Window(
+        "login_failure", settings.login_failure_limit, window_s, "failed logins for this account"
+    )
+    address = None
+    if settings.login_address_limit:
+        limit = settings.login_address_limit
+        address = Window("login_failure", limit, window_s, "failed logins from this address")
+    registrations = Window(
+        "registration", settings.register_limit, settings.register_window_s, "registrations"
+    )
+    return LoginPolicy(account, address, clock), registrations
+
+
+def _include_auth(app: FastAPI, settings: ApiSettings) -> None:
+    register = fastapi_users.get_register_router(UserRead, UserCreate)
     routers = [
-        (fastapi_users.get_auth_router(bearer_backend), "/auth/jwt", "auth"),
-        (fastapi_users.get_auth_router(cookie_backend), "/auth/cookie", "auth"),
-        (fastapi_users.get_register_router(UserRead, UserCreate), "/auth", "auth"),
-        (fastapi_users.get_users_router(UserRead, UserUpdate), "/users", "users"),
+        (fastapi_users.get_auth_router(bearer_backend), "/auth/jwt", "auth", []),
+        (fastapi_users.get_auth_router(cookie_backend_for(settings)), "/auth/cookie", "auth", []),
+        (register, "/auth", "auth", [Depends(throttle_registration)]),
+        (
+            fastapi_users.get_users_router(UserRead, UserUpdate),
+            "/users",
+            "users",
+            [Depends(remember_actor)],
+        ),
     ]
-    for router, prefix, tag in routers:
+    for router, prefix, tag, dependencies in routers:
         # Their error statuses are documented as `ErrorBody` by api/openapi.py.
-        app.include_router(router, prefix=prefix, tags=[tag])
+        app.include_router(router, prefix=prefix, tags=[tag], dependencies=dependencies)
 
 
 def api_router() -> APIRouter:
@@ -168,6 +207,7 @@ def api_router() -> APIRouter:
         (export, "export"),
         (stream, "live"),
         (dead_letters, "admin"),
+        (audit, "admin"),
     ):
         router.include_router(module.router, tags=[tag])
     return router

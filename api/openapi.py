@@ -6,7 +6,8 @@ media type (the live stream) would document its errors in that type. fastapi-use
 cookie-login routes answer 204 where FastAPI documents 200. Here every error status becomes
 `ErrorBody` in JSON (fastapi-users' examples rendered as they are sent), and each account
 operation gets a summary, its real success status and the statuses tickwire adds
-(409 `last_admin`; 422 `unknown_parameter` on every route, api/strict_query.py).
+(409 `last_admin`, 429 `too_many_attempts` with `Retry-After`; 422 `unknown_parameter`
+on every route, api/strict_query.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,30 @@ _LAST_ADMIN = {
     "example": error_body(last_admin.CODE, last_admin.MESSAGE),
 }
 
+_THROTTLED = {
+    "description": "Too many attempts: wait `Retry-After` seconds (api/throttle.py).",
+    "example": error_body(
+        ErrorCode.TOO_MANY_ATTEMPTS,
+        "too many failed logins for this account: 10 in 15 minutes; try again later",
+        {"retry_after_s": 840},
+    ),
+    "headers": {
+        "Retry-After": {
+            "description": "seconds until an attempt is allowed again",
+            "schema": {"type": "integer"},
+        }
+    },
+}
+_LOGIN_RULES = (
+    "The 11th failed login for one account within 15 minutes → 429 `too_many_attempts` with "
+    "`Retry-After`, even with the right password, until the window passes; also after 100 "
+    "failed logins from one client address in that window. A NUL in `username` → 422."
+)
+_LOGOUT = (
+    "Revokes the token: it gets 401 from then on, on every API replica (the caller's other "
+    "logins stay valid)."
+)
+
 
 @dataclass(frozen=True)
 class AccountRoute:
@@ -49,31 +74,36 @@ ACCOUNT_ROUTES: dict[tuple[str, str], AccountRoute] = {
         "Log in for a bearer token",
         "Form fields `username` (the email) and `password`; answers "
         '`{"access_token": …, "token_type": "bearer"}`. Send it as `Authorization: Bearer …`. '
-        "A NUL in `username` → 422.",
+        + _LOGIN_RULES,
+        added=((429, _THROTTLED),),
     ),
-    ("post", "/auth/jwt/logout"): AccountRoute(
-        "Log out (bearer)", "JWTs are stateless: drop the token.", no_content=True
-    ),
+    ("post", "/auth/jwt/logout"): AccountRoute("Log out (bearer)", _LOGOUT, no_content=True),
     ("post", "/auth/cookie/login"): AccountRoute(
         "Log in with a cookie",
         "Same form as the bearer login; sets the `tickwire_auth` cookie the dashboard and the "
-        "live stream use (same origin). 204 on success.",
+        "live stream use (same origin; `HttpOnly`, `SameSite` and `Secure` per "
+        "TICKWIRE_COOKIE_*). 204 on success. " + _LOGIN_RULES,
         no_content=True,
+        added=((429, _THROTTLED),),
     ),
     ("post", "/auth/cookie/logout"): AccountRoute(
-        "Log out (cookie)", "Clears the `tickwire_auth` cookie.", no_content=True
+        "Log out (cookie)", _LOGOUT + " Clears the `tickwire_auth` cookie.", no_content=True
     ),
     ("post", "/auth/register"): AccountRoute(
         "Create an account",
         "Body `{email, password}` (at least 8 characters). New accounts are plain users; "
-        "`is_superuser` and the like are ignored here.",
+        "`is_superuser` and the like are ignored here. At most TICKWIRE_REGISTER_LIMIT (20) "
+        "attempts per client address per TICKWIRE_REGISTER_WINDOW_S (an hour): then 429 "
+        "`too_many_attempts` with `Retry-After`.",
+        added=((429, _THROTTLED),),
     ),
     ("get", "/users/me"): AccountRoute(
         "The caller's account", "Id, email and flags of the current user."
     ),
     ("patch", "/users/me"): AccountRoute(
         "Change the caller's account",
-        "Email and/or password; a field left out is unchanged, `null` is a 422.",
+        "Email and/or password; a field left out is unchanged, `null` is a 422. A new password "
+        "ends every login made before it, this one included: log in again.",
     ),
     ("get", "/users/{id}"): AccountRoute("One account (admin)", "Superusers only."),
     ("patch", "/users/{id}"): AccountRoute(
@@ -129,6 +159,8 @@ def _describe(operation: dict[str, Any], route: AccountRoute) -> None:
             "description": added["description"],
             "content": {"application/json": {"example": added["example"]}},
         }
+        if "headers" in added:
+            responses[str(code)]["headers"] = added["headers"]
 
 
 def _unknown_parameter(operation: dict[str, Any]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from tickwire.settings import CommonSettings
@@ -43,7 +43,24 @@ class ApiSettings(CommonSettings):
     jwt_lifetime_s: int = Field(default=24 * 3600, gt=0)
     """How long a login token lives; every token expires (one without `exp` is refused)."""
     cookie_secure: bool = False
-    """Send the login cookie over HTTPS only; set it behind TLS."""
+    """Send the login cookie over HTTPS only (`Secure`); set it behind TLS."""
+    cookie_httponly: bool = True
+    """Keep the login cookie from the page's scripts (`HttpOnly`; the dashboard needs no access)."""
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    """The login cookie's `SameSite`; `none` needs `cookie_secure` (browsers drop it otherwise)."""
+    login_failure_limit: int = Field(default=10, ge=1)
+    """Failed logins one account may have within the window; the next attempt is a 429
+    `too_many_attempts` even with the right password (DESIGN.md: 10 in 15 minutes)."""
+    login_failure_window_s: float = Field(default=15 * 60, gt=0)
+    login_address_limit: int = Field(default=100, ge=0)
+    """Failed logins from one client address within the same window (any accounts); 0 → no
+    limit per address. Never 1 to 99 (DESIGN.md: not below 100)."""
+    password_hash_workers: int = Field(default=2, ge=1)
+    """Passwords checked at once, in threads off the event loop (each takes ~0.1-0.3 s of CPU
+    on several cores): more logins queue for a turn rather than starve every other request."""
+    register_limit: int = Field(default=20, ge=1)
+    """Registrations (attempts) from one client address within `register_window_s`."""
+    register_window_s: float = Field(default=3600, gt=0)
     command_timeout_s: float = 30.0
     """A device command unanswered this long reads as `timeout`."""
     stream_keepalive_s: float = 15.0
@@ -100,6 +117,14 @@ class ApiSettings(CommonSettings):
                 if origin != "*" and not _ORIGIN.fullmatch(str(origin)):
                     raise ValueError(f"not an origin (scheme://host[:port]): {str(origin)[:100]!r}")
         return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.cookie_samesite == "none" and not self.cookie_secure:
+            raise ValueError("TICKWIRE_COOKIE_SAMESITE=none needs TICKWIRE_COOKIE_SECURE=true")
+        if 0 < self.login_address_limit < 100:
+            raise ValueError("TICKWIRE_LOGIN_ADDRESS_LIMIT must be 0 (none) or at least 100")
+        return self
 
     def loopback_url(self) -> str:
         """Where this process's own API answers (the dashboard's Python callbacks call it)."""

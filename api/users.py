@@ -2,16 +2,21 @@
 
 What fastapi-users leaves open is closed here: `null` in an account patch, a NUL in a login
 name, a token without an expiry, two registrations of one address at once, and removing the
-last admin (see `api/last_admin.py`) are all 4xx in the one error shape, never 500s.
+last admin (see `api/last_admin.py`) are all 4xx in the one error shape, never 500s. Logout
+revokes the token (api/sessions.py); failed logins are throttled and audited (api/logins.py),
+and the password is checked in a worker thread, not on the event loop (it takes ~0.1 s of
+CPU); account changes and deletions are audited (api/audit.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import jwt
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
@@ -27,21 +32,25 @@ from fastapi_users.authentication import (
     AuthenticationBackend,
     BearerTransport,
     CookieTransport,
-    JWTStrategy,
 )
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
-from pydantic import EmailStr, Field, SecretStr
+from pydantic import EmailStr, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import throttle
+from api.audit import AuditAction, Entry, client_address, record_request
 from api.last_admin import keep_an_admin
+from api.logins import LoginGuard
 from api.models import User
+from api.sessions import get_strategy
+from api.settings import ApiSettings
 
 COOKIE_NAME = "tickwire_auth"
 MIN_PASSWORD_LENGTH = 8
 PASSWORD_RULE = f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
-#: Claims a token must carry: fastapi-users signs all three, and one without `exp` never dies.
-REQUIRED_CLAIMS = ["exp", "aud", "sub"]
+#: Changes of an account the audit log names with their values (the others by name only).
+AUDITED_FLAGS = ("is_active", "is_superuser", "is_verified")
 
 
 class UserRead(user_schemas.BaseUser[uuid.UUID]):
@@ -93,6 +102,10 @@ class UserDatabase(SQLAlchemyUserDatabase[User, uuid.UUID]):
 
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     user_db: UserDatabase
+    #: Throttles and audits logins; None outside a request (`make up`'s admin set-up).
+    guard: LoginGuard | None = None
+    #: Where passwords are checked (api/logins.py); None: asyncio's default threads.
+    hashers: Executor | None = None
 
     async def validate_password(
         self, password: str, user: user_schemas.BaseUserCreate | User
@@ -101,18 +114,66 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
             raise InvalidPasswordException(reason=PASSWORD_RULE)
 
     async def authenticate(self, credentials: OAuth2PasswordRequestForm) -> User | None:
-        """A login name PostgreSQL cannot even compare (a NUL) is a 422, like any bad field."""
-        if "\x00" in credentials.username:
-            raise RequestValidationError(
-                [
-                    {
-                        "loc": ("body", "username"),
-                        "msg": "must not contain NUL characters",
-                        "type": "string_pattern_mismatch",
-                    }
-                ]
+        """fastapi-users' check, throttled (429 before the password is even looked at when the
+        account's window is full), with the password hashed in a thread."""
+        _refuse_nul(credentials.username)
+        try:
+            user: User | None = await self.get_by_email(credentials.username)
+        except exceptions.UserNotExists:
+            user = None
+        # The hash takes long: give the connection back meanwhile (`user` stays loaded).
+        await self.user_db.session.close()
+        attempt = await self.guard.begin(user, credentials.username) if self.guard else None
+        loop = asyncio.get_running_loop()
+        verified, new_hash = await loop.run_in_executor(
+            self.hashers, self._verify, user, credentials.password
+        )
+        if user is None or not verified:
+            if self.guard and attempt:
+                await self.guard.failed(attempt)
+            return None
+        if self.guard and attempt:
+            await self.guard.succeeded(attempt)
+        if new_hash is not None:
+            await self.user_db.update(user, {"hashed_password": new_hash})
+        return user
+
+    def _verify(self, user: User | None, password: str) -> tuple[bool, str | None]:
+        """(verified, a stronger hash to store); an unknown user costs a hash too (timing)."""
+        if user is None:
+            self.password_helper.hash(password)
+            return False, None
+        return self.password_helper.verify_and_update(password, user.hashed_password)
+
+    async def on_after_update(
+        self, user: User, update_dict: dict[str, Any], request: Request | None = None
+    ) -> None:
+        if request is None:  # `make up` setting the admin's password at start
+            return
+        actor = getattr(request.state, "actor", None)
+        changed = sorted(update_dict)
+        if "password" in changed:
+            # Every login made before ends (this one too: log in again with the new password).
+            await self.user_db.update(user, {"tokens_valid_after": datetime.now(UTC)})
+            await record_request(
+                request, Entry(AuditAction.PASSWORD_CHANGED, actor=actor, subject=user.email)
             )
-        return await super().authenticate(credentials)
+            changed.remove("password")
+        if changed:
+            flags = {k: update_dict[k] for k in AUDITED_FLAGS if k in update_dict}
+            entry = Entry(
+                AuditAction.ACCOUNT_CHANGED,
+                actor=actor,
+                subject=user.email,
+                details={"fields": changed, **flags},
+            )
+            await record_request(request, entry)
+
+    async def on_after_delete(self, user: User, request: Request | None = None) -> None:
+        if request is not None:
+            actor = getattr(request.state, "actor", None)
+            entry = Entry(AuditAction.ACCOUNT_DELETED, actor=actor, subject=user.email)
+            await record_request(request, entry)
 
     async def update(
         self,
@@ -131,29 +192,18 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         await keep_an_admin(self.user_db.session, user.id)
 
 
-class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
-    """fastapi-users' JWT strategy, but a token without `exp`, `aud` or `sub` is refused."""
-
-    async def read_token(
-        self, token: str | None, user_manager: BaseUserManager[User, uuid.UUID]
-    ) -> User | None:
-        if token is None:
-            return None
-        try:
-            claims = jwt.decode(
-                token,
-                _secret(self.decode_key),
-                audience=self.token_audience,
-                algorithms=[self.algorithm],
-                options={"require": REQUIRED_CLAIMS},
-            )
-            return await user_manager.get(user_manager.parse_id(claims["sub"]))
-        except (jwt.PyJWTError, exceptions.UserNotExists, exceptions.InvalidID):
-            return None
-
-
-def _secret(key: str | SecretStr) -> str:
-    return key.get_secret_value() if isinstance(key, SecretStr) else key
+def _refuse_nul(username: str) -> None:
+    """A login name PostgreSQL cannot even compare (a NUL) is a 422, like any bad field."""
+    if "\x00" in username:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "username"),
+                    "msg": "must not contain NUL characters",
+                    "type": "string_pattern_mismatch",
+                }
+            ]
+        )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -173,24 +223,53 @@ async def get_user_manager(
     manager = UserManager(user_db)
     manager.reset_password_token_secret = request.state.jwt_secret
     manager.verification_token_secret = request.state.jwt_secret
+    manager.guard = LoginGuard(request.state.pool, request.state.logins, client_address(request))
+    manager.hashers = request.state.hashers
     yield manager
 
 
-def get_strategy(request: Request) -> StrictJWTStrategy:
-    return StrictJWTStrategy(
-        secret=request.state.jwt_secret, lifetime_seconds=request.state.jwt_lifetime_s
+def cookie_transport(settings: ApiSettings) -> CookieTransport:
+    """The login cookie with the flags of the settings (`Secure` only behind TLS)."""
+    return CookieTransport(
+        cookie_name=COOKIE_NAME,
+        cookie_max_age=settings.jwt_lifetime_s,
+        cookie_secure=settings.cookie_secure,
+        cookie_httponly=settings.cookie_httponly,
+        cookie_samesite=settings.cookie_samesite,
+    )
+
+
+def cookie_backend_for(settings: ApiSettings) -> AuthenticationBackend[User, uuid.UUID]:
+    """The cookie login and logout routes of an app: their Set-Cookie carries its settings.
+    (Reading the cookie needs only its name: `cookie_backend` below.)"""
+    return AuthenticationBackend(
+        name="cookie", transport=cookie_transport(settings), get_strategy=get_strategy
     )
 
 
 bearer_backend = AuthenticationBackend(
     name="jwt", transport=BearerTransport(tokenUrl="auth/jwt/login"), get_strategy=get_strategy
 )
-# Not `Secure`: the demo and compose serve plain HTTP; put TLS in front for production.
 cookie_backend = AuthenticationBackend(
     name="cookie",
-    transport=CookieTransport(cookie_name=COOKIE_NAME, cookie_secure=False),
+    transport=CookieTransport(cookie_name=COOKIE_NAME),
     get_strategy=get_strategy,
 )
 fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [bearer_backend, cookie_backend])
 current_active_user = fastapi_users.current_user(active=True)
 current_superuser = fastapi_users.current_user(active=True, superuser=True)
+
+
+async def remember_actor(
+    request: Request, user: Annotated[User, Depends(current_active_user)]
+) -> None:
+    """Who is acting, for the audit entries of fastapi-users' hooks (which are not told)."""
+    request.state.actor = user
+
+
+async def throttle_registration(request: Request) -> None:
+    """Count a registration attempt of the client address; 429 `too_many_attempts` past the
+    limit (`TICKWIRE_REGISTER_LIMIT` per `TICKWIRE_REGISTER_WINDOW_S`)."""
+    state = request.state
+    address = client_address(request) or "unknown"
+    await throttle.take(state.pool, state.registrations, address, state.clock())

@@ -8,6 +8,7 @@ import bench.fleet
 import bench.history
 import bench.ingest
 import bench.load
+import bench.logins
 import bench.stream
 import bench.tls
 
@@ -20,6 +21,7 @@ BENCHES = (
     bench.dashboard.main,
     bench.load.main,
     bench.tls.main,
+    bench.logins.main,
 )
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

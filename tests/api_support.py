@@ -17,6 +17,7 @@ from api.admin import ensure_admin
 from api.main import create_app, server_config
 from api.settings import ApiSettings
 from api.stream.server import Server
+from api.throttle import Clock, wall_clock
 from devstack.ports import free_port
 
 
@@ -61,9 +62,14 @@ async def login(client: httpx.AsyncClient, email: str, password: str, user_id: s
 
 @contextlib.asynccontextmanager
 async def running_api(
-    database_url: str, mqtt_url: str, data_dir: Path, **overrides: object
+    database_url: str,
+    mqtt_url: str,
+    data_dir: Path,
+    clock: Clock = wall_clock,
+    **overrides: object,
 ) -> AsyncIterator[Api]:
-    """The API on uvicorn (127.0.0.1, a free port) with an admin; `overrides`: ApiSettings."""
+    """The API on uvicorn (127.0.0.1, a free port) with an admin; `overrides`: ApiSettings;
+    `clock`: the time its throttles read."""
     port = free_port()
     values: dict[str, object] = {
         "database_url": database_url,
@@ -75,7 +81,7 @@ async def running_api(
     }
     settings = ApiSettings(**(values | overrides))  # type: ignore[arg-type]
     await ensure_admin(settings)
-    app = create_app(settings)
+    app = create_app(settings, clock)
     # As `python -m api` runs it: open streams (a browser test's page) end at shutdown.
     server = Server(server_config(app, settings), app.state.hub)
     task = asyncio.create_task(server.serve())

@@ -36,17 +36,19 @@ def service(
     log_path: Path,
     stop: signal.Signals = signal.SIGTERM,
     grace_s: float = 30.0,
+    cwd: Path = REPO,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run `python -m <module>` with `env` over this process's environment, output to `log_path`;
     on exit send `stop` as a service manager would, and kill it after `grace_s`. The child's
-    `returncode` is set afterwards."""
+    `returncode` is set afterwards. `cwd`: the source tree whose code runs (another commit's,
+    for a before/after bench)."""
     with log_path.open("wb") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", module],
             env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=REPO,
+            cwd=cwd,
         )
         try:
             yield child
@@ -101,15 +103,20 @@ def stopped(pid: int) -> Iterator[None]:
 
 @contextmanager
 def api_process(
-    database_url: str, workdir: Path, mqtt_url: str = "mqtt://127.0.0.1:1"
+    database_url: str,
+    workdir: Path,
+    mqtt_url: str = "mqtt://127.0.0.1:1",
+    secret: str | None = None,
+    source: Path = REPO,
 ) -> Iterator[tuple[str, int, str]]:
     """`python -m api` in a child process; yields (base URL, pid, admin bearer token). No
-    broker by default: reading (history, export, the stream) needs none."""
+    broker by default: reading (history, export, the stream) needs none. `secret`: another
+    replica's, so that tokens are good on both; `source`: the tree whose API runs."""
     port, password = free_port(), secrets.token_urlsafe(12)
     env = dict(
         TICKWIRE_DATABASE_URL=database_url,
         TICKWIRE_MQTT_URL=mqtt_url,
-        TICKWIRE_SECRET=secrets.token_urlsafe(40),
+        TICKWIRE_SECRET=secret or secrets.token_urlsafe(40),
         TICKWIRE_HTTP_PORT=str(port),
         TICKWIRE_DATA_DIR=str(workdir / "api"),
         TICKWIRE_ADMIN_PASSWORD=password,
@@ -119,7 +126,7 @@ def api_process(
         database_url=database_url, data_dir=workdir / "api", admin_password=password
     )
     asyncio.run(ensure_admin(settings))
-    with service("api", env, workdir / "api.log") as child:
+    with service("api", env, workdir / "api.log", cwd=source) as child:
         base = f"http://127.0.0.1:{port}"
         yield base, child.pid, _login(base, child, settings.admin_email, password)
 

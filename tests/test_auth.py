@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from uuid import uuid4
 
 import httpx
 import jwt
@@ -141,16 +142,29 @@ def _token(api: Api, claims: dict[str, object]) -> str:
     return jwt.encode(claims, api.settings.secret, algorithm="HS256")
 
 
-async def test_a_token_needs_an_expiry_an_audience_and_a_subject(api: Api) -> None:
+async def test_a_token_needs_an_expiry_an_audience_a_subject_an_id_and_its_time(api: Api) -> None:
     soon = int(time.time()) + 600
-    good = {"sub": api.admin.id, "aud": ["fastapi-users:auth"], "exp": soon}
+    good = {
+        "sub": api.admin.id,
+        "aud": ["fastapi-users:auth"],
+        "exp": soon,
+        "jti": str(uuid4()),
+        "iat": time.time(),
+    }
     refused: list[dict[str, object]] = [
         {k: v for k, v in good.items() if k != "exp"},
         {k: v for k, v in good.items() if k != "aud"},
         {k: v for k, v in good.items() if k != "sub"},
+        {k: v for k, v in good.items() if k != "jti"},  # could not be revoked
+        {k: v for k, v in good.items() if k != "iat"},  # could outlive a password change
+        {**good, "iat": "yesterday"},
+        {**good, "iat": 1e300},
         {**good, "aud": ["someone-else"]},
         {**good, "exp": int(time.time()) - 600},
+        {**good, "exp": "tomorrow"},
         {**good, "sub": "not-a-uuid"},
+        {**good, "jti": "not-a-uuid"},
+        {**good, "jti": 12},
     ]
     async with api.client() as client:
         headers = {"Authorization": f"Bearer {_token(api, good)}"}

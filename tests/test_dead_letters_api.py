@@ -218,6 +218,11 @@ async def test_a_replay_waits_for_an_ingester_that_is_away(
         assert pending.status_code == 202, pending.text
         assert pending.json()["outcome"] == "pending"
         assert pending.json()["dead_letter"]["replay_requested_at"] is not None
+        # An admin action: audited with who asked.
+        audit = await client.get("/api/admin/audit", params={"action": "dead_letter_replayed"})
+        [entry] = audit.json()["items"]
+        assert (entry["actor"], entry["subject"]) == (impatient_api.admin.email, str(letter))
+        assert entry["details"]["topic"] == "devices/dl-3/telemetry"
     running = await start_ingester(ingest_settings(database_url, broker))
     try:
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sql.migrate import MigrateSettings, upgrade
 from sql.policies import Policies
 from tickwire.alert_kinds import RULE_KINDS, AlertKind
+from tickwire.audit_actions import AuditAction
 
 ROLLUPS = [f"{kind}_{level}" for kind in ("prices", "telemetry") for level in ("1m", "1h", "1d")]
 TABLES = [
@@ -31,6 +32,9 @@ TABLES = [
     "ingest_status",
     "prices",
     "telemetry",
+    "revoked_tokens",
+    "throttle_events",
+    "audit_log",
 ]
 
 
@@ -200,6 +204,27 @@ async def test_the_database_holds_the_alert_vocabulary_of_the_code(db: asyncpg.C
         ("INSERT INTO alert_rules (name, kind) VALUES ('r', $1)", "HIGH_TEMP "),
         ("UPDATE alert_rules SET kind = $1", "PRICE"),
         (f"INSERT INTO alert_events (alert_id, state) VALUES ({alert}, $1)", "OPEN"),
+    ]:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await db.execute(statement, value)
+
+
+async def test_the_audit_log_holds_the_actions_of_the_code(db: asyncpg.Connection) -> None:
+    """Revision 0006's CHECK lists exactly `AuditAction`; the throttles' scopes are fixed."""
+    definition = await db.fetchval(
+        """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+           WHERE conrelid = 'audit_log'::regclass AND contype = 'c'"""
+    )
+    assert set(re.findall(r"'([^']*)'", definition)) == set(AuditAction)
+    await db.execute("INSERT INTO audit_log (action) VALUES ('login_failed')")
+    for statement, value in [
+        ("INSERT INTO audit_log (action) VALUES ($1)", "LOGIN_FAILED"),
+        ("INSERT INTO audit_log (action) VALUES ($1)", "password"),
+        ("INSERT INTO throttle_events (scope, key, at) VALUES ($1, 'k', now())", "logins"),
+        (
+            "INSERT INTO throttle_events (scope, key, at) VALUES ('registration', $1, now())",
+            "k" * 201,
+        ),
     ]:
         with pytest.raises(asyncpg.CheckViolationError):
             await db.execute(statement, value)

@@ -1,6 +1,7 @@
 """Upgrading a database with data in it, both backends: from revision 0003 to 0004 (issue 12),
-from 0004 to 0005 (issue 13: the alert vocabulary's CHECK constraints), and from 0005 to 0007
-(issue 14: stocks users owned become shared market data).
+from 0004 to 0005 (issue 13: the alert vocabulary's CHECK constraints), from 0005 to 0006
+(issue 14: revoked tokens, throttle events, the audit log) and from 0005 to 0007 (issue 14:
+stocks users owned become shared market data).
 
 0003 → 0004: every rollup bucket survives, with the same values, except the fixed ones: avg is
 sum / count and open / close break ties by source. On TimescaleDB, raw rows retention already
@@ -170,6 +171,37 @@ async def test_upgrade_to_0007_makes_every_users_stock_shared(server_url: str) -
                 "currency",
                 "created_at",
             }
+        finally:
+            await db.close()
+
+
+async def test_upgrade_to_0006_keeps_accounts_and_adds_sessions_throttles_and_audit(
+    server_url: str,
+) -> None:
+    """Accounts are kept; the new tables start empty and work with them (a revoked token goes
+    with its user)."""
+    with fresh_database(server_url, revision="0005") as url:
+        db = await asyncpg.connect(url)
+        try:
+            user = await db.fetchval(
+                """INSERT INTO users (id, email, hashed_password)
+                   VALUES (gen_random_uuid(), 'kept@example.com', 'x') RETURNING id"""
+            )
+            before = [dict(r) for r in await db.fetch("SELECT * FROM users ORDER BY id")]
+            upgrade(url, revision="0006")
+            assert current(url) == "0006"
+            after = [dict(r) for r in await db.fetch("SELECT * FROM users ORDER BY id")]
+            assert [r.pop("tokens_valid_after") for r in after] == [None]  # no login ended
+            assert after == before
+            for table in ("revoked_tokens", "throttle_events", "audit_log"):
+                assert await db.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+            await db.execute(
+                "INSERT INTO revoked_tokens VALUES (gen_random_uuid(), $1, now())", user
+            )
+            await db.execute("INSERT INTO audit_log (action, actor_id) VALUES ('logout', $1)", user)
+            await db.execute("DELETE FROM users WHERE id = $1", user)
+            assert await db.fetchval("SELECT count(*) FROM revoked_tokens") == 0
+            assert await db.fetchval("SELECT actor_id FROM audit_log") is None  # entry kept
         finally:
             await db.close()
 

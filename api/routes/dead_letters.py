@@ -15,6 +15,7 @@ import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import StringConstraints
 
+from api.audit import AuditAction, Entry, record_request
 from api.deps import AdminUser, Limit, Offset, PoolDep
 from api.error_codes import ErrorCode
 from api.errors import Conflict, NotFound
@@ -97,7 +98,7 @@ async def list_dead_letters(
 async def replay_dead_letter(
     dead_letter_id: DeadLetterId,
     pool: PoolDep,
-    _admin: AdminUser,
+    admin: AdminUser,
     request: Request,
     response: Response,
 ) -> ReplayResult:
@@ -115,6 +116,13 @@ async def replay_dead_letter(
             dead_letter_id,
         )
         await conn.execute("SELECT pg_notify($1, $2)", REPLAY_CHANNEL, str(dead_letter_id))
+    entry = Entry(
+        AuditAction.DEAD_LETTER_REPLAYED,
+        actor=admin,
+        subject=str(dead_letter_id),
+        details={"topic": row["topic"][:200], "reason": row["reason"]},
+    )
+    await record_request(request, entry)
     settings: ApiSettings = request.state.settings
     deadline = time.monotonic() + settings.dead_letter_replay_wait_s
     while True:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from api.audit import AuditAction, Entry, record_request
 from api.credentials import RESPONSES, AccountsDep, CredentialsRead, issue
 from api.crud.readable import device_or_404
 from api.deps import CurrentUser, SessionDep
@@ -29,7 +30,10 @@ router = APIRouter()
     ),
 )
 async def rotate_credentials(
-    device_id: str, session: SessionDep, user: CurrentUser, accounts: AccountsDep
+    device_id: str, session: SessionDep, user: CurrentUser, accounts: AccountsDep, request: Request
 ) -> CredentialsRead:
     device = await device_or_404(session, user, device_id)
-    return await issue(accounts, device.device_id, [link.ticker for link in device.tickers])
+    issued = await issue(accounts, device.device_id, [link.ticker for link in device.tickers])
+    entry = Entry(AuditAction.DEVICE_CREDENTIALS_ISSUED, actor=user, subject=device.device_id)
+    await record_request(request, entry)
+    return issued

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import credentials, retired
 from api.access import devices_visible
 from api.alert_clearing import clear_open_alerts, stream
+from api.audit import AuditAction, Entry, record_request
 from api.credentials import AccountsDep, CredentialsRead
 from api.crud.listing import fetch_page
 from api.crud.readable import device_or_404, require_tickers
@@ -181,7 +182,7 @@ async def update_device(
     responses=credentials.RESPONSES,
 )
 async def delete_device(
-    device_id: str, session: SessionDep, user: CurrentUser, accounts: AccountsDep
+    device_id: str, session: SessionDep, user: CurrentUser, accounts: AccountsDep, request: Request
 ) -> Response:
     device = await device_or_404(session, user, device_id)
     await retired.retire(session, device_id, device.owner_id)
@@ -190,6 +191,7 @@ async def delete_device(
     await session.execute(delete(Device).where(Device.device_id == device_id))
     await stream(session, cleared)
     await commit(session)
+    await record_request(request, Entry(AuditAction.DEVICE_DELETED, actor=user, subject=device_id))
     return Response(status_code=204)
 
 

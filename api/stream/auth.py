@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.models import User
-from api.users import UserDatabase, UserManager, bearer_backend, cookie_backend, get_strategy
+from api.sessions import get_strategy
+from api.users import UserDatabase, UserManager, bearer_backend, cookie_backend
 
 BearerToken = Annotated[str | None, Depends(bearer_backend.transport.scheme)]
 CookieToken = Annotated[str | None, Depends(cookie_backend.transport.scheme)]

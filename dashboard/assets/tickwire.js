@@ -211,6 +211,10 @@
         if (!email || !password) return ["Enter your email and password.", shared.noUpdate()];
         const body = new URLSearchParams({ username: email, password: password });
         const response = await fetch("/auth/cookie/login", { method: "POST", body: body, credentials: "same-origin" });
+        if (response.status === 429) {
+          const minutes = Math.ceil(Number(response.headers.get("Retry-After") || 60) / 60);
+          return [`Too many failed logins: try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, shared.noUpdate()];
+        }
         if (response.status >= 300) {
           return ["Wrong email or password.", shared.noUpdate()];
         }

@@ -9,8 +9,7 @@ from alembic import op
 from sql.files import read
 
 revision = "0007"
-# Issue 14's revision 0006 (sessions) is merged before this one: then "0006".
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -36,7 +36,8 @@ CREATE TABLE audit_log (
     action   text NOT NULL CHECK (action IN (
                  'login_failed', 'account_locked', 'lockout_cleared', 'logout',
                  'password_changed', 'account_changed', 'account_deleted',
-                 'device_credentials_issued', 'device_deleted', 'dead_letter_replayed')),
+                 'device_credentials_issued', 'device_deleted', 'stock_added',
+                 'stock_changed', 'stock_deleted', 'dead_letter_replayed')),
     actor_id uuid REFERENCES users (id) ON DELETE SET NULL,
     actor    text,
     subject  text,

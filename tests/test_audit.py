@@ -85,6 +85,24 @@ async def test_account_changes_logouts_and_deletions_are_audited_with_their_acto
     assert new_password not in stored and user.password not in stored
 
 
+async def test_admins_changes_of_market_data_are_audited(api: Api) -> None:
+    async with api.client(api.admin) as client:
+        expect(await client.post("/api/stocks", json={"ticker": "AUDT", "name": "Audit"}), 201)
+        expect(await client.patch("/api/stocks/AUDT", json={"exchange": "XNAS"}), 200)
+        expect(await client.delete("/api/stocks/AUDT"), 204)
+    user = await api.register("claimer")
+    async with api.client(user) as client:  # refused: nothing happened, nothing recorded
+        expect(await client.post("/api/stocks", json={"ticker": "MINE"}), 403)
+    made = [(e["action"], e["actor"], e["subject"]) for e in reversed(await entries(api))]
+    assert made == [
+        ("stock_added", api.admin.email, "AUDT"),
+        ("stock_changed", api.admin.email, "AUDT"),
+        ("stock_deleted", api.admin.email, "AUDT"),
+    ]
+    [changed] = await entries(api, action="stock_changed")
+    assert changed["details"] == {"fields": ["exchange"]}
+
+
 async def test_issuing_device_credentials_is_audited(secure_api: Api) -> None:
     owner = await secure_api.register("owner")
     await create_device(secure_api, owner, "rotated-1", [])

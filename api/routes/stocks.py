@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import delete, select
 
 from api.access import require_market_admin, stocks_visible
 from api.alert_clearing import clear_open_alerts, stream
+from api.audit import AuditAction, Entry, record_request
 from api.crud.listing import fetch_page
 from api.crud.readable import stock_or_404
 from api.crud.writes import commit
@@ -57,7 +58,9 @@ async def list_stocks(
         "`shared_stock_admin_only`. A ticker already taken → 409 `stock_exists`."
     ),
 )
-async def create_stock(body: StockCreate, session: SessionDep, user: CurrentUser) -> StockRead:
+async def create_stock(
+    body: StockCreate, session: SessionDep, user: CurrentUser, request: Request
+) -> StockRead:
     require_market_admin(user)
     if await session.scalar(select(Stock.ticker).where(Stock.ticker == body.ticker)):
         raise _exists(body.ticker)
@@ -67,6 +70,7 @@ async def create_stock(body: StockCreate, session: SessionDep, user: CurrentUser
     session.add(stock)
     await commit(session, duplicate=_exists(body.ticker))
     await session.refresh(stock)
+    await record_request(request, Entry(AuditAction.STOCK_ADDED, actor=user, subject=stock.ticker))
     return StockRead.model_validate(stock)
 
 
@@ -88,13 +92,16 @@ async def get_stock(ticker: str, session: SessionDep, user: CurrentUser) -> Stoc
     description="Only the fields sent change. Admin only (403 `shared_stock_admin_only`).",
 )
 async def update_stock(
-    ticker: str, body: StockUpdate, session: SessionDep, user: CurrentUser
+    ticker: str, body: StockUpdate, session: SessionDep, user: CurrentUser, request: Request
 ) -> StockRead:
     require_market_admin(user)
     stock = await stock_or_404(session, user, ticker)
-    for name, value in body.changes().items():
+    changes = body.changes()
+    for name, value in changes.items():
         setattr(stock, name, value)
     await commit(session)
+    changed = Entry(AuditAction.STOCK_CHANGED, user, ticker, details={"fields": sorted(changes)})
+    await record_request(request, changed)
     return StockRead.model_validate(stock)
 
 
@@ -110,13 +117,16 @@ async def update_stock(
         "(403 `shared_stock_admin_only`)."
     ),
 )
-async def delete_stock(ticker: str, session: SessionDep, user: CurrentUser) -> Response:
+async def delete_stock(
+    ticker: str, session: SessionDep, user: CurrentUser, request: Request
+) -> Response:
     require_market_admin(user)
     await stock_or_404(session, user, ticker)
     cleared = await clear_open_alerts(session, "ticker", ticker, "the stock was deleted")
     await session.execute(delete(Stock).where(Stock.ticker == ticker))
     await stream(session, cleared)
     await commit(session)
+    await record_request(request, Entry(AuditAction.STOCK_DELETED, actor=user, subject=ticker))
     return Response(status_code=204)
 
 

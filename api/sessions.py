@@ -88,6 +88,11 @@ class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
             )
         await record(self.pool, Entry(AuditAction.LOGOUT, actor=user, subject=user.email))
 
+    def claims(self, token: str | None) -> Claims | None:
+        """The claims of a token `read_token` accepted (the live stream keeps them: it ends
+        when they are revoked)."""
+        return self._claims(token)
+
     def _claims(self, token: str | None) -> Claims | None:
         """The token's claims if it is ours, unexpired and complete."""
         if token is None:

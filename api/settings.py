@@ -73,6 +73,9 @@ class ApiSettings(CommonSettings):
     """A stream write that does not complete this long drops its client."""
     stream_poll_s: float = 1.0
     """The hub reads the journal this often even without a notification (a safety net)."""
+    stream_session_check_s: float = Field(default=5.0, gt=0)
+    """Open streams whose login ended (logout, a password change, the account deactivated or
+    deleted) are ended within this long: one query per API process for all its streams."""
     stream_max_subjects: int = 1000
     """At most this many tickers plus devices in one stream's filter."""
     dashboard: bool = True

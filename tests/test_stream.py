@@ -29,7 +29,7 @@ import pytest
 from api.stream.routing import ABSENT, Routes, delivers
 from api.stream.subscriber import DEVICE, TICKER, Selection, Subscriber
 from devstack.broker import Mosquitto
-from tests.api_support import Account, Api, running_api
+from tests.api_support import Account, Api, login, running_api
 from tests.ingest_support import RunningIngester
 from tests.process_support import api_process
 from tests.support import publish, unique, wait_until
@@ -37,6 +37,7 @@ from tickwire import journal
 from tickwire.journal import Event
 
 KEEP_ALIVE_S = 0.3
+SESSION_CHECK_S = 0.5
 
 
 @pytest.fixture
@@ -45,6 +46,7 @@ async def api(
 ) -> AsyncIterator[Api]:
     """The API with a short keep-alive interval (the settings come from the environment)."""
     monkeypatch.setenv("TICKWIRE_STREAM_KEEPALIVE_S", str(KEEP_ALIVE_S))
+    monkeypatch.setenv("TICKWIRE_STREAM_SESSION_CHECK_S", str(SESSION_CHECK_S))
     async with running_api(database_url, broker.url, tmp_path / "api") as running:
         yield running
 
@@ -192,6 +194,41 @@ async def metric(api: Api, name: str) -> float:
 
 
 # --- live ------------------------------------------------------------------------------------
+
+
+async def dropped_for(reader: Reader, timeout: float = 10) -> str:
+    """The reason of the `dropped` event that ends this stream (then it must end)."""
+    async with asyncio.timeout(timeout):
+        while (frame := await reader.event(timeout)).event != "dropped":
+            pass
+    with pytest.raises(EOFError):
+        await reader.frame(timeout)
+    return str(frame.json()["reason"])
+
+
+async def test_a_stream_ends_with_its_login(api: Api, db: asyncpg.Connection) -> None:
+    """Logout, then a password change: each ends the streams open on the logins it ended (and
+    only those), and the token is refused when the client reconnects."""
+    user = await api.register("streaming")
+    device = await add_device(db, user)
+    async with api.client() as client:
+        second = await login(client, user.email, user.password, user.id)
+    async with stream(api, user) as first_stream, stream(api, second) as second_stream:
+        async with api.client(second) as client:
+            expect_status = await client.post("/auth/jwt/logout")
+            assert expect_status.status_code == 204
+        assert await dropped_for(second_stream) == "logged_out"
+        # The other login's stream goes on.
+        last = await append(db, ev("telemetry", device, temperature=1.0))
+        [got] = await first_stream.events_until(last)
+        assert got.json()["device_id"] == device
+        async with api.client(user) as client:
+            changed = await client.patch("/users/me", json={"password": "another password 1"})
+            assert changed.status_code == 200
+        assert await dropped_for(first_stream) == "logged_out"
+    for ended in (user, second):
+        async with api.client(ended) as client:
+            assert (await client.get("/api/stream")).status_code == 401
 
 
 async def test_events_arrive_after_commit_in_id_order(

@@ -70,7 +70,7 @@ class Resume:
 )
 async def stream(
     request: Request,
-    user: StreamUser,
+    login: StreamUser,
     pool: PoolDep,
     resume: Annotated[Resume, Depends()],
     tickers: Subjects = None,
@@ -81,6 +81,7 @@ async def stream(
     ] = None,
 ) -> StreamResponse:
     hub: Hub = request.state.hub
+    user = login.user
     settings = hub.settings
     chosen = await filters.selection(
         pool,
@@ -90,7 +91,12 @@ async def stream(
         settings.stream_max_subjects,
     )
     sub = Subscriber(
-        user.id, user.is_superuser, chosen, settings.stream_buffer_bytes, _kinds(kinds)
+        user.id,
+        user.is_superuser,
+        chosen,
+        settings.stream_buffer_bytes,
+        _kinds(kinds),
+        login=(login.claims.jti, login.claims.issued),
     )
     return StreamResponse(hub, pool, sub, resume.last_id())
 

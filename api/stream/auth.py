@@ -8,19 +8,29 @@ Bearer header or `tickwire_auth` cookie, as everywhere else.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from api.models import User
-from api.sessions import get_strategy
+from api.sessions import Claims, get_strategy
 from api.users import UserDatabase, UserManager, bearer_backend, cookie_backend
 
 BearerToken = Annotated[str | None, Depends(bearer_backend.transport.scheme)]
 CookieToken = Annotated[str | None, Depends(cookie_backend.transport.scheme)]
 
 
-async def stream_user(request: Request, bearer: BearerToken, cookie: CookieToken) -> User:
+@dataclass(frozen=True, slots=True)
+class StreamLogin:
+    """Who opened the stream, and the login (token) it stays open on: the hub ends the stream
+    once that login ends (api/stream/hub.py, `sessions_ended`)."""
+
+    user: User
+    claims: Claims
+
+
+async def stream_login(request: Request, bearer: BearerToken, cookie: CookieToken) -> StreamLogin:
     """The active user of the bearer token, else of the cookie; 401 otherwise."""
     strategy = get_strategy(request)
     async with request.state.sessions() as session:
@@ -28,9 +38,10 @@ async def stream_user(request: Request, bearer: BearerToken, cookie: CookieToken
         for token in (bearer, cookie):
             if token:
                 user = await strategy.read_token(token, manager)
-                if user is not None and user.is_active:
-                    return user
+                claims = strategy.claims(token)
+                if user is not None and user.is_active and claims is not None:
+                    return StreamLogin(user, claims)
     raise HTTPException(status_code=401)
 
 
-StreamUser = Annotated[User, Depends(stream_user)]
+StreamUser = Annotated[StreamLogin, Depends(stream_login)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -138,13 +139,29 @@ class Hub:
                     log.warning("cannot reconnect the journal reader (%s); retrying", exc)
 
     async def _tail(self, conn: asyncpg.Connection) -> None:
+        checked = time.monotonic()
         while not conn.is_closed():
             self._wake.clear()
             await self._catch_up(conn)
+            if time.monotonic() - checked >= self.settings.stream_session_check_s:
+                checked = time.monotonic()
+                await self._end_sessions(conn)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.stream_poll_s):
                     await self._wake.wait()
         raise ConnectionError("the journal reader's connection closed")
+
+    async def _end_sessions(self, conn: asyncpg.Connection) -> None:
+        """Drop the streams whose login ended meanwhile, on whichever replica it ended."""
+        open_on = {sub: sub.login for sub in self._subscribers if sub.login is not None}
+        if not open_on:
+            return
+        ended = await store.sessions_ended(
+            conn, [(s.user_id, *login) for s, login in open_on.items()]
+        )
+        for sub, (jti, _issued) in open_on.items():
+            if jti in ended:
+                self.drop(sub, "logged_out")
 
     async def _catch_up(self, conn: asyncpg.Connection) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
@@ -74,3 +75,21 @@ async def owners(conn: asyncpg.Connection, keys: Collection[Key]) -> Owners:
     tickers = [subject for kind, subject in keys if kind == TICKER]
     rows = await conn.fetch(_OWNERS, devices, tickers)
     return {(row["kind"], row["subject"]): row["owner_id"] for row in rows}
+
+
+_ENDED: Final = """
+SELECT s.jti FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS s (user_id, jti, issued)
+LEFT JOIN users u ON u.id = s.user_id
+WHERE u.id IS NULL OR NOT u.is_active OR u.tokens_valid_after > s.issued
+   OR EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = s.jti)
+"""
+
+
+async def sessions_ended(
+    conn: asyncpg.Connection, logins: Collection[tuple[uuid.UUID, uuid.UUID, datetime]]
+) -> set[uuid.UUID]:
+    """Of these logins (user, token `jti`, issued at), the `jti`s that no longer hold: logged
+    out, issued before a password change, the account deactivated or deleted (api/sessions.py)."""
+    users, jtis, issued = (list(column) for column in zip(*logins, strict=True))
+    rows = await conn.fetch(_ENDED, users, jtis, issued)
+    return {row["jti"] for row in rows}

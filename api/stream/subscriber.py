@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 DEVICE: Final = "d"
@@ -42,6 +43,8 @@ class Subscriber:
     limit: int
     kinds: frozenset[str] | None = None
     """Only events of these kinds (`kinds=`); None: every kind."""
+    login: tuple[uuid.UUID, datetime] | None = None
+    """The login the stream is open on (token `jti`, issued at): it ends when that login does."""
     after: int = 0
     """Events up to this id are not for this client (the backlog covers them, or it has them)."""
     dropped: str | None = None

@@ -15,7 +15,7 @@ from api.errors import Invalid
 from tickwire.timegrid import floor
 
 MAX_WIDTH: Final = timedelta(days=3650)
-_UNITS: Final = {
+UNITS: Final = {
     "ms": timedelta(milliseconds=1),
     "s": timedelta(seconds=1),
     "m": timedelta(minutes=1),
@@ -35,7 +35,7 @@ def parse_interval(text: str) -> timedelta:
     match = _SYNTAX.fullmatch(text.strip())
     if match is None:
         raise Invalid(f"interval must be {INTERVAL_DOC}", code=ErrorCode.INVALID_INTERVAL)
-    width = int(match.group(1)) * _UNITS[match.group(2)]
+    width = int(match.group(1)) * UNITS[match.group(2)]
     if not timedelta(0) < width <= MAX_WIDTH:
         raise Invalid(
             f"interval must be positive and at most {label(MAX_WIDTH)}",
@@ -47,7 +47,7 @@ def parse_interval(text: str) -> timedelta:
 def label(width: timedelta) -> str:
     """`5m` for five minutes: the largest unit that divides the width exactly."""
     for unit in _LABEL_UNITS:
-        step = _UNITS[unit]
+        step = UNITS[unit]
         if width % step == timedelta(0):
             return f"{width // step}{unit}"
     return f"{width // timedelta(microseconds=1)}us"

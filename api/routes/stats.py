@@ -14,6 +14,7 @@ from api.deps import CurrentUser, PoolDep
 from api.error_codes import ErrorCode
 from api.errors import Invalid
 from api.history import series
+from api.history.interval import UNITS
 from api.history.timerange import parse_instant
 
 router = APIRouter()
@@ -23,12 +24,6 @@ router = APIRouter()
 WINDOW_SYNTAX: Final = re.compile(r"\d+(s|m|h|d)", re.ASCII)
 SHORTEST: Final = timedelta(seconds=1)
 LONGEST: Final = timedelta(days=366)
-_UNITS: Final = {
-    "s": timedelta(seconds=1),
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-    "d": timedelta(days=1),
-}
 #: Significant digits beyond which any unit is past LONGEST (366 d = 31 622 400 s): never
 #: handed to int(), which refuses over 4 300 digits.
 _DIGITS: Final = 9
@@ -40,7 +35,7 @@ def parse_window(text: str) -> timedelta:
     if WINDOW_SYNTAX.fullmatch(text) is None:
         raise Invalid(f"window must be {WINDOW_DOC}", code=ErrorCode.INVALID_WINDOW)
     digits = text[:-1].lstrip("0")
-    span = int(digits or "0") * _UNITS[text[-1]] if len(digits) <= _DIGITS else None
+    span = int(digits or "0") * UNITS[text[-1]] if len(digits) <= _DIGITS else None
     if span is None or not SHORTEST <= span <= LONGEST:
         raise Invalid(
             f"window must be from 1s to 366d, not {text[:40]!r}", code=ErrorCode.INVALID_WINDOW

@@ -193,3 +193,18 @@ def test_evaluator_ignores_stale_and_replayed_readings() -> None:
     assert evaluator.telemetry(cool, now) == [
         Clear(AlertKey("HIGH_TEMP", None, "d", None), "back to temperature 28.9")
     ]
+
+
+def test_a_price_committed_while_its_window_was_warmed_is_still_evaluated() -> None:
+    """At start the engine warms PRICE_MOVE windows from the prices table; a batch committed
+    meanwhile is both in that history and queued for evaluation: it must raise once, not be
+    taken for a reading already evaluated."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    moved = rule(1, "PRICE_MOVE", ticker="MOVE", threshold=5.0, window_s=60.0, hysteresis=1.0)
+    evaluator = Evaluator(max_lag_s=10.0)
+    [spec] = evaluator.rebuild(build(Config(rules=[moved])), [])
+    history = [(now - timedelta(seconds=30), 100.0), (now, 105.5)]
+    evaluator.warm(spec, [(t.timestamp(), price) for t, price in history])
+    raised = evaluator.prices([(now, "MOVE", 105.5, None, "")], now)
+    assert [type(t) for t in raised] == [Raise]
+    assert evaluator.prices([(now, "MOVE", 105.5, None, "")], now) == []  # once only

@@ -44,6 +44,9 @@ class Evaluator:
         self._specs: dict[AlertKey, Spec] = {}
         self._last: dict[tuple[str, str], float] = {}
         """(device, metric) or ("", ticker) → time of the newest reading evaluated."""
+        self._warmed: set[tuple[str, str]] = set()
+        """Series whose newest time is a price `warm` read from history: a batch committed
+        while its window was being warmed holds that very price, to be evaluated once still."""
 
     def rebuild(self, catalog: Catalog, open_keys: Iterable[AlertKey]) -> list[Spec]:
         """Take a new catalog, keeping the state of machines whose spec did not change; a new
@@ -77,6 +80,7 @@ class Evaluator:
         series = ("", spec.key.subject)
         if newest is not None and newest > self._last.get(series, float("-inf")):
             self._last[series] = newest
+            self._warmed.add(series)
 
     def telemetry(self, rows: Iterable[TelemetryRow], received_at: datetime) -> list[Transition]:
         wanted = self.catalog.metrics
@@ -109,10 +113,14 @@ class Evaluator:
     ) -> list[tuple[float, float]]:
         """The points to evaluate, oldest first; remembers the newest."""
         cutoff = received_at.timestamp() - self.max_lag_s
-        last = self._last.get(series)
-        kept = sorted(p for p in points if p[0] >= cutoff and (last is None or p[0] > last))
+        last = self._last.get(series, float("-inf"))
+        warmed = series in self._warmed
+        kept = sorted(
+            p for p in points if p[0] >= cutoff and (p[0] > last or (warmed and p[0] == last))
+        )
         if kept:
             self._last[series] = kept[-1][0]
+            self._warmed.discard(series)
         return kept
 
     def _feed(self, spec: Spec, ts: float, value: float, what: str) -> list[Transition]:

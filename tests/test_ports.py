@@ -14,6 +14,9 @@ def test_a_free_port_is_below_the_ephemeral_range_and_can_be_bound() -> None:
         port = free_port()
         assert 1024 <= port < low
         with socket.socket() as server:
+            # As the servers bind (Mosquitto, uvicorn, PostgreSQL): a port some connection of
+            # another test left in TIME_WAIT is free to them.
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             server.bind(("127.0.0.1", port))
 
 

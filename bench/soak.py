@@ -206,7 +206,7 @@ def _run(sizes: Sizes, seed: int, workdir: Path) -> dict[str, Any]:
         wait_for(lambda: healthy(stack), 120, "the stack recovering")
         database_url = embedded_database_url(workdir / "data" / "pg")
         result = asyncio.run(tally(database_url, 2 * (published - unconfirmed)))
-        restarts = len(re.findall(r"tickwire\.supervisor: .* restarting it", stack.text()))
+        restarts = len(re.findall(r"devstack\.supervisor: .* restarting it", stack.text()))
     acked = published - unconfirmed
     return {
         "bench": "soak",

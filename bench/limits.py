@@ -1,0 +1,309 @@
+"""How far the batch path is from what the database can take: the COPY ladder.
+
+`python -m bench.limits [--quick] [--rounds R] [--server-url URL]`
+
+The same telemetry rows (the ingest bench's store-and-forward workload: messages of 100
+readings × 2 metrics) are written into a fresh migrated database per step, in batches of
+`--batch-rows` (10 000), each batch its own transaction, one connection unless said:
+
+1. raw COPY: asyncpg binary `copy_records_to_table` straight into `telemetry`
+   (and the same on 2 connections at once);
+2. + staging: COPY into a temporary table, `INSERT … SELECT … ON CONFLICT DO NOTHING`;
+3. + RETURNING: the inserted rows come back to Python (what dedup-by-RETURNING costs);
+4. + rollup merge: the plain-PostgreSQL rollup statement (`ingest.rollup.insert_statement`);
+5. Writer: `ingest.writer.Writer.write` on parsed batches (rows, rollups, devices, stream
+   events, counters: everything of a batch's transaction), parsing outside the clock;
+6. tickwire end to end: `python -m ingest` draining the same messages from the broker
+   (`bench.ingest`'s scenario (d));
+7. psql CSV: `psql -c "\\copy telemetry FROM … CSV"` of the same rows, one transaction, the
+   file on local disk — the server's own text-COPY ceiling for one client.
+
+Steps run interleaved round by round; the table shows each step's median rows/s, the spread
+(min–max over rounds) and the ratio to step 1's median. lost = dup = 0 is checked for step 6
+(counted in the database as `bench.ingest` does); the other steps write the rows exactly once
+by construction and are checked by row count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.ingest import IngestBench
+from bench.report import json_line
+from bench.stack import Stack, checkpoint, fresh_database, stack
+from bench.workload import Workload, batch_readings
+from ingest.batch import Batch
+from ingest.rollup import insert_statement
+from ingest.settings import IngestSettings
+from ingest.stats import Stats
+from ingest.subscriber import Received
+from ingest.writer import Writer
+from tickwire.contract import TelemetryRow
+from tickwire.logs import setup_logging
+
+_COLUMNS = ("time", "device_id", "metric", "value")
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    messages: int = 1_000
+    readings: int = 100
+    devices: int = 100
+    batch_rows: int = 10_000
+
+
+QUICK = Sizes(messages=100, readings=100, devices=10, batch_rows=10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    workload: Workload
+    rows: list[TelemetryRow]
+    batches: list[list[TelemetryRow]]
+    messages: list[list[Received]]
+    """The workload's messages, grouped as the row batches are (for the Writer step)."""
+
+
+def load(sizes: Sizes) -> Load:
+    workload = batch_readings(sizes.messages, sizes.readings, sizes.devices)
+    now = time.time()
+    batch = Batch()
+    limits = IngestSettings().limits()
+    received = [Received(t, p, 1, 0, 0, now) for t, p in workload.messages]
+    for message in received:
+        batch.add(message, limits)
+    rows = [r for item in batch.items if item.parsed for r in item.parsed.telemetry]
+    per_message = len(rows) // max(1, len(received))
+    step = max(1, sizes.batch_rows // max(1, per_message))
+    messages = [received[i : i + step] for i in range(0, len(received), step)]
+    batches = [rows[i : i + step * per_message] for i in range(0, len(rows), step * per_message)]
+    return Load(workload, rows, batches, messages)
+
+
+Step = Callable[[str, Load], Coroutine[Any, Any, float]]
+
+
+async def raw_copy(url: str, data: Load) -> float:
+    conn = await asyncpg.connect(url)
+    try:
+        started = time.perf_counter()
+        for rows in data.batches:
+            async with conn.transaction():
+                await conn.copy_records_to_table("telemetry", records=rows, columns=_COLUMNS)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def raw_copy_2(url: str, data: Load) -> float:
+    conns = [await asyncpg.connect(url) for _ in range(2)]
+    queue = list(data.batches)
+
+    async def lane(conn: asyncpg.Connection) -> None:
+        while queue:
+            rows = queue.pop()
+            async with conn.transaction():
+                await conn.copy_records_to_table("telemetry", records=rows, columns=_COLUMNS)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(lane(c) for c in conns))
+        return time.perf_counter() - started
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+def _staged(statement: str, fetch: bool) -> Step:
+    async def step(url: str, data: Load) -> float:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "CREATE TEMP TABLE stage_telemetry (LIKE telemetry) ON COMMIT DELETE ROWS"
+            )
+            started = time.perf_counter()
+            for rows in data.batches:
+                async with conn.transaction():
+                    await conn.copy_records_to_table(
+                        "stage_telemetry", records=rows, columns=_COLUMNS
+                    )
+                    if fetch:
+                        [tuple(r) for r in await conn.fetch(statement)]
+                    else:
+                        await conn.execute(statement)
+            return time.perf_counter() - started
+        finally:
+            await conn.close()
+
+    return step
+
+
+_ON_CONFLICT = """INSERT INTO telemetry (time, device_id, metric, value)
+SELECT time, device_id, metric, value FROM stage_telemetry ORDER BY device_id, time
+ON CONFLICT DO NOTHING"""
+
+
+async def writer(url: str, data: Load) -> float:
+    conn = await asyncpg.connect(url)
+    try:
+        w = Writer(conn, "postgres", auto_register=True)
+        await w.prepare()
+        limits = IngestSettings().limits()
+        batches = []
+        for messages in data.messages:
+            batch = Batch()
+            for message in messages:
+                batch.add(message, limits)
+            batches.append(batch)
+        stats = Stats()
+        started = time.perf_counter()
+        for batch in batches:
+            await w.write(batch, stats, "limits")
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+def psql_csv(url: str, data: Load, workdir: Path) -> float:
+    path = workdir / "rows.csv"
+    with path.open("w") as out:
+        for t, device, metric, value in data.rows:
+            out.write(f"{t.isoformat()},{device},{metric},{value!r}\n")
+    started = time.perf_counter()
+    subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c",
+         f"\\copy telemetry (time, device_id, metric, value) FROM '{path}' CSV"],
+        check=True,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+async def _count(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM telemetry"))
+    finally:
+        await conn.close()
+
+
+STEPS: dict[str, Step] = {
+    "1. raw binary COPY into telemetry": raw_copy,
+    "1b. raw binary COPY, 2 connections": raw_copy_2,
+    "2. staging + ON CONFLICT DO NOTHING": _staged(_ON_CONFLICT, fetch=False),
+    "3. + RETURNING to Python": _staged(_ON_CONFLICT + " RETURNING *", fetch=True),
+    "4. + rollup merge (RETURNING)": _staged(insert_statement("telemetry", True), fetch=True),
+    "5. Writer.write (whole transaction)": writer,
+}
+TICKWIRE = "6. tickwire end to end (python -m ingest)"
+PSQL = "7. psql \\copy CSV (one transaction)"
+
+
+def _one(servers: Stack, name: str, data: Load, bench: IngestBench) -> tuple[float, int, int]:
+    """(seconds, lost, dup) of one step on a fresh database."""
+    if name == TICKWIRE:
+        result = bench.tickwire(TICKWIRE, "limits", data.workload)
+        return result.seconds, result.lost, result.dup
+    with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
+        checkpoint(servers.server_url)
+        if name == PSQL:
+            seconds = psql_csv(url, data, servers.workdir)
+        else:
+            seconds = asyncio.run(STEPS[name](url, data))
+        rows = asyncio.run(_count(url))
+    expected = len(data.rows)
+    return seconds, max(0, expected - rows), max(0, rows - expected)
+
+
+def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, Any]:
+    data = load(sizes)
+    names = [*STEPS, TICKWIRE]
+    if shutil.which("psql"):
+        names.append(PSQL)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    lost = dup = 0
+    with (
+        tempfile.TemporaryDirectory(prefix="tickwire-limits-") as tmp,
+        stack(Path(tmp), server_url) as servers,
+    ):
+        bench = IngestBench(servers, IngestSettings())
+        for number in range(rounds):
+            # Rotate the order each round so no step always runs right after the same one.
+            for name in names[number % len(names) :] + names[: number % len(names)]:
+                took, lo, du = _one(servers, name, data, bench)
+                seconds[name].append(took)
+                lost, dup = lost + lo, dup + du
+                rate = len(data.rows) / took
+                print(f"round {number + 1}: {name}: {rate:,.0f} rows/s", flush=True)
+    return _report(data, seconds, lost, dup, sizes, rounds)
+
+
+def _report(
+    data: Load,
+    seconds: dict[str, list[float]],
+    lost: int,
+    dup: int,
+    sizes: Sizes,
+    rounds: int,
+) -> dict[str, Any]:
+    rows = len(data.rows)
+    rates = {name: sorted(rows / s for s in took) for name, took in seconds.items()}
+    base = statistics.median(rates["1. raw binary COPY into telemetry"])
+    print()
+    print(
+        f"{rows:,} telemetry rows in batches of {sizes.batch_rows:,}; {rounds} rounds, "
+        f"median (min–max) rows/s; ratio to raw COPY's median; {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
+    )
+    print(f"{'step':<44}{'rows/s':>10}{'spread':>22}{'ratio':>8}")
+    fields: dict[str, Any] = {"bench": "limits", "rows": rows, "rounds": rounds}
+    for name, got in rates.items():
+        median = statistics.median(got)
+        spread = f"{got[0]:,.0f}–{got[-1]:,.0f}"
+        print(f"{name:<44}{median:>10,.0f}{spread:>22}{median / base:>8.2f}")
+        key = name.split(".")[0]
+        fields[f"step{key}_rows_s"] = round(median)
+        fields[f"step{key}_ratio"] = round(median / base, 3)
+    fields["lost"], fields["dup"] = lost, dup
+    return fields
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.limits", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="a small run, one round")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
+    parser.add_argument("--messages", type=int, help="100-reading messages (1 000)")
+    parser.add_argument("--batch-rows", type=int, help="rows per batch (10 000)")
+    parser.add_argument("--server-url", help="use this PostgreSQL server, not an embedded one")
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else Sizes()
+    sizes = Sizes(
+        messages=args.messages or base.messages,
+        readings=base.readings,
+        devices=base.devices,
+        batch_rows=args.batch_rows or base.batch_rows,
+    )
+    setup_logging("bench", "WARNING")
+    rounds = args.rounds or (1 if args.quick else 3)
+    fields = run(sizes, max(1, rounds), args.server_url)
+    print(json_line(fields), flush=True)
+    return 1 if fields["lost"] or fields["dup"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -106,23 +106,38 @@ def insert_statement(table: str, merge_rollups: bool) -> str:
     The result holds the rows actually inserted, in the table's column order (duplicates are
     the staged rows not returned): they become the batch's stream events.
     """
+    return _statement(table, merge_rollups, dedup=True)
+
+
+def insert_all_statement(table: str, merge_rollups: bool) -> str:
+    """INSERT every staged row, none known yet (else it fails with a unique violation, and
+    `insert_statement` is used instead); nothing is returned: the staged rows are the new ones.
+    """
+    return _statement(table, merge_rollups, dedup=False)
+
+
+def _statement(table: str, merge_rollups: bool, dedup: bool) -> str:
     if table == "prices":
         columns, order = "time, ticker, price, volume, source", "ticker, time"
         part, merge = _PRICES_PART, _prices_merge
     else:
         columns, order = "time, device_id, metric, value", "device_id, time"
         part, merge = _TELEMETRY_PART, _telemetry_merge
+    returning = "ON CONFLICT DO NOTHING\n    RETURNING " + columns if dedup else ""
     ctes = [
         f"""ins AS (
     INSERT INTO {table} ({columns})
     SELECT {columns} FROM stage_{table} ORDER BY {order}
-    ON CONFLICT DO NOTHING
-    RETURNING {columns}
+    {returning}
 )"""
     ]
     if merge_rollups:
-        ctes += [part] + [merge(suffix, width) for suffix, width in LEVELS]
-    return "WITH " + ",".join(ctes) + f"\nSELECT {columns} FROM ins"
+        # Without dedup every staged row is inserted: aggregate them where they are staged.
+        source = "ins" if dedup else f"stage_{table}"
+        ctes += [part.replace("FROM ins", f"FROM {source}")]
+        ctes += [merge(suffix, width) for suffix, width in LEVELS]
+    final = f"SELECT {columns} FROM ins" if dedup else "SELECT"
+    return "WITH " + ",".join(ctes) + "\n" + final
 
 
 #: How long a batch may take from choosing its windows to its commit. A policy that

@@ -41,17 +41,26 @@ _DEAD_LETTER_COLUMNS: Final = (
     "detail",
 )
 
-#: Devices heard from, locked first in one order (concurrent writers cannot deadlock); the
-#: locking read returns the latest committed status, which the UPDATE's fresh snapshot keeps.
-_LOCK_SEEN_SQL: Final = """
-SELECT device_id, status FROM devices WHERE device_id = ANY($1::text[])
-ORDER BY device_id FOR UPDATE"""
+#: Devices heard from whose row needs writing: not ONLINE, or `last_seen` older than the
+#: batch's by more than the bounded rate allows ($3 s, at most a quarter of the device's
+#: timeout). Locked first in one order (concurrent writers cannot deadlock); the locking read
+#: returns the latest committed status, which the UPDATE keeps (it re-reads a row a
+#: concurrent transaction changed). Fresh ONLINE devices are neither locked nor written.
 _SEEN_SQL: Final = """
-UPDATE devices d SET last_seen = greatest(d.last_seen, v.seen), status = 'ONLINE',
-    updated_at = now()
-FROM unnest($1::text[], $2::timestamptz[]) AS v(id, seen)
-WHERE d.device_id = v.id AND (d.last_seen IS NULL OR d.last_seen < v.seen OR d.status <> 'ONLINE')
-RETURNING d.device_id, d.last_seen"""
+WITH v AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS v(id, seen)),
+due AS (
+    SELECT d.device_id, d.status, v.seen FROM devices d JOIN v ON d.device_id = v.id
+    WHERE d.status <> 'ONLINE' OR d.last_seen IS NULL
+       OR d.last_seen < v.seen - make_interval(secs => least($3, d.offline_timeout_s / 4))
+    ORDER BY d.device_id FOR UPDATE OF d
+),
+updated AS (
+    UPDATE devices d SET last_seen = greatest(d.last_seen, due.seen), status = 'ONLINE',
+        updated_at = now()
+    FROM due WHERE d.device_id = due.device_id
+    RETURNING d.device_id, due.status AS previous, d.last_seen
+)
+SELECT * FROM updated WHERE previous <> 'ONLINE'"""
 
 
 @dataclass(slots=True)
@@ -87,6 +96,7 @@ class Writer:
         backend: str,
         auto_register: bool,
         on_late: Callable[[], None] | None = None,
+        seen_interval_s: float = 1.0,
     ) -> None:
         self.conn = conn
         self.backend = backend
@@ -101,6 +111,12 @@ class Writer:
             table: rollup.insert_statement(table, merge_rollups=backend == "postgres")
             for table in ("prices", "telemetry")
         }
+        self._all_new_sql = {
+            table: rollup.insert_all_statement(table, merge_rollups=backend == "postgres")
+            for table in ("prices", "telemetry")
+        }
+        self.seen_interval_s = seen_interval_s
+        """A device's `last_seen` is written at most this often while it stays ONLINE."""
 
     async def prepare(self) -> None:
         for table in ("prices", "telemetry"):
@@ -155,11 +171,10 @@ class Writer:
         online: dict[str, str] = {}
         if rows.seen:
             devices, seen = rows.seen_in_lock_order()
-            previous = dict(await self.conn.fetch(_LOCK_SEEN_SQL, devices))
-            for device_id, last_seen in await self.conn.fetch(_SEEN_SQL, devices, seen):
-                if previous[device_id] != "ONLINE":
-                    online[device_id] = previous[device_id]
-                    events.append(device_status_event(device_id, "ONLINE", last_seen))
+            changed = await self.conn.fetch(_SEEN_SQL, devices, seen, self.seen_interval_s)
+            for device_id, previous, last_seen in changed:
+                online[device_id] = previous
+                events.append(device_status_event(device_id, "ONLINE", last_seen))
         if rows.dead:
             await self.conn.copy_records_to_table(
                 "dead_letters", records=rows.dead, columns=_DEAD_LETTER_COLUMNS
@@ -170,11 +185,19 @@ class Writer:
     async def _insert(
         self, table: str, records: Sequence[tuple[Any, ...]], columns: tuple[str, ...]
     ) -> list[Any]:
-        """Stage `records` with COPY, insert the new ones (rollups merged); return those."""
+        """Stage `records` with COPY and insert them with their rollups merged; return the
+        rows inserted. Fast path: none is stored yet, so all are inserted and nothing comes
+        back from the server. A unique violation (a redelivery, a key twice in the batch)
+        rolls that back and takes the dedup path, which returns the rows it inserted."""
         if not records:
             return []
         await self.conn.copy_records_to_table(f"stage_{table}", records=records, columns=columns)
-        return [tuple(r) for r in await self.conn.fetch(self._insert_sql[table])]
+        try:
+            async with self.conn.transaction():  # a savepoint
+                await self.conn.execute(self._all_new_sql[table])
+            return list(records)
+        except asyncpg.UniqueViolationError:
+            return [tuple(r) for r in await self.conn.fetch(self._insert_sql[table])]
 
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""

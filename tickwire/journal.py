@@ -22,7 +22,6 @@ CONFIG_CHANNEL: Final = "tickwire_config"
 REPLAY_CHANNEL: Final = "tickwire_replay"
 """NOTIFY channel: an admin asked for a dead letter's replay (`ingest/replay.py`)."""
 KINDS: Final = ("price", "telemetry", "device_status", "alert")
-_COLUMNS: Final = ("id", "kind", "subject", "audience", "data")
 
 
 class Event(NamedTuple):
@@ -40,16 +39,27 @@ async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> int:
     if not events:
         return 0
     last: int = await conn.fetchval(
-        "UPDATE stream_state SET last_id = last_id + $1 RETURNING last_id", len(events)
+        _APPEND,
+        len(events),
+        [e.kind for e in events],
+        [e.subject for e in events],
+        [e.audience for e in events],
+        [e.data for e in events],
+        STREAM_CHANNEL,
     )
-    first = last - len(events) + 1
-    await conn.copy_records_to_table(
-        "stream_events",
-        records=[(first + i, e.kind, e.subject, e.audience, e.data) for i, e in enumerate(events)],
-        columns=_COLUMNS,
-    )
-    await conn.execute("SELECT pg_notify($1, $2)", STREAM_CHANNEL, str(last))
     return last
+
+
+#: One statement (one round trip): take the ids, insert the events in their order, notify.
+_APPEND: Final = """
+WITH s AS (UPDATE stream_state SET last_id = last_id + $1 RETURNING last_id),
+ins AS (
+    INSERT INTO stream_events (id, kind, subject, audience, data)
+    SELECT s.last_id - $1 + e.n, e.kind, e.subject, e.audience, e.data
+    FROM s, unnest($2::text[], $3::text[], $4::uuid[], $5::text[])
+        WITH ORDINALITY AS e(kind, subject, audience, data, n)
+)
+SELECT s.last_id FROM s, LATERAL (SELECT pg_notify($6, s.last_id::text)) AS n"""
 
 
 async def prune(conn: asyncpg.Connection, keep_events: int, keep_seconds: float) -> int:

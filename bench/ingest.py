@@ -1,6 +1,7 @@
 """Ingest throughput: tickwire against the broker's delivery rate and seed-style ingest.
 
 `python -m bench.ingest [--quick] [--rounds R] [--messages N] [--batch-messages N]`
+`python -m bench.ingest --devices 10,1000,10000`: the fleet curve (`bench/fleet_curve.py`)
 
 One Mosquitto and one PostgreSQL (embedded, in a temporary directory, unless `--server-url`)
 serve the whole run; every database scenario gets a fresh migrated database. Scenarios:
@@ -234,6 +235,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of every scenario (default 3)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one round: CI smoke")
     parser.add_argument("--server-url", help="use this PostgreSQL server, not an embedded one")
+    parser.add_argument(
+        "--devices",
+        help="comma-separated fleet sizes (e.g. 10,1000,10000): only the fleet curve, "
+        "tickwire's single-message rate per size (bench/fleet_curve.py)",
+    )
     args = parser.parse_args(argv)
     base = QUICK if args.quick else Sizes()
     sizes = Sizes(
@@ -246,6 +252,13 @@ def main(argv: list[str]) -> int:
     )
     setup_logging("bench", "INFO")
     rounds = args.rounds or (1 if args.quick else 3)
+    if args.devices:
+        from bench import fleet_curve  # it imports this module
+
+        fleets = [int(n) for n in args.devices.split(",")]
+        curve = fleet_curve.run(sizes, fleets, max(1, rounds), args.server_url)
+        print(report.json_line(curve), flush=True)
+        return 1 if curve["lost"] or curve["dup"] else 0
     fields = run(sizes, max(1, rounds), args.server_url)
     print(report.json_line(fields), flush=True)
     return 1 if fields["lost"] or fields["dup"] else 0

@@ -1,6 +1,6 @@
 """The whole stack under a fleet: 1 000 simulated devices at 1 message/s each for 60 s.
 
-`python -m bench.load [--quick] [--devices N] [--seconds S]`
+`python -m bench.load [--quick] [--devices N] [--seconds S] [--server-url URL]`
 
 Every part runs as in production, each its own process: an embedded PostgreSQL (in a
 temporary directory), Mosquitto, `python -m ingest`, `python -m api` (with the dashboard) and
@@ -101,18 +101,18 @@ def wait_subscribed(database_url: str, broker_url: str, child: Any) -> None:
             time.sleep(0.5)
 
 
-def run(sizes: Sizes) -> dict[str, Any]:
+def run(sizes: Sizes, server_url: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tickwire-load-") as tmp:
         workdir = Path(tmp)
-        return _run(sizes, workdir)
+        return _run(sizes, workdir, server_url)
 
 
-def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
+def _run(sizes: Sizes, workdir: Path, server_url: str | None) -> dict[str, Any]:
     broker = Mosquitto(workdir / "broker", free_port())
     broker.start()
     assert broker.process is not None
     try:
-        with database(workdir) as (database_url, pg_pid):
+        with database(workdir, server_url) as (database_url, pg_pid):
             common = {
                 "TICKWIRE_DATABASE_URL": database_url,
                 "TICKWIRE_MQTT_URL": broker.url,
@@ -155,7 +155,7 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
                         "simulator": family(simulator.pid),
                         "mosquitto": family(broker.process.pid),
                         "ingest": family(ingester.pid),
-                        "postgres": family(pg_pid),
+                        "postgres": family(pg_pid) if pg_pid else lambda: [],
                         "api": family(api.pid),
                     }
                     sampler = Sampler(groups, pss={"postgres"})
@@ -247,9 +247,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.load", description=__doc__.split("\n")[0]
     )
-    sizes, _ = fleet_options(parser, argv, Sizes(), QUICK)
+    parser.add_argument(
+        "--server-url",
+        help="use a fresh database on this PostgreSQL server, not an embedded one (its "
+        "processes are not sampled; latency needs track_commit_timestamp = on there)",
+    )
+    sizes, args = fleet_options(parser, argv, Sizes(), QUICK)
     setup_logging("bench", "INFO")
-    fields = run(sizes)
+    fields = run(sizes, args.server_url)
     print(table(fields))
     print(json_line(fields), flush=True)
     return 1 if fields["lost"] or fields["dup"] else 0

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from bench.stack import fresh_database
 from devstack.embedded_pg import embedded_postgres
 from sql.migrate import upgrade
 
 
 @contextlib.contextmanager
-def database(workdir: Path) -> Iterator[tuple[str, int]]:
-    """An embedded PostgreSQL with commit timestamps on, migrated; yields (URL, postmaster pid)."""
+def database(workdir: Path, server_url: str | None = None) -> Iterator[tuple[str, int | None]]:
+    """An embedded PostgreSQL with commit timestamps on, migrated; yields (URL, postmaster pid).
+    With `server_url`: a fresh database on that server instead, dropped afterwards (pid None:
+    its processes are not sampled; latency needs `track_commit_timestamp` on there)."""
+    if server_url is not None:
+        with fresh_database(server_url, f"load_{uuid.uuid4().hex[:8]}") as url:
+            yield url, None
+        return
     with embedded_postgres(workdir / "pg") as url, psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")  # takes a restart
     with embedded_postgres(workdir / "pg") as url:
@@ -59,14 +67,20 @@ def tally(database_url: str, prefix: str) -> dict[str, Any]:
                    WHERE device_id LIKE %s GROUP BY device_id) d""",
             (like,),
         ).fetchone() or (0, 0, 0)
-        p50, p99, worst = conn.execute(
-            """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
+        tracked = conn.execute("SHOW track_commit_timestamp").fetchone()
+        p50, p99, worst = (
+            (None, None, None)
+            if tracked != ("on",)
+            else conn.execute(
+                """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
                       percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms)
                FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - time)
                             * 1000 AS ms
                      FROM telemetry WHERE device_id LIKE %s AND metric = 'temperature') r""",
-            (like,),
-        ).fetchone() or (None, None, None)
+                (like,),
+            ).fetchone()
+            or (None, None, None)
+        )
         dead = _scalar(conn, "SELECT count(*) FROM dead_letters")
     return {
         "rows": rows,

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -15,6 +15,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bench.workload import Message
 from tickwire import mqtt as adapter
 from tickwire.settings import MqttAddress
+
+MAX_UNACKED: Final = 20_000
+"""Messages handed to paho and not yet acknowledged by the broker, at most: publishing waits
+for room rather than queueing a whole backlog inside paho at once (a 500 000-message call
+was seen to stall waiting for PUBACKs)."""
 
 
 def publish(
@@ -30,10 +35,12 @@ def publish(
     client.max_queued_messages_set(0)
     acked = 0
     done = threading.Event()
+    room = threading.Semaphore(MAX_UNACKED)
 
     def on_publish(_c: mqtt.Client, _u: Any, _mid: int, _rc: Any, _p: Any) -> None:
         nonlocal acked
         acked += 1
+        room.release()
         if acked == len(messages):
             done.set()
 
@@ -43,6 +50,8 @@ def publish(
     started = time.perf_counter()
     try:
         for topic, payload in messages:
+            if not room.acquire(timeout=timeout):
+                raise TimeoutError(f"broker acknowledged {acked} of {len(messages)}: stalled")
             client.publish(topic, payload, qos=1)
         if messages and not done.wait(timeout):
             raise TimeoutError(f"broker acknowledged {acked} of {len(messages)} in {timeout}s")

@@ -155,10 +155,15 @@ async def receive(
             await batches.put(None)
             return
         if not subscriber.inbox:
-            wake_on = [stop] if writer_idle or not batch.messages else [stop, idle]
-            subscriber.arrived.clear()
             timeout = policy.wait_s(batch.messages, batch.age(), writer_idle)
-            await wait_any([subscriber.arrived, *wake_on], timeout)
+            if batch.messages and writer_idle:
+                # Lingering: the batch goes when the linger ends, whatever arrives meanwhile
+                # (far fewer than a batch holds): take it all then, not one wake-up each.
+                await wait_any([stop], timeout)
+            else:
+                wake_on = [stop] if writer_idle or not batch.messages else [stop, idle]
+                subscriber.arrived.clear()
+                await wait_any([subscriber.arrived, *wake_on], timeout)
         while batch.rows < policy.max_rows and batch.messages < policy.max_messages:
             # Take in chunks sized by the rows a message has carried so far, so a batch of
             # large store-and-forward messages stops near max_rows, not far past it.

@@ -18,7 +18,7 @@ from ingest.batch import Batch
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from ingest.subscriber import Received
-from ingest.writer import Outcome, Writer
+from ingest.writer import FAST_PATH_ROWS, Outcome, Writer
 from tests.oracle import all_mismatches
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -77,7 +77,10 @@ async def last_event(db: asyncpg.Connection) -> int:
 async def test_new_and_redelivered_batches_store_stream_and_roll_up_each_row_once(
     db: asyncpg.Connection,
 ) -> None:
-    first: list[Reading] = [(f"wd-{d}", s, 20.0 + d + s / 10) for d in range(3) for s in range(5)]
+    seconds = FAST_PATH_ROWS // 6 + 1  # 3 devices × 2 metrics: enough rows for plain COPY
+    first: list[Reading] = [
+        (f"wd-{d}", s, 20.0 + d + s / 10) for d in range(3) for s in range(seconds)
+    ]
     events = await last_event(db)
     outcome = await write(db, batch_of(first, [(0, 10.0), (1, 11.0)]))  # all new: plain COPY
     assert (outcome.inserted, outcome.duplicates) == (len(first) * 2 + 2, 0)
@@ -94,8 +97,9 @@ async def test_new_and_redelivered_batches_store_stream_and_roll_up_each_row_onc
     assert await streamed_telemetry(db, events) == set()
 
     # Old and new keys mixed, and one new reading twice in the batch: only the new, once.
-    new: list[Reading] = [("wd-0", s, 30.0 + s) for s in range(5, 8)] + [("wd-9", 0, 1.5)]
-    mixed = first[:4] + new + [new[0]]
+    new: list[Reading] = [("wd-0", s, 30.0 + s) for s in range(seconds, seconds + 3)]
+    new.append(("wd-9", 0, 1.5))
+    mixed = first[: FAST_PATH_ROWS // 2] + new + [new[0]]  # tries plain COPY, then dedups
     events = await last_event(db)
     outcome = await write(db, batch_of(mixed, [(1, 11.0), (2, 12.0), (2, 12.0)]))
     assert outcome.inserted == len(new) * 2 + 1

@@ -100,23 +100,33 @@ r{suffix} AS (
 )"""
 
 
-def insert_statement(table: str, merge_rollups: bool) -> str:
+def insert_statement(table: str, merge_rollups: bool, arrays: bool = False) -> str:
     """INSERT the staged rows, skipping known natural keys; return the rows inserted.
 
     The result holds the rows actually inserted, in the table's column order (duplicates are
-    the staged rows not returned): they become the batch's stream events.
+    the staged rows not returned): they become the batch's stream events. `arrays`: the rows
+    come as one array parameter per column ($1, $2, …, in the table's column order) rather
+    than from the `stage_*` table (a small batch: no COPY round trips).
     """
-    return _statement(table, merge_rollups, dedup=True)
+    return _statement(table, merge_rollups, dedup=True, arrays=arrays)
 
 
 def insert_all_statement(table: str, merge_rollups: bool) -> str:
     """INSERT every staged row, none known yet (else it fails with a unique violation, and
     `insert_statement` is used instead); nothing is returned: the staged rows are the new ones.
     """
-    return _statement(table, merge_rollups, dedup=False)
+    return _statement(table, merge_rollups, dedup=False, arrays=False)
 
 
-def _statement(table: str, merge_rollups: bool, dedup: bool) -> str:
+_ARRAYS: Final = {
+    "prices": "unnest($1::timestamptz[], $2::text[], $3::float8[], $4::float8[], $5::text[])"
+    " AS s(time, ticker, price, volume, source)",
+    "telemetry": "unnest($1::timestamptz[], $2::text[], $3::text[], $4::float8[])"
+    " AS s(time, device_id, metric, value)",
+}
+
+
+def _statement(table: str, merge_rollups: bool, dedup: bool, arrays: bool) -> str:
     if table == "prices":
         columns, order = "time, ticker, price, volume, source", "ticker, time"
         part, merge = _PRICES_PART, _prices_merge
@@ -124,10 +134,11 @@ def _statement(table: str, merge_rollups: bool, dedup: bool) -> str:
         columns, order = "time, device_id, metric, value", "device_id, time"
         part, merge = _TELEMETRY_PART, _telemetry_merge
     returning = "ON CONFLICT DO NOTHING\n    RETURNING " + columns if dedup else ""
+    rows = _ARRAYS[table] if arrays else f"stage_{table}"
     ctes = [
         f"""ins AS (
     INSERT INTO {table} ({columns})
-    SELECT {columns} FROM stage_{table} ORDER BY {order}
+    SELECT {columns} FROM {rows} ORDER BY {order}
     {returning}
 )"""
     ]

@@ -41,8 +41,8 @@ _DEAD_LETTER_COLUMNS: Final = (
     "detail",
 )
 
-#: Batches of fewer rows of a table skip the plain-COPY path: sending back what few rows
-#: they insert costs less than its savepoint's two round trips.
+#: Batches of fewer rows of a table skip COPY and the plain-COPY path: their rows go as
+#: array parameters of the dedup statement (COPY and the savepoint take four round trips).
 FAST_PATH_ROWS: Final = 200
 
 #: Devices heard from whose row needs writing: not ONLINE, or `last_seen` older than the
@@ -113,6 +113,10 @@ class Writer:
         self._known_since = time.monotonic()
         self._insert_sql = {
             table: rollup.insert_statement(table, merge_rollups=backend == "postgres")
+            for table in ("prices", "telemetry")
+        }
+        self._small_sql = {
+            table: rollup.insert_statement(table, backend == "postgres", arrays=True)
             for table in ("prices", "telemetry")
         }
         self._all_new_sql = {
@@ -189,15 +193,19 @@ class Writer:
     async def _insert(
         self, table: str, records: Sequence[tuple[Any, ...]], columns: tuple[str, ...]
     ) -> list[Any]:
-        """Stage `records` with COPY and insert them with their rollups merged; return the
-        rows inserted. Fast path: none is stored yet, so all are inserted and nothing comes
-        back from the server. A unique violation (a redelivery, a key twice in the batch)
-        rolls that back and takes the dedup path, which returns the rows it inserted."""
+        """Insert `records` with their rollups merged; return the rows inserted. A large
+        batch is staged with COPY; fast path: none is stored yet, so all are inserted and
+        nothing comes back from the server. A unique violation (a redelivery, a key twice in
+        the batch) rolls that back and takes the dedup path, which returns the rows it
+        inserted."""
         if not records:
             return []
+        if len(records) < FAST_PATH_ROWS:
+            # Few rows: sent as one array per column with the dedup statement, one round trip
+            # (no COPY, no savepoint); what they insert comes back, cheap at this size.
+            arrays = [list(column) for column in zip(*records, strict=True)]
+            return [tuple(r) for r in await self.conn.fetch(self._small_sql[table], *arrays)]
         await self.conn.copy_records_to_table(f"stage_{table}", records=records, columns=columns)
-        if len(records) < FAST_PATH_ROWS:  # the savepoint's two round trips cost more
-            return [tuple(r) for r in await self.conn.fetch(self._insert_sql[table])]
         try:
             async with self.conn.transaction():  # a savepoint
                 await self.conn.execute(self._all_new_sql[table])

@@ -14,7 +14,7 @@ import logging
 import signal
 
 from ingest.alerts.engine import Engine
-from ingest.backlog import Backlog
+from ingest.backlog import CAUGHT_UP_S, Backlog
 from ingest.batch import Batch
 from ingest.committer import connect_writer, write
 from ingest.flush import FlushPolicy
@@ -31,9 +31,6 @@ from tickwire.logs import setup_logging
 
 log = logging.getLogger("ingest")
 
-#: The ingester counts as caught up (devices may be declared OFFLINE) while nothing it received
-#: has waited longer than this for its commit.
-CAUGHT_UP_S = 2.0
 _GC_THRESHOLDS = (10_000, 10, 10)
 
 

@@ -13,6 +13,10 @@ from typing import Protocol
 
 from ingest.batch import Batch
 
+CAUGHT_UP_S = 2.0
+"""The ingester counts as caught up (devices may be declared OFFLINE) while nothing it received
+has waited longer than this for its commit."""
+
 
 class _Inbox(Protocol):
     @property

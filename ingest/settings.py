@@ -34,7 +34,8 @@ class IngestSettings(CommonSettings):
     batch_linger_ms: float = 10.0
     ingest_seen_interval_s: float = Field(default=5.0, ge=0)
     """A device's `last_seen` is written at most this often (and at most every quarter of its
-    offline timeout) while it stays ONLINE; a status change is written at once."""
+    offline timeout; at every message when that timeout is under 2.67 s) while it stays
+    ONLINE; a status change is written at once."""
     auto_register: bool = True
     max_payload_bytes: int = 256 * 1024
     max_readings: int = 10_000

@@ -34,6 +34,7 @@ from api.routes import (
     fleet,
     health,
     history,
+    market,
     metrics,
     preferences,
     stats,
@@ -206,6 +207,7 @@ def api_router() -> APIRouter:
         (stats, "stats"),
         (export, "export"),
         (stream, "live"),
+        (market, "market"),
         (dead_letters, "admin"),
         (audit, "admin"),
     ):

@@ -214,3 +214,116 @@ async def test_bad_indicator_names_are_422(api: Api, db: asyncpg.Connection) -> 
         expect(
             await client.get("/api/stocks/IND/indicators", params=both), 422, "points_and_interval"
         )
+
+
+def brute_scan(ticks: list[Tick], now: datetime, window: timedelta, limit: int) -> dict[str, Any]:
+    moves: list[dict[str, Any]] = []
+    for ticker in sorted({t[1] for t in ticks}):
+        mine = sorted((t for t in ticks if t[1] == ticker), key=lambda t: (t[0], t[4]))
+        upto = [t for t in mine if t[0] <= now]
+        if not upto:
+            continue
+        base = [t for t in mine if t[0] <= now - window]
+        price = upto[-1][2]
+        volume = sum(t[3] or 0 for t in mine if now - window <= t[0] < now)
+        prev = [t for t in mine if now - 21 * window <= t[0] < now - window]
+        mean = sum(t[3] or 0 for t in prev) / 20 if prev else None
+        high = max((t[2] for t in prev), default=None)
+        low = min((t[2] for t in prev), default=None)
+        change = 100 * (price - base[-1][2]) / base[-1][2] if base else None
+        direction = None
+        if high is not None and price > high:
+            direction = "up"
+        elif low is not None and price < low:
+            direction = "down"
+        moves.append(
+            {
+                "ticker": ticker,
+                "price": price,
+                "change_pct": change,
+                "volume": volume,
+                "volume_ratio": volume / mean if mean else None,
+                "direction": direction,
+            }
+        )
+
+    def pick(cond: Any, key: Any) -> list[dict[str, Any]]:
+        return sorted((m for m in moves if cond(m)), key=lambda m: (key(m), m["ticker"]))[:limit]
+
+    changed: list[float] = [m["change_pct"] for m in moves if m["change_pct"] is not None]
+    return {
+        "gainers": pick(lambda m: (m["change_pct"] or 0) > 0, lambda m: -m["change_pct"]),
+        "losers": pick(lambda m: (m["change_pct"] or 0) < 0, lambda m: m["change_pct"]),
+        "most_active": pick(lambda m: m["volume"] > 0, lambda m: -m["volume"]),
+        "unusual_volume": pick(
+            lambda m: (m["volume_ratio"] or 0) >= 2, lambda m: -m["volume_ratio"]
+        ),
+        "breakouts": pick(
+            lambda m: m["direction"] is not None, lambda m: -abs(m["change_pct"] or 0)
+        ),
+        "overview": {
+            "scanned": len(moves),
+            "advancing": sum(c > 0 for c in changed),
+            "declining": sum(c < 0 for c in changed),
+            "avg_change_pct": sum(changed) / len(changed) if changed else None,
+        },
+    }
+
+
+def seeded_market(now: datetime) -> list[Tick]:
+    """Twelve tickers over the last 22 h: random walks, plus a volume burst, a breakout up and
+    one down in the last minutes, and a ticker silent for the last two hours."""
+    start, ago = now - timedelta(hours=22), now - timedelta(seconds=2)
+    ticks = [t for i in range(9) for t in walk(f"S{i}", start, ago, 20 + i, step_s=(40, 120))]
+    burst = walk("BURST", start, ago, 40, step_s=(40, 120))
+    burst += [(ago - timedelta(seconds=k), "BURST", 140.0, 9000.0, "") for k in range(1, 30)]
+    up = walk("UP", start, now - timedelta(minutes=2), 41, step_s=(40, 120))
+    up.append((now - timedelta(seconds=30), "UP", 400.0, 10.0, ""))
+    down = walk("DOWN", start, now - timedelta(minutes=2), 42, step_s=(40, 120))
+    down.append((now - timedelta(seconds=30), "DOWN", 2.0, 10.0, ""))
+    quiet = walk("QUIET", start, now - timedelta(hours=2), 43, step_s=(40, 120))
+    return ticks + burst + up + down + quiet
+
+
+def assert_list_equal(got: list[dict[str, Any]], want: list[dict[str, Any]], name: str) -> None:
+    assert [g["ticker"] for g in got] == [w["ticker"] for w in want], name
+    for g, w in zip(got, want, strict=True):
+        for key, value in w.items():
+            assert (
+                close(g[key], value)
+                if key != "ticker" and key != "direction"
+                else (g[key] == value)
+            ), (name, w["ticker"], key, g[key], value)
+
+
+async def test_scanner_equals_brute_force(api: Api, db: asyncpg.Connection) -> None:
+    now = await safe_now()
+    ticks = seeded_market(now)
+    await write(db, ticks)
+    bob = await api.register("bob")
+    async with api.client(bob) as client:
+        for window, width in (("5m", timedelta(minutes=5)), ("1h", timedelta(hours=1))):
+            for limit in (3, 10):
+                params = {"window": window, "limit": limit}
+                body = expect(await client.get("/api/market/scanner", params=params), 200)
+                assert body["window"] == window
+                want = brute_scan(ticks, parse(body["time"]), width, limit)
+                for name in ("gainers", "losers", "most_active", "unusual_volume", "breakouts"):
+                    assert body[name], (window, name)
+                    assert_list_equal(body[name], want[name], f"{window} {name}")
+                overview, expected = body["overview"], want["overview"]
+                assert {k: overview[k] for k in ("scanned", "advancing", "declining")} == {
+                    k: expected[k] for k in ("scanned", "advancing", "declining")
+                }
+                assert close(overview["avg_change_pct"], expected["avg_change_pct"])
+        directions = {b["ticker"]: b["direction"] for b in body["breakouts"]}
+        assert directions.items() >= {("UP", "up"), ("DOWN", "down")}
+        assert body["unusual_volume"][0]["ticker"] == "BURST"
+        for bad in ({"window": "2h"}, {"window": ""}, {"window": "5m\x00"}):
+            response = await client.get("/api/market/scanner", params=bad)
+            expect(response, 422, "invalid_window")
+        for wrong in ("0", "101", "-1", "x"):
+            response = await client.get("/api/market/scanner", params={"limit": wrong})
+            expect(response, 422, "validation_error")
+    async with api.client() as anonymous:
+        assert (await anonymous.get("/api/market/scanner")).status_code == 401

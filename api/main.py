@@ -36,6 +36,7 @@ from api.routes import (
     history,
     market,
     metrics,
+    portfolios,
     preferences,
     stats,
     stocks,
@@ -208,6 +209,7 @@ def api_router() -> APIRouter:
         (export, "export"),
         (stream, "live"),
         (market, "market"),
+        (portfolios, "portfolios"),
         (dead_letters, "admin"),
         (audit, "admin"),
     ):

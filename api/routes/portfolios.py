@@ -52,6 +52,7 @@ async def _portfolio(
 async def list_portfolios(
     user: CurrentUser, pool: PoolDep, limit: Limit = 100, offset: Offset = 0
 ) -> dict[str, Any]:
+    """Ordered by id; `limit`/`offset` page them."""
     owner = owner_filter(user)
     where = "WHERE ($1::uuid IS NULL OR owner_id = $1)"
     async with pool.acquire() as conn:
@@ -67,6 +68,7 @@ async def list_portfolios(
 
 @router.post("/portfolios", status_code=201, summary='Create a portfolio (`{"name"}`)')
 async def create_portfolio(user: CurrentUser, pool: PoolDep, body: PortfolioWrite) -> Any:
+    """The new portfolio, owned by the caller, with its `id`."""
     row = await pool.fetchrow(
         f"INSERT INTO portfolios (owner_id, name) VALUES ($1, $2) RETURNING {_COLUMNS}",
         user.id,
@@ -77,6 +79,7 @@ async def create_portfolio(user: CurrentUser, pool: PoolDep, body: PortfolioWrit
 
 @router.get("/portfolios/{portfolio_id}", summary="A portfolio")
 async def get_portfolio(portfolio_id: Id, user: CurrentUser, pool: PoolDep) -> Any:
+    """404 `portfolio_not_found` for another user's (an admin reads all)."""
     async with pool.acquire() as conn:
         return await _portfolio(conn, user, portfolio_id)
 
@@ -85,6 +88,7 @@ async def get_portfolio(portfolio_id: Id, user: CurrentUser, pool: PoolDep) -> A
 async def patch_portfolio(
     portfolio_id: Id, user: CurrentUser, pool: PoolDep, body: PortfolioPatch
 ) -> Any:
+    """`{"name"}`; 404 `portfolio_not_found` for another user's."""
     async with pool.acquire() as conn, conn.transaction():
         found = await _portfolio(conn, user, portfolio_id, lock=True)
         if body.name is None:
@@ -99,6 +103,7 @@ async def patch_portfolio(
 
 @router.delete("/portfolios/{portfolio_id}", status_code=204, summary="Delete a portfolio")
 async def delete_portfolio(portfolio_id: Id, user: CurrentUser, pool: PoolDep) -> Response:
+    """With its transactions; 404 `portfolio_not_found` for another user's."""
     async with pool.acquire() as conn, conn.transaction():
         await _portfolio(conn, user, portfolio_id, lock=True)
         await conn.execute("DELETE FROM portfolios WHERE id = $1", portfolio_id)
@@ -109,6 +114,7 @@ async def delete_portfolio(portfolio_id: Id, user: CurrentUser, pool: PoolDep) -
     "/portfolios/{portfolio_id}/transactions", summary="A portfolio's transactions, by time"
 )
 async def list_transactions(portfolio_id: Id, user: CurrentUser, pool: PoolDep) -> Any:
+    """In (time, id) order: the order holdings are replayed in."""
     async with pool.acquire() as conn:
         await _portfolio(conn, user, portfolio_id)
         return {"items": await holdings.transactions(conn, portfolio_id)}
@@ -191,6 +197,8 @@ async def _check(conn: asyncpg.Connection, portfolio_id: int) -> None:
     summary="Holdings with average cost, unrealized/realized P&L and day change",
 )
 async def get_holdings(portfolio_id: Id, user: CurrentUser, pool: PoolDep) -> Any:
+    """Average cost method, priced at each ticker's latest tick; `day_change` =
+    quantity·(price − previous close); totals sum the items."""
     async with pool.acquire() as conn:
         await _portfolio(conn, user, portfolio_id)
         return await holdings.holdings(conn, portfolio_id)

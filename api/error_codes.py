@@ -38,6 +38,8 @@ class ErrorCode(enum.StrEnum):
     DEAD_LETTER_NOT_FOUND = "dead_letter_not_found"
     WATCHLIST_ENTRY_NOT_FOUND = "watchlist_entry_not_found"
     LOCKOUT_NOT_FOUND = "lockout_not_found"
+    PORTFOLIO_NOT_FOUND = "portfolio_not_found"
+    TRANSACTION_NOT_FOUND = "transaction_not_found"
     # 409: the change conflicts with what is stored.
     DEVICE_EXISTS = "device_exists"
     STOCK_EXISTS = "stock_exists"
@@ -53,7 +55,9 @@ class ErrorCode(enum.StrEnum):
     SHARED_STOCK_ADMIN_ONLY = "shared_stock_admin_only"
     # 422: a parameter or body the server refuses.
     INVALID_ALERT_RULE = "invalid_alert_rule"
+    INSUFFICIENT_QUANTITY = "insufficient_quantity"
     INVALID_FORMAT = "invalid_format"
+    INVALID_INDICATOR = "invalid_indicator"
     INVALID_INTERVAL = "invalid_interval"
     INVALID_JSON = "invalid_json"
     INVALID_KIND = "invalid_kind"

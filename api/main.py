@@ -34,7 +34,9 @@ from api.routes import (
     fleet,
     health,
     history,
+    market,
     metrics,
+    portfolios,
     preferences,
     stats,
     stocks,
@@ -206,6 +208,8 @@ def api_router() -> APIRouter:
         (stats, "stats"),
         (export, "export"),
         (stream, "live"),
+        (market, "market"),
+        (portfolios, "portfolios"),
         (dead_letters, "admin"),
         (audit, "admin"),
     ):

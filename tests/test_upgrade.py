@@ -155,7 +155,7 @@ async def test_upgrade_to_0007_makes_every_users_stock_shared(server_url: str) -
             kept = await _stock_rows(db)
         finally:
             await db.close()
-        upgrade(url)
+        upgrade(url, revision="0007")
         assert current(url) == "0007"
         db = await asyncpg.connect(url)
         try:

@@ -208,6 +208,9 @@
       },
 
       async login(clicks, submits, email, password, search) {
+        // Dash fires this when the page's layout is inserted (prevent_initial_call does not
+        // hold for a page's components): nothing was submitted yet, so nothing to say.
+        if (!clicks && !submits) return [shared.noUpdate(), shared.noUpdate()];
         if (!email || !password) return ["Enter your email and password.", shared.noUpdate()];
         const body = new URLSearchParams({ username: email, password: password });
         const response = await fetch("/auth/cookie/login", { method: "POST", body: body, credentials: "same-origin" });

@@ -47,6 +47,8 @@ SPANS = {
 """How far back each relative range goes."""
 HOME = "/markets"
 """Where the logo, `/` and a login without a `next` lead."""
+WELCOME = "/welcome"
+"""Where a new account lands after signing up."""
 FRAME_PARAMS = ("range", "from", "to", "live")
 """The query parameters that are the frame's (a link to another page keeps them)."""
 _TIME_HINT = "YYYY-MM-DD HH:MM (local)"

@@ -124,11 +124,12 @@ async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
     if user is None:
         target = quote(path + (search or ""), safe="")
         return None, [], "", f"/login?next={target}", {"display": "none"}
+    links = navigation(bool(user.get("is_superuser")))
+    # The longest link the address starts with is the active one (/admin/users: not /admin).
+    active = max((href for _, href in links if path.startswith(href)), key=len, default=None)
     nav = [
-        dcc.Link(
-            name, href=href, className="tw-link" + (" active" if path.startswith(href) else "")
-        )
-        for name, href in navigation(bool(user.get("is_superuser")))
+        dcc.Link(name, href=href, className="tw-link" + (" active" if href == active else ""))
+        for name, href in links
     ]
     return user, nav, user.get("email", ""), dash.no_update, {}
 

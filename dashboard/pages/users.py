@@ -45,6 +45,7 @@ layout = html.Div(
                             placeholder="email contains…",
                             debounce=True,
                             className="tw-input",
+                            style={"width": "320px", "flex": "none"},
                         ),
                         html.Span(id="users-count", className="tw-quiet"),
                         html.Span(id="users-message", className="admin-message"),

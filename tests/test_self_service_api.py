@@ -3,12 +3,14 @@ list for admins (`GET /api/admin/users`), and sign-up bodies at their worst."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from api.settings import ApiSettings
+from dashboard.devices import credentials
 from tests.api_support import Account, Api, expect, running_api
 from tests.support import unique
 
@@ -148,3 +150,16 @@ async def test_another_users_device_and_its_credentials_look_missing(api: Api) -
         expect(
             await client.post(f"/api/devices/{device_id}/credentials"), 409, "credentials_disabled"
         )
+
+
+@pytest.mark.parametrize(
+    "password", ["plain", 'it\'s $(touch /tmp/pwned) `x` "q" ; | & \\ *', "-P --help"]
+)
+def test_the_mosquitto_pub_line_carries_any_password_as_one_word(password: str) -> None:
+    broker = {"host": "127.0.0.1", "port": 8883, "tls": True, "ca_file": "/data dir/ca.crt"}
+    words = shlex.split(credentials.mosquitto_pub("dev-1", password, broker))
+    assert words[words.index("-P") + 1] == password
+    assert words[words.index("--cafile") + 1] == "/data dir/ca.crt"
+    assert words[words.index("-m") + 1] == credentials.SAMPLE
+    anonymous = shlex.split(credentials.mosquitto_pub("dev-1", None, {**broker, "tls": False}))
+    assert "-P" not in anonymous and "-u" not in anonymous and "--cafile" not in anonymous

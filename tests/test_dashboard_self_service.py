@@ -162,7 +162,8 @@ async def test_sign_up_add_a_device_publish_with_its_credentials_and_see_the_dat
     await screenshot(page, "new-device-data")
 
     # Rotate: a new password; the old one is refused at once, the new one works.
-    await page.goto(f"{api.url}/devices/{device_id}/credentials")
+    await page.click("#device-credentials")
+    await page.wait_for_selector("#rotate-ask")
     await accept_next_dialog(page)
     await page.click("#rotate-ask")
     await page.wait_for_selector("#cred-password", timeout=15_000)

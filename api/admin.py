@@ -41,12 +41,34 @@ async def ensure_admin(settings: ApiSettings) -> tuple[str, str | None]:
     return settings.admin_email, password if generated else None
 
 
+async def ensure_user(settings: ApiSettings, email: str, kept_as: str) -> str:
+    """A plain (non-admin) account for the demo, created if missing, with a password generated
+    once and kept in the data dir as `kept_as` (set again at every start); the password."""
+    password = _kept(Path(settings.data_dir) / kept_as)
+    engine = create_engine(settings.resolved_database_url(), pool_size=1)
+    try:
+        async with session_maker(engine)() as session:
+            manager = UserManager(UserDatabase(session, User))
+            try:
+                await manager.create(UserCreate(email=email, password=password), safe=True)
+            except UserAlreadyExists:
+                user = await manager.get_by_email(email)
+                await manager.update(UserUpdate(password=password, is_active=True), user)
+    finally:
+        await engine.dispose()
+    return password
+
+
 def _password(settings: ApiSettings) -> tuple[str, bool]:
     if settings.admin_password:
         return settings.admin_password, False
-    kept = Path(settings.data_dir) / "admin-password"
+    return _kept(Path(settings.data_dir) / "admin-password"), True
+
+
+def _kept(kept: Path) -> str:
+    """A password generated on first use and kept (mode 600)."""
     if not kept.exists():
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.touch(mode=0o600)
         kept.write_text(secrets.token_urlsafe(12))
-    return kept.read_text().strip(), True
+    return kept.read_text().strip()

@@ -23,9 +23,11 @@ from api.logins import LoginPolicy, password_hashers
 from api.metrics import RequestMetrics
 from api.publisher import Publisher
 from api.routes import (
+    accounts,
     alert_rules,
     alerts,
     audit,
+    broker,
     commands,
     dead_letters,
     device_credentials,
@@ -212,6 +214,8 @@ def api_router() -> APIRouter:
         (portfolios, "portfolios"),
         (dead_letters, "admin"),
         (audit, "admin"),
+        (accounts, "admin"),
+        (broker, "devices"),
     ):
         router.include_router(module.router, tags=[tag])
     return router

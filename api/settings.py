@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from tickwire.settings import CommonSettings
+from tickwire.settings import CommonSettings, MqttAddress
 
 #: Values a copied `.env.example` or a tutorial would leave behind.
 PLACEHOLDER_SECRETS = frozenset(
@@ -83,6 +83,13 @@ class ApiSettings(CommonSettings):
     mqtt_admin_url: str | None = Field(default=None, repr=False)
     """`mqtt://admin:…@host:port` of the broker's dynamic-security admin: device credentials
     are issued and topic ACLs kept (docs/broker.md). Unset → no credential management."""
+    device_mqtt_url: str | None = None
+    """`mqtt(s)://host:port` devices connect to, shown with their credentials (the dashboard's
+    ready `mosquitto_pub` line, `GET /api/broker`); unset → the API's own broker address,
+    without its login. Never holds credentials (refused at start)."""
+    device_ca_file: Path | None = None
+    """The CA devices verify an `mqtts://` device URL with (its path, as shown to them);
+    unset → `TICKWIRE_MQTT_CA_FILE`."""
     dead_letter_replay_wait_s: float = Field(default=10.0, ge=0, le=60)
     """A dead letter's replay answers `pending` (202) when the ingester has not done it by then."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
@@ -107,6 +114,27 @@ class ApiSettings(CommonSettings):
                 f"{MIN_SECRET_LENGTH} characters: set a long random value"
             )
         return value
+
+    @field_validator("device_ca_file", mode="before")
+    @classmethod
+    def _no_ca_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("device_mqtt_url", mode="before")
+    @classmethod
+    def _device_url(cls, value: object) -> object:
+        """Empty is unset; else an MQTT address without a login (it is shown to every user)."""
+        if value == "" or value is None:
+            return None
+        address = MqttAddress(str(value))
+        if address.username is not None or address.password is not None:
+            raise ValueError("TICKWIRE_DEVICE_MQTT_URL must not carry a login")
+        return value
+
+    def device_broker(self) -> MqttAddress:
+        """Where devices connect (`device_mqtt_url`, else the API's broker), and their CA."""
+        address = MqttAddress(self.device_mqtt_url or self.resolved_mqtt_url())
+        return MqttAddress(repr(address), self.device_ca_file or self.mqtt_ca_file)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -34,7 +34,7 @@ from fastapi_users.authentication import (
     CookieTransport,
 )
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
-from pydantic import EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,7 +58,9 @@ class UserRead(user_schemas.BaseUser[uuid.UUID]):
 
 
 class UserCreate(user_schemas.BaseUserCreate):
-    pass
+    """Unknown fields are a 422, as in every body of the API (a typo is not silently dropped)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _absent() -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import threading
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def attach(server: FastAPI, api_base_url: str) -> dash.Dash:
         update_title=None,  # type: ignore[arg-type]  # documented: no "Updating…" title
         suppress_callback_exceptions=True,
     )
+    _order_pages()
     app.index_string = browser.index(app.index_string)
     app.layout = frame.layout
     frame.register(app)
@@ -67,6 +69,24 @@ def content_security_policy(app: dash.Dash) -> str:
     directives = {name: list(sources) for name, sources in CSP.items()}
     directives["script-src"] += list(app.csp_hashes())
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+def _order_pages() -> None:
+    """Dash Pages takes the first registered page whose path or template matches, in the order
+    the pages folder was listed, and a template's `<var>` matches slashes too: `/devices/new`
+    or `/devices/x/credentials` could open the device page. Exact paths first, then templates
+    with more fixed characters first."""
+    registry = dash.page_registry
+
+    def rank(module: str) -> tuple[int, int]:
+        template = registry[module].get("path_template")
+        if not template:
+            return 0, 0
+        return 1, -len(re.sub(r"<[^>]*>", "", template))
+
+    ordered = sorted(registry, key=rank)
+    pages = [(module, registry.pop(module)) for module in ordered]
+    registry.update(pages)
 
 
 def _register_page_routing(app: dash.Dash) -> None:

@@ -22,6 +22,7 @@ ELEMENT_ID = "tickwire-config"
 def config() -> dict[str, Any]:
     return {
         "home": frame.HOME,
+        "welcome": frame.WELCOME,
         "ranges": [value for value, _ in frame.RANGES],
         "defaultRange": frame.DEFAULT_RANGE,
         "frameParams": list(frame.FRAME_PARAMS),

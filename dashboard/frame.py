@@ -47,6 +47,8 @@ SPANS = {
 """How far back each relative range goes."""
 HOME = "/markets"
 """Where the logo, `/` and a login without a `next` lead."""
+WELCOME = "/welcome"
+"""Where a new account lands after signing up."""
 FRAME_PARAMS = ("range", "from", "to", "live")
 """The query parameters that are the frame's (a link to another page keeps them)."""
 _TIME_HINT = "YYYY-MM-DD HH:MM (local)"
@@ -122,11 +124,12 @@ async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
     if user is None:
         target = quote(path + (search or ""), safe="")
         return None, [], "", f"/login?next={target}", {"display": "none"}
+    links = navigation(bool(user.get("is_superuser")))
+    # The longest link the address starts with is the active one (/admin/users: not /admin).
+    active = max((href for _, href in links if path.startswith(href)), key=len, default=None)
     nav = [
-        dcc.Link(
-            name, href=href, className="tw-link" + (" active" if path.startswith(href) else "")
-        )
-        for name, href in navigation(bool(user.get("is_superuser")))
+        dcc.Link(name, href=href, className="tw-link" + (" active" if href == active else ""))
+        for name, href in links
     ]
     return user, nav, user.get("email", ""), dash.no_update, {}
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from devstack import demo
 from devstack.broker import Accounts, Mosquitto, embedded_broker
 from devstack.embedded_pg import EmbeddedPostgres, embedded_server
 from devstack.supervisor import Service, Unit, Watched, supervise
@@ -94,6 +95,7 @@ async def up(settings: StackSettings) -> int:
             upgrade, database_url, settings.db_backend, settings.policies()
         )
         login = await _ensure_admin(settings, database_url)
+        analyst = await demo.ensure_analyst(database_url, settings.data_dir)
         env = {
             **os.environ,
             "TICKWIRE_DATABASE_URL": database_url,
@@ -109,12 +111,25 @@ async def up(settings: StackSettings) -> int:
         if settings.simulator:
             # Status 0: it ran the duration or message count it was given (TICKWIRE_SIM_*).
             services.append(Service("simulator", envs["simulator"], restart="on-failure"))
-        for service in services:
-            await service.start()
-        _banner(settings, backend, (broker_kind, mqtt_url, tls), [s.name for s in services], login)
+        await _start(services, login.api_url, stop)
+        children = [s.name for s in services]
+        _banner(settings, backend, (broker_kind, mqtt_url, tls), children, login, analyst)
+        if settings.simulator and login.password:
+            demo.hand_devices_later(login.api_url, (login.email, login.password), analyst, stop)
         await supervise([*units, *services], services, stop)
     log.info("stopped; data kept in %s", settings.data_dir)
     return 0
+
+
+async def _start(services: list[Service], api_url: str, stop: asyncio.Event) -> None:
+    """The ingester and the API, then (once the API answers: its first requests would fail)
+    the simulator."""
+    for service in services[:2]:
+        await service.start()
+    if not await demo.answering(f"{api_url}/health", stop):
+        log.warning("the API does not answer %s/health yet; starting the rest anyway", api_url)
+    for service in services[2:]:
+        await service.start()
 
 
 def _database_unit(database: EmbeddedPostgres) -> Unit:
@@ -153,6 +168,9 @@ async def child_environments(
             "TICKWIRE_MQTT_URL": tls[0],  # each device logs in as itself
             "TICKWIRE_MQTT_CA_FILE": str(tls[1]),
         }
+        # What the dashboard tells a user's devices (docs/broker.md, GET /api/broker).
+        device = {"TICKWIRE_DEVICE_MQTT_URL": tls[0], "TICKWIRE_DEVICE_CA_FILE": str(tls[1])}
+        envs["api"] = {**envs["api"], **device}
     return envs
 
 
@@ -217,6 +235,7 @@ def _banner(
     broker: tuple[str, str, tuple[str, Path] | None],
     children: list[str],
     login: Login,
+    analyst: demo.Analyst | None = None,
 ) -> None:
     """What runs where; `broker` is (kind, URL, the TLS listener's URL and CA file or None)."""
     kind, mqtt_url, tls = broker
@@ -230,6 +249,7 @@ def _banner(
         + ("" if settings.database_url else f" (embedded, {settings.embedded_pg_dir})"),
         f"  services          {', '.join(children)}",
         f"  admin login       {login!s}",
+        *([f"  analyst login     {analyst!s}"] if analyst else []),
         f"  data directory    {settings.data_dir}",
         "  Ctrl-C stops everything; the data stays for the next `make up`.",
     ]

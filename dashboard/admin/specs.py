@@ -59,7 +59,7 @@ DEVICES: Final = Entity(
         Field("kind", "Kind", hint="sensor, feed, gateway…"),
         Field("tickers", "Tickers", "list", hint="AAPL, MSFT"),
         Field("offline_timeout_s", "Offline after (s)", "number", hint="10"),
-        Field("owner_id", "Owner id", hint="user id; default: you"),
+        Field("owner_id", "Owner id", hint="user id (Users page); default: you"),
     ),
 )
 
@@ -176,7 +176,7 @@ def cell(entity: Entity, item: dict[str, Any], column: str) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if column == "owner_id":
-        return str(value)[:8] if value else "—"
+        return str(item.get("owner_email") or (str(value)[:8] if value else "—"))
     if isinstance(value, float):
         return f"{value:g}"
     return "" if value is None else str(value)

@@ -12,6 +12,17 @@
   const RANGES = shared.config.ranges;
   const DEFAULT_RANGE = shared.config.defaultRange;
 
+  // What a refused sign-up tells the user (the API's stable codes, docs/api.md).
+  async function signupError(response) {
+    if (response.status === 429) return "Too many sign-ups from this address: try again later.";
+    let error = {};
+    try { error = (await response.json()).error || {}; } catch (_) { /* not JSON */ }
+    if (error.code === "register_user_already_exists") return "This email has an account already: log in.";
+    if (error.code === "register_invalid_password") return error.message || "Choose a longer password.";
+    if (response.status === 422) return "Enter a valid email address.";
+    return `Sign-up failed (HTTP ${response.status}).`;
+  }
+
   const live = {
     source: null,
     key: null,
@@ -208,6 +219,9 @@
       },
 
       async login(clicks, submits, email, password, search) {
+        // Dash fires this when the page's layout is inserted (prevent_initial_call does not
+        // hold for a page's components): nothing was submitted yet, so nothing to say.
+        if (!clicks && !submits) return [shared.noUpdate(), shared.noUpdate()];
         if (!email || !password) return ["Enter your email and password.", shared.noUpdate()];
         const body = new URLSearchParams({ username: email, password: password });
         const response = await fetch("/auth/cookie/login", { method: "POST", body: body, credentials: "same-origin" });
@@ -220,6 +234,24 @@
         }
         const next = new URLSearchParams(search || "").get("next");
         return ["", next && next.startsWith("/") && !next.startsWith("//") ? next : shared.config.home];
+      },
+
+      // Sign up (`POST /auth/register`), log in with the cookie, then the welcome page.
+      async signup(clicks, submits, email, password, again) {
+        if (!clicks && !submits) return [shared.noUpdate(), shared.noUpdate()];
+        if (!email || !password) return ["Enter your email and a password.", shared.noUpdate()];
+        if (password !== again) return ["The two passwords differ.", shared.noUpdate()];
+        const response = await fetch("/auth/register", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ email: email, password: password }),
+          credentials: "same-origin",
+        });
+        if (response.status !== 201) return [await signupError(response), shared.noUpdate()];
+        const body = new URLSearchParams({ username: email, password: password });
+        const login = await fetch("/auth/cookie/login", { method: "POST", body: body, credentials: "same-origin" });
+        if (login.status >= 300) return ["Signed up, but the login failed: log in.", "/login"];
+        return ["", shared.config.welcome];
       },
     },
   });

@@ -66,7 +66,21 @@ async def load(_changed: int) -> tuple[Any, Any]:
         return html.Div(
             f"Could not load {entity.title.lower()}: {failed.message}", className="tw-error"
         ), []
-    return admin_view.table(entity, page["items"]), page["items"]
+    items = page["items"]
+    if entity is admin_specs.DEVICES:
+        await _owners_by_email(items)
+    return admin_view.table(entity, items), items
+
+
+async def _owners_by_email(devices: list[dict[str, Any]]) -> None:
+    """Each device's `owner_email` (shown for its owner id), from the accounts list."""
+    try:
+        users = (await client.get("/api/admin/users", limit=1000))["items"]
+    except client.ApiFailed:
+        return  # ids then
+    emails = {user["id"]: user["email"] for user in users}
+    for device in devices:
+        device["owner_email"] = emails.get(device.get("owner_id"))
 
 
 @callback(

@@ -5,6 +5,7 @@ export links for each chart's range. Live points come in the browser (assets/dev
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import dash
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
@@ -100,6 +101,12 @@ def _head(device: dict[str, Any]) -> list[Any]:
             f"last seen {devices_panels.when(device['last_seen']) or 'never'}",
             id="device-seen",
             className="devices-seen",
+        ),
+        dcc.Link(
+            "MQTT credentials",
+            href=f"/devices/{quote(device['device_id'], safe='')}/credentials",
+            className="tw-link",
+            id="device-credentials",
         ),
     ]
 

@@ -33,7 +33,11 @@ layout = html.Div(
         dcc.Store(id="devices-changed", data=0),
         html.Div(
             className="devices-title",
-            children=[html.H2("Devices"), html.Span(id="devices-count", className="tw-quiet")],
+            children=[
+                html.H2("Devices"),
+                html.Span(id="devices-count", className="tw-quiet"),
+                dcc.Link("+ Add a device", href="/devices/new", className="tw-button"),
+            ],
         ),
         dcc.Loading(html.Div(id="devices-grid"), type="dot", delay_show=300),
     ],

@@ -22,6 +22,10 @@ layout = html.Div(
         ),
         html.Button("Log in", id="login-submit", className="tw-button primary", n_clicks=0),
         html.Div(id="login-error", className="tw-error"),
+        html.P(
+            ["No account yet? ", dcc.Link("Sign up", href="/signup", id="login-signup")],
+            className="tw-quiet",
+        ),
     ],
 )
 

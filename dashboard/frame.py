@@ -80,31 +80,8 @@ def _bar() -> list[Any]:
         html.Div(
             className="tw-controls",
             children=[
-                dcc.Dropdown(
-                    id="range",
-                    options=[{"label": label, "value": value} for value, label in RANGES],
-                    value=DEFAULT_RANGE,
-                    clearable=False,
-                    searchable=False,
-                    className="tw-range",
-                ),
-                html.Div(
-                    id="custom-range",
-                    className="tw-custom",
-                    style={"display": "none"},
-                    children=[
-                        dcc.Input(id="range-from", placeholder=_TIME_HINT, debounce=True),
-                        html.Span("→"),
-                        dcc.Input(id="range-to", placeholder=_TIME_HINT, debounce=True),
-                    ],
-                ),
-                dcc.Checklist(
-                    id="live",
-                    options=[{"label": " Live", "value": "on"}],
-                    value=["on"],
-                    className="tw-live",
-                ),
-                html.Button("⟳", id="refresh", title="Refresh", className="tw-button"),
+                # Hidden on pages the time range does nothing for (`untimed=True`: admin…).
+                html.Div(id="time-controls", className="tw-time", children=_time_controls()),
                 html.Span(id="stream-status", className="tw-stream", title="live stream"),
                 html.Span(id="user", className="tw-user"),
                 html.Button("Log out", id="logout", className="tw-button tw-quiet"),
@@ -113,22 +90,54 @@ def _bar() -> list[Any]:
     ]
 
 
+def _time_controls() -> list[Any]:
+    return [
+        dcc.Dropdown(
+            id="range",
+            options=[{"label": label, "value": value} for value, label in RANGES],
+            value=DEFAULT_RANGE,
+            clearable=False,
+            searchable=False,
+            className="tw-range",
+        ),
+        html.Div(
+            id="custom-range",
+            className="tw-custom",
+            style={"display": "none"},
+            children=[
+                dcc.Input(id="range-from", placeholder=_TIME_HINT, debounce=True),
+                html.Span("→"),
+                dcc.Input(id="range-to", placeholder=_TIME_HINT, debounce=True),
+            ],
+        ),
+        dcc.Checklist(
+            id="live",
+            options=[{"label": " Live", "value": "on"}],
+            value=["on"],
+            className="tw-live",
+        ),
+        html.Button("⟳", id="refresh", title="Refresh", className="tw-button"),
+    ]
+
+
 async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
     """Every page requires a login: without one, go to /login (and come back after)."""
     path = pathname or "/"
-    if any(page.get("public") and page["path"] == path for page in dash.page_registry.values()):
-        return None, [], "", dash.no_update, {"display": "none"}
+    page: dict[str, Any] = next((p for p in dash.page_registry.values() if p["path"] == path), {})
+    if page.get("public"):
+        return None, [], "", dash.no_update, {"display": "none"}, dash.no_update
     user = await client.me()
     if user is None:
         target = quote(path + (search or ""), safe="")
-        return None, [], "", f"/login?next={target}", {"display": "none"}
+        return None, [], "", f"/login?next={target}", {"display": "none"}, dash.no_update
     nav = [
         dcc.Link(
             name, href=href, className="tw-link" + (" active" if path.startswith(href) else "")
         )
         for name, href in navigation(bool(user.get("is_superuser")))
     ]
-    return user, nav, user.get("email", ""), dash.no_update, {}
+    timed = {"display": "none"} if page.get("untimed") else {}
+    return user, nav, user.get("email", ""), dash.no_update, {}, timed
 
 
 def navigation(admin: bool) -> list[tuple[str, str]]:
@@ -195,6 +204,7 @@ def register(app: dash.Dash) -> None:
         Output("user", "children"),
         Output("redirect", "data"),
         Output("bar", "style"),
+        Output("time-controls", "style"),
         Input("url", "pathname"),
         State("url", "search"),
     )(who)

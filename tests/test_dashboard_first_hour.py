@@ -3,6 +3,7 @@ test drives what a user ran into and fails on the defect it names."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ from playwright.async_api import Browser, Page
 
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot, watch_csp
+from tests.support import unique
 
 WIDE = {"width": 1600, "height": 1000}
 
@@ -59,3 +61,85 @@ async def device_with(api: Api, db: Any, device_id: str, rows: list[tuple[Any, .
 
 async def opened(browser: Browser, api: Api, path: str) -> Page:
     return await wide(await logged_in(browser, api, api.admin, path))
+
+
+async def test_a_device_page_logs_no_errors_and_uses_the_width(
+    api: Api, db: Any, browser: Browser
+) -> None:
+    """Defects 5 and 10: no `ReferenceError … device-dot` on the console; the charts share the
+    whole width; command times on one line; the resolution jargon in a tooltip."""
+    device = unique("wide")
+    now = datetime.now(UTC)
+    rows = [(now - timedelta(seconds=10 * i), m, 20.0 + i % 7) for i in range(60) for m in "ab"]
+    await device_with(api, db, device, rows)
+    async with api.client(api.admin) as client:
+        sent = await client.post(f"/api/devices/{device}/commands", json={"command": "ping"})
+        assert sent.status_code in (200, 201, 202), sent.text
+    page = await opened(browser, api, f"/devices/{device}?range=1h")
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        await page.reload()
+        charts = page.locator("#device-charts .js-plotly-plot")
+        await charts.nth(1).wait_for(timeout=15_000)
+        await page.wait_for_selector("#device-commands table.device-commands tbody tr")
+        await page.wait_for_timeout(1000)
+        await screenshot(page, "first-hour-10-device-page")
+        assert not [e for e in errors if "nonexistent object" in e or "device-dot" in e], errors
+        # Two charts, each half of the row: no empty third column.
+        grid = await page.locator("#device-charts").bounding_box()
+        boxes = [await charts.nth(i).bounding_box() for i in range(2)]
+        assert grid and all(boxes)
+        used = sum(b["width"] for b in boxes if b) / grid["width"]
+        assert used > 0.9, (used, grid, boxes)
+        # A command's time is one line.
+        cell = page.locator("#device-commands td.tw-when").first
+        box = await cell.bounding_box()
+        assert box and box["height"] < 40, box  # one line: 29 px; two: 47
+        # No jargon in the chart titles: it is the tooltip.
+        title = await page.inner_text("#device-charts h3 >> nth=0")
+        assert "points" not in title and "px" not in title, title
+        tip = await page.get_attribute("#device-charts h3 .device-res >> nth=0", "title")
+        assert tip and "points for" in tip, tip
+    finally:
+        await page.context.close()
+
+
+async def test_a_missing_device_is_one_message_and_admin_has_no_time_picker(
+    api: Api, browser: Browser
+) -> None:
+    """Defect 8: a missing or forbidden device page said "no device" four times beside an
+    active Send form; the admin page showed a time picker and Live toggle doing nothing."""
+    owner = await api.register("owner")
+    theirs = unique("theirs")
+    async with api.client(owner) as client:
+        created = await client.post("/api/devices", json={"device_id": theirs})
+        assert created.status_code == 201, created.text
+    other = await api.register("other")
+    page = await wide(await logged_in(browser, api, other, f"/devices/{theirs}"))
+    try:
+        for missing in (theirs, unique("nope")):
+            await page.goto(f"{api.url}/devices/{missing}")
+            await page.wait_for_selector("#device-missing .tw-error", timeout=15_000)
+            await page.wait_for_timeout(500)
+            assert missing in await page.inner_text("#device-missing")
+            assert not await page.is_visible("#device-cmd-send")
+            assert not await page.is_visible("#device-stats")
+            assert await page.locator(".tw-error:visible").count() == 1
+        await screenshot(page, "first-hour-8-missing-device")
+        assert await page.is_visible("#range")  # a page with a time range shows the picker
+    finally:
+        await page.context.close()
+    admin = await opened(browser, api, "/admin")
+    try:
+        await admin.wait_for_selector("#admin-body .tw-panel", timeout=15_000)
+        await admin.wait_for_function(
+            "() => getComputedStyle(document.getElementById('time-controls')).display === 'none'",
+            timeout=10_000,
+        )
+        assert not await admin.is_visible("#range")
+        assert not await admin.is_visible("#live")
+        await screenshot(admin, "first-hour-8-admin")
+    finally:
+        await admin.context.close()

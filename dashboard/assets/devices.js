@@ -199,14 +199,11 @@
       return [dot, seen, alerts];
     },
 
-    // The width a chart's plot will get (the page's grid of 420 px+ panels, minus the
-    // panel's padding and the figure's margins), so the first fetch asks for that many points.
+    // The width of the page the charts share (dashboard/devices/panels.py `plot_width` splits
+    // it into columns), so the first fetch asks for about as many points as a plot is wide.
     plotWidth(_deviceId) {
       const main = document.querySelector(".tw-main");
-      const W = (main ? main.clientWidth : window.innerWidth) - 32;
-      const cols = Math.max(1, Math.floor((W + 12) / (420 + 12)));
-      const panel = (W - 12 * (cols - 1)) / cols;
-      return Math.max(50, Math.round(panel - 26 - 64));
+      return (main ? main.clientWidth : window.innerWidth) - 32;
     },
 
     ago: ago,

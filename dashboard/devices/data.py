@@ -31,6 +31,16 @@ async def telemetry(
     return answer
 
 
+async def device(device_id: str) -> tuple[dict[str, Any], int]:
+    """The device and how many metrics it has (one chart each)."""
+    found, latest = await asyncio.gather(
+        client.get(f"/api/devices/{device_id}"),
+        client.get("/api/devices/latest", device_id=device_id),
+    )
+    items = latest["items"]
+    return found, len(items[0]["values"]) if items else 0
+
+
 def _last(points: list[dict[str, Any]]) -> float | None:
     if not points:
         return None

@@ -11,6 +11,20 @@ from dash import dcc, html
 from dashboard import frame, theme
 from dashboard.devices import data as devices_data
 
+#: The charts' grid: panels at least this wide (px), this far apart; the panel's padding and
+#: the figure's margins around each plot (assets/devices.css, theme.figure).
+PANEL_MIN, GAP, AROUND_PLOT = 420, 12, 26 + 64
+
+
+def plot_width(page: int | None, charts: int) -> int | None:
+    """How wide each plot will be on a page `page` px wide with `charts` charts: the grid
+    fits as many 420 px+ columns as it can, but never more than there are charts."""
+    if not page:
+        return None
+    columns = max(1, min((page + GAP) // (PANEL_MIN + GAP), max(charts, 1)))
+    panel = (page - GAP * (columns - 1)) / columns
+    return max(50, round(panel - AROUND_PLOT))
+
 
 def figure(series: dict[str, Any], revision: str, index: int) -> go.Figure:
     """A metric's chart: the line (trace 0, extended live) and, for buckets, a min–max band."""
@@ -52,9 +66,11 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
             html.H3(
                 [
                     metric,
+                    # How the API answered (resolution, points per pixel): a tooltip, not a title.
                     html.Span(
-                        devices_data.label(answer, width),
+                        "ⓘ",
                         id={"type": "device-res", **key},
+                        title=devices_data.label(answer, width),
                         className="device-res",
                     ),
                 ]
@@ -129,7 +145,7 @@ def alerts(items: list[dict[str, Any]]) -> Any:
                 html.Td(a["kind"]),
                 html.Td(a["severity"], className=f"sev-{a['severity'].lower()}"),
                 html.Td(a["state"]),
-                html.Td(when(a["raised_at"])),
+                html.Td(when(a["raised_at"]), className="tw-when"),
                 html.Td(a["message"]),
             ]
         )
@@ -148,8 +164,8 @@ def commands(items: list[dict[str, Any]]) -> Any:
                 html.Td(c["command"]),
                 html.Td(", ".join(f"{k}={v}" for k, v in c["args"].items())),
                 html.Td(c["status"], className=f"status-{c['status']} device-cmd-status"),
-                html.Td(when(c["created_at"])),
-                html.Td(when(c["acked_at"])),
+                html.Td(when(c["created_at"]), className="tw-when"),
+                html.Td(when(c["acked_at"]), className="tw-when"),
                 html.Td(c["detail"] or ""),
             ]
         )

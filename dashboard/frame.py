@@ -126,7 +126,11 @@ async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
     page: dict[str, Any] = next((p for p in dash.page_registry.values() if p["path"] == path), {})
     if page.get("public"):
         return None, [], "", dash.no_update, {"display": "none"}, dash.no_update
-    user = await client.me()
+    try:
+        user = await client.me()
+    except client.ApiFailed as failed:
+        note = html.Span(f"⚠ {failed.message}", className="tw-error", title="retrying on reload")
+        return None, [], note, dash.no_update, {}, dash.no_update
     if user is None:
         target = quote(path + (search or ""), safe="")
         return None, [], "", f"/login?next={target}", {"display": "none"}, dash.no_update

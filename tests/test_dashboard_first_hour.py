@@ -3,13 +3,18 @@ test drives what a user ran into and fails on the defect it names."""
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Browser, Page
 
-from tests.api_support import Api
+from devstack.broker import Mosquitto
+from tests.api_support import Api, running_api
 from tests.browser_support import logged_in, screenshot, watch_csp
 from tests.support import unique
 
@@ -143,3 +148,46 @@ async def test_a_missing_device_is_one_message_and_admin_has_no_time_picker(
         await screenshot(admin, "first-hour-8-admin")
     finally:
         await admin.context.close()
+
+
+async def test_a_500_is_logged_and_a_stalled_token_check_is_bounded(
+    database_url: str,
+    db: Any,
+    broker: Mosquitto,
+    tmp_path: Path,
+    browser: Browser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Defect 6: a frame callback answered 500 and nothing was logged; its cause, the token's
+    revocation lookup, waited for the history timeout (30 s) instead of the login's (2 s)."""
+    async with running_api(
+        database_url, broker.url, tmp_path / "api", db_timeout_s=1.0, db_query_timeout_s=8.0
+    ) as api:
+        # A callback that fails inside Dash (no such callback): 500, and logged with its traceback.
+        async with httpx.AsyncClient(base_url=api.url) as http:
+            body = {"output": "nope.children", "outputs": {"id": "nope", "property": "children"},
+                    "inputs": [], "changedPropIds": []}  # fmt: skip
+            with caplog.at_level(logging.ERROR, logger="api"):
+                failed = await http.post("/_dash-update-component", json=body)
+        assert failed.status_code == 500, failed.text
+        logged = [r for r in caplog.records if "/_dash-update-component" in r.getMessage()]
+        assert logged and logged[0].exc_info is not None, caplog.records
+        page = await wide(await logged_in(browser, api, api.admin, "/devices?range=30d"))
+        try:
+            async with api.client(api.admin) as client, db.transaction():
+                await db.execute("LOCK TABLE revoked_tokens IN ACCESS EXCLUSIVE MODE")
+                started = time.monotonic()
+                me = await client.get("/users/me")
+                elapsed = time.monotonic() - started
+                assert me.status_code == 503, me.text
+                assert me.json()["error"]["code"] == "database_unavailable"
+                assert elapsed < 4, elapsed  # the login's bound (1 s here), not the 8 s one
+                # The page says the API is not answering; it neither hangs nor logs the user out.
+                await page.goto(f"{api.url}/devices?range=30d")
+                await page.wait_for_selector("#user .tw-error", timeout=10_000)
+                assert "/login" not in page.url
+                await screenshot(page, "first-hour-6-database-stalled")
+            await page.reload()
+            await page.wait_for_selector(f"#user >> text={api.admin.email}", timeout=15_000)
+        finally:
+            await page.context.close()

@@ -437,7 +437,7 @@ async def test_fleet_status_dots_follow_the_stream(
         # No reload: device_status and telemetry events move the card.
         await page.wait_for_selector(f"[id='{dash_id(type='devices-dot', device=device)}'].ONLINE")
         values = page.locator(f"[id='{dash_id(type='devices-values', device=device)}']")
-        assert await values.inner_text() == "temperature 21.50"
+        assert await values.inner_text() == "temperature 21.50 °C"
         assert await page.inner_text("#devices-count") == "1 of 1 online"
         offline = f"[id='{dash_id(type='devices-dot', device=device)}'].OFFLINE"
         await page.wait_for_selector(offline, timeout=20_000)

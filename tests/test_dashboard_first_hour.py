@@ -3,6 +3,7 @@ test drives what a user ran into and fails on the defect it names."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,9 +15,11 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from devstack.broker import Mosquitto
+from tests.alerts_support import reading
 from tests.api_support import Api, running_api
 from tests.browser_support import logged_in, screenshot, watch_csp
-from tests.support import unique
+from tests.support import publish, unique, wait_until
+from tests.test_dashboard_devices import HISTORY, LATEST, dash_id, requests_by_route
 
 WIDE = {"width": 1600, "height": 1000}
 
@@ -191,3 +194,106 @@ async def test_a_500_is_logged_and_a_stalled_token_check_is_bounded(
             await page.wait_for_selector(f"#user >> text={api.admin.email}", timeout=15_000)
         finally:
             await page.context.close()
+
+
+FLEET_VIEW = """() => Array.from(document.querySelectorAll(".devices-card"))
+  .filter((c) => c.style.display !== "none")
+  .sort((a, b) => Number(a.style.order) - Number(b.style.order))
+  .map((c) => c.querySelector(".devices-id").textContent)"""
+SPARK_PARTS = """(img) => {
+  const svg = decodeURIComponent(img.getAttribute("src") || "");
+  return (svg.match(/<polyline/g) || []).length + (svg.match(/<circle/g) || []).length;
+}"""
+
+
+async def test_the_fleet_grid_searches_filters_sorts_and_labels_its_sparklines(
+    api: Api, broker: Mosquitto, ingester: Any, browser: Browser
+) -> None:
+    """Defect 9: no search, sort or status filter; the sparkline's metric unlabelled, without
+    units, drawn across outages; one history call per card for the first paint."""
+    ids = await two_of_four_online(api, broker)
+    before = await requests_by_route(api)
+    page = await opened(browser, api, "/devices?range=5m")
+    try:
+        await page.wait_for_function(f"() => ({FLEET_VIEW})().length === 4", timeout=15_000)
+        await page.wait_for_timeout(1000)
+        after = await requests_by_route(api)
+        assert after[LATEST] - before[LATEST] == 1, (before, after)  # one call, every card
+        assert after[HISTORY] == before[HISTORY]
+        assert await page.evaluate(FLEET_VIEW) == sorted(ids)
+        await page.fill("#devices-search", "PUMP")
+        await page.wait_for_function(f"() => ({FLEET_VIEW})().length === 2")
+        assert await page.evaluate(FLEET_VIEW) == ["pump-1", "pump-2"]
+        assert await page.inner_text("#devices-shown") == "2 of 4 shown"
+        await page.click("#devices-status")
+        await page.get_by_role("option", name="online").click()
+        await page.wait_for_function(f"() => ({FLEET_VIEW})().length === 1")
+        assert await page.evaluate(FLEET_VIEW) == ["pump-1"]
+        await page.fill("#devices-search", "")
+        await page.click("#devices-status")
+        await page.get_by_role("option", name="any status").click()
+        await page.click("#devices-sort")
+        await page.get_by_role("option", name="offline first").click()
+        await page.wait_for_function(f"() => ({FLEET_VIEW})()[0] === 'fan-2'")
+        assert await page.evaluate(FLEET_VIEW) == ["fan-2", "pump-2", "fan-1", "pump-1"]
+        await sparklines_are_labelled_and_gapped(page)
+        await screenshot(page, "first-hour-9-fleet")
+    finally:
+        await page.context.close()
+
+
+async def sparklines_are_labelled_and_gapped(page: Page) -> None:
+    # The sparkline says what it draws, with its unit; another metric is one choice away.
+    label = page.locator(f"[id='{dash_id(type='devices-spark-label', device='pump-1')}']")
+    assert (await label.inner_text()).startswith("humidity (%)")
+    await page.click("#devices-metric")
+    await page.get_by_role("option", name="temperature (°C)").click()
+    await page.wait_for_function(
+        "(id) => document.getElementById(id).textContent.startsWith('temperature (°C)')",
+        arg=dash_id(type="devices-spark-label", device="pump-1"),
+        timeout=10_000,
+    )
+    values = page.locator(f"[id='{dash_id(type='devices-values', device='pump-1')}']")
+    assert "temperature 21.50 °C" in await values.inner_text()
+    # Readings, an outage longer than the offline timeout (60 s), readings: two lines.
+    start = int(datetime(2030, 1, 1, tzinfo=UTC).timestamp())
+    burst = [
+        {"time": datetime.fromtimestamp(start + s, UTC).isoformat(),
+         "values": {"temperature": 20 + s % 3}}
+        for s in (*range(0, 10), *range(300, 310))
+    ]  # fmt: skip
+    await page.evaluate(
+        """([device, readings]) => { const live = window.tickwire.live;
+             live.pending.push({kind: "telemetry", id: 0,
+               data: {device_id: device, readings: readings}});
+             live.flush(); }""",
+        ["pump-1", burst],
+    )
+    spark = page.locator(f"[id='{dash_id(type='devices-spark', device='pump-1')}']")
+    await page.wait_for_function(
+        f"(id) => ({SPARK_PARTS})(document.getElementById(id)) >= 2",
+        arg=dash_id(type="devices-spark", device="pump-1"),
+        timeout=10_000,
+    )
+    # The newest reading (now), then 2030: three stretches, never one line across.
+    assert await spark.evaluate(SPARK_PARTS) == 3
+
+
+async def two_of_four_online(api: Api, broker: Mosquitto) -> list[str]:
+    """Four devices of the admin's, two of them ONLINE with a temperature and a humidity."""
+    ids = ["pump-1", "pump-2", "fan-1", "fan-2"]
+    async with api.client(api.admin) as client:
+        for device in ids:
+            body = {"device_id": device, "name": f"{device} hall", "offline_timeout_s": 60}
+            created = await client.post("/api/devices", json=body)
+            assert created.status_code == 201, created.text
+    live = [reading(d, temperature=21.5, humidity=40.0) for d in ("pump-1", "fan-1")]
+    await asyncio.to_thread(publish, broker.url, live)
+
+    async def online() -> bool:
+        async with api.client(api.admin) as client:
+            items = (await client.get("/api/devices")).json()["items"]
+        return sum(d["status"] == "ONLINE" for d in items) == 2  # type: ignore[no-any-return]
+
+    await wait_until("pump-1 and fan-1 ONLINE", online, timeout=15, interval=0.2)
+    return ids

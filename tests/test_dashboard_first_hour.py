@@ -297,3 +297,30 @@ async def two_of_four_online(api: Api, broker: Mosquitto) -> list[str]:
 
     await wait_until("pump-1 and fan-1 ONLINE", online, timeout=15, interval=0.2)
     return ids
+
+
+AXIS = """(id) => { const gd = document.getElementById(id).querySelector(".js-plotly-plot");
+  const ticks = Array.from(gd.querySelectorAll(".xtick text")).map((t) => t.textContent);
+  const [a, b] = gd._fullLayout.xaxis.range.map((v) => new Date(v.replace(" ", "T") + "Z"));
+  return {ticks: ticks, spanS: (b - a) / 1000, markers: gd.querySelectorAll(".point").length};
+}"""
+
+
+async def test_a_lone_point_is_a_marker_on_a_sensible_axis(
+    api: Api, db: Any, browser: Browser
+) -> None:
+    """Defect 4: one point in range drew an empty chart, its axis "13:59:59.999 … 14:00:00.0005"."""
+    device = unique("lone")
+    await device_with(api, db, device, [(datetime.now(UTC) - timedelta(minutes=10), "a", 21.5)])
+    page = await opened(browser, api, f"/devices/{device}?range=1h&live=0")
+    try:
+        chart = dash_id(type="device-chart", metric="a")
+        await page.wait_for_selector(f"[id='{chart}'] .js-plotly-plot", timeout=15_000)
+        await page.wait_for_timeout(500)
+        axis = await page.evaluate(AXIS, chart)
+        await screenshot(page, "first-hour-4-lone-point")
+        assert axis["markers"] == 1, axis
+        assert 50 * 60 < axis["spanS"] < 70 * 60, axis  # the hour asked for
+        assert not [t for t in axis["ticks"] if "." in t], axis  # no milliseconds
+    finally:
+        await page.context.close()

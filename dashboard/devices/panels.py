@@ -26,8 +26,11 @@ def plot_width(page: int | None, charts: int) -> int | None:
     return max(50, round(panel - AROUND_PLOT))
 
 
-def figure(series: dict[str, Any], revision: str, index: int) -> go.Figure:
-    """A metric's chart: the line (trace 0, extended live) and, for buckets, a min–max band."""
+def figure(
+    series: dict[str, Any], revision: str, index: int, span: tuple[str, str] | None = None
+) -> go.Figure:
+    """A metric's chart: the line (trace 0, extended live) and, for buckets, a min–max band.
+    A lone point is a marker on the range's axis (`span`, ISO), not a line on a 1 ms one."""
     fig = theme.figure(
         height=260,
         uirevision=revision,
@@ -35,9 +38,21 @@ def figure(series: dict[str, Any], revision: str, index: int) -> go.Figure:
         xaxis={"type": "date", "title": {"text": "UTC", "standoff": 4}},
     )
     color = theme.COLORS[index % len(theme.COLORS)]
+    lone = len(series["x"]) == 1
     fig.add_scatter(
-        x=series["x"], y=series["y"], mode="lines", name=series["metric"], line={"color": color}
+        x=series["x"],
+        y=series["y"],
+        mode="lines+markers" if lone else "lines",
+        marker={"size": 8},
+        name=series["metric"],
+        line={"color": color},
     )
+    if lone:
+        value = float(series["y"][0])
+        pad = max(abs(value) * 0.1, 1.0)
+        fig.update_yaxes(range=[value - pad, value + pad])
+        if span:
+            fig.update_xaxes(range=[frame.wall(span[0]), frame.wall(span[1])])
     if series["method"] == "bucket":
         points = series["points"]
         fig.add_scatter(x=series["x"], y=[p["max"] for p in points], mode="lines",
@@ -79,7 +94,7 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
             dcc.Loading(
                 dcc.Graph(
                     id={"type": "device-chart", **key},
-                    figure=figure(series, revision, index),
+                    figure=figure(series, revision, index, (answer["start"], answer["end"])),
                     config={"displaylogo": False, "responsive": True},
                 ),
                 type="dot",

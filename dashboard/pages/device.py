@@ -194,7 +194,7 @@ async def zoom(
     except client.ApiFailed as failed:
         return dash.no_update, html.Span(failed.message, className="tw-error"), dash.no_update
     series = answer["series"][0] if answer["series"] else _empty(metric)
-    figure = devices_panels.figure(series, revision or "", 0)
+    figure = devices_panels.figure(series, revision or "", 0, (answer["start"], answer["end"]))
     if not reset:
         figure.update_xaxes(range=[frame.wall(start), frame.wall(end)])
     return (

@@ -4,7 +4,9 @@ the user; and the stores pages share. Its state lives in the URL (`?range=1h&liv
 
 Shared stores, read by pages:
 - `timerange`: `{"range": "1h"|…|"custom", "start": ISO|None, "end": ISO|None, "live": bool,
-  "refresh": n}` — start/end are set for a custom range; otherwise pages take "last <range>".
+  "refresh": n, "tz": zone}` — start/end are set for a custom range; otherwise pages take
+  "last <range>". `tz` is the page's one time zone (IANA name): the browser's, or "UTC" with
+  `&tz=utc`; every time shown (charts, tables, the From/To inputs) is in it (`zone`, `wall`).
 - `live-events`: `{"seq": n, "events": [{"kind", "id", "data"}, …]}`, a batch of stream events
   pushed by `assets/tickwire.js` (one EventSource per page, opened from the page's
   `live_filter(page, tickers, devices)` store; an empty filter opens nothing). A page's
@@ -15,9 +17,10 @@ Shared stores, read by pages:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dash
 from dash import Input, Output, State, dcc, html
@@ -47,9 +50,9 @@ SPANS = {
 """How far back each relative range goes."""
 HOME = "/markets"
 """Where the logo, `/` and a login without a `next` lead."""
-FRAME_PARAMS = ("range", "from", "to", "live")
+FRAME_PARAMS = ("range", "from", "to", "live", "tz")
 """The query parameters that are the frame's (a link to another page keeps them)."""
-_TIME_HINT = "YYYY-MM-DD HH:MM (local)"
+_TIME_HINT = "YYYY-MM-DD HH:MM"
 
 
 def layout() -> html.Div:
@@ -117,6 +120,8 @@ def _time_controls() -> list[Any]:
             className="tw-live",
         ),
         html.Button("⟳", id="refresh", title="Refresh", className="tw-button"),
+        # The one time zone of every time on the page: the browser's, or UTC (`&tz=utc`).
+        html.Button(id="tz", className="tw-button tw-quiet tw-tz"),
     ]
 
 
@@ -172,16 +177,32 @@ def instant(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def wall(iso: str) -> str:
-    """An API time (ISO with a zone) → UTC wall clock (`YYYY-MM-DD HH:MM:SS.fff`), the way
-    the charts show time: plotly.js ignores zones."""
-    return instant(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+def zone(timerange: dict[str, Any] | None) -> tzinfo:
+    """The page's time zone (`timerange["tz"]`: the browser's, or UTC with `&tz=utc`); UTC
+    for a name this machine does not know."""
+    name = str((timerange or {}).get("tz") or "UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
-def from_wall(text: str) -> str:
-    """A plotly axis value (UTC wall clock) → ISO UTC for the API."""
-    instant = datetime.fromisoformat(text.strip().replace(" ", "T"))
-    return instant.replace(tzinfo=UTC).isoformat()
+def wall(iso: str, tz: tzinfo = UTC) -> str:
+    """An API time (ISO with a zone) → wall clock in `tz` (`YYYY-MM-DD HH:MM:SS.fff`), the way
+    the charts show time: plotly.js ignores zones, so the page's zone is applied here (and by
+    `tickwire_shared.wall` in the browser)."""
+    return instant(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def from_wall(text: str, tz: tzinfo = UTC) -> str:
+    """A plotly axis value (wall clock in `tz`) → ISO UTC for the API."""
+    local = datetime.fromisoformat(text.strip().replace(" ", "T"))
+    return local.replace(tzinfo=tz).astimezone(UTC).isoformat()
+
+
+def when(iso: str | None, tz: tzinfo = UTC) -> str:
+    """An API time for a table or a label, in the page's zone (stated once, in the bar)."""
+    return instant(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if iso else ""
 
 
 def live_filter(
@@ -222,12 +243,15 @@ def register(app: dash.Dash) -> None:
         Output("url", "search"),
         Output("timerange", "data"),
         Output("custom-range", "style"),
+        Output("tz", "children"),
+        Output("tz", "title"),
         Input("url", "search"),
         Input("range", "value"),
         Input("range-from", "value"),
         Input("range-to", "value"),
         Input("live", "value"),
         Input("refresh", "n_clicks"),
+        Input("tz", "n_clicks"),
         State("timerange", "data"),
     )
 

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -324,3 +326,69 @@ async def test_a_lone_point_is_a_marker_on_a_sensible_axis(
         assert not [t for t in axis["ticks"] if "." in t], axis  # no milliseconds
     finally:
         await page.context.close()
+
+
+LAST_X = """(id) => { const gd = document.getElementById(id).querySelector(".js-plotly-plot");
+  return gd.data[0].x[gd.data[0].x.length - 1]; }"""
+
+
+async def test_one_time_zone_for_the_page_the_browsers_or_utc(
+    api: Api, db: Any, browser: Browser
+) -> None:
+    """Defect 3: the From/To inputs were 18 px wide and in the browser's zone while the charts
+    were in UTC. Now every time is in one zone, stated in the bar: the browser's, or UTC."""
+    zone = ZoneInfo("America/New_York")
+    device = unique("zoned")
+    point = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    await device_with(
+        api, db, device, [(point - timedelta(minutes=1), "a", 1.0), (point, "a", 2.0)]
+    )
+    context = await browser.new_context(viewport=WIDE, timezone_id="America/New_York")  # type: ignore[arg-type]
+    page = await context.new_page()
+    watch_csp(page)
+    try:
+        await page.goto(f"{api.url}/login?next=/devices/{device}%3Frange%3D1h")
+        await page.fill("#login-email", api.admin.email)
+        await page.fill("#login-password", api.admin.password)
+        await page.click("#login-submit")
+        chart = dash_id(type="device-chart", metric="a")
+        await page.wait_for_selector(f"[id='{chart}'] .js-plotly-plot", timeout=15_000)
+        assert "America/New_York" in await page.inner_text("#tz")
+        wall = point.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        assert (await page.evaluate(LAST_X, chart)).startswith(wall)
+        # The custom range: readable inputs, in the same zone as the chart.
+        await page.click(".tw-range")
+        await page.click("text=Custom range")
+        await page.wait_for_url("**from=*")
+        start = datetime.fromisoformat(parse_qs(urlsplit(page.url).query)["from"][0])
+        box = await page.locator("#range-from").bounding_box()
+        assert box and box["width"] >= 140, box
+        shown = await page.input_value("#range-from")
+        assert shown == start.astimezone(zone).strftime("%Y-%m-%d %H:%M"), shown
+        typed = (point - timedelta(minutes=5)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        await page.fill("#range-from", typed)
+        await page.press("#range-from", "Enter")
+        await page.wait_for_function(
+            "(t) => new URLSearchParams(location.search).get('from') === t",
+            arg=(point - timedelta(minutes=5)).replace(second=0).isoformat().replace("+00:00", "Z")
+            .replace("Z", ".000Z"),
+        )  # fmt: skip
+        await screenshot(page, "first-hour-3-browser-zone")
+        # UTC is one click away, and then everything is UTC.
+        await page.click("#tz")
+        await page.wait_for_url("**tz=utc*")
+        await page.wait_for_function(
+            "([id, t]) => document.getElementById(id).querySelector('.js-plotly-plot')"
+            ".data[0].x.slice(-1)[0].startsWith(t)",
+            arg=[chart, point.strftime("%Y-%m-%d %H:%M:%S")],
+            timeout=10_000,
+        )
+        assert "UTC" in await page.inner_text("#tz")
+        assert await page.input_value("#range-from") == typed_utc(point)
+        await screenshot(page, "first-hour-3-utc")
+    finally:
+        await context.close()
+
+
+def typed_utc(point: datetime) -> str:
+    return (point - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M")

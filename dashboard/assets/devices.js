@@ -19,9 +19,9 @@
     return UNITS[metric] ? metric + " (" + UNITS[metric] + ")" : metric;
   }
 
-  function utcTime(iso) {
-    // UTC like the charts' axes (frame.wall), so a card and its chart agree.
-    return new Date(iso).toISOString().slice(11, 19) + " UTC";
+  function clock(iso) {
+    // In the page's zone like the charts' axes (frame.wall), so a card and its chart agree.
+    return shared.localTime(iso, true).slice(11);
   }
 
   function ago(iso) {
@@ -29,7 +29,7 @@
     const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
     const text = s < 60 ? s + " s" : s < 3600 ? Math.round(s / 60) + " min" :
       s < 86400 ? Math.round(s / 3600) + " h" : Math.round(s / 86400) + " d";
-    return "last seen " + utcTime(iso) + " (" + text + " ago)";
+    return "last seen " + clock(iso) + " (" + text + " ago)";
   }
 
   function formatValues(values) {

@@ -86,10 +86,8 @@
   };
 
   function isoLocal(value) {
-    // "YYYY-MM-DD HH:MM" in the browser's zone (or any date Date() reads) → ISO UTC; "" → null
-    if (!value) return null;
-    const d = new Date(String(value).trim().replace(" ", "T"));
-    return isNaN(d.getTime()) ? null : d.toISOString();
+    // "YYYY-MM-DD HH:MM" in the page's zone → ISO UTC; "" → null
+    return value ? shared.fromWall(value) : null;
   }
 
   function toLocalInput(iso) { return shared.localTime(iso, false); }
@@ -107,7 +105,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     tickwire: {
-      syncTimeRange(search, range, from, to, liveValue, refreshClicks, current) {
+      syncTimeRange(search, range, from, to, liveValue, refreshClicks, tzClicks, current) {
         const ctx = window.dash_clientside.callback_context;
         const fired = ctx.triggered.map((t) => t.prop_id.split(".")[0]);
         let state;
@@ -135,6 +133,12 @@
           if (fired.includes("range-to")) state.end = isoLocal(to);
           if (fired.includes("live")) state.live = (liveValue || []).includes("on");
         }
+        // One time zone for the page: the browser's, or UTC (`tz=utc`); the button flips it.
+        let utc = new URLSearchParams(search || "").get("tz") === "utc";
+        if (fired.includes("tz")) utc = !utc;
+        if (utc) state.q.set("tz", "utc"); else state.q.delete("tz");
+        const tz = utc ? "UTC" : shared.browserZone;
+        shared.setZone(tz);
         // Other parameters (a page's own, e.g. `ticker`) keep their place: `set` replaces in
         // position, so an unchanged view gives the same query string.
         const q = state.q;
@@ -152,6 +156,7 @@
           live: state.live && state.range !== "custom",
           wantLive: state.live,
           refresh: refreshClicks || 0,
+          tz: tz,
         };
         const same = current && JSON.stringify(current) === JSON.stringify(data);
         return [
@@ -163,6 +168,9 @@
             ? shared.noUpdate() : newSearch,
           same ? shared.noUpdate() : data,
           { display: state.range === "custom" ? "flex" : "none" },
+          "times in " + (utc ? "UTC" : tz),
+          "Every time on this page is in " + (utc ? "UTC" : tz + ", this browser's zone") +
+            ". Click for " + (utc ? shared.browserZone + " (this browser's zone)" : "UTC") + ".",
         ];
       },
 

@@ -3,6 +3,7 @@ rolling averages, alerts and commands."""
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import Any
 
 import plotly.graph_objects as go
@@ -27,7 +28,11 @@ def plot_width(page: int | None, charts: int) -> int | None:
 
 
 def figure(
-    series: dict[str, Any], revision: str, index: int, span: tuple[str, str] | None = None
+    series: dict[str, Any],
+    revision: str,
+    index: int,
+    span: tuple[str, str] | None = None,
+    tz: tzinfo = UTC,
 ) -> go.Figure:
     """A metric's chart: the line (trace 0, extended live) and, for buckets, a min–max band.
     A lone point is a marker on the range's axis (`span`, ISO), not a line on a 1 ms one."""
@@ -35,7 +40,7 @@ def figure(
         height=260,
         uirevision=revision,
         showlegend=False,
-        xaxis={"type": "date", "title": {"text": "UTC", "standoff": 4}},
+        xaxis={"type": "date", "title": {"text": str(tz), "standoff": 4}},
     )
     color = theme.COLORS[index % len(theme.COLORS)]
     lone = len(series["x"]) == 1
@@ -52,7 +57,7 @@ def figure(
         pad = max(abs(value) * 0.1, 1.0)
         fig.update_yaxes(range=[value - pad, value + pad])
         if span:
-            fig.update_xaxes(range=[frame.wall(span[0]), frame.wall(span[1])])
+            fig.update_xaxes(range=[frame.wall(span[0], tz), frame.wall(span[1], tz)])
     if series["method"] == "bucket":
         points = series["points"]
         fig.add_scatter(x=series["x"], y=[p["max"] for p in points], mode="lines",
@@ -72,7 +77,7 @@ def exports(device_id: str, metric: str, start: str, end: str) -> list[Any]:
 
 
 def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index: int,
-          revision: str, width: int | None) -> html.Div:  # fmt: skip
+          revision: str, width: int | None, tz: tzinfo) -> html.Div:  # fmt: skip
     metric = series["metric"]
     key = {"metric": metric}
     return html.Div(
@@ -83,7 +88,7 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
                     metric,
                     # How the API answered (resolution, points per pixel): a tooltip, not a title.
                     html.Span(
-                        "ⓘ",
+                        "i",
                         id={"type": "device-res", **key},
                         title=devices_data.label(answer, width),
                         className="device-res",
@@ -94,7 +99,7 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
             dcc.Loading(
                 dcc.Graph(
                     id={"type": "device-chart", **key},
-                    figure=figure(series, revision, index, (answer["start"], answer["end"])),
+                    figure=figure(series, revision, index, (answer["start"], answer["end"]), tz),
                     config={"displaylogo": False, "responsive": True},
                 ),
                 type="dot",
@@ -109,7 +114,9 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
     )
 
 
-def charts(device_id: str, answer: dict[str, Any], revision: str, width: int | None) -> list[Any]:
+def charts(
+    device_id: str, answer: dict[str, Any], revision: str, width: int | None, tz: tzinfo = UTC
+) -> list[Any]:
     found = [s for s in answer["series"]]
     if not found:
         return [
@@ -119,7 +126,7 @@ def charts(device_id: str, answer: dict[str, Any], revision: str, width: int | N
                 className="tw-panel wide tw-empty",
             )
         ]
-    return [chart(device_id, answer, s, i, revision, width) for i, s in enumerate(found)]
+    return [chart(device_id, answer, s, i, revision, width, tz) for i, s in enumerate(found)]
 
 
 def _num(value: float | None) -> str:
@@ -144,13 +151,7 @@ def stats(table: dict[str, dict[str, dict[str, Any]]]) -> Any:
     return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table")
 
 
-def when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    return frame.instant(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def alerts(items: list[dict[str, Any]]) -> Any:
+def alerts(items: list[dict[str, Any]], tz: tzinfo = UTC) -> Any:
     if not items:
         return html.Div("No alerts for this device.", className="tw-empty")
     head = html.Tr([html.Th(h) for h in ("kind", "severity", "state", "raised", "message")])
@@ -160,7 +161,7 @@ def alerts(items: list[dict[str, Any]]) -> Any:
                 html.Td(a["kind"]),
                 html.Td(a["severity"], className=f"sev-{a['severity'].lower()}"),
                 html.Td(a["state"]),
-                html.Td(when(a["raised_at"]), className="tw-when"),
+                html.Td(frame.when(a["raised_at"], tz), className="tw-when"),
                 html.Td(a["message"]),
             ]
         )
@@ -169,7 +170,7 @@ def alerts(items: list[dict[str, Any]]) -> Any:
     return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table device-alerts")
 
 
-def commands(items: list[dict[str, Any]]) -> Any:
+def commands(items: list[dict[str, Any]], tz: tzinfo = UTC) -> Any:
     if not items:
         return html.Div("No commands sent yet.", className="tw-empty")
     head = html.Tr([html.Th(h) for h in ("command", "args", "status", "sent", "acked", "detail")])
@@ -179,8 +180,8 @@ def commands(items: list[dict[str, Any]]) -> Any:
                 html.Td(c["command"]),
                 html.Td(", ".join(f"{k}={v}" for k, v in c["args"].items())),
                 html.Td(c["status"], className=f"status-{c['status']} device-cmd-status"),
-                html.Td(when(c["created_at"]), className="tw-when"),
-                html.Td(when(c["acked_at"]), className="tw-when"),
+                html.Td(frame.when(c["created_at"], tz), className="tw-when"),
+                html.Td(frame.when(c["acked_at"], tz), className="tw-when"),
                 html.Td(c["detail"] or ""),
             ]
         )

@@ -145,17 +145,18 @@ async def load(
         missing = html.Div("No device given.", className="tw-panel wide tw-error")
         return "tw-dot UNKNOWN", "", "", [], None, missing, hidden
     start, end = frame.window(timerange)
-    revision = f"{start}|{end}"
+    tz = frame.zone(timerange)
+    revision = f"{start}|{end}|{tz}"
     try:
         device, metrics = await devices_data.device(device_id)
         width = devices_panels.plot_width(width, metrics)
         points = devices_data.points_for(width, ZOOM_POINTS, MIN_POINTS)
-        answer = await devices_data.telemetry(device_id, start, end, points)
+        answer = await devices_data.telemetry(device_id, start, end, points, tz=tz)
     except client.ApiFailed as failed:
         return "tw-dot UNKNOWN", "", "", [], None, _missing(device_id, failed), hidden
     about = " · ".join(p for p in (device["name"], device["kind"]) if p and p != device_id)
-    seen = f"last seen {devices_panels.when(device['last_seen']) or 'never'}"
-    charts = devices_panels.charts(device_id, answer, revision, width)
+    seen = f"last seen {frame.when(device['last_seen'], tz) or 'never'}"
+    charts = devices_panels.charts(device_id, answer, revision, width, tz)
     return f"tw-dot {device['status']}", about, seen, charts, revision, None, {}
 
 
@@ -180,23 +181,24 @@ async def zoom(
     if not view:
         raise dash.exceptions.PreventUpdate
     reset = bool(view.get("reset"))
+    tz = frame.zone(timerange)
     if reset:
         start, end = frame.window(timerange)
     else:
         try:
-            start, end = frame.from_wall(view["start"]), frame.from_wall(view["end"])
+            start, end = frame.from_wall(view["start"], tz), frame.from_wall(view["end"], tz)
         except (KeyError, ValueError):
             raise dash.exceptions.PreventUpdate from None
     points = devices_data.points_for(view.get("width"), ZOOM_POINTS, MIN_POINTS)
     metric = ctx.triggered_id["metric"]
     try:
-        answer = await devices_data.telemetry(device_id, start, end, points, metric=metric)
+        answer = await devices_data.telemetry(device_id, start, end, points, metric, tz)
     except client.ApiFailed as failed:
         return dash.no_update, html.Span(failed.message, className="tw-error"), dash.no_update
     series = answer["series"][0] if answer["series"] else _empty(metric)
-    figure = devices_panels.figure(series, revision or "", 0, (answer["start"], answer["end"]))
+    figure = devices_panels.figure(series, revision or "", 0, (answer["start"], answer["end"]), tz)
     if not reset:
-        figure.update_xaxes(range=[frame.wall(start), frame.wall(end)])
+        figure.update_xaxes(range=[frame.wall(start, tz), frame.wall(end, tz)])
     return (
         figure,
         devices_data.label(answer, view.get("width")),
@@ -229,11 +231,11 @@ async def rolling(_timerange: Any, _tick: int | None, device_id: str | None) -> 
     Input("device-alert-bump", "data"),
     State("device-id", "data"),
 )
-async def alerts(_timerange: Any, _bump: int | None, device_id: str | None) -> Any:
+async def alerts(timerange: Any, _bump: int | None, device_id: str | None) -> Any:
     if not device_id:
         return []
     try:
-        return devices_panels.alerts(await devices_data.alerts(device_id))
+        return devices_panels.alerts(await devices_data.alerts(device_id), frame.zone(timerange))
     except client.ApiFailed as failed:
         return html.Div(failed.message, className="tw-error")
 
@@ -252,7 +254,7 @@ async def alerts(_timerange: Any, _bump: int | None, device_id: str | None) -> A
 async def commands(
     _send: int | None,
     _tick: int | None,
-    _timerange: Any,
+    timerange: Any,
     command: str,
     seconds: float | None,
     device_id: str | None,
@@ -272,7 +274,7 @@ async def commands(
     except client.ApiFailed as failed:
         return dash.no_update, failed.message, True
     pending = any(c["status"] == "pending" for c in items)
-    return devices_panels.commands(items), error, not pending
+    return devices_panels.commands(items, frame.zone(timerange)), error, not pending
 
 
 dash.clientside_callback(

@@ -8,6 +8,7 @@ the tape. Python callbacks answer what the user does: the range, the ticker, a z
 from __future__ import annotations
 
 import uuid
+from datetime import tzinfo
 from typing import Any
 
 import dash
@@ -97,13 +98,13 @@ async def edit_watchlist(
     return (version or 0) + 1, message
 
 
-def _view(trigger: Any, zoom: Any, view: Any) -> Any:
+def _view(trigger: Any, zoom: Any, view: Any, tz: tzinfo) -> Any:
     """The zoomed range to show ([start, end] ISO), or None for the frame's range."""
     if trigger == "markets-zoom":
         if not zoom or zoom.get("reset"):
             return None
         try:
-            return [frame.from_wall(zoom["start"]), frame.from_wall(zoom["end"])]
+            return [frame.from_wall(zoom["start"], tz), frame.from_wall(zoom["end"], tz)]
         except (KeyError, ValueError):
             raise PreventUpdate from None
     if trigger in ("markets-overlays", "live-reset"):
@@ -136,7 +137,8 @@ async def load_chart(
     if not ticker:
         note = html.Div("Add a stock to the watchlist to see its chart.", className="tw-empty")
         return theme.figure(), None, None, "Chart", "", [], note
-    view = _view(ctx.triggered_id, zoom, view)
+    tz = frame.zone(timerange)
+    view = _view(ctx.triggered_id, zoom, view, tz)
     start, end = view if view else frame.window(timerange)
     try:
         body = await data.history(ticker, start, end, data.CHART_POINTS)
@@ -145,7 +147,9 @@ async def load_chart(
         return dash.no_update, None, view, ticker, "", [], error
     candles = body["candles"]
     rev = f"{ticker}|{timerange.get('range')}|{timerange.get('start')}|{timerange.get('refresh')}"
-    figure = chart.figure(ticker, candles, overlays or [], rev)
+    # The chart's times in the page's zone (plotly ignores zones); `meta` keeps the instants.
+    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
+    figure = chart.figure(ticker, shown, overlays or [], f"{rev}|{tz}")
     meta = chart.meta(ticker, body, view is None and bool(timerange.get("live")))
     links = components.export_links(data.export_links(ticker, start, end))
     empty = f"No prices for {ticker} in this range."

@@ -20,10 +20,13 @@ from devstack.broker import Mosquitto
 from tests.alerts_support import reading
 from tests.api_support import Api, running_api
 from tests.browser_support import logged_in, screenshot, watch_csp
+from tests.stack_support import Stack
 from tests.support import publish, unique, wait_until
 from tests.test_dashboard_devices import HISTORY, LATEST, dash_id, requests_by_route
+from tests.test_dashboard_markets import _watch
 
 WIDE = {"width": 1600, "height": 1000}
+CHART = "#markets-chart .js-plotly-plot"
 
 
 async def wide(page: Page) -> Page:
@@ -392,3 +395,54 @@ async def test_one_time_zone_for_the_page_the_browsers_or_utc(
 
 def typed_utc(point: datetime) -> str:
     return (point - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M")
+
+
+async def test_a_zoom_is_the_pages_range_live_off_and_the_toast_clear_of_the_bar(
+    stack: Stack, browser: Browser
+) -> None:
+    """Defect 7: after a zoom the toast covered the bar, the bar said "● live" while the chart
+    said paused, and Export took the picker's range. A zoom now sets the page's range."""
+    api = stack.api
+    await _watch(api, api.admin, "AAPL")
+    page = await opened(browser, api, "/markets?ticker=AAPL&range=1h")
+    try:
+        await page.wait_for_selector("#markets-resolution >> text=candles of", timeout=20_000)
+        await page.wait_for_selector("#stream-status >> text=live", timeout=15_000)
+        await page.wait_for_timeout(5000)  # a few seconds of ticks to zoom into
+        # A drag on the chart, as a user zooms: plotly's own zoom, its own toast.
+        plot = await page.locator(f"{CHART} .nsewdrag").first.bounding_box()
+        assert plot
+        y = plot["y"] + plot["height"] / 2
+        await page.mouse.move(plot["x"] + plot["width"] * 0.5, y)
+        await page.mouse.down()
+        await page.mouse.move(plot["x"] + plot["width"] * 0.95, y, steps=8)
+        await page.mouse.up()
+        await page.wait_for_url("**from=*", timeout=10_000)
+        query = parse_qs(urlsplit(page.url).query)
+        assert "range" not in query and query["ticker"] == ["AAPL"]
+        start, end = (datetime.fromisoformat(query[k][0]) for k in ("from", "to"))
+        await page.wait_for_selector("#markets-resolution >> text=fixed range", timeout=20_000)
+        # The bar agrees: a custom range, not live, no stream.
+        assert await page.input_value("#range-from")
+        assert not await page.is_checked("#live input[type=checkbox]")
+        await page.wait_for_function(
+            "() => !document.getElementById('stream-status').textContent.includes('live')"
+        )
+        # Export is the zoomed range.
+        href = await page.get_attribute("#markets-export a >> text=CSV", "href") or ""
+        asked = parse_qs(urlsplit(href).query)
+        assert datetime.fromisoformat(asked["start"][0]) == start
+        assert datetime.fromisoformat(asked["end"][0]) == end
+        # The toast, if plotly shows one, is clear of the bar.
+        bar = await page.locator("#bar").bounding_box()
+        toast = page.locator(".plotly-notifier .notifier-note")
+        if await toast.count():
+            box = await toast.first.bounding_box()
+            assert bar and box and box["y"] > bar["y"] + bar["height"], (bar, box)
+        await screenshot(page, "first-hour-7-zoomed")
+        # Live again means "up to now": the range before the zoom, streaming.
+        await page.check("#live input[type=checkbox]")
+        await page.wait_for_url("**/markets?ticker=AAPL&range=1h", timeout=10_000)
+        await page.wait_for_selector("#stream-status >> text=live", timeout=15_000)
+    finally:
+        await page.context.close()

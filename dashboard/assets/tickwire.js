@@ -131,7 +131,16 @@
           }
           if (fired.includes("range-from") && isoLocal(from)) state.start = isoLocal(from);
           if (fired.includes("range-to")) state.end = isoLocal(to);
-          if (fired.includes("live")) state.live = (liveValue || []).includes("on");
+          if (fired.includes("live")) {
+            state.live = (liveValue || []).includes("on");
+            if (state.live && state.range === "custom") {
+              // Live means "up to now": back to the range before a zoom, or the default.
+              const back = window.tickwire.beforeZoom;
+              window.tickwire.beforeZoom = null;
+              state.range = back && back.range && RANGES.includes(back.range) ? back.range : DEFAULT_RANGE;
+              state.start = null; state.end = null;
+            }
+          }
         }
         // One time zone for the page: the browser's, or UTC (`tz=utc`); the button flips it.
         let utc = new URLSearchParams(search || "").get("tz") === "utc";
@@ -163,7 +172,7 @@
           state.range,
           toLocalInput(state.start),
           toLocalInput(state.end),
-          state.live ? ["on"] : [],
+          state.live && state.range !== "custom" ? ["on"] : [],  // what is: custom is not live
           newSearch === search || window.location.pathname === "/login" || window.tickwire.leaving
             ? shared.noUpdate() : newSearch,
           same ? shared.noUpdate() : data,
@@ -189,6 +198,31 @@
         if (!range) return shared.noUpdate();
         const at = (v) => (typeof v === "number" ? shared.wall(v) : String(v));
         return { start: at(range[0]), end: at(range[1]), width: width };
+      },
+
+      // A zoom (from `zoom`) → the page's range: from/to in the URL, so the bar (a custom
+      // range, not live), the export links and a shared link all follow it. A reset
+      // (double-click) goes back to the range the first zoom left; after a link, nothing.
+      zoomRange(zoom, search) {
+        if (!zoom) return shared.noUpdate();
+        const q = new URLSearchParams(search || "");
+        const keys = ["range", "from", "to"];
+        if (zoom.reset) {
+          const back = window.tickwire.beforeZoom;
+          if (!back) return shared.noUpdate();
+          window.tickwire.beforeZoom = null;
+          keys.forEach((k) => { if (back[k] === null) q.delete(k); else q.set(k, back[k]); });
+        } else {
+          const start = shared.fromWall(zoom.start), end = shared.fromWall(zoom.end);
+          if (!start || !end) return shared.noUpdate();
+          if (!window.tickwire.beforeZoom) {
+            const back = {};
+            keys.forEach((k) => { back[k] = q.get(k); });
+            window.tickwire.beforeZoom = back;
+          }
+          q.delete("range"); q.set("from", start); q.set("to", end);
+        }
+        return "?" + q.toString();
       },
 
       follow(filters, timerange) {

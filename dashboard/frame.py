@@ -183,7 +183,7 @@ def zone(timerange: dict[str, Any] | None) -> tzinfo:
     name = str((timerange or {}).get("tz") or "UTC")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         return UTC
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
+from dashboard import frame
 from devstack.broker import Mosquitto
 from tests.alerts_support import reading
 from tests.api_support import Api, running_api
@@ -446,3 +447,27 @@ async def test_a_zoom_is_the_pages_range_live_off_and_the_toast_clear_of_the_bar
         await page.wait_for_selector("#stream-status >> text=live", timeout=15_000)
     finally:
         await page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Europe/Berlin", "Europe/Berlin"),
+        ("UTC", "UTC"),
+        (None, "UTC"),
+        ("", "UTC"),
+        ("a" * 10_000, "UTC"),
+        ("../../etc/passwd", "UTC"),
+        ("/etc/localtime", "UTC"),
+        ("x\x00y", "UTC"),
+        ("Europe", "UTC"),
+        ("zone.tab", "UTC"),
+        (5, "UTC"),
+    ],
+)
+def test_the_pages_zone_is_a_known_name_or_utc(name: Any, expected: str) -> None:
+    """The zone comes from the browser (the `timerange` store): any value is a zone or UTC."""
+    assert str(frame.zone({"tz": name})) == expected
+    zone = frame.zone({"tz": name})
+    back = frame.from_wall(frame.wall("2026-07-01T12:00:00Z", zone), zone)
+    assert back == "2026-07-01T12:00:00+00:00"

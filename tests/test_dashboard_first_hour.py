@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from dashboard import frame
+from dashboard.alerts import query as alerts_query
 from devstack.broker import Mosquitto
 from tests.alerts_support import reading
 from tests.api_support import Api, running_api
@@ -471,3 +472,12 @@ def test_the_pages_zone_is_a_known_name_or_utc(name: Any, expected: str) -> None
     zone = frame.zone({"tz": name})
     back = frame.from_wall(frame.wall("2026-07-01T12:00:00Z", zone), zone)
     assert back == "2026-07-01T12:00:00+00:00"
+
+
+def test_the_alerts_page_says_its_range_in_the_pages_zone() -> None:
+    timerange = {"range": "custom", "start": "2026-07-01T12:00:00Z", "end": None}
+    query = alerts_query.params(None, None, None, None, timerange | {"tz": "Europe/Berlin"})
+    said = alerts_query.describe(query, timerange | {"tz": "Europe/Berlin"})
+    assert said == "Raised between 2026-07-01 14:00:00 and now (Europe/Berlin)", said
+    said = alerts_query.describe(query, timerange | {"tz": "UTC"})
+    assert said == "Raised between 2026-07-01 12:00:00 and now (UTC)", said

@@ -18,6 +18,7 @@ from playwright.async_api import Browser, Page
 
 from dashboard import frame
 from dashboard.alerts import query as alerts_query
+from dashboard.devices import fleet as devices_fleet
 from devstack.broker import Mosquitto
 from tests.alerts_support import reading
 from tests.api_support import Api, running_api
@@ -244,6 +245,12 @@ async def test_the_fleet_grid_searches_filters_sorts_and_labels_its_sparklines(
         await page.wait_for_function(f"() => ({FLEET_VIEW})()[0] === 'fan-2'")
         assert await page.evaluate(FLEET_VIEW) == ["fan-2", "pump-2", "fan-1", "pump-1"]
         await sparklines_are_labelled_and_gapped(page)
+        # The view is in the URL: a link to it shows the same.
+        await page.wait_for_url("**sort=status*metric=temperature*")
+        await page.goto(f"{api.url}/devices?range=5m&q=fan&status=UNKNOWN&sort=status")
+        await page.wait_for_function(f"() => ({FLEET_VIEW})().length === 1", timeout=15_000)
+        assert await page.evaluate(FLEET_VIEW) == ["fan-2"]
+        assert await page.input_value("#devices-search") == "fan"
         await screenshot(page, "first-hour-9-fleet")
     finally:
         await page.context.close()
@@ -481,3 +488,13 @@ def test_the_alerts_page_says_its_range_in_the_pages_zone() -> None:
     assert said == "Raised between 2026-07-01 14:00:00 and now (Europe/Berlin)", said
     said = alerts_query.describe(query, timerange | {"tz": "UTC"})
     assert said == "Raised between 2026-07-01 12:00:00 and now (UTC)", said
+
+
+def test_the_fleet_view_from_a_hostile_query_is_the_default() -> None:
+    hostile = {"q": "x" * 10_000, "status": "<script>", "sort": "../", "metric": ["a"]}
+    view = devices_fleet.view(hostile)
+    assert view["status"] == "all" and view["sort"] == "id"
+    assert len(view["q"]) == 100 and view["metric"] == "['a']"
+    good = {"q": "pump", "status": "OFFLINE", "sort": "seen", "metric": "humidity"}
+    assert devices_fleet.view(good) == good
+    assert devices_fleet.view({}) == {"q": "", "status": "all", "sort": "id", "metric": None}

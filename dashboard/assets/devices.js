@@ -219,6 +219,21 @@
       return NO();
     },
 
+    // Fleet grid: Inputs the view's controls, State the URL's query; Output the query with the
+    // view (defaults left out). The sparkline's metric goes in once the user picks one (the
+    // first value is the page's default choice).
+    remember(search, status, sort, metric, current) {
+      const q = new URLSearchParams(current || "");
+      const put = (k, v, dflt) => { if (v && v !== dflt) q.set(k, v); else q.delete(k); };
+      put("q", (search || "").trim(), "");
+      put("status", status, "all");
+      put("sort", sort, "id");
+      if (metric && fleet.metric && metric !== fleet.metric) q.set("metric", metric);
+      fleet.metric = metric || fleet.metric;
+      const next = "?" + q.toString();
+      return next === (current || "?") || (next === "?" && !current) ? NO() : next;
+    },
+
     // Fleet grid: Inputs the search, status filter and sort; Output a dummy store.
     view(search, status, sort) {
       fleet.view = { search: search || "", status: status || "all", sort: sort || "id" };

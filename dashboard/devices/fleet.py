@@ -112,9 +112,28 @@ SORTS = [
 ]
 
 
-def tools() -> html.Div:
+VIEW_PARAMS = ("q", "status", "sort", "metric")
+"""The grid's view in the URL (`?q=pump&status=OFFLINE&sort=seen&metric=humidity`)."""
+
+
+def view(query: dict[str, Any]) -> dict[str, Any]:
+    """The grid's view from the page's query: unknown values are the defaults."""
+    status = query.get("status")
+    sort = query.get("sort")
+    metric = query.get("metric")
+    return {
+        "q": str(query.get("q") or "")[:100],
+        "status": status if status in {s["value"] for s in STATUSES} else "all",
+        "sort": sort if sort in {s["value"] for s in SORTS} else "id",
+        "metric": str(metric)[:100] if metric else None,
+    }
+
+
+def tools(chosen: dict[str, Any]) -> html.Div:
     """Search, status filter, sort (assets/devices.js `view` applies them to the cards in the
-    browser) and the sparklines' metric (a reload: the cards start from its latest value)."""
+    browser) and the sparklines' metric (a reload: the cards start from its latest value), as
+    `chosen` (`view`)."""
+    metric = chosen["metric"]
     return html.Div(
         className="devices-tools",
         children=[
@@ -123,11 +142,14 @@ def tools() -> html.Div:
                 type="search",
                 placeholder="search id or name",
                 className="tw-input devices-search",
+                value=chosen["q"],
             ),
-            _select("devices-status", STATUSES, "all"),
-            _select("devices-sort", SORTS, "id"),
+            _select("devices-status", STATUSES, chosen["status"]),
+            _select("devices-sort", SORTS, chosen["sort"]),
             html.Label("sparkline", htmlFor="devices-metric", className="tw-quiet"),
-            _select("devices-metric", [], None),
+            _select(
+                "devices-metric", [{"label": metric, "value": metric}] if metric else [], metric
+            ),
             html.Span(id="devices-shown", className="tw-quiet"),
         ],
     )

@@ -23,24 +23,26 @@ dash.register_page(
 #: How often the page looks for devices added or removed (the stream follows known ones only).
 POLL_MS = 30_000
 
-layout = html.Div(
-    className="devices-page",
-    children=[
-        frame.live_filter("devices"),
-        dcc.Store(id="devices-state"),
-        dcc.Store(id="devices-drawn"),
-        dcc.Interval(id="devices-clock", interval=5000),
-        dcc.Interval(id="devices-poll", interval=POLL_MS),
-        dcc.Store(id="devices-changed", data=0),
-        html.Div(
-            className="devices-title",
-            children=[html.H2("Devices"), html.Span(id="devices-count", className="tw-quiet")],
-        ),
-        devices_fleet.tools(),
-        dcc.Store(id="devices-view"),
-        dcc.Loading(html.Div(id="devices-grid"), type="dot", delay_show=300),
-    ],
-)
+
+def layout(**query: Any) -> html.Div:
+    return html.Div(
+        className="devices-page",
+        children=[
+            frame.live_filter("devices"),
+            dcc.Store(id="devices-state"),
+            dcc.Store(id="devices-drawn"),
+            dcc.Interval(id="devices-clock", interval=5000),
+            dcc.Interval(id="devices-poll", interval=POLL_MS),
+            dcc.Store(id="devices-changed", data=0),
+            html.Div(
+                className="devices-title",
+                children=[html.H2("Devices"), html.Span(id="devices-count", className="tw-quiet")],
+            ),
+            devices_fleet.tools(devices_fleet.view(query)),
+            dcc.Store(id="devices-view"),
+            dcc.Loading(html.Div(id="devices-grid"), type="dot", delay_show=300),
+        ],
+    )
 
 
 def _search(search: str | None) -> str:
@@ -121,4 +123,16 @@ dash.clientside_callback(
     Input("devices-search", "value"),
     Input("devices-status", "value"),
     Input("devices-sort", "value"),
+)
+
+# The view into the URL, so a link shares it (the defaults are left out).
+dash.clientside_callback(
+    dash.ClientsideFunction("devices", "remember"),
+    Output("url", "search", allow_duplicate=True),
+    Input("devices-search", "value"),
+    Input("devices-status", "value"),
+    Input("devices-sort", "value"),
+    Input("devices-metric", "value"),
+    State("url", "search"),
+    prevent_initial_call=True,
 )

@@ -355,14 +355,8 @@ async def test_one_time_zone_for_the_page_the_browsers_or_utc(
     await device_with(
         api, db, device, [(point - timedelta(minutes=1), "a", 1.0), (point, "a", 2.0)]
     )
-    context = await browser.new_context(viewport=WIDE, timezone_id="America/New_York")  # type: ignore[arg-type]
-    page = await context.new_page()
-    watch_csp(page)
+    page = await in_new_york(browser, api, f"/devices/{device}%3Frange%3D1h")
     try:
-        await page.goto(f"{api.url}/login?next=/devices/{device}%3Frange%3D1h")
-        await page.fill("#login-email", api.admin.email)
-        await page.fill("#login-password", api.admin.password)
-        await page.click("#login-submit")
         chart = dash_id(type="device-chart", metric="a")
         await page.wait_for_selector(f"[id='{chart}'] .js-plotly-plot", timeout=15_000)
         assert "America/New_York" in await page.inner_text("#tz")
@@ -376,7 +370,8 @@ async def test_one_time_zone_for_the_page_the_browsers_or_utc(
         box = await page.locator("#range-from").bounding_box()
         assert box and box["width"] >= 140, box
         shown = await page.input_value("#range-from")
-        assert shown == start.astimezone(zone).strftime("%Y-%m-%d %H:%M"), shown
+        wall = start.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        assert shown == (wall[:16] if wall.endswith(":00") else wall), shown
         typed = (point - timedelta(minutes=5)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
         await page.fill("#range-from", typed)
         await page.press("#range-from", "Enter")
@@ -399,7 +394,7 @@ async def test_one_time_zone_for_the_page_the_browsers_or_utc(
         assert await page.input_value("#range-from") == typed_utc(point)
         await screenshot(page, "first-hour-3-utc")
     finally:
-        await context.close()
+        await page.context.close()
 
 
 def typed_utc(point: datetime) -> str:
@@ -413,7 +408,8 @@ async def test_a_zoom_is_the_pages_range_live_off_and_the_toast_clear_of_the_bar
     said paused, and Export took the picker's range. A zoom now sets the page's range."""
     api = stack.api
     await _watch(api, api.admin, "AAPL")
-    page = await opened(browser, api, "/markets?ticker=AAPL&range=1h")
+    # 5 minutes: 1 s candles, several to zoom into after a few seconds.
+    page = await opened(browser, api, "/markets?ticker=AAPL&range=5m")
     try:
         await page.wait_for_selector("#markets-resolution >> text=candles of", timeout=20_000)
         await page.wait_for_selector("#stream-status >> text=live", timeout=15_000)
@@ -451,7 +447,7 @@ async def test_a_zoom_is_the_pages_range_live_off_and_the_toast_clear_of_the_bar
         await screenshot(page, "first-hour-7-zoomed")
         # Live again means "up to now": the range before the zoom, streaming.
         await page.check("#live input[type=checkbox]")
-        await page.wait_for_url("**/markets?ticker=AAPL&range=1h", timeout=10_000)
+        await page.wait_for_url("**/markets?ticker=AAPL&range=5m", timeout=10_000)
         await page.wait_for_selector("#stream-status >> text=live", timeout=15_000)
     finally:
         await page.context.close()
@@ -498,3 +494,18 @@ def test_the_fleet_view_from_a_hostile_query_is_the_default() -> None:
     good = {"q": "pump", "status": "OFFLINE", "sort": "seen", "metric": "humidity"}
     assert devices_fleet.view(good) == good
     assert devices_fleet.view({}) == {"q": "", "status": "all", "sort": "id", "metric": None}
+
+
+async def in_new_york(browser: Browser, api: Api, path: str) -> Page:
+    """A browser in New York at 1600 × 1000, logged in as the admin, going to `path` (quoted)."""
+    context = await browser.new_context(
+        viewport=WIDE,  # type: ignore[arg-type]
+        timezone_id="America/New_York",
+    )
+    page = await context.new_page()
+    watch_csp(page)
+    await page.goto(f"{api.url}/login?next={path}")
+    await page.fill("#login-email", api.admin.email)
+    await page.fill("#login-password", api.admin.password)
+    await page.click("#login-submit")
+    return page

@@ -90,7 +90,11 @@
     return value ? shared.fromWall(value) : null;
   }
 
-  function toLocalInput(iso) { return shared.localTime(iso, false); }
+  function toLocalInput(iso) {
+    // Minutes, and the seconds when there are any (a zoom's range has them).
+    const text = shared.localTime(iso, true);
+    return text.endsWith(":00") ? text.slice(0, 16) : text;
+  }
 
   function fromSearch(search) {
     const q = new URLSearchParams(search || "");
@@ -214,7 +218,7 @@
           keys.forEach((k) => { if (back[k] === null) q.delete(k); else q.set(k, back[k]); });
         } else {
           const start = shared.fromWall(zoom.start), end = shared.fromWall(zoom.end);
-          if (!start || !end) return shared.noUpdate();
+          if (!start || !end || start >= end) return shared.noUpdate();  // a degenerate zoom
           if (!window.tickwire.beforeZoom) {
             const back = {};
             keys.forEach((k) => { back[k] = q.get(k); });

@@ -18,6 +18,7 @@ from api import browser_policy, credentials, errors, openapi, publisher, strict_
 from api.connections import bounded_protocol, fit_descriptors
 from api.db import create_engine, create_pool, session_maker
 from api.errors import ERROR_RESPONSES
+from api.failures import FailureLog
 from api.limits import BodyLimit
 from api.logins import LoginPolicy, password_hashers
 from api.metrics import RequestMetrics
@@ -135,6 +136,9 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestMetrics)
+    # Inside Dash's middleware (added by `attach`, below), which answers a failed callback
+    # 500 without a word: every 500 is logged here with its traceback.
+    app.add_middleware(FailureLog)
     app.include_router(health.router)
     app.include_router(metrics.router, tags=["ops"])
     _include_auth(app, settings)

@@ -45,9 +45,12 @@ class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
     once revoked, when issued before its user's last password change, or without `exp`,
     `aud`, `sub`, `jti` or `iat`."""
 
-    def __init__(self, secret: str, lifetime_seconds: int, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, secret: str, lifetime_seconds: int, pool: asyncpg.Pool, timeout_s: float
+    ) -> None:
         super().__init__(secret=secret, lifetime_seconds=lifetime_seconds)
         self.pool = pool
+        self.timeout_s = timeout_s
 
     async def write_token(self, user: User) -> str:
         data = {
@@ -113,8 +116,12 @@ class StrictJWTStrategy(JWTStrategy[User, uuid.UUID]):
             return None
 
     async def _revoked(self, jti: uuid.UUID) -> bool:
+        # Bounded like the login's own statements (TICKWIRE_DB_TIMEOUT_S), not like history
+        # queries: every request waits on it (a stalled lookup held `/users/me` 32 s).
         found: bool = await self.pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)", jti
+            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)",
+            jti,
+            timeout=self.timeout_s,
         )
         return found
 
@@ -125,4 +132,6 @@ def _secret(key: str | SecretStr) -> str:
 
 def get_strategy(request: Request) -> StrictJWTStrategy:
     state = request.state
-    return StrictJWTStrategy(state.jwt_secret, state.jwt_lifetime_s, state.pool)
+    return StrictJWTStrategy(
+        state.jwt_secret, state.jwt_lifetime_s, state.pool, state.settings.db_timeout_s
+    )

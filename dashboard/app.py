@@ -17,6 +17,8 @@ from pathlib import Path
 
 import dash
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 
 from dashboard import browser, client, frame
 
@@ -42,6 +44,8 @@ CSP = {
 def attach(server: FastAPI, api_base_url: str) -> dash.Dash:
     """Serve the dashboard from `server`; Python callbacks reach the API at `api_base_url`."""
     client.configure(api_base_url)
+    # Before Dash's own routes: `/` is no page of its own but a redirect home.
+    server.router.add_route("/", _home, methods=["GET", "HEAD"], include_in_schema=False)
     app = dash.Dash(
         __name__,
         server=server,  # type: ignore[arg-type]  # Dash 4 infers the FastAPI backend
@@ -61,6 +65,13 @@ def attach(server: FastAPI, api_base_url: str) -> dash.Dash:
     app._setup_server()
     _register_page_routing(app)
     return app
+
+
+async def _home(request: Request) -> RedirectResponse:
+    """`/` → the home page, with the query (`/?range=1h` → `/markets?range=1h`): a real page,
+    never a blank one, whether logged in or coming back from the login."""
+    query = request.url.query
+    return RedirectResponse(frame.HOME + (f"?{query}" if query else ""), status_code=307)
 
 
 def content_security_policy(app: dash.Dash) -> str:

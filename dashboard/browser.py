@@ -14,7 +14,7 @@ from typing import Any
 from dashboard import frame, theme
 from dashboard.devices import fleet
 from dashboard.markets import chart
-from tickwire import indicators, journal, timegrid
+from tickwire import indicators, journal, timegrid, units
 
 ELEMENT_ID = "tickwire-config"
 
@@ -31,6 +31,7 @@ def config() -> dict[str, Any]:
         "indicators": {"period": indicators.PERIOD, "sigmas": indicators.WIDTH_SIGMA},
         "markets": {"columns": list(chart.COLUMNS), "keepCloses": chart.KEEP_CLOSES},
         "devices": {"sparkPoints": fleet.SPARK_POINTS, "sparkColor": theme.COLORS[0]},
+        "units": units.UNITS,
     }
 
 

@@ -52,18 +52,24 @@ async def request(method: str, path: str, **kwargs: Any) -> Any:
     token = cookie()
     headers = {"Cookie": f"{COOKIE_NAME}={token}"} if token else {}
     params = {k: v for k, v in kwargs.pop("params", {}).items() if v is not None}
-    response = await _client().request(method, path, headers=headers, params=params, **kwargs)
+    try:
+        response = await _client().request(method, path, headers=headers, params=params, **kwargs)
+    except httpx.HTTPError as failed:  # no answer in time, or none at all: the page says so
+        raise ApiFailed(503, f"the API did not answer ({type(failed).__name__})") from failed
     if response.status_code >= 400:
         raise ApiFailed(response.status_code, _message(response))
     return response.json() if response.content else None
 
 
 async def me() -> dict[str, Any] | None:
-    """The logged-in user (`/users/me`), or None."""
+    """The logged-in user (`/users/me`), or None when not logged in; ApiFailed when the API
+    could not tell (a database outage is no reason to send the user to the login page)."""
     try:
         user: dict[str, Any] = await get("/users/me")
-    except ApiFailed:
-        return None
+    except ApiFailed as failed:
+        if failed.status in (401, 403):
+            return None
+        raise
     return user
 
 

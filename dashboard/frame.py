@@ -4,7 +4,9 @@ the user; and the stores pages share. Its state lives in the URL (`?range=1h&liv
 
 Shared stores, read by pages:
 - `timerange`: `{"range": "1h"|…|"custom", "start": ISO|None, "end": ISO|None, "live": bool,
-  "refresh": n}` — start/end are set for a custom range; otherwise pages take "last <range>".
+  "refresh": n, "tz": zone}` — start/end are set for a custom range; otherwise pages take
+  "last <range>". `tz` is the page's one time zone (IANA name): the browser's, or "UTC" with
+  `&tz=utc`; every time shown (charts, tables, the From/To inputs) is in it (`zone`, `wall`).
 - `live-events`: `{"seq": n, "events": [{"kind", "id", "data"}, …]}`, a batch of stream events
   pushed by `assets/tickwire.js` (one EventSource per page, opened from the page's
   `live_filter(page, tickers, devices)` store; an empty filter opens nothing). A page's
@@ -15,9 +17,11 @@ Shared stores, read by pages:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dash
 from dash import Input, Output, State, dcc, html
@@ -49,9 +53,9 @@ HOME = "/markets"
 """Where the logo, `/` and a login without a `next` lead."""
 WELCOME = "/welcome"
 """Where a new account lands after signing up."""
-FRAME_PARAMS = ("range", "from", "to", "live")
+FRAME_PARAMS = ("range", "from", "to", "live", "tz")
 """The query parameters that are the frame's (a link to another page keeps them)."""
-_TIME_HINT = "YYYY-MM-DD HH:MM (local)"
+_TIME_HINT = "YYYY-MM-DD HH:MM"
 
 
 def layout() -> html.Div:
@@ -82,31 +86,8 @@ def _bar() -> list[Any]:
         html.Div(
             className="tw-controls",
             children=[
-                dcc.Dropdown(
-                    id="range",
-                    options=[{"label": label, "value": value} for value, label in RANGES],
-                    value=DEFAULT_RANGE,
-                    clearable=False,
-                    searchable=False,
-                    className="tw-range",
-                ),
-                html.Div(
-                    id="custom-range",
-                    className="tw-custom",
-                    style={"display": "none"},
-                    children=[
-                        dcc.Input(id="range-from", placeholder=_TIME_HINT, debounce=True),
-                        html.Span("→"),
-                        dcc.Input(id="range-to", placeholder=_TIME_HINT, debounce=True),
-                    ],
-                ),
-                dcc.Checklist(
-                    id="live",
-                    options=[{"label": " Live", "value": "on"}],
-                    value=["on"],
-                    className="tw-live",
-                ),
-                html.Button("⟳", id="refresh", title="Refresh", className="tw-button"),
+                # Hidden on pages the time range does nothing for (`untimed=True`: admin…).
+                html.Div(id="time-controls", className="tw-time", children=_time_controls()),
                 html.Span(id="stream-status", className="tw-stream", title="live stream"),
                 html.Span(id="user", className="tw-user"),
                 html.Button("Log out", id="logout", className="tw-button tw-quiet"),
@@ -115,15 +96,69 @@ def _bar() -> list[Any]:
     ]
 
 
+def _time_controls() -> list[Any]:
+    return [
+        dcc.Dropdown(
+            id="range",
+            options=[{"label": label, "value": value} for value, label in RANGES],
+            value=DEFAULT_RANGE,
+            clearable=False,
+            searchable=False,
+            className="tw-range",
+        ),
+        html.Div(
+            id="custom-range",
+            className="tw-custom",
+            style={"display": "none"},
+            children=[
+                dcc.Input(id="range-from", placeholder=_TIME_HINT, debounce=True),
+                html.Span("→"),
+                dcc.Input(id="range-to", placeholder=_TIME_HINT, debounce=True),
+            ],
+        ),
+        dcc.Checklist(
+            id="live",
+            options=[{"label": " Live", "value": "on"}],
+            value=["on"],
+            className="tw-live",
+        ),
+        html.Button("⟳", id="refresh", title="Refresh", className="tw-button"),
+        # The one time zone of every time on the page: the browser's, or UTC (`&tz=utc`).
+        html.Button(id="tz", className="tw-button tw-quiet tw-tz"),
+    ]
+
+
+def _page(path: str) -> dict[str, Any]:
+    """The registered page that serves `path`: its own path, else the first template that fits
+    (the registry lists exact paths first: /devices/new is not a device)."""
+    for page in dash.page_registry.values():
+        template = page.get("path_template")
+        if page["path"] == path or (template and re.fullmatch(_template(template), path)):
+            return dict(page)
+    return {}
+
+
+def _template(template: str) -> str:
+    return "".join(
+        "[^/]+" if part.startswith("<") else re.escape(part)
+        for part in re.split(r"(<[^>]+>)", template)
+    )
+
+
 async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
     """Every page requires a login: without one, go to /login (and come back after)."""
     path = pathname or "/"
-    if any(page.get("public") and page["path"] == path for page in dash.page_registry.values()):
-        return None, [], "", dash.no_update, {"display": "none"}
-    user = await client.me()
+    page = _page(path)
+    if page.get("public"):
+        return None, [], "", dash.no_update, {"display": "none"}, dash.no_update
+    try:
+        user = await client.me()
+    except client.ApiFailed as failed:
+        note = html.Span(f"⚠ {failed.message}", className="tw-error", title="retrying on reload")
+        return None, [], note, dash.no_update, {}, dash.no_update
     if user is None:
         target = quote(path + (search or ""), safe="")
-        return None, [], "", f"/login?next={target}", {"display": "none"}
+        return None, [], "", f"/login?next={target}", {"display": "none"}, dash.no_update
     links = navigation(bool(user.get("is_superuser")))
     # The longest link the address starts with is the active one (/admin/users: not /admin).
     active = max((href for _, href in links if path.startswith(href)), key=len, default=None)
@@ -131,7 +166,8 @@ async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:
         dcc.Link(name, href=href, className="tw-link" + (" active" if href == active else ""))
         for name, href in links
     ]
-    return user, nav, user.get("email", ""), dash.no_update, {}
+    timed = {"display": "none"} if page.get("untimed") else {}
+    return user, nav, user.get("email", ""), dash.no_update, {}, timed
 
 
 def navigation(admin: bool) -> list[tuple[str, str]]:
@@ -162,16 +198,32 @@ def instant(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def wall(iso: str) -> str:
-    """An API time (ISO with a zone) → UTC wall clock (`YYYY-MM-DD HH:MM:SS.fff`), the way
-    the charts show time: plotly.js ignores zones."""
-    return instant(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+def zone(timerange: dict[str, Any] | None) -> tzinfo:
+    """The page's time zone (`timerange["tz"]`: the browser's, or UTC with `&tz=utc`); UTC
+    for a name this machine does not know."""
+    name = str((timerange or {}).get("tz") or "UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
+        return UTC
 
 
-def from_wall(text: str) -> str:
-    """A plotly axis value (UTC wall clock) → ISO UTC for the API."""
-    instant = datetime.fromisoformat(text.strip().replace(" ", "T"))
-    return instant.replace(tzinfo=UTC).isoformat()
+def wall(iso: str, tz: tzinfo = UTC) -> str:
+    """An API time (ISO with a zone) → wall clock in `tz` (`YYYY-MM-DD HH:MM:SS.fff`), the way
+    the charts show time: plotly.js ignores zones, so the page's zone is applied here (and by
+    `tickwire_shared.wall` in the browser)."""
+    return instant(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def from_wall(text: str, tz: tzinfo = UTC) -> str:
+    """A plotly axis value (wall clock in `tz`) → ISO UTC for the API."""
+    local = datetime.fromisoformat(text.strip().replace(" ", "T"))
+    return local.replace(tzinfo=tz).astimezone(UTC).isoformat()
+
+
+def when(iso: str | None, tz: tzinfo = UTC) -> str:
+    """An API time for a table or a label, in the page's zone (stated once, in the bar)."""
+    return instant(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if iso else ""
 
 
 def live_filter(
@@ -198,6 +250,7 @@ def register(app: dash.Dash) -> None:
         Output("user", "children"),
         Output("redirect", "data"),
         Output("bar", "style"),
+        Output("time-controls", "style"),
         Input("url", "pathname"),
         State("url", "search"),
     )(who)
@@ -211,12 +264,15 @@ def register(app: dash.Dash) -> None:
         Output("url", "search"),
         Output("timerange", "data"),
         Output("custom-range", "style"),
+        Output("tz", "children"),
+        Output("tz", "title"),
         Input("url", "search"),
         Input("range", "value"),
         Input("range-from", "value"),
         Input("range-to", "value"),
         Input("live", "value"),
         Input("refresh", "n_clicks"),
+        Input("tz", "n_clicks"),
         State("timerange", "data"),
     )
 

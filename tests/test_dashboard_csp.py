@@ -23,7 +23,7 @@ async def test_every_page_runs_under_the_csp_and_an_injected_script_does_not(
         policy = await response.header_value("Content-Security-Policy")
         assert policy is not None and "frame-ancestors 'none'" in policy, path
         assert await response.header_value("X-Frame-Options") == "DENY"
-        await page.wait_for_selector(".tw-range")  # the frame, drawn by Dash's renderer
+        await page.wait_for_selector("#nav .tw-link")  # the frame, drawn by its callbacks
         await page.wait_for_timeout(1500)  # its callbacks and the live stream start
     assert CSP_VIOLATIONS == []
     # What an injected <script> (an XSS) would run is refused and reported.

@@ -163,13 +163,14 @@ async def test_a_zoom_fetches_finer_candles_and_a_reset_comes_back(
         await page.evaluate(_relayout(zoom))
         # The last minute re-fetched: 1 s candles, said so, and the export follows the zoom.
         await page.wait_for_selector("#markets-resolution >> text=candles of 1s", timeout=20_000)
-        assert "zoomed" in await page.inner_text("#markets-resolution")
+        assert "fixed range" in await page.inner_text("#markets-resolution")
         csv_href = await page.get_attribute("#markets-export a >> text=CSV", "href")
         assert csv_href is not None and "ticker=AAPL" in csv_href
         assert _seconds_between(csv_href) <= 61
         await page.evaluate(_relayout('{"xaxis.autorange": true}'))
         await page.wait_for_selector("#markets-resolution >> text=candles of 15s", timeout=20_000)
-        assert "zoomed" not in await page.inner_text("#markets-resolution")
+        assert "fixed range" not in await page.inner_text("#markets-resolution")
+        await page.wait_for_url("**/markets?ticker=AAPL&range=1h")
 
 
 def _seconds_between(href: str) -> float:

@@ -156,7 +156,7 @@ async def test_the_hostile_names_are_refused_and_echoed_bounded(api: Api) -> Non
 async def test_the_dashboard_pages_keep_their_own_query(api: Api) -> None:
     """Not the API's contract: a dashboard address carries `?var-<name>=` and range."""
     async with api.client() as client:
-        page = await client.get("/", params={"var-device": "x", "from": "now-6h"})
+        page = await client.get("/markets", params={"var-device": "x", "from": "now-6h"})
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         expect(await client.get("/api/no-such-route", params={"x": "1"}), 404, "not_found")

@@ -68,5 +68,7 @@ def describe(query: dict[str, Any], timerange: dict[str, Any] | None) -> str:
         return "Every open alert, whenever raised"
     window = timerange or {"range": "1h"}
     if window.get("range") == "custom":
-        return f"Raised between {query.get('since')} and {query.get('until') or 'now'}"
+        zone = frame.zone(window)
+        until = frame.when(query.get("until"), zone) or "now"
+        return f"Raised between {frame.when(query.get('since'), zone)} and {until} ({zone})"
     return f"Raised in the last {window.get('range') or '1h'}"

@@ -9,21 +9,51 @@
 
   function noUpdate() { return window.dash_clientside.no_update; }
 
-  // An instant (epoch ms or ISO with a zone) → "YYYY-MM-DD HH:MM:SS.fff" UTC, the charts' time
-  // (plotly.js ignores zones; frame.wall on the server).
-  function wall(instant) {
-    return new Date(instant).toISOString().replace("T", " ").replace("Z", "");
+  // The page's one time zone (an IANA name): the browser's, or "UTC" (`&tz=utc`); set by the
+  // frame (tickwire.js syncTimeRange), the same as Python's `frame.zone(timerange)`.
+  const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  let zone = BROWSER_ZONE;
+  let formatter = null;
+
+  function setZone(name) {
+    if (name !== zone) { zone = name; formatter = null; }
   }
 
-  // ISO → "YYYY-MM-DD HH:MM" (with ":SS" if `seconds`) in the browser's zone; "" for none.
+  function fields(instant) {
+    // An instant → {year, month, day, hour, minute, second, fractionalSecond} in the zone.
+    if (!formatter) {
+      formatter = new Intl.DateTimeFormat("en-CA", {
+        timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3,
+      });
+    }
+    const out = {};
+    formatter.formatToParts(new Date(instant)).forEach((p) => { out[p.type] = p.value; });
+    return out;
+  }
+
+  // An instant (epoch ms or ISO with a zone) → "YYYY-MM-DD HH:MM:SS.fff" in the page's zone,
+  // the charts' time (plotly.js ignores zones; frame.wall on the server).
+  function wall(instant) {
+    const f = fields(instant);
+    return `${f.year}-${f.month}-${f.day} ${f.hour}:${f.minute}:${f.second}.${f.fractionalSecond}`;
+  }
+
+  // A wall clock in the page's zone ("YYYY-MM-DD HH:MM[:SS]") → ISO UTC; null if unreadable.
+  function fromWall(text) {
+    const guess = Date.parse(String(text).trim().replace(" ", "T") + "Z");
+    if (isNaN(guess)) return null;
+    let t = guess;
+    for (let i = 0; i < 2; i++) t = guess - (Date.parse(wall(t).replace(" ", "T") + "Z") - t);
+    return new Date(t).toISOString();
+  }
+
+  // ISO → "YYYY-MM-DD HH:MM" (with ":SS" if `seconds`) in the page's zone; "" for none.
   function localTime(iso, seconds) {
     if (!iso) return "";
-    const d = new Date(iso);
-    if (isNaN(d.getTime())) return "";
-    const pad = (n) => String(n).padStart(2, "0");
-    const text = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-      `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-    return seconds ? text + ":" + pad(d.getSeconds()) : text;
+    if (isNaN(new Date(iso).getTime())) return "";
+    const text = wall(iso);
+    return seconds ? text.slice(0, 19) : text.slice(0, 16);
   }
 
   // The plotly graph div of a dcc.Graph, by its component id (a string, or a pattern-matching
@@ -47,7 +77,11 @@
     config: element ? JSON.parse(element.textContent) : {},
     noUpdate: noUpdate,
     wall: wall,
+    fromWall: fromWall,
     localTime: localTime,
+    setZone: setZone,
+    zone: () => zone,
+    browserZone: BROWSER_ZONE,
     plot: plot,
     polyline: polyline,
   };

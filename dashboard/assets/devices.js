@@ -13,10 +13,15 @@
   const CHART_POINTS = 5000;
   const NO = shared.noUpdate;
   const wall = shared.wall;
+  const UNITS = shared.config.units || {};
 
-  function utcTime(iso) {
-    // UTC like the charts' axes (frame.wall), so a card and its chart agree.
-    return new Date(iso).toISOString().slice(11, 19) + " UTC";
+  function labelled(metric) {
+    return UNITS[metric] ? metric + " (" + UNITS[metric] + ")" : metric;
+  }
+
+  function clock(iso) {
+    // In the page's zone like the charts' axes (frame.wall), so a card and its chart agree.
+    return shared.localTime(iso, true).slice(11);
   }
 
   function ago(iso) {
@@ -24,13 +29,14 @@
     const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
     const text = s < 60 ? s + " s" : s < 3600 ? Math.round(s / 60) + " min" :
       s < 86400 ? Math.round(s / 3600) + " h" : Math.round(s / 86400) + " d";
-    return "last seen " + utcTime(iso) + " (" + text + " ago)";
+    return "last seen " + clock(iso) + " (" + text + " ago)";
   }
 
   function formatValues(values) {
     const names = Object.keys(values || {}).sort();
     if (!names.length) return "no telemetry yet";
-    return names.map((m) => m + " " + Number(values[m]).toFixed(2)).join(" · ");
+    return names.map((m) => m + " " + Number(values[m]).toFixed(2) +
+      (UNITS[m] ? " " + UNITS[m] : "")).join(" · ");
   }
 
   function lastTime(graphId) {
@@ -40,12 +46,44 @@
     return x && x.length ? String(x[x.length - 1]) : "";
   }
 
-  const fleet = { state: {}, version: null };
+  const fleet = { state: {}, version: null, view: { search: "", status: "all", sort: "id" } };
+
+  // Search, status filter and sort: applied to the cards in place (display and CSS order),
+  // again whenever a status changes live.
+  function applyView() {
+    const view = fleet.view;
+    const needle = (view.search || "").trim().toLowerCase();
+    const ids = Object.keys(fleet.state);
+    const rank = { OFFLINE: 0, UNKNOWN: 1, ONLINE: 2 };
+    const seen = (st) => (st.last_seen ? new Date(st.last_seen).getTime() : 0);
+    const order = ids.slice().sort((a, b) => {
+      const sa = fleet.state[a], sb = fleet.state[b];
+      if (view.sort === "status" && rank[sa.status] !== rank[sb.status]) return rank[sa.status] - rank[sb.status];
+      if (view.sort === "seen" && seen(sa) !== seen(sb)) return seen(sa) - seen(sb);
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
+    let shown = 0;
+    order.forEach((id, i) => {
+      const st = fleet.state[id];
+      const card = elementOf("devices-card", id);
+      const match = (!needle || id.toLowerCase().includes(needle) ||
+        String(st.name || "").toLowerCase().includes(needle)) &&
+        (view.status === "all" || !view.status || st.status === view.status);
+      if (match) shown += 1;
+      if (card) {
+        setProp(card.style, "display", match ? "" : "none");
+        setProp(card.style, "order", String(i));
+      }
+    });
+    setProp(document.getElementById("devices-shown"), "textContent",
+      shown === ids.length ? "" : shown + " of " + ids.length + " shown");
+  }
 
   function addReading(st, r) {
     Object.assign(st.values, r.values);
     if (!st.last_seen || r.time > st.last_seen) st.last_seen = r.time;
     if (!st.spark) st.spark = Object.keys(r.values).sort()[0];
+    if (st.spark_t.length && new Date(r.time).getTime() <= st.spark_t[st.spark_t.length - 1]) return;
     if (!(st.spark in r.values)) return;
     st.spark_t.push(new Date(r.time).getTime());
     st.spark_y.push(r.values[st.spark]);
@@ -80,9 +118,15 @@
     st.spark_drawn = now;
     st.spark_due = false;
     const spark = elementOf("devices-spark", id);
-    const src = sparkSvg(st.spark_t, st.spark_y);
+    const src = sparkSvg(st.spark_t, st.spark_y, st.gap_ms);
     if (spark && spark.getAttribute("src") !== src) spark.setAttribute("src", src);
-    setProp(spark, "title", st.spark ? st.spark + " (sparkline)" : "");
+    setProp(spark, "title", st.spark ? labelled(st.spark) + " (sparkline)" : "");
+    let label = "";
+    if (st.spark && st.spark_y.length) {
+      const lo = Math.min(...st.spark_y), hi = Math.max(...st.spark_y);
+      label = labelled(st.spark) + " · " + lo.toFixed(1) + " – " + hi.toFixed(1);
+    } else if (st.spark) label = labelled(st.spark);
+    setProp(elementOf("devices-spark-label", id), "textContent", label);
   }
 
   function drawCount(state) {
@@ -92,16 +136,34 @@
       all.length ? online + " of " + all.length + " online" : "");
   }
 
-  function sparkSvg(ts, ys) {
-    // A sparkline as an SVG image: 50 cards cost no more than 50 small images.
+  // Where a line breaks: after a pause longer than the device's offline timeout (an
+  // outage), so no line is drawn across it. Index ranges [from, to).
+  function segments(ts, gapMs) {
+    const out = [];
+    let from = 0;
+    for (let i = 1; i <= ts.length; i++) {
+      if (i === ts.length || ts[i] - ts[i - 1] > gapMs) { out.push([from, i]); from = i; }
+    }
+    return out;
+  }
+
+  function sparkSvg(ts, ys, gapMs) {
+    // A sparkline as an SVG image: 50 cards cost no more than 50 small images; one polyline
+    // per stretch without an outage (a lone reading between two outages: a dot).
     const W = 240, H = 48, P = 2;
     if (!ts || ts.length < 2) {
       return "data:image/svg+xml;utf8," + encodeURIComponent(
         `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}"></svg>`);
     }
-    const pts = shared.polyline(ts, ys, W, H, P);
+    const all = shared.polyline(ts, ys, W, H, P).split(" ");
+    const parts = segments(ts, gapMs || Infinity).map(([a, b]) => {
+      if (b - a > 1) return `<polyline vector-effect="non-scaling-stroke" points="${all.slice(a, b).join(" ")}"/>`;
+      const [x, y] = all[a].split(",");
+      return `<circle cx="${x}" cy="${y}" r="1.5" fill="${SPARK_COLOR}"/>`;
+    });
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none">` +
-      `<polyline fill="none" stroke="${SPARK_COLOR}" stroke-width="1.5" vector-effect="non-scaling-stroke" points="${pts}"/></svg>`;
+      `<g fill="none" stroke="${SPARK_COLOR}" stroke-width="1.5">` +
+      parts.join("") + "</g></svg>";
     return "data:image/svg+xml;utf8," + encodeURIComponent(svg);
   }
 
@@ -124,7 +186,7 @@
     }
     const now = Date.now();
     touched.forEach((id) => drawCard(id, fleet.state[id], now));
-    if (touched.size) drawCount(fleet.state);
+    if (touched.size) { drawCount(fleet.state); applyView(); }
   }
 
   window.tickwire_direct = Object.assign({}, window.tickwire_direct, { fleet: fleetEvents });
@@ -153,7 +215,29 @@
           if (st.spark_due) drawSpark(id, st, now);
         }
       }
-      if (all) drawCount(fleet.state);
+      if (all) { drawCount(fleet.state); applyView(); }
+      return NO();
+    },
+
+    // Fleet grid: Inputs the view's controls, State the URL's query; Output the query with the
+    // view (defaults left out). The sparkline's metric goes in once the user picks one (the
+    // first value is the page's default choice).
+    remember(search, status, sort, metric, current) {
+      const q = new URLSearchParams(current || "");
+      const put = (k, v, dflt) => { if (v && v !== dflt) q.set(k, v); else q.delete(k); };
+      put("q", (search || "").trim(), "");
+      put("status", status, "all");
+      put("sort", sort, "id");
+      if (metric && fleet.metric && metric !== fleet.metric) q.set("metric", metric);
+      fleet.metric = metric || fleet.metric;
+      const next = "?" + q.toString();
+      return next === (current || "?") || (next === "?" && !current) ? NO() : next;
+    },
+
+    // Fleet grid: Inputs the search, status filter and sort; Output a dummy store.
+    view(search, status, sort) {
+      fleet.view = { search: search || "", status: status || "all", sort: sort || "id" };
+      applyView();
       return NO();
     },
 
@@ -199,14 +283,11 @@
       return [dot, seen, alerts];
     },
 
-    // The width a chart's plot will get (the page's grid of 420 px+ panels, minus the
-    // panel's padding and the figure's margins), so the first fetch asks for that many points.
+    // The width of the page the charts share (dashboard/devices/panels.py `plot_width` splits
+    // it into columns), so the first fetch asks for about as many points as a plot is wide.
     plotWidth(_deviceId) {
       const main = document.querySelector(".tw-main");
-      const W = (main ? main.clientWidth : window.innerWidth) - 32;
-      const cols = Math.max(1, Math.floor((W + 12) / (420 + 12)));
-      const panel = (W - 12 * (cols - 1)) / cols;
-      return Math.max(50, Math.round(panel - 26 - 64));
+      return (main ? main.clientWidth : window.innerWidth) - 32;
     },
 
     ago: ago,

@@ -73,7 +73,7 @@
   }
 
   function extension(closed) {
-    const iso = (t) => new Date(t).toISOString();
+    const iso = shared.wall;  // the page's zone, like the history (frame.wall)
     const cur = chart.cur;
     const cols = {};
     COLUMNS.forEach((k) => { cols[k] = [[], [], [], [], [], [], [], []]; });

@@ -97,13 +97,15 @@
   };
 
   function isoLocal(value) {
-    // "YYYY-MM-DD HH:MM" in the browser's zone (or any date Date() reads) → ISO UTC; "" → null
-    if (!value) return null;
-    const d = new Date(String(value).trim().replace(" ", "T"));
-    return isNaN(d.getTime()) ? null : d.toISOString();
+    // "YYYY-MM-DD HH:MM" in the page's zone → ISO UTC; "" → null
+    return value ? shared.fromWall(value) : null;
   }
 
-  function toLocalInput(iso) { return shared.localTime(iso, false); }
+  function toLocalInput(iso) {
+    // Minutes, and the seconds when there are any (a zoom's range has them).
+    const text = shared.localTime(iso, true);
+    return text.endsWith(":00") ? text.slice(0, 16) : text;
+  }
 
   function fromSearch(search) {
     const q = new URLSearchParams(search || "");
@@ -118,7 +120,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     tickwire: {
-      syncTimeRange(search, range, from, to, liveValue, refreshClicks, current) {
+      syncTimeRange(search, range, from, to, liveValue, refreshClicks, tzClicks, current) {
         const ctx = window.dash_clientside.callback_context;
         const fired = ctx.triggered.map((t) => t.prop_id.split(".")[0]);
         let state;
@@ -144,8 +146,23 @@
           }
           if (fired.includes("range-from") && isoLocal(from)) state.start = isoLocal(from);
           if (fired.includes("range-to")) state.end = isoLocal(to);
-          if (fired.includes("live")) state.live = (liveValue || []).includes("on");
+          if (fired.includes("live")) {
+            state.live = (liveValue || []).includes("on");
+            if (state.live && state.range === "custom") {
+              // Live means "up to now": back to the range before a zoom, or the default.
+              const back = window.tickwire.beforeZoom;
+              window.tickwire.beforeZoom = null;
+              state.range = back && back.range && RANGES.includes(back.range) ? back.range : DEFAULT_RANGE;
+              state.start = null; state.end = null;
+            }
+          }
         }
+        // One time zone for the page: the browser's, or UTC (`tz=utc`); the button flips it.
+        let utc = new URLSearchParams(search || "").get("tz") === "utc";
+        if (fired.includes("tz")) utc = !utc;
+        if (utc) state.q.set("tz", "utc"); else state.q.delete("tz");
+        const tz = utc ? "UTC" : shared.browserZone;
+        shared.setZone(tz);
         // Other parameters (a page's own, e.g. `ticker`) keep their place: `set` replaces in
         // position, so an unchanged view gives the same query string.
         const q = state.q;
@@ -163,17 +180,21 @@
           live: state.live && state.range !== "custom",
           wantLive: state.live,
           refresh: refreshClicks || 0,
+          tz: tz,
         };
         const same = current && JSON.stringify(current) === JSON.stringify(data);
         return [
           state.range,
           toLocalInput(state.start),
           toLocalInput(state.end),
-          state.live ? ["on"] : [],
+          state.live && state.range !== "custom" ? ["on"] : [],  // what is: custom is not live
           newSearch === search || window.location.pathname === "/login" || window.tickwire.leaving
             ? shared.noUpdate() : newSearch,
           same ? shared.noUpdate() : data,
           { display: state.range === "custom" ? "flex" : "none" },
+          "times in " + (utc ? "UTC" : tz),
+          "Every time on this page is in " + (utc ? "UTC" : tz + ", this browser's zone") +
+            ". Click for " + (utc ? shared.browserZone + " (this browser's zone)" : "UTC") + ".",
         ];
       },
 
@@ -192,6 +213,31 @@
         if (!range) return shared.noUpdate();
         const at = (v) => (typeof v === "number" ? shared.wall(v) : String(v));
         return { start: at(range[0]), end: at(range[1]), width: width };
+      },
+
+      // A zoom (from `zoom`) → the page's range: from/to in the URL, so the bar (a custom
+      // range, not live), the export links and a shared link all follow it. A reset
+      // (double-click) goes back to the range the first zoom left; after a link, nothing.
+      zoomRange(zoom, search) {
+        if (!zoom) return shared.noUpdate();
+        const q = new URLSearchParams(search || "");
+        const keys = ["range", "from", "to"];
+        if (zoom.reset) {
+          const back = window.tickwire.beforeZoom;
+          if (!back) return shared.noUpdate();
+          window.tickwire.beforeZoom = null;
+          keys.forEach((k) => { if (back[k] === null) q.delete(k); else q.set(k, back[k]); });
+        } else {
+          const start = shared.fromWall(zoom.start), end = shared.fromWall(zoom.end);
+          if (!start || !end || start >= end) return shared.noUpdate();  // a degenerate zoom
+          if (!window.tickwire.beforeZoom) {
+            const back = {};
+            keys.forEach((k) => { back[k] = q.get(k); });
+            window.tickwire.beforeZoom = back;
+          }
+          q.delete("range"); q.set("from", start); q.set("to", end);
+        }
+        return "?" + q.toString();
       },
 
       follow(filters, timerange) {

@@ -1,13 +1,14 @@
 """What the devices pages read from the API: telemetry series as
 plot-ready x/y lists, rolling stats, alerts, commands.
 
-Times on the charts are UTC wall-clock strings (`frame.wall`): plotly.js ignores zones, so the
-server's history and the browser's live points (assets/devices.js) must agree.
+Times on the charts are wall-clock strings in the page's zone (`frame.wall`): plotly.js ignores
+zones, so the server's history and the browser's live points (assets/devices.js) must agree.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,17 +19,33 @@ EXPORT_FORMATS = ("csv", "json", "xml")
 
 
 async def telemetry(
-    device_id: str, start: str, end: str, points: int, metric: str | None = None
+    device_id: str,
+    start: str,
+    end: str,
+    points: int,
+    metric: str | None = None,
+    tz: tzinfo = UTC,
 ) -> dict[str, Any]:
-    """GET the device's telemetry; the answer with each series' `x`/`y` added."""
+    """GET the device's telemetry; the answer with each series' `x` (wall clock in `tz`) and
+    `y` added."""
     answer: dict[str, Any] = await client.get(
         f"/api/devices/{device_id}/telemetry", start=start, end=end, points=points, metric=metric
     )
     for series in answer["series"]:
-        series["x"] = [frame.wall(p["time"]) for p in series["points"]]
+        series["x"] = [frame.wall(p["time"], tz) for p in series["points"]]
         series["y"] = [p["value"] for p in series["points"]]
         series["last"] = _last(series["points"])
     return answer
+
+
+async def device(device_id: str) -> tuple[dict[str, Any], int]:
+    """The device and how many metrics it has (one chart each)."""
+    found, latest = await asyncio.gather(
+        client.get(f"/api/devices/{device_id}"),
+        client.get("/api/devices/latest", device_id=device_id),
+    )
+    items = latest["items"]
+    return found, len(items[0]["values"]) if items else 0
 
 
 def _last(points: list[dict[str, Any]]) -> float | None:

@@ -3,6 +3,7 @@ rolling averages, alerts and commands."""
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import Any
 
 import plotly.graph_objects as go
@@ -11,19 +12,52 @@ from dash import dcc, html
 from dashboard import frame, theme
 from dashboard.devices import data as devices_data
 
+#: The charts' grid: panels at least this wide (px), this far apart; the panel's padding and
+#: the figure's margins around each plot (assets/devices.css, theme.figure).
+PANEL_MIN, GAP, AROUND_PLOT = 420, 12, 26 + 64
 
-def figure(series: dict[str, Any], revision: str, index: int) -> go.Figure:
-    """A metric's chart: the line (trace 0, extended live) and, for buckets, a min–max band."""
+
+def plot_width(page: int | None, charts: int) -> int | None:
+    """How wide each plot will be on a page `page` px wide with `charts` charts: the grid
+    fits as many 420 px+ columns as it can, but never more than there are charts."""
+    if not page:
+        return None
+    columns = max(1, min((page + GAP) // (PANEL_MIN + GAP), max(charts, 1)))
+    panel = (page - GAP * (columns - 1)) / columns
+    return max(50, round(panel - AROUND_PLOT))
+
+
+def figure(
+    series: dict[str, Any],
+    revision: str,
+    index: int,
+    span: tuple[str, str] | None = None,
+    tz: tzinfo = UTC,
+) -> go.Figure:
+    """A metric's chart: the line (trace 0, extended live) and, for buckets, a min–max band.
+    A lone point is a marker on the range's axis (`span`, ISO), not a line on a 1 ms one."""
     fig = theme.figure(
         height=260,
         uirevision=revision,
         showlegend=False,
-        xaxis={"type": "date", "title": {"text": "UTC", "standoff": 4}},
+        xaxis={"type": "date", "title": {"text": str(tz), "standoff": 4}},
     )
     color = theme.COLORS[index % len(theme.COLORS)]
+    lone = len(series["x"]) == 1
     fig.add_scatter(
-        x=series["x"], y=series["y"], mode="lines", name=series["metric"], line={"color": color}
+        x=series["x"],
+        y=series["y"],
+        mode="lines+markers" if lone else "lines",
+        marker={"size": 8},
+        name=series["metric"],
+        line={"color": color},
     )
+    if lone:
+        value = float(series["y"][0])
+        pad = max(abs(value) * 0.1, 1.0)
+        fig.update_yaxes(range=[value - pad, value + pad])
+        if span:
+            fig.update_xaxes(range=[frame.wall(span[0], tz), frame.wall(span[1], tz)])
     if series["method"] == "bucket":
         points = series["points"]
         fig.add_scatter(x=series["x"], y=[p["max"] for p in points], mode="lines",
@@ -43,7 +77,7 @@ def exports(device_id: str, metric: str, start: str, end: str) -> list[Any]:
 
 
 def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index: int,
-          revision: str, width: int | None) -> html.Div:  # fmt: skip
+          revision: str, width: int | None, tz: tzinfo) -> html.Div:  # fmt: skip
     metric = series["metric"]
     key = {"metric": metric}
     return html.Div(
@@ -52,9 +86,11 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
             html.H3(
                 [
                     metric,
+                    # How the API answered (resolution, points per pixel): a tooltip, not a title.
                     html.Span(
-                        devices_data.label(answer, width),
+                        "i",
                         id={"type": "device-res", **key},
+                        title=devices_data.label(answer, width),
                         className="device-res",
                     ),
                 ]
@@ -63,7 +99,7 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
             dcc.Loading(
                 dcc.Graph(
                     id={"type": "device-chart", **key},
-                    figure=figure(series, revision, index),
+                    figure=figure(series, revision, index, (answer["start"], answer["end"]), tz),
                     config={"displaylogo": False, "responsive": True},
                 ),
                 type="dot",
@@ -78,7 +114,9 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
     )
 
 
-def charts(device_id: str, answer: dict[str, Any], revision: str, width: int | None) -> list[Any]:
+def charts(
+    device_id: str, answer: dict[str, Any], revision: str, width: int | None, tz: tzinfo = UTC
+) -> list[Any]:
     found = [s for s in answer["series"]]
     if not found:
         return [
@@ -88,7 +126,7 @@ def charts(device_id: str, answer: dict[str, Any], revision: str, width: int | N
                 className="tw-panel wide tw-empty",
             )
         ]
-    return [chart(device_id, answer, s, i, revision, width) for i, s in enumerate(found)]
+    return [chart(device_id, answer, s, i, revision, width, tz) for i, s in enumerate(found)]
 
 
 def _num(value: float | None) -> str:
@@ -113,13 +151,7 @@ def stats(table: dict[str, dict[str, dict[str, Any]]]) -> Any:
     return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table")
 
 
-def when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    return frame.instant(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def alerts(items: list[dict[str, Any]]) -> Any:
+def alerts(items: list[dict[str, Any]], tz: tzinfo = UTC) -> Any:
     if not items:
         return html.Div("No alerts for this device.", className="tw-empty")
     head = html.Tr([html.Th(h) for h in ("kind", "severity", "state", "raised", "message")])
@@ -129,7 +161,7 @@ def alerts(items: list[dict[str, Any]]) -> Any:
                 html.Td(a["kind"]),
                 html.Td(a["severity"], className=f"sev-{a['severity'].lower()}"),
                 html.Td(a["state"]),
-                html.Td(when(a["raised_at"])),
+                html.Td(frame.when(a["raised_at"], tz), className="tw-when"),
                 html.Td(a["message"]),
             ]
         )
@@ -138,7 +170,7 @@ def alerts(items: list[dict[str, Any]]) -> Any:
     return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table device-alerts")
 
 
-def commands(items: list[dict[str, Any]]) -> Any:
+def commands(items: list[dict[str, Any]], tz: tzinfo = UTC) -> Any:
     if not items:
         return html.Div("No commands sent yet.", className="tw-empty")
     head = html.Tr([html.Th(h) for h in ("command", "args", "status", "sent", "acked", "detail")])
@@ -148,8 +180,8 @@ def commands(items: list[dict[str, Any]]) -> Any:
                 html.Td(c["command"]),
                 html.Td(", ".join(f"{k}={v}" for k, v in c["args"].items())),
                 html.Td(c["status"], className=f"status-{c['status']} device-cmd-status"),
-                html.Td(when(c["created_at"])),
-                html.Td(when(c["acked_at"])),
+                html.Td(frame.when(c["created_at"], tz), className="tw-when"),
+                html.Td(frame.when(c["acked_at"], tz), className="tw-when"),
                 html.Td(c["detail"] or ""),
             ]
         )

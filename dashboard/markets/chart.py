@@ -155,8 +155,9 @@ def _ms(iso: str) -> int:
     return int(frame.instant(iso).timestamp() * 1000)
 
 
-def resolution(body: dict[str, Any], zoomed: bool) -> str:
-    """What the chart shows, in words: how many candles of which width, from where."""
+def resolution(body: dict[str, Any], fixed: bool) -> str:
+    """What the chart shows, in words: how many candles of which width, from where; a fixed
+    (custom or zoomed) range is not live."""
     count = len(body["candles"])
     text = f"{count} candles of {body.get('interval') or 'raw'} · from {body['source']}"
-    return text + (" · zoomed: live paused, double-click to reset" if zoomed else "")
+    return text + (" · fixed range, not live (double-click: back)" if fixed else "")

@@ -11,7 +11,7 @@ from dashboard import frame, theme
 from dashboard.markets import chart
 
 CONFIG: Any = {"displaylogo": False, "scrollZoom": False}
-STORES = ("selected", "tape", "tape-drawn", "meta", "view", "zoom")
+STORES = ("selected", "tape", "tape-drawn", "meta", "zoom")
 
 
 def _tape_panel() -> html.Div:

@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import client
 from dashboard.devices import credentials
 
-dash.register_page(__name__, path="/devices/new", title="tickwire · add a device")
+dash.register_page(__name__, path="/devices/new", title="tickwire · add a device", untimed=True)
 
 
 def _field(label: str, ident: str, hint: str) -> html.Label:

@@ -26,6 +26,7 @@ dash.register_page(
     order=4,
     nav=True,
     admins_only=True,
+    untimed=True,  # no time range here: the frame hides its picker
 )
 
 

@@ -19,6 +19,7 @@ dash.register_page(
     order=5,
     nav=True,
     admins_only=True,
+    untimed=True,  # no time range here: the frame hides its picker
 )
 
 #: Entries shown at once, newest first.

@@ -74,47 +74,66 @@ def layout(device_id: str | None = None, **_query: Any) -> html.Div:
             dcc.Store(id="device-alert-bump", data=0),
             dcc.Interval(id="device-stats-tick", interval=30_000),
             dcc.Interval(id="device-cmd-tick", interval=1000, disabled=True),
-            html.Div(id="device-head", className="device-head"),
-            dcc.Loading(
-                html.Div(id="device-charts", className="tw-grid"), type="dot", delay_show=300
-            ),
+            # The head is there from the start: the live callback writes its dot and last seen.
             html.Div(
-                className="tw-grid device-panels",
+                className="device-head",
                 children=[
-                    _panel("Rolling averages", "device-stats"),
-                    _panel("Commands", "device-commands", _command_form()),
-                    _panel("Alerts", "device-alerts", wide=True),
+                    dcc.Link("← Devices", href="/devices", className="tw-link", id="device-back"),
+                    html.Span(id="device-dot", className="tw-dot UNKNOWN"),
+                    html.H2(device_id or ""),
+                    html.Span(id="device-about", className="tw-quiet"),
+                    html.Span(id="device-seen", className="devices-seen"),
+                    dcc.Link(
+                        "MQTT credentials",
+                        href=f"/devices/{quote(device_id or '', safe='')}/credentials",
+                        className="tw-link",
+                        id="device-credentials",
+                    ),
+                ],
+            ),
+            html.Div(id="device-missing"),
+            html.Div(
+                id="device-body",
+                children=[
+                    dcc.Loading(
+                        html.Div(id="device-charts", className="tw-grid device-charts"),
+                        type="dot",
+                        delay_show=300,
+                    ),
+                    html.Div(
+                        className="tw-grid device-panels",
+                        children=[
+                            _panel("Rolling averages", "device-stats"),
+                            _panel("Commands", "device-commands", _command_form()),
+                            _panel("Alerts", "device-alerts", wide=True),
+                        ],
+                    ),
                 ],
             ),
         ],
     )
 
 
-def _head(device: dict[str, Any]) -> list[Any]:
-    return [
-        dcc.Link("← Devices", href="/devices", className="tw-link", id="device-back"),
-        html.Span(id="device-dot", className=f"tw-dot {device['status']}"),
-        html.H2(device["device_id"]),
-        html.Span(device["name"], className="tw-quiet"),
-        html.Span(device["kind"], className="tw-quiet"),
-        html.Span(
-            f"last seen {devices_panels.when(device['last_seen']) or 'never'}",
-            id="device-seen",
-            className="devices-seen",
-        ),
-        dcc.Link(
-            "MQTT credentials",
-            href=f"/devices/{quote(device['device_id'], safe='')}/credentials",
-            className="tw-link",
-            id="device-credentials",
-        ),
-    ]
+def _missing(device_id: str, failed: client.ApiFailed) -> html.Div:
+    """One message for the page (no panels, no command form) when the device is not readable."""
+    if failed.status in (403, 404):
+        text = f"No device “{device_id}” that you can see: it does not exist or is not yours."
+    else:
+        text = f"{device_id}: {failed.message}"
+    return html.Div(
+        className="tw-panel wide device-missing",
+        children=[html.Div(text, className="tw-error"), dcc.Link("← All devices", href="/devices")],
+    )
 
 
 @dash.callback(
-    Output("device-head", "children"),
+    Output("device-dot", "className"),
+    Output("device-about", "children"),
+    Output("device-seen", "children"),
     Output("device-charts", "children"),
     Output("device-rev", "data"),
+    Output("device-missing", "children"),
+    Output("device-body", "style"),
     Input("timerange", "data"),
     Input("live-reset", "data"),
     Input("device-width", "data"),
@@ -126,23 +145,31 @@ async def load(
     width: int | None,
     device_id: str | None,
 ) -> tuple[Any, ...]:
+    """The head, one chart per metric over the frame's range with about as many points as each
+    plot is wide (`width`: the page's, from assets/devices.js `plotWidth`), or one message."""
+    hidden = {"display": "none"}
     if not device_id:
-        return [], html.Div("No device given.", className="tw-error"), None
+        missing = html.Div("No device given.", className="tw-panel wide tw-error")
+        return "tw-dot UNKNOWN", "", "", [], None, missing, hidden
     start, end = frame.window(timerange)
-    revision = f"{start}|{end}"
+    tz = frame.zone(timerange)
+    revision = f"{start}|{end}|{tz}"
     try:
-        device = await client.get(f"/api/devices/{device_id}")
+        device, metrics = await devices_data.device(device_id)
+        width = devices_panels.plot_width(width, metrics)
         points = devices_data.points_for(width, ZOOM_POINTS, MIN_POINTS)
-        answer = await devices_data.telemetry(device_id, start, end, points)
+        answer = await devices_data.telemetry(device_id, start, end, points, tz=tz)
     except client.ApiFailed as failed:
-        error = html.Div(f"{device_id}: {failed.message}", className="tw-panel wide tw-error")
-        return [dcc.Link("← Devices", href="/devices", className="tw-link")], [error], None
-    return _head(device), devices_panels.charts(device_id, answer, revision, width), revision
+        return "tw-dot UNKNOWN", "", "", [], None, _missing(device_id, failed), hidden
+    about = " · ".join(p for p in (device["name"], device["kind"]) if p and p != device_id)
+    seen = f"last seen {frame.when(device['last_seen'], tz) or 'never'}"
+    charts = devices_panels.charts(device_id, answer, revision, width, tz)
+    return f"tw-dot {device['status']}", about, seen, charts, revision, None, {}
 
 
 @dash.callback(
     Output({"type": "device-chart", "metric": MATCH}, "figure"),
-    Output({"type": "device-res", "metric": MATCH}, "children"),
+    Output({"type": "device-res", "metric": MATCH}, "title"),
     Output({"type": "device-export", "metric": MATCH}, "children"),
     Input({"type": "device-zoom", "metric": MATCH}, "data"),
     State("device-id", "data"),
@@ -161,23 +188,24 @@ async def zoom(
     if not view:
         raise dash.exceptions.PreventUpdate
     reset = bool(view.get("reset"))
+    tz = frame.zone(timerange)
     if reset:
         start, end = frame.window(timerange)
     else:
         try:
-            start, end = frame.from_wall(view["start"]), frame.from_wall(view["end"])
+            start, end = frame.from_wall(view["start"], tz), frame.from_wall(view["end"], tz)
         except (KeyError, ValueError):
             raise dash.exceptions.PreventUpdate from None
     points = devices_data.points_for(view.get("width"), ZOOM_POINTS, MIN_POINTS)
     metric = ctx.triggered_id["metric"]
     try:
-        answer = await devices_data.telemetry(device_id, start, end, points, metric=metric)
+        answer = await devices_data.telemetry(device_id, start, end, points, metric, tz)
     except client.ApiFailed as failed:
         return dash.no_update, html.Span(failed.message, className="tw-error"), dash.no_update
     series = answer["series"][0] if answer["series"] else _empty(metric)
-    figure = devices_panels.figure(series, revision or "", 0)
+    figure = devices_panels.figure(series, revision or "", 0, (answer["start"], answer["end"]), tz)
     if not reset:
-        figure.update_xaxes(range=[frame.wall(start), frame.wall(end)])
+        figure.update_xaxes(range=[frame.wall(start, tz), frame.wall(end, tz)])
     return (
         figure,
         devices_data.label(answer, view.get("width")),
@@ -210,11 +238,11 @@ async def rolling(_timerange: Any, _tick: int | None, device_id: str | None) -> 
     Input("device-alert-bump", "data"),
     State("device-id", "data"),
 )
-async def alerts(_timerange: Any, _bump: int | None, device_id: str | None) -> Any:
+async def alerts(timerange: Any, _bump: int | None, device_id: str | None) -> Any:
     if not device_id:
         return []
     try:
-        return devices_panels.alerts(await devices_data.alerts(device_id))
+        return devices_panels.alerts(await devices_data.alerts(device_id), frame.zone(timerange))
     except client.ApiFailed as failed:
         return html.Div(failed.message, className="tw-error")
 
@@ -233,7 +261,7 @@ async def alerts(_timerange: Any, _bump: int | None, device_id: str | None) -> A
 async def commands(
     _send: int | None,
     _tick: int | None,
-    _timerange: Any,
+    timerange: Any,
     command: str,
     seconds: float | None,
     device_id: str | None,
@@ -253,7 +281,7 @@ async def commands(
     except client.ApiFailed as failed:
         return dash.no_update, failed.message, True
     pending = any(c["status"] == "pending" for c in items)
-    return devices_panels.commands(items), error, not pending
+    return devices_panels.commands(items, frame.zone(timerange)), error, not pending
 
 
 dash.clientside_callback(

@@ -16,6 +16,7 @@ dash.register_page(
     __name__,
     path_template="/devices/<device_id>/credentials",
     title="tickwire · device credentials",
+    untimed=True,
 )
 
 

@@ -14,6 +14,7 @@ from dash import Input, Output, State, dcc, html
 from dashboard import client, frame
 from dashboard.devices import data as devices_data
 from dashboard.devices import fleet as devices_fleet
+from tickwire import units
 
 dash.register_page(
     __name__, path="/devices", title="tickwire · devices", name="Devices", order=2, nav=True
@@ -22,26 +23,30 @@ dash.register_page(
 #: How often the page looks for devices added or removed (the stream follows known ones only).
 POLL_MS = 30_000
 
-layout = html.Div(
-    className="devices-page",
-    children=[
-        frame.live_filter("devices"),
-        dcc.Store(id="devices-state"),
-        dcc.Store(id="devices-drawn"),
-        dcc.Interval(id="devices-clock", interval=5000),
-        dcc.Interval(id="devices-poll", interval=POLL_MS),
-        dcc.Store(id="devices-changed", data=0),
-        html.Div(
-            className="devices-title",
-            children=[
-                html.H2("Devices"),
-                html.Span(id="devices-count", className="tw-quiet"),
-                dcc.Link("+ Add a device", href="/devices/new", className="tw-button"),
-            ],
-        ),
-        dcc.Loading(html.Div(id="devices-grid"), type="dot", delay_show=300),
-    ],
-)
+
+def layout(**query: Any) -> html.Div:
+    return html.Div(
+        className="devices-page",
+        children=[
+            frame.live_filter("devices"),
+            dcc.Store(id="devices-state"),
+            dcc.Store(id="devices-drawn"),
+            dcc.Interval(id="devices-clock", interval=5000),
+            dcc.Interval(id="devices-poll", interval=POLL_MS),
+            dcc.Store(id="devices-changed", data=0),
+            html.Div(
+                className="devices-title",
+                children=[
+                    html.H2("Devices"),
+                    html.Span(id="devices-count", className="tw-quiet"),
+                    dcc.Link("+ Add a device", href="/devices/new", className="tw-button"),
+                ],
+            ),
+            devices_fleet.tools(devices_fleet.view(query)),
+            dcc.Store(id="devices-view"),
+            dcc.Loading(html.Div(id="devices-grid"), type="dot", delay_show=300),
+        ],
+    )
 
 
 def _search(search: str | None) -> str:
@@ -55,26 +60,39 @@ def _search(search: str | None) -> str:
     Output("devices-state", "data"),
     Output({"type": "live-filter", "page": "devices"}, "data"),
     Output("devices-count", "children"),
+    Output("devices-metric", "options"),
+    Output("devices-metric", "value"),
     Input("timerange", "data"),
     Input("live-reset", "data"),
     Input("devices-changed", "data"),
+    Input("devices-metric", "value"),
     State("url", "search"),
 )
 async def load_fleet(
-    timerange: dict[str, Any] | None, _reset: int | None, _changed: int, search: str | None
+    timerange: dict[str, Any] | None,
+    _reset: int | None,
+    _changed: int,
+    chosen: str | None,
+    search: str | None,
 ) -> tuple[Any, ...]:
     start, _ = frame.window(timerange)
     try:
         devices = await devices_data.fleet()
     except client.ApiFailed as failed:
-        return html.Div(failed.message, className="tw-error"), None, dash.no_update, ""
-    cards = {d["device_id"]: devices_fleet.state(d, start) for d in devices}
+        error = html.Div(failed.message, className="tw-error")
+        return error, None, dash.no_update, "", dash.no_update, dash.no_update
+    names = devices_fleet.metrics(devices)
+    if chosen not in names:
+        chosen = names[0] if names else None
+    options = [{"label": units.labelled(name), "value": name} for name in names]
+    cards = {d["device_id"]: devices_fleet.state(d, start, chosen) for d in devices}
     state = {"version": time.time(), "devices": cards}
     # "direct": the grid takes its events from the stream manager, not through Dash.
     live = {"tickers": [], "devices": sorted(cards), "all": False, "direct": "fleet"}
     online = sum(1 for d in devices if d["status"] == "ONLINE")
     count = f"{online} of {len(devices)} online" if devices else ""
-    return devices_fleet.grid(devices, _search(search)), state, live, count
+    grid = devices_fleet.grid(devices, _search(search))
+    return grid, state, live, count, options, chosen
 
 
 @dash.callback(
@@ -101,4 +119,24 @@ dash.clientside_callback(
     Output("devices-drawn", "data"),
     Input("devices-state", "data"),
     Input("devices-clock", "n_intervals"),
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("devices", "view"),
+    Output("devices-view", "data"),
+    Input("devices-search", "value"),
+    Input("devices-status", "value"),
+    Input("devices-sort", "value"),
+)
+
+# The view into the URL, so a link shares it (the defaults are left out).
+dash.clientside_callback(
+    dash.ClientsideFunction("devices", "remember"),
+    Output("url", "search", allow_duplicate=True),
+    Input("devices-search", "value"),
+    Input("devices-status", "value"),
+    Input("devices-sort", "value"),
+    Input("devices-metric", "value"),
+    State("url", "search"),
+    prevent_initial_call=True,
 )

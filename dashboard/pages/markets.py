@@ -97,24 +97,9 @@ async def edit_watchlist(
     return (version or 0) + 1, message
 
 
-def _view(trigger: Any, zoom: Any, view: Any) -> Any:
-    """The zoomed range to show ([start, end] ISO), or None for the frame's range."""
-    if trigger == "markets-zoom":
-        if not zoom or zoom.get("reset"):
-            return None
-        try:
-            return [frame.from_wall(zoom["start"]), frame.from_wall(zoom["end"])]
-        except (KeyError, ValueError):
-            raise PreventUpdate from None
-    if trigger in ("markets-overlays", "live-reset"):
-        return view
-    return None
-
-
 @dash.callback(
     Output("markets-chart", "figure"),
     Output("markets-meta", "data"),
-    Output("markets-view", "data"),
     Output("markets-title", "children"),
     Output("markets-resolution", "children"),
     Output("markets-export", "children"),
@@ -123,34 +108,35 @@ def _view(trigger: Any, zoom: Any, view: Any) -> Any:
     Input("timerange", "data"),
     Input("live-reset", "data"),
     Input("markets-overlays", "value"),
-    Input("markets-zoom", "data"),
-    State("markets-view", "data"),
 )
 async def load_chart(
-    ticker: str | None, timerange: Any, _reset: Any, overlays: Any, zoom: Any, view: Any
+    ticker: str | None, timerange: Any, _reset: Any, overlays: Any
 ) -> tuple[Any, ...]:
-    """The selected ticker's candles over the frame's range, or the zoomed range (`zoom`, from
-    tickwire.js: only a change of the x range re-fetches, never an autosize)."""
+    """The selected ticker's candles over the frame's range. A zoom sets that range (the URL's
+    from/to: tickwire.js `zoomRange`), so the bar, the export and a shared link all follow it."""
     if timerange is None or ticker is None:
         raise PreventUpdate
     if not ticker:
         note = html.Div("Add a stock to the watchlist to see its chart.", className="tw-empty")
-        return theme.figure(), None, None, "Chart", "", [], note
-    view = _view(ctx.triggered_id, zoom, view)
-    start, end = view if view else frame.window(timerange)
+        return theme.figure(), None, "Chart", "", [], note
+    tz = frame.zone(timerange)
+    start, end = frame.window(timerange)
     try:
         body = await data.history(ticker, start, end, data.CHART_POINTS)
     except client.ApiFailed as failed:
         error = html.Div(f"Could not load {ticker}: {failed.message}", className="tw-error")
-        return dash.no_update, None, view, ticker, "", [], error
+        return dash.no_update, None, ticker, "", [], error
     candles = body["candles"]
     rev = f"{ticker}|{timerange.get('range')}|{timerange.get('start')}|{timerange.get('refresh')}"
-    figure = chart.figure(ticker, candles, overlays or [], rev)
-    meta = chart.meta(ticker, body, view is None and bool(timerange.get("live")))
+    # The chart's times in the page's zone (plotly ignores zones); `meta` keeps the instants.
+    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
+    figure = chart.figure(ticker, shown, overlays or [], f"{rev}|{tz}")
+    meta = chart.meta(ticker, body, bool(timerange.get("live")))
     links = components.export_links(data.export_links(ticker, start, end))
     empty = f"No prices for {ticker} in this range."
     notice = None if candles else html.Div(empty, className="tw-empty")
-    return figure, meta, view, ticker, chart.resolution(body, bool(view)), links, notice
+    fixed = timerange.get("range") == "custom"
+    return figure, meta, ticker, chart.resolution(body, fixed), links, notice
 
 
 dash.clientside_callback(
@@ -194,5 +180,14 @@ dash.clientside_callback(
     dash.ClientsideFunction("tickwire", "zoom"),
     Output("markets-zoom", "data"),
     Input("markets-chart", "relayoutData"),
+    prevent_initial_call=True,
+)
+
+# A zoom is the page's range: from/to in the URL (a double-click goes back to the range before).
+dash.clientside_callback(
+    dash.ClientsideFunction("tickwire", "zoomRange"),
+    Output("url", "search", allow_duplicate=True),
+    Input("markets-zoom", "data"),
+    State("url", "search"),
     prevent_initial_call=True,
 )

@@ -13,7 +13,13 @@ from dashboard.admin import view as admin_view
 from dashboard.admin.specs import RULES
 
 dash.register_page(
-    __name__, path="/rules", title="tickwire · alert rules", name="Rules", order=3.5, nav=True
+    __name__,
+    path="/rules",
+    title="tickwire · alert rules",
+    name="Rules",
+    order=3.5,
+    nav=True,
+    untimed=True,
 )
 
 

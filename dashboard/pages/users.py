@@ -20,6 +20,7 @@ dash.register_page(
     order=4.5,
     nav=True,
     admins_only=True,
+    untimed=True,
 )
 
 #: Per flag the button's text when the flag is (off, on).

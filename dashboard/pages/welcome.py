@@ -8,7 +8,7 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
-dash.register_page(__name__, path="/welcome", title="tickwire · welcome")
+dash.register_page(__name__, path="/welcome", title="tickwire · welcome", untimed=True)
 
 
 def _step(number: int, title: str, text: str, href: str, action: str) -> html.Li:

@@ -64,11 +64,12 @@ async def run(
     writers = [await connect_writer(settings, rollups.wake) for _ in range(settings.ingest_writers)]
     subscriber = Subscriber(
         settings.mqtt_address(),
-        settings.ingest_client_id,
+        settings.client_id(),
         settings.ingest_receive_maximum,
         settings.ingest_session_expiry_s,
         settings.ingest_queue_max,
         settings.mqtt_protocol,
+        settings.subscriptions(),
     )
     batches: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=1)
     backlog = Backlog(subscriber)

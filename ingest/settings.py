@@ -6,10 +6,10 @@ import os
 import socket
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from ingest.flush import FlushPolicy
-from tickwire.contract import Limits
+from tickwire.contract import SUBSCRIPTIONS, Limits
 from tickwire.settings import CommonSettings
 
 
@@ -23,6 +23,9 @@ class IngestSettings(CommonSettings):
     ingest_client_id: str = "tickwire-ingest"
     """MQTT client id of the persistent session: keep it stable across restarts."""
     ingest_instance: str = Field(default_factory=_default_instance)
+    ingest_share: str | None = None
+    """Subscribe through `$share/<group>/…`: the ingesters on one group split the stream.
+    Each needs its own `ingest_client_id` (by default the host's name is appended to it)."""
     ingest_session_expiry_s: int = 7 * 24 * 3600
     ingest_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
     ingest_queue_max: int = 50_000
@@ -55,6 +58,38 @@ class IngestSettings(CommonSettings):
     """Run the alert engine in this ingester (one engine per database)."""
     alerts_max_lag_s: float = Field(default=10.0, gt=0)
     """Readings older than this (vs. their batch's receive time) never raise or clear alerts."""
+
+    @field_validator("ingest_share")
+    @classmethod
+    def _share_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value or any(c in value for c in "/+#\0") or len(value.encode()) > 64:
+            raise ValueError("a share group is a non-empty name without '/', '+', '#' or NUL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_alert_engine(self) -> IngestSettings:
+        if self.ingest_share is not None and self.alerts_enabled:
+            # Each ingester of a share group hears part of the stream: an engine inside one of
+            # them would miss readings and call live devices OFFLINE.
+            raise ValueError(
+                "TICKWIRE_INGEST_SHARE needs TICKWIRE_ALERTS_ENABLED=false: the alert engine "
+                "runs inside an ingester and would see only that ingester's part of the stream"
+            )
+        return self
+
+    def client_id(self) -> str:
+        """The MQTT client id: in a share group, unique per host unless set explicitly."""
+        if self.ingest_share is not None and "ingest_client_id" not in self.model_fields_set:
+            return f"{self.ingest_client_id}-{socket.gethostname()}"
+        return self.ingest_client_id
+
+    def subscriptions(self) -> tuple[str, ...]:
+        """The topic filters the ingester subscribes to (through its share group, if any)."""
+        if self.ingest_share is None:
+            return SUBSCRIPTIONS
+        return tuple(f"$share/{self.ingest_share}/{topic}" for topic in SUBSCRIPTIONS)
 
     def limits(self) -> Limits:
         return Limits(

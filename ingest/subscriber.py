@@ -67,10 +67,12 @@ class Subscriber:
         session_expiry_s: int,
         queue_max: int,
         protocol: int = 5,
+        subscriptions: tuple[str, ...] = SUBSCRIPTIONS,
     ) -> None:
         mqtt_properties.lighten()  # a Properties per message: cheap ones (no effect otherwise)
         self._address = address
         self._queue_max = queue_max
+        self._subscriptions = subscriptions
         self._v5 = protocol == 5
         self._loop = asyncio.get_running_loop()
         self._now = 0.0
@@ -237,10 +239,11 @@ class Subscriber:
             log.error("broker refused the connection: %s", reason)
             return
         if self._v5:
-            client.subscribe([(topic, self._options) for topic in SUBSCRIPTIONS])
+            client.subscribe([(topic, self._options) for topic in self._subscriptions])
         else:
-            client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
-        log.info("connected to %r, subscribing to %s", self._address, ", ".join(SUBSCRIPTIONS))
+            client.subscribe([(topic, 1) for topic in self._subscriptions])
+        topics = ", ".join(self._subscriptions)
+        log.info("connected to %r, subscribing to %s", self._address, topics)
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, codes: Any, _p: Any) -> None:
         failed = [code for code in codes if code.is_failure]

@@ -150,15 +150,22 @@ def _login(base: str, child: subprocess.Popen[bytes], email: str, password: str)
 
 
 def spawn_ingester(
-    database_url: str, broker: Mosquitto, client_id: str, log: Path, url: str | None = None
+    database_url: str,
+    broker: Mosquitto,
+    client_id: str,
+    log: Path,
+    url: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`python -m ingest` on `broker` (as `url` when given: an account's login)."""
+    """`python -m ingest` on `broker` (as `url` when given: an account's login), with `env`'s
+    settings added."""
     env = {
         **os.environ,
         "TICKWIRE_DATABASE_URL": database_url,
         "TICKWIRE_MQTT_URL": url or broker.url,
         "TICKWIRE_INGEST_CLIENT_ID": client_id,
         "TICKWIRE_BATCH_MAX_MESSAGES": "100",
+        **(env or {}),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "ingest"],

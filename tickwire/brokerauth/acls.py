@@ -38,15 +38,17 @@ def device_acls(device_id: str, tickers: Iterable[str]) -> list[Acl]:
     )
 
 
+_INGEST_TOPICS = [
+    "stocks/#",
+    "devices/+/stocks/+",
+    "devices/+/telemetry",
+    "devices/+/heartbeat",
+    "devices/+/acks",
+]
+#: The ingest topics, directly or through a shared subscription (`TICKWIRE_INGEST_SHARE`):
+#: Mosquitto 2.0 checks a `$share/<group>/…` filter as written, prefix included.
 INGEST_ACLS = _allow(
-    "subscribePattern",
-    [
-        "stocks/#",
-        "devices/+/stocks/+",
-        "devices/+/telemetry",
-        "devices/+/heartbeat",
-        "devices/+/acks",
-    ],
+    "subscribePattern", _INGEST_TOPICS + [f"$share/+/{topic}" for topic in _INGEST_TOPICS]
 )
 API_ACLS = _allow("publishClientSend", ["devices/+/commands"])
 #: Publish and subscribe are denied unless a role allows them (the plugin's own defaults too).

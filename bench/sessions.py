@@ -62,10 +62,12 @@ def connect(client: mqtt.Client, session: Session, clean_start: bool = False) ->
     client.loop_start()
 
 
-def subscribe_on_connect(client: mqtt.Client, subscribed: threading.Event) -> None:
+def subscribe_on_connect(
+    client: mqtt.Client, subscribed: threading.Event, topics: tuple[str, ...] = SUBSCRIPTIONS
+) -> None:
     def on_connect(c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if not reason.is_failure:
-            c.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+            c.subscribe([(topic, 1) for topic in topics])
 
     def on_subscribe(_c: mqtt.Client, _u: Any, _m: int, codes: Any, _p: Any) -> None:
         if not any(code.is_failure for code in codes):
@@ -75,11 +77,12 @@ def subscribe_on_connect(client: mqtt.Client, subscribed: threading.Event) -> No
     client.on_subscribe = on_subscribe
 
 
-def prime(session: Session, timeout: float = 10.0) -> None:
-    """Create the session afresh, subscribed to the ingester's topics, and leave it."""
+def prime(session: Session, timeout: float = 10.0, topics: tuple[str, ...] = SUBSCRIPTIONS) -> None:
+    """Create the session afresh, subscribed to the ingester's topics (`topics`: those of a
+    share group), and leave it."""
     client = consumer_client(session)
     subscribed = threading.Event()
-    subscribe_on_connect(client, subscribed)
+    subscribe_on_connect(client, subscribed, topics)
     connect(client, session, clean_start=True)
     try:
         if not subscribed.wait(timeout):

@@ -32,7 +32,7 @@ from simulator.outbox import Outbox, drops
 from simulator.registry import register
 from simulator.settings import SimulatorSettings
 from simulator.stats import Stats
-from simulator.walk import PriceWalk
+from simulator.walk import TradingWalk
 from tests.api_support import Api
 from tests.broker_support import SecureBroker
 from tests.ingest_support import RunningIngester, ingest_settings, start_ingester
@@ -87,12 +87,14 @@ def test_humidity_moves_against_temperature_around_50() -> None:
 
 
 def test_price_walk_stays_positive_even_when_wild() -> None:
-    walk = PriceWalk(1.0, 0.5, random.Random(4))
-    quotes = [walk.step() for _ in range(20_000)]
+    walk = TradingWalk(0.02, random.Random(4))
+    ticks = [walk.tick(n * 60_000) for n in range(20_000)]  # a minute apart: gaps, breakouts
+    quotes = [price for price, _ in ticks]
     assert min(quotes) > 0
     assert len(set(quotes)) > 1
-    volumes = [walk.volume() for _ in range(1000)]
-    assert all(isinstance(v, int) and v > 0 for v in volumes)
+    assert all(isinstance(v, int) and v > 0 for _, v in ticks)
+    with pytest.raises(ValueError):
+        TradingWalk(0.0, random.Random(4))
 
 
 def test_prices_are_deterministic_with_a_seed() -> None:

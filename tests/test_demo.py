@@ -14,6 +14,8 @@ from devstack import demo
 from devstack.ports import free_port
 from tests.api_support import Api, expect
 from tests.market_support import walk, write
+from tests.stack_support import Stack
+from tests.support import wait_until
 
 
 async def test_the_analyst_is_a_plain_account_kept_across_starts(
@@ -119,3 +121,26 @@ async def test_an_empty_demo_portfolio_is_filled_and_no_prices_leave_it(
     async with api.client(api.admin) as client:
         held = expect(await client.get(f"/api/portfolios/{made['id']}/holdings"), 200)
     assert [(i["ticker"], i["quantity"]) for i in held["items"]] == [("ONLY", 40 - 40 // 3)]
+
+
+async def test_the_demo_portfolio_moves_with_the_running_simulator(stack: Stack) -> None:
+    api, stop = stack.api, asyncio.Event()
+    admin = (api.admin.email, api.admin.password)
+    pid = await asyncio.wait_for(demo.demo_portfolio(api.url, admin, stop, attempts=60), 90)
+    assert pid is not None
+    async with api.client(api.admin) as client:
+
+        async def totals() -> dict[str, float]:
+            body = expect(await client.get(f"/api/portfolios/{pid}/holdings"), 200)
+            assert len(body["items"]) == 4  # the fleet's 4 tickers
+            return dict(body["totals"])
+
+        first = await totals()
+        assert first["market_value"] > 0 and first["realized_pnl"] != 0
+
+        async def moved() -> bool:
+            return (await totals())["unrealized_pnl"] != first["unrealized_pnl"]
+
+        await wait_until(
+            "the unrealized P&L moves with the prices", moved, timeout=60, interval=0.5
+        )

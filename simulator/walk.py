@@ -68,6 +68,11 @@ class TradingWalk:
         """The price as published: rounded to the cent, never below `MIN_PRICE`."""
         return max(MIN_PRICE, round(self.price, 2))
 
+    def resume(self, price: float) -> None:
+        """Continue from `price` (an earlier run's last), not from the reference price."""
+        if price > 0:
+            self.level, self.deviation = math.log(price), 0.0
+
     def tick(self, ts_ms: int) -> tuple[float, int]:
         """Move to `ts_ms` (not before the last tick's); return the quote and the volume."""
         last = ts_ms if self.last_ms is None else self.last_ms

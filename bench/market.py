@@ -63,8 +63,8 @@ TARGETS_MS = {
     "quotes": 20.0, "indicators": 50.0, "scanner 1h": 200.0, "scanner 24h": 200.0, "value": 100.0
 }  # fmt: skip
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
-_BAR = ("bucket", "ticker", "open", "high", "low", "close", "volume", "count")
-_BAR_COLUMNS = (*_BAR, "open_time", "close_time", "open_source", "close_source")
+_BAR_COLUMNS = ("bucket", "ticker", "open", "high", "low", "close", "volume", "count",
+                "open_time", "close_time", "open_source", "close_source")  # fmt: skip
 
 
 def ticker_name(i: int) -> str:
@@ -72,7 +72,12 @@ def ticker_name(i: int) -> str:
 
 
 def _bars(
-    ticker: str, start: datetime, width: timedelta, count: int, price: float, rng: Any
+    ticker: str,
+    start: datetime,
+    width: timedelta,
+    count: int,
+    price: float,
+    rng: np.random.Generator,
 ) -> tuple[list[tuple[Any, ...]], float]:
     """`count` synthetic OHLCV bars of `width` from `start`, a random walk from `price`; the
     rows (with open/close times and sources) and the last close."""
@@ -94,7 +99,7 @@ def _bars(
 
 
 def _ticks(
-    ticker: str, start: datetime, count: int, price: float, rng: Any
+    ticker: str, start: datetime, count: int, price: float, rng: np.random.Generator
 ) -> list[tuple[Any, ...]]:
     """`count` 1 Hz ticks from `start`, a random walk from `price`."""
     prices = price * np.exp(np.cumsum(rng.normal(0, 0.0003, count)))
@@ -153,7 +158,7 @@ async def load(url: str, tickers: int, days: int, minute_days: int) -> dict[str,
 
 
 async def _chunk(
-    conn: asyncpg.Connection, market: Market, names: list[str], rng: Any
+    conn: asyncpg.Connection, market: Market, names: list[str], rng: np.random.Generator
 ) -> dict[str, int]:
     hour_bars, minute_bars, ticks = [], [], []
     hours = (market.minute_start - market.hour_start) // HOUR

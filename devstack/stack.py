@@ -116,6 +116,7 @@ async def up(settings: StackSettings) -> int:
         _banner(settings, backend, (broker_kind, mqtt_url, tls), children, login, analyst)
         if settings.simulator and login.password:
             demo.hand_devices_later(login.api_url, (login.email, login.password), analyst, stop)
+            demo.demo_portfolio_later(login.api_url, (login.email, login.password), stop)
         await supervise([*units, *services], services, stop)
     log.info("stopped; data kept in %s", settings.data_dir)
     return 0

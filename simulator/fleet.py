@@ -17,7 +17,7 @@ from simulator.catalog import Stock, stocks
 from simulator.climate import Climate
 from simulator.settings import SimulatorSettings
 from simulator.stats import Kind
-from simulator.walk import PriceWalk
+from simulator.walk import TradingWalk
 from tickwire.contract import device_stock_topic, heartbeat_topic, telemetry_topic
 
 
@@ -103,7 +103,7 @@ class Feed(Device):
         name: str,
         interval_s: float,
         started_ms: int,
-        walks: dict[str, PriceWalk],
+        walks: dict[str, TradingWalk],
     ) -> None:
         super().__init__(device_id, name, interval_s, started_ms)
         self.walks = walks
@@ -112,10 +112,11 @@ class Feed(Device):
         messages = []
         for ticker, walk in self.walks.items():
             seq, ts = self._stamp(now_ms)
+            price, volume = walk.tick(ts)
             payload = {
                 "ticker": ticker,
-                "price": walk.step(),
-                "volume": walk.volume(),
+                "price": price,
+                "volume": volume,
                 "ts": ts,
                 "device_id": self.device_id,
                 "seq": seq,
@@ -168,8 +169,7 @@ def build_fleet(settings: SimulatorSettings, seed: int, now_ms: int) -> Fleet:
     return Fleet(sensors, feed, chosen)
 
 
-def _walk(stock: Stock, seed: int) -> PriceWalk:
+def _walk(stock: Stock, seed: int) -> TradingWalk:
     rng = random.Random(f"{seed}/{stock.ticker}")
     price = stock.reference_price * rng.uniform(0.9, 1.1)
-    volatility = rng.uniform(0.0005, 0.002)
-    return PriceWalk(price, volatility, rng, mean_volume=rng.uniform(50, 500))
+    return TradingWalk(price, rng, mean_volume=rng.uniform(50, 500))

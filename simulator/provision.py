@@ -2,10 +2,12 @@
 the MQTT credentials the API issues.
 
 Logs in as the admin (`POST /auth/jwt/login`), creates the feed's stocks (`POST /api/stocks`,
-409: already there), then each device (`POST /api/devices` → 201 with `credentials`; 409:
-it exists, so `POST /api/devices/{id}/credentials` issues new ones). Retries while the API
-is unreachable or answers 5xx. Credentials `null` / 409 `credentials_disabled`: the broker
-does not manage credentials, the device connects with the shared ones (or anonymously).
+409: already there) and has the feed's prices continue from their latest (`GET /api/quotes`:
+a restart is no jump in the market), then each device (`POST /api/devices` → 201 with
+`credentials`; 409: it exists, so `POST /api/devices/{id}/credentials` issues new ones).
+Retries while the API is unreachable or answers 5xx. Credentials `null` / 409
+`credentials_disabled`: the broker does not manage credentials, the device connects with the
+shared ones (or anonymously).
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class Provisioner:
         self._devices = {device.device_id: device for device in devices}
         for stock in stocks:
             await self._call("POST", "/api/stocks", _stock_body(stock), ok=(201, 409))
+        for device in self._devices.values():
+            if isinstance(device, Feed) and device.walks:
+                await self._continue(device)
         missing = [d for d in self._devices.values() if d.device_id not in self.known]
         if missing:
             log.info("provisioning %d devices through %s", len(missing), self._http.base_url)
@@ -74,6 +79,16 @@ class Provisioner:
                 self.known[device.device_id] = auth
         if missing:
             credentials.save(self.path, self.known)
+
+    async def _continue(self, feed: Feed) -> None:
+        """Each ticker's walk resumes from its latest stored price, if it has one."""
+        tickers = ",".join(feed.walks)
+        _, body = await self._call("GET", f"/api/quotes?tickers={tickers}", None, ok=(200,))
+        last = {q["ticker"]: q["price"] for q in body["items"] if q["price"] is not None}
+        for ticker, price in last.items():
+            feed.walks[ticker].resume(float(price))
+        if last:
+            log.info("%d tickers continue from their latest prices", len(last))
 
     async def renew(self, device_id: str) -> Auth | None:
         """The broker refused a device's credentials: rotate them (the link's `Reauth`)."""

@@ -1,4 +1,5 @@
-"""Registering the fleet in the database, so a fresh stack shows names and kinds at once.
+"""Registering the fleet in the database, so a fresh stack shows names and kinds at once, and
+the feed's prices continuing from the latest stored ones (a restart is no jump in the market).
 
 Optional: when the database is unreachable the simulator still runs, and the ingester
 auto-registers the devices and tickers it sees (with bare ids for names).
@@ -36,6 +37,13 @@ ON CONFLICT (ticker) DO UPDATE
    SET name = coalesce(s.name, EXCLUDED.name),
        exchange = coalesce(s.exchange, EXCLUDED.exchange),
        currency = coalesce(s.currency, EXCLUDED.currency)
+"""
+
+#: Each ticker's latest price, by the prices key (an index lookup per ticker).
+_LATEST = """
+SELECT t.ticker, last.price FROM unnest($1::text[]) AS t(ticker)
+JOIN LATERAL (SELECT price FROM prices WHERE prices.ticker = t.ticker
+              ORDER BY time DESC, source DESC LIMIT 1) last ON true
 """
 
 _DEVICE_TICKERS = """
@@ -85,3 +93,5 @@ async def _upsert(conn: asyncpg.Connection, fleet: Fleet, offline_timeout_s: flo
     )
     if fleet.feed is not None:
         await conn.execute(_DEVICE_TICKERS, fleet.feed.device_id, list(fleet.feed.walks))
+        for ticker, price in await conn.fetch(_LATEST, list(fleet.feed.walks)):
+            fleet.feed.walks[ticker].resume(price)  # a restart is no jump in the market

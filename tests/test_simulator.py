@@ -11,6 +11,7 @@ import statistics
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from simulator.outbox import Outbox, drops
 from simulator.registry import register
 from simulator.settings import SimulatorSettings
 from simulator.stats import Stats
-from simulator.walk import PriceWalk
+from simulator.walk import TradingWalk
 from tests.api_support import Api
 from tests.broker_support import SecureBroker
 from tests.ingest_support import RunningIngester, ingest_settings, start_ingester
@@ -87,12 +88,14 @@ def test_humidity_moves_against_temperature_around_50() -> None:
 
 
 def test_price_walk_stays_positive_even_when_wild() -> None:
-    walk = PriceWalk(1.0, 0.5, random.Random(4))
-    quotes = [walk.step() for _ in range(20_000)]
+    walk = TradingWalk(0.02, random.Random(4))
+    ticks = [walk.tick(n * 60_000) for n in range(20_000)]  # a minute apart: gaps, breakouts
+    quotes = [price for price, _ in ticks]
     assert min(quotes) > 0
     assert len(set(quotes)) > 1
-    volumes = [walk.volume() for _ in range(1000)]
-    assert all(isinstance(v, int) and v > 0 for v in volumes)
+    assert all(isinstance(v, int) and v > 0 for _, v in ticks)
+    with pytest.raises(ValueError):
+        TradingWalk(0.0, random.Random(4))
 
 
 def test_prices_are_deterministic_with_a_seed() -> None:
@@ -212,6 +215,26 @@ async def test_an_unreachable_database_is_a_warning(caplog: pytest.LogCaptureFix
     with caplog.at_level(logging.WARNING, "simulator.registry"):
         assert not await register("postgresql://postgres@127.0.0.1:1/none", fleet, 10.0)
     assert "database unreachable" in caplog.text
+
+
+async def test_registered_prices_continue_from_the_latest_stored(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    fleet = build_fleet(settings(sim_devices=0, sim_tickers=2), 1, 0)
+    assert await register(database_url, fleet, 10.0)  # nothing stored: the reference prices
+    assert fleet.feed is not None
+    fresh = {t: walk.quote for t, walk in fleet.feed.walks.items()}
+    await db.execute(
+        "INSERT INTO prices (time, ticker, price, source) VALUES"
+        " (now() - interval '1 minute', 'AAPL', 12.34, 'b'), (now(), 'AAPL', 23.45, 'a'),"
+        " (now() - interval '2 minutes', 'AAPL', 34.56, 'c')"
+    )
+    again = build_fleet(settings(sim_devices=0, sim_tickers=2), 1, 0)
+    assert await register(database_url, again, 10.0)
+    assert again.feed is not None
+    assert again.feed.walks["AAPL"].quote == 23.45  # the latest, not the reference price
+    assert again.feed.walks["MSFT"].quote == fresh["MSFT"]  # none stored: as it was
+    assert again.feed.emit(1000)[0].payload["price"] == 23.45
 
 
 # --- the real thing ---------------------------------------------------------------------------
@@ -458,6 +481,7 @@ async def test_the_simulator_provisions_its_devices_and_renews_refused_credentia
 
         first = stats.data_published
         await wait_until("everything of the first run stored", lambda: everything_arrived(first))
+        between = datetime.now(UTC)
         with caplog.at_level(logging.WARNING, "simulator.provision"):
             again = await asyncio.wait_for(run(provisioned), 60)
         assert "credentials refused by the broker" in caplog.text
@@ -468,5 +492,19 @@ async def test_the_simulator_provisions_its_devices_and_renews_refused_credentia
             lambda: everything_arrived(first + again.data_published),
         )
         assert await count(db, "SELECT count(*) FROM dead_letters") == 0
+        # The second run's prices continue from the first's last (a random seed each run).
+        for ticker in ("AAPL", "MSFT"):
+            last_first = await db.fetchval(
+                "SELECT price FROM prices WHERE ticker = $1 AND time < $2"
+                " ORDER BY time DESC LIMIT 1",
+                ticker,
+                between,
+            )
+            first_again = await db.fetchval(
+                "SELECT price FROM prices WHERE ticker = $1 AND time > $2 ORDER BY time LIMIT 1",
+                ticker,
+                between,
+            )
+            assert first_again == last_first, ticker
     finally:
         await ingester.close()

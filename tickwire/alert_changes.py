@@ -44,6 +44,13 @@ _ACKNOWLEDGE: Final = """
 UPDATE alerts SET state = 'ACKED', acked_at = now(), acked_by = $2, updated_at = now()
 WHERE id = $1 AND state = 'ACTIVE'
 RETURNING *"""
+_ACKNOWLEDGE_MANY: Final = """
+UPDATE alerts a SET state = 'ACKED', acked_at = now(), acked_by = ${by}, updated_at = now()
+WHERE a.id IN (
+    SELECT a.id FROM alerts a WHERE a.state = 'ACTIVE' AND ({condition})
+    ORDER BY a.id FOR UPDATE
+) AND a.state = 'ACTIVE'
+RETURNING a.*"""
 _CLEAR: Final = """
 UPDATE alerts SET state = 'CLEARED', cleared_at = now(), updated_at = now()
 WHERE state <> 'CLEARED' AND ({condition})
@@ -100,6 +107,17 @@ class AlertChanges:
         """ACTIVE → ACKED by user `by`; the row, or None when the alert was not ACTIVE."""
         row = await self.conn.fetchrow(_ACKNOWLEDGE, alert_id, by)
         return await self._changed(row, "ACKED", detail)
+
+    async def acknowledge_where(
+        self, condition: str, *args: Any, by: uuid.UUID, detail: str
+    ) -> list[Any]:
+        """ACTIVE → ACKED by user `by` for every ACTIVE alert matching `condition` (SQL over
+        `alerts a`, `$1`… for `args`); the rows acknowledged. Rows are locked in
+        id order, so two bulk acknowledgements cannot deadlock on each other."""
+        sql = _ACKNOWLEDGE_MANY.format(condition=condition, by=len(args) + 1)
+        rows = await self.conn.fetch(sql, *args, by)
+        await self._record(rows, "ACKED", detail)
+        return list(rows)
 
     async def clear(self, condition: str, *args: Any, detail: str) -> list[Any]:
         """CLEAR the open alerts matching `condition` (SQL over `alerts`, `$1`… for `args`);

@@ -65,19 +65,37 @@ async def _fan_out(
 ) -> None:
     """Fan the outbox out on every notification of a write, and every `notify_poll_s`."""
     written = asyncio.Event()
-    async with pool.acquire() as conn:
-        await conn.add_listener("tickwire_outbox", lambda *_: written.set())
-        while not stop.is_set():
-            written.clear()
-            try:
-                taken, made = await fan_out(conn, settings.notify_give_up_s)
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("fan-out failed (%s); again in %.1f s", exc, settings.notify_poll_s)
-                taken = made = 0
-            if made:
-                due.set()
-            if taken < BATCH:
-                await wait_any([written, stop], settings.notify_poll_s)
+
+    def wake(*_: object) -> None:
+        written.set()
+
+    while not stop.is_set():
+        try:
+            async with pool.acquire() as conn:
+                await conn.add_listener("tickwire_outbox", wake)
+                try:
+                    await _fan_out_until(conn, settings, stop, due, written)
+                finally:
+                    await conn.remove_listener("tickwire_outbox", wake)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("fan-out failed (%s); again in %.1f s", exc, settings.notify_poll_s)
+            await wait_any([stop], settings.notify_poll_s)
+
+
+async def _fan_out_until(
+    conn: asyncpg.Connection,
+    settings: NotifySettings,
+    stop: asyncio.Event,
+    due: asyncio.Event,
+    written: asyncio.Event,
+) -> None:
+    while not stop.is_set():
+        written.clear()
+        taken, made = await fan_out(conn, settings.notify_give_up_s)
+        if made:
+            due.set()
+        if taken < BATCH:
+            await wait_any([written, stop], settings.notify_poll_s)
 
 
 async def _send(
@@ -93,7 +111,7 @@ async def _send(
         try:
             async with pool.acquire() as conn:
                 outcome = await send_one(conn, transports, settings)
-        except (asyncpg.PostgresError, OSError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.warning("sender: %s", exc)
             outcome = None
         if outcome is None:

@@ -97,3 +97,16 @@ CREATE TABLE notification_attempts (
     error       text
 );
 CREATE INDEX notification_attempts_delivery ON notification_attempts (delivery_id, at);
+
+-- Fleet-wide rules: a device rule without `device_id` covers every device its owner may read
+-- (an admin's: every device), narrowed to one device kind by `device_kind`; one alert per
+-- (rule, device). The engine reloads when a device's kind changes too.
+ALTER TABLE alert_rules ADD COLUMN device_kind text
+    CHECK (device_kind ~ '^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$');
+DROP TRIGGER IF EXISTS config_changed ON devices;
+CREATE TRIGGER config_changed
+    AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF owner_id, offline_timeout_s, kind ON devices
+    FOR EACH STATEMENT EXECUTE FUNCTION tickwire_config_changed();
+DROP TRIGGER IF EXISTS config_changed ON users;
+CREATE TRIGGER config_changed AFTER INSERT OR DELETE OR UPDATE OF is_superuser ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION tickwire_config_changed();

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from devstack.broker import Mosquitto
-from tests.api_support import Account, Api, expect, running_api
+from tests.api_support import Account, Api, expect, running_api, samples
 from tests.notify_support import (
     clear_alert,
     notify_settings,
@@ -93,6 +93,17 @@ async def test_webhook_signed_retried_with_the_same_id(
     raised = deliveries["raised"]
     assert raised["id"] == first.headers["X-Tickwire-Delivery"]
     assert [(a["ok"], a["status_code"]) for a in raised["attempts"]] == [(False, 500), (True, 200)]
+    async with api.client() as client:
+        scraped = samples((await client.get("/metrics")).text)
+    # Bob's channel got nothing: every delivery and attempt is alice's webhook's.
+    assert (
+        scraped[("tickwire_notification_deliveries", (("kind", "webhook"), ("status", "sent")))]
+        == 3
+    )
+    attempts = "tickwire_notification_attempts"
+    assert scraped[(attempts, (("kind", "webhook"), ("outcome", "error")))] == 1
+    assert scraped[(attempts, (("kind", "webhook"), ("outcome", "ok")))] == 3
+    assert scraped[("tickwire_notification_outbox", ())] == 0
 
 
 async def test_filters_and_silences(

@@ -69,11 +69,12 @@ CREATE TRIGGER outbox_written AFTER INSERT ON notification_outbox
     FOR EACH STATEMENT EXECUTE FUNCTION tickwire_outbox_written();
 
 -- One change for one channel; `id` is the X-Tickwire-Delivery header, the same on every retry.
+-- `test`: what POST /api/notification-channels/{id}/test sends (alert_id 0, a sample alert).
 CREATE TABLE notification_deliveries (
     id         uuid PRIMARY KEY,
     channel_id bigint NOT NULL REFERENCES notification_channels (id) ON DELETE CASCADE,
     alert_id   bigint NOT NULL,
-    event      text NOT NULL CHECK (event IN ('raised', 'acked', 'cleared')),
+    event      text NOT NULL CHECK (event IN ('raised', 'acked', 'cleared', 'test')),
     alert      jsonb NOT NULL,
     status     text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
     attempts   integer NOT NULL DEFAULT 0,

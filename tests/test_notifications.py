@@ -255,3 +255,21 @@ async def test_killed_mid_delivery_then_restarted_delivers(
         page = expect(await client.get(f"/api/notification-channels/{channel}/deliveries"), 200)
     [delivery] = page["items"]
     assert delivery["status"] == "sent" and delivery["id"] == first.headers["X-Tickwire-Delivery"]
+
+
+async def test_test_send(open_api: Api, database_url: str) -> None:
+    api = open_api
+    alice, bob = await api.register("alice"), await api.register("bob")
+    with receiver() as hook:
+        channel = await webhook(api, alice, hook.url)
+        path = f"/api/notification-channels/{channel}"
+        async with api.client(bob) as client:
+            expect(await client.post(f"{path}/test"), 404, "notification_channel_not_found")
+        async with notifying(notify_settings(database_url)), api.client(alice) as client:
+            sent = expect(await client.post(f"{path}/test"), 202)
+            await wait_until("the test delivered", lambda: _count(hook.got, 1))
+    [got] = hook.got
+    assert got.headers["X-Tickwire-Delivery"] == sent["delivery_id"]
+    body = verified(got)
+    assert body["event"] == "test" and body["alert"]["id"] == 0
+    assert alice.email in body["alert"]["message"]

@@ -8,6 +8,7 @@ returned. Delivery is `notify/`'s work (see sql/0010_notifications.sql).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 import asyncpg
@@ -27,6 +28,7 @@ from api.schemas.notifications import (
     ChannelWrite,
     DeliveryRead,
     EmailWrite,
+    TestSent,
     WebhookWrite,
 )
 from api.settings import ApiSettings
@@ -221,6 +223,48 @@ async def list_deliveries(
         )
     items = [_delivery(row) for row in rows]
     return Page[DeliveryRead](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/notification-channels/{id}/test",
+    status_code=202,
+    response_model=TestSent,
+    summary="Send a test notification",
+    description='Queues `{"event":"test","alert":{…a sample alert, id 0}}` for this channel '
+    "alone, delivered (signed, retried) as any change; → its delivery id, to follow in "
+    "`/deliveries`.",
+)
+async def test_channel(channel_id: Id, user: CurrentUser, pool: PoolDep) -> TestSent:
+    async with pool.acquire() as conn, conn.transaction():
+        await _channel(conn, user, channel_id)
+        now = datetime.now(UTC)
+        sample = {
+            "id": 0,
+            "rule_id": None,
+            "kind": "THRESHOLD",
+            "subject": "test",
+            "device_id": "test",
+            "ticker": None,
+            "owner_id": str(user.id),
+            "severity": "info",
+            "state": "ACTIVE",
+            "message": f"a test notification, sent by {user.email}",
+            "value": None,
+            "raised_at": now.isoformat(),
+            "acked_at": None,
+            "acked_by": None,
+            "cleared_at": None,
+            "updated_at": now.isoformat(),
+        }
+        delivery_id = await conn.fetchval(
+            """INSERT INTO notification_deliveries
+                   (id, channel_id, alert_id, event, alert, give_up_at)
+               VALUES (gen_random_uuid(), $1, 0, 'test', $2::jsonb, now() + interval '1 hour')
+               RETURNING id""",
+            channel_id,
+            orjson.dumps(sample).decode(),
+        )
+    return TestSent(delivery_id=delivery_id)
 
 
 def _delivery(row: Any) -> DeliveryRead:

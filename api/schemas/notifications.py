@@ -113,8 +113,8 @@ class DeliveryRead(BaseModel):
     """One change sent (or being sent) to one channel, with every attempt."""
 
     id: uuid.UUID = Field(description="the X-Tickwire-Delivery header, the same on retries")
-    alert_id: int
-    event: Event
+    alert_id: int = Field(description="0 for a test")
+    event: Literal["raised", "acked", "cleared", "test"]
     status: Literal["pending", "sent", "failed"]
     attempts: list[AttemptRead]
     next_at: datetime | None = Field(description="the next attempt (pending only)")
@@ -122,6 +122,12 @@ class DeliveryRead(BaseModel):
     last_error: str | None
     created_at: datetime
     done_at: datetime | None
+
+
+class TestSent(BaseModel):
+    """A test delivery, queued: follow it in the channel's deliveries."""
+
+    delivery_id: uuid.UUID
 
 
 class Matchers(Input):

@@ -52,11 +52,12 @@ async def run(settings: NotifySettings, stop: asyncio.Event | None = None) -> No
             "email": Mail(settings.smtp_url, settings.mail_from, settings.notify_timeout_s),
         }
         due = asyncio.Event()
+        busy: set[int] = set()  # channels a sender is sending to
         log.info("notifying with %d senders", settings.notify_senders)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(_fan_out(pool, settings, stop, due), name="fan-out")
             for n in range(settings.notify_senders):
-                sender = _send(pool, transports, settings, stop, due)
+                sender = _send(pool, transports, settings, (stop, due), busy)
                 tasks.create_task(sender, name=f"sender-{n}")
 
 
@@ -102,15 +103,17 @@ async def _send(
     pool: asyncpg.Pool,
     transports: dict[str, Transport],
     settings: NotifySettings,
-    stop: asyncio.Event,
-    due: asyncio.Event,
+    events: tuple[asyncio.Event, asyncio.Event],
+    busy: set[int],
 ) -> None:
-    """Send due deliveries one after another; wait for a wake-up when none is due."""
+    """Send due deliveries one after another; wait for a wake-up (`events`: stop, due) when
+    none is due."""
+    stop, due = events
     outcome: Any = None
     while not stop.is_set():
         try:
             async with pool.acquire() as conn:
-                outcome = await send_one(conn, transports, settings)
+                outcome = await send_one(conn, transports, settings, busy)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.warning("sender: %s", exc)
             outcome = None

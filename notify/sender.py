@@ -3,8 +3,9 @@
 The delivery's row stays locked (`FOR UPDATE SKIP LOCKED`) while it is tried, so several
 senders (in one notifier or several) never try the same one at once; a sender that dies
 mid-attempt releases the lock with its connection and the delivery is tried again, with the
-same id (at least once). A failed attempt sets the next one by `notify.backoff`; past the
-delivery's `give_up_at` it is `failed`, and kept.
+same id (at least once). The senders of one notifier skip channels one of them is sending
+to, so a dead endpoint holds one sender at a time, never all. A failed attempt sets the next
+one by `notify.backoff`; past the delivery's `give_up_at` it is `failed`, and kept.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from notify.settings import NotifySettings
 log = logging.getLogger(__name__)
 
 _CLAIM: Final = """
-SELECT d.id, d.event, d.alert, d.attempts, d.give_up_at, c.kind, c.url, c.secret, c.email_to
+SELECT d.id, d.channel_id, d.event, d.alert, d.attempts, d.give_up_at,
+       c.kind, c.url, c.secret, c.email_to
 FROM notification_deliveries d JOIN notification_channels c ON c.id = d.channel_id
-WHERE d.status = 'pending' AND d.next_at <= now()
+WHERE d.status = 'pending' AND d.next_at <= now() AND NOT (d.channel_id = ANY ($1::bigint[]))
 ORDER BY d.next_at LIMIT 1
 FOR UPDATE OF d SKIP LOCKED"""
 _ATTEMPT: Final = """
@@ -56,19 +58,26 @@ class Transport(Protocol):
 
 
 async def send_one(
-    conn: asyncpg.Connection, transports: dict[str, Transport], settings: NotifySettings
+    conn: asyncpg.Connection,
+    transports: dict[str, Transport],
+    settings: NotifySettings,
+    busy: set[int],
 ) -> str | None:
-    """Claim a due delivery and try it once; the outcome (`sent`, `retry`, `failed`), or None
-    when nothing was due."""
+    """Claim a due delivery to a channel not in `busy` (channels being sent to) and try it
+    once; the outcome (`sent`, `retry`, `failed`), or None when nothing was due."""
     async with conn.transaction():
-        delivery = await conn.fetchrow(_CLAIM)
+        delivery = await conn.fetchrow(_CLAIM, list(busy))
         if delivery is None:
             return None
+        channel = delivery["channel_id"]
+        busy.add(channel)
         try:
             outcome = await transports[delivery["kind"]].send(delivery)
         except Exception as exc:  # a transport's bug must not stop the sender: count it, retry
             log.exception("delivery %s", delivery["id"])
             outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")
+        finally:
+            busy.discard(channel)
         await conn.execute(_ATTEMPT, delivery["id"], outcome.ok, outcome.status_code, outcome.error)
         if outcome.ok:
             await conn.execute(_SENT, delivery["id"])

@@ -273,3 +273,29 @@ async def test_test_send(open_api: Api, database_url: str) -> None:
     body = verified(got)
     assert body["event"] == "test" and body["alert"]["id"] == 0
     assert alice.email in body["alert"]["message"]
+
+
+async def test_a_black_hole_holds_one_sender_not_all(
+    open_api: Api, db: asyncpg.Connection, database_url: str
+) -> None:
+    """A channel whose endpoint never answers takes one sender at a time: the other channel's
+    deliveries go on (with two senders and five changes, a sender per stuck delivery would
+    leave none)."""
+    api = open_api
+    alice = await api.register("alice")
+    for n in range(5):
+        await db.execute(
+            "INSERT INTO devices (device_id, name, owner_id) VALUES ($1, $1, $2::uuid)",
+            f"d{n}",
+            alice.id,
+        )
+    with receiver(["hang"] * 100) as hole, receiver() as fast:
+        await webhook(api, alice, hole.url)
+        await webhook(api, alice, fast.url)
+        settings = notify_settings(database_url, notify_senders=2, notify_timeout_s=60)
+        async with notifying(settings):
+            for n in range(5):
+                await raise_alert(db, "HIGH_TEMP", f"d{n}")
+            await wait_until("the fast channel got all five", lambda: _count(fast.got, 5), 30)
+            assert len(hole.got) == 1  # one attempt in flight there, nothing more
+            hole.release.set()

@@ -9,6 +9,7 @@ import bench.history
 import bench.ingest
 import bench.load
 import bench.logins
+import bench.notify
 import bench.stream
 import bench.tls
 
@@ -22,6 +23,7 @@ BENCHES = (
     bench.load.main,
     bench.tls.main,
     bench.logins.main,
+    bench.notify.main,
 )
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

@@ -1,4 +1,5 @@
-"""Email deliveries through `TICKWIRE_SMTP_URL`: plain text and HTML, one message a change."""
+"""Email deliveries through `TICKWIRE_SMTP_URL`: plain text and HTML, one message a change, or
+one digest for a storm of them (`notify.sender`)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,11 @@ import orjson
 from notify.sender import Outcome
 
 
-def message(delivery: Any, sender: str) -> EmailMessage:
-    """The email of one change."""
+def _lines(delivery: Any) -> tuple[str, list[str]]:
+    """A change's headline and its details, for people."""
     alert = orjson.loads(delivery["alert"])
-    event = delivery["event"]
-    subject = f"[tickwire] {alert['kind']} {event}: {alert['subject']}"
-    lines = [
-        f"{alert['kind']} on {alert['subject']} was {event}.",
-        "",
+    headline = f"{alert['kind']} on {alert['subject']} was {delivery['event']}."
+    return headline, [
         f"message:  {alert['message']}",
         f"severity: {alert['severity']}",
         f"state:    {alert['state']}",
@@ -28,14 +26,31 @@ def message(delivery: Any, sender: str) -> EmailMessage:
         f"raised:   {alert['raised_at']}",
         f"alert id: {alert['id']}",
     ]
+
+
+def message(deliveries: list[Any], sender: str) -> EmailMessage:
+    """The email of one change, or the digest of several (each with its delivery id)."""
+    first = deliveries[0]
+    changes = [_lines(d) for d in deliveries]
+    if len(deliveries) == 1:
+        alert = orjson.loads(first["alert"])
+        subject = f"[tickwire] {alert['kind']} {first['event']}: {alert['subject']}"
+    else:
+        subject = f"[tickwire] {len(deliveries)} alert changes"
+    text = "\n\n".join("\n".join([head, *details]) for head, details in changes)
+    blocks = "".join(
+        f"<p>{html.escape(head)}</p><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in details)
+        + "</ul>"
+        for head, details in changes
+    )
     mail = EmailMessage()
     mail["Subject"] = subject.replace("\r", " ").replace("\n", " ")
     mail["From"] = sender
-    mail["To"] = delivery["email_to"]
-    mail["X-Tickwire-Delivery"] = str(delivery["id"])
-    mail.set_content("\n".join(lines))
-    rows = "".join(f"<li>{html.escape(line)}</li>" for line in lines[2:])
-    mail.add_alternative(f"<p>{html.escape(lines[0])}</p><ul>{rows}</ul>", subtype="html")
+    mail["To"] = first["email_to"]
+    mail["X-Tickwire-Delivery"] = ", ".join(str(d["id"]) for d in deliveries)
+    mail.set_content(text)
+    mail.add_alternative(blocks, subtype="html")
     return mail
 
 
@@ -47,13 +62,13 @@ class Mail:
         self.sender = sender
         self.timeout_s = timeout_s
 
-    async def send(self, delivery: Any) -> Outcome:
+    async def send(self, deliveries: list[Any]) -> Outcome:
         if self.url is None:
             return Outcome(False, error="email is not configured (TICKWIRE_SMTP_URL)")
         url = self.url
         try:
             await aiosmtplib.send(
-                message(delivery, self.sender),
+                message(deliveries, self.sender),
                 hostname=url.hostname,
                 port=url.port,
                 username=unquote(url.username) if url.username else None,

@@ -29,6 +29,16 @@ FROM notification_deliveries d JOIN notification_channels c ON c.id = d.channel_
 WHERE d.status = 'pending' AND d.next_at <= now() AND NOT (d.channel_id = ANY ($1::bigint[]))
 ORDER BY d.next_at LIMIT 1
 FOR UPDATE OF d SKIP LOCKED"""
+_WAITING: Final = """
+SELECT count(*) FROM notification_deliveries
+WHERE channel_id = $1 AND status = 'pending' AND next_at <= now()"""
+_SIBLINGS: Final = """
+SELECT d.id, d.channel_id, d.event, d.alert, d.attempts, d.give_up_at,
+       c.kind, c.url, c.secret, c.email_to
+FROM notification_deliveries d JOIN notification_channels c ON c.id = d.channel_id
+WHERE d.channel_id = $1 AND d.status = 'pending' AND d.next_at <= now() AND d.id <> $2
+ORDER BY d.created_at LIMIT $3
+FOR UPDATE OF d SKIP LOCKED"""
 _ATTEMPT: Final = """
 INSERT INTO notification_attempts (delivery_id, ok, status_code, error) VALUES ($1, $2, $3, $4)"""
 _SENT: Final = """
@@ -52,9 +62,10 @@ class Outcome:
 
 
 class Transport(Protocol):
-    """Sends one delivery (a claimed row: channel and change) somewhere."""
+    """Sends deliveries (claimed rows: channel and change) of one channel somewhere: one
+    delivery, or (email) several as one digest."""
 
-    async def send(self, delivery: Any) -> Outcome: ...
+    async def send(self, deliveries: list[Any]) -> Outcome: ...
 
 
 async def send_one(
@@ -64,7 +75,8 @@ async def send_one(
     busy: set[int],
 ) -> str | None:
     """Claim a due delivery to a channel not in `busy` (channels being sent to) and try it
-    once; the outcome (`sent`, `retry`, `failed`), or None when nothing was due."""
+    once (an email channel with `notify_digest_min` or more due: all of them, as one digest);
+    the outcome (`sent`, `retry`, `failed`), or None when nothing was due."""
     async with conn.transaction():
         delivery = await conn.fetchrow(_CLAIM, list(busy))
         if delivery is None:
@@ -72,24 +84,45 @@ async def send_one(
         channel = delivery["channel_id"]
         busy.add(channel)
         try:
-            outcome = await transports[delivery["kind"]].send(delivery)
+            batch = [delivery, *await _digest_siblings(conn, delivery, settings)]
+            outcome = await transports[delivery["kind"]].send(batch)
         except Exception as exc:  # a transport's bug must not stop the sender: count it, retry
             log.exception("delivery %s", delivery["id"])
             outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")
         finally:
             busy.discard(channel)
-        await conn.execute(_ATTEMPT, delivery["id"], outcome.ok, outcome.status_code, outcome.error)
-        if outcome.ok:
-            await conn.execute(_SENT, delivery["id"])
-            return "sent"
-        error = outcome.error or f"HTTP {outcome.status_code}"
-        now = datetime.now(UTC)
-        at = next_attempt(
-            delivery["attempts"] + 1,
-            now,
-            delivery["give_up_at"],
-            settings.notify_retry_base_s,
-            settings.notify_retry_max_s,
-        )
-        await conn.execute(_RETRY, delivery["id"], error[:1000], at)
-        return "failed" if at is None else "retry"
+        results = [await _record(conn, each, outcome, settings) for each in batch]
+        return results[0]
+
+
+async def _digest_siblings(
+    conn: asyncpg.Connection, delivery: Any, settings: NotifySettings
+) -> list[Any]:
+    """The other due deliveries of an email channel, when there are enough for a digest."""
+    if delivery["kind"] != "email" or settings.notify_digest_min < 2:
+        return []
+    waiting = await conn.fetchval(_WAITING, delivery["channel_id"])
+    if waiting < settings.notify_digest_min:
+        return []
+    limit = settings.notify_digest_max - 1
+    return list(await conn.fetch(_SIBLINGS, delivery["channel_id"], delivery["id"], limit))
+
+
+async def _record(
+    conn: asyncpg.Connection, delivery: Any, outcome: Outcome, settings: NotifySettings
+) -> str:
+    """The attempt, and the delivery's new state; `sent`, `retry` or `failed`."""
+    await conn.execute(_ATTEMPT, delivery["id"], outcome.ok, outcome.status_code, outcome.error)
+    if outcome.ok:
+        await conn.execute(_SENT, delivery["id"])
+        return "sent"
+    error = outcome.error or f"HTTP {outcome.status_code}"
+    at = next_attempt(
+        delivery["attempts"] + 1,
+        datetime.now(UTC),
+        delivery["give_up_at"],
+        settings.notify_retry_base_s,
+        settings.notify_retry_max_s,
+    )
+    await conn.execute(_RETRY, delivery["id"], error[:1000], at)
+    return "failed" if at is None else "retry"

@@ -26,5 +26,10 @@ class NotifySettings(CommonSettings):
     notify_retry_max_s: float = Field(default=3600.0, gt=0)
     notify_give_up_s: float = Field(default=24 * 3600.0, gt=0)
     """A delivery not made this long after its change is `failed` (kept, listed)."""
+    notify_digest_min: int = Field(default=5, ge=0, le=1000)
+    """An email channel with this many changes due at once gets them as one digest message
+    (0 or 1: never a digest)."""
+    notify_digest_max: int = Field(default=200, ge=2, le=10_000)
+    """At most this many changes in one digest."""
     notify_poll_s: float = Field(default=1.0, gt=0)
     """The outbox and the due retries are read this often without a wake-up."""

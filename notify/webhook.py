@@ -32,7 +32,8 @@ class Webhooks:
         self.client = client
         self.allow_private = allow_private
 
-    async def send(self, delivery: Any) -> Outcome:
+    async def send(self, deliveries: list[Any]) -> Outcome:
+        [delivery] = deliveries  # webhooks get one change a request
         url = delivery["url"]
         try:
             parse_webhook_url(url, self.allow_private)

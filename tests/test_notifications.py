@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -299,3 +300,43 @@ async def test_a_black_hole_holds_one_sender_not_all(
             await wait_until("the fast channel got all five", lambda: _count(fast.got, 5), 30)
             assert len(hole.got) == 1  # one attempt in flight there, nothing more
             hole.release.set()
+
+
+async def test_an_email_storm_becomes_one_digest(
+    database_url: str, broker: Mosquitto, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    with smtp_server() as (inbox, smtp_url):
+        async with running_api(
+            database_url, broker.url, tmp_path / "api", smtp_url=smtp_url
+        ) as api:
+            alice = await api.register("alice")
+            async with api.client(alice) as client:
+                body = {"name": "me", "kind": "email", "to": "ops@example.com"}
+                expect(await client.post("/api/notification-channels", json=body), 201)
+            for n in range(7):
+                await db.execute(
+                    "INSERT INTO devices (device_id, name, owner_id) VALUES ($1, $1, $2::uuid)",
+                    f"s{n}",
+                    alice.id,
+                )
+                await raise_alert(db, "OFFLINE", f"s{n}")  # a storm, before the notifier runs
+            settings = notify_settings(database_url, smtp_url=smtp_url, notify_digest_min=5)
+            async with notifying(settings):
+                await settled(db)
+                await wait_until("the digest", lambda: _count(inbox.messages, 1))
+                await raise_alert(db, "HIGH_TEMP", "s0")  # alone: a message of its own
+                await settled(db)
+                await wait_until("the single message", lambda: _count(inbox.messages, 2))
+    digest, single = inbox.messages
+    assert digest["Subject"] == "[tickwire] 7 alert changes"
+    ids = await db.fetch("SELECT id FROM notification_deliveries ORDER BY created_at")
+    in_digest = re.findall(r"[0-9a-f-]{36}", str(digest["X-Tickwire-Delivery"]))
+    assert set(in_digest) == {str(r["id"]) for r in ids[:7]}
+    assert single["X-Tickwire-Delivery"] == str(ids[-1]["id"])
+    text = next(p for p in digest.walk() if p.get_content_type() == "text/plain")
+    payload = text.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    assert all(f"OFFLINE on s{n} was raised." in payload.decode() for n in range(7))
+    assert "HIGH_TEMP raised: s0" in single["Subject"]
+    statuses = await db.fetch("SELECT status FROM notification_deliveries")
+    assert [r["status"] for r in statuses] == ["sent"] * 8

@@ -144,6 +144,9 @@ async def test_silences(api: Api, db: asyncpg.Connection) -> None:
         {**SILENCE, "starts_at": "2099-01-01T00:00:00Z", "ends_at": "2026-01-01T00:00:00Z"},
         {**SILENCE, "starts_at": "2026-01-01T00:00:00"},  # no time zone
         {**SILENCE, "starts_at": "yesterday"},
+        {**SILENCE, "starts_at": "0001-01-01T00:00:00+14:00"},  # before year 1 in UTC
+        {**SILENCE, "ends_at": "9999-12-31T23:59:59-14:00"},  # after year 9999 in UTC
+        {**SILENCE, "starts_at": -1e18},
         {**SILENCE, "matchers": {}},
         {**SILENCE, "matchers": {"device_id": None}},
         {**SILENCE, "matchers": {"kind": "NOPE"}},

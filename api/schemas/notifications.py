@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
@@ -154,8 +154,13 @@ class SilenceWrite(Input):
     @model_validator(mode="after")
     def _window(self) -> SilenceWrite:
         for name in self.fields:
-            if getattr(self, name).tzinfo is None:
+            value = getattr(self, name)
+            if value.tzinfo is None:
                 raise ValueError(f"{name} needs a time zone")
+            try:  # 0001-01-01T00:00+14:00 is before year 1 in UTC: not storable
+                setattr(self, name, value.astimezone(UTC))
+            except OverflowError:
+                raise ValueError(f"{name} is out of range") from None
         if not self.starts_at < self.ends_at:
             raise ValueError("starts_at must be before ends_at")
         return self

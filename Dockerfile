@@ -1,5 +1,5 @@
 # One image for every Python service; compose.yaml picks the command:
-# python -m ingest | api | simulator | sql upgrade | tickwire.brokerauth setup.
+# python -m ingest | api | notify | simulator | sql upgrade | tickwire.brokerauth setup.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -26,6 +26,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY tickwire tickwire
 COPY ingest ingest
 COPY api api
+COPY notify notify
 COPY dashboard dashboard
 COPY sql sql
 COPY simulator simulator

@@ -40,6 +40,8 @@ class ErrorCode(enum.StrEnum):
     LOCKOUT_NOT_FOUND = "lockout_not_found"
     PORTFOLIO_NOT_FOUND = "portfolio_not_found"
     TRANSACTION_NOT_FOUND = "transaction_not_found"
+    NOTIFICATION_CHANNEL_NOT_FOUND = "notification_channel_not_found"
+    SILENCE_NOT_FOUND = "silence_not_found"
     # 409: the change conflicts with what is stored.
     DEVICE_EXISTS = "device_exists"
     STOCK_EXISTS = "stock_exists"
@@ -55,6 +57,9 @@ class ErrorCode(enum.StrEnum):
     SHARED_STOCK_ADMIN_ONLY = "shared_stock_admin_only"
     # 422: a parameter or body the server refuses.
     INVALID_ALERT_RULE = "invalid_alert_rule"
+    INVALID_CHANNEL = "invalid_channel"
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"
+    EMAIL_NOT_CONFIGURED = "email_not_configured"
     INSUFFICIENT_QUANTITY = "insufficient_quantity"
     INVALID_FORMAT = "invalid_format"
     INVALID_INDICATOR = "invalid_indicator"

@@ -86,6 +86,7 @@ class AlertRule(Base):
     name: Mapped[str]
     kind: Mapped[str]
     device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.device_id"))
+    device_kind: Mapped[str | None]
     ticker: Mapped[str | None] = mapped_column(ForeignKey("stocks.ticker"))
     metric: Mapped[str | None]
     operator: Mapped[str | None] = mapped_column(String)

@@ -76,6 +76,11 @@ class ApiSettings(CommonSettings):
     stream_session_check_s: float = Field(default=5.0, gt=0)
     """Open streams whose login ended (logout, a password change, the account deactivated or
     deleted) are ended within this long: one query per API process for all its streams."""
+    smtp_url: str | None = Field(default=None, repr=False)
+    """`smtp://user:pass@host:port` (or `smtps://`) of the mail server; unset → email channels
+    are refused (422 `email_not_configured`)."""
+    webhook_allow_private: bool = False
+    """Allow webhook URLs on loopback, private and link-local addresses (SSRF otherwise)."""
     stream_max_subjects: int = 1000
     """At most this many tickers plus devices in one stream's filter."""
     dashboard: bool = True

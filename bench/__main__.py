@@ -10,6 +10,7 @@ import bench.ingest
 import bench.load
 import bench.logins
 import bench.market
+import bench.notify
 import bench.stream
 import bench.tls
 
@@ -24,6 +25,7 @@ BENCHES = (
     bench.tls.main,
     bench.logins.main,
     bench.market.main,
+    bench.notify.main,
 )
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

@@ -104,10 +104,13 @@ async def up(settings: StackSettings) -> int:
         }
         if broker_kind == "amqtt":
             env["TICKWIRE_MQTT_PROTOCOL"] = "311"  # amqtt speaks MQTT 3.1.1 only
-        envs = {name: env for name in ("ingest", "api", "simulator")}
+        envs = {name: env for name in ("ingest", "api", "notify", "simulator")}
         if accounts is not None:
             envs = await child_environments(env, mqtt_url, broker_kind, accounts, login, tls)
         services = [Service("ingest", envs["ingest"]), Service("api", envs["api"])]
+        # Alert notifications (webhooks, email): its own process, so that a slow endpoint
+        # never slows ingest (issue 18). Needs no broker.
+        services.append(Service("notify", envs["notify"]))
         if settings.simulator:
             # Status 0: it ran the duration or message count it was given (TICKWIRE_SIM_*).
             services.append(Service("simulator", envs["simulator"], restart="on-failure"))
@@ -180,7 +183,7 @@ async def _service_environments(
 ) -> dict[str, dict[str, str]]:
     if kind != "mosquitto-dynsec":
         no_admin = {**env, "TICKWIRE_MQTT_ADMIN_URL": ""}
-        return {"ingest": no_admin, "api": no_admin, "simulator": no_admin}
+        return {"ingest": no_admin, "api": no_admin, "notify": no_admin, "simulator": no_admin}
     address = MqttAddress(mqtt_url)
     where = f"@{address.host}:{address.port}"
     admin_url = f"mqtt://{accounts.admin_user}:{quote(accounts.admin, safe='')}{where}"
@@ -203,6 +206,7 @@ async def _service_environments(
             ),
             "TICKWIRE_MQTT_ADMIN_URL": admin_url,
         },
+        "notify": base,
         "simulator": simulator,
     }
 

@@ -62,7 +62,7 @@ def env_example() -> dict[str, bool]:
 def settings_variables() -> dict[str, str]:
     """TICKWIRE_* name → the Settings class reading it, over every settings class of the
     services (every module that defines one is imported)."""
-    for package in ("tickwire", "devstack", "api", "ingest", "simulator", "sql"):
+    for package in ("tickwire", "devstack", "api", "ingest", "notify", "simulator", "sql"):
         for path in sorted((ROOT / package).rglob("*.py")):
             text = path.read_text()
             if re.search(r"class \w+\((CommonSettings|BaseSettings|\w+Settings)\)", text):

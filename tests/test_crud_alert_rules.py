@@ -113,6 +113,13 @@ async def test_rule_validation_per_kind(api: Api) -> None:
         ({"kind": "PRICE_ABOVE", "threshold": 200, **on_ticker}, {"threshold": 200.0}),
         ({"kind": "PRICE_BELOW", "threshold": 150, **on_ticker}, {"ticker": "AAPL"}),
         (THRESHOLD | {"hysteresis": 2, "window_s": None}, {"hysteresis": 2.0}),
+        # A fleet rule: every device the owner may read (of one kind, when given).
+        (THRESHOLD | {"device_id": None}, {"device_id": None, "device_kind": None}),
+        (
+            THRESHOLD | {"device_id": None, "device_kind": "sensor"},
+            {"device_id": None, "device_kind": "sensor"},
+        ),
+        ({"kind": "OFFLINE", "device_kind": "gateway"}, {"device_kind": "gateway"}),
     ]
     invalid: list[tuple[dict[str, Any], set[str]]] = [
         ({"kind": "HIGH_TEMP", "operator": "<"}, {"operator"}),
@@ -128,7 +135,8 @@ async def test_rule_validation_per_kind(api: Api) -> None:
         ({"kind": "PRICE_BELOW", **on_ticker, "operator": "<"}, {"threshold", "operator"}),
         ({"kind": "THRESHOLD", **on_device}, {"metric", "operator", "threshold"}),
         (THRESHOLD | {"ticker": "AAPL"}, {"ticker"}),
-        (THRESHOLD | {"device_id": None}, {"device_id"}),
+        (THRESHOLD | {"device_kind": "sensor"}, {"device_kind"}),  # a fleet rule's narrowing
+        ({"kind": "PRICE_ABOVE", "threshold": 1, "device_kind": "x", **on_ticker}, {"device_kind"}),
     ]
     malformed: list[dict[str, Any]] = [
         {"kind": "NOPE"},
@@ -143,6 +151,10 @@ async def test_rule_validation_per_kind(api: Api) -> None:
         {"kind": "HIGH_TEMP", "id": 7},
         {"kind": "THRESHOLD", "metric": "bad metric!"},
         {"kind": "PRICE_MOVE", "window_s": 0},
+        {"kind": "OFFLINE", "device_kind": "a b"},
+        {"kind": "OFFLINE", "device_kind": "x" * 33},
+        {"kind": "OFFLINE", "device_kind": "\u0000"},
+        {"kind": "OFFLINE", "device_kind": 7},
     ]
     async with api.client(alice) as client:
         for body, stored in valid:

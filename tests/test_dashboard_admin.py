@@ -109,13 +109,15 @@ async def test_admin_manages_an_alert_rule(api: Api, browser: Browser) -> None:
     await choose(page, "rules", "kind", "THRESHOLD")
     await save(page, "rules", "is required for THRESHOLD")  # no device, metric…: refused
     await choose(page, "rules", "kind", "HIGH_TEMP")
-    await fill(page, "rules", threshold="35")
+    await fill(page, "rules", threshold="35", device_kind="sensor")  # a fleet rule, one kind
     await choose(page, "rules", "severity", "critical")
     await save(page, "rules", "Created rule")
     rules = (await read(api, "/api/alert-rules")).json()["items"]
     assert len(rules) == 1 and rules[0]["threshold"] == 35 and rules[0]["severity"] == "critical"
+    assert rules[0]["device_id"] is None and rules[0]["device_kind"] == "sensor"
     rule_id = rules[0]["id"]
     assert "too hot" in await row(page, "rules", rule_id)
+    assert "any of the owner's sensors" in await row(page, "rules", rule_id)
     await page.click(f"[id='admin-rules-{rule_id}'] >> text=Edit")
     await page.wait_for_selector(f"text=Edit rule {rule_id}")
     await fill(page, "rules", threshold="40")

@@ -166,3 +166,38 @@ def test_the_query_follows_filters_and_range() -> None:
         "devices": ["d1"],
         "kinds": ["alert"],
     }
+
+
+async def test_acknowledge_all_shown_and_silence_a_device(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    devices = [unique("storm"), unique("storm")]
+    for device in devices:
+        await add_device(api, device)
+    active = [await insert_alert(db, kind, d) for d in devices for kind in ("OFFLINE", "HIGH_TEMP")]
+    page = await logged_in(browser, api, api.admin, "/alerts")
+    for alert_id in active:
+        await page.wait_for_selector(f"#alerts-row-{alert_id}[data-state=ACTIVE]", timeout=15_000)
+    await page.click("#alerts-ack-all")
+    for alert_id in active:
+        await page.wait_for_selector(f"#alerts-row-{alert_id}[data-state=ACKED]", timeout=15_000)
+    await page.wait_for_selector("#alerts-notice:has-text('4 acknowledged')", timeout=10_000)
+    async with api.client(api.admin) as client:
+        for alert_id in active:
+            assert (await client.get(f"/api/alerts/{alert_id}")).json()["state"] == "ACKED"
+    # Reloaded: the stream's ACKED events re-render the rows meanwhile (a click on a button
+    # being replaced is lost, as for a person, who would click again).
+    await page.reload()
+    await page.wait_for_selector(f"#alerts-row-{active[0]}[data-state=ACKED]", timeout=15_000)
+    await page.click(f"#alerts-row-{active[0]} .alerts-silence")
+    await page.wait_for_selector(
+        f"#alerts-notice:has-text('{devices[0]} silenced')", timeout=10_000
+    )
+    async with api.client(api.admin) as client:
+        [silence] = (await client.get("/api/silences")).json()["items"]
+    assert silence["matchers"]["device_id"] == devices[0]
+    window = datetime.fromisoformat(silence["ends_at"]) - datetime.fromisoformat(
+        silence["starts_at"]
+    )
+    assert window == timedelta(hours=1)
+    await page.context.close()

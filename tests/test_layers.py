@@ -7,8 +7,18 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("tickwire", "devstack", "sql", "ingest", "api", "dashboard", "simulator", "bench")
-RUNTIME = ("tickwire", "sql", "ingest", "api", "dashboard", "simulator")
+PACKAGES = (
+    "tickwire",
+    "devstack",
+    "sql",
+    "ingest",
+    "api",
+    "notify",
+    "dashboard",
+    "simulator",
+    "bench",
+)
+RUNTIME = ("tickwire", "sql", "ingest", "api", "notify", "dashboard", "simulator")
 
 
 def import_graph() -> dict[str, set[str]]:

@@ -293,7 +293,7 @@ async def test_kill_9_of_each_part_restarts_it_and_loses_nothing(
                 timeout=60,
                 interval=0.2,
             )
-            for name in ("ingest", "api"):
+            for name in ("ingest", "api", "notify"):
                 await kill_and_wait_for_restart(stack, name)
                 await readings.flowing()
 
@@ -338,7 +338,7 @@ async def test_kill_9_of_each_part_restarts_it_and_loses_nothing(
             await readings.flowing()
         finally:
             await readings.assert_exactly_once(at_least=400)
-        assert_restarts_logged(stack, "ingest", "api", "simulator", "mosquitto")
+        assert_restarts_logged(stack, "ingest", "api", "notify", "simulator", "mosquitto")
         await stop(stack)
 
 

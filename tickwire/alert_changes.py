@@ -2,7 +2,8 @@
 row, an `alert_events` row (its history) and a journal `alert` event (the live stream).
 
 Raising (→ ACTIVE), acknowledging (ACTIVE → ACKED) and clearing (→ CLEARED) each change the
-row and record the change at once; the journal events wait in `events` for the journal append,
+row and record the change at once (with a `notification_outbox` row for `notify/` when any
+channel exists); the journal events wait in `events` for the journal append,
 the transaction's last statement (see `tickwire.journal`):
 
     async with transaction(conn) as changes:
@@ -44,6 +45,13 @@ _ACKNOWLEDGE: Final = """
 UPDATE alerts SET state = 'ACKED', acked_at = now(), acked_by = $2, updated_at = now()
 WHERE id = $1 AND state = 'ACTIVE'
 RETURNING *"""
+_ACKNOWLEDGE_MANY: Final = """
+UPDATE alerts a SET state = 'ACKED', acked_at = now(), acked_by = ${by}, updated_at = now()
+WHERE a.id IN (
+    SELECT a.id FROM alerts a WHERE a.state = 'ACTIVE' AND ({condition})
+    ORDER BY a.id FOR UPDATE
+) AND a.state = 'ACTIVE'
+RETURNING a.*"""
 _CLEAR: Final = """
 UPDATE alerts SET state = 'CLEARED', cleared_at = now(), updated_at = now()
 WHERE state <> 'CLEARED' AND ({condition})
@@ -51,6 +59,12 @@ RETURNING *"""
 _HISTORY: Final = """
 INSERT INTO alert_events (alert_id, state, detail)
 SELECT unnest($1::bigint[]), $2, $3"""
+_OUTBOX: Final = """
+INSERT INTO notification_outbox (alert_id, event, alert)
+SELECT change.id, $2, change.alert::jsonb FROM unnest($1::bigint[], $3::text[]) change (id, alert)
+WHERE EXISTS (SELECT FROM notification_channels)"""
+#: The event a notification names for each state an alert changes to.
+EVENTS: Final = {"ACTIVE": "raised", "ACKED": "acked", "CLEARED": "cleared"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +115,17 @@ class AlertChanges:
         row = await self.conn.fetchrow(_ACKNOWLEDGE, alert_id, by)
         return await self._changed(row, "ACKED", detail)
 
+    async def acknowledge_where(
+        self, condition: str, *args: Any, by: uuid.UUID, detail: str
+    ) -> list[Any]:
+        """ACTIVE → ACKED by user `by` for every ACTIVE alert matching `condition` (SQL over
+        `alerts a`, `$1`… for `args`); the rows acknowledged. Rows are locked in
+        id order, so two bulk acknowledgements cannot deadlock on each other."""
+        sql = _ACKNOWLEDGE_MANY.format(condition=condition, by=len(args) + 1)
+        rows = await self.conn.fetch(sql, *args, by)
+        await self._record(rows, "ACKED", detail)
+        return list(rows)
+
     async def clear(self, condition: str, *args: Any, detail: str) -> list[Any]:
         """CLEAR the open alerts matching `condition` (SQL over `alerts`, `$1`… for `args`);
         the rows cleared (none that were CLEARED already)."""
@@ -116,8 +141,12 @@ class AlertChanges:
     async def _record(self, rows: Sequence[Any], state: str, detail: str) -> None:
         """What follows every change of the `alerts` rows: their history, their events."""
         if rows:
-            await self.conn.execute(_HISTORY, [row["id"] for row in rows], state, detail)
-            self.events += [alert_event(row) for row in rows]
+            ids = [row["id"] for row in rows]
+            events = [alert_event(row) for row in rows]
+            await self.conn.execute(_HISTORY, ids, state, detail)
+            # The notifier's outbox, in this transaction: a crash cannot lose a change.
+            await self.conn.execute(_OUTBOX, ids, EVENTS[state], [e.data for e in events])
+            self.events += events
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,14 @@ from api.errors import Conflict, NotFound
 from api.history.timerange import parse_instant
 from api.models import User
 from api.pagination import Page
-from api.schemas.alerts import AlertEventRead, AlertKind, AlertRead, StateFilter
+from api.schemas.alerts import (
+    AckedCount,
+    AckMany,
+    AlertEventRead,
+    AlertKind,
+    AlertRead,
+    StateFilter,
+)
 from api.schemas.common import DeviceId, Ticker
 from tickwire import alert_changes
 
@@ -64,22 +71,33 @@ class AlertQuery:
     def filters(self, user: User) -> Filters:
         """The WHERE clauses: what `user` may see, narrowed by these filters."""
         filters = Filters(user)
-        if self.state == "open":
-            filters.clauses.append("a.state <> 'CLEARED'")
-        elif self.state is not None:
-            filters.add("a.state = $?", self.state)
+        _narrow(filters, self.state, self.kind, self.device_id, self.ticker)
         since = parse_instant(self.since, "since") if self.since else None
         until = parse_instant(self.until, "until") if self.until else None
         for clause, value in (
-            ("a.kind = $?", self.kind),
-            ("a.device_id = $?", self.device_id),
-            ("a.ticker = $?", self.ticker),
             ("a.raised_at >= $?", since),
             ("a.raised_at < $?", until),
         ):
             if value is not None:
                 filters.add(clause, value)
         return filters
+
+
+def _narrow(
+    filters: Filters, state: str | None, kind: str | None, device: str | None, ticker: str | None
+) -> None:
+    """Add the filters `GET /alerts` and `POST /alerts/ack` share."""
+    if state == "open":
+        filters.clauses.append("a.state <> 'CLEARED'")
+    elif state is not None:
+        filters.add("a.state = $?", state)
+    for clause, value in (
+        ("a.kind = $?", kind),
+        ("a.device_id = $?", device),
+        ("a.ticker = $?", ticker),
+    ):
+        if value is not None:
+            filters.add(clause, value)
 
 
 @router.get(
@@ -141,6 +159,28 @@ async def alert_history(
             alert_id,
         )
     return [AlertEventRead.model_validate(dict(row)) for row in rows]
+
+
+@router.post(
+    "/alerts/ack",
+    response_model=AckedCount,
+    summary="Acknowledge many alerts",
+    description="ACTIVE → ACKED for every alert that matches `ids` and the filter (`state`, "
+    "`kind`, `device_id`, `ticker`; all given parts must match) and that the caller may see; "
+    '→ `{"acked": n}`, the number changed. ACKED and CLEARED alerts, and alerts the caller '
+    "may not see, are left as they are (and not counted). An empty body is 422: it never "
+    'means "everything". At most 10 000 ids; each change is stored and streamed.',
+)
+async def ack_alerts(body: AckMany, pool: PoolDep, user: CurrentUser) -> AckedCount:
+    filters = Filters(user)
+    _narrow(filters, body.state, body.kind, body.device_id, body.ticker)
+    if body.ids is not None:
+        filters.add("a.id = ANY($?::bigint[])", body.ids)
+    async with pool.acquire() as conn, alert_changes.transaction(conn) as changes:
+        rows = await changes.acknowledge_where(
+            filters.where, *filters.args, by=user.id, detail=f"acknowledged by {user.email}"
+        )
+    return AckedCount(acked=len(rows))
 
 
 @router.post(

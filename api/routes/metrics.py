@@ -94,7 +94,8 @@ async def _database_families(pool: PoolDep) -> list[Any]:
                       extract(epoch FROM now() - min(recorded_at)) AS age
                FROM rollup_pending GROUP BY relation"""
         )
-    families: list[Any] = []
+        notifications = await _notification_families(conn)
+    families: list[Any] = notifications
     for column, text in _INGEST_COUNTERS:
         family = CounterMetricFamily(f"tickwire_ingest_{column}", text, labels=["instance"])
         for row in status:
@@ -113,6 +114,42 @@ async def _database_families(pool: PoolDep) -> list[Any]:
     families.append(_by("tickwire_devices", "registered devices, by status", "status", devices))
     families += _rollup_families(pending)
     return families
+
+
+async def _notification_families(conn: Any) -> list[Any]:
+    """Notifications (notify/): deliveries kept by channel kind and status (`sent`, `pending`:
+    being retried or not tried yet, `failed`: given up), attempts by kind and outcome, and the
+    changes waiting in the outbox."""
+    deliveries = await conn.fetch(
+        """SELECT c.kind, d.status, count(*) AS n FROM notification_deliveries d
+           JOIN notification_channels c ON c.id = d.channel_id GROUP BY c.kind, d.status"""
+    )
+    attempts = await conn.fetch(
+        """SELECT c.kind, CASE WHEN t.ok THEN 'ok' ELSE 'error' END AS outcome, count(*) AS n
+           FROM notification_attempts t JOIN notification_deliveries d ON d.id = t.delivery_id
+           JOIN notification_channels c ON c.id = d.channel_id GROUP BY 1, 2"""
+    )
+    waiting = await conn.fetchval("SELECT count(*) FROM notification_outbox")
+    by_status = GaugeMetricFamily(
+        "tickwire_notification_deliveries",
+        "notification deliveries kept, by channel kind and status (sent, pending, failed)",
+        labels=["kind", "status"],
+    )
+    for row in deliveries:
+        by_status.add_metric([row["kind"], row["status"]], float(row["n"]))
+    tries = GaugeMetricFamily(
+        "tickwire_notification_attempts",
+        "attempts at notification deliveries, by channel kind and outcome (ok, error: retried "
+        "or, at the end, failed)",
+        labels=["kind", "outcome"],
+    )
+    for row in attempts:
+        tries.add_metric([row["kind"], row["outcome"]], float(row["n"]))
+    outbox = GaugeMetricFamily(
+        "tickwire_notification_outbox", "alert changes not yet fanned out to channels"
+    )
+    outbox.add_metric([], float(waiting))
+    return [by_status, tries, outbox]
 
 
 def _rollup_families(pending: list[Any]) -> list[Any]:

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from api.error_codes import ErrorCode
 from api.errors import Invalid
-from api.schemas.common import DeviceId, Input, Metric, Output, Patch, Text, Ticker
+from api.schemas.common import DeviceId, Input, Kind, Metric, Output, Patch, Text, Ticker
 from tickwire import alert_kinds
 
 if TYPE_CHECKING:  # plain strings, as `api.schemas.alerts.AlertKind`
@@ -25,14 +25,22 @@ Window = Annotated[float, Field(gt=0, le=_YEAR_S, description="seconds (PRICE_MO
 Hysteresis = Annotated[float, Field(ge=0, le=1e12)]
 
 #: Fields whose use depends on the kind: which apply, which are required, defaults.
-SUBJECT_FIELDS: Final = ("device_id", "ticker", "metric", "operator", "threshold", "window_s")
+SUBJECT_FIELDS: Final = (
+    "device_id",
+    "device_kind",
+    "ticker",
+    "metric",
+    "operator",
+    "threshold",
+    "window_s",
+)
 _APPLIES: Final[dict[str, frozenset[str]]] = {
-    "HIGH_TEMP": frozenset({"device_id", "metric", "operator", "threshold"}),
-    "OFFLINE": frozenset({"device_id"}),
+    "HIGH_TEMP": frozenset({"device_id", "device_kind", "metric", "operator", "threshold"}),
+    "OFFLINE": frozenset({"device_id", "device_kind"}),
     "PRICE_MOVE": frozenset({"ticker", "threshold", "window_s"}),
     "PRICE_ABOVE": frozenset({"ticker", "threshold"}),
     "PRICE_BELOW": frozenset({"ticker", "threshold"}),
-    "THRESHOLD": frozenset({"device_id", "metric", "operator", "threshold"}),
+    "THRESHOLD": frozenset({"device_id", "device_kind", "metric", "operator", "threshold"}),
 }
 _REQUIRED: Final[dict[str, frozenset[str]]] = {
     "HIGH_TEMP": frozenset(),
@@ -40,7 +48,7 @@ _REQUIRED: Final[dict[str, frozenset[str]]] = {
     "PRICE_MOVE": frozenset({"ticker", "threshold", "window_s"}),
     "PRICE_ABOVE": frozenset({"ticker", "threshold"}),
     "PRICE_BELOW": frozenset({"ticker", "threshold"}),
-    "THRESHOLD": frozenset({"device_id", "metric", "operator", "threshold"}),
+    "THRESHOLD": frozenset({"metric", "operator", "threshold"}),
 }
 _DEFAULTS: Final[dict[str, dict[str, Any]]] = {
     "HIGH_TEMP": {"metric": "temperature", "operator": ">", "threshold": 30.0},
@@ -52,7 +60,12 @@ KIND_DOC: Final = """Per kind (a field that does not apply must be absent or nul
 - `OFFLINE`: optional `device_id`; the timeout is the device's `offline_timeout_s`.
 - `PRICE_MOVE`: `ticker`, `threshold` (percent, > 0), `window_s`.
 - `PRICE_ABOVE` / `PRICE_BELOW`: `ticker`, `threshold` (a price).
-- `THRESHOLD`: `device_id`, `metric`, `operator`, `threshold`.
+- `THRESHOLD`: optional `device_id`, `metric`, `operator`, `threshold`.
+
+A device rule (HIGH_TEMP, OFFLINE, THRESHOLD) without `device_id` covers the fleet: every
+device its owner may read (an admin's: every device), devices added later included, only
+those of kind `device_kind` when given (`device_kind` with a `device_id` is a mismatch); one
+alert per (rule, device).
 
 Every kind takes `duration_s` (how long the condition must hold), `hysteresis`,
 `severity` and `enabled`. A mismatch is 422 `invalid_alert_rule`, with the offending
@@ -64,6 +77,7 @@ class AlertRuleCreate(Input):
     name: Text
     kind: RuleKind
     device_id: DeviceId | None = None
+    device_kind: Kind | None = None
     ticker: Ticker | None = None
     metric: Metric | None = None
     operator: Operator | None = None
@@ -82,6 +96,7 @@ class AlertRuleUpdate(Patch):
     name: Text | None = None
     kind: RuleKind | None = None
     device_id: DeviceId | None = None
+    device_kind: Kind | None = None
     ticker: Ticker | None = None
     metric: Metric | None = None
     operator: Operator | None = None
@@ -99,6 +114,7 @@ class AlertRuleRead(Output):
     name: str
     kind: str
     device_id: str | None
+    device_kind: str | None
     ticker: str | None
     metric: str | None
     operator: str | None
@@ -129,6 +145,8 @@ def check_rule(fields: dict[str, Any]) -> dict[str, Any]:
             problems[name] = f"does not apply to {kind}"
         elif rule[name] is None and name in _REQUIRED[kind]:
             problems[name] = f"is required for {kind}"
+    if rule["device_id"] is not None and rule["device_kind"] is not None:
+        problems["device_kind"] = "narrows a fleet rule: give it without device_id"
     if kind == "HIGH_TEMP" and rule["operator"] not in (">", ">="):
         problems["operator"] = "HIGH_TEMP fires above the threshold: > or >="
     if kind == "PRICE_MOVE" and rule["threshold"] is not None and rule["threshold"] <= 0:

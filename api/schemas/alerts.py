@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from api.schemas.common import DeviceId, Input, Ticker
 from tickwire import alert_kinds
 
 # The kinds of `tickwire.alert_kinds` as a Literal of plain strings, not the enum: a query or
@@ -49,3 +50,31 @@ class AlertEventRead(BaseModel):
     state: AlertState
     at: datetime
     detail: str | None
+
+
+AlertIdValue = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class AckMany(Input):
+    """`POST /alerts/ack`: the alerts to acknowledge, by ids and/or a filter (all given parts
+    must match); at least one part, so that an empty body never acknowledges everything."""
+
+    ids: list[AlertIdValue] | None = Field(
+        default=None, min_length=1, max_length=10_000, description="these alerts"
+    )
+    state: StateFilter | None = Field(default=None, description="only this state (or `open`)")
+    kind: AlertKind | None = Field(default=None, description="only this kind")
+    device_id: DeviceId | None = Field(default=None, description="only on this device")
+    ticker: Ticker | None = Field(default=None, description="only on this ticker")
+
+    @model_validator(mode="after")
+    def _something(self) -> AckMany:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("give ids or at least one of state, kind, device_id, ticker")
+        return self
+
+
+class AckedCount(BaseModel):
+    """How many alerts went ACTIVE → ACKED in this call."""
+
+    acked: int

@@ -104,7 +104,8 @@ RULES: Final = Entity(
     fields=(
         Field("name", "Name"),
         Field("kind", "Kind", "select", RULE_KINDS),
-        Field("device_id", "Device", hint="device rules"),
+        Field("device_id", "Device", hint="device rules; empty: all"),
+        Field("device_kind", "Device kind", hint="all of this kind (sensor…)"),
         Field("ticker", "Ticker", hint="price rules"),
         Field("metric", "Metric", hint="temperature"),
         Field("operator", "Operator", "select", (">", ">=", "<", "<=")),
@@ -115,7 +116,9 @@ RULES: Final = Entity(
         Field("severity", "Severity", "select", ("info", "warning", "critical")),
         Field("enabled", "Enabled", "bool"),
     ),
-    nullable=frozenset({"device_id", "ticker", "metric", "operator", "threshold", "window_s"}),
+    nullable=frozenset(
+        {"device_id", "device_kind", "ticker", "metric", "operator", "threshold", "window_s"}
+    ),
 )
 
 ENTITIES: Final = {entity.name: entity for entity in (DEVICES, STOCKS, RULES)}
@@ -165,7 +168,10 @@ def blank(spec: Field) -> Any:
 def cell(entity: Entity, item: dict[str, Any], column: str) -> str:
     """One table cell's text."""
     if entity is RULES and column == "subject":
-        return str(item.get("device_id") or item.get("ticker") or "any of the owner's")
+        fleet = "any of the owner's" + (
+            f" {item['device_kind']}s" if item.get("device_kind") else ""
+        )
+        return str(item.get("device_id") or item.get("ticker") or fleet)
     if entity is RULES and column == "condition":
         parts = [item.get("metric"), item.get("operator"), item.get("threshold")]
         shown = " ".join(str(p) for p in parts if p is not None)

@@ -43,11 +43,17 @@
       ? html("Button", { id: { type: "alerts-ack", alert: a.id }, children: "Acknowledge",
                          className: "tw-button alerts-ack", n_clicks: 0 })
       : "";
+    // Silence the device's notifications for an hour (POST /api/silences, the page's Python).
+    const quiet = a.device_id && a.state !== "CLEARED"
+      ? html("Button", { id: { type: "alerts-silence", alert: a.id }, children: "Silence 1 h",
+                         className: "tw-button alerts-silence", n_clicks: 0 })
+      : "";
     const cells = [
       when(a.raised_at), a.kind, subject(a),
       html("Span", { className: "alerts-sev " + a.severity, children: a.severity }),
       html("Span", { className: "alerts-state " + a.state, children: a.state }),
-      value(a.value), a.message, when(a.acked_at), when(a.cleared_at), action,
+      value(a.value), a.message, when(a.acked_at), when(a.cleared_at),
+      html("Span", { className: "alerts-actions", children: [action, quiet] }),
     ];
     return html("Tr", {
       id: "alerts-row-" + a.id,

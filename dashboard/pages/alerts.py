@@ -1,4 +1,5 @@
-"""/alerts: a live table of alerts with filters and acknowledge.
+"""/alerts: a live table of alerts with filters and acknowledge (one, or every ACTIVE one
+shown at once), and "silence 1 h" for a device's alerts (issue 18).
 
 The rows are loaded from GET /api/alerts when a filter or the time range changes (Python), then
 kept current in the browser (`assets/alerts.js`): `alert` events of the stream replace their row
@@ -8,6 +9,7 @@ or add a new one that matches the filters; the table is drawn there too. Acknowl
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dash
@@ -70,9 +72,16 @@ def layout(
                                 value=ticker,
                             ),
                             html.Span(id="alerts-summary", className="alerts-summary"),
+                            html.Button(
+                                "Acknowledge all shown",
+                                id="alerts-ack-all",
+                                className="tw-button",
+                                n_clicks=0,
+                            ),
                         ],
                     ),
                     html.Div(id="alerts-error", className="tw-error"),
+                    html.Div(id="alerts-notice", className="alerts-notice"),
                     dcc.Loading(
                         html.Div(id="alerts-table", className="alerts-table"),
                         delay_show=300,
@@ -153,6 +162,61 @@ async def acknowledge(_clicks: list[int | None], rows: dict[str, Any] | None) ->
         return dash.no_update, f"Could not acknowledge alert {target['alert']}: {failed.message}"
     items = [acked if item["id"] == acked["id"] else item for item in rows["items"]]
     return {**rows, "items": items}, ""
+
+
+@callback(
+    Output("alerts-rows", "data", allow_duplicate=True),
+    Output("alerts-error", "children", allow_duplicate=True),
+    Output("alerts-notice", "children", allow_duplicate=True),
+    Input("alerts-ack-all", "n_clicks"),
+    State("alerts-rows", "data"),
+    prevent_initial_call=True,
+)
+async def acknowledge_shown(clicks: int | None, rows: dict[str, Any] | None) -> tuple[Any, ...]:
+    """POST /api/alerts/ack with the ids of the ACTIVE alerts shown, then the table again."""
+    if not clicks or rows is None:
+        return dash.no_update, dash.no_update, dash.no_update
+    ids = [item["id"] for item in rows["items"] if item["state"] == "ACTIVE"]
+    if not ids:
+        return dash.no_update, "", "No ACTIVE alert is shown."
+    try:
+        acked = await client.request("POST", "/api/alerts/ack", json={"ids": ids})
+        page = await client.get("/api/alerts", **rows["query"])
+    except client.ApiFailed as failed:
+        return dash.no_update, f"Could not acknowledge: {failed.message}", ""
+    fresh = {**rows, "items": page["items"], "total": page["total"]}
+    return fresh, "", f"{acked['acked']} acknowledged."
+
+
+@callback(
+    Output("alerts-notice", "children", allow_duplicate=True),
+    Output("alerts-error", "children", allow_duplicate=True),
+    Input({"type": "alerts-silence", "alert": ALL}, "n_clicks"),
+    State("alerts-rows", "data"),
+    prevent_initial_call=True,
+)
+async def silence_device(_clicks: list[int | None], rows: dict[str, Any] | None) -> tuple[Any, Any]:
+    """Silence the clicked alert's device for an hour (the caller's channels only)."""
+    clicked = [t for t in dash.ctx.triggered if t.get("value")]
+    target = dash.ctx.triggered_id
+    if not clicked or not isinstance(target, dict) or rows is None:
+        return dash.no_update, dash.no_update
+    alert = next((i for i in rows["items"] if i["id"] == target["alert"]), None)
+    if alert is None or not alert["device_id"]:
+        return dash.no_update, dash.no_update
+    now = datetime.now(UTC)
+    body = {
+        "matchers": {"device_id": alert["device_id"]},
+        "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+        "comment": f"from alert {alert['id']} ({alert['kind']})",
+    }
+    try:
+        await client.request("POST", "/api/silences", json=body)
+    except client.ApiFailed as failed:
+        return "", f"Could not silence {alert['device_id']}: {failed.message}"
+    until = (now + timedelta(hours=1)).strftime("%H:%M UTC")
+    return f"Notifications for {alert['device_id']} silenced until {until}.", ""
 
 
 clientside_callback(

@@ -3,7 +3,10 @@
 Built-ins for every device (no rule, no owner): `OFFLINE`, `ONLINE`, `HIGH_TEMP` (temperature
 > 30 °C, hysteresis 1 °C). A device covered by an enabled rule of kind HIGH_TEMP or OFFLINE
 (the rule names the device, or names none and has the device's owner) uses the rule(s) instead
-of that built-in. Watchlist levels are PRICE_ABOVE / PRICE_BELOW of their user, hysteresis
+of that built-in. A device rule naming no device (a fleet rule) applies to every device its
+owner may read (an admin's: all), of its `device_kind` when it has one: one alert per (rule,
+device); an admin's fleet rule does not replace the built-ins of other users' devices.
+Watchlist levels are PRICE_ABOVE / PRICE_BELOW of their user, hysteresis
 0.2 % of the level.
 """
 
@@ -21,7 +24,6 @@ from tickwire.alert_kinds import DEVICE_KINDS, AlertKind
 BUILTIN_HIGH_TEMP: Final = Threshold(">", 30.0, hysteresis=1.0)
 WATCH_HYSTERESIS: Final = 0.002
 """Hysteresis of price levels without their own: a fraction of the level."""
-_COVERABLE: Final = (AlertKind.HIGH_TEMP, AlertKind.OFFLINE)
 _LEVEL_OPERATORS: Final[dict[str, str]] = {AlertKind.PRICE_ABOVE: ">=", AlertKind.PRICE_BELOW: "<="}
 
 
@@ -65,7 +67,13 @@ class Catalog:
 def build(config: Config) -> Catalog:
     catalog = Catalog()
     targets = _rule_targets(config)
-    covered = {(rule.kind, d) for rule in config.rules for d in targets.get(rule.id, ())}
+    covered = {
+        (rule.kind, d)
+        for rule in config.rules
+        if rule.kind in DEVICE_KINDS
+        for d in targets.get(rule.id, ())
+        if rule.device_id is not None or config.devices[d].owner_id == rule.owner_id
+    }
     for device_id in config.devices:
         for spec in _device_builtins(device_id, covered):
             catalog.add(spec)
@@ -89,10 +97,13 @@ def _rule_targets(config: Config) -> dict[int, list[str]]:
         if rule.kind in DEVICE_KINDS:
             if rule.device_id is not None:
                 subjects = [rule.device_id] if rule.device_id in config.devices else []
-            elif rule.kind in _COVERABLE and rule.owner_id is not None:
-                subjects = by_owner.get(rule.owner_id, [])
-            else:
+            elif rule.owner_id is None:
                 subjects = []
+            else:
+                fleet = config.devices if rule.owner_id in config.admins else None
+                readable = list(fleet) if fleet is not None else by_owner.get(rule.owner_id, [])
+                kind = rule.device_kind
+                subjects = [d for d in readable if kind is None or config.devices[d].kind == kind]
         else:
             subjects = [rule.ticker] if rule.ticker is not None else []
         targets[rule.id] = subjects

@@ -40,6 +40,8 @@ class Rule:
     window_s: float | None
     hysteresis: float
     severity: str
+    device_kind: str | None = None
+    """A fleet rule (no `device_id`): only devices of this kind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Device:
     status: str
     last_seen: datetime | None
     offline_timeout_s: float
+    kind: str = "sensor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ class Config:
     rules: list[Rule] = field(default_factory=list)
     devices: dict[str, Device] = field(default_factory=dict)
     watch: list[WatchLevel] = field(default_factory=list)
+    admins: frozenset[uuid.UUID] = frozenset()
+    """Users who may read every device: their fleet rules cover the whole fleet."""
 
 
 _RULE_COLUMNS = ", ".join(Rule.__dataclass_fields__)
@@ -89,10 +94,12 @@ async def load(conn: asyncpg.Connection) -> Config:
                FROM watchlist WHERE alert_above IS NOT NULL OR alert_below IS NOT NULL
                ORDER BY user_id, ticker"""
         )
+        admins = await conn.fetch("SELECT id FROM users WHERE is_superuser AND is_active")
     return Config(
         rules=[Rule(**dict(r)) for r in rules],
         devices={r["device_id"]: Device(**dict(r)) for r in devices},
         watch=[WatchLevel(**dict(r)) for r in watch],
+        admins=frozenset(r["id"] for r in admins),
     )
 
 

@@ -1,0 +1,208 @@
+"""Notifications: alert change → webhook received latency, and what the outbox adds to an
+alert change's transaction.
+
+`python -m bench.notify [--quick] [--changes N] [--server-url URL]`
+
+One PostgreSQL (embedded unless `--server-url`), a fresh database, the notifier as production
+runs it (`python -m notify`, a child process, 4 senders) and three webhook channels of one
+user on real HTTP receivers on 127.0.0.1: two answer 200 at once, the third is a black hole
+(accepts the request, never answers: each attempt holds a sender until its 10 s timeout).
+
+- latency: `--changes` alerts raised one after another (10 ms apart), each in its own
+  committed transaction as the alert engine makes them; from the commit to the receipt at
+  each answering receiver (p50, p99, max);
+- change cost: the same raise-and-clear transactions timed back to back with no channel (no
+  outbox row is written) and with the three channels (an outbox row per change), side by
+  side, as the ratio the alert engine pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from bench.report import json_line
+from bench.stack import fresh_database
+from devstack.embedded_pg import embedded_postgres
+from tests.notify_support import Receiver, receiver
+from tests.process_support import service
+from tests.support import wait_until
+from tickwire import alert_changes
+from tickwire.alert_changes import NewAlert
+from tickwire.logs import setup_logging
+
+log = logging.getLogger("bench.notify")
+SECRET = "bench-secret-0123456789"
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+async def change(conn: asyncpg.Connection, device: str) -> tuple[int, float]:
+    """Raise an alert on `device` (its own transaction); its id and the commit's time."""
+    async with alert_changes.transaction(conn) as changes:
+        new = NewAlert("HIGH_TEMP", None, device, None, "warning", "bench", 31.0)
+        row = await changes.raise_alert(new)
+    assert row is not None, f"an alert is open on {device} already"
+    return int(row["id"]), time.monotonic()
+
+
+async def change_cost(conn: asyncpg.Connection, n: int) -> float:
+    """Mean ms of a raise + clear transaction pair, `n` times."""
+    started = time.perf_counter()
+    for _ in range(n):
+        alert_id, _ = await change(conn, "cost-dev")
+        async with alert_changes.transaction(conn) as changes:
+            await changes.clear("id = $1", alert_id, detail="bench")
+    return (time.perf_counter() - started) * 1000 / n
+
+
+async def setup(conn: asyncpg.Connection, changes: int) -> uuid.UUID:
+    user = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO users (id, email, hashed_password) VALUES ($1, 'bench@example.com', 'x')",
+        user,
+    )
+    await conn.execute(
+        """INSERT INTO devices (device_id, name, owner_id)
+           SELECT 'b' || n, 'b' || n, $1 FROM generate_series(0, $2) n""",
+        user,
+        changes,
+    )
+    await conn.execute(
+        """INSERT INTO devices (device_id, name, owner_id)
+           VALUES ('cost-dev', 'c', $1), ('warm-up', 'w', $1)""",
+        user,
+    )
+    return user
+
+
+async def add_channels(conn: asyncpg.Connection, user: uuid.UUID, urls: list[str]) -> None:
+    for url in urls:
+        await conn.execute(
+            """INSERT INTO notification_channels (owner_id, name, kind, url, secret)
+               VALUES ($1, 'bench', 'webhook', $2, $3)""",
+            user,
+            url,
+            SECRET,
+        )
+
+
+async def measure(url: str, changes: int, hooks: list[Receiver], workdir: Path) -> dict[str, Any]:
+    conn = await asyncpg.connect(url)
+    try:
+        user = await setup(conn, changes)
+        await change_cost(conn, changes)  # warm-up: caches, plans
+        without, with_ = [], []
+        for _ in range(3):  # interleaved: the machine's load hits both alike
+            await conn.execute("DELETE FROM notification_channels")
+            without.append(await change_cost(conn, changes))
+            await add_channels(conn, user, [h.url for h in hooks])
+            with_.append(await change_cost(conn, changes))
+        cost_without, cost_with = statistics.median(without), statistics.median(with_)
+        await conn.execute("DELETE FROM notification_outbox")
+        env = {
+            "TICKWIRE_DATABASE_URL": url,
+            "TICKWIRE_DATA_DIR": str(workdir),
+            "TICKWIRE_WEBHOOK_ALLOW_PRIVATE": "true",
+            "TICKWIRE_NOTIFY_TIMEOUT_S": "10",
+        }
+        with service("notify", env, workdir / "notify.log"):
+            await change(conn, "warm-up")  # the notifier is up once this one arrives
+            await wait_until("the warm-up", lambda: _got(hooks[:2], 1), 60)
+            committed: dict[int, float] = {}
+            for n in range(changes):
+                alert_id, at = await change(conn, f"b{n}")
+                committed[alert_id] = at
+                await asyncio.sleep(0.01)
+            await wait_until("every change", lambda: _got(hooks[:2], changes + 1), 120)
+    finally:
+        await conn.close()
+    latencies = []
+    for hook in hooks[:2]:
+        for got in hook.got:
+            alert_id = orjson.loads(got.body)["alert"]["id"]
+            if alert_id in committed:
+                latencies.append((got.at - committed[alert_id]) * 1000)
+    return {
+        "bench": "notify",
+        "changes": changes,
+        "received": len(latencies),
+        "expected": 2 * changes,
+        "latency_p50_ms": round(percentile(latencies, 50), 1),
+        "latency_p99_ms": round(percentile(latencies, 99), 1),
+        "latency_max_ms": round(max(latencies, default=float("nan")), 1),
+        "change_ms_no_channel": round(cost_without, 3),
+        "change_ms_3_channels": round(cost_with, 3),
+        "change_cost_ratio": round(cost_with / cost_without, 2),
+        "black_hole_attempts": len(hooks[2].got),
+    }
+
+
+def run(changes: int, server_url: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tickwire-bench-") as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        if server_url is None:
+            server_url = stack.enter_context(embedded_postgres(workdir / "pg", "postgres"))
+        url = stack.enter_context(fresh_database(server_url, "notify_bench"))
+        hooks = [
+            stack.enter_context(receiver()),
+            stack.enter_context(receiver()),
+            stack.enter_context(receiver(["hang"] * 100_000)),
+        ]
+        return asyncio.run(measure(url, changes, hooks, workdir))
+
+
+async def _got(hooks: list[Receiver], n: int) -> bool:
+    return all(len(h.got) >= n for h in hooks)
+
+
+def table(s: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"{'what':<44}{'value':>12}",
+            "-" * 56,
+            f"{'changes raised (each to 2 answering + 1 black hole)':<44}{s['changes']:>12}",
+            f"{'received by the answering receivers':<44}{s['received']:>12} / {s['expected']}",
+            f"{'commit → received p50 (ms)':<44}{s['latency_p50_ms']:>12}",
+            f"{'commit → received p99 (ms)':<44}{s['latency_p99_ms']:>12}",
+            f"{'commit → received max (ms)':<44}{s['latency_max_ms']:>12}",
+            f"{'raise+clear, no channel (ms)':<44}{s['change_ms_no_channel']:>12}",
+            f"{'raise+clear, 3 channels: outbox rows (ms)':<44}{s['change_ms_3_channels']:>12}",
+            f"{'ratio (with / without)':<44}{s['change_cost_ratio']:>12}",
+            f"{'attempts the black hole got':<44}{s['black_hole_attempts']:>12}",
+        ]
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.notify")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--changes", type=int, default=None)
+    parser.add_argument("--server-url", default=None)
+    args = parser.parse_args(argv)
+    setup_logging("bench", "WARNING")
+    changes = args.changes or (100 if args.quick else 500)
+    summary = run(changes, args.server_url)
+    print(table(summary))
+    print(json_line(summary))
+    return 0 if summary["received"] == summary["expected"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

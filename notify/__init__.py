@@ -1,0 +1,1 @@
+"""The notifier: alert changes from the outbox to webhooks and email (`python -m notify`)."""

@@ -1,0 +1,4 @@
+from notify.app import main
+from notify.settings import NotifySettings
+
+main(NotifySettings())

@@ -107,13 +107,7 @@ async def up(settings: StackSettings) -> int:
         envs = {name: env for name in ("ingest", "api", "notify", "simulator")}
         if accounts is not None:
             envs = await child_environments(env, mqtt_url, broker_kind, accounts, login, tls)
-        services = [Service("ingest", envs["ingest"]), Service("api", envs["api"])]
-        # Alert notifications (webhooks, email): its own process, so that a slow endpoint
-        # never slows ingest (issue 18). Needs no broker.
-        services.append(Service("notify", envs["notify"]))
-        if settings.simulator:
-            # Status 0: it ran the duration or message count it was given (TICKWIRE_SIM_*).
-            services.append(Service("simulator", envs["simulator"], restart="on-failure"))
+        services = _services(envs, settings.simulator)
         await _start(services, login.api_url, stop)
         children = [s.name for s in services]
         _banner(settings, backend, (broker_kind, mqtt_url, tls), children, login, analyst)
@@ -123,6 +117,18 @@ async def up(settings: StackSettings) -> int:
         await supervise([*units, *services], services, stop)
     log.info("stopped; data kept in %s", settings.data_dir)
     return 0
+
+
+def _services(envs: dict[str, dict[str, str]], simulator: bool) -> list[Service]:
+    """The children `make up` runs: the ingester and the API first (see `_start`)."""
+    services = [Service("ingest", envs["ingest"]), Service("api", envs["api"])]
+    # Alert notifications (webhooks, email): its own process, so that a slow endpoint
+    # never slows ingest (issue 18). Needs no broker.
+    services.append(Service("notify", envs["notify"]))
+    if simulator:
+        # Status 0: it ran the duration or message count it was given (TICKWIRE_SIM_*).
+        services.append(Service("simulator", envs["simulator"], restart="on-failure"))
+    return services
 
 
 async def _start(services: list[Service], api_url: str, stop: asyncio.Event) -> None:

@@ -23,7 +23,10 @@ from typing import Any
 import orjson
 
 from tickwire.contract import PriceRow, TelemetryRow
-from tickwire.journal import Event
+from tickwire.journal import KINDS, Event
+
+STREAM_KINDS = (*KINDS, "portfolio")
+"""Every kind `GET /api/stream` sends: the journal's, and `portfolio` (computed by the API)."""
 
 _OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 _dumps = orjson.dumps

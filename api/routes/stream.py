@@ -15,11 +15,10 @@ from api.stream.auth import StreamUser
 from api.stream.hub import Hub
 from api.stream.response import StreamResponse
 from api.stream.subscriber import Subscriber
-from tickwire.journal import KINDS
+from tickwire.events import STREAM_KINDS
 
 router = APIRouter()
 MAX_ID = 2**63 - 1
-STREAM_KINDS = (*KINDS, "portfolio")
 
 _DESCRIPTION = """\
 Events `price`, `telemetry`, `device_status` and `alert`, each sent once committed, with an

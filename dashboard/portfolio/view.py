@@ -83,7 +83,7 @@ def holdings_table(items: list[dict[str, Any]]) -> Any:
 def allocation(items: list[dict[str, Any]]) -> go.Figure:
     """Market value by ticker, open positions only."""
     held = [i for i in items if i["quantity"] > 0 and (i["market_value"] or 0) > 0]
-    fig = theme.figure(margin={"l": 8, "r": 8, "t": 8, "b": 8}, showlegend=True)
+    fig = theme.figure(margin={"l": 8, "r": 8, "t": 8, "b": 8}, showlegend=False)
     if held:
         fig.add_trace(
             go.Pie(

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from devstack.broker import Mosquitto
 from tests.api_support import Api, expect
@@ -99,6 +100,11 @@ async def test_events_carry_the_holdings_totals(
             expect(await client.delete(f"{url}/{added['id']}"), 204)
             removed = await portfolio_event(reader, worth(3 * 124.5))
             assert numbers(removed) == await totals(client, pid)
+            # Deleted: nothing more about it, whatever its tickers do.
+            expect(await client.delete(f"/api/portfolios/{pid}"), 204)
+            await tick(broker, ticker, 130.0)
+            with pytest.raises(TimeoutError):
+                await portfolio_event(reader, timeout=3)
 
 
 async def test_at_most_one_event_per_second_under_a_burst(

@@ -8,6 +8,8 @@ new owner). Each event's frame is encoded once and appended to the buffer of eve
 subscriber. Journal ids are gap-free and in commit order, so the
 hub's position means "every event up to here has been handed out"; a subscriber registered at
 position P receives the live events after P and reads the ones before from the journal.
+`portfolio` events are no journal events: `portfolios.Portfolios` computes them from the price
+events handed out here and the portfolio routes' NOTIFYs.
 """
 
 from __future__ import annotations

@@ -133,7 +133,8 @@ class Portfolios:
             return
         finally:
             watch.computing = False
-        if held is None:  # deleted meanwhile: nothing more to say about it
+        if held is None:  # deleted meanwhile: nothing more to say about it, no moves to follow
+            self._index(watch, set())
             return
         self._index(watch, {i["ticker"] for i in held["items"] if i["quantity"] > 0})
         if watch.moved & watch.tickers:

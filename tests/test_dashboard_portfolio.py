@@ -16,6 +16,7 @@ from tests.browser_support import logged_in, screenshot
 from tests.stack_support import Stack
 
 PNL = "#portfolio-total-unrealized_pnl"
+VALUE = 'document.querySelector("#portfolio-value .js-plotly-plot")'
 
 
 async def _bought(api: Api, account: Account, name: str, buys: dict[str, float]) -> int:
@@ -50,6 +51,19 @@ async def _changed_from(page: Page, selector: str, before: str, timeout: float =
     return await handle.json_value()
 
 
+async def _agrees_with_the_api(page: Page, api: Api, user: Account, pid: int) -> None:
+    """The page's market value is the holdings route's (once both saw the same tick)."""
+    async with api.client(user) as http:
+        deadline = time.monotonic() + 20
+        while True:
+            held = expect(await http.get(f"/api/portfolios/{pid}/holdings"), 200)
+            shown = await _text(page, "#portfolio-total-market_value")
+            if shown == f"{held['totals']['market_value']:,.2f}":
+                return
+            assert time.monotonic() < deadline, (shown, held["totals"])
+            await asyncio.sleep(0.2)
+
+
 async def test_live_pnl_and_an_oversized_sell(stack: Stack, browser: Browser) -> None:
     api = stack.api
     user = await api.register("investor")
@@ -58,22 +72,20 @@ async def test_live_pnl_and_an_oversized_sell(stack: Stack, browser: Browser) ->
     try:
         await page.wait_for_selector('.portfolio-holdings tr[data-ticker="MSFT"]', timeout=20_000)
         first = await _changed_from(page, PNL, "")
+        shown = f"() => {{ const gd = {VALUE}; return gd && gd.data && gd.data.length > 0; }}"
+        await page.wait_for_function(shown, timeout=20_000)
+        loaded = await page.evaluate(f"() => {VALUE}.data[0].x.length")
         # The P&L moves with the simulator's ticks (portfolio events over the page's stream),
         # the page not reloaded.
         second = await _changed_from(page, PNL, first)
         await _changed_from(page, PNL, second)
         assert f"[{pid}]" in await page.evaluate("window.tickwire.live.key")
+        # The value chart grew by the events' market values, not reloaded.
+        grown = f"() => {VALUE}.data[0].x.length > {loaded}"
+        await page.wait_for_function(grown, timeout=20_000)
         # The same numbers as the API's (the last event, or the reload it triggered, may be a
         # tick newer than a read now: compare once the page and the API agree).
-        async with api.client(user) as http:
-            deadline = time.monotonic() + 20
-            while True:
-                held = expect(await http.get(f"/api/portfolios/{pid}/holdings"), 200)
-                shown = await _text(page, "#portfolio-total-market_value")
-                if shown == f"{held['totals']['market_value']:,.2f}":
-                    break
-                assert time.monotonic() < deadline, (shown, held["totals"])
-                await asyncio.sleep(0.2)
+        await _agrees_with_the_api(page, api, user, pid)
         # A sell of more than is held: the API's refusal, inline, and nothing recorded.
         await page.click("#portfolio-tx-ticker")
         await page.get_by_role("option", name="AAPL", exact=True).click()

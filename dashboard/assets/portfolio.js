@@ -7,7 +7,7 @@
   "use strict";
   const shared = window.tickwire_shared;
   const noUpdate = shared.noUpdate;
-  const PREFIX = "portfolio-total-";
+  const PREFIX = "portfolio-total-";  // + a key of dashboard/portfolio/view.py TOTALS
   const SIGNED = ["unrealized_pnl", "day_change", "realized_pnl"];
 
   function money(value) {
@@ -36,6 +36,21 @@
         const totals = Object.assign({}, (current && current.portfolio_id === pick && current.totals) || {});
         Object.keys(last).forEach((k) => { if (k !== "portfolio_id" && k !== "time") totals[k] = last[k]; });
         return [{ portfolio_id: pick, totals: totals, time: last.time }, (count || 0) + 1];
+      },
+
+      // The value chart grows by each event's market value, at its time (live ranges only;
+      // capped at twice the points the chart was loaded with).
+      valueLive(batch, pick, timerange, points) {
+        if (!batch || pick === null || pick === undefined || !timerange || !timerange.live) return noUpdate();
+        const xs = [], ys = [];
+        (batch.events || []).forEach((e) => {
+          if (e.kind === "portfolio" && e.data.portfolio_id === pick && e.data.market_value !== null) {
+            xs.push(shared.wall(e.data.time));
+            ys.push(e.data.market_value);
+          }
+        });
+        if (!xs.length) return noUpdate();
+        return [{ x: [xs], y: [ys] }, [0], 2 * ((points && points.points) || 1000)];
       },
 
       totals(data) {

@@ -4,8 +4,9 @@ P&L and day change, the allocation, its value over the frame's range, and its tr
 
 Live (assets/portfolio.js): the page's stream follows `portfolios=<id>`; each `portfolio`
 event (at most one a second) writes the totals at once and bumps `portfolio-live`, which
-reloads the holdings rows (per-ticker numbers the event does not carry). Python callbacks
-answer what the user does and that reload.
+reloads the holdings rows (per-ticker numbers the event does not carry); the value chart
+grows by the event's market value. Python callbacks answer what the user does and that
+reload.
 """
 
 from __future__ import annotations
@@ -324,6 +325,16 @@ dash.clientside_callback(
     State("portfolio-pick", "value"),
     State("portfolio-totals", "data"),
     State("portfolio-live", "data"),
+    prevent_initial_call=True,
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("portfolio", "valueLive"),
+    Output("portfolio-value", "extendData"),
+    Input("live-events", "data"),
+    State("portfolio-pick", "value"),
+    State("timerange", "data"),
+    State("portfolio-points", "data"),
     prevent_initial_call=True,
 )
 

@@ -49,7 +49,10 @@
             ys.push(e.data.market_value);
           }
         });
-        if (!xs.length) return noUpdate();
+        // Not before the loaded figure has its trace: extendData on an empty plot made the
+        // figure that came after it never show (docs/dashboard.md).
+        const gd = shared.plot("portfolio-value");
+        if (!xs.length || !gd || !gd.data || !gd.data.length) return noUpdate();
         return [{ x: [xs], y: [ys] }, [0], 2 * ((points && points.points) || 1000)];
       },
 

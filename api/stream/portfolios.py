@@ -48,7 +48,6 @@ class _Watch:
     portfolio_id: int
     watchers: dict[Subscriber, _Watcher] = field(default_factory=dict)
     tickers: frozenset[str] = frozenset()
-    computing: bool = False
     moved: set[str] = field(default_factory=set)
     """Tickers that moved while it was being computed (its holdings may have just changed)."""
 
@@ -61,6 +60,7 @@ class Portfolios:
         self._interval = interval_s
         self._watches: dict[int, _Watch] = {}
         self._by_ticker: dict[str, set[_Watch]] = {}
+        self._computing: set[_Watch] = set()
         self._wake = asyncio.Event()
 
     def add(self, sub: Subscriber) -> None:
@@ -84,9 +84,8 @@ class Portfolios:
         """A `price` event of `ticker` was handed out."""
         for watch in self._by_ticker.get(ticker, ()):
             self._owe(watch)
-        for watch in self._watches.values():
-            if watch.computing:
-                watch.moved.add(ticker)
+        for watch in self._computing:
+            watch.moved.add(ticker)
 
     def changed(self, portfolio_id: int | None = None) -> None:
         """A portfolio's transactions changed (None: maybe any, a NOTIFY may be lost)."""
@@ -122,7 +121,8 @@ class Portfolios:
         sent_at, stamp = time.monotonic(), datetime.now(UTC)
         for watcher in due:
             watcher.pending, watcher.sent_at = False, sent_at
-        watch.computing, watch.moved = True, set()
+        watch.moved = set()
+        self._computing.add(watch)
         try:
             async with pool.acquire() as conn:
                 held = await _holdings(conn, watch.portfolio_id)
@@ -132,7 +132,7 @@ class Portfolios:
                 watcher.pending = True
             return
         finally:
-            watch.computing = False
+            self._computing.discard(watch)
         if held is None:  # deleted meanwhile: nothing more to say about it, no moves to follow
             self._index(watch, set())
             return

@@ -104,7 +104,7 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
             async with (
                 publisher.connected(mqtt) as bus,
                 credentials.broker_accounts(settings) as accounts,
-                hub.running(url),
+                hub.running(url, pool),
                 password_hashers(settings.password_hash_workers) as hashers,
             ):
                 yield {

@@ -30,14 +30,17 @@ from playwright.async_api import Page
 from tests.browser_support import chromium
 from tests.process_support import service
 
-PAGES = ("/markets", "/devices", "/devices/sim-sensor-1", "/alerts")
+PAGES = ("/markets", "/devices", "/devices/sim-sensor-1", "/alerts", "/portfolio")
 SHOTS = {
     "markets": "/markets?range=15m",
     "devices": "/devices?range=15m",
     "device": "/devices/sim-sensor-1?range=15m",
     "alerts": "/alerts?range=24h",
     "admin": "/admin",
+    "portfolio": "/portfolio?range=15m",
 }
+PORTFOLIO_TICKERS = 4
+"""The admin's portfolio (when it has none): a buy of each of the first tickers, a minute ago."""
 ADMIN = "bench@example.com"
 DEVICES, TICKERS = 50, 20
 _POINTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).reduce(
@@ -138,10 +141,33 @@ async def watch_every_ticker(url: str, password: str, tickers: int) -> list[str]
     return watched
 
 
+async def a_portfolio(url: str, password: str, tickers: list[str]) -> None:
+    """Give the admin a portfolio of `tickers` (10 of each, bought a minute ago 2 % below the
+    price now) unless it has one, so the portfolio page has something live to show."""
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        login = await client.post("/auth/jwt/login", data={"username": ADMIN, "password": password})
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        if (await client.get("/api/portfolios")).json()["total"]:
+            return
+        made = await client.post("/api/portfolios", json={"name": "Demo"})
+        made.raise_for_status()
+        quotes = (await client.get("/api/quotes", params={"tickers": ",".join(tickers)})).json()
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+        for quote in quotes["items"]:
+            if quote["price"] is None:
+                continue
+            tx = {"ticker": quote["ticker"], "side": "buy", "quantity": 10, "time": at}
+            tx["price"] = round(quote["price"] * 0.98, 2)
+            path = f"/api/portfolios/{made.json()['id']}/transactions"
+            (await client.post(path, json=tx)).raise_for_status()
+
+
 async def run(
     url: str, password: str, warmup_s: float, seconds: float, shots: Path | None
 ) -> list[Sample]:
     watched = await watch_every_ticker(url, password, TICKERS)
+    await a_portfolio(url, password, watched[:PORTFOLIO_TICKERS])
     print(f"watching {len(watched)} tickers: {' '.join(watched)}", file=sys.stderr)
     samples = []
     async with chromium() as browser:

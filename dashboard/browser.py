@@ -14,7 +14,7 @@ from typing import Any
 from dashboard import frame, theme
 from dashboard.devices import fleet
 from dashboard.markets import chart
-from tickwire import indicators, journal, timegrid, units
+from tickwire import events, indicators, timegrid, units
 
 ELEMENT_ID = "tickwire-config"
 
@@ -26,7 +26,7 @@ def config() -> dict[str, Any]:
         "ranges": [value for value, _ in frame.RANGES],
         "defaultRange": frame.DEFAULT_RANGE,
         "frameParams": list(frame.FRAME_PARAMS),
-        "streamKinds": list(journal.KINDS),
+        "streamKinds": list(events.STREAM_KINDS),
         "gridOriginMs": timegrid.ORIGIN_MS,
         "indicators": {"period": indicators.PERIOD, "sigmas": indicators.WIDTH_SIGMA},
         "markets": {"columns": list(chart.COLUMNS), "keepCloses": chart.KEEP_CLOSES},

@@ -15,12 +15,14 @@ _state: dict[str, Any] = {}
 
 
 class ApiFailed(Exception):
-    """The API answered with an error: `status`, and its message for the page."""
+    """The API answered with an error: `status`, its message for the page, and its stable
+    `code` when it gave one (docs/api.md)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 def configure(base_url: str) -> None:
@@ -57,7 +59,7 @@ async def request(method: str, path: str, **kwargs: Any) -> Any:
     except httpx.HTTPError as failed:  # no answer in time, or none at all: the page says so
         raise ApiFailed(503, f"the API did not answer ({type(failed).__name__})") from failed
     if response.status_code >= 400:
-        raise ApiFailed(response.status_code, _message(response))
+        raise ApiFailed(response.status_code, _message(response), _code(response))
     return response.json() if response.content else None
 
 
@@ -71,6 +73,14 @@ async def me() -> dict[str, Any] | None:
             return None
         raise
     return user
+
+
+def _code(response: httpx.Response) -> str | None:
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    return str(error["code"]) if isinstance(error, dict) and "code" in error else None
 
 
 def _message(response: httpx.Response) -> str:

@@ -232,12 +232,16 @@ def live_filter(
     devices: list[str] | None = None,
     everything: bool = False,
     kinds: list[str] | None = None,
+    portfolios: list[int] | None = None,
 ) -> dcc.Store:
     """A page's stream filter: the page's one EventSource follows these subjects (`everything`:
-    all the user may read), only events of `kinds` if given."""
-    data = {"tickers": tickers or [], "devices": devices or [], "all": everything}
+    all the user may read), only events of `kinds` if given; `portfolio` events of
+    `portfolios`."""
+    data: dict[str, Any] = {"tickers": tickers or [], "devices": devices or [], "all": everything}
     if kinds:
         data["kinds"] = kinds
+    if portfolios:
+        data["portfolios"] = portfolios
     return dcc.Store(id={"type": "live-filter", "page": page}, data=data)
 
 

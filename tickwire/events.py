@@ -7,6 +7,8 @@ order (a store-and-forward replay of 1 000 readings is one event, not 1 000):
   every metric of one reading together
 - `device_status`: `{"device_id", "status", "last_seen"}` — on a change only
 - `alert`: the alert as `GET /api/alerts` returns it (`alert_json`)
+- `portfolio`: `{"portfolio_id", "time", "market_value", "unrealized_pnl", "day_change"}` —
+  not journaled: the API computes it per stream (`api/stream/portfolios.py`)
 
 Times are ISO 8601 UTC with a `Z`, as everywhere in the API.
 """
@@ -21,7 +23,10 @@ from typing import Any
 import orjson
 
 from tickwire.contract import PriceRow, TelemetryRow
-from tickwire.journal import Event
+from tickwire.journal import KINDS, Event
+
+STREAM_KINDS = (*KINDS, "portfolio")
+"""Every kind `GET /api/stream` sends: the journal's, and `portfolio` (computed by the API)."""
 
 _OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 _dumps = orjson.dumps
@@ -99,6 +104,12 @@ def _time(point: dict[str, Any]) -> datetime:
 
 def _json(value: Any) -> str:
     return _dumps(value, option=_OPTS).decode()
+
+
+def portfolio_data(portfolio_id: int, time: datetime, totals: Mapping[str, Any]) -> str:
+    """A `portfolio` event's JSON: the holdings route's totals at `time`."""
+    fields = ("market_value", "unrealized_pnl", "day_change")
+    return _json({"portfolio_id": portfolio_id, "time": time} | {k: totals[k] for k in fields})
 
 
 def device_status_event(device_id: str, status: str, last_seen: datetime | None) -> Event:

@@ -21,6 +21,8 @@ CONFIG_CHANNEL: Final = "tickwire_config"
 """NOTIFY channel (from triggers): alert rules, watchlists or devices changed."""
 REPLAY_CHANNEL: Final = "tickwire_replay"
 """NOTIFY channel: an admin asked for a dead letter's replay (`ingest/replay.py`)."""
+PORTFOLIO_CHANNEL: Final = "tickwire_portfolios"
+"""NOTIFY channel (from the API): a portfolio's transactions changed; the payload is its id."""
 KINDS: Final = ("price", "telemetry", "device_status", "alert")
 
 

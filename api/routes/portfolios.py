@@ -24,6 +24,7 @@ from api.market import holdings, ledger
 from api.models import User
 from api.routes.history import Points, _json
 from api.schemas.portfolios import PortfolioPatch, PortfolioWrite, TransactionWrite
+from tickwire.journal import PORTFOLIO_CHANNEL
 
 router = APIRouter()
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -107,6 +108,7 @@ async def delete_portfolio(portfolio_id: Id, user: CurrentUser, pool: PoolDep) -
     async with pool.acquire() as conn, conn.transaction():
         await _portfolio(conn, user, portfolio_id, lock=True)
         await conn.execute("DELETE FROM portfolios WHERE id = $1", portfolio_id)
+        await _changed(conn, portfolio_id)
     return Response(status_code=204)
 
 
@@ -154,6 +156,7 @@ async def create_transaction(
             at,
         )
         await _check(conn, portfolio_id)
+        await _changed(conn, portfolio_id)
     return dict(row)
 
 
@@ -176,7 +179,13 @@ async def delete_transaction(
         if deleted is None:
             raise NotFound(f"no transaction {transaction_id}", code=ErrorCode.TRANSACTION_NOT_FOUND)
         await _check(conn, portfolio_id)
+        await _changed(conn, portfolio_id)
     return Response(status_code=204)
+
+
+async def _changed(conn: asyncpg.Connection, portfolio_id: int) -> None:
+    """Tell every API process's live stream, once committed (`portfolio` events)."""
+    await conn.execute("SELECT pg_notify($1, $2)", PORTFOLIO_CHANNEL, str(portfolio_id))
 
 
 async def _check(conn: asyncpg.Connection, portfolio_id: int) -> None:

@@ -15,27 +15,46 @@ from api.stream.auth import StreamUser
 from api.stream.hub import Hub
 from api.stream.response import StreamResponse
 from api.stream.subscriber import Subscriber
-from tickwire.journal import KINDS
+from tickwire.events import STREAM_KINDS
 
 router = APIRouter()
 MAX_ID = 2**63 - 1
 
 _DESCRIPTION = """\
 Events `price`, `telemetry`, `device_status` and `alert`, each sent once committed, with an
-increasing `id` (`id: N`, `event: kind`, `data: JSON`). Without `tickers` and `devices`:
-everything the caller may read. Reconnecting with `Last-Event-ID` (EventSource sends it
-itself; or `last_event_id=`) replays exactly the missed events while the server still keeps
-them, else sends `reset` (`{"reason": "pruned"|"unknown", "last_id": N}`): reload history,
-live events follow. A frame with only an `id` (at the start, and with the `: keep-alive`
-comment of an idle stream) moves the resume point without an event. A client too slow to
-keep up is sent `event: dropped` (`{"reason": …}`) and disconnected: it reconnects and
-resumes. Bearer token or the `tickwire_auth` cookie. See docs/stream.md.
+increasing `id` (`id: N`, `event: kind`, `data: JSON`). Without `tickers`, `devices` and
+`portfolios`: everything the caller may read. `portfolios=` adds `portfolio` events
+(`{"portfolio_id", "time", "market_value", "unrealized_pnl", "day_change"}`, the holdings
+route's totals) when a held ticker moves or a transaction changes, at most one per portfolio
+per second, without an `id` and not replayed: every stream starts with the current ones.
+Reconnecting with `Last-Event-ID` (EventSource sends it itself; or `last_event_id=`)
+replays exactly the missed events while the server still keeps them, else sends `reset`
+(`{"reason": "pruned"|"unknown", "last_id": N}`): reload history, live events follow. A
+frame with only an `id` (at the start, and with the `: keep-alive` comment of an idle stream)
+moves the resume point without an event. A client too slow to keep up is sent
+`event: dropped` (`{"reason": …}`) and disconnected: it reconnects and resumes. Bearer token
+or the `tickwire_auth` cookie. See docs/stream.md.
 """
 
 Subjects = Annotated[
     list[str] | None,
     Query(description="comma-separated and/or repeated; each must be readable (else 404)"),
 ]
+
+
+@dataclass
+class Filter:
+    """The subjects a client asks for (none: everything it may read, no portfolio)."""
+
+    tickers: Subjects = None
+    devices: Subjects = None
+    portfolios: Annotated[
+        list[str] | None,
+        Query(
+            description="portfolio ids (comma-separated and/or repeated), each the caller's "
+            "(else 404): `portfolio` events of their totals"
+        ),
+    ] = None
 
 
 @dataclass
@@ -73,22 +92,22 @@ async def stream(
     login: StreamUser,
     pool: PoolDep,
     resume: Annotated[Resume, Depends()],
-    tickers: Subjects = None,
-    devices: Subjects = None,
+    subjects: Annotated[Filter, Depends()],
     kinds: Annotated[
         list[str] | None,
-        Query(description="only these event kinds (comma-separated): " + ", ".join(KINDS)),
+        Query(description="only these event kinds (comma-separated): " + ", ".join(STREAM_KINDS)),
     ] = None,
 ) -> StreamResponse:
     hub: Hub = request.state.hub
     user = login.user
     settings = hub.settings
-    chosen = await filters.selection(
+    chosen, watched = await filters.selection(
         pool,
         user,
-        filters.split(devices),
-        filters.split(tickers),
+        filters.split(subjects.devices),
+        filters.split(subjects.tickers),
         settings.stream_max_subjects,
+        filters.split(subjects.portfolios),
     )
     sub = Subscriber(
         user.id,
@@ -97,6 +116,7 @@ async def stream(
         settings.stream_buffer_bytes,
         _kinds(kinds),
         login=(login.claims.jti, login.claims.issued),
+        portfolios=watched,
     )
     return StreamResponse(hub, pool, sub, resume.last_id())
 
@@ -104,10 +124,10 @@ async def stream(
 def _kinds(values: list[str] | None) -> frozenset[str] | None:
     """The `kinds=` filter: None (every kind) when absent or empty; 422 for an unknown kind."""
     chosen = frozenset(filters.split(values))
-    unknown = sorted(chosen - set(KINDS))
+    unknown = sorted(chosen - set(STREAM_KINDS))
     if unknown:
         raise Invalid(
-            f"unknown event kind(s) {', '.join(unknown)[:100]}; one of {', '.join(KINDS)}",
+            f"unknown event kind(s) {', '.join(unknown)[:100]}; one of {', '.join(STREAM_KINDS)}",
             code=ErrorCode.INVALID_KIND,
         )
     return chosen or None

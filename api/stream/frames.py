@@ -17,6 +17,12 @@ def event(event_id: int, kind: str, data: str) -> bytes:
     return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n".encode()
 
 
+def unjournaled(kind: str, data: str) -> bytes:
+    """An event that is no journal entry (`portfolio`): no `id`, so the client's resume point
+    stays its last journal event."""
+    return f"event: {kind}\ndata: {data}\n\n".encode()
+
+
 def opening(retry_ms: int) -> bytes:
     """The first bytes of every stream: the reconnection delay."""
     return f"retry: {retry_ms}\n: tickwire live stream\n\n".encode()

@@ -8,6 +8,8 @@ new owner). Each event's frame is encoded once and appended to the buffer of eve
 subscriber. Journal ids are gap-free and in commit order, so the
 hub's position means "every event up to here has been handed out"; a subscriber registered at
 position P receives the live events after P and reads the ones before from the journal.
+`portfolio` events are no journal events: `portfolios.Portfolios` computes them from the price
+events handed out here and the portfolio routes' NOTIFYs.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from prometheus_client import Counter, Gauge
 from api.metrics import API_REGISTRY
 from api.settings import ApiSettings
 from api.stream import frames, store
+from api.stream.portfolios import Portfolios
 from api.stream.routing import Routes, event_key, owner_of
 from api.stream.store import Owners
 from api.stream.subscriber import Key, Subscriber
-from tickwire.journal import STREAM_CHANNEL
+from tickwire.journal import PORTFOLIO_CHANNEL, STREAM_CHANNEL
 
 log = logging.getLogger("api.stream")
 
@@ -50,28 +53,37 @@ class Hub:
         self.settings = settings
         self.closed = False
         self.routes = Routes()
+        self.portfolios = Portfolios(self.drop)
         self.position = 0
         self._subscribers: set[Subscriber] = set()
         self._wake = asyncio.Event()
 
     @contextlib.asynccontextmanager
-    async def running(self, url: str) -> AsyncIterator[Hub]:
+    async def running(self, url: str, pool: asyncpg.Pool) -> AsyncIterator[Hub]:
+        """Tail the journal from `url` (a connection of its own); `pool` computes the
+        `portfolio` events."""
         self.url, self.closed = url, False
         conn = await self._connect(first=True)
-        task = asyncio.create_task(self._run(conn), name="stream-hub")
+        tasks = [
+            asyncio.create_task(self._run(conn), name="stream-hub"),
+            asyncio.create_task(self.portfolios.run(pool), name="stream-portfolios"),
+        ]
         try:
             yield self
         finally:
             self.close()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def subscribe(self, sub: Subscriber) -> int:
         """Register `sub` for the events after the current position, which it returns.
         Synchronous: no event can be handed out between reading the position and this."""
         sub.after = self.position
         self.routes.add(sub)
+        self.portfolios.add(sub)
         self._subscribers.add(sub)
         CLIENTS.inc()
         if self.closed:
@@ -82,6 +94,7 @@ class Hub:
         if sub in self._subscribers:
             self._subscribers.discard(sub)
             self.routes.remove(sub)
+            self.portfolios.remove(sub)
             CLIENTS.dec()
 
     def drop(self, sub: Subscriber, reason: str) -> None:
@@ -105,9 +118,12 @@ class Hub:
         conn = await asyncpg.connect(self.url)
         try:
             await conn.add_listener(STREAM_CHANNEL, self._notified)
+            await conn.add_listener(PORTFOLIO_CHANNEL, self.portfolios.notified)
             conn.add_termination_listener(self._notified)
             if first:
                 self.position = await conn.fetchval("SELECT last_id FROM stream_state")
+            else:
+                self.portfolios.changed()  # a change may have been notified while away
         except BaseException:
             await conn.close()
             raise
@@ -183,6 +199,8 @@ class Hub:
             event_id = row["id"]
             frame = frames.event(event_id, row["kind"], row["data"])
             kind = row["kind"]
+            if kind == "price":
+                self.portfolios.moved(row["subject"])
             for sub in self.routes.targets(key, owner_of(owners, key), row["audience"]):
                 if sub.kinds is not None and kind not in sub.kinds:
                     continue

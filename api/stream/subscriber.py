@@ -13,6 +13,9 @@ DEVICE: Final = "d"
 TICKER: Final = "t"
 Key = tuple[str, str]
 """(`DEVICE`, device id) or (`TICKER`, ticker): what an event is about."""
+UNJOURNALED: Final = 2**63
+"""The place in a buffer of a frame that is no journal event (a `portfolio` event): after
+everything, never skipped as already sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ class Subscriber:
     """Only events of these kinds (`kinds=`); None: every kind."""
     login: tuple[uuid.UUID, datetime] | None = None
     """The login the stream is open on (token `jti`, issued at): it ends when that login does."""
+    portfolios: frozenset[int] = frozenset()
+    """The portfolios whose `portfolio` events it asked for (`portfolios=`)."""
     after: int = 0
     """Events up to this id are not for this client (the backlog covers them, or it has them)."""
     dropped: str | None = None

@@ -36,18 +36,20 @@
       const tickers = (filter && filter.tickers) || [];
       const devices = (filter && filter.devices) || [];
       const kinds = (filter && filter.kinds) || [];
-      const key = JSON.stringify([tickers, devices, kinds]);
+      const portfolios = (filter && filter.portfolios) || [];
+      const key = JSON.stringify([tickers, devices, kinds, portfolios]);
       // A page that handles its events itself (window.tickwire_direct[name]) gets them
       // without a Dash store update per batch.
       const direct = (filter && filter.direct) || null;
       if (this.source && this.key === key) { this.direct = direct; return; }
       this.close();
       this.direct = direct;
-      if (!tickers.length && !devices.length && !(filter && filter.all)) return;
+      if (!tickers.length && !devices.length && !portfolios.length && !(filter && filter.all)) return;
       const params = new URLSearchParams();
       if (tickers.length) params.set("tickers", tickers.join(","));
       if (devices.length) params.set("devices", devices.join(","));
       if (kinds.length) params.set("kinds", kinds.join(","));
+      if (portfolios.length) params.set("portfolios", portfolios.join(","));
       this.key = key;
       const source = new EventSource("/api/stream?" + params.toString(), { withCredentials: true });
       this.source = source;

@@ -1,0 +1,1 @@
+"""The portfolio page's helpers: data (API reads and writes), view (tables and figures)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from dash.exceptions import PreventUpdate
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.error_codes import ErrorCode
@@ -37,6 +38,8 @@ class FailureLog:
 
         try:
             await self.app(scope, receive, sending)
+        except PreventUpdate:
+            raise  # not a failure: a callback that changes nothing (Dash answers it 204)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:

@@ -161,6 +161,27 @@ async def test_a_missing_device_is_one_message_and_admin_has_no_time_picker(
         await admin.context.close()
 
 
+async def test_a_callback_that_changes_nothing_is_a_204_not_a_logged_500(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Dash answers PreventUpdate 204: the 500 logger inside Dash's middleware must let it by."""
+    body = {
+        "output": "devices-changed.data",
+        "outputs": {"id": "devices-changed", "property": "data"},
+        "inputs": [{"id": "devices-poll", "property": "n_intervals", "value": 1}],
+        "state": [
+            {"id": "devices-state", "property": "data", "value": None},
+            {"id": "devices-changed", "property": "data", "value": 0},
+        ],
+        "changedPropIds": ["devices-poll.n_intervals"],
+    }
+    async with httpx.AsyncClient(base_url=api.url) as http:  # no login: the poll's GET fails
+        with caplog.at_level(logging.ERROR, logger="api"):
+            answered = await http.post("/_dash-update-component", json=body)
+    assert answered.status_code == 204, answered.text
+    assert not [r for r in caplog.records if r.name.startswith("api")], caplog.records
+
+
 async def test_a_500_is_logged_and_a_stalled_token_check_is_bounded(
     database_url: str,
     db: Any,

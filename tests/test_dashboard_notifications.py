@@ -25,6 +25,8 @@ async def silence_and_unsilence(page: Page, api: Api, alice: Account) -> None:
     await page.wait_for_selector(f"#notif-silence-{silence['id']}", timeout=15_000)
     await page.click(f"#notif-silence-{silence['id']} .silence-delete")
     await message(page, "silence-message", "Silence deleted")
+    # The lists re-render after a change: a click during that is lost (seen under load).
+    await page.wait_for_selector(f"#notif-silence-{silence['id']}", state="detached")
 
 
 async def test_channels_and_silences(api: Api, browser: Browser) -> None:

@@ -40,6 +40,7 @@ class ErrorCode(enum.StrEnum):
     LOCKOUT_NOT_FOUND = "lockout_not_found"
     PORTFOLIO_NOT_FOUND = "portfolio_not_found"
     TRANSACTION_NOT_FOUND = "transaction_not_found"
+    DASHBOARD_NOT_FOUND = "dashboard_not_found"
     # 409: the change conflicts with what is stored.
     DEVICE_EXISTS = "device_exists"
     STOCK_EXISTS = "stock_exists"
@@ -48,11 +49,15 @@ class ErrorCode(enum.StrEnum):
     ALERT_CLEARED = "alert_cleared"
     CONCURRENT_CHANGE = "concurrent_change"
     LAST_ADMIN = "last_admin"
+    DASHBOARD_EXISTS = "dashboard_exists"
+    VERSION_CONFLICT = "version_conflict"
     # 429: throttled (api/throttle.py), with Retry-After.
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     # 403: only an admin may.
     OWNER_ADMIN_ONLY = "owner_admin_only"
     SHARED_STOCK_ADMIN_ONLY = "shared_stock_admin_only"
+    # 403: a dashboard the caller may view but not change (shared with them, or provisioned).
+    DASHBOARD_READ_ONLY = "dashboard_read_only"
     # 422: a parameter or body the server refuses.
     INVALID_ALERT_RULE = "invalid_alert_rule"
     INSUFFICIENT_QUANTITY = "insufficient_quantity"
@@ -75,3 +80,4 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_OWNER = "unknown_owner"
     UNKNOWN_PARAMETER = "unknown_parameter"
     UNKNOWN_TICKER = "unknown_ticker"
+    UNKNOWN_USER = "unknown_user"

@@ -1,0 +1,235 @@
+"""Editing a dashboard in the page: the toolbar (add a panel, the model as JSON, save, save as)
+and each panel's buttons (move, resize, remove) on the 24-column grid.
+
+Every edit changes the page's working copy (`board-model`), which the page re-renders; only
+Save and Save as reach the API. The API validates the result (panels inside the grid,
+variables declared): its 422 is shown as is.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, ctx, dcc, html
+
+from dashboard import client
+
+COLUMNS = 24
+TYPES = ("timeseries", "candlestick", "stat", "gauge", "table", "bar", "alerts", "text")
+#: (button, label, what it does to the grid).
+MOVES: tuple[tuple[str, str, dict[str, int]], ...] = (
+    ("left", "◀", {"x": -1}),
+    ("right", "▶", {"x": 1}),
+    ("up", "▲", {"y": -1}),
+    ("down", "▼", {"y": 1}),
+    ("narrower", "w−", {"w": -1}),
+    ("wider", "w+", {"w": 1}),
+    ("shorter", "h−", {"h": -1}),
+    ("taller", "h+", {"h": 1}),
+)
+
+
+def toolbar() -> html.Div:
+    return html.Div(
+        id="board-toolbar",
+        className="tw-panel board-toolbar",
+        style={"display": "none"},
+        children=[
+            html.Div(
+                className="board-toolbar-row",
+                children=[
+                    dcc.Dropdown(
+                        id="board-add-type",
+                        options=[{"label": t, "value": t} for t in TYPES],
+                        value="timeseries",
+                        clearable=False,
+                        className="board-add-type",
+                    ),
+                    html.Button("Add panel", id="board-add", className="tw-button"),
+                    html.Button("Save", id="board-save", className="tw-button primary"),
+                    html.Button("Save as copy", id="board-save-as", className="tw-button"),
+                    html.Span(id="board-message", className="board-message"),
+                ],
+            ),
+            html.Details(
+                [
+                    html.Summary("JSON (edit titles, targets, types, thresholds; import)"),
+                    dcc.Textarea(id="board-json", className="board-json"),
+                    html.Button("Apply JSON", id="board-apply", className="tw-button"),
+                    html.Button("Import as new", id="board-import", className="tw-button"),
+                ]
+            ),
+        ],
+    )
+
+
+def panel_buttons(panel_id: int) -> html.Span:
+    return html.Span(
+        className="board-panel-tools",
+        children=[
+            *(
+                html.Button(
+                    label,
+                    id={"type": "board-move", "panel": panel_id, "how": how},
+                    className="tw-button tw-quiet",
+                    title=how,
+                )
+                for how, label, _ in MOVES
+            ),
+            html.Button(
+                "✕",
+                id={"type": "board-remove", "panel": panel_id},
+                className="tw-button tw-quiet",
+                title="remove",
+            ),
+        ],
+    )
+
+
+def moved(model: dict[str, Any], panel_id: int, how: str) -> dict[str, Any]:
+    """`model` with the panel moved or resized one step, kept inside the 24 columns."""
+    changed = copy.deepcopy(model)
+    step = next(change for name, _, change in MOVES if name == how)
+    for panel in changed["panels"]:
+        if panel["id"] == panel_id:
+            grid = panel["grid"]
+            for key, delta in step.items():
+                grid[key] += delta
+            grid["w"] = min(max(grid["w"], 1), COLUMNS)
+            grid["h"] = min(max(grid["h"], 1), 100)
+            grid["x"] = min(max(grid["x"], 0), COLUMNS - grid["w"])
+            grid["y"] = max(grid["y"], 0)
+    return changed
+
+
+def added(model: dict[str, Any], kind: str) -> dict[str, Any]:
+    """`model` with a new panel of `kind` below the others, half the width."""
+    changed = copy.deepcopy(model)
+    bottom = max((p["grid"]["y"] + p["grid"]["h"] for p in changed["panels"]), default=0)
+    next_id = max((p["id"] for p in changed["panels"]), default=0) + 1
+    panel: dict[str, Any] = {
+        "id": next_id,
+        "type": kind,
+        "title": f"New {kind}",
+        "grid": {"x": 0, "y": bottom, "w": 12, "h": 8},
+        "targets": [],
+    }
+    if kind == "text":
+        panel["options"] = {"content": "Write **Markdown** here."}
+    changed["panels"].append(panel)
+    return changed
+
+
+def removed(model: dict[str, Any], panel_id: int) -> dict[str, Any]:
+    changed = copy.deepcopy(model)
+    changed["panels"] = [p for p in changed["panels"] if p["id"] != panel_id]
+    return changed
+
+
+def stored(model: dict[str, Any]) -> dict[str, Any]:
+    """What is sent to the API: the model without `meta` (the server's, not the user's)."""
+    return {k: v for k, v in model.items() if k != "meta"}
+
+
+@dash.callback(
+    Output("board-model", "data", allow_duplicate=True),
+    Output("board-message", "children"),
+    Input({"type": "board-move", "panel": ALL, "how": ALL}, "n_clicks"),
+    Input({"type": "board-remove", "panel": ALL}, "n_clicks"),
+    Input("board-add", "n_clicks"),
+    Input("board-apply", "n_clicks"),
+    State("board-add-type", "value"),
+    State("board-json", "value"),
+    State("board-model", "data"),
+    prevent_initial_call=True,
+)
+def edit(
+    _moves: Any,
+    _removes: Any,
+    _add: Any,
+    _apply: Any,
+    kind: str,
+    text: str | None,
+    model: dict[str, Any] | None,
+) -> tuple[Any, str]:
+    """A change to the working copy (nothing is saved)."""
+    fired = ctx.triggered_id
+    if model is None or fired is None or not ctx.triggered[0]["value"]:
+        raise dash.exceptions.PreventUpdate
+    if fired == "board-add":
+        return added(model, kind), "Panel added (not saved)."
+    if fired == "board-apply":
+        try:
+            given = json.loads(text or "")
+        except ValueError as wrong:
+            return dash.no_update, f"Not JSON: {wrong}"
+        if not isinstance(given, dict) or not isinstance(given.get("panels"), list):
+            return dash.no_update, "The JSON must be a dashboard (an object with panels)."
+        return given | {"uid": model.get("uid"), "meta": model.get("meta")}, "Applied (not saved)."
+    if fired["type"] == "board-remove":
+        return removed(model, fired["panel"]), "Panel removed (not saved)."
+    return moved(model, fired["panel"], fired["how"]), ""
+
+
+@dash.callback(
+    Output("board-model", "data", allow_duplicate=True),
+    Output("board-message", "children", allow_duplicate=True),
+    Output("redirect", "data", allow_duplicate=True),
+    Input("board-save", "n_clicks"),
+    Input("board-save-as", "n_clicks"),
+    Input("board-import", "n_clicks"),
+    State("board-model", "data"),
+    State("board-json", "value"),
+    prevent_initial_call=True,
+)
+async def save(
+    _save: Any, _save_as: Any, _import: Any, model: dict[str, Any] | None, text: str | None
+) -> tuple[Any, ...]:
+    """Save (PUT with the version read: 409 → say so), save as a copy, or import the JSON."""
+    fired = ctx.triggered_id
+    if model is None or not ctx.triggered[0]["value"]:
+        raise dash.exceptions.PreventUpdate
+    try:
+        if fired == "board-save":
+            uid = model["uid"]
+            answer = await client.request("PUT", f"/api/dashboards/{uid}", json=stored(model))
+            return answer, f"Saved: version {answer['version']}.", dash.no_update
+        body = stored(model) if fired == "board-save-as" else json.loads(text or "")
+        if fired == "board-save-as":
+            body = {k: v for k, v in body.items() if k not in ("uid", "version")}
+            body["title"] = f"{body['title']} (copy)"[:200]
+            body["shared_with"] = []
+        answer = await client.request("POST", "/api/dashboards", json=body)
+    except client.ApiFailed as failed:
+        if failed.status == 409 and fired == "board-save":
+            note = (
+                "Not saved: someone saved this dashboard since you opened it. "
+                "Reload to see their version (your changes are lost), or Save as copy."
+            )
+            return dash.no_update, note, dash.no_update
+        return dash.no_update, f"Not saved: {failed.message}", dash.no_update
+    except ValueError as wrong:
+        return dash.no_update, f"Not JSON: {wrong}", dash.no_update
+    return dash.no_update, "Saved as a new dashboard.", f"/d/{answer['uid']}"
+
+
+@dash.callback(
+    Output("board-json", "value"),
+    Input("board-model", "data"),
+    Input("board-edit", "n_clicks"),
+)
+def show_json(model: dict[str, Any] | None, _edit: Any) -> str:
+    return json.dumps(stored(model), indent=2, ensure_ascii=False) if model else ""
+
+
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "editing"),
+    Output("board-toolbar", "style"),
+    Output("board-edit", "children"),
+    Output("board-edit", "style"),
+    Input("board-edit", "n_clicks"),
+    Input("board-model", "data"),
+)

@@ -1,0 +1,223 @@
+"""Dashboards users build (/d/<uid>) in a real Chromium against a real API and database: the
+panels render at their grid positions with data, a variable in the address changes the data,
+a viewer cannot edit, and an owner moves a panel and saves (a stale save is refused)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from playwright.async_api import Browser, Page
+
+from tests.api_support import Api, expect
+from tests.browser_support import logged_in, screenshot
+from tests.market_support import safe_now, walk, write
+from tests.support import unique, wait_until
+
+LAST = {"a": 21.5, "b": 55.25}
+
+
+async def _devices(api: Api, db: asyncpg.Connection) -> dict[str, str]:
+    """Two devices of the admin's whose temperature ends at LAST's values."""
+    names = {key: unique(f"board-{key}") for key in LAST}
+    now = datetime.now(UTC)
+    async with api.client(api.admin) as client:
+        for device_id in names.values():
+            expect(await client.post("/api/devices", json={"device_id": device_id}), 201)
+    rows = [
+        (now - timedelta(seconds=20 * i), names[key], "temperature", last - i * 0.1)
+        for key, last in LAST.items()
+        for i in range(60)
+    ]
+    await db.executemany(
+        "INSERT INTO telemetry (time, device_id, metric, value) VALUES ($1, $2, $3, $4)", rows
+    )
+    return names
+
+
+def _model(names: dict[str, str]) -> dict[str, Any]:
+    target = {"device_id": "$dev", "metric": "temperature"}
+    red = [{"value": 0, "color": "#73bf69"}, {"value": 50, "color": "#f2495c"}]
+    return {
+        "title": "Plant floor",
+        "variables": [
+            {
+                "name": "dev",
+                "kind": "device",
+                "options": list(names.values()),
+                "default": names["a"],
+            },
+        ],
+        "panels": [
+            {
+                "id": 1,
+                "type": "timeseries",
+                "title": "Temperature",
+                "grid": {"x": 0, "y": 0, "w": 16, "h": 8},
+                "targets": [target],
+                "thresholds": red,
+            },
+            {
+                "id": 2,
+                "type": "stat",
+                "title": "Now",
+                "grid": {"x": 16, "y": 0, "w": 8, "h": 4},
+                "targets": [target],
+                "thresholds": red,
+                "options": {"decimals": 2},
+            },
+            {
+                "id": 3,
+                "type": "gauge",
+                "title": "Gauge",
+                "grid": {"x": 16, "y": 4, "w": 8, "h": 4},
+                "targets": [target],
+                "thresholds": red,
+            },
+            {
+                "id": 4,
+                "type": "table",
+                "title": "Latest",
+                "grid": {"x": 0, "y": 8, "w": 8, "h": 5},
+                "targets": [{"device_id": d, "metric": "temperature"} for d in names.values()],
+            },
+            {
+                "id": 5,
+                "type": "candlestick",
+                "title": "BRD",
+                "grid": {"x": 8, "y": 8, "w": 10, "h": 8},
+                "targets": [{"ticker": "BRD"}],
+            },
+            {
+                "id": 6,
+                "type": "text",
+                "title": "Notes",
+                "grid": {"x": 18, "y": 8, "w": 6, "h": 3},
+                "options": {"content": "## Shift notes"},
+            },
+            {
+                "id": 7,
+                "type": "alerts",
+                "title": "Alerts",
+                "grid": {"x": 18, "y": 11, "w": 6, "h": 5},
+            },
+            {
+                "id": 8,
+                "type": "bar",
+                "title": "Both",
+                "grid": {"x": 0, "y": 13, "w": 8, "h": 3},
+                "targets": [{"device_id": d, "metric": "temperature"} for d in names.values()],
+            },
+        ],
+    }
+
+
+def _panel(panel_id: int) -> str:
+    return json.dumps({"panel": panel_id, "type": "board-panel"}, separators=(",", ":"))
+
+
+async def _stat(page: Page) -> str:
+    text: str = await page.evaluate(
+        "(id) => { const e = document.getElementById(id); const s = e && e.querySelector("
+        "'.board-stat'); return s ? s.textContent : ''; }",
+        _panel(2),
+    )
+    return text
+
+
+async def _series_lengths(page: Page) -> list[int]:
+    found: list[int] = await page.evaluate(
+        "(id) => { const e = document.getElementById(id); const g = e && e.querySelector("
+        "'.js-plotly-plot'); return g && g.data ? g.data.map((t) => (t.y || []).length) : []; }",
+        _panel(1),
+    )
+    return found
+
+
+async def test_panels_render_with_data_and_a_variable_changes_them(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    names = await _devices(api, db)
+    now = await safe_now()
+    await write(db, walk("BRD", now - timedelta(hours=1), now, 5))
+    async with api.client(api.admin) as client:
+        made = expect(await client.post("/api/dashboards", json=_model(names)), 201)
+    uid = made["uid"]
+    page = await logged_in(browser, api, api.admin, f"/d/{uid}?range=1h")
+    try:
+        await page.wait_for_selector(".board-panel", timeout=20_000)
+        assert await page.locator(".board-panel").count() == 8
+        await wait_until("the stat of device a", lambda: _has(page, "21.50"), timeout=20)
+        assert sum(await _series_lengths(page)) >= 30
+        # The panel sits at its grid position: column 1 / span 16.
+        placed = await page.evaluate(
+            "(id) => { const s = getComputedStyle(document.getElementById(id));"
+            " return [s.gridColumnStart, s.gridColumnEnd, s.gridRowStart, s.gridRowEnd]; }",
+            _panel(1),
+        )
+        assert placed == ["1", "span 16", "1", "span 8"], placed
+        candles = await page.evaluate(
+            "(id) => document.getElementById(id).querySelector('.js-plotly-plot').data[0].x.length",
+            _panel(5),
+        )
+        assert candles > 5
+        assert "Shift notes" in await page.inner_text(f"[id='{_panel(6)}']")
+        table = await page.inner_text(f"[id='{_panel(4)}']")
+        assert "55.25" in table and "21.5" in table
+        await screenshot(page, "dashboards")
+        # The variable from the address: device b's data in every $dev panel.
+        await page.goto(f"{api.url}/d/{uid}?range=1h&var-dev={names['b']}")
+        await wait_until("the stat of device b", lambda: _has(page, "55.25"), timeout=20)
+        color = await page.evaluate(
+            "(id) => getComputedStyle(document.getElementById(id).querySelector('.board-stat'))"
+            ".color",
+            _panel(2),
+        )
+        assert color == "rgb(242, 73, 92)"  # above the 50 threshold: red
+    finally:
+        await page.context.close()
+
+
+async def _has(page: Page, text: str) -> bool:
+    return text in await _stat(page)
+
+
+async def test_viewer_cannot_edit_and_owner_saves_a_move(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    names = await _devices(api, db)
+    viewer = await api.register("viewer")
+    model = _model(names) | {"shared_with": [viewer.id]}
+    async with api.client(api.admin) as client:
+        uid = expect(await client.post("/api/dashboards", json=model), 201)["uid"]
+    page = await logged_in(browser, api, viewer, f"/d/{uid}?range=1h")
+    try:
+        await page.wait_for_selector(".board-panel", timeout=20_000)
+        assert not await page.is_visible("#board-edit")
+    finally:
+        await page.context.close()
+    page = await logged_in(browser, api, api.admin, f"/d/{uid}?range=1h")
+    try:
+        await page.wait_for_selector(".board-panel", timeout=20_000)
+        await page.click("#board-edit")
+        move = json.dumps({"how": "right", "panel": 6, "type": "board-move"}, separators=(",", ":"))
+        wider = json.dumps(
+            {"how": "wider", "panel": 1, "type": "board-move"}, separators=(",", ":")
+        )
+        await page.click(f"[id='{move}']")  # already at the right edge: stays in the grid
+        await page.click(f"[id='{wider}']")
+        await page.click("#board-save")
+        await page.wait_for_selector("#board-message:has-text('version 2')", timeout=20_000)
+        async with api.client(api.admin) as client:
+            saved = expect(await client.get(f"/api/dashboards/{uid}"), 200)
+            grids = {p["id"]: p["grid"] for p in saved["panels"]}
+            assert grids[1]["w"] == 17 and grids[6]["x"] == 18
+            # Someone else saves: the page's next save is refused and says so.
+            expect(await client.put(f"/api/dashboards/{uid}", json=saved), 200)
+        await page.click(f"[id='{wider}']")
+        await page.click("#board-save")
+        await page.wait_for_selector("#board-message:has-text('someone saved')", timeout=20_000)
+    finally:
+        await page.context.close()

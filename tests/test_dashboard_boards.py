@@ -150,7 +150,11 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         await page.wait_for_selector(".board-panel", timeout=20_000)
         assert await page.locator(".board-panel").count() == 8
         await wait_until("the stat of device a", lambda: _has(page, "21.50"), timeout=20)
-        assert sum(await _series_lengths(page)) >= 30
+
+        async def drawn() -> bool:
+            return sum(await _series_lengths(page)) >= 30
+
+        await wait_until("the time series drawn", drawn, timeout=20)
         # The panel sits at its grid position: column 1 / span 16.
         placed = await page.evaluate(
             "(id) => { const s = getComputedStyle(document.getElementById(id));"

@@ -1,7 +1,9 @@
 """Editing a dashboard in the page: the toolbar (add a panel, the model as JSON, save, save as)
 and each panel's buttons (move, resize, remove) on the 24-column grid.
 
-Every edit changes the page's working copy (`board-model`), which the page re-renders; only
+Its callbacks are registered by the page module (dashboard/pages/board.py): page modules are
+re-executed for every Dash app, other modules are not (docs/dashboard.md). Every edit changes
+the page's working copy (`board-model`), which the page re-renders; only
 Save and Save as reach the API. The API validates the result (panels inside the grid,
 variables declared): its 422 is shown as is.
 """
@@ -13,7 +15,7 @@ import json
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash import ctx, dcc, html
 
 from dashboard import client
 
@@ -134,18 +136,6 @@ def stored(model: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in model.items() if k != "meta"}
 
 
-@dash.callback(
-    Output("board-model", "data", allow_duplicate=True),
-    Output("board-message", "children"),
-    Input({"type": "board-move", "panel": ALL, "how": ALL}, "n_clicks"),
-    Input({"type": "board-remove", "panel": ALL}, "n_clicks"),
-    Input("board-add", "n_clicks"),
-    Input("board-apply", "n_clicks"),
-    State("board-add-type", "value"),
-    State("board-json", "value"),
-    State("board-model", "data"),
-    prevent_initial_call=True,
-)
 def edit(
     _moves: Any,
     _removes: Any,
@@ -174,17 +164,6 @@ def edit(
     return moved(model, fired["panel"], fired["how"]), ""
 
 
-@dash.callback(
-    Output("board-model", "data", allow_duplicate=True),
-    Output("board-message", "children", allow_duplicate=True),
-    Output("redirect", "data", allow_duplicate=True),
-    Input("board-save", "n_clicks"),
-    Input("board-save-as", "n_clicks"),
-    Input("board-import", "n_clicks"),
-    State("board-model", "data"),
-    State("board-json", "value"),
-    prevent_initial_call=True,
-)
 async def save(
     _save: Any, _save_as: Any, _import: Any, model: dict[str, Any] | None, text: str | None
 ) -> tuple[Any, ...]:
@@ -216,20 +195,5 @@ async def save(
     return dash.no_update, "Saved as a new dashboard.", f"/d/{answer['uid']}"
 
 
-@dash.callback(
-    Output("board-json", "value"),
-    Input("board-model", "data"),
-    Input("board-edit", "n_clicks"),
-)
 def show_json(model: dict[str, Any] | None, _edit: Any) -> str:
     return json.dumps(stored(model), indent=2, ensure_ascii=False) if model else ""
-
-
-dash.clientside_callback(
-    dash.ClientsideFunction("boards", "editing"),
-    Output("board-toolbar", "style"),
-    Output("board-edit", "children"),
-    Output("board-edit", "style"),
-    Input("board-edit", "n_clicks"),
-    Input("board-model", "data"),
-)

@@ -153,6 +153,8 @@ def candlestick(
 
 
 def alerts(items: list[dict[str, Any]], tz: tzinfo) -> Any:
+    if not items:
+        return html.Div("No alerts.", className="tw-empty")
     return devices_panels.alerts(items, tz)
 
 

@@ -212,3 +212,42 @@ dash.clientside_callback(
     State("url", "search"),
     prevent_initial_call=True,
 )
+
+
+# The edit mode's callbacks (dashboard/boards/edits.py), registered here: see its docstring.
+dash.callback(
+    Output("board-model", "data", allow_duplicate=True),
+    Output("board-message", "children"),
+    Input({"type": "board-move", "panel": ALL, "how": ALL}, "n_clicks"),
+    Input({"type": "board-remove", "panel": ALL}, "n_clicks"),
+    Input("board-add", "n_clicks"),
+    Input("board-apply", "n_clicks"),
+    State("board-add-type", "value"),
+    State("board-json", "value"),
+    State("board-model", "data"),
+    prevent_initial_call=True,
+)(board_edits.edit)
+dash.callback(
+    Output("board-model", "data", allow_duplicate=True),
+    Output("board-message", "children", allow_duplicate=True),
+    Output("redirect", "data", allow_duplicate=True),
+    Input("board-save", "n_clicks"),
+    Input("board-save-as", "n_clicks"),
+    Input("board-import", "n_clicks"),
+    State("board-model", "data"),
+    State("board-json", "value"),
+    prevent_initial_call=True,
+)(board_edits.save)
+dash.callback(
+    Output("board-json", "value"),
+    Input("board-model", "data"),
+    Input("board-edit", "n_clicks"),
+)(board_edits.show_json)
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "editing"),
+    Output("board-toolbar", "style"),
+    Output("board-edit", "children"),
+    Output("board-edit", "style"),
+    Input("board-edit", "n_clicks"),
+    Input("board-model", "data"),
+)

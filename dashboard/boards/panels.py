@@ -21,6 +21,7 @@ from dashboard.markets import chart as markets_chart
 #: The grid's row height and gap (px, assets/boards.css), and a panel's chrome (title, padding).
 ROW_PX, GAP_PX, CHROME_PX = 30, 8, 44
 COLUMNS = 24
+CANDLE_PX = 6
 MARGIN = {"l": 48, "r": 8, "t": 8, "b": 28}
 
 
@@ -213,7 +214,10 @@ async def body(
         ticker = next((t["ticker"] for t in targets if t.get("ticker")), None)
         if ticker is None:
             return failed("A candlestick panel needs a ticker target.")
-        candles = await data.candles(ticker, start, end, points)
+        # A candle needs a few pixels to read as one: about one per CANDLE_PX of width.
+        candles = await data.candles(
+            ticker, start, end, data.points_for((width or 800) // CANDLE_PX)
+        )
         return candlestick(panel, ticker, candles, height, tz)
     if kind == "alerts":
         options = panel.get("options", {})

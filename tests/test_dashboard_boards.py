@@ -180,6 +180,22 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
             _panel(2),
         )
         assert color == "rgb(242, 73, 92)"  # above the 50 threshold: red
+        await wait_until("device b's series drawn", drawn, timeout=20)
+        # A zoom on one time panel is the page's range: every panel re-fetches it.
+        await page.evaluate(
+            "(id) => { const s = window.tickwire_shared; const gd = document.getElementById(id)"
+            ".querySelector('.js-plotly-plot'); return Plotly.relayout(gd, {'xaxis.range': "
+            "[s.wall(Date.now() - 300e3), s.wall(Date.now())]}); }",
+            _panel(1),
+        )
+        await page.wait_for_url("**from=*", timeout=20_000)
+        assert "var-dev=" in page.url and "to=" in page.url
+
+        async def finer() -> bool:
+            lengths = await _series_lengths(page)
+            return bool(lengths) and 5 <= sum(lengths) <= 20
+
+        await wait_until("the zoomed range re-fetched", finer, timeout=20)
     finally:
         await page.context.close()
 

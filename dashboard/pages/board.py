@@ -213,6 +213,14 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "zoom"),
+    Output("url", "search", allow_duplicate=True),
+    Input({"type": "board-graph", "panel": ALL}, "relayoutData"),
+    State("url", "search"),
+    prevent_initial_call=True,
+)
+
 
 # The edit mode's callbacks (dashboard/boards/edits.py), registered here: see its docstring.
 dash.callback(

@@ -156,12 +156,7 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
 
         await wait_until("the time series drawn", drawn, timeout=20)
         # The panel sits at its grid position: column 1 / span 16.
-        placed = await page.evaluate(
-            "(id) => { const s = getComputedStyle(document.getElementById(id));"
-            " return [s.gridColumnStart, s.gridColumnEnd, s.gridRowStart, s.gridRowEnd]; }",
-            _panel(1),
-        )
-        assert placed == ["1", "span 16", "1", "span 8"], placed
+        await _placed(page, 1, ["1", "span 16", "1", "span 8"])
         candles = await page.evaluate(
             "(id) => document.getElementById(id).querySelector('.js-plotly-plot').data[0].x.length",
             _panel(5),
@@ -222,18 +217,15 @@ async def test_viewer_cannot_edit_and_owner_saves_a_move(
     try:
         await page.wait_for_selector(".board-panel", timeout=20_000)
         await page.click("#board-edit")
-        move = json.dumps({"how": "right", "panel": 6, "type": "board-move"}, separators=(",", ":"))
-        wider = json.dumps(
-            {"how": "wider", "panel": 1, "type": "board-move"}, separators=(",", ":")
-        )
-        await page.click(f"[id='{move}']")  # already at the right edge: stays in the grid
-        await page.click(f"[id='{wider}']")
+        wider = await _move_and_resize(page)
         await page.click("#board-save")
         await page.wait_for_selector("#board-message:has-text('version 2')", timeout=20_000)
         async with api.client(api.admin) as client:
             saved = expect(await client.get(f"/api/dashboards/{uid}"), 200)
             grids = {p["id"]: p["grid"] for p in saved["panels"]}
             assert grids[1]["w"] == 17 and grids[6]["x"] == 18
+            assert grids[7] == {"x": 15, "y": 11, "w": 6, "h": 5}
+            assert grids[8] == {"x": 0, "y": 13, "w": 10, "h": 4}
             # Someone else saves: the page's next save is refused and says so.
             expect(await client.put(f"/api/dashboards/{uid}", json=saved), 200)
         await page.click(f"[id='{wider}']")
@@ -241,3 +233,47 @@ async def test_viewer_cannot_edit_and_owner_saves_a_move(
         await page.wait_for_selector("#board-message:has-text('someone saved')", timeout=20_000)
     finally:
         await page.context.close()
+
+
+async def _move_and_resize(page: Page) -> str:
+    """Edit the grid with the buttons and by dragging; the id of panel 1's "wider" button."""
+    move = json.dumps({"how": "right", "panel": 6, "type": "board-move"}, separators=(",", ":"))
+    wider = json.dumps({"how": "wider", "panel": 1, "type": "board-move"}, separators=(",", ":"))
+    await page.click(f"[id='{move}']")  # already at the right edge: stays in the grid
+    await page.click(f"[id='{wider}']")
+    await _placed(page, 1, ["1", "span 17", "1", "span 8"])
+    # Drag panel 7 three columns left by its handle; resize panel 8 by its corner.
+    column = await page.evaluate(
+        "() => (document.querySelector('.board-grid').clientWidth - 8 * 23) / 24 + 8"
+    )
+    await _drag(page, f"[id='{_panel(7)}'] .board-drag", -3 * column, 0)
+    await _placed(page, 7, ["16", "span 6", "12", "span 5"])
+    await _drag(page, f"[id='{_panel(8)}'] .board-resize", 2 * column, 38)
+    await _placed(page, 8, ["1", "span 10", "14", "span 4"])
+    return wider
+
+
+async def _drag(page: Page, selector: str, dx: float, dy: float) -> None:
+    box = await page.locator(selector).bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x + dx / 2, y + dy / 2, steps=3)
+    await page.mouse.move(x + dx, y + dy, steps=3)
+    await page.mouse.up()
+
+
+async def _placed(page: Page, panel_id: int, cells: list[str]) -> None:
+    """Wait until the panel sits at `cells` (column start, end, row start, end) on the grid."""
+
+    async def there() -> bool:
+        found = await page.evaluate(
+            "(id) => { const e = document.getElementById(id); if (!e) return null;"
+            " const s = getComputedStyle(e);"
+            " return [s.gridColumnStart, s.gridColumnEnd, s.gridRowStart, s.gridRowEnd]; }",
+            _panel(panel_id),
+        )
+        return bool(found == cells)
+
+    await wait_until(f"panel {panel_id} at {cells}", there, timeout=20)

@@ -4,9 +4,59 @@
 (function () {
   "use strict";
   const shared = window.tickwire_shared;
+  let pending = null;  // the last drag, until `dropped` hands it to the `board-drag` store
+  const GAP_PX = 8, ROW_PX = 30, COLUMNS = 24;  // assets/boards.css, dashboard/boards/panels.py
+
+  // Drag a panel by its ⠿ handle, resize it by its ◢ corner (edit mode): the panel follows the
+  // pointer, and on release the move in whole grid cells goes to the `board-drag` store, which
+  // Python applies to the working copy (kept inside the 24 columns).
+  document.addEventListener("pointerdown", (down) => {
+    const handle = down.target.closest && down.target.closest(".board-drag, .board-resize");
+    if (!handle) return;
+    const panel = handle.closest(".board-panel");
+    const grid = panel && panel.parentElement;
+    if (!grid) return;
+    down.preventDefault();
+    const resize = handle.classList.contains("board-resize");
+    const column = (grid.clientWidth - GAP_PX * (COLUMNS - 1)) / COLUMNS + GAP_PX;
+    const row = ROW_PX + GAP_PX;
+    const width = panel.offsetWidth, height = panel.offsetHeight;
+    panel.classList.add("board-moving");
+    const follow = (move) => {
+      const dx = move.clientX - down.clientX, dy = move.clientY - down.clientY;
+      if (resize) {
+        panel.style.width = Math.max(40, width + dx) + "px";
+        panel.style.height = Math.max(30, height + dy) + "px";
+      } else {
+        panel.style.transform = `translate(${dx}px, ${dy}px)`;
+      }
+    };
+    const release = (up) => {
+      document.removeEventListener("pointermove", follow);
+      document.removeEventListener("pointerup", release);
+      panel.classList.remove("board-moving");
+      panel.style.transform = panel.style.width = panel.style.height = "";
+      const dx = Math.round((up.clientX - down.clientX) / column);
+      const dy = Math.round((up.clientY - down.clientY) / row);
+      if (!dx && !dy) return;
+      // Handed to Dash by a click on a hidden button (`dropped`, below): a `set_props` from
+      // outside a callback sometimes never reached the store's callbacks.
+      pending = { panel: JSON.parse(panel.id).panel, dx: dx, dy: dy, resize: resize, at: Date.now() };
+      const go = document.getElementById("board-drag-go");
+      if (go) go.click();
+    };
+    document.addEventListener("pointermove", follow);
+    document.addEventListener("pointerup", release);
+  });
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     boards: {
+      dropped(_clicks) {
+        const drag = pending;
+        pending = null;
+        return drag || shared.noUpdate();
+      },
+
       pageWidth(_uid) {
         const grid = document.querySelector(".board-grid") || document.querySelector(".tw-main");
         return grid ? grid.clientWidth : window.innerWidth - 32;

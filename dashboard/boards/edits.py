@@ -68,6 +68,14 @@ def toolbar() -> html.Div:
     )
 
 
+def drag_handle() -> html.Span:
+    return html.Span("⠿", className="board-drag", title="drag to move")
+
+
+def resize_handle() -> html.Span:
+    return html.Span("◢", className="board-resize", title="drag to resize")
+
+
 def panel_buttons(panel_id: int) -> html.Span:
     return html.Span(
         className="board-panel-tools",
@@ -107,6 +115,23 @@ def moved(model: dict[str, Any], panel_id: int, how: str) -> dict[str, Any]:
     return changed
 
 
+def dragged(model: dict[str, Any], drag: dict[str, Any]) -> dict[str, Any]:
+    """`model` after a drag (`resize`: the corner) of `dx` columns and `dy` rows, kept inside
+    the 24 columns (assets/boards.js sends it)."""
+    changed = copy.deepcopy(model)
+    dx, dy = int(drag.get("dx", 0)), int(drag.get("dy", 0))
+    for panel in changed["panels"]:
+        if panel["id"] == drag.get("panel"):
+            grid = panel["grid"]
+            if drag.get("resize"):
+                grid["w"] = min(max(grid["w"] + dx, 1), COLUMNS - grid["x"])
+                grid["h"] = min(max(grid["h"] + dy, 1), 100)
+            else:
+                grid["x"] = min(max(grid["x"] + dx, 0), COLUMNS - grid["w"])
+                grid["y"] = max(grid["y"] + dy, 0)
+    return changed
+
+
 def added(model: dict[str, Any], kind: str) -> dict[str, Any]:
     """`model` with a new panel of `kind` below the others, half the width."""
     changed = copy.deepcopy(model)
@@ -141,16 +166,19 @@ def edit(
     _removes: Any,
     _add: Any,
     _apply: Any,
+    drag: dict[str, Any] | None,
     kind: str,
     text: str | None,
     model: dict[str, Any] | None,
-) -> tuple[Any, str]:
+) -> tuple[Any, Any]:
     """A change to the working copy (nothing is saved)."""
     fired = ctx.triggered_id
     if model is None or fired is None or not ctx.triggered[0]["value"]:
-        raise dash.exceptions.PreventUpdate
+        return dash.no_update, dash.no_update
     if fired == "board-add":
         return added(model, kind), "Panel added (not saved)."
+    if fired == "board-drag":
+        return dragged(model, drag or {}), ""
     if fired == "board-apply":
         try:
             given = json.loads(text or "")
@@ -170,7 +198,9 @@ async def save(
     """Save (PUT with the version read: 409 → say so), save as a copy, or import the JSON."""
     fired = ctx.triggered_id
     if model is None or not ctx.triggered[0]["value"]:
-        raise dash.exceptions.PreventUpdate
+        # Not PreventUpdate: raised in an async callback, Dash 4.4's FastAPI backend answers
+        # it with a 500 (docs/dashboard.md).
+        return dash.no_update, dash.no_update, dash.no_update
     try:
         if fired == "board-save":
             uid = model["uid"]

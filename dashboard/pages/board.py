@@ -37,6 +37,8 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
             dcc.Store(id="board-asked", data=asked),
             dcc.Store(id="board-model"),
             dcc.Store(id="board-width"),
+            dcc.Store(id="board-drag"),
+            html.Button(id="board-drag-go", style={"display": "none"}),
             dcc.Interval(id="board-tick", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
             html.Div(
                 className="board-head",
@@ -130,7 +132,7 @@ async def render(
 ) -> tuple[Any, ...]:
     """Every panel, fetched at once, over the frame's range with the variables' values."""
     if not model:
-        raise dash.exceptions.PreventUpdate
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update
     chosen = {
         i["name"]: [str(x) for x in (v if isinstance(v, list) else [v]) if x is not None]
         for i, v in zip(ids, values, strict=True)
@@ -173,11 +175,13 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool) -> html.Div:
             html.Div(
                 className="board-panel-head",
                 children=[
+                    board_edits.drag_handle() if edit else None,
                     html.H3(panel.get("title") or ""),
                     board_edits.panel_buttons(panel["id"]) if edit else None,
                 ],
             ),
             html.Div(body, className="board-panel-body"),
+            board_edits.resize_handle() if edit else None,
         ],
     )
 
@@ -214,6 +218,13 @@ dash.clientside_callback(
 )
 
 dash.clientside_callback(
+    dash.ClientsideFunction("boards", "dropped"),
+    Output("board-drag", "data"),
+    Input("board-drag-go", "n_clicks"),
+    prevent_initial_call=True,
+)
+
+dash.clientside_callback(
     dash.ClientsideFunction("boards", "zoom"),
     Output("url", "search", allow_duplicate=True),
     Input({"type": "board-graph", "panel": ALL}, "relayoutData"),
@@ -230,6 +241,7 @@ dash.callback(
     Input({"type": "board-remove", "panel": ALL}, "n_clicks"),
     Input("board-add", "n_clicks"),
     Input("board-apply", "n_clicks"),
+    Input("board-drag", "data"),
     State("board-add-type", "value"),
     State("board-json", "value"),
     State("board-model", "data"),

@@ -76,10 +76,10 @@ async def listed(_id: str) -> Any:
     Input("boards-new", "n_clicks"),
     prevent_initial_call=True,
 )
-async def new(clicks: int | None) -> tuple[Any, str]:
+async def new(clicks: int | None) -> tuple[Any, Any]:
     """A new empty dashboard of the user's, opened for editing."""
     if not clicks:
-        raise dash.exceptions.PreventUpdate
+        return dash.no_update, dash.no_update
     try:
         made = await client.request("POST", "/api/dashboards", json={"title": "New dashboard"})
     except client.ApiFailed as failed:

@@ -42,6 +42,7 @@ def _model(names: dict[str, str]) -> dict[str, Any]:
     red = [{"value": 0, "color": "#73bf69"}, {"value": 50, "color": "#f2495c"}]
     return {
         "title": "Plant floor",
+        "refresh": "2s",
         "variables": [
             {
                 "name": "dev",
@@ -166,6 +167,15 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         table = await page.inner_text(f"[id='{_panel(4)}']")
         assert "55.25" in table and "21.5" in table
         await screenshot(page, "dashboards")
+        # Live (the frame's toggle is on): every panel follows new data at the `refresh`.
+        await db.execute(
+            "INSERT INTO telemetry (time, device_id, metric, value) VALUES ($1, $2, $3, $4)",
+            datetime.now(UTC),
+            names["a"],
+            "temperature",
+            33.33,
+        )
+        await wait_until("the stat follows live data", lambda: _has(page, "33.33"), timeout=20)
         # The variable from the address: device b's data in every $dev panel.
         await page.goto(f"{api.url}/d/{uid}?range=1h&var-dev={names['b']}")
         await wait_until("the stat of device b", lambda: _has(page, "55.25"), timeout=20)
@@ -231,6 +241,17 @@ async def test_viewer_cannot_edit_and_owner_saves_a_move(
         await page.click(f"[id='{wider}']")
         await page.click("#board-save")
         await page.wait_for_selector("#board-message:has-text('someone saved')", timeout=20_000)
+        # Unsaved changes: leaving asks; staying keeps the page.
+        asked: list[str] = []
+
+        async def stay(dialog: Any) -> None:
+            asked.append(dialog.message)
+            await dialog.dismiss()
+
+        page.on("dialog", stay)
+        await page.click("text=← Dashboards")
+        assert asked and "unsaved" in asked[0]
+        assert f"/d/{uid}" in page.url
     finally:
         await page.context.close()
 

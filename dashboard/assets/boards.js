@@ -4,8 +4,26 @@
 (function () {
   "use strict";
   const shared = window.tickwire_shared;
+  let saved = null;  // {uid, version, text} of the model as last read or saved
+  let dirty = false;  // the working copy differs from it: leaving asks first
   let pending = null;  // the last drag, until `dropped` hands it to the `board-drag` store
   const GAP_PX = 8, ROW_PX = 30, COLUMNS = 24;  // assets/boards.css, dashboard/boards/panels.py
+
+  // Unsaved changes: a reload or a closed tab asks (beforeunload), and so does a link inside
+  // the app (Dash Pages navigates without unloading).
+  window.addEventListener("beforeunload", (event) => {
+    if (dirty && location.pathname.startsWith("/d/")) { event.preventDefault(); event.returnValue = ""; }
+  });
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href]");
+    if (!link || !dirty || !location.pathname.startsWith("/d/")) return;
+    if (window.confirm("This dashboard has unsaved changes. Leave without saving?")) {
+      dirty = false;
+    } else {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
 
   // Drag a panel by its ⠿ handle, resize it by its ◢ corner (edit mode): the panel follows the
   // pointer, and on release the move in whole grid cells goes to the `board-drag` store, which
@@ -99,6 +117,13 @@
 
       // The toolbar shows while editing; a viewer (not the owner, or provisioned) gets no Edit.
       editing(clicks, model) {
+        if (model) {
+          const text = JSON.stringify(Object.assign({}, model, { meta: null }));
+          if (!saved || saved.uid !== model.uid || saved.version !== model.version) {
+            saved = { uid: model.uid, version: model.version, text: text };
+          }
+          dirty = text !== saved.text;
+        }
         const canEdit = !!(model && model.meta && model.meta.can_edit);
         const on = canEdit && (clicks || 0) % 2 === 1;
         return [

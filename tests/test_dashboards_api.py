@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from api.provisioning import load
+from devstack.stack import DEMO_DASHBOARDS
 from tests.api_support import Api, expect, running_api
 
 
@@ -260,3 +262,9 @@ async def test_provisioned_dashboards_are_read_only(
         async with api.client(api.admin) as admin:
             got = expect(await admin.get("/api/dashboards/ops"), 200)
             expect(await admin.put("/api/dashboards/ops", json=got), 403, "dashboard_read_only")
+
+
+def test_the_demo_dashboard_that_make_up_provisions_is_valid() -> None:
+    demo = load(DEMO_DASHBOARDS)
+    assert list(demo) == ["fleet"]
+    assert {p.type for p in demo["fleet"].panels} >= {"timeseries", "stat", "table", "candlestick"}

@@ -13,6 +13,7 @@ from dashboard.markets import data as markets_data
 
 #: Points a time panel asks for, whatever its width: within what the API allows.
 MOST_POINTS, LEAST_POINTS = 2000, 20
+MULTI_DEFAULT = 20
 
 
 async def dashboard(uid: str) -> dict[str, Any]:
@@ -45,7 +46,8 @@ def chosen(variable: dict[str, Any], asked: Any, options: list[str]) -> list[str
     only known options when the variable has a list of them."""
     values = asked if asked not in (None, "", []) else variable.get("default")
     if values in (None, "", []):
-        values = options[:1]
+        # No default: the first option, or for a multi variable the first MULTI_DEFAULT.
+        values = options[:MULTI_DEFAULT] if variable.get("multi") else options[:1]
     listed = [str(v) for v in (values if isinstance(values, list) else [values])]
     if options:
         listed = [v for v in listed if v in options] or options[:1]
@@ -64,6 +66,13 @@ def expand(targets: list[dict[str, Any]], values: dict[str, list[str]]) -> list[
                 expanded = [t | {field: v} for t in expanded for v in picks]
         done.extend(expanded)
     return done
+
+
+def titled(title: str, values: dict[str, list[str]]) -> str:
+    """`title` with each `$name` of a variable replaced by its values (longest names first)."""
+    for name in sorted(values, key=len, reverse=True):
+        title = title.replace(f"${name}", ", ".join(values[name]))
+    return title
 
 
 def points_for(pixels: int | None) -> int:

@@ -146,7 +146,7 @@ async def render(
     )
     edit = bool(editing and editing % 2)
     cells = [
-        _cell(p, b if not isinstance(b, BaseException) else _failure(b), edit)
+        _cell(p, b if not isinstance(b, BaseException) else _failure(b), edit, chosen)
         for p, b in zip(model["panels"], bodies, strict=True)
     ]
     subjects = [data.expand(p.get("targets", []), chosen) for p in model["panels"]]
@@ -162,7 +162,7 @@ def _failure(error: BaseException) -> Any:
     raise error
 
 
-def _cell(panel: dict[str, Any], body: Any, edit: bool) -> html.Div:
+def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[str]]) -> html.Div:
     grid = panel["grid"]
     return html.Div(
         id={"type": "board-panel", "panel": panel["id"]},
@@ -176,7 +176,7 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool) -> html.Div:
                 className="board-panel-head",
                 children=[
                     board_edits.drag_handle() if edit else None,
-                    html.H3(panel.get("title") or ""),
+                    html.H3(data.titled(panel.get("title") or "", chosen)),
                     board_edits.panel_buttons(panel["id"]) if edit else None,
                 ],
             ),

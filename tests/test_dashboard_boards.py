@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from playwright.async_api import Browser, Page
 
-from tests.api_support import Api, expect
+from devstack.broker import Mosquitto
+from devstack.stack import DEMO_DASHBOARDS
+from tests.api_support import Api, expect, running_api
 from tests.browser_support import logged_in, screenshot
 from tests.market_support import safe_now, walk, write
 from tests.support import unique, wait_until
@@ -298,3 +301,31 @@ async def _placed(page: Page, panel_id: int, cells: list[str]) -> None:
         return bool(found == cells)
 
     await wait_until(f"panel {panel_id} at {cells}", there, timeout=20)
+
+
+async def test_a_provisioned_dashboard_is_read_only_and_saves_as_a_copy(
+    database_url: str, broker: Mosquitto, tmp_path: Path, browser: Browser
+) -> None:
+    async with running_api(
+        database_url, broker.url, tmp_path / "api", dashboards_dir=DEMO_DASHBOARDS
+    ) as api:
+        user = await api.register("user")
+        page = await logged_in(browser, api, user, "/d/fleet?range=1h")
+        try:
+            await page.wait_for_selector(".board-panel", timeout=20_000)
+            assert await page.locator(".board-panel").count() == 7
+            assert not await page.is_visible("#board-edit")
+            await page.click("#board-save-as")
+            await page.wait_for_url("**/d/*", timeout=20_000)
+
+            async def elsewhere() -> bool:
+                return "/d/fleet" not in page.url
+
+            await wait_until("the copy opened", elsewhere, timeout=20)
+            await page.wait_for_selector("#board-edit", state="visible", timeout=20_000)
+            uid = page.url.split("/d/")[1].split("?")[0]
+        finally:
+            await page.context.close()
+        async with api.client(user) as client:
+            copy = expect(await client.get(f"/api/dashboards/{uid}"), 200)
+            assert copy["title"] == "Demo fleet (copy)" and copy["meta"]["owner_id"] == user.id

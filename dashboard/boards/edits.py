@@ -52,7 +52,6 @@ def toolbar() -> html.Div:
                     ),
                     html.Button("Add panel", id="board-add", className="tw-button"),
                     html.Button("Save", id="board-save", className="tw-button primary"),
-                    html.Button("Save as copy", id="board-save-as", className="tw-button"),
                     html.Span(id="board-message", className="board-message"),
                 ],
             ),

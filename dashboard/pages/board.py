@@ -47,6 +47,8 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
                     html.H2(id="board-title"),
                     html.Span(id="board-version", className="tw-quiet"),
                     html.A("Export JSON", id="board-export", className="tw-link", download=""),
+                    # For everyone who sees it: a viewer's way to start their own from it.
+                    html.Button("Save as copy", id="board-save-as", className="tw-button"),
                     html.Button(
                         "Edit", id="board-edit", className="tw-button", style={"display": "none"}
                     ),

@@ -231,6 +231,7 @@ async def test_viewer_cannot_edit_and_owner_saves_a_move(
         await page.wait_for_selector(".board-panel", timeout=20_000)
         await page.click("#board-edit")
         wider = await _move_and_resize(page)
+        await _edit_panel_2(page, names["b"])
         await page.click("#board-save")
         await page.wait_for_selector("#board-message:has-text('version 2')", timeout=20_000)
         async with api.client(api.admin) as client:
@@ -239,22 +240,19 @@ async def test_viewer_cannot_edit_and_owner_saves_a_move(
             assert grids[1]["w"] == 17 and grids[6]["x"] == 18
             assert grids[7] == {"x": 15, "y": 11, "w": 6, "h": 5}
             assert grids[8] == {"x": 0, "y": 13, "w": 10, "h": 4}
+            hot = next(p for p in saved["panels"] if p["id"] == 2)
+            assert hot["title"] == "Hot now"
+            assert hot["targets"] == [{"device_id": names["b"], "metric": "temperature"}]
+            assert hot["thresholds"] == [
+                {"value": 0, "color": "#73bf69"},
+                {"value": 60, "color": "#f2495c"},
+            ]
             # Someone else saves: the page's next save is refused and says so.
             expect(await client.put(f"/api/dashboards/{uid}", json=saved), 200)
         await page.click(f"[id='{wider}']")
         await page.click("#board-save")
         await page.wait_for_selector("#board-message:has-text('someone saved')", timeout=20_000)
-        # Unsaved changes: leaving asks; staying keeps the page.
-        asked: list[str] = []
-
-        async def stay(dialog: Any) -> None:
-            asked.append(dialog.message)
-            await dialog.dismiss()
-
-        page.on("dialog", stay)
-        await page.click("text=← Dashboards")
-        assert asked and "unsaved" in asked[0]
-        assert f"/d/{uid}" in page.url
+        await _leaving_asks(page, uid)
     finally:
         await page.context.close()
 
@@ -329,3 +327,30 @@ async def test_a_provisioned_dashboard_is_read_only_and_saves_as_a_copy(
         async with api.client(user) as client:
             copy = expect(await client.get(f"/api/dashboards/{uid}"), 200)
             assert copy["title"] == "Demo fleet (copy)" and copy["meta"]["owner_id"] == user.id
+
+
+async def _edit_panel_2(page: Page, device_id: str) -> None:
+    # The side form: panel 2's title, targets and thresholds, previewed before saving.
+    pick = json.dumps({"panel": 2, "type": "board-pick"}, separators=(",", ":"))
+    await page.click(f"[id='{pick}']")
+    await page.wait_for_selector("#board-form", state="visible", timeout=20_000)
+    await page.fill("#board-form-title", "Hot now")
+    await page.fill("#board-form-targets", f"device {device_id} temperature")
+    await page.fill("#board-form-thresholds", "0 #73bf69\n60 #f2495c")
+    await page.click("#board-form-apply")
+    await page.wait_for_selector(f"[id='{_panel(2)}'] h3:has-text('Hot now')", timeout=20_000)
+    await wait_until("the preview of device b", lambda: _has(page, "55.25"), timeout=20)
+
+
+async def _leaving_asks(page: Page, uid: str) -> None:
+    # Unsaved changes: leaving asks; staying keeps the page.
+    asked: list[str] = []
+
+    async def stay(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", stay)
+    await page.click("text=← Dashboards")
+    assert asked and "unsaved" in asked[0]
+    assert f"/d/{uid}" in page.url

@@ -265,6 +265,29 @@ dash.callback(
     Input("board-model", "data"),
     Input("board-edit", "n_clicks"),
 )(board_edits.show_json)
+dash.callback(
+    Output("board-picked", "data"),
+    Output("board-form-title", "value"),
+    Output("board-form-type", "value"),
+    Output("board-form-targets", "value"),
+    Output("board-form-thresholds", "value"),
+    Output("board-form", "style"),
+    Input({"type": "board-pick", "panel": ALL}, "n_clicks"),
+    State("board-model", "data"),
+    prevent_initial_call=True,
+)(board_edits.picked)
+dash.callback(
+    Output("board-model", "data", allow_duplicate=True),
+    Output("board-message", "children", allow_duplicate=True),
+    Input("board-form-apply", "n_clicks"),
+    State("board-picked", "data"),
+    State("board-form-title", "value"),
+    State("board-form-type", "value"),
+    State("board-form-targets", "value"),
+    State("board-form-thresholds", "value"),
+    State("board-model", "data"),
+    prevent_initial_call=True,
+)(board_edits.apply_form)
 dash.clientside_callback(
     dash.ClientsideFunction("boards", "editing"),
     Output("board-toolbar", "style"),

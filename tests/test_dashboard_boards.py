@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from playwright.async_api import Browser, Page
 
+from dashboard.boards import data as boards_data
 from devstack.broker import Mosquitto
 from devstack.stack import DEMO_DASHBOARDS
 from tests.api_support import Api, expect, running_api
@@ -354,3 +355,19 @@ async def _leaving_asks(page: Page, uid: str) -> None:
     await page.click("text=← Dashboards")
     assert asked and "unsaved" in asked[0]
     assert f"/d/{uid}" in page.url
+
+
+def test_variable_values_from_the_address_reach_no_path_unless_ids() -> None:
+    targets = [{"device_id": "$dev", "metric": "$m"}, {"ticker": "$t"}]
+    values = {
+        "dev": ["d-1", "../users", "a/b", "x" * 300],
+        "m": ["temp", "a b"],
+        "t": ["AAPL", "?x"],
+    }
+    assert boards_data.expand(targets, values) == [
+        {"device_id": "d-1", "metric": "temp"},
+        {"ticker": "AAPL"},
+    ]
+    variable = {"name": "dev", "kind": "device", "multi": False}
+    assert boards_data.chosen(variable, "evil", ["d-1", "d-2"]) == ["d-1"]
+    assert boards_data.chosen(variable | {"multi": True}, ["d-2", "zz"], ["d-1", "d-2"]) == ["d-2"]

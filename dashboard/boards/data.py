@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 from datetime import tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from dashboard import client, frame
 from dashboard.devices import data as devices_data
 from dashboard.markets import data as markets_data
+from tickwire.contract import ID_RE, METRIC_RE, TICKER_RE
 
 #: Points a time panel asks for, whatever its width: within what the API allows.
 MOST_POINTS, LEAST_POINTS = 2000, 20
 MULTI_DEFAULT = 20
+_PATTERNS = {"device_id": ID_RE, "ticker": TICKER_RE, "metric": METRIC_RE}
 
 
 async def dashboard(uid: str) -> dict[str, Any]:
-    found: dict[str, Any] = await client.get(f"/api/dashboards/{uid}")
+    found: dict[str, Any] = await client.get(f"/api/dashboards/{quote(uid, safe='')}")
     return found
 
 
@@ -55,14 +58,16 @@ def chosen(variable: dict[str, Any], asked: Any, options: list[str]) -> list[str
 
 
 def expand(targets: list[dict[str, Any]], values: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """The targets with each `$name` replaced: one target per value of a multi variable."""
+    """The targets with each `$name` replaced: one target per value of a multi variable. A
+    value that is no id of its field (from the address: `?var-x=../users`) is dropped, so
+    nothing but an id ever reaches a request's path."""
     done: list[dict[str, Any]] = []
     for target in targets:
         expanded = [dict(target)]
         for field in ("device_id", "ticker", "metric"):
             raw = target.get(field)
             if isinstance(raw, str) and raw.startswith("$"):
-                picks = values.get(raw[1:], [])
+                picks = [v for v in values.get(raw[1:], []) if _PATTERNS[field].fullmatch(v)]
                 expanded = [t | {field: v} for t in expanded for v in picks]
         done.extend(expanded)
     return done

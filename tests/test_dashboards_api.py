@@ -3,6 +3,7 @@ provisioning read-only, and every hostile body a 4xx with a stable code and the 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from pathlib import Path
@@ -129,6 +130,20 @@ async def test_sharing_viewers_read_others_404_admin_edits(api: Api) -> None:
         expect(await client.put(path, json=mine), 200)
     async with api.client(bob) as client:
         expect(await client.get(path), 404, "dashboard_not_found")
+
+
+async def test_concurrent_saves_of_one_version_one_wins(api: Api) -> None:
+    alice = await api.register("alice")
+    async with api.client(alice) as client:
+        made = expect(await client.post("/api/dashboards", json=model()), 201)
+        path = f"/api/dashboards/{made['uid']}"
+        bodies = [made | {"title": f"Edit {i}"} for i in range(6)]
+        answers = await asyncio.gather(*(client.put(path, json=b) for b in bodies))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [200] + [409] * 5, statuses
+        winner = next(a.json() for a in answers if a.status_code == 200)
+        stored = expect(await client.get(path), 200)
+        assert stored["version"] == 2 and stored["title"] == winner["title"]
 
 
 def panel(**changes: Any) -> dict[str, Any]:

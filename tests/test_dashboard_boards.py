@@ -13,6 +13,7 @@ import asyncpg
 from playwright.async_api import Browser, Page
 
 from dashboard.boards import data as boards_data
+from dashboard.boards import panels as boards_panels
 from devstack.broker import Mosquitto
 from devstack.stack import DEMO_DASHBOARDS
 from tests.api_support import Api, expect, running_api
@@ -371,3 +372,20 @@ def test_variable_values_from_the_address_reach_no_path_unless_ids() -> None:
     variable = {"name": "dev", "kind": "device", "multi": False}
     assert boards_data.chosen(variable, "evil", ["d-1", "d-2"]) == ["d-1"]
     assert boards_data.chosen(variable | {"multi": True}, ["d-2", "zz"], ["d-1", "d-2"]) == ["d-2"]
+
+
+def test_a_time_series_of_two_units_has_two_axes_and_threshold_lines() -> None:
+    series = [
+        {"name": "d temperature", "x": ["2026-01-01 00:00:00"], "y": [20.0], "unit": "°C"},
+        {"name": "d humidity", "x": ["2026-01-01 00:00:00"], "y": [40.0], "unit": "%"},
+        {"name": "e temperature", "x": ["2026-01-01 00:00:00"], "y": [21.0], "unit": "°C"},
+    ]
+    steps: list[dict[str, Any]] = [{"value": 30, "color": "red"}]
+    panel = {"id": 1, "thresholds": steps}
+    graph = boards_panels.timeseries(panel, series, 200, "r")[1]
+    figure = graph.figure
+    assert [t.yaxis for t in figure.data] == ["y", "y2", "y"]
+    assert figure.layout.yaxis2.title.text == "%" and figure.layout.yaxis.title.text == "°C"
+    assert [shape.y0 for shape in figure.layout.shapes] == [30]
+    assert boards_panels.threshold_color(steps, 29.9) is None
+    assert boards_panels.threshold_color(steps, 30) == "red"

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from dashboard import client, frame
 from dashboard.devices import data as devices_data
 from dashboard.markets import data as markets_data
+from tickwire import units
 from tickwire.contract import ID_RE, METRIC_RE, TICKER_RE
 
 #: Points a time panel asks for, whatever its width: within what the API allows.
@@ -95,7 +96,7 @@ async def series(
         )
         return [
             {"name": f"{target['device_id']} {s['metric']}", "x": s["x"], "y": s["y"],
-             "last": s["last"]}
+             "last": s["last"], "unit": units.UNITS.get(s["metric"], s["metric"])}
             for s in answer["series"]
         ]  # fmt: skip
     body = await markets_data.history(target["ticker"], start, end, points)
@@ -106,6 +107,7 @@ async def series(
             "x": [frame.wall(c["time"], tz) for c in candles],
             "y": [c["close"] for c in candles],
             "last": candles[-1]["close"] if candles else None,
+            "unit": "price",
         }
     ]
 

@@ -59,8 +59,18 @@ def timeseries(
     panel: dict[str, Any], series: list[dict[str, Any]], height: int, revision: str
 ) -> Any:
     fig = theme.figure(height=height, uirevision=revision, margin=MARGIN)
+    # One y axis per unit: the first on the left, the others on the right (sharing it).
+    found = list(dict.fromkeys(s.get("unit") or "" for s in series))
     for s in series:
-        fig.add_scatter(x=s["x"], y=s["y"], mode="lines", name=s["name"])
+        axis = "y" if found.index(s.get("unit") or "") == 0 else "y2"
+        fig.add_scatter(x=s["x"], y=s["y"], mode="lines", name=s["name"], yaxis=axis)
+    if len(found) > 1:
+        fig.update_layout(
+            yaxis={"title": {"text": found[0]}},
+            yaxis2={"title": {"text": ", ".join(found[1:])}, "overlaying": "y", "side": "right",
+                    "gridcolor": theme.GRID, "showgrid": False},
+            margin=MARGIN | {"r": 48},
+        )  # fmt: skip
     for step in panel.get("thresholds", []):
         fig.add_hline(y=step["value"], line={"color": step["color"], "dash": "dash", "width": 1})
     return [_errors(series), _graph(panel, fig, height)]

@@ -313,7 +313,7 @@ async def test_a_provisioned_dashboard_is_read_only_and_saves_as_a_copy(
         page = await logged_in(browser, api, user, "/d/fleet?range=1h")
         try:
             await page.wait_for_selector(".board-panel", timeout=20_000)
-            assert await page.locator(".board-panel").count() == 7
+            assert await page.locator(".board-panel").count() == 12
             assert not await page.is_visible("#board-edit")
             await page.click("#board-save-as")
             await page.wait_for_url("**/d/*", timeout=20_000)

@@ -177,11 +177,13 @@ def failed(message: str) -> html.Div:
     return html.Div(message, className="tw-error")
 
 
-def _errors(series: list[dict[str, Any]]) -> Any:
+def _errors(series: list[dict[str, Any]]) -> html.Div:
     wrong = [f"{s['name']}: {s['error']}" for s in series if s.get("error")]
     if not series:
         return html.Div("No data for these targets.", className="tw-empty")
-    return html.Div("; ".join(wrong), className="tw-error") if wrong else None
+    # Always a Div, never None, so a panel's children keep their places from one render to
+    # the next (a stat once showed "No data" in its big font after such a change).
+    return html.Div("; ".join(wrong), className="tw-error" if wrong else "board-no-errors")
 
 
 def _number(value: float | None, decimals: int | None, unit: str | None) -> str:

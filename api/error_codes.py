@@ -42,6 +42,7 @@ class ErrorCode(enum.StrEnum):
     TRANSACTION_NOT_FOUND = "transaction_not_found"
     NOTIFICATION_CHANNEL_NOT_FOUND = "notification_channel_not_found"
     SILENCE_NOT_FOUND = "silence_not_found"
+    DASHBOARD_NOT_FOUND = "dashboard_not_found"
     # 409: the change conflicts with what is stored.
     DEVICE_EXISTS = "device_exists"
     STOCK_EXISTS = "stock_exists"
@@ -50,11 +51,15 @@ class ErrorCode(enum.StrEnum):
     ALERT_CLEARED = "alert_cleared"
     CONCURRENT_CHANGE = "concurrent_change"
     LAST_ADMIN = "last_admin"
+    DASHBOARD_EXISTS = "dashboard_exists"
+    VERSION_CONFLICT = "version_conflict"
     # 429: throttled (api/throttle.py), with Retry-After.
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     # 403: only an admin may.
     OWNER_ADMIN_ONLY = "owner_admin_only"
     SHARED_STOCK_ADMIN_ONLY = "shared_stock_admin_only"
+    # 403: a dashboard the caller may view but not change (shared with them, or provisioned).
+    DASHBOARD_READ_ONLY = "dashboard_read_only"
     # 422: a parameter or body the server refuses.
     INVALID_ALERT_RULE = "invalid_alert_rule"
     INVALID_CHANNEL = "invalid_channel"
@@ -80,3 +85,4 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_OWNER = "unknown_owner"
     UNKNOWN_PARAMETER = "unknown_parameter"
     UNKNOWN_TICKER = "unknown_ticker"
+    UNKNOWN_USER = "unknown_user"

@@ -22,6 +22,7 @@ from api.failures import FailureLog
 from api.limits import BodyLimit
 from api.logins import LoginPolicy, password_hashers
 from api.metrics import RequestMetrics
+from api.provisioning import load as load_dashboards
 from api.publisher import Publisher
 from api.routes import (
     accounts,
@@ -30,6 +31,7 @@ from api.routes import (
     audit,
     broker,
     commands,
+    dashboards,
     dead_letters,
     device_credentials,
     devices,
@@ -48,6 +50,7 @@ from api.routes import (
     stream,
     watchlist,
 )
+from api.schemas.dashboards import Dashboard
 from api.settings import ApiSettings
 from api.stream.hub import Hub
 from api.stream.server import Server
@@ -83,6 +86,7 @@ class State(TypedDict):
     registrations: Window
     clock: Clock
     hashers: Executor
+    provisioned: dict[str, Dashboard]
 
 
 def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
@@ -90,6 +94,7 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
     jwt_secret = settings.jwt_secret()  # refuse a placeholder before anything starts
     hub = Hub(settings)
     logins, registrations = throttles(settings, clock)
+    provisioned = load_dashboards(settings.dashboards_dir)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
@@ -121,6 +126,7 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
                     "registrations": registrations,
                     "clock": clock,
                     "hashers": hashers,
+                    "provisioned": provisioned,
                 }
         finally:
             await engine.dispose()
@@ -220,6 +226,7 @@ def api_router() -> APIRouter:
         (portfolios, "portfolios"),
         (notification_channels, "notifications"),
         (silences, "notifications"),
+        (dashboards, "dashboards"),
         (dead_letters, "admin"),
         (audit, "admin"),
         (accounts, "admin"),

@@ -97,6 +97,9 @@ class ApiSettings(CommonSettings):
     unset → `TICKWIRE_MQTT_CA_FILE`."""
     dead_letter_replay_wait_s: float = Field(default=10.0, ge=0, le=60)
     """A dead letter's replay answers `pending` (202) when the ingester has not done it by then."""
+    dashboards_dir: Path | None = None
+    """A folder of dashboard JSON files (`*.json`, the export format) served read-only to every
+    user; read once at start (a file that is not a valid dashboard stops the start)."""
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str | None = Field(default=None, repr=False)
     metrics_token: str | None = Field(default=None, repr=False)
@@ -120,7 +123,7 @@ class ApiSettings(CommonSettings):
             )
         return value
 
-    @field_validator("device_ca_file", mode="before")
+    @field_validator("device_ca_file", "dashboards_dir", mode="before")
     @classmethod
     def _no_ca_when_empty(cls, value: object) -> object:
         return None if value == "" else value

@@ -30,7 +30,7 @@ from playwright.async_api import Page
 from tests.browser_support import chromium
 from tests.process_support import service
 
-PAGES = ("/markets", "/devices", "/devices/sim-sensor-1", "/alerts", "/portfolio")
+PAGES = ("/markets", "/devices", "/devices/sim-sensor-1", "/alerts", "/portfolio", "/d/fleet")
 SHOTS = {
     "markets": "/markets?range=15m",
     "devices": "/devices?range=15m",

@@ -35,12 +35,15 @@ from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
 
 log = logging.getLogger("tickwire")
+#: Dashboards `make up` provisions (read-only) when TICKWIRE_DASHBOARDS_DIR is unset.
+DEMO_DASHBOARDS = Path(__file__).resolve().parent.parent / "deploy" / "dashboards"
 
 
 class StackSettings(MigrateSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     simulator: bool = True
+    dashboards_dir: Path | None = None
     embedded_mqtt_port: int = 1883
     """Where the embedded broker listens (127.0.0.1), when TICKWIRE_MQTT_URL is unset."""
     embedded_mqtts_port: int = 8883
@@ -101,6 +104,8 @@ async def up(settings: StackSettings) -> int:
             "TICKWIRE_DATABASE_URL": database_url,
             "TICKWIRE_MQTT_URL": mqtt_url,
             "TICKWIRE_DATA_DIR": str(settings.data_dir),
+            # The demo fleet dashboard (/d/fleet), unless a folder of one's own is set.
+            "TICKWIRE_DASHBOARDS_DIR": str(settings.dashboards_dir or DEMO_DASHBOARDS),
         }
         if broker_kind == "amqtt":
             env["TICKWIRE_MQTT_PROTOCOL"] = "311"  # amqtt speaks MQTT 3.1.1 only

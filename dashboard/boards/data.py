@@ -1,0 +1,146 @@
+"""What a dashboard page reads from the API: the dashboard, its variables' choices, and each
+target's data, with `$name` replaced by the variable's chosen values."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import tzinfo
+from typing import Any
+from urllib.parse import quote
+
+from dashboard import client, frame
+from dashboard.devices import data as devices_data
+from dashboard.markets import data as markets_data
+from tickwire import units
+from tickwire.contract import ID_RE, METRIC_RE, TICKER_RE
+
+#: Points a time panel asks for, whatever its width: within what the API allows.
+MOST_POINTS, LEAST_POINTS = 2000, 20
+MULTI_DEFAULT = 20
+_PATTERNS = {"device_id": ID_RE, "ticker": TICKER_RE, "metric": METRIC_RE}
+
+
+async def dashboard(uid: str) -> dict[str, Any]:
+    found: dict[str, Any] = await client.get(f"/api/dashboards/{quote(uid, safe='')}")
+    return found
+
+
+async def dashboards() -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (await client.get("/api/dashboards", limit=1000))["items"]
+    return found
+
+
+async def choices(variable: dict[str, Any]) -> list[str]:
+    """A variable's options: its own, else the devices, tickers or metrics the viewer reads."""
+    if variable.get("options"):
+        return [str(o) for o in variable["options"]]
+    kind = variable["kind"]
+    if kind == "device":
+        return sorted(d["device_id"] for d in await devices_data.fleet())
+    if kind == "ticker":
+        return sorted(s["ticker"] for s in await markets_data.stocks())
+    if kind == "metric":
+        latest = await client.get("/api/devices/latest", limit=1000)
+        return sorted({m for d in latest["items"] for m in d["values"]})
+    return []
+
+
+def chosen(variable: dict[str, Any], asked: Any, options: list[str]) -> list[str]:
+    """The values in force: the address's (`asked`), else the default, else the first option;
+    only known options when the variable has a list of them."""
+    values = asked if asked not in (None, "", []) else variable.get("default")
+    if values in (None, "", []):
+        # No default: the first option, or for a multi variable the first MULTI_DEFAULT.
+        values = options[:MULTI_DEFAULT] if variable.get("multi") else options[:1]
+    listed = [str(v) for v in (values if isinstance(values, list) else [values])]
+    if options:
+        listed = [v for v in listed if v in options] or options[:1]
+    return listed if variable.get("multi") else listed[:1]
+
+
+def expand(targets: list[dict[str, Any]], values: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The targets with each `$name` replaced: one target per value of a multi variable. A
+    value that is no id of its field (from the address: `?var-x=../users`) is dropped, so
+    nothing but an id ever reaches a request's path."""
+    done: list[dict[str, Any]] = []
+    for target in targets:
+        expanded = [dict(target)]
+        for field in ("device_id", "ticker", "metric"):
+            raw = target.get(field)
+            if isinstance(raw, str) and raw.startswith("$"):
+                picks = [v for v in values.get(raw[1:], []) if _PATTERNS[field].fullmatch(v)]
+                expanded = [t | {field: v} for t in expanded for v in picks]
+        done.extend(expanded)
+    return done
+
+
+def titled(title: str, values: dict[str, list[str]]) -> str:
+    """`title` with each `$name` of a variable replaced by its values (longest names first)."""
+    for name in sorted(values, key=len, reverse=True):
+        title = title.replace(f"${name}", ", ".join(values[name]))
+    return title
+
+
+def points_for(pixels: int | None) -> int:
+    return devices_data.points_for(pixels, MOST_POINTS, LEAST_POINTS)
+
+
+async def series(
+    target: dict[str, Any], start: str, end: str, points: int, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """The target's series as `{"name", "x", "y", "last"}` (a device without a metric: one per
+    metric; a ticker: its closes)."""
+    if target.get("device_id"):
+        answer = await devices_data.telemetry(
+            target["device_id"], start, end, points, target.get("metric"), tz
+        )
+        return [
+            {"name": f"{target['device_id']} {s['metric']}", "x": s["x"], "y": s["y"],
+             "last": s["last"], "unit": units.UNITS.get(s["metric"], s["metric"])}
+            for s in answer["series"]
+        ]  # fmt: skip
+    body = await markets_data.history(target["ticker"], start, end, points)
+    candles = body["candles"]
+    return [
+        {
+            "name": target["ticker"],
+            "x": [frame.wall(c["time"], tz) for c in candles],
+            "y": [c["close"] for c in candles],
+            "last": candles[-1]["close"] if candles else None,
+            "unit": "price",
+        }
+    ]
+
+
+async def many(
+    targets: list[dict[str, Any]], start: str, end: str, points: int, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """Every target's series, fetched at once; a target the API refuses is an error series."""
+    answers = await asyncio.gather(
+        *(series(t, start, end, points, tz) for t in targets), return_exceptions=True
+    )
+    found: list[dict[str, Any]] = []
+    for target, answer in zip(targets, answers, strict=True):
+        if isinstance(answer, client.ApiFailed):
+            name = target.get("device_id") or target.get("ticker")
+            found.append({"name": name, "x": [], "y": [], "last": None, "error": answer.message})
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            found.extend(answer)
+    return found
+
+
+async def candles(ticker: str, start: str, end: str, points: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (await markets_data.history(ticker, start, end, points))[
+        "candles"
+    ]
+    return found
+
+
+async def alerts(state: str | None, limit: int) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"limit": limit}
+    if state:
+        query["state"] = state.upper()
+    found: list[dict[str, Any]] = (await client.get("/api/alerts", **query))["items"]
+    return found

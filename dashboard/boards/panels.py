@@ -1,0 +1,237 @@
+"""A dashboard's panels, one function per type, each answering the panel's body.
+
+Time panels reuse the existing builders: `theme.figure` (the style of every chart),
+`markets.chart.figure` (candles + volume). Thresholds colour stat and gauge and are drawn as
+lines on time series. Markdown is rendered without HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboard import frame, theme
+from dashboard.boards import data
+from dashboard.devices import panels as devices_panels
+from dashboard.markets import chart as markets_chart
+
+#: The grid's row height and gap (px, assets/boards.css), and a panel's chrome (title, padding).
+ROW_PX, GAP_PX, CHROME_PX = 30, 8, 44
+COLUMNS = 24
+CANDLE_PX = 6
+MARGIN = {"l": 48, "r": 8, "t": 8, "b": 28}
+
+
+def pixels(grid: dict[str, Any], page_width: int | None) -> tuple[int | None, int]:
+    """The panel's plot width (None: unknown) and height, from its grid cell."""
+    height = grid["h"] * ROW_PX + (grid["h"] - 1) * GAP_PX - CHROME_PX
+    if not page_width:
+        return None, max(height, 60)
+    column = (page_width - GAP_PX * (COLUMNS - 1)) / COLUMNS
+    width = grid["w"] * column + (grid["w"] - 1) * GAP_PX - 24
+    return max(40, round(width)), max(height, 60)
+
+
+def threshold_color(thresholds: list[dict[str, Any]], value: float | None) -> str | None:
+    """The colour of the highest threshold at or below `value` (Grafana's steps)."""
+    if value is None:
+        return None
+    color = None
+    for step in sorted(thresholds, key=lambda t: t["value"]):
+        if value >= step["value"]:
+            color = step["color"]
+    return color
+
+
+def _graph(panel: dict[str, Any], figure: Any, height: int) -> dcc.Graph:
+    return dcc.Graph(
+        id={"type": "board-graph", "panel": panel["id"]},
+        figure=figure,
+        style={"height": f"{height}px"},
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
+def timeseries(
+    panel: dict[str, Any], series: list[dict[str, Any]], height: int, revision: str
+) -> Any:
+    fig = theme.figure(height=height, uirevision=revision, margin=MARGIN)
+    # One y axis per unit: the first on the left, the others on the right (sharing it).
+    found = list(dict.fromkeys(s.get("unit") or "" for s in series))
+    for s in series:
+        axis = "y" if found.index(s.get("unit") or "") == 0 else "y2"
+        fig.add_scatter(x=s["x"], y=s["y"], mode="lines", name=s["name"], yaxis=axis)
+    if len(found) > 1:
+        fig.update_layout(
+            yaxis={"title": {"text": found[0]}},
+            yaxis2={"title": {"text": ", ".join(found[1:])}, "overlaying": "y", "side": "right",
+                    "gridcolor": theme.GRID, "showgrid": False},
+            margin=MARGIN | {"r": 48},
+        )  # fmt: skip
+    for step in panel.get("thresholds", []):
+        fig.add_hline(y=step["value"], line={"color": step["color"], "dash": "dash", "width": 1})
+    return [_errors(series), _graph(panel, fig, height)]
+
+
+def bar(panel: dict[str, Any], series: list[dict[str, Any]], height: int, revision: str) -> Any:
+    fig = theme.figure(height=height, uirevision=revision, margin=MARGIN)
+    colors = [threshold_color(panel.get("thresholds", []), s["last"]) for s in series]
+    fig.add_bar(
+        x=[s["name"] for s in series],
+        y=[s["last"] for s in series],
+        marker={"color": [c or theme.COLORS[1] for c in colors]},
+    )
+    fig.update_xaxes(type="category")
+    return [_errors(series), _graph(panel, fig, height)]
+
+
+def stat(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> Any:
+    """The last value, coloured by the thresholds, over a sparkline of the range."""
+    first = next((s for s in series if s["y"]), None)
+    value = first["last"] if first else None
+    color = threshold_color(panel.get("thresholds", []), value) or theme.TEXT
+    options = panel.get("options", {})
+    text = _number(value, options.get("decimals"), options.get("unit"))
+    spark = theme.figure(
+        height=max(30, height // 2), margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False
+    )
+    if first:
+        spark.add_scatter(x=first["x"], y=first["y"], mode="lines", line={"color": color})
+    spark.update_xaxes(visible=False)
+    spark.update_yaxes(visible=False)
+    return [
+        _errors(series),
+        html.Div(text, className="board-stat", style={"color": color}),
+        dcc.Graph(figure=spark, config={"staticPlot": True}, style={"height": f"{height // 2}px"}),
+    ]
+
+
+def gauge(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> Any:
+    first = next((s for s in series if s["y"]), None)
+    value = first["last"] if first else None
+    options = panel.get("options", {})
+    low, high = options.get("min", 0), options.get("max", 100)
+    steps = sorted(panel.get("thresholds", []), key=lambda t: t["value"])
+    bands = [
+        {"range": [step["value"], steps[i + 1]["value"] if i + 1 < len(steps) else high],
+         "color": step["color"]}
+        for i, step in enumerate(steps)
+    ]  # fmt: skip
+    color = threshold_color(steps, value) or theme.COLORS[1]
+    fig = theme.figure(height=height, margin={"l": 16, "r": 16, "t": 16, "b": 8})
+    fig.add_trace(
+        go.Indicator(
+            mode="gauge+number",
+            value=value,
+            number={"suffix": f" {options['unit']}" if options.get("unit") else ""},
+            gauge={"axis": {"range": [low, high]}, "bar": {"color": color}, "steps": bands},
+        )
+    )
+    return [_errors(series), _graph(panel, fig, height)]
+
+
+def table(panel: dict[str, Any], series: list[dict[str, Any]]) -> Any:
+    """The latest value of every series, sortable by a click on a column (dash's DataTable is
+    not used: a plain table, sorted in the browser by assets/boards.js)."""
+    head = html.Tr([html.Th("series"), html.Th("last")])
+    rows = [
+        html.Tr(
+            [
+                html.Td(s["name"]),
+                html.Td(
+                    _number(s["last"], panel.get("options", {}).get("decimals"), None),
+                    style={"color": threshold_color(panel.get("thresholds", []), s["last"])},
+                ),
+            ]
+        )
+        for s in series
+    ]
+    return [_errors(series), html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table")]
+
+
+def candlestick(
+    panel: dict[str, Any], ticker: str, candles: list[dict[str, Any]], height: int, tz: tzinfo
+) -> Any:
+    if not candles:
+        return html.Div(f"No prices for {ticker} in this range.", className="tw-empty")
+    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
+    fig = markets_chart.figure(ticker, shown, [], f"board-{panel['id']}")
+    fig["layout"]["height"] = height
+    return _graph(panel, fig, height)
+
+
+def alerts(items: list[dict[str, Any]], tz: tzinfo) -> Any:
+    if not items:
+        return html.Div("No alerts.", className="tw-empty")
+    return devices_panels.alerts(items, tz)
+
+
+def text(panel: dict[str, Any]) -> Any:
+    return dcc.Markdown(panel.get("options", {}).get("content", ""), className="board-text")
+
+
+def failed(message: str) -> html.Div:
+    return html.Div(message, className="tw-error")
+
+
+def _errors(series: list[dict[str, Any]]) -> html.Div:
+    wrong = [f"{s['name']}: {s['error']}" for s in series if s.get("error")]
+    if not series:
+        return html.Div("No data for these targets.", className="tw-empty")
+    # Always a Div, never None, so a panel's children keep their places from one render to
+    # the next (a stat once showed "No data" in its big font after such a change).
+    return html.Div("; ".join(wrong), className="tw-error" if wrong else "board-no-errors")
+
+
+def _number(value: float | None, decimals: int | None, unit: str | None) -> str:
+    if value is None:
+        return "–"
+    shown = f"{value:.{decimals}f}" if decimals is not None else f"{value:.4g}"
+    return f"{shown} {unit}" if unit else shown
+
+
+TIME_TYPES = frozenset({"timeseries", "bar", "stat", "gauge", "table"})
+"""Types drawn from `data.many` series."""
+
+
+async def body(
+    panel: dict[str, Any],
+    values: dict[str, list[str]],
+    window: tuple[str, str],
+    page_width: int | None,
+    tz: tzinfo,
+    revision: str,
+) -> Any:
+    """The panel's body for the range `window` (ISO) with the variables' `values`."""
+    width, height = pixels(panel["grid"], page_width)
+    targets = data.expand(panel.get("targets", []), values)
+    kind = panel["type"]
+    start, end = window
+    points = data.points_for(width)
+    if kind in TIME_TYPES:
+        series = await data.many(targets, start, end, points, tz)
+        if kind == "timeseries":
+            return timeseries(panel, series, height, revision)
+        if kind == "bar":
+            return bar(panel, series, height, revision)
+        if kind == "stat":
+            return stat(panel, series, height)
+        if kind == "gauge":
+            return gauge(panel, series, height)
+        return table(panel, series)
+    if kind == "candlestick":
+        ticker = next((t["ticker"] for t in targets if t.get("ticker")), None)
+        if ticker is None:
+            return failed("A candlestick panel needs a ticker target.")
+        # A candle needs a few pixels to read as one: about one per CANDLE_PX of width.
+        candles = await data.candles(
+            ticker, start, end, data.points_for((width or 800) // CANDLE_PX)
+        )
+        return candlestick(panel, ticker, candles, height, tz)
+    if kind == "alerts":
+        options = panel.get("options", {})
+        return alerts(await data.alerts(options.get("state"), options.get("limit", 20)), tz)
+    return text(panel)

@@ -1,0 +1,298 @@
+"""/d/<uid>: a dashboard users build (DESIGN.md "Dashboards"): its panels on a 24-column grid
+at their grid positions, its variables as dropdowns (`?var-<name>=` in the address), the
+frame's range and live toggle driving every panel.
+
+Editing works on a working copy (`board-model`): per-panel move/resize/remove buttons, add a
+panel, the whole model as JSON (edit, import); Save PUTs it with the version it was read at
+(409: someone saved in between, the page says so), Save as POSTs a copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+import dash
+from dash import ALL, Input, Output, State, dcc, html
+
+from dashboard import client, frame
+from dashboard.boards import data, panels
+from dashboard.boards import edits as board_edits
+
+dash.register_page(__name__, path_template="/d/<uid>", title="tickwire · dashboard")
+
+#: Seconds between refreshes while live, when the dashboard sets no `refresh`.
+DEFAULT_REFRESH_S = 10
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def layout(uid: str | None = None, **query: Any) -> html.Div:
+    asked = {k[4:]: v for k, v in query.items() if k.startswith("var-")}
+    return html.Div(
+        className="board-page",
+        children=[
+            frame.live_filter("board"),
+            dcc.Store(id="board-uid", data=uid),
+            dcc.Store(id="board-asked", data=asked),
+            dcc.Store(id="board-model"),
+            dcc.Store(id="board-width"),
+            dcc.Store(id="board-drag"),
+            html.Button(id="board-drag-go", style={"display": "none"}),
+            dcc.Interval(id="board-tick", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
+            html.Div(
+                className="board-head",
+                children=[
+                    dcc.Link("← Dashboards", href="/dashboards", className="tw-link"),
+                    html.H2(id="board-title"),
+                    html.Span(id="board-version", className="tw-quiet"),
+                    html.A("Export JSON", id="board-export", className="tw-link", download=""),
+                    # For everyone who sees it: a viewer's way to start their own from it.
+                    html.Button("Save as copy", id="board-save-as", className="tw-button"),
+                    html.Button(
+                        "Edit", id="board-edit", className="tw-button", style={"display": "none"}
+                    ),
+                ],
+            ),
+            board_edits.toolbar(),
+            html.Div(id="board-vars", className="board-vars"),
+            html.Div(id="board-missing"),
+            html.Div(id="board-grid", className="board-grid"),
+        ],
+    )
+
+
+def _variable(variable: dict[str, Any], options: list[str], values: list[str]) -> html.Label:
+    multi = bool(variable.get("multi"))
+    return html.Label(
+        className="board-var",
+        children=[
+            html.Span(variable["name"]),
+            dcc.Dropdown(
+                id={"type": "board-var", "name": variable["name"]},
+                options=[{"label": o, "value": o} for o in options],
+                value=values if multi else (values[0] if values else None),
+                multi=multi,
+                clearable=False,
+                className="board-var-select",
+            ),
+        ],
+    )
+
+
+@dash.callback(
+    Output("board-model", "data"),
+    Output("board-vars", "children"),
+    Output("board-missing", "children"),
+    Output("board-export", "href"),
+    Input("board-uid", "data"),
+    State("board-asked", "data"),
+)
+async def load(uid: str | None, asked: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The dashboard and its variables' dropdowns (values from the address, else defaults)."""
+    if not uid:
+        return None, [], panels.failed("No dashboard given."), None
+    try:
+        model = await data.dashboard(uid)
+        options = await asyncio.gather(*(data.choices(v) for v in model["variables"]))
+    except client.ApiFailed as failed:
+        text = failed.message
+        if failed.status == 404:
+            text = f"No dashboard “{uid}” that you can see: it does not exist or is not shared."
+        return None, [], panels.failed(text), None
+    asked = asked or {}
+    dropdowns = [
+        _variable(v, o, data.chosen(v, asked.get(v["name"]), o))
+        for v, o in zip(model["variables"], options, strict=True)
+    ]
+    return model, dropdowns, None, f"/api/dashboards/{quote(uid, safe='')}"
+
+
+@dash.callback(
+    Output("board-grid", "children"),
+    Output("board-title", "children"),
+    Output("board-version", "children"),
+    Output({"type": "live-filter", "page": "board"}, "data"),
+    Input("board-model", "data"),
+    Input("timerange", "data"),
+    Input("live-reset", "data"),
+    Input("board-width", "data"),
+    Input({"type": "board-var", "name": ALL}, "value"),
+    Input("board-tick", "n_intervals"),
+    Input("board-edit", "n_clicks"),
+    State({"type": "board-var", "name": ALL}, "id"),
+)
+async def render(
+    model: dict[str, Any] | None,
+    timerange: dict[str, Any] | None,
+    _reset: Any,
+    width: int | None,
+    values: list[Any],
+    _tick: Any,
+    editing: int | None,
+    ids: list[dict[str, str]],
+) -> tuple[Any, ...]:
+    """Every panel, fetched at once, over the frame's range with the variables' values."""
+    if not model:
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+    chosen = {
+        i["name"]: [str(x) for x in (v if isinstance(v, list) else [v]) if x is not None]
+        for i, v in zip(ids, values, strict=True)
+    }
+    window = frame.window(timerange)
+    tz = frame.zone(timerange)
+    revision = f"{window[0]}|{window[1]}|{tz}"
+    bodies = await asyncio.gather(
+        *(panels.body(p, chosen, window, width, tz, revision) for p in model["panels"]),
+        return_exceptions=True,
+    )
+    edit = bool(editing and editing % 2)
+    cells = [
+        _cell(p, b if not isinstance(b, BaseException) else _failure(b), edit, chosen)
+        for p, b in zip(model["panels"], bodies, strict=True)
+    ]
+    subjects = [data.expand(p.get("targets", []), chosen) for p in model["panels"]]
+    devices = sorted({t["device_id"] for ts in subjects for t in ts if t.get("device_id")})
+    tickers = sorted({t["ticker"] for ts in subjects for t in ts if t.get("ticker")})
+    version = f"version {model.get('version')}"
+    return cells, model["title"], version, {"tickers": tickers, "devices": devices, "all": False}
+
+
+def _failure(error: BaseException) -> Any:
+    if isinstance(error, client.ApiFailed):
+        return panels.failed(error.message)
+    raise error
+
+
+def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[str]]) -> html.Div:
+    grid = panel["grid"]
+    return html.Div(
+        id={"type": "board-panel", "panel": panel["id"]},
+        className=f"tw-panel board-panel board-{panel['type']}",
+        style={
+            "gridColumn": f"{grid['x'] + 1} / span {grid['w']}",
+            "gridRow": f"{grid['y'] + 1} / span {grid['h']}",
+        },
+        children=[
+            html.Div(
+                className="board-panel-head",
+                children=[
+                    board_edits.drag_handle() if edit else None,
+                    html.H3(data.titled(panel.get("title") or "", chosen)),
+                    board_edits.panel_buttons(panel["id"]) if edit else None,
+                ],
+            ),
+            html.Div(body, className="board-panel-body"),
+            board_edits.resize_handle() if edit else None,
+        ],
+    )
+
+
+@dash.callback(
+    Output("board-tick", "disabled"),
+    Output("board-tick", "interval"),
+    Input("timerange", "data"),
+    Input("board-model", "data"),
+)
+def follow(timerange: dict[str, Any] | None, model: dict[str, Any] | None) -> tuple[bool, int]:
+    """While live, every panel refreshes at the dashboard's `refresh` (else 10 s)."""
+    refresh = (model or {}).get("refresh")
+    seconds = DEFAULT_REFRESH_S
+    if isinstance(refresh, str) and refresh[-1:] in _UNITS and refresh[:-1].isdigit():
+        seconds = max(1, int(refresh[:-1]) * _UNITS[refresh[-1]])
+    return not bool((timerange or {}).get("live")), seconds * 1000
+
+
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "pageWidth"),
+    Output("board-width", "data"),
+    Input("board-uid", "data"),
+)
+
+# The variables' values in the address (`?var-<name>=`), so a link shows the same view.
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "varsToUrl"),
+    Output("url", "search", allow_duplicate=True),
+    Input({"type": "board-var", "name": ALL}, "value"),
+    State({"type": "board-var", "name": ALL}, "id"),
+    State("url", "search"),
+    prevent_initial_call=True,
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "dropped"),
+    Output("board-drag", "data"),
+    Input("board-drag-go", "n_clicks"),
+    prevent_initial_call=True,
+)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "zoom"),
+    Output("url", "search", allow_duplicate=True),
+    Input({"type": "board-graph", "panel": ALL}, "relayoutData"),
+    State("url", "search"),
+    prevent_initial_call=True,
+)
+
+
+# The edit mode's callbacks (dashboard/boards/edits.py), registered here: see its docstring.
+dash.callback(
+    Output("board-model", "data", allow_duplicate=True),
+    Output("board-message", "children"),
+    Input({"type": "board-move", "panel": ALL, "how": ALL}, "n_clicks"),
+    Input({"type": "board-remove", "panel": ALL}, "n_clicks"),
+    Input("board-add", "n_clicks"),
+    Input("board-apply", "n_clicks"),
+    Input("board-drag", "data"),
+    State("board-add-type", "value"),
+    State("board-json", "value"),
+    State("board-model", "data"),
+    prevent_initial_call=True,
+)(board_edits.edit)
+dash.callback(
+    Output("board-model", "data", allow_duplicate=True),
+    Output("board-message", "children", allow_duplicate=True),
+    Output("redirect", "data", allow_duplicate=True),
+    Input("board-save", "n_clicks"),
+    Input("board-save-as", "n_clicks"),
+    Input("board-import", "n_clicks"),
+    State("board-model", "data"),
+    State("board-json", "value"),
+    prevent_initial_call=True,
+)(board_edits.save)
+dash.callback(
+    Output("board-json", "value"),
+    Input("board-model", "data"),
+    Input("board-edit", "n_clicks"),
+)(board_edits.show_json)
+dash.callback(
+    Output("board-picked", "data"),
+    Output("board-form-title", "value"),
+    Output("board-form-type", "value"),
+    Output("board-form-targets", "value"),
+    Output("board-form-thresholds", "value"),
+    Output("board-form", "style"),
+    Input({"type": "board-pick", "panel": ALL}, "n_clicks"),
+    State("board-model", "data"),
+    prevent_initial_call=True,
+)(board_edits.picked)
+dash.callback(
+    Output("board-model", "data", allow_duplicate=True),
+    Output("board-message", "children", allow_duplicate=True),
+    Input("board-form-apply", "n_clicks"),
+    State("board-picked", "data"),
+    State("board-form-title", "value"),
+    State("board-form-type", "value"),
+    State("board-form-targets", "value"),
+    State("board-form-thresholds", "value"),
+    State("board-model", "data"),
+    prevent_initial_call=True,
+)(board_edits.apply_form)
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "editing"),
+    Output("board-toolbar", "style"),
+    Output("board-edit", "children"),
+    Output("board-edit", "style"),
+    Input("board-edit", "n_clicks"),
+    Input("board-model", "data"),
+)

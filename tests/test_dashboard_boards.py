@@ -1,0 +1,391 @@
+"""Dashboards users build (/d/<uid>) in a real Chromium against a real API and database: the
+panels render at their grid positions with data, a variable in the address changes the data,
+a viewer cannot edit, and an owner moves a panel and saves (a stale save is refused)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from playwright.async_api import Browser, Page
+
+from dashboard.boards import data as boards_data
+from dashboard.boards import panels as boards_panels
+from devstack.broker import Mosquitto
+from devstack.stack import DEMO_DASHBOARDS
+from tests.api_support import Api, expect, running_api
+from tests.browser_support import logged_in, screenshot
+from tests.market_support import safe_now, walk, write
+from tests.support import unique, wait_until
+
+LAST = {"a": 21.5, "b": 55.25}
+
+
+async def _devices(api: Api, db: asyncpg.Connection) -> dict[str, str]:
+    """Two devices of the admin's whose temperature ends at LAST's values."""
+    names = {key: unique(f"board-{key}") for key in LAST}
+    now = datetime.now(UTC)
+    async with api.client(api.admin) as client:
+        for device_id in names.values():
+            expect(await client.post("/api/devices", json={"device_id": device_id}), 201)
+    rows = [
+        (now - timedelta(seconds=20 * i), names[key], "temperature", last - i * 0.1)
+        for key, last in LAST.items()
+        for i in range(60)
+    ]
+    await db.executemany(
+        "INSERT INTO telemetry (time, device_id, metric, value) VALUES ($1, $2, $3, $4)", rows
+    )
+    return names
+
+
+def _model(names: dict[str, str]) -> dict[str, Any]:
+    target = {"device_id": "$dev", "metric": "temperature"}
+    red = [{"value": 0, "color": "#73bf69"}, {"value": 50, "color": "#f2495c"}]
+    return {
+        "title": "Plant floor",
+        "refresh": "2s",
+        "variables": [
+            {
+                "name": "dev",
+                "kind": "device",
+                "options": list(names.values()),
+                "default": names["a"],
+            },
+        ],
+        "panels": [
+            {
+                "id": 1,
+                "type": "timeseries",
+                "title": "Temperature",
+                "grid": {"x": 0, "y": 0, "w": 16, "h": 8},
+                "targets": [target],
+                "thresholds": red,
+            },
+            {
+                "id": 2,
+                "type": "stat",
+                "title": "Now",
+                "grid": {"x": 16, "y": 0, "w": 8, "h": 4},
+                "targets": [target],
+                "thresholds": red,
+                "options": {"decimals": 2},
+            },
+            {
+                "id": 3,
+                "type": "gauge",
+                "title": "Gauge",
+                "grid": {"x": 16, "y": 4, "w": 8, "h": 4},
+                "targets": [target],
+                "thresholds": red,
+            },
+            {
+                "id": 4,
+                "type": "table",
+                "title": "Latest",
+                "grid": {"x": 0, "y": 8, "w": 8, "h": 5},
+                "targets": [{"device_id": d, "metric": "temperature"} for d in names.values()],
+            },
+            {
+                "id": 5,
+                "type": "candlestick",
+                "title": "BRD",
+                "grid": {"x": 8, "y": 8, "w": 10, "h": 8},
+                "targets": [{"ticker": "BRD"}],
+            },
+            {
+                "id": 6,
+                "type": "text",
+                "title": "Notes",
+                "grid": {"x": 18, "y": 8, "w": 6, "h": 3},
+                "options": {"content": "## Shift notes"},
+            },
+            {
+                "id": 7,
+                "type": "alerts",
+                "title": "Alerts",
+                "grid": {"x": 18, "y": 11, "w": 6, "h": 5},
+            },
+            {
+                "id": 8,
+                "type": "bar",
+                "title": "Both",
+                "grid": {"x": 0, "y": 13, "w": 8, "h": 3},
+                "targets": [{"device_id": d, "metric": "temperature"} for d in names.values()],
+            },
+        ],
+    }
+
+
+def _panel(panel_id: int) -> str:
+    return json.dumps({"panel": panel_id, "type": "board-panel"}, separators=(",", ":"))
+
+
+async def _stat(page: Page) -> str:
+    text: str = await page.evaluate(
+        "(id) => { const e = document.getElementById(id); const s = e && e.querySelector("
+        "'.board-stat'); return s ? s.textContent : ''; }",
+        _panel(2),
+    )
+    return text
+
+
+async def _series_lengths(page: Page) -> list[int]:
+    found: list[int] = await page.evaluate(
+        "(id) => { const e = document.getElementById(id); const g = e && e.querySelector("
+        "'.js-plotly-plot'); return g && g.data ? g.data.map((t) => (t.y || []).length) : []; }",
+        _panel(1),
+    )
+    return found
+
+
+async def test_panels_render_with_data_and_a_variable_changes_them(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    names = await _devices(api, db)
+    now = await safe_now()
+    await write(db, walk("BRD", now - timedelta(hours=1), now, 5))
+    async with api.client(api.admin) as client:
+        made = expect(await client.post("/api/dashboards", json=_model(names)), 201)
+    uid = made["uid"]
+    page = await logged_in(browser, api, api.admin, f"/d/{uid}?range=1h")
+    try:
+        await page.wait_for_selector(".board-panel", timeout=20_000)
+        assert await page.locator(".board-panel").count() == 8
+        await wait_until("the stat of device a", lambda: _has(page, "21.50"), timeout=20)
+
+        async def drawn() -> bool:
+            return sum(await _series_lengths(page)) >= 30
+
+        await wait_until("the time series drawn", drawn, timeout=20)
+        # The panel sits at its grid position: column 1 / span 16.
+        await _placed(page, 1, ["1", "span 16", "1", "span 8"])
+        candles = await page.evaluate(
+            "(id) => document.getElementById(id).querySelector('.js-plotly-plot').data[0].x.length",
+            _panel(5),
+        )
+        assert candles > 5
+        assert "Shift notes" in await page.inner_text(f"[id='{_panel(6)}']")
+        table = await page.inner_text(f"[id='{_panel(4)}']")
+        assert "55.25" in table and "21.5" in table
+        await screenshot(page, "dashboards")
+        # Live (the frame's toggle is on): every panel follows new data at the `refresh`.
+        await db.execute(
+            "INSERT INTO telemetry (time, device_id, metric, value) VALUES ($1, $2, $3, $4)",
+            datetime.now(UTC),
+            names["a"],
+            "temperature",
+            33.33,
+        )
+        await wait_until("the stat follows live data", lambda: _has(page, "33.33"), timeout=20)
+        # The variable from the address: device b's data in every $dev panel.
+        await page.goto(f"{api.url}/d/{uid}?range=1h&var-dev={names['b']}")
+        await wait_until("the stat of device b", lambda: _has(page, "55.25"), timeout=20)
+        color = await page.evaluate(
+            "(id) => getComputedStyle(document.getElementById(id).querySelector('.board-stat'))"
+            ".color",
+            _panel(2),
+        )
+        assert color == "rgb(242, 73, 92)"  # above the 50 threshold: red
+        await wait_until("device b's series drawn", drawn, timeout=20)
+        # A zoom on one time panel is the page's range: every panel re-fetches it.
+        await page.evaluate(
+            "(id) => { const s = window.tickwire_shared; const gd = document.getElementById(id)"
+            ".querySelector('.js-plotly-plot'); return Plotly.relayout(gd, {'xaxis.range': "
+            "[s.wall(Date.now() - 300e3), s.wall(Date.now())]}); }",
+            _panel(1),
+        )
+        await page.wait_for_url("**from=*", timeout=20_000)
+        assert "var-dev=" in page.url and "to=" in page.url
+
+        async def finer() -> bool:
+            lengths = await _series_lengths(page)
+            return bool(lengths) and 5 <= sum(lengths) <= 20
+
+        await wait_until("the zoomed range re-fetched", finer, timeout=20)
+    finally:
+        await page.context.close()
+
+
+async def _has(page: Page, text: str) -> bool:
+    return text in await _stat(page)
+
+
+async def test_viewer_cannot_edit_and_owner_saves_a_move(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    names = await _devices(api, db)
+    viewer = await api.register("viewer")
+    model = _model(names) | {"shared_with": [viewer.id]}
+    async with api.client(api.admin) as client:
+        uid = expect(await client.post("/api/dashboards", json=model), 201)["uid"]
+    page = await logged_in(browser, api, viewer, f"/d/{uid}?range=1h")
+    try:
+        await page.wait_for_selector(".board-panel", timeout=20_000)
+        assert not await page.is_visible("#board-edit")
+    finally:
+        await page.context.close()
+    page = await logged_in(browser, api, api.admin, f"/d/{uid}?range=1h")
+    try:
+        await page.wait_for_selector(".board-panel", timeout=20_000)
+        await page.click("#board-edit")
+        wider = await _move_and_resize(page)
+        await _edit_panel_2(page, names["b"])
+        await page.click("#board-save")
+        await page.wait_for_selector("#board-message:has-text('version 2')", timeout=20_000)
+        async with api.client(api.admin) as client:
+            saved = expect(await client.get(f"/api/dashboards/{uid}"), 200)
+            grids = {p["id"]: p["grid"] for p in saved["panels"]}
+            assert grids[1]["w"] == 17 and grids[6]["x"] == 18
+            assert grids[7] == {"x": 15, "y": 11, "w": 6, "h": 5}
+            assert grids[8] == {"x": 0, "y": 13, "w": 10, "h": 4}
+            hot = next(p for p in saved["panels"] if p["id"] == 2)
+            assert hot["title"] == "Hot now"
+            assert hot["targets"] == [{"device_id": names["b"], "metric": "temperature"}]
+            assert hot["thresholds"] == [
+                {"value": 0, "color": "#73bf69"},
+                {"value": 60, "color": "#f2495c"},
+            ]
+            # Someone else saves: the page's next save is refused and says so.
+            expect(await client.put(f"/api/dashboards/{uid}", json=saved), 200)
+        await page.click(f"[id='{wider}']")
+        await page.click("#board-save")
+        await page.wait_for_selector("#board-message:has-text('someone saved')", timeout=20_000)
+        await _leaving_asks(page, uid)
+    finally:
+        await page.context.close()
+
+
+async def _move_and_resize(page: Page) -> str:
+    """Edit the grid with the buttons and by dragging; the id of panel 1's "wider" button."""
+    move = json.dumps({"how": "right", "panel": 6, "type": "board-move"}, separators=(",", ":"))
+    wider = json.dumps({"how": "wider", "panel": 1, "type": "board-move"}, separators=(",", ":"))
+    await page.click(f"[id='{move}']")  # already at the right edge: stays in the grid
+    await page.click(f"[id='{wider}']")
+    await _placed(page, 1, ["1", "span 17", "1", "span 8"])
+    # Drag panel 7 three columns left by its handle; resize panel 8 by its corner.
+    column = await page.evaluate(
+        "() => (document.querySelector('.board-grid').clientWidth - 8 * 23) / 24 + 8"
+    )
+    await _drag(page, f"[id='{_panel(7)}'] .board-drag", -3 * column, 0)
+    await _placed(page, 7, ["16", "span 6", "12", "span 5"])
+    await _drag(page, f"[id='{_panel(8)}'] .board-resize", 2 * column, 38)
+    await _placed(page, 8, ["1", "span 10", "14", "span 4"])
+    return wider
+
+
+async def _drag(page: Page, selector: str, dx: float, dy: float) -> None:
+    box = await page.locator(selector).bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x + dx / 2, y + dy / 2, steps=3)
+    await page.mouse.move(x + dx, y + dy, steps=3)
+    await page.mouse.up()
+
+
+async def _placed(page: Page, panel_id: int, cells: list[str]) -> None:
+    """Wait until the panel sits at `cells` (column start, end, row start, end) on the grid."""
+
+    async def there() -> bool:
+        found = await page.evaluate(
+            "(id) => { const e = document.getElementById(id); if (!e) return null;"
+            " const s = getComputedStyle(e);"
+            " return [s.gridColumnStart, s.gridColumnEnd, s.gridRowStart, s.gridRowEnd]; }",
+            _panel(panel_id),
+        )
+        return bool(found == cells)
+
+    await wait_until(f"panel {panel_id} at {cells}", there, timeout=20)
+
+
+async def test_a_provisioned_dashboard_is_read_only_and_saves_as_a_copy(
+    database_url: str, broker: Mosquitto, tmp_path: Path, browser: Browser
+) -> None:
+    async with running_api(
+        database_url, broker.url, tmp_path / "api", dashboards_dir=DEMO_DASHBOARDS
+    ) as api:
+        user = await api.register("user")
+        page = await logged_in(browser, api, user, "/d/fleet?range=1h")
+        try:
+            await page.wait_for_selector(".board-panel", timeout=20_000)
+            assert await page.locator(".board-panel").count() == 12
+            assert not await page.is_visible("#board-edit")
+            await page.click("#board-save-as")
+            await page.wait_for_url("**/d/*", timeout=20_000)
+
+            async def elsewhere() -> bool:
+                return "/d/fleet" not in page.url
+
+            await wait_until("the copy opened", elsewhere, timeout=20)
+            await page.wait_for_selector("#board-edit", state="visible", timeout=20_000)
+            uid = page.url.split("/d/")[1].split("?")[0]
+        finally:
+            await page.context.close()
+        async with api.client(user) as client:
+            copy = expect(await client.get(f"/api/dashboards/{uid}"), 200)
+            assert copy["title"] == "Demo fleet (copy)" and copy["meta"]["owner_id"] == user.id
+
+
+async def _edit_panel_2(page: Page, device_id: str) -> None:
+    # The side form: panel 2's title, targets and thresholds, previewed before saving.
+    pick = json.dumps({"panel": 2, "type": "board-pick"}, separators=(",", ":"))
+    await page.click(f"[id='{pick}']")
+    await page.wait_for_selector("#board-form", state="visible", timeout=20_000)
+    await page.fill("#board-form-title", "Hot now")
+    await page.fill("#board-form-targets", f"device {device_id} temperature")
+    await page.fill("#board-form-thresholds", "0 #73bf69\n60 #f2495c")
+    await page.click("#board-form-apply")
+    await page.wait_for_selector(f"[id='{_panel(2)}'] h3:has-text('Hot now')", timeout=20_000)
+    await wait_until("the preview of device b", lambda: _has(page, "55.25"), timeout=20)
+
+
+async def _leaving_asks(page: Page, uid: str) -> None:
+    # Unsaved changes: leaving asks; staying keeps the page.
+    asked: list[str] = []
+
+    async def stay(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", stay)
+    await page.click("text=← Dashboards")
+    assert asked and "unsaved" in asked[0]
+    assert f"/d/{uid}" in page.url
+
+
+def test_variable_values_from_the_address_reach_no_path_unless_ids() -> None:
+    targets = [{"device_id": "$dev", "metric": "$m"}, {"ticker": "$t"}]
+    values = {
+        "dev": ["d-1", "../users", "a/b", "x" * 300],
+        "m": ["temp", "a b"],
+        "t": ["AAPL", "?x"],
+    }
+    assert boards_data.expand(targets, values) == [
+        {"device_id": "d-1", "metric": "temp"},
+        {"ticker": "AAPL"},
+    ]
+    variable = {"name": "dev", "kind": "device", "multi": False}
+    assert boards_data.chosen(variable, "evil", ["d-1", "d-2"]) == ["d-1"]
+    assert boards_data.chosen(variable | {"multi": True}, ["d-2", "zz"], ["d-1", "d-2"]) == ["d-2"]
+
+
+def test_a_time_series_of_two_units_has_two_axes_and_threshold_lines() -> None:
+    series = [
+        {"name": "d temperature", "x": ["2026-01-01 00:00:00"], "y": [20.0], "unit": "°C"},
+        {"name": "d humidity", "x": ["2026-01-01 00:00:00"], "y": [40.0], "unit": "%"},
+        {"name": "e temperature", "x": ["2026-01-01 00:00:00"], "y": [21.0], "unit": "°C"},
+    ]
+    steps: list[dict[str, Any]] = [{"value": 30, "color": "red"}]
+    panel = {"id": 1, "thresholds": steps}
+    graph = boards_panels.timeseries(panel, series, 200, "r")[1]
+    figure = graph.figure
+    assert [t.yaxis for t in figure.data] == ["y", "y2", "y"]
+    assert figure.layout.yaxis2.title.text == "%" and figure.layout.yaxis.title.text == "°C"
+    assert [shape.y0 for shape in figure.layout.shapes] == [30]
+    assert boards_panels.threshold_color(steps, 29.9) is None
+    assert boards_panels.threshold_color(steps, 30) == "red"

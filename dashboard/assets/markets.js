@@ -139,24 +139,36 @@
     return `<svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="currentColor" stroke-width="1.3" points="${coords}"/></svg>`;
   }
 
+  function signed(v, digits) { return (v >= 0 ? "+" : "") + v.toFixed(digits); }
+
+  // The quote of `item` (last price, previous close) into the tape's tile and the watchlist
+  // table's row: price, change and change % against the previous close, green up, red down.
   function draw(ticker, item) {
-    const el = document.querySelector(`.markets-tick[data-ticker="${ticker}"]`);
-    if (!el) return;
-    const price = el.querySelector(".markets-tick-price");
-    const change = el.querySelector(".markets-tick-change");
-    const sparkEl = el.querySelector(".markets-tick-spark");
-    if (item.last === null || item.last === undefined) {
-      price.textContent = "no prices";
-      return;
-    }
-    price.textContent = Number(item.last).toFixed(2);
-    if (item.first) {
-      const pct = ((item.last - item.first) / item.first) * 100;
-      change.textContent = (pct >= 0 ? "+" : "") + pct.toFixed(2) + "%";
-      change.className = "markets-tick-change " + (pct >= 0 ? "tw-up" : "tw-down");
-      sparkEl.className = "markets-tick-spark " + (pct >= 0 ? "tw-up" : "tw-down");
-    }
-    sparkEl.innerHTML = spark(item.spark);
+    const has = (v) => v !== null && v !== undefined;
+    const places = document.querySelectorAll(
+      `.markets-tick[data-ticker="${ticker}"], .markets-watch tr[data-ticker="${ticker}"]`);
+    const up = has(item.last) && has(item.prev_close) ? item.last >= item.prev_close : null;
+    const tone = up === null ? "" : up ? "tw-up" : "tw-down";
+    places.forEach((el) => {
+      const price = el.querySelector(".markets-tick-price, .markets-quote-price");
+      const change = el.querySelector(".markets-quote-change");
+      const pct = el.querySelector(".markets-quote-pct");
+      const sparkEl = el.querySelector(".markets-tick-spark");
+      price.textContent = has(item.last) ? Number(item.last).toFixed(2) : "no prices";
+      if (up === null) {
+        change.textContent = "";
+        pct.textContent = has(item.last) ? "no previous close" : "";
+      } else {
+        const delta = item.last - item.prev_close;
+        change.textContent = signed(delta, 2);
+        pct.textContent = signed((delta / item.prev_close) * 100, 2) + "%";
+      }
+      [change, pct].forEach((e) => { e.className = e.className.replace(/ ?tw-(up|down)/g, "") + (tone ? " " + tone : ""); });
+      if (sparkEl) {
+        sparkEl.className = "markets-tick-spark " + tone;
+        sparkEl.innerHTML = spark(item.spark);
+      }
+    });
   }
 
   function tape(batch, store, selected) {
@@ -176,7 +188,6 @@
         touched.add(e.data.ticker);
         e.data.ticks.forEach((tick) => {
           const p = Number(tick.price);
-          if (item.first === null || item.first === undefined) item.first = p;
           item.last = p;
           addSpark(item.spark, Date.parse(tick.time), p);
         });

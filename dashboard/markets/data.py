@@ -1,4 +1,5 @@
-"""What the markets page reads from the API: the watchlist, the stocks, candles for a range."""
+"""What the markets page reads from the API: the watchlist, the stocks, quotes, candles and
+indicators for a range."""
 
 from __future__ import annotations
 
@@ -34,20 +35,27 @@ async def history(ticker: str, start: str, end: str, points: int) -> dict[str, A
     return body
 
 
+async def quotes() -> dict[str, dict[str, Any]]:
+    """The watchlist's quotes (`GET /api/quotes`, one call), per ticker."""
+    body = await client.get("/api/quotes")
+    return {q["ticker"]: q for q in body["items"]}
+
+
 async def tape(tickers: list[str], start: str, end: str) -> dict[str, Any]:
-    """Per ticker: the range's first price, the last one, and a sparkline of closes."""
-    answers = await asyncio.gather(
-        *(history(t, start, end, SPARK_POINTS) for t in tickers), return_exceptions=True
+    """Per ticker: the quote's last price and previous close (the browser computes the change
+    from them, again on every live tick) and a sparkline of the range's closes."""
+    quoted, *answers = await asyncio.gather(
+        quotes(), *(history(t, start, end, SPARK_POINTS) for t in tickers), return_exceptions=True
     )
+    if isinstance(quoted, BaseException):
+        raise quoted
     items: dict[str, Any] = {}
     for ticker, answer in zip(tickers, answers, strict=True):
-        if isinstance(answer, BaseException):
-            items[ticker] = {"first": None, "last": None, "spark": []}
-            continue
-        candles = answer["candles"]
+        quote = quoted.get(ticker) or {}
+        candles = [] if isinstance(answer, BaseException) else answer["candles"]
         items[ticker] = {
-            "first": candles[0]["open"] if candles else None,
-            "last": candles[-1]["close"] if candles else None,
+            "last": quote.get("price"),
+            "prev_close": quote.get("prev_close"),
             "spark": [[c["time"], c["close"]] for c in candles],
         }
     return items

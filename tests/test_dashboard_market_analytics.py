@@ -72,3 +72,108 @@ async def test_the_tape_and_table_show_the_quote(
                 )
             assert await page.inner_text(f"{tile} .markets-tick-price") == f"{last:.2f}"
             assert await page.inner_text(f"{row} .markets-quote-price") == f"{last:.2f}"
+
+
+CHART = "#markets-chart .js-plotly-plot"
+#: The indicator traces after the candles and the volume (dashboard/markets/chart.py LINES).
+LINES = {
+    4: "sma:20",
+    5: "ema:20",
+    6: "bbands:20:2.bb_upper",
+    7: "bbands:20:2.bb_lower",
+    8: "rsi:14",
+    9: "macd:12:26:9.macd",
+    10: "macd:12:26:9.macd_signal",
+    11: "macd:12:26:9.macd_hist",
+}
+
+
+def _utc(wall: str) -> datetime:
+    return datetime.fromisoformat(wall + "+00:00")
+
+
+async def test_overlays_and_panels_are_the_apis_indicators(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    now = await safe_now()
+    await write(db, walk("QIND", now - timedelta(hours=3), now - timedelta(seconds=3), 7, (3, 9)))
+    async with api.client(api.admin) as http:
+        expect(await http.post("/api/watchlist", json={"ticker": "QIND"}), 201)
+    path = "/markets?ticker=QIND&show=sma,bollinger,rsi,macd&tz=utc&range=1h"
+    async with _opened(browser, api, path) as page:
+        await page.wait_for_selector("#markets-resolution >> text=candles of 15s", timeout=20_000)
+        figure = await _wait_for(
+            page,
+            f"""() => {{ const gd = document.querySelector("{CHART}");
+            if (!gd || !gd.data || gd.data.length < 12 || !gd.data[11].y.some((v) => v !== null))
+                return false;
+            return {{data: gd.data.map((t) => ({{x: t.x, y: t.y, visible: t.visible}})),
+                panels: [".xy3", ".xy4"].map((s) => !!gd.querySelector(".subplot" + s))}}; }}""",
+        )
+        # The RSI and MACD panels are drawn (their own subplots, on the chart's x axis).
+        assert figure["panels"] == [True, True]
+        visible = {i: figure["data"][i]["visible"] for i in LINES}
+        assert visible == {
+            4: True,
+            5: False,
+            6: True,
+            7: True,
+            8: True,
+            9: True,
+            10: True,
+            11: True,
+        }
+        times = [_utc(x) for x in figure["data"][4]["x"]]
+        params = {
+            "names": "sma:20,ema:20,bbands:20:2,rsi:14,macd:12:26:9",
+            "interval": "15s",
+            "start": times[0].isoformat(),
+            "end": (times[-1] + timedelta(seconds=15)).isoformat(),
+        }
+        async with api.client(api.admin) as http:
+            body = expect(await http.get("/api/stocks/QIND/indicators", params=params), 200)
+        at = {
+            datetime.fromisoformat(t.replace("Z", "+00:00")): i for i, t in enumerate(body["time"])
+        }
+        compared = 0
+        for index, key in LINES.items():
+            trace = figure["data"][index]
+            assert [_utc(x) for x in trace["x"]] == times
+            for when, drawn in zip(times, trace["y"], strict=True):
+                want = body["series"][key][at[when]]
+                assert (drawn is None) == (want is None), (key, when, drawn, want)
+                if want is not None:
+                    assert abs(drawn - want) <= 1e-9 * max(1.0, abs(want)), (key, when)
+                    compared += 1
+        assert compared > 8 * 100
+        # A toggle: the MACD panel off, the URL says so, the panel is gone.
+        await page.uncheck("#markets-overlays input[value=macd]")
+        await page.wait_for_url("**show=sma%2Cbollinger%2Crsi*")
+        await _wait_for(
+            page,
+            f"""() => {{ const gd = document.querySelector("{CHART}");
+            return gd.data[9].visible === false
+                && !gd.querySelector(".subplot.xy4 .plot path"); }}""",
+        )
+
+
+async def test_an_unknown_show_in_the_url_is_ignored(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    now = await safe_now()
+    await write(db, walk("QBAD", now - timedelta(hours=1), now - timedelta(seconds=3), 8, (3, 9)))
+    async with api.client(api.admin) as http:
+        expect(await http.post("/api/watchlist", json={"ticker": "QBAD"}), 201)
+    path = "/markets?ticker=QBAD&show=%3Cscript%3E,rsi,macd:1:2:3,rsi&range=1h"
+    async with _opened(browser, api, path) as page:
+        await page.wait_for_selector("#markets-resolution >> text=candles of", timeout=20_000)
+        shown = await _wait_for(
+            page,
+            f"""() => {{ const gd = document.querySelector("{CHART}");
+            return gd && gd.data && gd.data.length === 12 && gd.data.map((t) => t.visible); }}""",
+        )
+        assert [i for i in LINES if shown[i] is True] == [8]
+        checked = await page.eval_on_selector_all(
+            "#markets-overlays input:checked", "(els) => els.map((e) => e.value)"
+        )
+        assert checked == ["rsi"]

@@ -35,6 +35,36 @@ async def history(ticker: str, start: str, end: str, points: int) -> dict[str, A
     return body
 
 
+async def indicators(
+    ticker: str, start: str, end: str, points: int, names: tuple[str, ...]
+) -> dict[str, Any]:
+    """`names` on the candles `history` gives for the same range and points (one call)."""
+    body: dict[str, Any] = await client.get(
+        f"/api/stocks/{ticker}/indicators",
+        names=",".join(names),
+        start=start,
+        end=end,
+        points=points,
+    )
+    return body
+
+
+async def chart(
+    ticker: str, start: str, end: str, names: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    """The chart's candles and their indicators, asked at once: (history, indicators or None,
+    why there are none). ApiFailed when the candles cannot be read."""
+
+    async def series() -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            return await indicators(ticker, start, end, CHART_POINTS, names), None
+        except client.ApiFailed as failed:
+            return None, failed.message
+
+    body, (found, why) = await asyncio.gather(history(ticker, start, end, CHART_POINTS), series())
+    return body, found, why
+
+
 async def quotes() -> dict[str, dict[str, Any]]:
     """The watchlist's quotes (`GET /api/quotes`, one call), per ticker."""
     body = await client.get("/api/quotes")

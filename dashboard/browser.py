@@ -14,7 +14,7 @@ from typing import Any
 from dashboard import frame, theme
 from dashboard.devices import fleet
 from dashboard.markets import chart
-from tickwire import journal, timegrid, units
+from tickwire import journal, scanner_windows, timegrid, units
 
 ELEMENT_ID = "tickwire-config"
 
@@ -35,6 +35,7 @@ def config() -> dict[str, Any]:
             "firstLine": chart.FIRST_LINE,
             "show": {"default": list(chart.DEFAULT_SHOW), "all": [k for k, _ in chart.TOGGLES]},
         },
+        "scanner": {"defaultWindow": scanner_windows.DEFAULT_WINDOW},
         "devices": {"sparkPoints": fleet.SPARK_POINTS, "sparkColor": theme.COLORS[0]},
         "units": units.UNITS,
     }

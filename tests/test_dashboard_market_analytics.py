@@ -15,6 +15,7 @@ from playwright.async_api import Browser, Page
 from tests.api_support import Api, expect
 from tests.browser_support import logged_in
 from tests.market_support import Tick, safe_now, walk, write
+from tests.test_market import seeded_market
 
 
 @contextlib.asynccontextmanager
@@ -177,3 +178,63 @@ async def test_an_unknown_show_in_the_url_is_ignored(
             "#markets-overlays input:checked", "(els) => els.map((e) => e.value)"
         )
         assert checked == ["rsi"]
+
+
+_LISTS = ("gainers", "losers", "most_active", "unusual_volume", "breakouts")
+
+
+async def _shown_lists(page: Page) -> dict[str, list[str]]:
+    shown: dict[str, list[str]] = await page.evaluate(
+        """(names) => Object.fromEntries(names.map((n) => [n, Array.from(
+            document.querySelectorAll(`#scanner-${n.replace("_", "-")} tr[data-ticker]`))
+            .map((tr) => tr.dataset.ticker)]))""",
+        list(_LISTS),
+    )
+    return shown
+
+
+async def test_the_scanner_lists_the_seeded_market_and_links_to_markets(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    now = await safe_now()
+    await write(db, seeded_market(now))
+    async with _opened(browser, api, "/scanner?window=5m") as page:
+        await page.wait_for_selector("#scanner-breakouts tr[data-ticker]", timeout=20_000)
+        # Every list as the API has it (asked again until a poll and the API agree: "now" moves).
+        for _ in range(10):
+            async with api.client(api.admin) as http:
+                params = {"window": "5m", "limit": 10}
+                body = expect(await http.get("/api/market/scanner", params=params), 200)
+            want = {n: [i["ticker"] for i in body[n]] for n in _LISTS}
+            shown = await _shown_lists(page)
+            if shown == want:
+                break
+            await page.wait_for_timeout(1000)
+        assert shown == want
+        assert all(shown.values()), shown
+        assert "UP" in shown["breakouts"] and shown["unusual_volume"][0] == "BURST"
+        overview = await page.inner_text("#scanner-overview")
+        assert f"{body['overview']['scanned']} tickers scanned over the last 5 minutes" in overview
+        # Another window: in the URL, the lists follow.
+        await page.check("#scanner-window input[value='24h']")
+        await page.wait_for_url("**/scanner?window=24h*")
+        await page.wait_for_selector("#scanner-overview >> text=over the last 24 hours")
+        # A ticker opens the markets page charting it.
+        # (Over 24 h no ticker has a price 24 h ago, so no change: most active it is.)
+        await page.wait_for_selector("#scanner-gainers >> text=No ticker rose over the last 24")
+        ticker = (await _shown_lists(page))["most_active"][0]
+        await page.click(f"#scanner-most-active tr[data-ticker='{ticker}'] a")
+        await page.wait_for_url(f"**/markets?ticker={ticker}*")
+        await page.wait_for_selector(f"#markets-title >> text={ticker}", timeout=20_000)
+
+
+async def test_a_bad_window_reads_as_the_default_and_an_empty_market_says_so(
+    api: Api, browser: Browser
+) -> None:
+    async with _opened(browser, api, "/scanner?window=2h%00%3Cb%3E") as page:
+        await page.wait_for_selector("#scanner-overview >> text=No ticker has traded")
+        assert await page.is_checked("#scanner-window input[value='1h']")
+        for name in ("gainers", "losers", "most-active", "unusual-volume", "breakouts"):
+            text = await page.inner_text(f"#scanner-{name} .tw-empty")
+            assert text.startswith("No ticker") and text.endswith("1 hour.")
+        assert await page.locator(".tw-error").count() == 0

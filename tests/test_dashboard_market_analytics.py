@@ -203,7 +203,7 @@ async def test_the_scanner_lists_the_seeded_market_and_links_to_markets(
         # Every list as the API has it (asked again until a poll and the API agree: "now" moves).
         for _ in range(10):
             async with api.client(api.admin) as http:
-                params = {"window": "5m", "limit": 10}
+                params: dict[str, str | int] = {"window": "5m", "limit": 10}
                 body = expect(await http.get("/api/market/scanner", params=params), 200)
             want = {n: [i["ticker"] for i in body[n]] for n in _LISTS}
             shown = await _shown_lists(page)

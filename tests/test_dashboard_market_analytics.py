@@ -4,6 +4,7 @@ RSI/MACD panels, the scanner page."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from playwright.async_api import Browser, Page
 from tests.api_support import Api, expect
 from tests.browser_support import logged_in
 from tests.market_support import Tick, safe_now, walk, write
+from tests.stack_support import Stack
 from tests.test_market import seeded_market
 
 
@@ -25,6 +27,17 @@ async def _opened(browser: Browser, api: Api, path: str) -> AsyncIterator[Page]:
         yield page
     finally:
         await page.context.close()
+
+
+async def _watch(api: Api, ticker: str) -> None:
+    """`ticker` on the admin's watchlist, once the simulator has registered it."""
+    async with api.client(api.admin) as http:
+        for _ in range(60):
+            answer = await http.post("/api/watchlist", json={"ticker": ticker})
+            if answer.status_code in (200, 201):
+                return
+            await asyncio.sleep(0.5)
+    raise AssertionError(answer.text)
 
 
 async def _wait_for(page: Page, script: str, timeout: float = 20_000) -> Any:
@@ -93,6 +106,11 @@ def _utc(wall: str) -> datetime:
     return datetime.fromisoformat(wall + "+00:00")
 
 
+def _positions(body: dict[str, Any]) -> dict[datetime, int]:
+    """The indicators answer's times → their index."""
+    return {datetime.fromisoformat(t.replace("Z", "+00:00")): i for i, t in enumerate(body["time"])}
+
+
 async def test_overlays_and_panels_are_the_apis_indicators(
     api: Api, db: asyncpg.Connection, browser: Browser
 ) -> None:
@@ -133,9 +151,7 @@ async def test_overlays_and_panels_are_the_apis_indicators(
         }
         async with api.client(api.admin) as http:
             body = expect(await http.get("/api/stocks/QIND/indicators", params=params), 200)
-        at = {
-            datetime.fromisoformat(t.replace("Z", "+00:00")): i for i, t in enumerate(body["time"])
-        }
+        at = _positions(body)
         compared = 0
         for index, key in LINES.items():
             trace = figure["data"][index]
@@ -238,3 +254,47 @@ async def test_a_bad_window_reads_as_the_default_and_an_empty_market_says_so(
             text = await page.inner_text(f"#scanner-{name} .tw-empty")
             assert text.startswith("No ticker") and text.endswith("1 hour.")
         assert await page.locator(".tw-error").count() == 0
+
+
+async def test_live_candles_get_the_apis_indicators(stack: Stack, browser: Browser) -> None:
+    api = stack.api
+    await _watch(api, "AAPL")
+    path = "/markets?ticker=AAPL&show=rsi,macd&tz=utc&range=5m"
+    async with _opened(browser, api, path) as page:
+        await page.wait_for_selector("#markets-resolution >> text=candles of 1s", timeout=30_000)
+        # The RSI trace grows live (points asked from the API as candles close), within one
+        # history load (markets.js's chart.version names it).
+        grown = await _wait_for(
+            page,
+            f"""() => {{ const gd = document.querySelector("{CHART}");
+            const version = window.tickwire_markets.chart.version;
+            if (!gd || !gd.data || gd.data.length < 12 || !version) return false;
+            const n = gd.data[8].x.length, base = window.__base;
+            if (!base || base.version !== version) {{
+                window.__base = {{version: version, n: n}}; return false; }}
+            if (n < base.n + 5) return false;
+            return {{base: base.n, candles: gd.data[0].x,
+                lines: [8, 9, 10, 11].map((i) => ({{x: gd.data[i].x, y: gd.data[i].y}}))}}; }}""",
+            timeout=60_000,
+        )
+        live = [
+            (_utc(x), [line["y"][i] for line in grown["lines"]])
+            for i, x in enumerate(grown["lines"][0]["x"])
+        ][grown["base"] :]
+        assert {t for t, _ in live} <= {_utc(x) for x in grown["candles"]}
+        params = {
+            "names": "rsi:14,macd:12:26:9",
+            "interval": "1s",
+            "start": live[0][0].isoformat(),
+            "end": (live[-1][0] + timedelta(seconds=1)).isoformat(),
+        }
+        async with api.client(api.admin) as http:
+            body = expect(await http.get("/api/stocks/AAPL/indicators", params=params), 200)
+        at = _positions(body)
+        keys = ["rsi:14", "macd:12:26:9.macd", "macd:12:26:9.macd_signal", "macd:12:26:9.macd_hist"]
+        for when, drawn in live:
+            want = [body["series"][k][at[when]] for k in keys]
+            for d, w in zip(drawn, want, strict=True):
+                assert (d is None) == (w is None) and (
+                    w is None or abs(d - w) <= 1e-6 * max(1.0, abs(w))
+                ), (when, drawn, want)

@@ -185,9 +185,10 @@
       const pct = el.querySelector(".markets-quote-pct");
       const sparkEl = el.querySelector(".markets-tick-spark");
       price.textContent = has(item.last) ? Number(item.last).toFixed(2) : "no prices";
+      pct.title = up === null && has(item.last) ? "no previous close: no tick before today 00:00 UTC" : "";
       if (up === null) {
         change.textContent = "";
-        pct.textContent = has(item.last) ? "no previous close" : "";
+        pct.textContent = has(item.last) ? "—" : "";
       } else {
         const delta = item.last - item.prev_close;
         change.textContent = signed(delta, 2);

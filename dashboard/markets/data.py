@@ -77,14 +77,17 @@ async def tape(tickers: list[str], start: str, end: str) -> dict[str, Any]:
     quoted, *answers = await asyncio.gather(
         quotes(), *(history(t, start, end, SPARK_POINTS) for t in tickers), return_exceptions=True
     )
-    if isinstance(quoted, BaseException):
+    if isinstance(quoted, BaseException) and not isinstance(quoted, client.ApiFailed):
         raise quoted
+    # No quotes (the API refused them): the tiles show the range's last close, no change.
+    quotes_by = {} if isinstance(quoted, BaseException) else quoted
     items: dict[str, Any] = {}
     for ticker, answer in zip(tickers, answers, strict=True):
-        quote = quoted.get(ticker) or {}
+        quote = quotes_by.get(ticker) or {}
         candles = [] if isinstance(answer, BaseException) else answer["candles"]
+        last = candles[-1]["close"] if candles else None
         items[ticker] = {
-            "last": quote.get("price"),
+            "last": quote.get("price", last),
             "prev_close": quote.get("prev_close"),
             "spark": [[c["time"], c["close"]] for c in candles],
         }

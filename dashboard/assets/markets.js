@@ -171,6 +171,13 @@
 
   function signed(v, digits) { return (v >= 0 ? "+" : "") + v.toFixed(digits); }
 
+  // DOM writes only where something changed: a live batch touches every watched ticker's
+  // tile and table row, and each write costs a style recalculation.
+  function put(el, text, className) {
+    if (el.textContent !== text) el.textContent = text;
+    if (className !== undefined && el.className !== className) el.className = className;
+  }
+
   // The quote of `item` (last price, previous close) into the tape's tile and the watchlist
   // table's row: price, change and change % against the previous close, green up, red down.
   function draw(ticker, item) {
@@ -178,25 +185,25 @@
     const places = document.querySelectorAll(
       `.markets-tick[data-ticker="${ticker}"], .markets-watch tr[data-ticker="${ticker}"]`);
     const up = has(item.last) && has(item.prev_close) ? item.last >= item.prev_close : null;
-    const tone = up === null ? "" : up ? "tw-up" : "tw-down";
+    const tone = up === null ? "" : up ? " tw-up" : " tw-down";
+    const noClose = up === null && has(item.last);
+    let change = "", pct = noClose ? "—" : "";
+    if (up !== null) {
+      const delta = item.last - item.prev_close;
+      change = signed(delta, 2);
+      pct = signed((delta / item.prev_close) * 100, 2) + "%";
+    }
     places.forEach((el) => {
-      const price = el.querySelector(".markets-tick-price, .markets-quote-price");
-      const change = el.querySelector(".markets-quote-change");
-      const pct = el.querySelector(".markets-quote-pct");
-      const sparkEl = el.querySelector(".markets-tick-spark");
-      price.textContent = has(item.last) ? Number(item.last).toFixed(2) : "no prices";
-      pct.title = up === null && has(item.last) ? "no previous close: no tick before today 00:00 UTC" : "";
-      if (up === null) {
-        change.textContent = "";
-        pct.textContent = has(item.last) ? "—" : "";
-      } else {
-        const delta = item.last - item.prev_close;
-        change.textContent = signed(delta, 2);
-        pct.textContent = signed((delta / item.prev_close) * 100, 2) + "%";
-      }
-      [change, pct].forEach((e) => { e.className = e.className.replace(/ ?tw-(up|down)/g, "") + (tone ? " " + tone : ""); });
+      const tile = el.classList.contains("markets-tick");
+      put(el.querySelector(tile ? ".markets-tick-price" : ".markets-quote-price"),
+        has(item.last) ? Number(item.last).toFixed(2) : "no prices");
+      put(el.querySelector(".markets-quote-change"), change, "markets-quote-change" + tone);
+      const pctEl = el.querySelector(".markets-quote-pct");
+      put(pctEl, pct, "markets-quote-pct" + tone);
+      pctEl.title = noClose ? "no previous close: no tick before today 00:00 UTC" : "";
+      const sparkEl = tile && el.querySelector(".markets-tick-spark");
       if (sparkEl) {
-        sparkEl.className = "markets-tick-spark " + tone;
+        sparkEl.className = "markets-tick-spark" + tone;
         sparkEl.innerHTML = spark(item.spark);
       }
     });

@@ -96,7 +96,7 @@ def editor(entries: list[dict[str, Any]]) -> html.Table:
             **{"data-ticker": e["ticker"]},
             children=[
                 html.Td(e["ticker"]),
-                *(html.Td(className=f"tw-num markets-quote-{k}") for _, k in QUOTE_COLUMNS),
+                *(html.Td(className=f"markets-quote-{k}") for _, k in QUOTE_COLUMNS),
                 html.Td(_level(e["ticker"], "above", e.get("alert_above"))),
                 html.Td(_level(e["ticker"], "below", e.get("alert_below"))),
                 html.Td(

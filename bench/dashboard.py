@@ -30,9 +30,19 @@ from playwright.async_api import Page
 from tests.browser_support import chromium
 from tests.process_support import service
 
-PAGES = ("/markets", "/devices", "/devices/sim-sensor-1", "/alerts", "/portfolio", "/d/fleet")
+PAGES = (
+    "/markets",
+    "/markets?show=sma,bollinger,rsi,macd",
+    "/devices",
+    "/devices/sim-sensor-1",
+    "/alerts",
+    "/scanner",
+    "/portfolio",
+    "/d/fleet",
+)
 SHOTS = {
-    "markets": "/markets?range=15m",
+    "markets": "/markets?show=sma,bollinger,rsi,macd&range=15m",
+    "scanner": "/scanner?window=5m",
     "devices": "/devices?range=15m",
     "device": "/devices/sim-sensor-1?range=15m",
     "alerts": "/alerts?range=24h",
@@ -85,7 +95,7 @@ def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
 
 
 async def measure(page: Page, url: str, path: str, warmup_s: float, seconds: float) -> Sample:
-    await page.goto(f"{url}{path}?range=15m")
+    await page.goto(f"{url}{path}{'&' if '?' in path else '?'}range=15m")
     await page.wait_for_selector("#nav a")  # the frame rendered, the user known
     await page.evaluate(_LONG_TASKS_JS)
     await asyncio.sleep(warmup_s)
@@ -191,9 +201,9 @@ async def run(
 
 
 def table(samples: list[Sample]) -> str:
-    head = f"{'page':<24}{'CPU %':>8}{'long tasks':>12}{'heap MB':>10}{'points':>9}{'streams':>9}"
+    head = f"{'page':<40}{'CPU %':>8}{'long tasks':>12}{'heap MB':>10}{'points':>9}{'streams':>9}"
     rows = [
-        f"{s.page:<24}{s.cpu_pct:>8}{s.long_tasks:>12}{s.heap_mb:>10}{s.points:>9}{s.streams:>9}"
+        f"{s.page:<40}{s.cpu_pct:>8}{s.long_tasks:>12}{s.heap_mb:>10}{s.points:>9}{s.streams:>9}"
         for s in samples
     ]
     return "\n".join([head, "-" * len(head), *rows])

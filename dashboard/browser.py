@@ -3,7 +3,7 @@ element in the index's head, which `assets/_shared.js` reads as `tickwire_shared
 
 A constant both sides use is defined in Python and reaches the JS from here, never retyped
 there: the time ranges, the frame's query parameters, the stream's event kinds, the rollup
-grid's origin, the indicators' parameters, the chart's trace columns, the sparklines' length.
+grid's origin, the chart's indicators and trace columns, the sparklines' length.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from dashboard import frame, theme
 from dashboard.devices import fleet
 from dashboard.markets import chart
-from tickwire import events, indicators, timegrid, units
+from tickwire import events, scanner_windows, timegrid, units
 
 ELEMENT_ID = "tickwire-config"
 
@@ -28,8 +28,14 @@ def config() -> dict[str, Any]:
         "frameParams": list(frame.FRAME_PARAMS),
         "streamKinds": list(events.STREAM_KINDS),
         "gridOriginMs": timegrid.ORIGIN_MS,
-        "indicators": {"period": indicators.PERIOD, "sigmas": indicators.WIDTH_SIGMA},
-        "markets": {"columns": list(chart.COLUMNS), "keepCloses": chart.KEEP_CLOSES},
+        "markets": {
+            "columns": list(chart.COLUMNS),
+            "indicatorNames": list(chart.NAMES),
+            "lineKeys": [line.key for line in chart.LINES],
+            "firstLine": chart.FIRST_LINE,
+            "show": {"default": list(chart.DEFAULT_SHOW), "all": [k for k, _ in chart.TOGGLES]},
+        },
+        "scanner": {"defaultWindow": scanner_windows.DEFAULT_WINDOW},
         "devices": {"sparkPoints": fleet.SPARK_POINTS, "sparkColor": theme.COLORS[0]},
         "units": units.UNITS,
     }

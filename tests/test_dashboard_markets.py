@@ -170,7 +170,7 @@ async def test_a_zoom_fetches_finer_candles_and_a_reset_comes_back(
         await page.evaluate(_relayout('{"xaxis.autorange": true}'))
         await page.wait_for_selector("#markets-resolution >> text=candles of 15s", timeout=20_000)
         assert "fixed range" not in await page.inner_text("#markets-resolution")
-        await page.wait_for_url("**/markets?ticker=AAPL&range=1h")
+        await page.wait_for_url("**/markets?ticker=AAPL&show=sma%2Cema&range=1h")
 
 
 def _seconds_between(href: str) -> float:

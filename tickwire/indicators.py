@@ -1,14 +1,7 @@
-"""Indicator formulas over a series of closes: simple and exponential moving averages,
-Bollinger bands. Pure functions of plain lists (no Dash, no database), so the dashboard's chart
-and, later, the API compute the same numbers.
-
-A value that needs more closes than there are is None (no partial windows), except the EMA:
-it is seeded with the first close, so it exists from the start, as in most charting tools.
-The browser continues these series live (assets/markets.js) with the same `PERIOD` and
-`WIDTH_SIGMA`, which the page sends it (`dashboard/browser.py`).
-
-Indicators as data (the API's, and the markets chart's RSI/MACD panels) are TA-Lib's own
-functions (`parse` a name, `compute` it over candles): the numbers are TA-Lib's by construction.
+"""Indicators as data (the API's `GET /api/stocks/{ticker}/indicators`, which the markets
+chart's overlays and RSI/MACD panels draw): TA-Lib's own functions (`parse` a name, `compute`
+it over candles), so the numbers are TA-Lib's by construction and there is no second
+implementation anywhere (the dashboard asks the API, in Python and in the browser).
 """
 
 from __future__ import annotations
@@ -23,50 +16,6 @@ import numpy as np
 import numpy.typing as npt
 import talib
 from talib._ta_lib import MA_Type
-
-PERIOD: Final = 20
-"""Closes in a window (SMA, Bollinger) and the EMA's span."""
-WIDTH_SIGMA: Final = 2.0
-"""Bollinger bands: this many standard deviations either side of the SMA."""
-
-
-def sma(closes: Sequence[float], period: int = PERIOD) -> list[float | None]:
-    """The mean of each close's last `period` closes (itself included)."""
-    out: list[float | None] = []
-    for i in range(len(closes)):
-        window = closes[max(0, i - period + 1) : i + 1]
-        out.append(sum(window) / period if len(window) == period else None)
-    return out
-
-
-def ema(closes: Sequence[float], period: int = PERIOD) -> list[float | None]:
-    """The exponential moving average with k = 2 / (period + 1), seeded with the first close."""
-    k = 2 / (period + 1)
-    out: list[float | None] = []
-    value: float | None = None
-    for close in closes:
-        value = close if value is None else value + k * (close - value)
-        out.append(value)
-    return out
-
-
-def bollinger(
-    closes: Sequence[float], period: int = PERIOD, sigmas: float = WIDTH_SIGMA
-) -> tuple[list[float | None], list[float | None]]:
-    """(upper, lower): the SMA ± `sigmas` population standard deviations of its window."""
-    upper: list[float | None] = []
-    lower: list[float | None] = []
-    for i, mean in enumerate(sma(closes, period)):
-        if mean is None:
-            upper.append(None)
-            lower.append(None)
-            continue
-        window = closes[i - period + 1 : i + 1]
-        sd = math.sqrt(sum((c - mean) ** 2 for c in window) / period)
-        upper.append(mean + sigmas * sd)
-        lower.append(mean - sigmas * sd)
-    return upper, lower
-
 
 # --- Indicators as data (`GET /api/stocks/{ticker}/indicators`): TA-Lib's numbers. ---------
 

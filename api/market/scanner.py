@@ -16,13 +16,9 @@ import orjson
 
 from api.history.pieces import Params
 from api.market.spans import TICK, span
+from tickwire import scanner_windows
 
-WINDOWS: Final = {
-    "5m": timedelta(minutes=5),
-    "1h": timedelta(hours=1),
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-}
+WINDOWS: Final = scanner_windows.WINDOWS
 PREVIOUS: Final = 20
 """Windows before the current one that unusual volume and breakouts compare with."""
 UNUSUAL_RATIO: Final = 2.0

@@ -1,28 +1,32 @@
 /* tickwire markets page, browser side: live price events → the chart's extendData and the
- * ticker tape.
+ * ticker tape's quotes.
  *
  * Chart (traces laid out by dashboard/markets/chart.py): 0 closed candles, 1 the current candle, 2 closed
- * volume, 3 current volume, 4 SMA, 5 EMA, 6/7 Bollinger upper/lower. A tick in the current
- * candle's bucket updates it (trace 1/3 re-extended with maxPoints 1, i.e. replaced); a tick in
- * a later bucket closes it (appended to traces 0/2 with the overlays' next points) and starts a
- * new one. Buckets are the API's grid: date_bin(interval, time, the rollups' origin). Ticks
- * before the end of the fetched range are already in the history and skipped; late ones for a
- * closed bucket wait for the next history load. The overlays continue tickwire/indicators.py
- * with its parameters; the grid, those and the trace columns come from Python (browser.py).
+ * volume, 3 current volume, then the indicator lines (config.markets.lineKeys, from
+ * config.markets.firstLine: SMA, EMA, Bollinger, RSI, MACD). A tick in the current candle's
+ * bucket updates it (trace 1/3 re-extended with maxPoints 1, i.e. replaced); a tick in a later
+ * bucket closes it (appended to traces 0/2) and starts a new one. Buckets are the API's grid:
+ * date_bin(interval, time, the rollups' origin). Ticks before the end of the fetched range are
+ * already in the history and skipped; late ones for a closed bucket wait for the next history
+ * load. Indicators are never computed here: once candles have closed, the page asks the API
+ * (`/api/stocks/{t}/indicators`, the same names, at the chart's interval) for the closed
+ * candles' values, at most once per max(interval, 5 s), and draws them with the next batch.
  */
 (function () {
   "use strict";
   const shared = window.tickwire_shared;
   const config = shared.config;
   const ANCHOR = config.gridOriginMs;
-  const PERIOD = config.indicators.period;
-  const SIGMAS = config.indicators.sigmas;
-  const KEEP_CLOSES = config.markets.keepCloses;
   const COLUMNS = config.markets.columns;
+  const NAMES = config.markets.indicatorNames;
+  const LINE_KEYS = config.markets.lineKeys;
+  const FIRST_LINE = config.markets.firstLine;
+  const TRACES = FIRST_LINE + LINE_KEYS.length;
+  const INDICATORS_EVERY_MS = 5000;
   const SPARK_MAX = 120;
   const DRAW_EVERY_MS = 1000;
-  const chart = { version: null, seq: 0, cur: null, closes: [], ema: null, meta: null,
-                  closed: [], changed: false, drawn: 0 };
+  const chart = { version: null, seq: 0, cur: null, meta: null, closed: [], changed: false,
+                  drawn: 0, lastClosed: null, ind: null };
   const tapeState = { version: null, seq: 0, items: {} };
 
   const noUpdate = shared.noUpdate;
@@ -32,22 +36,11 @@
   function reset(meta) {
     chart.version = meta.version;
     chart.meta = meta;
-    chart.closes = (meta.closes || []).slice();
-    chart.ema = meta.ema;
     const c = meta.current;
     chart.cur = c ? { t: Date.parse(c.t), o: c.o, h: c.h, l: c.l, c: c.c, v: c.v || 0, last: meta.end_ms - 1 } : null;
-  }
-
-  function overlayPoint(close) {
-    chart.closes.push(close);
-    if (chart.closes.length > KEEP_CLOSES) chart.closes.shift();
-    const k = 2 / (PERIOD + 1);
-    chart.ema = chart.ema === null || chart.ema === undefined ? close : chart.ema + k * (close - chart.ema);
-    const win = chart.closes.slice(-PERIOD);
-    if (win.length < PERIOD) return [null, chart.ema, null, null];
-    const mean = win.reduce((a, b) => a + b, 0) / PERIOD;
-    const sd = Math.sqrt(win.reduce((a, b) => a + (b - mean) * (b - mean), 0) / PERIOD);
-    return [mean, chart.ema, mean + SIGMAS * sd, mean - SIGMAS * sd];
+    chart.lastClosed = meta.closed_ms;
+    // done: the last candle start whose indicators are drawn; ready: values not drawn yet.
+    chart.ind = { done: meta.closed_ms, ready: [], busy: false, asked: 0 };
   }
 
   function applyTick(tick, closed) {
@@ -59,7 +52,7 @@
     const b = bucketOf(t, meta.interval_ms);
     const cur = chart.cur;
     if (!cur || b > cur.t) {
-      if (cur) closed.push(cur);
+      if (cur) { closed.push(cur); chart.lastClosed = cur.t; }
       chart.cur = { t: b, o: p, h: p, l: p, c: p, v: vol, last: t };
     } else if (b === cur.t) {
       cur.h = Math.max(cur.h, p);
@@ -72,27 +65,63 @@
     return true;
   }
 
+  // The API's indicators of the candles closed since the last ones drawn (one request at a
+  // time, at most one per max(interval, INDICATORS_EVERY_MS)).
+  function askIndicators() {
+    const meta = chart.meta, ind = chart.ind, upto = chart.lastClosed;
+    if (!meta.interval || ind.busy || upto === null || (ind.done !== null && upto <= ind.done)) return;
+    const now = Date.now();
+    if (now - ind.asked < Math.max(meta.interval_ms, INDICATORS_EVERY_MS)) return;
+    ind.busy = true;
+    ind.asked = now;
+    const from = ind.done === null ? upto : ind.done + meta.interval_ms;
+    const q = new URLSearchParams({ names: NAMES.join(","), interval: meta.interval,
+      start: new Date(from).toISOString(), end: new Date(upto + meta.interval_ms).toISOString() });
+    const version = chart.version;
+    fetch(`/api/stocks/${encodeURIComponent(meta.ticker)}/indicators?${q}`, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((body) => {
+        if (!body || chart.version !== version) return;
+        body.time.forEach((iso, i) => {
+          const t = Date.parse(iso);
+          if (t > upto || (ind.done !== null && t <= ind.done)) return;
+          ind.ready.push({ t: t, values: LINE_KEYS.map((k) => body.series[k][i]) });
+          ind.done = t;
+          chart.changed = true;
+        });
+      })
+      .catch(() => {})
+      .finally(() => { if (chart.ind === ind) ind.busy = false; });
+  }
+
   function extension(closed) {
     const iso = shared.wall;  // the page's zone, like the history (frame.wall)
     const cur = chart.cur;
     const cols = {};
-    COLUMNS.forEach((k) => { cols[k] = [[], [], [], [], [], [], [], []]; });
+    const traces = Array.from({ length: TRACES }, (_, i) => i);
+    COLUMNS.forEach((k) => { cols[k] = traces.map(() => []); });
     closed.forEach((c) => {
       const x = iso(c.t);
       [0, 2].forEach((i) => cols.x[i].push(x));
       cols.open[0].push(c.o); cols.high[0].push(c.h); cols.low[0].push(c.l); cols.close[0].push(c.c);
       cols.y[2].push(c.v);
-      overlayPoint(c.c).forEach((v, j) => { cols.x[4 + j].push(x); cols.y[4 + j].push(v); });
     });
-    const x = iso(cur.t);
-    cols.x[1] = [x]; cols.x[3] = [x];
-    cols.open[1] = [cur.o]; cols.high[1] = [cur.h]; cols.low[1] = [cur.l]; cols.close[1] = [cur.c];
-    cols.y[3] = [cur.v];
-    const cap = chart.meta.max_points;
-    const caps = [cap, 1, cap, 1, cap, cap, cap, cap];
+    chart.ind.ready.forEach((point) => {
+      const x = iso(point.t);
+      point.values.forEach((v, j) => { cols.x[FIRST_LINE + j].push(x); cols.y[FIRST_LINE + j].push(v); });
+    });
+    chart.ind.ready = [];
+    let caps = traces.map(() => chart.meta.max_points);
+    if (cur) {
+      const x = iso(cur.t);
+      cols.x[1] = [x]; cols.x[3] = [x];
+      cols.open[1] = [cur.o]; cols.high[1] = [cur.h]; cols.low[1] = [cur.l]; cols.close[1] = [cur.c];
+      cols.y[3] = [cur.v];
+      caps[1] = 1; caps[3] = 1;
+    }
     const maxPoints = {};
     COLUMNS.forEach((k) => { maxPoints[k] = caps; });
-    return [cols, [0, 1, 2, 3, 4, 5, 6, 7], maxPoints];
+    return [cols, traces, maxPoints];
   }
 
   function liveChart(batch, meta) {
@@ -109,6 +138,7 @@
       if (e.kind !== "price" || e.data.ticker !== meta.ticker) return;
       e.data.ticks.forEach((tick) => { if (applyTick(tick, chart.closed)) chart.changed = true; });
     });
+    askIndicators();
     // A candlestick redraw is a long task: at most one per DRAW_EVERY_MS, with every tick
     // since the last one (the next batch brings what waits). Measured in one run, 20 tickers
     // live (window.tickwire_draw_every_ms overrides it for such A/B runs): long tasks 24 and 31
@@ -139,24 +169,44 @@
     return `<svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="currentColor" stroke-width="1.3" points="${coords}"/></svg>`;
   }
 
+  function signed(v, digits) { return (v >= 0 ? "+" : "") + v.toFixed(digits); }
+
+  // DOM writes only where something changed: a live batch touches every watched ticker's
+  // tile and table row, and each write costs a style recalculation.
+  function put(el, text, className) {
+    if (el.textContent !== text) el.textContent = text;
+    if (className !== undefined && el.className !== className) el.className = className;
+  }
+
+  // The quote of `item` (last price, previous close) into the tape's tile and the watchlist
+  // table's row: price, change and change % against the previous close, green up, red down.
   function draw(ticker, item) {
-    const el = document.querySelector(`.markets-tick[data-ticker="${ticker}"]`);
-    if (!el) return;
-    const price = el.querySelector(".markets-tick-price");
-    const change = el.querySelector(".markets-tick-change");
-    const sparkEl = el.querySelector(".markets-tick-spark");
-    if (item.last === null || item.last === undefined) {
-      price.textContent = "no prices";
-      return;
+    const has = (v) => v !== null && v !== undefined;
+    const places = document.querySelectorAll(
+      `.markets-tick[data-ticker="${ticker}"], .markets-watch tr[data-ticker="${ticker}"]`);
+    const up = has(item.last) && has(item.prev_close) ? item.last >= item.prev_close : null;
+    const tone = up === null ? "" : up ? " tw-up" : " tw-down";
+    const noClose = up === null && has(item.last);
+    let change = "", pct = noClose ? "—" : "";
+    if (up !== null) {
+      const delta = item.last - item.prev_close;
+      change = signed(delta, 2);
+      pct = signed((delta / item.prev_close) * 100, 2) + "%";
     }
-    price.textContent = Number(item.last).toFixed(2);
-    if (item.first) {
-      const pct = ((item.last - item.first) / item.first) * 100;
-      change.textContent = (pct >= 0 ? "+" : "") + pct.toFixed(2) + "%";
-      change.className = "markets-tick-change " + (pct >= 0 ? "tw-up" : "tw-down");
-      sparkEl.className = "markets-tick-spark " + (pct >= 0 ? "tw-up" : "tw-down");
-    }
-    sparkEl.innerHTML = spark(item.spark);
+    places.forEach((el) => {
+      const tile = el.classList.contains("markets-tick");
+      put(el.querySelector(tile ? ".markets-tick-price" : ".markets-quote-price"),
+        has(item.last) ? Number(item.last).toFixed(2) : "no prices");
+      put(el.querySelector(".markets-quote-change"), change, "markets-quote-change" + tone);
+      const pctEl = el.querySelector(".markets-quote-pct");
+      put(pctEl, pct, "markets-quote-pct" + tone);
+      pctEl.title = noClose ? "no previous close: no tick before today 00:00 UTC" : "";
+      const sparkEl = tile && el.querySelector(".markets-tick-spark");
+      if (sparkEl) {
+        sparkEl.className = "markets-tick-spark" + tone;
+        sparkEl.innerHTML = spark(item.spark);
+      }
+    });
   }
 
   function tape(batch, store, selected) {
@@ -176,7 +226,6 @@
         touched.add(e.data.ticker);
         e.data.ticks.forEach((tick) => {
           const p = Number(tick.price);
-          if (item.first === null || item.first === undefined) item.first = p;
           item.last = p;
           addSpark(item.spark, Date.parse(tick.time), p);
         });
@@ -223,7 +272,19 @@
     return "?" + q.toString();
   }
 
+  // The chosen overlays and panels → `show=` in the URL (left out when the default), other
+  // parameters kept in place; the page's layout reads it back on a load.
+  function show(value, search) {
+    const q = new URLSearchParams(search || "");
+    const all = config.markets.show.all;
+    const chosen = all.filter((k) => (value || []).includes(k)).join(",");
+    if (chosen === config.markets.show.default.join(",")) q.delete("show");
+    else q.set("show", chosen);
+    const next = "?" + q.toString();
+    return next === (search || "?") || (next === "?" && !search) ? noUpdate() : next;
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside);
-  window.dash_clientside.markets = { liveChart: liveChart, tape: tape, select: select, pick: pick };
+  window.dash_clientside.markets = { liveChart: liveChart, tape: tape, select: select, pick: pick, show: show };
   window.tickwire_markets = { chart: chart, tape: tapeState };
 })();

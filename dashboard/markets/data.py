@@ -1,4 +1,5 @@
-"""What the markets page reads from the API: the watchlist, the stocks, candles for a range."""
+"""What the markets page reads from the API: the watchlist, the stocks, quotes, candles and
+indicators for a range."""
 
 from __future__ import annotations
 
@@ -34,20 +35,60 @@ async def history(ticker: str, start: str, end: str, points: int) -> dict[str, A
     return body
 
 
-async def tape(tickers: list[str], start: str, end: str) -> dict[str, Any]:
-    """Per ticker: the range's first price, the last one, and a sparkline of closes."""
-    answers = await asyncio.gather(
-        *(history(t, start, end, SPARK_POINTS) for t in tickers), return_exceptions=True
+async def indicators(
+    ticker: str, start: str, end: str, points: int, names: tuple[str, ...]
+) -> dict[str, Any]:
+    """`names` on the candles `history` gives for the same range and points (one call)."""
+    body: dict[str, Any] = await client.get(
+        f"/api/stocks/{ticker}/indicators",
+        names=",".join(names),
+        start=start,
+        end=end,
+        points=points,
     )
+    return body
+
+
+async def chart(
+    ticker: str, start: str, end: str, names: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    """The chart's candles and their indicators, asked at once: (history, indicators or None,
+    why there are none). ApiFailed when the candles cannot be read."""
+
+    async def series() -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            return await indicators(ticker, start, end, CHART_POINTS, names), None
+        except client.ApiFailed as failed:
+            return None, failed.message
+
+    body, (found, why) = await asyncio.gather(history(ticker, start, end, CHART_POINTS), series())
+    return body, found, why
+
+
+async def quotes() -> dict[str, dict[str, Any]]:
+    """The watchlist's quotes (`GET /api/quotes`, one call), per ticker."""
+    body = await client.get("/api/quotes")
+    return {q["ticker"]: q for q in body["items"]}
+
+
+async def tape(tickers: list[str], start: str, end: str) -> dict[str, Any]:
+    """Per ticker: the quote's last price and previous close (the browser computes the change
+    from them, again on every live tick) and a sparkline of the range's closes."""
+    quoted, *answers = await asyncio.gather(
+        quotes(), *(history(t, start, end, SPARK_POINTS) for t in tickers), return_exceptions=True
+    )
+    if isinstance(quoted, BaseException) and not isinstance(quoted, client.ApiFailed):
+        raise quoted
+    # No quotes (the API refused them): the tiles show the range's last close, no change.
+    quotes_by = {} if isinstance(quoted, BaseException) else quoted
     items: dict[str, Any] = {}
     for ticker, answer in zip(tickers, answers, strict=True):
-        if isinstance(answer, BaseException):
-            items[ticker] = {"first": None, "last": None, "spark": []}
-            continue
-        candles = answer["candles"]
+        quote = quotes_by.get(ticker) or {}
+        candles = [] if isinstance(answer, BaseException) else answer["candles"]
+        last = candles[-1]["close"] if candles else None
         items[ticker] = {
-            "first": candles[0]["open"] if candles else None,
-            "last": candles[-1]["close"] if candles else None,
+            "last": quote.get("price", last),
+            "prev_close": quote.get("prev_close"),
             "spark": [[c["time"], c["close"]] for c in candles],
         }
     return items

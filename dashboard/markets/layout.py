@@ -1,5 +1,6 @@
-"""The markets page's components: the ticker tape's panel, the chart's panel (title, overlays,
-resolution, export links, the graph) and the watchlist editor's panel, with the page's stores."""
+"""The markets page's components: the ticker tape's panel, the chart's panel (title, overlay and
+panel toggles, resolution, export links, the graph) and the watchlist editor's panel, with the
+page's stores."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _tape_panel() -> html.Div:
     )
 
 
-def _chart_panel() -> html.Div:
+def _chart_panel(show: list[str]) -> html.Div:
     return html.Div(
         className="tw-panel wide",
         children=[
@@ -37,8 +38,8 @@ def _chart_panel() -> html.Div:
                     html.H3(id="markets-title", children="Chart"),
                     dcc.Checklist(
                         id="markets-overlays",
-                        options=[{"label": f" {n}", "value": k} for k, n in chart.OVERLAYS],
-                        value=["sma"],
+                        options=[{"label": f" {n}", "value": k} for k, n in chart.TOGGLES],
+                        value=show,
                         inline=True,
                         className="markets-overlays",
                     ),
@@ -53,7 +54,7 @@ def _chart_panel() -> html.Div:
                     id="markets-chart",
                     figure=theme.figure(),
                     config=CONFIG,
-                    style={"height": "520px"},
+                    style={"height": f"{chart.height(show)}px"},
                 ),
             ),
         ],
@@ -94,7 +95,8 @@ def _watch_panel() -> html.Div:
     )
 
 
-def page() -> html.Div:
+def page(show: list[str]) -> html.Div:
+    """The page, with the overlays and panels `show` chosen (the URL's `show=`)."""
     return html.Div(
         [
             frame.live_filter("markets"),
@@ -102,7 +104,7 @@ def page() -> html.Div:
             *(dcc.Store(id=f"markets-{name}") for name in STORES),
             html.Div(
                 className="tw-grid",
-                children=[_tape_panel(), _chart_panel(), _watch_panel()],
+                children=[_tape_panel(), _chart_panel(show), _watch_panel()],
             ),
         ]
     )

@@ -9,7 +9,8 @@ from dash import dcc, html
 
 def tape(entries: list[dict[str, Any]]) -> list[Any]:
     """One tile per watched ticker; a click selects it (markets.js puts it in the URL without
-    re-rendering the page); price, change, sparkline and the selection are drawn by markets.js."""
+    re-rendering the page); the quote (price, change and change % against the previous
+    close), the sparkline and the selection are drawn by markets.js."""
     return [
         html.Div(
             className="markets-tick",
@@ -23,7 +24,13 @@ def tape(entries: list[dict[str, Any]]) -> list[Any]:
                 children=[
                     html.Span(e["ticker"], className="markets-tick-name"),
                     html.Span("…", className="markets-tick-price"),
-                    html.Span("", className="markets-tick-change"),
+                    html.Span(
+                        className="markets-tick-change",
+                        children=[
+                            html.Span(className="markets-quote-change"),
+                            html.Span(className="markets-quote-pct"),
+                        ],
+                    ),
                     html.Span(className="markets-tick-spark"),
                 ],
             ),
@@ -68,13 +75,28 @@ def _level(ticker: str, which: str, value: float | None) -> dcc.Input:
     )
 
 
+QUOTE_COLUMNS = (("Price", "price"), ("Change", "change"), ("Change %", "pct"))
+"""The editor's quote cells (drawn live by markets.js, like the tape): header, class suffix."""
+
+
 def editor(entries: list[dict[str, Any]]) -> html.Table:
-    """The watched tickers with their alert levels: edit and save, or remove."""
-    head = html.Tr([html.Th("Ticker"), html.Th("Alert above"), html.Th("Alert below"), html.Th("")])
+    """The watched tickers with their quote and alert levels: edit and save, or remove."""
+    quote_heads = [html.Th(name, className="tw-num") for name, _ in QUOTE_COLUMNS]
+    head = html.Tr(
+        [
+            html.Th("Ticker"),
+            *quote_heads,
+            html.Th("Alert above"),
+            html.Th("Alert below"),
+            html.Th(""),
+        ]
+    )
     rows = [
         html.Tr(
-            [
+            **{"data-ticker": e["ticker"]},
+            children=[
                 html.Td(e["ticker"]),
+                *(html.Td(className=f"markets-quote-{k}") for _, k in QUOTE_COLUMNS),
                 html.Td(_level(e["ticker"], "above", e.get("alert_above"))),
                 html.Td(_level(e["ticker"], "below", e.get("alert_below"))),
                 html.Td(
@@ -91,7 +113,7 @@ def editor(entries: list[dict[str, Any]]) -> html.Table:
                         ),
                     ]
                 ),
-            ]
+            ],
         )
         for e in entries
     ]

@@ -1,5 +1,6 @@
-"""/markets: the watchlist as a live ticker tape, the selected ticker's candles + volume with
-overlays (live, zoom → finer candles, export), and the watchlist editor.
+"""/markets: the watchlist as a live ticker tape with quotes, the selected ticker's candles +
+volume with overlays and RSI/MACD panels from the indicators API (live, zoom → finer candles,
+export), and the watchlist editor.
 
 Live data stays in the browser (assets/markets.js): price events extend the chart and redraw
 the tape. Python callbacks answer what the user does: the range, the ticker, a zoom, an edit.
@@ -22,7 +23,10 @@ dash.register_page(
     __name__, path="/markets", title="tickwire · markets", name="Markets", order=1, nav=True
 )
 
-layout = components.page()
+
+def layout(show: str | None = None, **_query: Any) -> html.Div:
+    """The page; `show=sma,rsi,…` chooses the overlays and panels (unknown ones ignored)."""
+    return components.page(chart.chosen(show if isinstance(show, str) else None))
 
 
 @dash.callback(
@@ -99,6 +103,7 @@ async def edit_watchlist(
 
 @dash.callback(
     Output("markets-chart", "figure"),
+    Output("markets-chart", "style"),
     Output("markets-meta", "data"),
     Output("markets-title", "children"),
     Output("markets-resolution", "children"),
@@ -112,31 +117,38 @@ async def edit_watchlist(
 async def load_chart(
     ticker: str | None, timerange: Any, _reset: Any, overlays: Any
 ) -> tuple[Any, ...]:
-    """The selected ticker's candles over the frame's range. A zoom sets that range (the URL's
-    from/to: tickwire.js `zoomRange`), so the bar, the export and a shared link all follow it."""
+    """The selected ticker's candles over the frame's range, with the API's indicators on them.
+    A zoom sets that range (the URL's from/to: tickwire.js `zoomRange`), so the bar, the export
+    and a shared link all follow it."""
     if timerange is None or ticker is None:
         raise PreventUpdate
+    show = [k for k in overlays or [] if k in dict(chart.TOGGLES)]
+    style = {"height": f"{chart.height(show)}px"}
     if not ticker:
         note = html.Div("Add a stock to the watchlist to see its chart.", className="tw-empty")
-        return theme.figure(), None, "Chart", "", [], note
+        return theme.figure(), style, None, "Chart", "", [], note
     tz = frame.zone(timerange)
     start, end = frame.window(timerange)
     try:
-        body = await data.history(ticker, start, end, data.CHART_POINTS)
+        body, series, why = await data.chart(ticker, start, end, chart.NAMES)
     except client.ApiFailed as failed:
         error = html.Div(f"Could not load {ticker}: {failed.message}", className="tw-error")
-        return dash.no_update, None, ticker, "", [], error
+        return dash.no_update, style, None, ticker, "", [], error
+    notes: list[Any] = []
+    if why is not None:
+        notes.append(html.Div(f"No indicators: {why}", className="tw-error"))
     candles = body["candles"]
     rev = f"{ticker}|{timerange.get('range')}|{timerange.get('start')}|{timerange.get('refresh')}"
     # The chart's times in the page's zone (plotly ignores zones); `meta` keeps the instants.
     shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
-    figure = chart.figure(ticker, shown, overlays or [], f"{rev}|{tz}")
+    figure = chart.figure(ticker, candles, shown, show, series, f"{rev}|{tz}|{','.join(show)}")
     meta = chart.meta(ticker, body, bool(timerange.get("live")))
     links = components.export_links(data.export_links(ticker, start, end))
-    empty = f"No prices for {ticker} in this range."
-    notice = None if candles else html.Div(empty, className="tw-empty")
+    if not candles:
+        notes.append(html.Div(f"No prices for {ticker} in this range.", className="tw-empty"))
     fixed = timerange.get("range") == "custom"
-    return figure, meta, ticker, chart.resolution(body, fixed), links, notice
+    resolution = chart.resolution(body, fixed)
+    return figure, style, meta, ticker, resolution, links, notes or None
 
 
 dash.clientside_callback(
@@ -172,6 +184,15 @@ dash.clientside_callback(
     dash.ClientsideFunction("markets", "pick"),
     Output("url", "search", allow_duplicate=True),
     Input({"type": "markets-tick", "ticker": ALL}, "n_clicks"),
+    State("url", "search"),
+    prevent_initial_call=True,
+)
+
+# The chosen overlays and panels → the URL's `show=` (the chart callback reads the checklist).
+dash.clientside_callback(
+    dash.ClientsideFunction("markets", "show"),
+    Output("url", "search", allow_duplicate=True),
+    Input("markets-overlays", "value"),
     State("url", "search"),
     prevent_initial_call=True,
 )

@@ -1,0 +1,1 @@
+"""The scanner page's helpers (`pages/scanner.py`): the lists as tables."""

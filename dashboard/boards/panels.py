@@ -158,7 +158,7 @@ def candlestick(
     if not candles:
         return html.Div(f"No prices for {ticker} in this range.", className="tw-empty")
     shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
-    fig = markets_chart.figure(ticker, shown, [], f"board-{panel['id']}")
+    fig = markets_chart.figure(ticker, candles, shown, [], None, f"board-{panel['id']}")
     fig["layout"]["height"] = height
     return _graph(panel, fig, height)
 

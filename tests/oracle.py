@@ -89,6 +89,19 @@ async def prices_mismatches(
     )
 
 
+def _abs_tolerance(row: Any) -> float:
+    """How far two correct averages of a bucket may differ: a float sum's error grows with the
+    magnitudes summed, not with the result (1e300 + 20 − 1e300 + 21.5 is 0, 20 or 41.5 by the
+    order of the additions, and a rollup merges in batch order); each |x| ≤ max(|min|, |max|)."""
+    try:
+        low, high = row["min"], row["max"]
+    except (KeyError, IndexError):
+        return 1e-9
+    if low is None or high is None:
+        return 1e-9
+    return max(1e-9, 1e-9 * max(abs(float(low)), abs(float(high))))
+
+
 def _compare(
     expected: list[Any], actual: list[Any], exact: tuple[str, ...], close: tuple[str, ...]
 ) -> list[str]:
@@ -101,8 +114,9 @@ def _compare(
                 problems.append(f"{column}: {got[column]!r} != {want[column]!r} in {dict(want)}")
         for column in close:
             a, b = want[column], got[column]
+            tolerance = _abs_tolerance(want) if column == "value" else 1e-9
             if (a is None) != (b is None) or (
-                a is not None and not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+                a is not None and not math.isclose(a, b, rel_tol=1e-9, abs_tol=tolerance)
             ):
                 problems.append(f"{column}: {b!r} != {a!r} in {dict(want)}")
     return problems[:10]

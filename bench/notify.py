@@ -33,9 +33,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from bench import notify_ingest
+from bench.notify_ingest import percentile
 from bench.report import json_line
 from bench.stack import fresh_database
-from devstack.embedded_pg import embedded_postgres
+from bench.stack import stack as bench_stack
 from tests.notify_support import Receiver, receiver
 from tests.process_support import service
 from tests.support import wait_until
@@ -45,12 +47,8 @@ from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.notify")
 SECRET = "bench-secret-0123456789"
-
-
-def percentile(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+SIZES = notify_ingest.Sizes(messages=20_000, devices=100, period=20)
+QUICK = notify_ingest.Sizes(messages=2_000, devices=50, period=5)
 
 
 async def change(conn: asyncpg.Connection, device: str) -> tuple[int, float]:
@@ -154,18 +152,20 @@ async def measure(url: str, changes: int, hooks: list[Receiver], workdir: Path) 
     }
 
 
-def run(changes: int, server_url: str | None) -> dict[str, Any]:
+def run(
+    changes: int, sizes: notify_ingest.Sizes, rounds: int, server_url: str | None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tickwire-bench-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        if server_url is None:
-            server_url = stack.enter_context(embedded_postgres(workdir / "pg", "postgres"))
-        url = stack.enter_context(fresh_database(server_url, "notify_bench"))
+        servers = stack.enter_context(bench_stack(workdir, server_url))
         hooks = [
             stack.enter_context(receiver()),
             stack.enter_context(receiver()),
             stack.enter_context(receiver(["hang"] * 100_000)),
         ]
-        return asyncio.run(measure(url, changes, hooks, workdir))
+        with fresh_database(servers.server_url, "notify_bench") as url:
+            summary = asyncio.run(measure(url, changes, hooks, workdir))
+        return summary | notify_ingest.run_rounds(servers, sizes, rounds, hooks)
 
 
 async def _got(hooks: list[Receiver], n: int) -> bool:
@@ -186,6 +186,33 @@ def table(s: dict[str, Any]) -> str:
             f"{'raise+clear, 3 channels: outbox rows (ms)':<44}{s['change_ms_3_channels']:>12}",
             f"{'ratio (with / without)':<44}{s['change_cost_ratio']:>12}",
             f"{'attempts the black hole got':<44}{s['black_hole_attempts']:>12}",
+            "",
+            f"ingest of {s['ingest_messages']} messages ({s['ingest_devices']} devices, HIGH_TEMP"
+            f" raised and cleared), {s['ingest_rounds']} interleaved rounds:",
+            f"{'round':<8}{'no channel msgs/s':>20}{'3 channels msgs/s':>20}{'ratio':>8}"
+            f"{'changes':>10}",
+            *(
+                f"{n + 1:<8}{a:>20}{b:>20}{r:>8}{c:>10}"
+                for n, (a, b, r, c) in enumerate(
+                    zip(
+                        s["ingest_msgs_s_no_channel"],
+                        s["ingest_msgs_s_3_channels"],
+                        s["ingest_ratio"],
+                        s["ingest_alert_changes"][s["ingest_rounds"] :],
+                        strict=True,
+                    )
+                )
+            ),
+            f"{'ratio 3 channels / none: median (spread)':<44}"
+            f"{s['ingest_ratio_median']:>12} ({s['ingest_ratio_spread']})",
+            f"{'alert changes per run (expected)':<44}{s['ingest_alert_changes_expected']:>12}",
+            f"{'change → webhook received p50 (ms)':<44}{s['ingest_latency_p50_ms']:>12}",
+            f"{'change → webhook received p99 (ms)':<44}{s['ingest_latency_p99_ms']:>12}",
+            f"{'change → webhook received max (ms)':<44}{s['ingest_latency_max_ms']:>12}",
+            f"{'receipts timed (2 answering × changes × rounds)':<44}"
+            f"{s['ingest_latency_received']:>12}",
+            f"{'lost / dup (telemetry + deliveries, all runs)':<44}"
+            f"{s['ingest_lost']:>8} / {s['ingest_dup']}",
         ]
     )
 
@@ -195,13 +222,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--changes", type=int, default=None)
     parser.add_argument("--server-url", default=None)
+    parser.add_argument("--messages", type=int, help="telemetry messages of each ingest run")
+    parser.add_argument("--rounds", type=int, help="rounds of the ingest pair (default 3)")
     args = parser.parse_args(argv)
-    setup_logging("bench", "WARNING")
+    setup_logging("bench", "INFO")
     changes = args.changes or (100 if args.quick else 500)
-    summary = run(changes, args.server_url)
+    sizes = QUICK if args.quick else SIZES
+    if args.messages:
+        sizes = notify_ingest.Sizes(args.messages, sizes.devices, sizes.period)
+    rounds = args.rounds or (1 if args.quick else 3)
+    summary = run(changes, sizes, rounds, args.server_url)
     print(table(summary))
     print(json_line(summary))
-    return 0 if summary["received"] == summary["expected"] else 1
+    ok = summary["received"] == summary["expected"]
+    return 0 if ok and not summary["ingest_lost"] and not summary["ingest_dup"] else 1
 
 
 if __name__ == "__main__":

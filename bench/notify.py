@@ -1,7 +1,9 @@
 """Notifications: alert change → webhook received latency, and what the outbox adds to an
 alert change's transaction.
 
-`python -m bench.notify [--quick] [--changes N] [--server-url URL]`
+`python -m bench.notify [--quick] [--changes N] [--messages N] [--rounds R] [--server-url URL]`
+`python -m bench.notify --api-url URL --admin-password P [--mqtt-url URL]`: the latency on a
+running `make up` stack instead (bench/notify_stack.py)
 
 One PostgreSQL (embedded unless `--server-url`), a fresh database, the notifier as production
 runs it (`python -m notify`, a child process, 4 senders) and three webhook channels of one
@@ -13,7 +15,10 @@ user on real HTTP receivers on 127.0.0.1: two answer 200 at once, the third is a
   each answering receiver (p50, p99, max);
 - change cost: the same raise-and-clear transactions timed back to back with no channel (no
   outbox row is written) and with the three channels (an outbox row per change), side by
-  side, as the ratio the alert engine pays.
+  side, as the ratio the alert engine pays;
+- ingest (bench/notify_ingest.py): the real ingester and broker draining HIGH_TEMP-raising
+  telemetry with no channel and with the three channels and the notifier, interleaved rounds
+  on fresh databases: msgs/s and their ratio, and change → webhook latency on that run.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench import notify_ingest
+from api.settings import DEFAULT_ADMIN_EMAIL
+from bench import notify_ingest, notify_stack
 from bench.notify_ingest import percentile
 from bench.report import json_line
 from bench.stack import fresh_database
@@ -224,8 +230,34 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--server-url", default=None)
     parser.add_argument("--messages", type=int, help="telemetry messages of each ingest run")
     parser.add_argument("--rounds", type=int, help="rounds of the ingest pair (default 3)")
+    parser.add_argument(
+        "--api-url",
+        help="measure only the latency, on this running `make up` stack (bench/notify_stack.py)",
+    )
+    parser.add_argument("--admin-email", default=DEFAULT_ADMIN_EMAIL)
+    parser.add_argument("--admin-password", help="the stack's admin password (with --api-url)")
+    parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", help="the stack's broker")
+    parser.add_argument(
+        "--spacing", type=float, default=0.2, help="s between readings (with --api-url)"
+    )
     args = parser.parse_args(argv)
     setup_logging("bench", "INFO")
+    if args.api_url:
+        if not args.admin_password:
+            parser.error("--api-url needs --admin-password")
+        changes = args.changes or (20 if args.quick else 200)
+        found = notify_stack.run(
+            args.api_url,
+            args.admin_email,
+            args.admin_password,
+            args.mqtt_url,
+            changes,
+            args.spacing,
+        )
+        print(notify_stack.table(found))
+        print(json_line({"bench": "notify_stack", **found}))
+        ok = found["stack_received"] == found["stack_expected"] and not found["stack_dup"]
+        return 0 if ok else 1
     changes = args.changes or (100 if args.quick else 500)
     sizes = QUICK if args.quick else SIZES
     if args.messages:

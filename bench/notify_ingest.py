@@ -48,7 +48,7 @@ from bench.stack import Stack, checkpoint, fresh_database
 from bench.tally import tally_telemetry
 from bench.workload import Workload, alert_changes, alternating_readings
 from ingest.settings import IngestSettings
-from tests.notify_support import Receiver
+from tests.notify_support import Received, Receiver
 from tests.process_support import service
 from tests.support import wait_until
 from tickwire.notifications import DELIVERY_HEADER
@@ -239,14 +239,16 @@ def _delivery_ids(hook: Receiver) -> set[str]:
 
 
 def _latencies(hook: Receiver) -> list[float]:
-    """ms from each change's time in the database to its receipt (`Received.at` is monotonic)."""
-    offset = time.time() - time.monotonic()
-    result = []
-    for got in hook.got:
-        body = orjson.loads(got.body)
-        alert = body["alert"]
-        changed = alert["raised_at"] if body["event"] == "raised" else alert["cleared_at"]
-        if changed is not None:
-            at = datetime.fromisoformat(changed).timestamp()
-            result.append((got.at + offset - at) * 1000)
-    return result
+    return [ms for got in hook.got if (ms := change_latency_ms(got)) is not None]
+
+
+def change_latency_ms(got: Received) -> float | None:
+    """ms from the change's time in the database (in the webhook body) to its receipt
+    (`Received.at` is monotonic: taken to the wall clock here)."""
+    body = orjson.loads(got.body)
+    alert = body["alert"]
+    changed = alert["raised_at"] if body["event"] == "raised" else alert["cleared_at"]
+    if changed is None:
+        return None
+    received = got.at + time.time() - time.monotonic()
+    return (received - datetime.fromisoformat(changed).timestamp()) * 1000

@@ -53,7 +53,7 @@ from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.notify")
 SECRET = "bench-secret-0123456789"
-SIZES = notify_ingest.Sizes(messages=20_000, devices=100, period=20)
+SIZES = notify_ingest.Sizes(messages=60_000, devices=100, period=50)
 QUICK = notify_ingest.Sizes(messages=2_000, devices=50, period=5)
 
 

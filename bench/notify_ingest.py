@@ -1,8 +1,9 @@
 """Notifications during ingest: the ingester's throughput with and without three channels, and
 alert change → webhook received latency on that same ingest run (`python -m bench.notify`).
 
-Per round, two conditions, interleaved, each on a fresh database of the run's PostgreSQL with
-the same 100 (quick: 50) devices registered to one user:
+Per round, two conditions, interleaved (in the order (a), (b), then (b), (a) in the next round,
+and so on), each on a fresh database of the run's PostgreSQL with the same 100 (quick: 50)
+devices registered to one user:
 
 (a) no notification channel: the real `python -m ingest` drains a backlog as in
     `bench/ingest.py`;
@@ -36,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import orjson
@@ -82,8 +84,10 @@ def run_rounds(servers: Stack, sizes: Sizes, rounds: int, hooks: list[Receiver])
     plain: list[Drain] = []
     notified: list[Drain] = []
     for number in range(1, rounds + 1):
-        plain.append(_drain(servers, workload, sizes.devices, None))
-        notified.append(_drain(servers, workload, sizes.devices, hooks))
+        # ABBA order: whichever runs first in a round (a colder cache) alternates.
+        for condition in (None, hooks) if number % 2 else (hooks, None):
+            drained = _drain(servers, workload, sizes.devices, expected, condition)
+            (plain if condition is None else notified).append(drained)
         log.info(
             "round %d: %.0f msgs/s without channels, %.0f with 3 (%d changes)",
             number,
@@ -120,7 +124,9 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def _drain(servers: Stack, workload: Workload, devices: int, hooks: list[Receiver] | None) -> Drain:
+def _drain(
+    servers: Stack, workload: Workload, devices: int, expected: int, hooks: list[Receiver] | None
+) -> Drain:
     """Condition (a) when `hooks` is None, else (b) with those receivers."""
     name = f"notify_ingest_{uuid.uuid4().hex[:8]}"
     with fresh_database(servers.server_url, name) as url, ExitStack() as running:
@@ -156,15 +162,28 @@ def _drain(servers: Stack, workload: Workload, devices: int, hooks: list[Receive
         tally = tally_telemetry(url, workload.keys)
         changes = _changes(url)
         lost, dup, latencies = tally.lost, tally.dup, []
+        if tally.lost or tally.dup or changes != expected:
+            log.warning(
+                "%s: telemetry lost %d, dup %d; %d alert changes of %d expected; the "
+                "ingester's log ends:\n%s",
+                name,
+                tally.lost,
+                tally.dup,
+                changes,
+                expected,
+                _tail(servers.workdir / f"{name}-ingest.log"),
+            )
         if hooks:
             answering = hooks[:2]
-            _wait_delivered(answering, changes)
+            _wait_delivered(answering, changes, url)
             for hook in answering:
                 ids = _delivery_ids(hook)
                 lost += max(0, changes - len(ids))
                 dup += len(hook.got) - len(ids)
                 latencies += _latencies(hook)
             lost += _unsent(url)
+            if lost > tally.lost or dup > tally.dup:
+                log.warning("%s: deliveries lost %d, dup %d", name, lost - tally.lost, dup)
     return Drain(len(workload.messages) / run.seconds, changes, lost, dup, latencies)
 
 
@@ -181,6 +200,13 @@ def _environ(name: str, value: str) -> Iterator[None]:
             del os.environ[name]
         else:
             os.environ[name] = before
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def _register(url: str, devices: int, hook_urls: list[str]) -> None:
@@ -224,13 +250,18 @@ def _unsent(url: str) -> int:
     return int(row[0])
 
 
-def _wait_delivered(hooks: list[Receiver], changes: int) -> None:
-    """Wait (the notifier still running) until every hook got `changes` distinct deliveries."""
+def _wait_delivered(hooks: list[Receiver], changes: int, url: str) -> None:
+    """Wait (the notifier still running) until every hook got `changes` distinct deliveries
+    and the notifier recorded them sent (it does so after the receiver's answer)."""
 
     async def done() -> bool:
-        return all(len(_delivery_ids(h)) >= changes for h in hooks)
+        received = all(len(_delivery_ids(h)) >= changes for h in hooks)
+        return received and _unsent(url) == 0
 
-    asyncio.run(wait_until("every change at both answering receivers", done, 300))
+    try:
+        asyncio.run(wait_until("every change at both answering receivers", done, 300))
+    except AssertionError as failed:
+        log.warning("%s", failed)  # counted as lost
 
 
 def _delivery_ids(hook: Receiver) -> set[str]:

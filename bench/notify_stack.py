@@ -41,8 +41,9 @@ SECRET = "bench-secret-0123456789"
 def run(
     api_url: str, email: str, password: str, mqtt_url: str, changes: int, spacing: float
 ) -> dict[str, Any]:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     device = f"bench-notify-{uuid.uuid4().hex[:8]}"
-    with ExitStack() as stack, httpx.Client(base_url=api_url, timeout=30) as api:
+    with httpx.Client(base_url=api_url, timeout=30) as api, ExitStack() as stack:
         hooks = [
             stack.enter_context(receiver()),
             stack.enter_context(receiver()),

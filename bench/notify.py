@@ -1,7 +1,9 @@
 """Notifications: alert change → webhook received latency, and what the outbox adds to an
 alert change's transaction.
 
-`python -m bench.notify [--quick] [--changes N] [--server-url URL]`
+`python -m bench.notify [--quick] [--changes N] [--messages N] [--rounds R] [--server-url URL]`
+`python -m bench.notify --api-url URL --admin-password P [--mqtt-url URL]`: the latency on a
+running `make up` stack instead (bench/notify_stack.py)
 
 One PostgreSQL (embedded unless `--server-url`), a fresh database, the notifier as production
 runs it (`python -m notify`, a child process, 4 senders) and three webhook channels of one
@@ -13,7 +15,10 @@ user on real HTTP receivers on 127.0.0.1: two answer 200 at once, the third is a
   each answering receiver (p50, p99, max);
 - change cost: the same raise-and-clear transactions timed back to back with no channel (no
   outbox row is written) and with the three channels (an outbox row per change), side by
-  side, as the ratio the alert engine pays.
+  side, as the ratio the alert engine pays;
+- ingest (bench/notify_ingest.py): the real ingester and broker draining HIGH_TEMP-raising
+  telemetry with no channel and with the three channels and the notifier, interleaved rounds
+  on fresh databases: msgs/s and their ratio, and change → webhook latency on that run.
 """
 
 from __future__ import annotations
@@ -33,9 +38,12 @@ from typing import Any
 import asyncpg
 import orjson
 
+from api.settings import DEFAULT_ADMIN_EMAIL
+from bench import notify_ingest, notify_stack
+from bench.notify_ingest import percentile
 from bench.report import json_line
 from bench.stack import fresh_database
-from devstack.embedded_pg import embedded_postgres
+from bench.stack import stack as bench_stack
 from tests.notify_support import Receiver, receiver
 from tests.process_support import service
 from tests.support import wait_until
@@ -45,12 +53,8 @@ from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.notify")
 SECRET = "bench-secret-0123456789"
-
-
-def percentile(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+SIZES = notify_ingest.Sizes(messages=60_000, devices=100, period=50)
+QUICK = notify_ingest.Sizes(messages=2_000, devices=50, period=5)
 
 
 async def change(conn: asyncpg.Connection, device: str) -> tuple[int, float]:
@@ -154,18 +158,20 @@ async def measure(url: str, changes: int, hooks: list[Receiver], workdir: Path) 
     }
 
 
-def run(changes: int, server_url: str | None) -> dict[str, Any]:
+def run(
+    changes: int, sizes: notify_ingest.Sizes, rounds: int, server_url: str | None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tickwire-bench-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        if server_url is None:
-            server_url = stack.enter_context(embedded_postgres(workdir / "pg", "postgres"))
-        url = stack.enter_context(fresh_database(server_url, "notify_bench"))
+        servers = stack.enter_context(bench_stack(workdir, server_url))
         hooks = [
             stack.enter_context(receiver()),
             stack.enter_context(receiver()),
             stack.enter_context(receiver(["hang"] * 100_000)),
         ]
-        return asyncio.run(measure(url, changes, hooks, workdir))
+        with fresh_database(servers.server_url, "notify_bench") as url:
+            summary = asyncio.run(measure(url, changes, hooks, workdir))
+        return summary | notify_ingest.run_rounds(servers, sizes, rounds, hooks)
 
 
 async def _got(hooks: list[Receiver], n: int) -> bool:
@@ -186,6 +192,33 @@ def table(s: dict[str, Any]) -> str:
             f"{'raise+clear, 3 channels: outbox rows (ms)':<44}{s['change_ms_3_channels']:>12}",
             f"{'ratio (with / without)':<44}{s['change_cost_ratio']:>12}",
             f"{'attempts the black hole got':<44}{s['black_hole_attempts']:>12}",
+            "",
+            f"ingest of {s['ingest_messages']} messages ({s['ingest_devices']} devices, HIGH_TEMP"
+            f" raised and cleared), {s['ingest_rounds']} interleaved rounds:",
+            f"{'round':<8}{'no channel msgs/s':>20}{'3 channels msgs/s':>20}{'ratio':>8}"
+            f"{'changes':>10}",
+            *(
+                f"{n + 1:<8}{a:>20}{b:>20}{r:>8}{c:>10}"
+                for n, (a, b, r, c) in enumerate(
+                    zip(
+                        s["ingest_msgs_s_no_channel"],
+                        s["ingest_msgs_s_3_channels"],
+                        s["ingest_ratio"],
+                        s["ingest_alert_changes"][s["ingest_rounds"] :],
+                        strict=True,
+                    )
+                )
+            ),
+            f"{'ratio 3 channels / none: median (spread)':<44}"
+            f"{s['ingest_ratio_median']:>12} ({s['ingest_ratio_spread']})",
+            f"{'alert changes per run (expected)':<44}{s['ingest_alert_changes_expected']:>12}",
+            f"{'change → webhook received p50 (ms)':<44}{s['ingest_latency_p50_ms']:>12}",
+            f"{'change → webhook received p99 (ms)':<44}{s['ingest_latency_p99_ms']:>12}",
+            f"{'change → webhook received max (ms)':<44}{s['ingest_latency_max_ms']:>12}",
+            f"{'receipts timed (2 answering × changes × rounds)':<44}"
+            f"{s['ingest_latency_received']:>12}",
+            f"{'lost / dup (telemetry + deliveries, all runs)':<44}"
+            f"{s['ingest_lost']:>8} / {s['ingest_dup']}",
         ]
     )
 
@@ -195,13 +228,46 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--changes", type=int, default=None)
     parser.add_argument("--server-url", default=None)
+    parser.add_argument("--messages", type=int, help="telemetry messages of each ingest run")
+    parser.add_argument("--rounds", type=int, help="rounds of the ingest pair (default 3)")
+    parser.add_argument(
+        "--api-url",
+        help="measure only the latency, on this running `make up` stack (bench/notify_stack.py)",
+    )
+    parser.add_argument("--admin-email", default=DEFAULT_ADMIN_EMAIL)
+    parser.add_argument("--admin-password", help="the stack's admin password (with --api-url)")
+    parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", help="the stack's broker")
+    parser.add_argument(
+        "--spacing", type=float, default=0.2, help="s between readings (with --api-url)"
+    )
     args = parser.parse_args(argv)
-    setup_logging("bench", "WARNING")
+    setup_logging("bench", "INFO")
+    if args.api_url:
+        if not args.admin_password:
+            parser.error("--api-url needs --admin-password")
+        changes = args.changes or (20 if args.quick else 200)
+        found = notify_stack.run(
+            args.api_url,
+            args.admin_email,
+            args.admin_password,
+            args.mqtt_url,
+            changes,
+            args.spacing,
+        )
+        print(notify_stack.table(found))
+        print(json_line({"bench": "notify_stack", **found}))
+        ok = found["stack_received"] == found["stack_expected"] and not found["stack_dup"]
+        return 0 if ok else 1
     changes = args.changes or (100 if args.quick else 500)
-    summary = run(changes, args.server_url)
+    sizes = QUICK if args.quick else SIZES
+    if args.messages:
+        sizes = notify_ingest.Sizes(args.messages, sizes.devices, sizes.period)
+    rounds = args.rounds or (1 if args.quick else 3)
+    summary = run(changes, sizes, rounds, args.server_url)
     print(table(summary))
     print(json_line(summary))
-    return 0 if summary["received"] == summary["expected"] else 1
+    ok = summary["received"] == summary["expected"]
+    return 0 if ok and not summary["ingest_lost"] and not summary["ingest_dup"] else 1
 
 
 if __name__ == "__main__":

@@ -55,6 +55,36 @@ def single_readings(count: int, devices: int, seed: int = 1) -> Workload:
     return Workload(messages, keys, len(METRICS))
 
 
+def alternating_readings(count: int, devices: int, period: int, seed: int = 3) -> Workload:
+    """Like `single_readings`, but each device's temperature alternates every `period` of its
+    readings between about 24 °C and about 31.5 °C: the built-in HIGH_TEMP alert (> 30 °C,
+    clears at ≤ 29 °C) is raised and cleared on every device as the readings go in."""
+    rng = random.Random(seed)
+    start = _now_ms() - (-(-count // devices)) * 1000
+    messages: list[Message] = []
+    keys: list[Key] = []
+    for index in range(count):
+        step, device = divmod(index, devices)
+        device_id = f"hot-{device:04d}"
+        ts = start + step * 1000 + device
+        hot = (step // period) % 2 == 1
+        temperature = round((31.5 if hot else 24.0) + rng.uniform(-0.4, 0.4), 2)
+        body = {"deviceId": device_id, "ts": ts, "temperature": temperature, "seq": step}
+        body["humidity"] = round(rng.uniform(35.0, 62.0), 1)
+        messages.append((telemetry_topic(device_id), _dumps(body)))
+        keys += _keys(device_id, ts)
+    return Workload(messages, keys, len(METRICS))
+
+
+def alert_changes(count: int, devices: int, period: int) -> int:
+    """The HIGH_TEMP raises and clears `alternating_readings` makes (every reading evaluated)."""
+    changes = 0
+    for device in range(devices):
+        steps = len(range(device, count, devices))
+        changes += max(0, steps - 1) // period  # a change at every period boundary
+    return changes
+
+
 def batch_readings(count: int, readings: int, devices: int, seed: int = 2) -> Workload:
     """`count` store-and-forward flushes of `readings` readings each, round-robin over devices."""
     rng = random.Random(seed)

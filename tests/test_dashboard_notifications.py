@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, Page
 
 from tests.api_support import Account, Api
-from tests.browser_support import logged_in
+from tests.browser_support import logged_in, screenshot
 
 
 async def message(page: Page, where: str, text: str) -> None:
@@ -48,6 +48,7 @@ async def test_channels_and_silences(api: Api, browser: Browser) -> None:
     await page.wait_for_selector(row, timeout=15_000)
     await page.click(f"{row} .notif-test")
     await message(page, "notif-message", "Test queued")
+    await screenshot(page, "notifications")
     async with api.client(alice) as client:
         path = f"/api/notification-channels/{channel['id']}/deliveries"
         [delivery] = (await client.get(path)).json()["items"]

@@ -66,7 +66,14 @@ def layout(**_query: Any) -> html.Div:
                             dcc.Dropdown(
                                 id="notif-severity", options=_SEVERITIES, placeholder="Min severity"
                             ),
-                            dcc.Checklist(id="notif-events", options=_EVENTS, value=[]),
+                            dcc.Checklist(
+                                id="notif-events",
+                                options=_EVENTS,
+                                value=[],
+                                inline=True,
+                                className="notif-events",
+                                inputClassName="notif-event",
+                            ),
                         ],
                     ),
                     html.Button("Add channel", id="notif-save", className="tw-button primary"),

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
@@ -25,6 +28,8 @@ from tickwire.contract import EPOCH, RESERVED_TELEMETRY_KEYS
 Handler = Callable[[mqtt.MQTTMessage], None]
 
 _INSERT: Final = "INSERT INTO telemetry (time, device_id, metric, value) VALUES "
+MQTTJS: Final = Path(__file__).parent / "mqttjs"
+"""A bare mqtt.js subscriber (`npm ci --prefix bench/mqttjs`, `make bench-deps`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +109,30 @@ def seed_style(conn: psycopg.Connection[Any]) -> Handler:
         conn.commit()
 
     return handle
+
+
+def mqttjs_ready() -> bool:
+    """Whether node and the mqtt.js subscriber's packages are installed."""
+    return shutil.which("node") is not None and (MQTTJS / "node_modules" / "mqtt").is_dir()
+
+
+def drain_mqttjs(session: Session, expected: int, stall_s: float = 15.0) -> Drained:
+    """`drain` by a bare mqtt.js subscriber in node (bench/mqttjs/drain.mjs): the same primed
+    session, receive maximum and acknowledgement on receipt, in the language whose MQTT client
+    the issue measured as the wire's ceiling."""
+    address = session.address
+    if address.username or address.tls:
+        raise ValueError("the mqtt.js ceiling runs on the plain, anonymous listener only")
+    url = f"mqtt://{address.host}:{address.port}"
+    args = [str(session.receive_maximum), str(session.expiry_s), str(expected), str(stall_s)]
+    answer = subprocess.run(
+        ["node", str(MQTTJS / "drain.mjs"), url, session.client_id, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=stall_s + 600,
+    )
+    if not answer.stdout.strip():
+        raise RuntimeError(f"mqtt.js subscriber failed: {answer.stderr[-2000:]}")
+    got = json.loads(answer.stdout.strip().splitlines()[-1])
+    return Drained(got["started"], got["finished"], expected, got["received"], got["distinct"])

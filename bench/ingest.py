@@ -12,6 +12,9 @@ serve the whole run; every database scenario gets a fresh migrated database. Sce
 (c) seed-style: a bare paho subscriber that json-parses each message, runs one INSERT and one
     commit (psycopg), then acks. Slow, so it gets the first `--naive-messages` only.
 (d) tickwire with store-and-forward batch payloads of 100 readings per message.
+(e) when node and bench/mqttjs's packages are installed (`npm ci --prefix bench/mqttjs`): a
+    bare mqtt.js subscriber (bench/mqttjs/drain.mjs) draining the same backlog as (a), so the
+    distance from tickwire to the wire is a ratio in the same run.
 
 Method, the same for every scenario: a backlog. The consumer's persistent session
 (clean_start=False, session expiry, subscribed to the ingester's topics) is created first and
@@ -48,7 +51,7 @@ from pathlib import Path
 import psycopg
 
 from bench import report
-from bench.consumers import drain, seed_style
+from bench.consumers import drain, drain_mqttjs, mqttjs_ready, seed_style
 from bench.ingester import run_ingester
 from bench.publisher import publish
 from bench.report import Result
@@ -99,6 +102,15 @@ class IngestBench:
             drained.lost,
             drained.dup,
         )
+
+    def ceiling_mqttjs(self, workload: Workload) -> Result:
+        """(e): the same backlog drained by a bare mqtt.js subscriber (node)."""
+        session = self._backlog("mqttjs", workload)
+        checkpoint(self.servers.server_url)
+        drained = drain_mqttjs(session, len(workload.messages))
+        label = "(e) ceiling: bare mqtt.js subscriber"
+        n = len(workload.messages)
+        return Result(label, n, None, drained.seconds, drained.lost, drained.dup)
 
     def tickwire(self, label: str, name: str, workload: Workload, tls: bool = False) -> Result:
         """`python -m ingest` draining the backlog; over the TLS listener when `tls`."""
@@ -184,6 +196,9 @@ def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, object]:
     batches = batch_readings(sizes.batch_messages, sizes.readings, sizes.batch_devices)
     batch_label = f"(d) tickwire, {sizes.readings}-reading batch payloads"
     done: dict[str, list[Result]] = {"ceiling": [], "tickwire": [], "naive": [], "batch": []}
+    mqttjs: list[Result] = []
+    if not mqttjs_ready():
+        log.info("no mqtt.js ceiling: `npm ci --prefix bench/mqttjs` (and node) to add it")
     with (
         tempfile.TemporaryDirectory(prefix="tickwire-bench-") as tmp,
         stack(Path(tmp), server_url) as servers,
@@ -195,11 +210,23 @@ def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, object]:
             done["tickwire"].append(bench.tickwire("(b) tickwire end to end", "tickwire", singles))
             done["naive"].append(bench.naive(naive_load))
             done["batch"].append(bench.tickwire(batch_label, "batch", batches))
+            if mqttjs_ready():
+                mqttjs.append(bench.ceiling_mqttjs(singles))
+                _log_round(mqttjs[-1])
             for results in done.values():
                 _log_round(results[-1])
     ceiling, tickwire, naive, batch = (report.median(results) for results in done.values())
     fields = report.summary(ceiling, tickwire, naive, batch)
-    print(report.table([ceiling, tickwire, naive, batch]))
+    shown = [ceiling, tickwire, naive, batch]
+    if mqttjs:
+        wire = report.median(mqttjs)
+        shown.append(wire)
+        fields["mqttjs_msgs_s"] = round(wire.msgs_s)
+        fields["ratio_to_mqttjs"] = round(tickwire.msgs_s / wire.msgs_s, 3)
+        fields["paho_to_mqttjs"] = round(ceiling.msgs_s / wire.msgs_s, 3)
+        fields["lost"] += wire.lost
+        fields["dup"] += wire.dup
+    print(report.table(shown))
     if rounds > 1:
         print(
             f"(median of {rounds} interleaved rounds per scenario; lost and dup add up all "
@@ -207,6 +234,11 @@ def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, object]:
         )
     print()
     print(report.render_targets(report.targets(fields)))
+    if mqttjs:
+        print(
+            f"tickwire / mqtt.js = {fields['ratio_to_mqttjs']:.2f}, bare paho / mqtt.js = "
+            f"{fields['paho_to_mqttjs']:.2f}: the distance to the wire"
+        )
     bound = fields["ceiling_msgs_s"] / fields["naive_msgs_s"]
     print(f"(ceiling / naive = {bound:.1f}: no paho-based consumer can beat naive by more here)")
     return fields

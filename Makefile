@@ -49,6 +49,7 @@ check: install
 	$(VENV)/bin/mypy .
 
 bench: install broker
+	command -v npm >/dev/null && npm ci --silent --no-audit --no-fund --prefix bench/mqttjs || true
 	$(PY) -m bench
 
 clean:

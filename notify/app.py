@@ -19,7 +19,7 @@ import httpx
 
 from notify.fanout import BATCH, fan_out
 from notify.mail import Mail
-from notify.sender import Transport, send_one
+from notify.sender import Busy, Transport, send_one
 from notify.settings import NotifySettings
 from notify.webhook import Webhooks
 from tickwire.aio import wait_any
@@ -52,7 +52,7 @@ async def run(settings: NotifySettings, stop: asyncio.Event | None = None) -> No
             "email": Mail(settings.smtp_url, settings.mail_from, settings.notify_timeout_s),
         }
         due = asyncio.Event()
-        busy: set[int] = set()  # channels a sender is sending to
+        busy = Busy()  # channels a sender is sending to
         log.info("notifying with %d senders", settings.notify_senders)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(_fan_out(pool, settings, stop, due), name="fan-out")
@@ -104,7 +104,7 @@ async def _send(
     transports: dict[str, Transport],
     settings: NotifySettings,
     events: tuple[asyncio.Event, asyncio.Event],
-    busy: set[int],
+    busy: Busy,
 ) -> None:
     """Send due deliveries one after another; wait for a wake-up (`events`: stop, due) when
     none is due."""

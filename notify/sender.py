@@ -10,8 +10,9 @@ one by `notify.backoff`; past the delivery's `give_up_at` it is `failed`, and ke
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
@@ -61,6 +62,16 @@ class Outcome:
     error: str | None = None
 
 
+@dataclass
+class Busy:
+    """The channels this notifier's senders are sending to, and the lock that makes claiming a
+    delivery and marking its channel busy one step: without it two senders could each take a
+    delivery of one channel, and an email storm became a digest plus single messages."""
+
+    channels: set[int] = field(default_factory=set)
+    claiming: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
 class Transport(Protocol):
     """Sends deliveries (claimed rows: channel and change) of one channel somewhere: one
     delivery, or (email) several as one digest."""
@@ -72,17 +83,18 @@ async def send_one(
     conn: asyncpg.Connection,
     transports: dict[str, Transport],
     settings: NotifySettings,
-    busy: set[int],
+    busy: Busy,
 ) -> str | None:
     """Claim a due delivery to a channel not in `busy` (channels being sent to) and try it
     once (an email channel with `notify_digest_min` or more due: all of them, as one digest);
     the outcome (`sent`, `retry`, `failed`), or None when nothing was due."""
     async with conn.transaction():
-        delivery = await conn.fetchrow(_CLAIM, list(busy))
-        if delivery is None:
-            return None
-        channel = delivery["channel_id"]
-        busy.add(channel)
+        async with busy.claiming:  # one step: else two senders take one channel's rows at once
+            delivery = await conn.fetchrow(_CLAIM, list(busy.channels))
+            if delivery is None:
+                return None
+            channel = delivery["channel_id"]
+            busy.channels.add(channel)
         try:
             batch = [delivery, *await _digest_siblings(conn, delivery, settings)]
             outcome = await transports[delivery["kind"]].send(batch)
@@ -90,7 +102,7 @@ async def send_one(
             log.exception("delivery %s", delivery["id"])
             outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")
         finally:
-            busy.discard(channel)
+            busy.channels.discard(channel)
         results = [await _record(conn, each, outcome, settings) for each in batch]
         return results[0]
 

@@ -13,7 +13,14 @@ SQL_DIR = Path(__file__).parent
 #: TimescaleDB's background jobs change its catalog rows too: a refresh policy running on an
 #: aggregate a statement drops ends that statement with "tuple concurrently deleted" (XX000).
 #: The job is cancelled by then, and each statement is re-runnable, so it is simply run again.
-CONCURRENT_CATALOG_CHANGE = ("tuple concurrently deleted", "tuple concurrently updated")
+#: A job holding a lock the statement needs while waiting for one the statement holds is a
+#: deadlock, which PostgreSQL ends by rolling one of them back: when that is the statement,
+#: it is run again as well.
+CONCURRENT_CATALOG_CHANGE = (
+    "tuple concurrently deleted",
+    "tuple concurrently updated",
+    "deadlock detected",
+)
 ATTEMPTS = 5
 FIRST_PAUSE_S = 0.2
 

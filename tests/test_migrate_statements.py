@@ -42,7 +42,9 @@ def runs(conn: Connection) -> tuple[int, int]:
     return int(ran), int(done)
 
 
-@pytest.mark.parametrize("message", ["tuple concurrently deleted", "tuple concurrently updated"])
+@pytest.mark.parametrize(
+    "message", ["tuple concurrently deleted", "tuple concurrently updated", "deadlock detected"]
+)
 def test_a_statement_a_background_job_got_in_the_way_of_runs_again(
     autocommit: Connection, message: str
 ) -> None:

@@ -20,6 +20,8 @@ from tests.api_support import Api, expect, running_api
 from tests.browser_support import logged_in, screenshot
 from tests.market_support import safe_now, walk, write
 from tests.support import unique, wait_until
+from tickwire import journal
+from tickwire.events import telemetry_events
 
 LAST = {"a": 21.5, "b": 55.25}
 
@@ -210,6 +212,139 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         await page.context.close()
 
 
+async def test_live_points_extend_a_time_series_through_the_one_stream(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    """Live points reach a time series through the page's one stream, in place: the grid is not
+    rendered again (the refresh fetches the stat only), and a point that exists only in the
+    stream (never in the telemetry table, so no re-fetch could show it) is on the chart. The
+    series marks its device's alert in range (a line at the raise, a span to the clear)."""
+    names = await _devices(api, db)
+    model = _model(names)
+    model["panels"] = model["panels"][:2]  # the time series and the stat, both of $dev (a)
+    raised, cleared = await _alerts(db, names)
+    async with api.client(api.admin) as client:
+        uid = expect(await client.post("/api/dashboards", json=model), 201)["uid"]
+    page = await logged_in(browser, api, api.admin, "/dashboards")
+    asked = _Requests()
+    page.on("request", asked.seen)
+    streams, renders, refreshes = asked.streams, asked.renders, asked.refreshes
+    try:
+        await page.goto(f"{api.url}/d/{uid}?range=1h")
+
+        async def drawn() -> bool:
+            return sum(await _series_lengths(page)) >= 30
+
+        await wait_until("the time series drawn", drawn, timeout=30)
+        assert await _marks(page) == await page.evaluate(
+            "([a, b]) => [['line', tickwire_shared.wall(a), tickwire_shared.wall(a)],"
+            " ['rect', tickwire_shared.wall(a), tickwire_shared.wall(b)]]",
+            [raised.isoformat(), cleared.isoformat()],
+        )
+        await wait_until("the stream open", lambda: _stream_open(page), timeout=20)
+        before = await _series_lengths(page)
+        grid_renders = len(renders)
+        # Stream-only points: in the journal (what the API streams), not in `telemetry`.
+        start = datetime.now(UTC)
+        for i, value in enumerate((71.25, 72.5)):
+            rows = [(start + timedelta(seconds=i), names["a"], "temperature", value)]
+            async with db.transaction():
+                await journal.append(db, telemetry_events(rows))
+
+        async def arrived() -> bool:
+            return await _trace_has(page, 72.5)
+
+        await wait_until("the live points on the time series", arrived, timeout=30)
+        assert await _trace_has(page, 71.25)
+        assert await _series_lengths(page) == [before[0] + 2]
+        # Two refresh ticks later (2 s each): the stat fetched again, the grid never rendered
+        # again (that would have dropped the stream-only points), and still one stream.
+        ticks = len(refreshes)
+
+        async def ticked() -> bool:
+            return len(refreshes) >= ticks + 2
+
+        await wait_until("two refreshes of the other panels", ticked, timeout=30)
+        assert len(renders) == grid_renders
+        assert await _trace_has(page, 72.5)
+        assert len(streams) == 1, streams
+        assert await page.evaluate("window.tickwire.live.source.readyState") == 1
+    finally:
+        await page.context.close()
+
+
+async def _alerts(db: asyncpg.Connection, names: dict[str, str]) -> tuple[datetime, datetime]:
+    """Device a's cleared alert in the range (returned: raised, cleared), which the time
+    series marks; device b's (not on the panel) and a's before the range, which it does not."""
+    now = datetime.now(UTC)
+    raised, cleared = now - timedelta(minutes=5), now - timedelta(minutes=2)
+    await _alert(db, names["a"], raised, cleared)
+    await _alert(db, names["b"], now - timedelta(minutes=4), None)
+    await _alert(db, names["a"], now - timedelta(hours=3), now - timedelta(hours=2))
+    return raised, cleared
+
+
+async def _alert(
+    db: asyncpg.Connection, device_id: str, raised: datetime, cleared: datetime | None
+) -> None:
+    await db.execute(
+        """INSERT INTO alerts (kind, subject, device_id, state, raised_at, cleared_at, message)
+           VALUES ('HIGH_TEMP', $1, $1, $2, $3, $4, 'too hot')""",
+        device_id,
+        "CLEARED" if cleared else "ACTIVE",
+        raised,
+        cleared,
+    )
+
+
+async def _marks(page: Page) -> list[list[str]]:
+    """The time series' vertical shapes (alert annotations) as [type, x0, x1]."""
+    found: list[list[str]] = await page.evaluate(
+        "(id) => { const g = document.getElementById(id).querySelector('.js-plotly-plot');"
+        " return (g.layout.shapes || []).filter((s) => s.xref === 'x')"
+        ".map((s) => [s.type, String(s.x0), String(s.x1)]); }",
+        _panel(1),
+    )
+    return found
+
+
+class _Requests:
+    """The page's requests that matter here: stream connections, grid renders, refreshes."""
+
+    def __init__(self) -> None:
+        self.streams: list[str] = []
+        self.renders: list[str] = []
+        self.refreshes: list[str] = []
+
+    def seen(self, request: Any) -> None:
+        if "/api/stream" in request.url:
+            self.streams.append(request.url)
+        if "_dash-update-component" not in request.url:
+            return
+        body = request.post_data or ""
+        if "board-grid.children" in body:
+            self.renders.append(body)
+        if "board-body" in body:
+            self.refreshes.append(body)
+
+
+async def _stream_open(page: Page) -> bool:
+    state: Any = await page.evaluate(
+        "window.tickwire.live.source ? window.tickwire.live.source.readyState : -1"
+    )
+    return bool(state == 1)
+
+
+async def _trace_has(page: Page, value: float) -> bool:
+    found: bool = await page.evaluate(
+        "([id, v]) => { const e = document.getElementById(id); const g = e && e.querySelector("
+        "'.js-plotly-plot'); return !!(g && g.data && g.data[0] && Array.from(g.data[0].y || [])"
+        ".includes(v)); }",
+        [_panel(1), value],
+    )
+    return found
+
+
 async def _has(page: Page, text: str) -> bool:
     return text in await _stat(page)
 
@@ -389,3 +524,20 @@ def test_a_time_series_of_two_units_has_two_axes_and_threshold_lines() -> None:
     assert [shape.y0 for shape in figure.layout.shapes] == [30]
     assert boards_panels.threshold_color(steps, 29.9) is None
     assert boards_panels.threshold_color(steps, 30) == "red"
+
+
+def test_alerts_are_annotations_at_their_raise_and_clear() -> None:
+    series = [{"name": "d temperature", "x": ["2026-01-01 00:00:00"], "y": [20.0], "unit": "°C"}]
+    marks: list[dict[str, Any]] = [
+        {"raised": "2026-01-01 00:05:00.000", "cleared": "2026-01-01 00:09:30.000",
+         "text": "d: hot", "severity": "critical"},
+        {"raised": "2026-01-01 00:20:00.000", "cleared": None, "text": "d: warm",
+         "severity": "nonsense"},
+    ]  # fmt: skip
+    figure = boards_panels.timeseries({"id": 1}, series, 200, "r", marks)[1].figure
+    shapes = [(s.type, s.x0, s.x1, s.line.color or s.fillcolor) for s in figure.layout.shapes]
+    assert shapes == [
+        ("line", "2026-01-01 00:05:00.000", "2026-01-01 00:05:00.000", "#f2495c"),
+        ("rect", "2026-01-01 00:05:00.000", "2026-01-01 00:09:30.000", "#f2495c"),
+        ("line", "2026-01-01 00:20:00.000", "2026-01-01 00:20:00.000", "#ff9830"),
+    ]

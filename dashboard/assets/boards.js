@@ -8,6 +8,28 @@
   let dirty = false;  // the working copy differs from it: leaving asks first
   let pending = null;  // the last drag, until `dropped` hands it to the `board-drag` store
   const GAP_PX = 8, ROW_PX = 30, COLUMNS = 24;  // assets/boards.css, dashboard/boards/panels.py
+  const LIVE_POINTS = 5000;  // a trace keeps at most this many points while live (extendData's max)
+
+  // A batch's new points per subject: "device metric" (telemetry) or "ticker" (price ticks).
+  function pointsOf(batch) {
+    const points = {};
+    const put = (key, x, y) => {
+      const p = points[key] || (points[key] = { x: [], y: [] });
+      p.x.push(x);
+      p.y.push(y);
+    };
+    for (const ev of batch.events) {
+      if (ev.kind === "telemetry") {
+        for (const r of ev.data.readings) {
+          const t = shared.wall(r.time);
+          for (const m of Object.keys(r.values)) put(ev.data.device_id + " " + m, t, r.values[m]);
+        }
+      } else if (ev.kind === "price") {
+        for (const tick of ev.data.ticks) put(ev.data.ticker, shared.wall(tick.time), tick.price);
+      }
+    }
+    return points;
+  }
 
   // Unsaved changes: a reload or a closed tab asks (beforeunload), and so does a link inside
   // the app (Dash Pages navigates without unloading).
@@ -73,6 +95,36 @@
         const drag = pending;
         pending = null;
         return drag || shared.noUpdate();
+      },
+
+      // Live points (Input live-events; Output ALL board-graph extendData): each time-series
+      // trace (its `meta`: device and metric, or ticker; dashboard/boards/panels.py) gets the
+      // batch's points after its last one, in place: no re-fetch, no re-render. Graphs without
+      // such traces (bar, gauge, candles) and graphs not drawn yet (extendData on an empty plot
+      // leaves it empty for good, docs/dashboard.md) are left alone.
+      live(batch) {
+        const outs = window.dash_clientside.callback_context.outputs_list;
+        if (!batch || !batch.events) return outs.map(() => shared.noUpdate());
+        const points = pointsOf(batch);
+        return outs.map((o) => {
+          const gd = shared.plot(o.id);
+          if (!gd || !gd.data || !gd.data.length) return shared.noUpdate();
+          const xs = [], ys = [], traces = [];
+          gd.data.forEach((trace, i) => {
+            const m = trace.meta;
+            if (!m || typeof m !== "object") return;
+            const p = points[m.ticker || m.device_id + " " + m.metric];
+            if (!p) return;
+            const x = trace.x || [];
+            const after = x.length ? String(x[x.length - 1]) : "";
+            const keep = p.x.map((_, k) => k).filter((k) => p.x[k] > after);
+            if (!keep.length) return;
+            xs.push(keep.map((k) => p.x[k]));
+            ys.push(keep.map((k) => p.y[k]));
+            traces.push(i);
+          });
+          return traces.length ? [{ x: xs, y: ys }, traces, LIVE_POINTS] : shared.noUpdate();
+        });
       },
 
       pageWidth(_uid) {

@@ -40,6 +40,7 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
             dcc.Store(id="board-drag"),
             html.Button(id="board-drag-go", style={"display": "none"}),
             dcc.Interval(id="board-tick", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
+            dcc.Interval(id="board-flush", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
             html.Div(
                 className="board-head",
                 children=[
@@ -150,7 +151,9 @@ async def render(
     devices = sorted({t["device_id"] for ts in subjects for t in ts if t.get("device_id")})
     tickers = sorted({t["ticker"] for ts in subjects for t in ts if t.get("ticker")})
     version = f"version {model.get('version')}"
-    return cells, model["title"], version, {"tickers": tickers, "devices": devices, "all": False}
+    # "direct": the stream manager hands batches to assets/boards.js, not through Dash.
+    live = {"tickers": tickers, "devices": devices, "all": False, "direct": "board"}
+    return cells, model["title"], version, live
 
 
 def _chosen(values: list[Any], ids: list[dict[str, str]]) -> dict[str, list[str]]:
@@ -239,24 +242,30 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[s
 @dash.callback(
     Output("board-tick", "disabled"),
     Output("board-tick", "interval"),
+    Output("board-flush", "disabled"),
+    Output("board-flush", "interval"),
     Input("timerange", "data"),
     Input("board-model", "data"),
 )
-def follow(timerange: dict[str, Any] | None, model: dict[str, Any] | None) -> tuple[bool, int]:
-    """While live, the panels live points cannot extend refresh at the dashboard's `refresh`
-    (else 10 s)."""
+def follow(
+    timerange: dict[str, Any] | None, model: dict[str, Any] | None
+) -> tuple[bool, int, bool, int]:
+    """While live, at the dashboard's `refresh` (else 10 s): the panels live points cannot
+    extend re-fetch, and the time series get the live points kept since the last one."""
     refresh = (model or {}).get("refresh")
     seconds = DEFAULT_REFRESH_S
     if isinstance(refresh, str) and refresh[-1:] in _UNITS and refresh[:-1].isdigit():
         seconds = max(1, int(refresh[:-1]) * _UNITS[refresh[-1]])
-    return not bool((timerange or {}).get("live")), seconds * 1000
+    live = bool((timerange or {}).get("live"))
+    return not live, seconds * 1000, not live, seconds * 1000
 
 
-# Live points: the page's one stream's batches extend the time series in place.
+# Live points: the page's one stream's batches (kept by assets/boards.js, outside Dash) extend
+# the time series in place at each `refresh` (board-flush).
 dash.clientside_callback(
     dash.ClientsideFunction("boards", "live"),
     Output({"type": "board-graph", "panel": ALL}, "extendData"),
-    Input("live-events", "data"),
+    Input("board-flush", "n_intervals"),
     prevent_initial_call=True,
 )
 

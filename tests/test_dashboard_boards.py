@@ -174,7 +174,7 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         table = await page.inner_text(f"[id='{_panel(4)}']")
         assert "55.25" in table and "21.5" in table
         await screenshot(page, "dashboards")
-        # Live (the frame's toggle is on): every panel follows new data at the `refresh`.
+        # Live (the frame's toggle is on): the stat re-fetches at each `refresh`.
         await db.execute(
             "INSERT INTO telemetry (time, device_id, metric, value) VALUES ($1, $2, $3, $4)",
             datetime.now(UTC),

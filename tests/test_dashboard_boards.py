@@ -20,6 +20,8 @@ from tests.api_support import Api, expect, running_api
 from tests.browser_support import logged_in, screenshot
 from tests.market_support import safe_now, walk, write
 from tests.support import unique, wait_until
+from tickwire import journal
+from tickwire.events import telemetry_events
 
 LAST = {"a": 21.5, "b": 55.25}
 
@@ -172,7 +174,7 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         table = await page.inner_text(f"[id='{_panel(4)}']")
         assert "55.25" in table and "21.5" in table
         await screenshot(page, "dashboards")
-        # Live (the frame's toggle is on): every panel follows new data at the `refresh`.
+        # Live (the frame's toggle is on): the stat re-fetches at each `refresh`.
         await db.execute(
             "INSERT INTO telemetry (time, device_id, metric, value) VALUES ($1, $2, $3, $4)",
             datetime.now(UTC),
@@ -208,6 +210,139 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         await wait_until("the zoomed range re-fetched", finer, timeout=20)
     finally:
         await page.context.close()
+
+
+async def test_live_points_extend_a_time_series_through_the_one_stream(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    """Live points reach a time series through the page's one stream, in place: the grid is not
+    rendered again (the refresh fetches the stat only), and a point that exists only in the
+    stream (never in the telemetry table, so no re-fetch could show it) is on the chart. The
+    series marks its device's alert in range (a line at the raise, a span to the clear)."""
+    names = await _devices(api, db)
+    model = _model(names)
+    model["panels"] = model["panels"][:2]  # the time series and the stat, both of $dev (a)
+    raised, cleared = await _alerts(db, names)
+    async with api.client(api.admin) as client:
+        uid = expect(await client.post("/api/dashboards", json=model), 201)["uid"]
+    page = await logged_in(browser, api, api.admin, "/dashboards")
+    asked = _Requests()
+    page.on("request", asked.seen)
+    streams, renders, refreshes = asked.streams, asked.renders, asked.refreshes
+    try:
+        await page.goto(f"{api.url}/d/{uid}?range=1h")
+
+        async def drawn() -> bool:
+            return sum(await _series_lengths(page)) >= 30
+
+        await wait_until("the time series drawn", drawn, timeout=30)
+        assert await _marks(page) == await page.evaluate(
+            "([a, b]) => [['line', tickwire_shared.wall(a), tickwire_shared.wall(a)],"
+            " ['rect', tickwire_shared.wall(a), tickwire_shared.wall(b)]]",
+            [raised.isoformat(), cleared.isoformat()],
+        )
+        await wait_until("the stream open", lambda: _stream_open(page), timeout=20)
+        before = await _series_lengths(page)
+        grid_renders = len(renders)
+        # Stream-only points: in the journal (what the API streams), not in `telemetry`.
+        start = datetime.now(UTC)
+        for i, value in enumerate((71.25, 72.5)):
+            rows = [(start + timedelta(seconds=i), names["a"], "temperature", value)]
+            async with db.transaction():
+                await journal.append(db, telemetry_events(rows))
+
+        async def arrived() -> bool:
+            return await _trace_has(page, 72.5)
+
+        await wait_until("the live points on the time series", arrived, timeout=30)
+        assert await _trace_has(page, 71.25)
+        assert await _series_lengths(page) == [before[0] + 2]
+        # Two refresh ticks later (2 s each): the stat fetched again, the grid never rendered
+        # again (that would have dropped the stream-only points), and still one stream.
+        ticks = len(refreshes)
+
+        async def ticked() -> bool:
+            return len(refreshes) >= ticks + 2
+
+        await wait_until("two refreshes of the other panels", ticked, timeout=30)
+        assert len(renders) == grid_renders
+        assert await _trace_has(page, 72.5)
+        assert len(streams) == 1, streams
+        assert await page.evaluate("window.tickwire.live.source.readyState") == 1
+    finally:
+        await page.context.close()
+
+
+async def _alerts(db: asyncpg.Connection, names: dict[str, str]) -> tuple[datetime, datetime]:
+    """Device a's cleared alert in the range (returned: raised, cleared), which the time
+    series marks; device b's (not on the panel) and a's before the range, which it does not."""
+    now = datetime.now(UTC)
+    raised, cleared = now - timedelta(minutes=5), now - timedelta(minutes=2)
+    await _alert(db, names["a"], raised, cleared)
+    await _alert(db, names["b"], now - timedelta(minutes=4), None)
+    await _alert(db, names["a"], now - timedelta(hours=3), now - timedelta(hours=2))
+    return raised, cleared
+
+
+async def _alert(
+    db: asyncpg.Connection, device_id: str, raised: datetime, cleared: datetime | None
+) -> None:
+    await db.execute(
+        """INSERT INTO alerts (kind, subject, device_id, state, raised_at, cleared_at, message)
+           VALUES ('HIGH_TEMP', $1, $1, $2, $3, $4, 'too hot')""",
+        device_id,
+        "CLEARED" if cleared else "ACTIVE",
+        raised,
+        cleared,
+    )
+
+
+async def _marks(page: Page) -> list[list[str]]:
+    """The time series' vertical shapes (alert annotations) as [type, x0, x1]."""
+    found: list[list[str]] = await page.evaluate(
+        "(id) => { const g = document.getElementById(id).querySelector('.js-plotly-plot');"
+        " return (g.layout.shapes || []).filter((s) => s.xref === 'x')"
+        ".map((s) => [s.type, String(s.x0), String(s.x1)]); }",
+        _panel(1),
+    )
+    return found
+
+
+class _Requests:
+    """The page's requests that matter here: stream connections, grid renders, refreshes."""
+
+    def __init__(self) -> None:
+        self.streams: list[str] = []
+        self.renders: list[str] = []
+        self.refreshes: list[str] = []
+
+    def seen(self, request: Any) -> None:
+        if "/api/stream" in request.url:
+            self.streams.append(request.url)
+        if "_dash-update-component" not in request.url:
+            return
+        body = request.post_data or ""
+        if "board-grid.children" in body:
+            self.renders.append(body)
+        if "board-body" in body:
+            self.refreshes.append(body)
+
+
+async def _stream_open(page: Page) -> bool:
+    state: Any = await page.evaluate(
+        "window.tickwire.live.source ? window.tickwire.live.source.readyState : -1"
+    )
+    return bool(state == 1)
+
+
+async def _trace_has(page: Page, value: float) -> bool:
+    found: bool = await page.evaluate(
+        "([id, v]) => { const e = document.getElementById(id); const g = e && e.querySelector("
+        "'.js-plotly-plot'); return !!(g && g.data && g.data[0] && Array.from(g.data[0].y || [])"
+        ".includes(v)); }",
+        [_panel(1), value],
+    )
+    return found
 
 
 async def _has(page: Page, text: str) -> bool:
@@ -259,6 +394,97 @@ async def test_viewer_cannot_edit_and_owner_saves_a_move(
         await page.context.close()
 
 
+async def test_build_a_dashboard_from_empty_save_and_reload(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    """New dashboard → a time series of two devices' temperature, a stat with thresholds, a
+    table of latest values, added and filled in the side form; a drag and a resize; Save; a
+    reload shows the same panels at the same places with the same data."""
+    names = await _devices(api, db)
+    page = await logged_in(browser, api, api.admin, "/dashboards")
+    try:
+        await page.click("#boards-new")
+        await page.wait_for_url("**/d/*", timeout=20_000)
+        uid = page.url.split("/d/")[1].split("?")[0]
+        await page.wait_for_selector("#board-edit", state="visible", timeout=20_000)
+        await page.click("#board-edit")
+        both = "\n".join(f"device {d} temperature" for d in names.values())
+        await _add(page, 1, "timeseries", "Temperatures", both, "")
+        await _add(page, 2, "stat", "Now", f"device {names['a']} temperature", "0 green\n20 red")
+        await _add(page, 3, "table", "Latest", both, "")
+        await wait_until("the stat of device a", lambda: _has(page, "21.5"), timeout=20)
+        column = await page.evaluate(
+            "() => (document.querySelector('.board-grid').clientWidth - 8 * 23) / 24 + 8"
+        )
+        await _drag(page, f"[id='{_panel(2)}'] .board-drag", 12 * column, 0)
+        await _placed(page, 2, ["13", "span 12", "9", "span 8"])
+        await _drag(page, f"[id='{_panel(3)}'] .board-resize", 2 * column, 38)
+        await _placed(page, 3, ["1", "span 14", "17", "span 9"])
+        before = await _board_state(page)
+        await page.click("#board-save")
+        await page.wait_for_selector("#board-message:has-text('version 2')", timeout=20_000)
+        async with api.client(api.admin) as client:
+            saved = expect(await client.get(f"/api/dashboards/{uid}"), 200)
+        assert [(p["id"], p["type"], p["grid"]) for p in saved["panels"]] == [
+            (1, "timeseries", {"x": 0, "y": 0, "w": 12, "h": 8}),
+            (2, "stat", {"x": 12, "y": 8, "w": 12, "h": 8}),
+            (3, "table", {"x": 0, "y": 16, "w": 14, "h": 9}),
+        ]
+        assert saved["panels"][1]["thresholds"] == [
+            {"value": 0, "color": "green"},
+            {"value": 20, "color": "red"},
+        ]
+        await page.reload()
+        await wait_until("the stat of device a", lambda: _has(page, "21.5"), timeout=20)
+
+        async def same() -> bool:
+            return await _board_state(page) == before
+
+        await wait_until("the same dashboard after the reload", same, timeout=20)
+    finally:
+        await page.context.close()
+
+
+async def _add(
+    page: Page, panel_id: int, kind: str, title: str, targets: str, thresholds: str
+) -> None:
+    """Add a panel of `kind` (the toolbar's type) and fill it in the side form."""
+    await page.click("#board-add-type")
+    await page.get_by_role("option", name=kind, exact=True).click()
+    await page.click("#board-add")
+    await page.wait_for_selector(f"[id='{_panel(panel_id)}'] h3:has-text('New {kind}')")
+    pick = json.dumps({"panel": panel_id, "type": "board-pick"}, separators=(",", ":"))
+    await page.click(f"[id='{pick}']")
+
+    async def picked() -> bool:
+        # Filled only once the form shows the panel: the answer to the click, arriving after
+        # the fill, would put the panel's old fields back.
+        form = page.locator("#board-form-title")
+        return await form.is_visible() and await form.input_value() == f"New {kind}"
+
+    await wait_until(f"panel {panel_id} in the form", picked, timeout=20)
+    await page.fill("#board-form-title", title)
+    await page.fill("#board-form-targets", targets)
+    await page.fill("#board-form-thresholds", thresholds)
+    await page.click("#board-form-apply")
+    await page.wait_for_selector(f"[id='{_panel(panel_id)}'] h3:has-text('{title}')")
+
+
+async def _board_state(page: Page) -> list[Any]:
+    """Each panel as shown: title, grid place, text, the stat's colour, its plots' traces."""
+    found: list[Any] = await page.evaluate(
+        """() => Array.from(document.querySelectorAll('.board-panel')).map((e) => {
+             const s = getComputedStyle(e), stat = e.querySelector('.board-stat');
+             return [e.id, e.querySelector('h3').textContent,
+               [s.gridColumnStart, s.gridColumnEnd, s.gridRowStart, s.gridRowEnd],
+               e.querySelector('.board-panel-body').innerText,
+               stat ? getComputedStyle(stat).color : null,
+               Array.from(e.querySelectorAll('.js-plotly-plot')).map((g) =>
+                 (g.data || []).map((t) => [t.name || '', (t.y || []).length]))]; })"""
+    )
+    return found
+
+
 async def _move_and_resize(page: Page) -> str:
     """Edit the grid with the buttons and by dragging; the id of panel 1's "wider" button."""
     move = json.dumps({"how": "right", "panel": 6, "type": "board-move"}, separators=(",", ":"))
@@ -278,6 +504,7 @@ async def _move_and_resize(page: Page) -> str:
 
 
 async def _drag(page: Page, selector: str, dx: float, dy: float) -> None:
+    await page.locator(selector).scroll_into_view_if_needed()
     box = await page.locator(selector).bounding_box()
     assert box is not None
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -389,3 +616,20 @@ def test_a_time_series_of_two_units_has_two_axes_and_threshold_lines() -> None:
     assert [shape.y0 for shape in figure.layout.shapes] == [30]
     assert boards_panels.threshold_color(steps, 29.9) is None
     assert boards_panels.threshold_color(steps, 30) == "red"
+
+
+def test_alerts_are_annotations_at_their_raise_and_clear() -> None:
+    series = [{"name": "d temperature", "x": ["2026-01-01 00:00:00"], "y": [20.0], "unit": "°C"}]
+    marks: list[dict[str, Any]] = [
+        {"raised": "2026-01-01 00:05:00.000", "cleared": "2026-01-01 00:09:30.000",
+         "text": "d: hot", "severity": "critical"},
+        {"raised": "2026-01-01 00:20:00.000", "cleared": None, "text": "d: warm",
+         "severity": "nonsense"},
+    ]  # fmt: skip
+    figure = boards_panels.timeseries({"id": 1}, series, 200, "r", marks)[1].figure
+    shapes = [(s.type, s.x0, s.x1, s.line.color or s.fillcolor) for s in figure.layout.shapes]
+    assert shapes == [
+        ("line", "2026-01-01 00:05:00.000", "2026-01-01 00:05:00.000", "#f2495c"),
+        ("rect", "2026-01-01 00:05:00.000", "2026-01-01 00:09:30.000", "#f2495c"),
+        ("line", "2026-01-01 00:20:00.000", "2026-01-01 00:20:00.000", "#ff9830"),
+    ]

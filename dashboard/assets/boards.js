@@ -8,6 +8,86 @@
   let dirty = false;  // the working copy differs from it: leaving asks first
   let pending = null;  // the last drag, until `dropped` hands it to the `board-drag` store
   const GAP_PX = 8, ROW_PX = 30, COLUMNS = 24;  // assets/boards.css, dashboard/boards/panels.py
+  const LIVE_POINTS = 5000;  // a trace keeps at most this many points while live (extendData's max)
+
+  // Live points kept until the next flush: graph id → trace index → {x, y}.
+  const kept = { graphs: {} };
+
+  // The stream manager's direct handler (tickwire.js; the filter's `direct: "board"`): a
+  // batch's points go to `kept` without a Dash store update, so nothing runs per batch.
+  function keep(batch) {
+    const points = pointsOf(batch);
+    document.querySelectorAll(".board-grid .board-panel").forEach((panel) => {
+      const id = { type: "board-graph", panel: JSON.parse(panel.id).panel };
+      const gd = shared.plot(id);
+      if (!gd || !gd.data || !gd.data.length) return;
+      const key = String(id.panel);
+      gd.data.forEach((trace, i) => {
+        const m = trace.meta;
+        if (!m || typeof m !== "object") return;
+        const subject = subjectOf(m);
+        const p = points[subject];
+        if (!p) return;
+        const graph = kept.graphs[key] || (kept.graphs[key] = {});
+        if (graph[i] && graph[i].subject !== subject) delete graph[i];  // drawn again since
+        const held = graph[i] || (graph[i] = { subject: subject, x: [], y: [] });
+        const x = held.x.length ? held.x : trace.x || [];
+        let after = x.length ? String(x[x.length - 1]) : "";
+        p.x.forEach((t, k) => {
+          if (t > after) {
+            held.x.push(t);
+            held.y.push(p.y[k]);
+            after = t;
+          }
+        });
+      });
+    });
+  }
+
+  function subjectOf(meta) {
+    return meta.ticker || meta.device_id + " " + meta.metric;
+  }
+
+  // The kept points of a graph's traces still showing their subject, after each trace's last
+  // point (the graph may have been drawn again since: another range, another variable value).
+  function ready(gd, traces) {
+    const found = { x: [], y: [], indices: [] };
+    if (!gd || !gd.data) return found;
+    Object.keys(traces).forEach((key) => {
+      const i = Number(key), held = traces[key], trace = gd.data[i];
+      if (!trace || !trace.meta || typeof trace.meta !== "object") return;
+      if (subjectOf(trace.meta) !== held.subject) return;
+      const x = trace.x || [];
+      const after = x.length ? String(x[x.length - 1]) : "";
+      const keep = held.x.map((_, k) => k).filter((k) => held.x[k] > after);
+      if (!keep.length) return;
+      found.x.push(keep.map((k) => held.x[k]));
+      found.y.push(keep.map((k) => held.y[k]));
+      found.indices.push(i);
+    });
+    return found;
+  }
+
+  // A batch's new points per subject: "device metric" (telemetry) or "ticker" (price ticks).
+  function pointsOf(batch) {
+    const points = {};
+    const put = (key, x, y) => {
+      const p = points[key] || (points[key] = { x: [], y: [] });
+      p.x.push(x);
+      p.y.push(y);
+    };
+    for (const ev of batch.events) {
+      if (ev.kind === "telemetry") {
+        for (const r of ev.data.readings) {
+          const t = shared.wall(r.time);
+          for (const m of Object.keys(r.values)) put(ev.data.device_id + " " + m, t, r.values[m]);
+        }
+      } else if (ev.kind === "price") {
+        for (const tick of ev.data.ticks) put(ev.data.ticker, shared.wall(tick.time), tick.price);
+      }
+    }
+    return points;
+  }
 
   // Unsaved changes: a reload or a closed tab asks (beforeunload), and so does a link inside
   // the app (Dash Pages navigates without unloading).
@@ -67,12 +147,33 @@
     document.addEventListener("pointerup", release);
   });
 
+  window.tickwire_direct = Object.assign({}, window.tickwire_direct, { board: keep });
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     boards: {
       dropped(_clicks) {
         const drag = pending;
         pending = null;
         return drag || shared.noUpdate();
+      },
+
+      // Live points (Input the board-flush interval; Output ALL board-graph extendData): the
+      // stream's points, kept per time-series trace by `keep` (outside Dash; a trace's `meta`
+      // names its device and metric, or ticker: dashboard/boards/panels.py), extend each graph
+      // at each `refresh` in one extendData, in place: no re-fetch, no re-render. A redraw per
+      // batch (4 a second) or per second kept the main thread busy on the 12-panel fleet
+      // dashboard (docs/dashboard.md). Graphs not drawn yet are left alone (extendData on an
+      // empty plot leaves it empty for good, docs/dashboard.md).
+      live(_flush) {
+        const outs = window.dash_clientside.callback_context.outputs_list;
+        const graphs = kept.graphs;
+        kept.graphs = {};
+        return outs.map((o) => {
+          const traces = graphs[String(o.id.panel)];
+          const p = traces ? ready(shared.plot(o.id), traces) : null;
+          if (!p || !p.indices.length) return shared.noUpdate();
+          return [{ x: p.x, y: p.y }, p.indices, LIVE_POINTS];
+        });
       },
 
       pageWidth(_uid) {

@@ -17,6 +17,8 @@ from tickwire.contract import ID_RE, METRIC_RE, TICKER_RE
 #: Points a time panel asks for, whatever its width: within what the API allows.
 MOST_POINTS, LEAST_POINTS = 2000, 20
 MULTI_DEFAULT = 20
+#: Alerts a time series marks at most (the API's largest page).
+MOST_MARKS = 1000
 _PATTERNS = {"device_id": ID_RE, "ticker": TICKER_RE, "metric": METRIC_RE}
 
 
@@ -96,7 +98,8 @@ async def series(
         )
         return [
             {"name": f"{target['device_id']} {s['metric']}", "x": s["x"], "y": s["y"],
-             "last": s["last"], "unit": units.UNITS.get(s["metric"], s["metric"])}
+             "last": s["last"], "unit": units.UNITS.get(s["metric"], s["metric"]),
+             "subject": {"device_id": target["device_id"], "metric": s["metric"]}}
             for s in answer["series"]
         ]  # fmt: skip
     body = await markets_data.history(target["ticker"], start, end, points)
@@ -108,6 +111,7 @@ async def series(
             "y": [c["close"] for c in candles],
             "last": candles[-1]["close"] if candles else None,
             "unit": "price",
+            "subject": {"ticker": target["ticker"]},
         }
     ]
 
@@ -144,3 +148,31 @@ async def alerts(state: str | None, limit: int) -> list[dict[str, Any]]:
         query["state"] = state.upper()
     found: list[dict[str, Any]] = (await client.get("/api/alerts", **query))["items"]
     return found
+
+
+async def marks(
+    targets: list[dict[str, Any]], start: str, end: str, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """The alerts raised in [start, end) on the targets' devices and tickers, as
+    `{"raised", "cleared", "text", "severity"}` (times on the charts' wall clock in `tz`):
+    one subject asks the API for its own; several, for the range's alerts (the newest
+    MOST_MARKS), kept when on one of them."""
+    subjects = {t.get("device_id") or t.get("ticker") for t in targets} - {None, ""}
+    if not subjects:
+        return []
+    query: dict[str, Any] = {"since": start, "until": end, "limit": MOST_MARKS}
+    if len(subjects) == 1:
+        target = targets[0]
+        field = "device_id" if target.get("device_id") else "ticker"
+        query[field] = target[field]
+    items = (await client.get("/api/alerts", **query))["items"]
+    return [
+        {
+            "raised": frame.wall(a["raised_at"], tz),
+            "cleared": frame.wall(a["cleared_at"], tz) if a.get("cleared_at") else None,
+            "text": f"{a['subject']}: {a['message']}",
+            "severity": a["severity"],
+        }
+        for a in items
+        if a["subject"] in subjects
+    ]

@@ -7,6 +7,7 @@ lines on time series. Markdown is rendered without HTML.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import tzinfo
 from typing import Any
 
@@ -21,6 +22,8 @@ from dashboard.markets import chart as markets_chart
 #: The grid's row height and gap (px, assets/boards.css), and a panel's chrome (title, padding).
 ROW_PX, GAP_PX, CHROME_PX = 30, 8, 44
 COLUMNS = 24
+#: An alert annotation's colour by severity (an unknown one: warning's).
+ALERT_COLORS = {"critical": "#f2495c", "warning": "#ff9830", "info": "#5794f2"}
 CANDLE_PX = 6
 MARGIN = {"l": 48, "r": 8, "t": 8, "b": 28}
 
@@ -56,14 +59,22 @@ def _graph(panel: dict[str, Any], figure: Any, height: int) -> dcc.Graph:
 
 
 def timeseries(
-    panel: dict[str, Any], series: list[dict[str, Any]], height: int, revision: str
+    panel: dict[str, Any],
+    series: list[dict[str, Any]],
+    height: int,
+    revision: str,
+    alerts: list[dict[str, Any]] | None = None,
 ) -> Any:
     fig = theme.figure(height=height, uirevision=revision, margin=MARGIN)
     # One y axis per unit: the first on the left, the others on the right (sharing it).
     found = list(dict.fromkeys(s.get("unit") or "" for s in series))
     for s in series:
         axis = "y" if found.index(s.get("unit") or "") == 0 else "y2"
-        fig.add_scatter(x=s["x"], y=s["y"], mode="lines", name=s["name"], yaxis=axis)
+        # `meta`: the trace's device and metric (or ticker), which live points extend
+        # (assets/boards.js `live`).
+        fig.add_scatter(
+            x=s["x"], y=s["y"], mode="lines", name=s["name"], yaxis=axis, meta=s.get("subject")
+        )
     if len(found) > 1:
         fig.update_layout(
             yaxis={"title": {"text": found[0]}},
@@ -73,7 +84,21 @@ def timeseries(
         )  # fmt: skip
     for step in panel.get("thresholds", []):
         fig.add_hline(y=step["value"], line={"color": step["color"], "dash": "dash", "width": 1})
+    for mark in alerts or []:
+        annotate(fig, mark)
     return [_errors(series), _graph(panel, fig, height)]
+
+
+def annotate(fig: go.Figure, mark: dict[str, Any]) -> None:
+    """An alert on a time series (Grafana's annotations): a line at its raise, and a shaded
+    span to its clear when it cleared (an alert still open: the line alone)."""
+    color = ALERT_COLORS.get(mark["severity"], ALERT_COLORS["warning"])
+    fig.add_vline(x=mark["raised"], line={"color": color, "width": 1}, name=mark["text"])
+    if mark["cleared"]:
+        fig.add_vrect(
+            x0=mark["raised"], x1=mark["cleared"], fillcolor=color, opacity=0.12,
+            line={"width": 0}, layer="below", name=mark["text"],
+        )  # fmt: skip
 
 
 def bar(panel: dict[str, Any], series: list[dict[str, Any]], height: int, revision: str) -> Any:
@@ -193,6 +218,10 @@ def _number(value: float | None, decimals: int | None, unit: str | None) -> str:
     return f"{shown} {unit}" if unit else shown
 
 
+EXTENDED = frozenset({"timeseries", "text"})
+"""Types a refresh leaves alone: time series follow live points (assets/boards.js `live`),
+text has no data. The others (stat, gauge, table, bar, candlestick, alerts) are fetched again."""
+
 TIME_TYPES = frozenset({"timeseries", "bar", "stat", "gauge", "table"})
 """Types drawn from `data.many` series."""
 
@@ -212,9 +241,12 @@ async def body(
     start, end = window
     points = data.points_for(width)
     if kind in TIME_TYPES:
-        series = await data.many(targets, start, end, points, tz)
         if kind == "timeseries":
-            return timeseries(panel, series, height, revision)
+            series, marks = await asyncio.gather(
+                data.many(targets, start, end, points, tz), data.marks(targets, start, end, tz)
+            )
+            return timeseries(panel, series, height, revision, marks)
+        series = await data.many(targets, start, end, points, tz)
         if kind == "bar":
             return bar(panel, series, height, revision)
         if kind == "stat":

@@ -40,6 +40,7 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
             dcc.Store(id="board-drag"),
             html.Button(id="board-drag-go", style={"display": "none"}),
             dcc.Interval(id="board-tick", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
+            dcc.Interval(id="board-flush", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
             html.Div(
                 className="board-head",
                 children=[
@@ -118,7 +119,6 @@ async def load(uid: str | None, asked: dict[str, Any] | None) -> tuple[Any, ...]
     Input("live-reset", "data"),
     Input("board-width", "data"),
     Input({"type": "board-var", "name": ALL}, "value"),
-    Input("board-tick", "n_intervals"),
     Input("board-edit", "n_clicks"),
     State({"type": "board-var", "name": ALL}, "id"),
 )
@@ -128,17 +128,13 @@ async def render(
     _reset: Any,
     width: int | None,
     values: list[Any],
-    _tick: Any,
     editing: int | None,
     ids: list[dict[str, str]],
 ) -> tuple[Any, ...]:
     """Every panel, fetched at once, over the frame's range with the variables' values."""
     if not model:
         return dash.no_update, dash.no_update, dash.no_update, dash.no_update
-    chosen = {
-        i["name"]: [str(x) for x in (v if isinstance(v, list) else [v]) if x is not None]
-        for i, v in zip(ids, values, strict=True)
-    }
+    chosen = _chosen(values, ids)
     window = frame.window(timerange)
     tz = frame.zone(timerange)
     revision = f"{window[0]}|{window[1]}|{tz}"
@@ -155,7 +151,60 @@ async def render(
     devices = sorted({t["device_id"] for ts in subjects for t in ts if t.get("device_id")})
     tickers = sorted({t["ticker"] for ts in subjects for t in ts if t.get("ticker")})
     version = f"version {model.get('version')}"
-    return cells, model["title"], version, {"tickers": tickers, "devices": devices, "all": False}
+    # "direct": the stream manager hands batches to assets/boards.js, not through Dash.
+    live = {"tickers": tickers, "devices": devices, "all": False, "direct": "board"}
+    return cells, model["title"], version, live
+
+
+def _chosen(values: list[Any], ids: list[dict[str, str]]) -> dict[str, list[str]]:
+    return {
+        i["name"]: [str(x) for x in (v if isinstance(v, list) else [v]) if x is not None]
+        for i, v in zip(ids, values, strict=True)
+    }
+
+
+@dash.callback(
+    Output({"type": "board-body", "panel": ALL}, "children"),
+    Input("board-tick", "n_intervals"),
+    State("board-model", "data"),
+    State("timerange", "data"),
+    State("board-width", "data"),
+    State({"type": "board-var", "name": ALL}, "value"),
+    State({"type": "board-var", "name": ALL}, "id"),
+    prevent_initial_call=True,
+)
+async def refresh(
+    _tick: Any,
+    model: dict[str, Any] | None,
+    timerange: dict[str, Any] | None,
+    width: int | None,
+    values: list[Any],
+    ids: list[dict[str, str]],
+) -> list[Any]:
+    """While live, at each `refresh`: the panels live points cannot extend, fetched again
+    (time series follow the stream through `extendData`, assets/boards.js `live`; text is
+    left alone)."""
+    shown = [o["id"]["panel"] for o in dash.ctx.outputs_list]
+    if not model:
+        return [dash.no_update for _ in shown]
+    chosen = _chosen(values, ids)
+    window = frame.window(timerange)
+    tz = frame.zone(timerange)
+    revision = f"{window[0]}|{window[1]}|{tz}"
+    by_id = {p["id"]: p for p in model["panels"]}
+    again = [
+        by_id[i] if i in by_id and by_id[i]["type"] not in panels.EXTENDED else None for i in shown
+    ]
+    bodies = await asyncio.gather(
+        *(panels.body(p, chosen, window, width, tz, revision) for p in again if p),
+        return_exceptions=True,
+    )
+    fetched = iter(bodies)
+    return [dash.no_update if p is None else _body(next(fetched)) for p in again]
+
+
+def _body(body: Any) -> Any:
+    return body if not isinstance(body, BaseException) else _failure(body)
 
 
 def _failure(error: BaseException) -> Any:
@@ -182,7 +231,9 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[s
                     board_edits.panel_buttons(panel["id"]) if edit else None,
                 ],
             ),
-            html.Div(body, className="board-panel-body"),
+            html.Div(
+                body, id={"type": "board-body", "panel": panel["id"]}, className="board-panel-body"
+            ),
             board_edits.resize_handle() if edit else None,
         ],
     )
@@ -191,17 +242,32 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[s
 @dash.callback(
     Output("board-tick", "disabled"),
     Output("board-tick", "interval"),
+    Output("board-flush", "disabled"),
+    Output("board-flush", "interval"),
     Input("timerange", "data"),
     Input("board-model", "data"),
 )
-def follow(timerange: dict[str, Any] | None, model: dict[str, Any] | None) -> tuple[bool, int]:
-    """While live, every panel refreshes at the dashboard's `refresh` (else 10 s)."""
+def follow(
+    timerange: dict[str, Any] | None, model: dict[str, Any] | None
+) -> tuple[bool, int, bool, int]:
+    """While live, at the dashboard's `refresh` (else 10 s): the panels live points cannot
+    extend re-fetch, and the time series get the live points kept since the last one."""
     refresh = (model or {}).get("refresh")
     seconds = DEFAULT_REFRESH_S
     if isinstance(refresh, str) and refresh[-1:] in _UNITS and refresh[:-1].isdigit():
         seconds = max(1, int(refresh[:-1]) * _UNITS[refresh[-1]])
-    return not bool((timerange or {}).get("live")), seconds * 1000
+    live = bool((timerange or {}).get("live"))
+    return not live, seconds * 1000, not live, seconds * 1000
 
+
+# Live points: the page's one stream's batches (kept by assets/boards.js, outside Dash) extend
+# the time series in place at each `refresh` (board-flush).
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "live"),
+    Output({"type": "board-graph", "panel": ALL}, "extendData"),
+    Input("board-flush", "n_intervals"),
+    prevent_initial_call=True,
+)
 
 dash.clientside_callback(
     dash.ClientsideFunction("boards", "pageWidth"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
+from fnmatch import fnmatch
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -129,20 +130,15 @@ def _time_controls() -> list[Any]:
 
 
 def _page(path: str) -> dict[str, Any]:
-    """The registered page that serves `path`: its own path, else the first template that fits
-    (the registry lists exact paths first: /devices/new is not a device)."""
+    """The registered page that serves `path`, found as Dash Pages' router finds it: its own
+    path, else the first template whose `<var>`s, read as `*`, match (fnmatch, as
+    `dash._pages._parse_path_variables`); the registry lists exact paths and the more specific
+    templates first (`dashboard.app._order_pages`)."""
     for page in dash.page_registry.values():
         template = page.get("path_template")
-        if page["path"] == path or (template and re.fullmatch(_template(template), path)):
+        if page["path"] == path or (template and fnmatch(path, re.sub("<.*?>", "*", template))):
             return dict(page)
     return {}
-
-
-def _template(template: str) -> str:
-    return "".join(
-        "[^/]+" if part.startswith("<") else re.escape(part)
-        for part in re.split(r"(<[^>]+>)", template)
-    )
 
 
 async def who(pathname: str | None, search: str | None) -> tuple[Any, ...]:

@@ -8,6 +8,7 @@ import json
 from playwright.async_api import Browser
 
 from dashboard import browser as browser_side
+from dashboard import frame
 from tests.api_support import Api
 from tests.browser_support import logged_in, screenshot, watch_csp
 
@@ -73,3 +74,14 @@ def test_the_config_element_cannot_be_ended_by_a_value() -> None:
         text = element[element.index(">") + 1 : -len("</script>")]
         assert "<" not in text
         assert json.loads(text) == (browser_side.config() if data is None else data)
+
+
+async def test_the_frame_finds_the_page_dash_routes_an_address_to(api: Api) -> None:
+    """Untimed pages hide the picker: a page is found by its path, or by its template as Dash
+    Pages' router matches one (the more specific template first: credentials, not device)."""
+    assert api.url  # the app is attached: its pages are registered, in the router's order
+    assert frame._page("/devices/new").get("untimed")
+    assert frame._page("/devices/dev-1/credentials").get("untimed")
+    device = frame._page("/devices/dev-1")
+    assert device["path_template"] == "/devices/<device_id>" and not device.get("untimed")
+    assert frame._page("/nowhere") == {}

@@ -161,9 +161,9 @@ ON CONFLICT DO NOTHING"""
 
 
 async def writer(url: str, data: Load) -> float:
+    backend = await _backend(url)
     conn = await asyncpg.connect(url)
     try:
-        backend = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
         w = Writer(conn, backend, auto_register=True)
         await w.prepare()
         limits = IngestSettings().limits()
@@ -233,13 +233,11 @@ def _one(servers: Stack, name: str, data: Load, bench: IngestBench) -> tuple[flo
     return seconds, max(0, expected - rows), max(0, rows - expected)
 
 
-async def _rollups_are_tables(url: str) -> bool:
+async def _backend(url: str) -> str:
+    """The schema's backend as the migrations recorded it: `postgres` or `timescaledb`."""
     conn = await asyncpg.connect(url)
     try:
-        kind = await conn.fetchval(
-            "SELECT relkind FROM pg_class WHERE oid = to_regclass('telemetry_1m')"
-        )
-        return bool(kind == "r")
+        return str(await conn.fetchval("SELECT value FROM schema_info WHERE key = 'backend'"))
     finally:
         await conn.close()
 
@@ -255,7 +253,7 @@ def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, Any]:
         stack(Path(tmp), server_url) as servers,
     ):
         with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
-            if not asyncio.run(_rollups_are_tables(url)):
+            if asyncio.run(_backend(url)) == "timescaledb":
                 print("TimescaleDB: step 4 left out (rollups are continuous aggregates)")
                 names.remove(ROLLUP_MERGE)
         seconds: dict[str, list[float]] = {name: [] for name in names}

@@ -115,7 +115,7 @@ def test_depends_on_names_services_with_valid_conditions(compose: dict[str, Any]
 def test_every_service_is_restarted_or_one_shot_and_checked(compose: dict[str, Any]) -> None:
     """Liveness: a long-running service is restarted whenever its process ends (Docker's
     `unless-stopped`) and has a health check; a one-shot is never restarted."""
-    one_shots = {"broker-certs", "broker-setup", "migrate"}
+    one_shots = {"broker-certs", "broker-setup", "migrate", "emqx-prepare", "emqx-setup"}
     for name, service in services(compose).items():
         restart = service.get("restart")
         if name in one_shots:

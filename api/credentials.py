@@ -1,7 +1,9 @@
-"""Device MQTT credentials: the API's side of the broker's dynamic-security plugin.
+"""Device MQTT credentials: the API's side of the broker's account store.
 
 When TICKWIRE_MQTT_ADMIN_URL is set the API holds an admin session on the broker
-(tickwire/brokerauth/) and keeps each device's broker account in step with the device:
+(tickwire/brokerauth/: Mosquitto's dynamic-security plugin for an mqtt(s):// URL, EMQX's
+built-in database through its REST API for an http(s):// one) and keeps each device's
+broker account in step with the device:
 created with it (password shown once), rotated on request, its price-topic ACLs
 (`devices/{id}/stocks/{T}`) following its tickers, removed with it. Unset → no credential
 management (an anonymous broker).
@@ -20,7 +22,7 @@ from api.error_codes import ErrorCode
 from api.errors import ApiError, BrokerDown, ErrorBody
 from api.settings import ApiSettings
 from tickwire import brokerauth
-from tickwire.brokerauth import Dynsec
+from tickwire.brokerauth import Accounts, emqx
 
 
 class CredentialsRead(BaseModel):
@@ -45,21 +47,25 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 @contextlib.asynccontextmanager
-async def broker_accounts(settings: ApiSettings) -> AsyncIterator[Dynsec | None]:
+async def broker_accounts(settings: ApiSettings) -> AsyncIterator[Accounts | None]:
     """The admin session for the app's lifespan, or None when credential management is off."""
     if not settings.mqtt_admin_url:
         yield None
+        return
+    if emqx.is_rest_url(settings.mqtt_admin_url):
+        async with emqx.connected(settings.mqtt_admin_url) as accounts:
+            yield accounts
         return
     async with brokerauth.connected(settings.mqtt_address(settings.mqtt_admin_url)) as dynsec:
         yield dynsec
 
 
-def get_accounts(request: Request) -> Dynsec | None:
-    accounts: Dynsec | None = request.state.accounts
+def get_accounts(request: Request) -> Accounts | None:
+    accounts: Accounts | None = request.state.accounts
     return accounts
 
 
-AccountsDep = Annotated[Dynsec | None, Depends(get_accounts)]
+AccountsDep = Annotated[Accounts | None, Depends(get_accounts)]
 
 
 @contextlib.contextmanager
@@ -75,7 +81,9 @@ def _translated(device_id: str) -> Iterator[None]:
         raise BrokerDown(f"the broker did not take the change: {exc}") from None
 
 
-async def issue(accounts: Dynsec | None, device_id: str, tickers: Iterable[str]) -> CredentialsRead:
+async def issue(
+    accounts: Accounts | None, device_id: str, tickers: Iterable[str]
+) -> CredentialsRead:
     """A new password for the device (its broker account created if missing)."""
     if accounts is None:
         raise CredentialsDisabled("credential management is off (no TICKWIRE_MQTT_ADMIN_URL)")
@@ -84,7 +92,7 @@ async def issue(accounts: Dynsec | None, device_id: str, tickers: Iterable[str])
     return CredentialsRead(username=issued.username, password=issued.password)
 
 
-async def follow_tickers(accounts: Dynsec | None, device_id: str, tickers: Iterable[str]) -> None:
+async def follow_tickers(accounts: Accounts | None, device_id: str, tickers: Iterable[str]) -> None:
     """The device may publish on devices/{id}/stocks/{T} for exactly these tickers (if it has
     an account)."""
     if accounts is not None:
@@ -92,7 +100,7 @@ async def follow_tickers(accounts: Dynsec | None, device_id: str, tickers: Itera
             await accounts.set_device_tickers(device_id, tickers)
 
 
-async def remove(accounts: Dynsec | None, device_id: str) -> None:
+async def remove(accounts: Accounts | None, device_id: str) -> None:
     """Delete the device's broker account, disconnecting it."""
     if accounts is not None:
         with _translated(device_id):

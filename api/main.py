@@ -65,7 +65,7 @@ from api.users import (
     remember_actor,
     throttle_registration,
 )
-from tickwire.brokerauth import Dynsec
+from tickwire.brokerauth import Accounts
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
 
@@ -81,7 +81,7 @@ class State(TypedDict):
     jwt_lifetime_s: int
     settings: ApiSettings
     hub: Hub
-    accounts: Dynsec | None
+    accounts: Accounts | None
     logins: LoginPolicy
     registrations: Window
     clock: Clock

@@ -86,8 +86,9 @@ class ApiSettings(CommonSettings):
     dashboard: bool = True
     """Serve the Dash dashboard from the API process (same origin as the API)."""
     mqtt_admin_url: str | None = Field(default=None, repr=False)
-    """`mqtt://admin:…@host:port` of the broker's dynamic-security admin: device credentials
-    are issued and topic ACLs kept (docs/broker.md). Unset → no credential management."""
+    """`mqtt://admin:…@host:port` of the broker's dynamic-security admin, or EMQX's REST API
+    `http://<key>:<secret>@host:18083` (docs/deploy.md): device credentials are issued and
+    topic ACLs kept (docs/broker.md). Unset → no credential management."""
     device_mqtt_url: str | None = None
     """`mqtt(s)://host:port` devices connect to, shown with their credentials (the dashboard's
     ready `mosquitto_pub` line, `GET /api/broker`); unset → the API's own broker address,

@@ -17,7 +17,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
@@ -40,6 +40,7 @@ from tickwire.settings import MqttAddress
 __all__ = [  # with the accounts and roles of acls.py, under the names the callers use
     "API_ACCOUNT",
     "INGEST_ACCOUNT",
+    "Accounts",
     "BrokerAuthError",
     "BrokerUnavailable",
     "CommandFailed",
@@ -85,6 +86,16 @@ class Credentials:
 
 def new_password() -> str:
     return secrets.token_urlsafe(24)
+
+
+class Accounts(Protocol):
+    """What the API does with a broker's accounts: `Dynsec` (Mosquitto) or `emqx.Emqx`."""
+
+    async def issue_device(self, device_id: str, tickers: Iterable[str]) -> Credentials: ...
+
+    async def set_device_tickers(self, device_id: str, tickers: Iterable[str]) -> bool: ...
+
+    async def remove_device(self, device_id: str) -> None: ...
 
 
 #: Roles listed per listRoles command when upgrading device roles.

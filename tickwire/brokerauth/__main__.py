@@ -8,7 +8,7 @@ import sys
 
 from pydantic import Field
 
-from tickwire.brokerauth import API_ACCOUNT, INGEST_ACCOUNT, BrokerAuthError, setup
+from tickwire.brokerauth import API_ACCOUNT, INGEST_ACCOUNT, BrokerAuthError, emqx, setup
 from tickwire.logs import setup_logging
 from tickwire.mqtt import BrokerUnavailable
 from tickwire.settings import CommonSettings
@@ -20,6 +20,8 @@ class SetupSettings(CommonSettings):
     """`python -m tickwire.brokerauth setup`: the admin's URL and the services' passwords."""
 
     mqtt_admin_url: str | None = Field(default=None, repr=False)
+    """Mosquitto's dynamic-security admin (`mqtt://admin:…@host:port`) or EMQX's REST API
+    (`http://<key>:<secret>@host:18083`)."""
     mqtt_ingest_password: str | None = Field(default=None, repr=False)
     mqtt_api_password: str | None = Field(default=None, repr=False)
     setup_wait_s: float = 60.0
@@ -51,8 +53,12 @@ def main(argv: list[str]) -> int:
     try:
         ingest = _checked_password("MQTT_INGEST_PASSWORD", settings.mqtt_ingest_password)
         api = _checked_password("MQTT_API_PASSWORD", settings.mqtt_api_password)
-        admin = settings.mqtt_address(settings.mqtt_admin_url)
-        asyncio.run(setup(admin, ingest, api, settings.setup_wait_s))
+        if emqx.is_rest_url(settings.mqtt_admin_url):  # EMQX's REST API
+            url = settings.mqtt_admin_url
+            asyncio.run(emqx.setup(url, ingest, api, settings.setup_wait_s))
+        else:
+            admin = settings.mqtt_address(settings.mqtt_admin_url)
+            asyncio.run(setup(admin, ingest, api, settings.setup_wait_s))
     except (ValueError, BrokerAuthError, BrokerUnavailable) as exc:
         log.error("broker setup failed: %s", exc)
         return 1

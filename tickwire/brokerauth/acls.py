@@ -73,3 +73,36 @@ def legacy_tickers(acls: list[Acl]) -> list[str] | None:
         and str(acl.get("topic", "")).startswith(_LEGACY_PRICE_PREFIX)
     ]
     return tickers or None
+
+
+# --- The same ACLs as EMQX 5 rules (its built-in database authorizer, compose profile `scale`)
+
+#: dynamic-security ACL type → EMQX rule action and how its topic is written: a literal
+#: subscription must match exactly (`eq …`); a pattern also admits narrower filters, as EMQX
+#: matches a subscription's filter against the rule's.
+_EMQX_ACTIONS = {
+    "publishClientSend": ("publish", ""),
+    "subscribeLiteral": ("subscribe", "eq "),
+    "subscribePattern": ("subscribe", ""),
+}
+_SHARED_PREFIX = "$share/+/"
+
+EmqxRule = dict[str, str]
+
+
+def emqx_rules(acls: list[Acl]) -> list[EmqxRule]:
+    """The EMQX authorization rules that allow exactly what these ACLs allow. A
+    `$share/+/<filter>` pattern has no rule of its own: EMQX checks a shared subscription
+    as its <filter>, which the plain pattern beside it already allows."""
+    rules: list[EmqxRule] = []
+    for acl in acls:
+        topic, kind = str(acl["topic"]), str(acl["acltype"])
+        if kind not in _EMQX_ACTIONS or acl.get("allow") is not True:
+            raise ValueError(f"no EMQX rule for {acl!r}")
+        if kind == "subscribePattern" and topic.startswith(_SHARED_PREFIX):
+            if {"acltype": kind, "topic": topic[len(_SHARED_PREFIX) :], "allow": True} in acls:
+                continue
+            raise ValueError(f"{topic!r} is allowed only through a share group")
+        action, prefix = _EMQX_ACTIONS[kind]
+        rules.append({"permission": "allow", "action": action, "topic": prefix + topic})
+    return rules

@@ -382,6 +382,28 @@ async def test_emqx_admin_refuses_an_address_that_is_not_a_rest_api(url: str) ->
             pass
 
 
+async def test_the_api_with_an_emqx_admin_url_refuses_a_device_it_cannot_give_an_account(
+    database_url: str, broker: Any, tmp_path: Path
+) -> None:
+    """An http:// admin URL makes the API manage accounts in EMQX: with EMQX unreachable,
+    creating a device answers 503 broker_unavailable and leaves no device behind."""
+    from tests.api_support import running_api
+    from tests.support import unique
+
+    admin_url = f"http://tickwire:secret@127.0.0.1:{free_port()}"
+    async with running_api(
+        database_url, broker.url, tmp_path / "api", mqtt_admin_url=admin_url
+    ) as api:
+        device_id = unique("dev")
+        async with api.client(api.admin) as client:
+            created = await client.post("/api/devices", json={"device_id": device_id})
+            assert created.status_code == 503, created.text
+            assert created.json()["error"]["code"] == "broker_unavailable"
+            assert (await client.get(f"/api/devices/{device_id}")).status_code == 404
+            shown = (await client.get("/api/broker")).json()
+            assert shown["credentials"] is True
+
+
 def test_setup_against_an_unreachable_emqx_fails_with_a_message(tmp_path: Path) -> None:
     env = {
         "PATH": os.environ["PATH"],

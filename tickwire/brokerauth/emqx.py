@@ -95,11 +95,12 @@ class Emqx:
 
     async def put_user(self, username: str, password: str) -> None:
         """Create the account, or set its password; whoever is connected as it is dropped."""
-        body = {"user_id": username, "password": password, "is_superuser": False}
-        created = await self._expect("POST", _USERS, body, ok=(200, 201, 409))
-        if created.status_code == 409:
+        if await self.has_user(username):
             update = {"password": password, "is_superuser": False}
             await self._expect("PUT", _path(_USERS, username), update)
+        else:
+            body = {"user_id": username, "password": password, "is_superuser": False}
+            await self._expect("POST", _USERS, body)
         await self.kick(username)
 
     async def kick(self, clientid: str) -> None:

@@ -70,6 +70,28 @@ def seconds(value: str) -> int:
     return int(number) * {"": 1, "s": 1, "m": 60, "h": 3600}[unit]
 
 
+# --- The file as the Compose Specification defines it ------------------------------------------
+
+
+def compose_schema_errors(path: Path) -> str:
+    """check-jsonschema's complaints about `path` against its copy of the Compose
+    Specification's schema ('' when it conforms)."""
+    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
+    done = subprocess.run(
+        [*command, str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    return "" if done.returncode == 0 else done.stdout + done.stderr
+
+
+def test_compose_yaml_conforms_to_the_compose_specification(tmp_path: Path) -> None:
+    assert compose_schema_errors(ROOT / "compose.yaml") == ""
+    # The check sees a misspelt key (the control: it can fail).
+    text = (ROOT / "compose.yaml").read_text()
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(text.replace("    profiles: [scale]\n", "    profile: [scale]\n", 1))
+    assert "'profile' was unexpected" in compose_schema_errors(broken)
+
+
 # --- Which services run in which profile -------------------------------------------------------
 
 

@@ -206,6 +206,7 @@ def test_the_proxy_spreads_requests_over_exactly_the_api_replicas(
         # Per-address limits see the client the proxy names, not the proxy.
         assert replica["environment"]["FORWARDED_ALLOW_IPS"]
         assert replica["environment"]["TICKWIRE_MQTT_ADMIN_URL"].startswith("http://")
+        assert replica["environment"]["TICKWIRE_MQTT_URL"].startswith(f"mqtt://{API_ACCOUNT}:")
     assert re.search(r"proxy_set_header X-Forwarded-For \$remote_addr;", nginx_conf())
     assert scale["proxy"]["ports"] == ["${HTTP_PUBLISH:-8000}:8000"]
     assert re.search(r"^\s*listen 8000;", nginx_conf(), re.M)

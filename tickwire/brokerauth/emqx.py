@@ -31,6 +31,7 @@ from tickwire.brokerauth.acls import (
     device_acls,
     emqx_rules,
 )
+from tickwire.contract import telemetry_topic
 from tickwire.mqtt import BrokerUnavailable
 
 log = logging.getLogger("tickwire.brokerauth")
@@ -110,8 +111,10 @@ class Emqx:
         """None: no such account; else whether it is a device's (may publish its telemetry)."""
         if not await self.has_user(device_id):
             return None
-        own = emqx_rules(device_acls(device_id, []))[0]
-        return own in (await self.rules(device_id) or [])
+        own = {"permission": "allow", "action": "publish", "topic": telemetry_topic(device_id)}
+        # EMQX answers each rule with its defaults too (qos, retain): compare what we set.
+        rules = await self.rules(device_id) or []
+        return any(all(rule.get(key) == value for key, value in own.items()) for rule in rules)
 
     async def issue_device(self, device_id: str, tickers: Iterable[str]) -> Credentials:
         """A new password for the device (created if missing); the old one stops working and

@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import client, frame, theme
+from dashboard.boards import generated
 from dashboard.markets import chart, data, edits, watch
 from dashboard.markets import layout as components
 
@@ -212,3 +213,19 @@ dash.clientside_callback(
     State("url", "search"),
     prevent_initial_call=True,
 )
+
+
+@dash.callback(
+    Output("redirect", "data", allow_duplicate=True),
+    Output("markets-save-note", "children"),
+    Input("markets-save-as", "n_clicks"),
+    State("markets-selected", "data"),
+    State("timerange", "data"),
+    prevent_initial_call=True,
+)
+async def save_as(clicks: int | None, ticker: str | None, timerange: Any) -> tuple[Any, Any]:
+    """ "Save as dashboard": the charted ticker's model (dashboard/boards/generated.py) as the
+    user's own dashboard, then /d/<uid>."""
+    if not ticker:
+        return dash.no_update, "Pick a ticker first." if clicks else dash.no_update
+    return await generated.save_as(clicks, generated.ticker(ticker, timerange))

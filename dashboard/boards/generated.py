@@ -8,12 +8,14 @@ form, the markets page's indicators (overlays and RSI/MACD panels), tape and wat
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
 import dash
 
 from dashboard import client, frame
+from tickwire.contract import ID_RE, METRIC_RE, TICKER_RE
 
 #: Two time series side by side, each this tall (grid rows); the lists below them full width.
 HALF, CHART_H, LIST_H, STAT_H = 12, 8, 6, 4
@@ -55,6 +57,13 @@ def rule_thresholds(
     return [{"value": level, "color": RULE_COLOR} for level in sorted(levels)]
 
 
+def _check(pattern: re.Pattern[str], value: str, what: str) -> None:
+    """No model of a subject that cannot exist (the API's ids): a ValueError, not a model the
+    API would refuse."""
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise ValueError(f"not a {what}: {value!r}")
+
+
 def _title(text: str) -> str:
     # The API's Text refuses control characters; an id never has any, a name might.
     cleaned = "".join(c if c.isprintable() else " " for c in text).strip()
@@ -83,6 +92,9 @@ def device(
     """The device page's model: a time series per metric (the device's rule levels as
     thresholds), two to a row, and the device's alerts under them."""
     device_id = found["device_id"]
+    _check(ID_RE, device_id, "device id")
+    for metric in metrics:
+        _check(METRIC_RE, metric, "metric")
     panels: list[dict[str, Any]] = []
     for i, metric in enumerate(metrics):
         cell = ((i % 2) * HALF, (i // 2) * CHART_H, HALF, CHART_H)
@@ -106,6 +118,7 @@ def device(
 def ticker(symbol: str, timerange: dict[str, Any] | None = None) -> dict[str, Any]:
     """The markets page's model for one ticker: its quote as a stat, its candles with volume,
     and its alerts. The indicators are the page's own (no panel option holds them)."""
+    _check(TICKER_RE, symbol, "ticker")
     subject = [{"ticker": symbol}]
     full = 2 * HALF
     panels = [
@@ -126,7 +139,8 @@ def ticker(symbol: str, timerange: dict[str, Any] | None = None) -> dict[str, An
 
 def copy_of(model: dict[str, Any]) -> dict[str, Any]:
     """The model as "Save as dashboard" posts it: titled as a copy."""
-    return model | {"title": _title(f"{model['title']} (copy)")}
+    suffix = " (copy)"
+    return model | {"title": _title(model["title"][: TITLE_MAX - len(suffix)].rstrip() + suffix)}
 
 
 async def save_as(clicks: int | None, model: dict[str, Any] | None) -> tuple[Any, Any]:

@@ -223,10 +223,36 @@ def candlestick(
 ) -> Any:
     if not candles:
         return html.Div(f"No prices for {ticker} in this range.", className="tw-empty")
-    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
-    fig = markets_chart.figure(ticker, candles, shown, [], None, f"board-{panel['id']}")
-    fig["layout"]["height"] = height
+    fig = candle_figure(panel, ticker, candles, tz, f"board-{panel['id']}", height)
     return _graph(panel, fig, height)
+
+
+def candle_figure(
+    panel: dict[str, Any],
+    ticker: str,
+    candles: list[dict[str, Any]],
+    tz: tzinfo,
+    revision: str,
+    height: int | None = None,
+    indicators: tuple[list[str], dict[str, Any] | None] = ([], None),
+) -> dict[str, Any]:
+    """A candlestick panel's chart (the markets page's too): candles and volume
+    (`markets.chart.figure`, whose trace order assets/markets.js extends live), the
+    thresholds as lines on the price. `indicators`: the toggles shown and the API's series
+    (the markets page's; no panel option holds them)."""
+    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
+    show, series = indicators
+    fig: dict[str, Any] = markets_chart.figure(ticker, candles, shown, show, series, revision)
+    if height is not None:
+        fig["layout"]["height"] = height
+    lines = [
+        {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": step["value"],
+         "y1": step["value"], "line": {"color": step["color"], "dash": "dash", "width": 1}}
+        for step in panel.get("thresholds", [])
+    ]  # fmt: skip
+    if lines:
+        fig["layout"]["shapes"] = [*fig["layout"].get("shapes", []), *lines]
+    return fig
 
 
 def alerts(items: list[dict[str, Any]], tz: tzinfo, empty: str = "No alerts.") -> Any:

@@ -17,6 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import client, frame, theme
 from dashboard.boards import generated
+from dashboard.boards import panels as boards_panels
 from dashboard.markets import chart, data, edits, watch
 from dashboard.markets import layout as components
 
@@ -131,18 +132,22 @@ async def load_chart(
     tz = frame.zone(timerange)
     start, end = frame.window(timerange)
     try:
+        model = generated.ticker(ticker, timerange)
         body, series, why = await data.chart(ticker, start, end, chart.NAMES)
-    except client.ApiFailed as failed:
-        error = html.Div(f"Could not load {ticker}: {failed.message}", className="tw-error")
+    except (client.ApiFailed, ValueError) as failed:
+        said = failed.message if isinstance(failed, client.ApiFailed) else "no such ticker"
+        error = html.Div(f"Could not load {ticker}: {said}", className="tw-error")
         return dash.no_update, style, None, ticker, "", [], error
     notes: list[Any] = []
     if why is not None:
         notes.append(html.Div(f"No indicators: {why}", className="tw-error"))
     candles = body["candles"]
     rev = f"{ticker}|{timerange.get('range')}|{timerange.get('start')}|{timerange.get('refresh')}"
-    # The chart's times in the page's zone (plotly ignores zones); `meta` keeps the instants.
-    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
-    figure = chart.figure(ticker, candles, shown, show, series, f"{rev}|{tz}|{','.join(show)}")
+    # Drawn by the candlestick panel of the page's model (dashboard/boards/generated.py), the
+    # indicators added by the page; times in the page's zone, `meta` keeps the instants.
+    panel = next(p for p in model["panels"] if p["type"] == "candlestick")
+    revision = f"{rev}|{tz}|{','.join(show)}"
+    figure = boards_panels.candle_figure(panel, ticker, candles, tz, revision, None, (show, series))
     meta = chart.meta(ticker, body, bool(timerange.get("live")))
     links = components.export_links(data.export_links(ticker, start, end))
     if not candles:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from playwright.async_api import Browser, Page
@@ -183,3 +184,22 @@ async def test_save_as_after_the_login_is_gone_says_so_and_saves_nothing(
 
 async def _text(locator: Any) -> bool:
     return bool((await locator.inner_text()).strip())
+
+
+async def test_save_as_of_a_ticker_that_cannot_exist_says_so_and_saves_nothing(
+    api: Api, browser: Browser
+) -> None:
+    user = await api.register("trader")
+    hostile = quote("../users/ä", safe="")
+    page = await logged_in(browser, api, user, f"/markets?ticker={hostile}&range=1h")
+    try:
+        await page.wait_for_selector("#markets-chart-error .tw-error", timeout=30_000)
+        await page.click("#markets-save-as")
+        note = page.locator("#markets-save-note")
+        await wait_until("the note", lambda: _text(note), timeout=20, interval=0.25)
+        assert await note.inner_text() == "No such ticker."
+        assert "/d/" not in page.url
+    finally:
+        await page.context.close()
+    async with api.client(user) as client:
+        assert expect(await client.get("/api/dashboards"), 200)["items"] == []

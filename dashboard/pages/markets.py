@@ -231,6 +231,10 @@ dash.clientside_callback(
 async def save_as(clicks: int | None, ticker: str | None, timerange: Any) -> tuple[Any, Any]:
     """ "Save as dashboard": the charted ticker's model (dashboard/boards/generated.py) as the
     user's own dashboard, then /d/<uid>."""
-    if not ticker:
-        return dash.no_update, "Pick a ticker first." if clicks else dash.no_update
-    return await generated.save_as(clicks, generated.ticker(ticker, timerange))
+    if not clicks:
+        return dash.no_update, dash.no_update
+    try:
+        model = generated.ticker(ticker or "", timerange)
+    except ValueError:  # none charted, or the address's `ticker=` is no ticker at all
+        return dash.no_update, "Pick a ticker first." if not ticker else "No such ticker."
+    return await generated.save_as(clicks, model)

@@ -5,12 +5,16 @@ model."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
 
 from api.schemas.dashboards import Dashboard, problems
+from dashboard.boards import data as boards_data
 from dashboard.boards import generated
+from dashboard.boards import panels as boards_panels
+from dashboard.markets import chart as markets_chart
 from tests.api_support import Api, expect
 
 ODD_DEVICE_IDS = ["plain", "a:b.c-d_e", "9" + "x" * 63]
@@ -96,3 +100,46 @@ def test_an_unknown_range_and_control_characters_in_a_name_still_make_a_valid_mo
     parsed = valid(model)
     assert parsed.time.from_ == "now-1h" and "\x00" not in parsed.title
     assert valid(generated.device({"device_id": "d-2", "name": ""}, [], [])).title == "d-2"
+
+
+def test_the_panel_code_draws_what_the_device_page_needs() -> None:
+    """The device page's chart is the time series panel's: a bucket's min–max band behind
+    the line (trace 0 stays the line, which live points extend), the rule levels as lines, a
+    lone point as a marker on the range's axis."""
+    model = generated.device(
+        {"device_id": "d-1"},
+        ["temperature"],
+        [{"kind": "THRESHOLD", "metric": "temperature", "threshold": 30, "device_id": "d-1"}],
+    )
+    panel = model["panels"][0]
+    points = [{"time": "2026-01-01T00:00:00Z", "value": 1.0, "min": 0.5, "max": 2.0},
+              {"time": "2026-01-01T00:01:00Z", "value": 3.0, "min": 2.5, "max": 4.0}]  # fmt: skip
+    walls = ["2026-01-01 00:00:00", "2026-01-01 00:01:00"]
+    bucket = {"metric": "temperature", "method": "bucket", "points": points, "x": walls,
+              "y": [1.0, 3.0], "last": 3.0}  # fmt: skip
+    drawn = boards_data.metric_series("d-1", bucket)
+    fig = boards_panels.time_figure(panel, [drawn], 200, "r")
+    assert [t.name for t in fig.data] == ["d-1 temperature", "max", "min"]
+    assert list(fig.data[1].y) == [2.0, 4.0] and list(fig.data[2].y) == [0.5, 2.5]
+    assert fig.data[2].fill == "tonexty"
+    assert [s.y0 for s in fig.layout.shapes] == [30.0]
+    lone = drawn | {"x": drawn["x"][:1], "y": [5.0], "band": None}
+    span = ("2026-01-01 00:00:00", "2026-01-01 01:00:00")
+    fig = boards_panels.time_figure(panel, [lone], 200, "r", span=span)
+    assert fig.data[0].mode == "lines+markers" and list(fig.layout.xaxis.range) == list(span)
+    assert list(fig.layout.yaxis.range) == [4.0, 6.0]
+
+
+def test_the_candlestick_panel_draws_the_markets_chart_with_its_thresholds() -> None:
+    panel = generated.ticker("ACME")["panels"][1] | {"thresholds": [{"value": 101, "color": "red"}]}
+    candles = [{"time": f"2026-01-01T00:0{i}:00Z", "open": 100, "high": 102, "low": 99,
+                "close": 101, "volume": 5} for i in range(3)]  # fmt: skip
+    fig = boards_panels.candle_figure(panel, "ACME", candles, UTC, "r", 300)
+    assert fig["data"][0]["type"] == "candlestick" and len(fig["data"][0]["x"]) == 2
+    assert fig["layout"]["height"] == 300
+    assert [(s["y0"], s["yref"]) for s in fig["layout"]["shapes"]] == [(101, "y")]
+    # The markets page's indicators ride along (its toggles and the API's series).
+    times = [c["time"] for c in candles[:2]]
+    series = {"time": times, "series": {line.key: [None, 100.5] for line in markets_chart.LINES}}
+    fig = boards_panels.candle_figure(panel, "ACME", candles, UTC, "r", None, (["sma"], series))
+    assert "height" not in fig["layout"] and any(t.get("name") == "SMA 20" for t in fig["data"])

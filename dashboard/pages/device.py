@@ -99,6 +99,7 @@ def layout(device_id: str | None = None, **_query: Any) -> html.Div:
                         id="device-save-as",
                         className="tw-button",
                         title="Start a dashboard of your own from this page's panels",
+                        style={"display": "none"},  # shown once there is a device to save
                     ),
                     html.Span(id="device-save-note", className="tw-quiet"),
                 ],
@@ -356,7 +357,13 @@ dash.clientside_callback(
     State("device-alert-bump", "data"),
 )
 
-# "Save as dashboard": the page's model (`load`) as the user's own, then /d/<uid>.
+# "Save as dashboard": the page's model (`load`) as the user's own, then /d/<uid>; no button
+# when there is no device (a missing one is one message, no controls that do nothing).
+dash.clientside_callback(
+    "(model) => (model ? {} : {display: 'none'})",
+    Output("device-save-as", "style"),
+    Input("device-model", "data"),
+)
 dash.callback(
     Output("redirect", "data", allow_duplicate=True),
     Output("device-save-note", "children"),

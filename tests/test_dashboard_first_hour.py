@@ -141,6 +141,7 @@ async def test_a_missing_device_is_one_message_and_admin_has_no_time_picker(
             await page.wait_for_timeout(500)
             assert missing in await page.inner_text("#device-missing")
             assert not await page.is_visible("#device-cmd-send")
+            assert not await page.is_visible("#device-save-as")
             assert not await page.is_visible("#device-stats")
             assert await page.locator(".tw-error:visible").count() == 1
         await screenshot(page, "first-hour-8-missing-device")

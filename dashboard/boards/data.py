@@ -96,12 +96,7 @@ async def series(
         answer = await devices_data.telemetry(
             target["device_id"], start, end, points, target.get("metric"), tz
         )
-        return [
-            {"name": f"{target['device_id']} {s['metric']}", "x": s["x"], "y": s["y"],
-             "last": s["last"], "unit": units.UNITS.get(s["metric"], s["metric"]),
-             "subject": {"device_id": target["device_id"], "metric": s["metric"]}}
-            for s in answer["series"]
-        ]  # fmt: skip
+        return [metric_series(target["device_id"], s) for s in answer["series"]]
     body = await markets_data.history(target["ticker"], start, end, points)
     candles = body["candles"]
     return [
@@ -114,6 +109,19 @@ async def series(
             "subject": {"ticker": target["ticker"]},
         }
     ]
+
+
+def metric_series(device_id: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """One series of a device's telemetry answer (`devices.data.telemetry`) as a panel draws
+    it; buckets carry their min–max as a band."""
+    metric = answer["metric"]
+    points = answer["points"]
+    band = None
+    if answer["method"] == "bucket":
+        band = ([p["min"] for p in points], [p["max"] for p in points])
+    return {"name": f"{device_id} {metric}", "x": answer["x"], "y": answer["y"],
+            "last": answer.get("last"), "unit": units.UNITS.get(metric, metric),
+            "subject": {"device_id": device_id, "metric": metric}, "band": band}  # fmt: skip
 
 
 async def many(
@@ -142,12 +150,25 @@ async def candles(ticker: str, start: str, end: str, points: int) -> list[dict[s
     return found
 
 
-async def alerts(state: str | None, limit: int) -> list[dict[str, Any]]:
+async def alerts(
+    state: str | None, limit: int, targets: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The newest `limit` alerts (in `state`), only the targets' devices and tickers' when the
+    panel has targets."""
     query: dict[str, Any] = {"limit": limit}
     if state:
         query["state"] = state.upper()
-    found: list[dict[str, Any]] = (await client.get("/api/alerts", **query))["items"]
-    return found
+    subjects = {t.get("device_id") or t.get("ticker") for t in targets or []} - {None, ""}
+    if len(subjects) == 1:
+        target = (targets or [])[0]
+        field = "device_id" if target.get("device_id") else "ticker"
+        query[field] = target[field]
+    elif subjects:
+        query["limit"] = MOST_MARKS
+    items: list[dict[str, Any]] = (await client.get("/api/alerts", **query))["items"]
+    if subjects:
+        items = [a for a in items if a["subject"] in subjects]
+    return items[:limit]
 
 
 async def marks(

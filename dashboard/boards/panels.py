@@ -16,7 +16,6 @@ from dash import dcc, html
 
 from dashboard import frame, theme
 from dashboard.boards import data
-from dashboard.devices import panels as devices_panels
 from dashboard.markets import chart as markets_chart
 
 #: The grid's row height and gap (px, assets/boards.css), and a panel's chrome (title, padding).
@@ -65,16 +64,40 @@ def timeseries(
     revision: str,
     alerts: list[dict[str, Any]] | None = None,
 ) -> Any:
+    fig = time_figure(panel, series, height, revision, alerts)
+    return [_errors(series), _graph(panel, fig, height)]
+
+
+def time_figure(
+    panel: dict[str, Any],
+    series: list[dict[str, Any]],
+    height: int,
+    revision: str,
+    alerts: list[dict[str, Any]] | None = None,
+    span: tuple[str, str] | None = None,
+) -> go.Figure:
+    """A time series panel's chart (the device page's too): a line per series (trace i: series
+    i, which live points extend), one y axis per unit, a series' min–max band when it has
+    one (buckets), the thresholds as lines, the alerts as annotations. A lone point is a
+    marker on the range's axis (`span`, wall clocks), not a line on a 1 ms one."""
     fig = theme.figure(height=height, uirevision=revision, margin=MARGIN)
     # One y axis per unit: the first on the left, the others on the right (sharing it).
     found = list(dict.fromkeys(s.get("unit") or "" for s in series))
     for s in series:
         axis = "y" if found.index(s.get("unit") or "") == 0 else "y2"
+        lone = len(s["x"]) == 1
         # `meta`: the trace's device and metric (or ticker), which live points extend
         # (assets/boards.js `live`).
         fig.add_scatter(
-            x=s["x"], y=s["y"], mode="lines", name=s["name"], yaxis=axis, meta=s.get("subject")
-        )
+            x=s["x"], y=s["y"], mode="lines+markers" if lone else "lines", name=s["name"],
+            yaxis=axis, meta=s.get("subject"), marker={"size": 8},
+            line={"color": s["color"]} if s.get("color") else None,
+        )  # fmt: skip
+        if lone and len(series) == 1:
+            _lone(fig, float(s["y"][0]), span)
+    for s in series:
+        if s.get("band"):
+            _band(fig, s)
     if len(found) > 1:
         fig.update_layout(
             yaxis={"title": {"text": found[0]}},
@@ -86,7 +109,25 @@ def timeseries(
         fig.add_hline(y=step["value"], line={"color": step["color"], "dash": "dash", "width": 1})
     for mark in alerts or []:
         annotate(fig, mark)
-    return [_errors(series), _graph(panel, fig, height)]
+    return fig
+
+
+def _lone(fig: go.Figure, value: float, span: tuple[str, str] | None) -> None:
+    pad = max(abs(value) * 0.1, 1.0)
+    fig.update_yaxes(range=[value - pad, value + pad])
+    if span:
+        fig.update_xaxes(range=list(span))
+
+
+def _band(fig: go.Figure, s: dict[str, Any]) -> None:
+    """The min–max of each bucket, shaded behind the line (after every line: trace i stays
+    series i)."""
+    low, high = s["band"]
+    fig.add_scatter(x=s["x"], y=high, mode="lines", line={"width": 0}, hoverinfo="skip",
+                    name="max", showlegend=False)  # fmt: skip
+    fig.add_scatter(x=s["x"], y=low, mode="lines", line={"width": 0}, fill="tonexty",
+                    fillcolor="rgba(87,148,242,0.15)", hoverinfo="skip", name="min",
+                    showlegend=False)  # fmt: skip
 
 
 def annotate(fig: go.Figure, mark: dict[str, Any]) -> None:
@@ -182,16 +223,56 @@ def candlestick(
 ) -> Any:
     if not candles:
         return html.Div(f"No prices for {ticker} in this range.", className="tw-empty")
-    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
-    fig = markets_chart.figure(ticker, candles, shown, [], None, f"board-{panel['id']}")
-    fig["layout"]["height"] = height
+    fig = candle_figure(panel, ticker, candles, tz, f"board-{panel['id']}", height)
     return _graph(panel, fig, height)
 
 
-def alerts(items: list[dict[str, Any]], tz: tzinfo) -> Any:
+def candle_figure(
+    panel: dict[str, Any],
+    ticker: str,
+    candles: list[dict[str, Any]],
+    tz: tzinfo,
+    revision: str,
+    height: int | None = None,
+    indicators: tuple[list[str], dict[str, Any] | None] = ([], None),
+) -> dict[str, Any]:
+    """A candlestick panel's chart (the markets page's too): candles and volume
+    (`markets.chart.figure`, whose trace order assets/markets.js extends live), the
+    thresholds as lines on the price. `indicators`: the toggles shown and the API's series
+    (the markets page's; no panel option holds them)."""
+    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
+    show, series = indicators
+    fig: dict[str, Any] = markets_chart.figure(ticker, candles, shown, show, series, revision)
+    if height is not None:
+        fig["layout"]["height"] = height
+    lines = [
+        {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": step["value"],
+         "y1": step["value"], "line": {"color": step["color"], "dash": "dash", "width": 1}}
+        for step in panel.get("thresholds", [])
+    ]  # fmt: skip
+    if lines:
+        fig["layout"]["shapes"] = [*fig["layout"].get("shapes", []), *lines]
+    return fig
+
+
+def alerts(items: list[dict[str, Any]], tz: tzinfo, empty: str = "No alerts.") -> Any:
+    """The alert list panel (the device page's alerts too)."""
     if not items:
-        return html.Div("No alerts.", className="tw-empty")
-    return devices_panels.alerts(items, tz)
+        return html.Div(empty, className="tw-empty")
+    head = html.Tr([html.Th(h) for h in ("kind", "severity", "state", "raised", "message")])
+    rows = [
+        html.Tr(
+            [
+                html.Td(a["kind"]),
+                html.Td(a["severity"], className=f"sev-{a['severity'].lower()}"),
+                html.Td(a["state"]),
+                html.Td(frame.when(a["raised_at"], tz), className="tw-when"),
+                html.Td(a["message"]),
+            ]
+        )
+        for a in items
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table device-alerts")
 
 
 def text(panel: dict[str, Any]) -> Any:
@@ -265,5 +346,6 @@ async def body(
         return candlestick(panel, ticker, candles, height, tz)
     if kind == "alerts":
         options = panel.get("options", {})
-        return alerts(await data.alerts(options.get("state"), options.get("limit", 20)), tz)
+        found = await data.alerts(options.get("state"), options.get("limit", 20), targets)
+        return alerts(found, tz)
     return text(panel)

@@ -130,3 +130,10 @@ async def fleet() -> list[dict[str, Any]]:
             device["status"], device["last_seen"] = now["status"], now["last_seen"]
         device["values"] = now["values"] if now is not None else {}
     return devices
+
+
+async def rules() -> list[dict[str, Any]]:
+    """The enabled alert rules the caller sees (their levels are the charts' thresholds)."""
+    page: dict[str, Any] = await client.get("/api/alert-rules", enabled="true", limit=1000)
+    items: list[dict[str, Any]] = page["items"]
+    return items

@@ -4,17 +4,20 @@ rolling averages, alerts and commands."""
 from __future__ import annotations
 
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboard import frame, theme
+from dashboard.boards import data as boards_data
+from dashboard.boards import panels as boards_panels
 from dashboard.devices import data as devices_data
 
 #: The charts' grid: panels at least this wide (px), this far apart; the panel's padding and
 #: the figure's margins around each plot (assets/devices.css, theme.figure).
-PANEL_MIN, GAP, AROUND_PLOT = 420, 12, 26 + 64
+PANEL_MIN, GAP, AROUND_PLOT = 420, 12, 26 + 56
+HEIGHT = 260
 
 
 def plot_width(page: int | None, charts: int) -> int | None:
@@ -28,43 +31,25 @@ def plot_width(page: int | None, charts: int) -> int | None:
 
 
 def figure(
+    panel: dict[str, Any],
     series: dict[str, Any],
     revision: str,
     index: int,
     span: tuple[str, str] | None = None,
     tz: tzinfo = UTC,
+    marks: list[dict[str, Any]] | None = None,
 ) -> go.Figure:
-    """A metric's chart: the line (trace 0, extended live) and, for buckets, a min–max band.
-    A lone point is a marker on the range's axis (`span`, ISO), not a line on a 1 ms one."""
-    fig = theme.figure(
-        height=260,
-        uirevision=revision,
+    """A metric's chart: the time series panel's (dashboard/boards/panels.py), its line
+    (trace 0, extended live) in the metric's colour, the zone named under the axis."""
+    drawn = boards_data.metric_series(panel["targets"][0]["device_id"], series)
+    drawn["color"] = theme.COLORS[index % len(theme.COLORS)]
+    shown = (frame.wall(span[0], tz), frame.wall(span[1], tz)) if span else None
+    fig = boards_panels.time_figure(panel, [drawn], HEIGHT, revision, marks, shown)
+    fig.update_layout(
         showlegend=False,
-        xaxis={"type": "date", "title": {"text": str(tz), "standoff": 4}},
+        margin=boards_panels.MARGIN | {"b": 40},
+        xaxis={"title": {"text": str(tz), "standoff": 4}},
     )
-    color = theme.COLORS[index % len(theme.COLORS)]
-    lone = len(series["x"]) == 1
-    fig.add_scatter(
-        x=series["x"],
-        y=series["y"],
-        mode="lines+markers" if lone else "lines",
-        marker={"size": 8},
-        name=series["metric"],
-        line={"color": color},
-    )
-    if lone:
-        value = float(series["y"][0])
-        pad = max(abs(value) * 0.1, 1.0)
-        fig.update_yaxes(range=[value - pad, value + pad])
-        if span:
-            fig.update_xaxes(range=[frame.wall(span[0], tz), frame.wall(span[1], tz)])
-    if series["method"] == "bucket":
-        points = series["points"]
-        fig.add_scatter(x=series["x"], y=[p["max"] for p in points], mode="lines",
-                        line={"width": 0}, hoverinfo="skip", name="max")  # fmt: skip
-        fig.add_scatter(x=series["x"], y=[p["min"] for p in points], mode="lines",
-                        line={"width": 0}, fill="tonexty", fillcolor="rgba(87,148,242,0.15)",
-                        hoverinfo="skip", name="min")  # fmt: skip
     return fig
 
 
@@ -76,21 +61,33 @@ def exports(device_id: str, metric: str, start: str, end: str) -> list[Any]:
     return links
 
 
-def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index: int,
-          revision: str, width: int | None, tz: tzinfo) -> html.Div:  # fmt: skip
-    metric = series["metric"]
+class Drawing(NamedTuple):
+    """What every chart of one load shares: the answer's range, revision, plot width, zone and
+    the device's alerts in the range."""
+
+    answer: dict[str, Any]
+    revision: str
+    width: int | None
+    tz: tzinfo
+    marks: list[dict[str, Any]]
+
+
+def chart(panel: dict[str, Any], series: dict[str, Any], index: int, how: Drawing) -> html.Div:
+    device_id, metric = panel["targets"][0]["device_id"], series["metric"]
     key = {"metric": metric}
+    answer, tz = how.answer, how.tz
+    span = (answer["start"], answer["end"])
     return html.Div(
         className="tw-panel",
         children=[
             html.H3(
                 [
-                    metric,
+                    panel["title"],
                     # How the API answered (resolution, points per pixel): a tooltip, not a title.
                     html.Span(
                         "i",
                         id={"type": "device-res", **key},
-                        title=devices_data.label(answer, width),
+                        title=devices_data.label(answer, how.width),
                         className="device-res",
                     ),
                 ]
@@ -99,7 +96,7 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
             dcc.Loading(
                 dcc.Graph(
                     id={"type": "device-chart", **key},
-                    figure=figure(series, revision, index, (answer["start"], answer["end"]), tz),
+                    figure=figure(panel, series, how.revision, index, span, tz, how.marks),
                     config={"displaylogo": False, "responsive": True},
                 ),
                 type="dot",
@@ -115,10 +112,22 @@ def chart(device_id: str, answer: dict[str, Any], series: dict[str, Any], index:
 
 
 def charts(
-    device_id: str, answer: dict[str, Any], revision: str, width: int | None, tz: tzinfo = UTC
+    model: dict[str, Any],
+    answer: dict[str, Any],
+    revision: str,
+    width: int | None,
+    tz: tzinfo = UTC,
+    marks: list[dict[str, Any]] | None = None,
 ) -> list[Any]:
-    found = [s for s in answer["series"]]
-    if not found:
+    """The model's time series panels (dashboard/boards/generated.py `device`), each drawn
+    from its metric's series in `answer`."""
+    by_metric = {s["metric"]: s for s in answer["series"]}
+    drawn = [
+        (panel, by_metric[panel["targets"][0]["metric"]])
+        for panel in model["panels"]
+        if panel["type"] == "timeseries" and panel["targets"][0].get("metric") in by_metric
+    ]
+    if not drawn:
         return [
             html.Div(
                 "No readings in this range — pick a longer range above, or check that the "
@@ -126,7 +135,8 @@ def charts(
                 className="tw-panel wide tw-empty",
             )
         ]
-    return [chart(device_id, answer, s, i, revision, width, tz) for i, s in enumerate(found)]
+    how = Drawing(answer, revision, width, tz, marks or [])
+    return [chart(panel, series, i, how) for i, (panel, series) in enumerate(drawn)]
 
 
 def _num(value: float | None) -> str:
@@ -149,25 +159,6 @@ def stats(table: dict[str, dict[str, dict[str, Any]]]) -> Any:
             cells.append(html.Td(text, title=hint))
         rows.append(html.Tr(cells))
     return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table")
-
-
-def alerts(items: list[dict[str, Any]], tz: tzinfo = UTC) -> Any:
-    if not items:
-        return html.Div("No alerts for this device.", className="tw-empty")
-    head = html.Tr([html.Th(h) for h in ("kind", "severity", "state", "raised", "message")])
-    rows = [
-        html.Tr(
-            [
-                html.Td(a["kind"]),
-                html.Td(a["severity"], className=f"sev-{a['severity'].lower()}"),
-                html.Td(a["state"]),
-                html.Td(frame.when(a["raised_at"], tz), className="tw-when"),
-                html.Td(a["message"]),
-            ]
-        )
-        for a in items
-    ]
-    return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table device-alerts")
 
 
 def commands(items: list[dict[str, Any]], tz: tzinfo = UTC) -> Any:

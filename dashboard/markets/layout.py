@@ -45,6 +45,13 @@ def _chart_panel(show: list[str]) -> html.Div:
                     ),
                     html.Span(id="markets-resolution", className="markets-resolution"),
                     html.Span(id="markets-export", className="markets-export"),
+                    html.Button(
+                        "Save as dashboard",
+                        id="markets-save-as",
+                        className="tw-button",
+                        title="Start a dashboard of your own from this ticker's panels",
+                    ),
+                    html.Span(id="markets-save-note", className="tw-quiet"),
                 ],
             ),
             html.Div(id="markets-chart-error"),

@@ -4,6 +4,7 @@ export links for each chart's range. Live points come in the browser (assets/dev
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -11,6 +12,9 @@ import dash
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
 
 from dashboard import client, frame
+from dashboard.boards import data as boards_data
+from dashboard.boards import generated
+from dashboard.boards import panels as boards_panels
 from dashboard.devices import data as devices_data
 from dashboard.devices import panels as devices_panels
 
@@ -70,6 +74,7 @@ def layout(device_id: str | None = None, **_query: Any) -> html.Div:
             frame.live_filter("device", devices=[device_id] if device_id else []),
             dcc.Store(id="device-id", data=device_id),
             dcc.Store(id="device-rev"),
+            dcc.Store(id="device-model"),
             dcc.Store(id="device-width"),
             dcc.Store(id="device-alert-bump", data=0),
             dcc.Interval(id="device-stats-tick", interval=30_000),
@@ -89,6 +94,14 @@ def layout(device_id: str | None = None, **_query: Any) -> html.Div:
                         className="tw-link",
                         id="device-credentials",
                     ),
+                    html.Button(
+                        "Save as dashboard",
+                        id="device-save-as",
+                        className="tw-button",
+                        title="Start a dashboard of your own from this page's panels",
+                        style={"display": "none"},  # shown once there is a device to save
+                    ),
+                    html.Span(id="device-save-note", className="tw-quiet"),
                 ],
             ),
             html.Div(id="device-missing"),
@@ -134,6 +147,7 @@ def _missing(device_id: str, failed: client.ApiFailed) -> html.Div:
     Output("device-rev", "data"),
     Output("device-missing", "children"),
     Output("device-body", "style"),
+    Output("device-model", "data"),
     Input("timerange", "data"),
     Input("live-reset", "data"),
     Input("device-width", "data"),
@@ -150,21 +164,28 @@ async def load(
     hidden = {"display": "none"}
     if not device_id:
         missing = html.Div("No device given.", className="tw-panel wide tw-error")
-        return "tw-dot UNKNOWN", "", "", [], None, missing, hidden
+        return "tw-dot UNKNOWN", "", "", [], None, missing, hidden, None
     start, end = frame.window(timerange)
     tz = frame.zone(timerange)
     revision = f"{start}|{end}|{tz}"
     try:
-        device, metrics = await devices_data.device(device_id)
+        (device, metrics), rules = await asyncio.gather(
+            devices_data.device(device_id), devices_data.rules()
+        )
         width = devices_panels.plot_width(width, metrics)
         points = devices_data.points_for(width, ZOOM_POINTS, MIN_POINTS)
-        answer = await devices_data.telemetry(device_id, start, end, points, tz=tz)
+        answer, marks = await asyncio.gather(
+            devices_data.telemetry(device_id, start, end, points, tz=tz),
+            boards_data.marks([{"device_id": device_id}], start, end, tz),
+        )
     except client.ApiFailed as failed:
-        return "tw-dot UNKNOWN", "", "", [], None, _missing(device_id, failed), hidden
+        return "tw-dot UNKNOWN", "", "", [], None, _missing(device_id, failed), hidden, None
     about = " · ".join(p for p in (device["name"], device["kind"]) if p and p != device_id)
     seen = f"last seen {frame.when(device['last_seen'], tz) or 'never'}"
-    charts = devices_panels.charts(device_id, answer, revision, width, tz)
-    return f"tw-dot {device['status']}", about, seen, charts, revision, None, {}
+    shown = [s["metric"] for s in answer["series"]]
+    model = generated.device(device, shown, rules, timerange)
+    charts = devices_panels.charts(model, answer, revision, width, tz, marks)
+    return f"tw-dot {device['status']}", about, seen, charts, revision, None, {}, model
 
 
 @dash.callback(
@@ -175,6 +196,7 @@ async def load(
     State("device-id", "data"),
     State("device-rev", "data"),
     State("timerange", "data"),
+    State("device-model", "data"),
     prevent_initial_call=True,
 )
 async def zoom(
@@ -182,6 +204,7 @@ async def zoom(
     device_id: str,
     revision: str | None,
     timerange: dict[str, Any] | None,
+    model: dict[str, Any] | None,
 ) -> tuple[Any, ...]:
     """Zoom means detail: re-fetch the visible range (`view`, from assets/devices.js `zoom`)
     with as many points as the plot is wide, at the resolution the API picks for that."""
@@ -198,12 +221,24 @@ async def zoom(
             raise dash.exceptions.PreventUpdate from None
     points = devices_data.points_for(view.get("width"), ZOOM_POINTS, MIN_POINTS)
     metric = ctx.triggered_id["metric"]
+    # The metric's panel in the page's model, and its place (its colour).
+    found = [
+        (i, p) for i, p in enumerate((model or {}).get("panels", []))
+        if p["type"] == "timeseries" and p["targets"][0].get("metric") == metric
+    ]  # fmt: skip
+    if not found:
+        raise dash.exceptions.PreventUpdate
+    index, panel = found[0]
     try:
-        answer = await devices_data.telemetry(device_id, start, end, points, metric, tz)
+        answer, marks = await asyncio.gather(
+            devices_data.telemetry(device_id, start, end, points, metric, tz),
+            boards_data.marks([{"device_id": device_id}], start, end, tz),
+        )
     except client.ApiFailed as failed:
         return dash.no_update, html.Span(failed.message, className="tw-error"), dash.no_update
     series = answer["series"][0] if answer["series"] else _empty(metric)
-    figure = devices_panels.figure(series, revision or "", 0, (answer["start"], answer["end"]), tz)
+    span = (answer["start"], answer["end"])
+    figure = devices_panels.figure(panel, series, revision or "", index, span, tz, marks)
     if not reset:
         figure.update_xaxes(range=[frame.wall(start, tz), frame.wall(end, tz)])
     return (
@@ -242,7 +277,8 @@ async def alerts(timerange: Any, _bump: int | None, device_id: str | None) -> An
     if not device_id:
         return []
     try:
-        return devices_panels.alerts(await devices_data.alerts(device_id), frame.zone(timerange))
+        found = await devices_data.alerts(device_id)
+        return boards_panels.alerts(found, frame.zone(timerange), "No alerts for this device.")
     except client.ApiFailed as failed:
         return html.Div(failed.message, className="tw-error")
 
@@ -320,3 +356,18 @@ dash.clientside_callback(
     State("device-id", "data"),
     State("device-alert-bump", "data"),
 )
+
+# "Save as dashboard": the page's model (`load`) as the user's own, then /d/<uid>; no button
+# when there is no device (a missing one is one message, no controls that do nothing).
+dash.clientside_callback(
+    "(model) => (model ? {} : {display: 'none'})",
+    Output("device-save-as", "style"),
+    Input("device-model", "data"),
+)
+dash.callback(
+    Output("redirect", "data", allow_duplicate=True),
+    Output("device-save-note", "children"),
+    Input("device-save-as", "n_clicks"),
+    State("device-model", "data"),
+    prevent_initial_call=True,
+)(generated.save_as)

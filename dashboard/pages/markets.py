@@ -16,6 +16,8 @@ from dash import ALL, Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import client, frame, theme
+from dashboard.boards import generated
+from dashboard.boards import panels as boards_panels
 from dashboard.markets import chart, data, edits, watch
 from dashboard.markets import layout as components
 
@@ -130,18 +132,22 @@ async def load_chart(
     tz = frame.zone(timerange)
     start, end = frame.window(timerange)
     try:
+        model = generated.ticker(ticker, timerange)
         body, series, why = await data.chart(ticker, start, end, chart.NAMES)
-    except client.ApiFailed as failed:
-        error = html.Div(f"Could not load {ticker}: {failed.message}", className="tw-error")
+    except (client.ApiFailed, ValueError) as failed:
+        said = failed.message if isinstance(failed, client.ApiFailed) else "no such ticker"
+        error = html.Div(f"Could not load {ticker}: {said}", className="tw-error")
         return dash.no_update, style, None, ticker, "", [], error
     notes: list[Any] = []
     if why is not None:
         notes.append(html.Div(f"No indicators: {why}", className="tw-error"))
     candles = body["candles"]
     rev = f"{ticker}|{timerange.get('range')}|{timerange.get('start')}|{timerange.get('refresh')}"
-    # The chart's times in the page's zone (plotly ignores zones); `meta` keeps the instants.
-    shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
-    figure = chart.figure(ticker, candles, shown, show, series, f"{rev}|{tz}|{','.join(show)}")
+    # Drawn by the candlestick panel of the page's model (dashboard/boards/generated.py), the
+    # indicators added by the page; times in the page's zone, `meta` keeps the instants.
+    panel = next(p for p in model["panels"] if p["type"] == "candlestick")
+    revision = f"{rev}|{tz}|{','.join(show)}"
+    figure = boards_panels.candle_figure(panel, ticker, candles, tz, revision, None, (show, series))
     meta = chart.meta(ticker, body, bool(timerange.get("live")))
     links = components.export_links(data.export_links(ticker, start, end))
     if not candles:
@@ -212,3 +218,23 @@ dash.clientside_callback(
     State("url", "search"),
     prevent_initial_call=True,
 )
+
+
+@dash.callback(
+    Output("redirect", "data", allow_duplicate=True),
+    Output("markets-save-note", "children"),
+    Input("markets-save-as", "n_clicks"),
+    State("markets-selected", "data"),
+    State("timerange", "data"),
+    prevent_initial_call=True,
+)
+async def save_as(clicks: int | None, ticker: str | None, timerange: Any) -> tuple[Any, Any]:
+    """ "Save as dashboard": the charted ticker's model (dashboard/boards/generated.py) as the
+    user's own dashboard, then /d/<uid>."""
+    if not clicks:
+        return dash.no_update, dash.no_update
+    try:
+        model = generated.ticker(ticker or "", timerange)
+    except ValueError:  # none charted, or the address's `ticker=` is no ticker at all
+        return dash.no_update, "Pick a ticker first." if not ticker else "No such ticker."
+    return await generated.save_as(clicks, model)

@@ -193,6 +193,27 @@ async def load(_changed: int) -> tuple[Any, Any]:
     return _channels(channels["items"]), _silences(silences["items"])
 
 
+async def _change(
+    changed: int | None, method: str, path: str, done: str, refused: str = "Failed", **kwargs: Any
+) -> tuple[str, Any]:
+    """Send one change to the API: the message to show (`done` formatted with the API's answer)
+    and the bumped change counter that reloads the lists, left as it is when the API refused."""
+    try:
+        answer = await client.request(method, path, **kwargs)
+    except client.ApiFailed as failed:
+        return f"{refused}: {failed.message}", dash.no_update
+    return done.format_map(answer if isinstance(answer, dict) else {}), (changed or 0) + 1
+
+
+def _clicked() -> dict[str, Any] | None:
+    """The id of the row button that was clicked, or None when a list re-render fired the
+    callback (its buttons arrive with n_clicks None)."""
+    target = dash.ctx.triggered_id
+    if not any(t.get("value") for t in dash.ctx.triggered) or not isinstance(target, dict):
+        return None
+    return dict(target)
+
+
 @callback(
     Output("notif-message", "children"),
     Output("notif-changed", "data", allow_duplicate=True),
@@ -215,11 +236,8 @@ async def add_channel(clicks: int | None, *values: Any) -> tuple[str, Any]:
     body: dict[str, Any] = {"name": name or "", "kind": kind}
     body |= {"url": url or "", "secret": secret or ""} if kind == "webhook" else {"to": to or ""}
     body["filter"] = {"kinds": kinds or None, "min_severity": severity, "events": events or None}
-    try:
-        created = await client.request("POST", "/api/notification-channels", json=body)
-    except client.ApiFailed as failed:
-        return f"Not added: {failed.message}", dash.no_update
-    return f"Added channel {created['name']}.", (changed or 0) + 1
+    path = "/api/notification-channels"
+    return await _change(changed, "POST", path, "Added channel {name}.", "Not added", json=body)
 
 
 @callback(
@@ -231,18 +249,16 @@ async def add_channel(clicks: int | None, *values: Any) -> tuple[str, Any]:
     prevent_initial_call=True,
 )
 async def channel_action(_tests: Any, _deletes: Any, changed: int | None) -> tuple[Any, Any]:
-    target = dash.ctx.triggered_id
-    if not any(t.get("value") for t in dash.ctx.triggered) or not isinstance(target, dict):
+    target = _clicked()
+    if target is None:
         return dash.no_update, dash.no_update
     path = f"/api/notification-channels/{int(target['channel'])}"
-    try:
-        if target["type"] == "notif-test":
-            sent = await client.request("POST", f"{path}/test")
-            return f"Test queued (delivery {sent['delivery_id']}).", dash.no_update
-        await client.request("DELETE", path)
-    except client.ApiFailed as failed:
-        return f"Failed: {failed.message}", dash.no_update
-    return "Channel deleted.", (changed or 0) + 1
+    if target["type"] == "notif-delete":
+        return await _change(changed, "DELETE", path, "Channel deleted.")
+    message, _ = await _change(
+        changed, "POST", f"{path}/test", "Test queued (delivery {delivery_id})."
+    )
+    return message, dash.no_update  # a test send changes no list
 
 
 @callback(
@@ -269,11 +285,7 @@ async def add_silence(clicks: int | None, *values: Any) -> tuple[str, Any]:
         "ends_at": (now + timedelta(hours=float(hours or 1))).isoformat(),
         "comment": comment or "",
     }
-    try:
-        await client.request("POST", "/api/silences", json=body)
-    except client.ApiFailed as failed:
-        return f"Not added: {failed.message}", dash.no_update
-    return "Silence added.", (changed or 0) + 1
+    return await _change(changed, "POST", "/api/silences", "Silence added.", "Not added", json=body)
 
 
 @callback(
@@ -284,11 +296,8 @@ async def add_silence(clicks: int | None, *values: Any) -> tuple[str, Any]:
     prevent_initial_call=True,
 )
 async def delete_silence(_deletes: Any, changed: int | None) -> tuple[Any, Any]:
-    target = dash.ctx.triggered_id
-    if not any(t.get("value") for t in dash.ctx.triggered) or not isinstance(target, dict):
+    target = _clicked()
+    if target is None:
         return dash.no_update, dash.no_update
-    try:
-        await client.request("DELETE", f"/api/silences/{int(target['silence'])}")
-    except client.ApiFailed as failed:
-        return f"Failed: {failed.message}", dash.no_update
-    return "Silence deleted.", (changed or 0) + 1
+    path = f"/api/silences/{int(target['silence'])}"
+    return await _change(changed, "DELETE", path, "Silence deleted.")

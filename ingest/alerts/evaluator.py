@@ -44,6 +44,9 @@ class Evaluator:
         self._specs: dict[AlertKey, Spec] = {}
         self._last: dict[tuple[str, str], float] = {}
         """(device, metric) or ("", ticker) → time of the newest reading evaluated."""
+        self.touched: set[AlertKey] = set()
+        """Keys of machines with a duration fed since the caller last emptied this (their
+        runs to store)."""
         self._warmed: set[tuple[str, str]] = set()
         """Series whose newest time is a price `warm` read from history: a batch committed
         while its window was being warmed holds that very price, to be evaluated once still."""
@@ -125,6 +128,8 @@ class Evaluator:
 
     def _feed(self, spec: Spec, ts: float, value: float, what: str) -> list[Transition]:
         machine = self.machines[spec.key]
+        if spec.level is not None and spec.level.duration_s > 0:
+            self.touched.add(spec.key)
         change = machine.update(ts, value)
         if change is None:
             return []

@@ -54,8 +54,9 @@ EXPECTED = {
     ("HIGH_TEMP", "hot"): [["ACTIVE", "CLEARED"]],
     ("HIGH_TEMP", "hot2"): [["ACTIVE", "CLEARED"]],
     ("THRESHOLD", "slow"): [["ACTIVE", "CLEARED"]],
-    ("OFFLINE", "quiet"): [["ACTIVE", "CLEARED"]],
-    ("ONLINE", "quiet"): [["ACTIVE"]],
+    # Silent, back, and silent again once the workload ends: OFFLINE, ONLINE, OFFLINE.
+    ("OFFLINE", "quiet"): [["ACTIVE", "CLEARED"], ["ACTIVE"]],
+    ("ONLINE", "quiet"): [["ACTIVE", "CLEARED"]],
 }
 
 

@@ -96,6 +96,7 @@ class Engine:
 
     def _reset(self) -> None:
         self._deaf = True
+        self._heard, self._heard_at = False, float("-inf")
         self._evaluator = Evaluator(self._max_lag_s)
         self._liveness = Liveness()
         self._open: dict[AlertKey, OpenAlert] = {}
@@ -251,18 +252,25 @@ class Engine:
         out += self._evaluator.prices(batch.prices, batch.received_at)
         return out
 
-    async def _listening(self, conn: asyncpg.Connection) -> bool:
+    async def _listening(self, conn: asyncpg.Connection, fresh: bool) -> bool:
+        """This process's ingester's signals, then the heartbeats (read again at most every
+        `_BACKLOG_POLL_S`, unless `fresh`)."""
         heard = all(event.is_set() for event in self._attentive)
         if not (heard and (self._caught_up is None or self._caught_up())):
             return False
-        return await self._hearing.listening(conn)
+        now = time.monotonic()
+        if fresh or now - self._heard_at >= _BACKLOG_POLL_S:
+            self._heard = await self._hearing.listening(conn)
+            self._heard_at = now
+        return self._heard
 
     async def _fire(self, conn: asyncpg.Connection) -> None:
         """Handle the OFFLINE deadlines that came due (none while an ingester is deaf or
         behind)."""
-        if self._liveness.next_due() is None:
+        first = self._liveness.next_due()
+        if first is None:
             return
-        if not await self._listening(conn):
+        if not await self._listening(conn, fresh=first <= time.time()):
             self._deaf = True
             return
         if self._deaf:

@@ -131,3 +131,53 @@ async def test_kill_9_of_the_leading_engine_loses_repeats_and_stales_no_alert(
     finally:
         stop(ingester, a, standby)
     assert "Traceback" not in log_text(logs["b"]), log_text(logs["b"])
+
+
+async def test_ingesters_of_a_share_group_with_alerts_enabled_elect_one_engine(
+    db: asyncpg.Connection, database_url: str, broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The default engine (inside each ingester) on a share group: one leads, and it sees
+    every reading, whichever ingester committed it (each device's readings alternate
+    between them): one HIGH_TEMP raised and cleared per device."""
+    devices = [f"sg{n}" for n in range(6)]
+    logs = [tmp_path / "i1.log", tmp_path / "i2.log"]
+    env = {"TICKWIRE_INGEST_SHARE": "alerting", "TICKWIRE_ALERTS_ENABLED": "true"}
+    ingesters = [
+        spawn_ingester(
+            database_url,
+            broker,
+            unique(f"i{n}"),
+            log,
+            env={**env, "TICKWIRE_INGEST_INSTANCE": f"i{n}"},
+        )
+        for n, log in enumerate(logs, 1)
+    ]
+    try:
+
+        async def ready() -> bool:
+            subscribed = all("subscribing to $share/" in log_text(log) for log in logs)
+            return subscribed and await leader(db) in ("i1", "i2")
+
+        await wait_until("both subscribed, one engine leads", ready, 60)
+
+        def hot(step: int, ts: int) -> list[Message]:
+            temperature = 35.0 if 2 <= step < 6 else 25.0
+            return [
+                (f"devices/{d}/telemetry", {"ts": ts, "temperature": temperature}) for d in devices
+            ]
+
+        await Schedule(broker.url, 10, hot).run()
+        expected = {("HIGH_TEMP", d): [["ACTIVE", "CLEARED"]] for d in devices}
+
+        async def settled() -> bool:
+            return await alert_histories(db) == expected
+
+        await wait_until("one HIGH_TEMP raised and cleared per device", settled, 30, interval=0.2)
+        received = await db.fetch("SELECT instance, received FROM ingest_status ORDER BY 1")
+        assert [r["instance"] for r in received] == ["i1", "i2"]
+        assert all(r["received"] > 0 for r in received), received  # both took part
+        leading = [log for log in logs if "leads" in log_text(log)]
+        assert len(leading) == 1
+    finally:
+        stop(*ingesters)
+    assert await alert_histories(db) == expected

@@ -90,12 +90,28 @@ async def append(conn: asyncpg.Connection, batch: Committed) -> int:
     return last
 
 
-async def read(conn: asyncpg.Connection, after: int, limit: int) -> list[Entry]:
-    """Up to `limit` entries after id `after`, in order."""
+class Page(NamedTuple):
+    entries: list[Entry]
+    more: bool
+    """Whether entries after these were there already (the page was full)."""
+
+
+async def read(conn: asyncpg.Connection, after: int, limit: int, max_bytes: int = 8 << 20) -> Page:
+    """Up to `limit` entries after id `after`, in order, stopping before `max_bytes` of data
+    (the first entry always comes, whatever its size)."""
     rows = await conn.fetch(
-        "SELECT id, data FROM alert_feed WHERE id > $1 ORDER BY id LIMIT $2", after, limit
+        """SELECT id, data, n FROM (
+               SELECT id, data, count(*) OVER () AS n,
+                      sum(octet_length(data)) OVER (ORDER BY id) AS upto
+               FROM (SELECT id, data FROM alert_feed WHERE id > $1 ORDER BY id LIMIT $2) f
+           ) page
+           WHERE upto - octet_length(data) < $3 ORDER BY id""",
+        after,
+        limit,
+        max_bytes,
     )
-    return [Entry(row["id"], decode(row["data"])) for row in rows]
+    entries = [Entry(row["id"], decode(row["data"])) for row in rows]
+    return Page(entries, bool(rows) and (len(rows) < rows[0]["n"] or len(rows) == limit))
 
 
 async def prune(conn: asyncpg.Connection, keep_s: float) -> int:

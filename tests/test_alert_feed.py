@@ -46,8 +46,14 @@ async def test_ids_are_gap_free_and_an_empty_batch_appends_nothing(db: asyncpg.C
     empty = Committed([], [], {}, {}, at)
     assert await append(db, empty) == 0
     assert ids == [1, 2, 3]
-    assert [e.id for e in await feed.read(db, 1, 10)] == [2, 3]
-    assert (await feed.read(db, 0, 1))[0].committed == batch(at)
+    assert [e.id for e in (await feed.read(db, 1, 10)).entries] == [2, 3]
+    assert not (await feed.read(db, 1, 10)).more
+    first = await feed.read(db, 0, 1)
+    assert first.more and first.entries[0].committed == batch(at)
+    size = len(feed.encode(batch(at)))
+    capped = await feed.read(db, 0, 10, max_bytes=size)  # the first fills it
+    assert [e.id for e in capped.entries] == [1] and capped.more
+    assert [e.id for e in (await feed.read(db, 0, 10, max_bytes=1)).entries] == [1]
 
 
 async def test_pruning_keeps_what_the_engine_has_not_consumed(db: asyncpg.Connection) -> None:
@@ -56,11 +62,11 @@ async def test_pruning_keeps_what_the_engine_has_not_consumed(db: asyncpg.Connec
         await append(db, batch(at))
     await db.execute("UPDATE alert_engine SET cursor = 2")
     assert await feed.prune(db, 3600) == 2
-    assert [e.id for e in await feed.read(db, 0, 10)] == [3, 4, 5]
+    assert [e.id for e in (await feed.read(db, 0, 10)).entries] == [3, 4, 5]
     # Unconsumed but older than the keep time: dropped (no engine ran that long).
     await db.execute("UPDATE alert_feed SET at = now() - interval '2 hours' WHERE id <= 4")
     assert await feed.prune(db, 3600) == 2
-    assert [e.id for e in await feed.read(db, 0, 10)] == [5]
+    assert [e.id for e in (await feed.read(db, 0, 10)).entries] == [5]
 
 
 async def test_an_engine_finding_entries_pruned_unread_starts_over(

@@ -44,7 +44,9 @@ _BACKLOG_POLL_S = 0.25
 _FEED_POLL_S: Final = 1.0
 """The feed is read at least this often (its NOTIFY wakes the engine sooner)."""
 _FEED_PAGE: Final = 200
-"""Feed entries (batches) evaluated and committed together."""
+"""Feed entries (batches) evaluated and committed together…"""
+_FEED_PAGE_BYTES: Final = 8 << 20
+"""…and at most about this much of their JSON (at least one entry)."""
 
 
 class Engine:
@@ -115,15 +117,17 @@ class Engine:
             await conn.add_listener(feed.FEED_CHANNEL, self._feed_arrived)
             self._reset()
             await self._take_over(conn)
+            more = True
             while True:
                 stopping = done.is_set()
-                await self._wait(done)
+                if not more:
+                    await self._wait(done)
                 if self._reload.is_set():
                     await self._load(conn)
-                behind = await self._drain(conn)
-                if stopping and not behind:
+                more = await self._drain(conn)
+                if stopping and not more:
                     return
-                if not behind:
+                if not more:
                     await self._fire(conn)
         finally:
             conn.terminate() if conn.is_in_transaction() else await conn.close()
@@ -132,7 +136,7 @@ class Engine:
         """Rebuild from the database: the cursor, the configuration and open alerts, the
         runs; PRICE_MOVE windows from prices older than any reading still to evaluate."""
         self.cursor = int(await conn.fetchval("SELECT cursor FROM alert_engine"))
-        first = await feed.read(conn, self.cursor, 1)
+        first = (await feed.read(conn, self.cursor, 1)).entries
         self._warm_before = (
             None if not first else first[0].committed.received_at.timestamp() - self._max_lag_s
         )
@@ -205,8 +209,8 @@ class Engine:
 
     async def _drain(self, conn: asyncpg.Connection) -> bool:
         """Evaluate a page of the feed after the cursor; its changes, runs and the cursor past
-        it commit together. True when there may be more to read."""
-        entries = await feed.read(conn, self.cursor, _FEED_PAGE)
+        it commit together. True when the page was full (more to read at once)."""
+        entries, more = await feed.read(conn, self.cursor, _FEED_PAGE, _FEED_PAGE_BYTES)
         if not entries:
             return False
         if entries[0].id != self.cursor + 1:
@@ -234,7 +238,7 @@ class Engine:
             await runs.save(conn, self._evaluator.machines, touched)
             await conn.execute("UPDATE alert_engine SET cursor = $1", last)
         self.cursor = last
-        return len(entries) == _FEED_PAGE
+        return more
 
     def _evaluate(self, batch: Committed) -> list[Transition]:
         for device_id, at in batch.seen.items():

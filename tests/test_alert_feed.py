@@ -6,6 +6,7 @@ starts over from the database instead of reading on as if nothing were missing."
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -15,6 +16,7 @@ from ingest import feed
 from ingest.alerts.engine import Engine
 from ingest.feed import Committed
 from tests.alerts_support import add_device, alerts, wait_alert
+from tests.engine_support import alert_histories, streamed, wait_leader
 from tests.support import wait_until
 
 
@@ -95,3 +97,52 @@ async def test_an_engine_finding_entries_pruned_unread_starts_over(
     finally:
         done.set()
         await asyncio.wait_for(task, 15)
+
+
+def reading(device: str, temperature: float) -> Committed:
+    at = datetime.now(UTC)
+    return Committed([], [(at, device, "temperature", temperature)], {device: at}, {}, at)
+
+
+async def test_a_leader_whose_connection_died_stops_and_the_standby_leads(
+    db: asyncpg.Connection, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The leader's process lives on but its connection is gone (the server ended it, as on
+    a network cut): the lock is released with it, the standby leads, and the old leader,
+    reconnecting, finds the lock taken and stands by: each change written once."""
+    caplog.set_level(logging.INFO, logger="ingest.alerts")
+    await add_device(db, "hl")
+    a, b = Engine(database_url, 10.0, name="a"), Engine(database_url, 10.0, name="b")
+    done = asyncio.Event()
+    tasks = [asyncio.create_task(a.run(done))]
+    try:
+        await wait_leader(db, "a", timeout=15)
+        tasks.append(asyncio.create_task(b.run(done)))
+        await append(db, reading("hl", 40.0))
+        await wait_alert(db, "hl", "HIGH_TEMP")
+        holder = await db.fetchval(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        )
+        assert await db.fetchval("SELECT pg_terminate_backend($1)", holder)
+        await wait_leader(db, "b", timeout=15)
+        await append(db, reading("hl", 20.0))
+        await wait_alert(db, "hl", "HIGH_TEMP", state="CLEARED")
+        await append(db, reading("hl", 41.0))
+
+        async def raised_again() -> bool:
+            return len(await alerts(db, "hl", "HIGH_TEMP")) == 2
+
+        await wait_until("a second HIGH_TEMP", raised_again, 15)
+
+        async def a_stands_by() -> bool:
+            said = [r.getMessage() for r in caplog.records if r.name == "ingest.alerts"]
+            return said.count("alert engine a on standby") == 1
+
+        await wait_until("a on standby after reconnecting", a_stands_by, 15)
+        assert await alert_histories(db) == {
+            ("HIGH_TEMP", "hl"): [["ACTIVE", "CLEARED"], ["ACTIVE"]]
+        }
+        assert await streamed(db) == {("HIGH_TEMP", "hl"): ["ACTIVE", "CLEARED", "ACTIVE"]}
+    finally:
+        done.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)

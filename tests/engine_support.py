@@ -16,7 +16,6 @@ from typing import Any
 
 import asyncpg
 
-from devstack.broker import Mosquitto
 from tests.process_support import REPO
 from tests.support import Message, publish, wait_until
 
@@ -126,6 +125,3 @@ def flat(histories: dict[Any, list[list[str]]]) -> dict[Any, list[str]]:
 
 def log_text(path: Path) -> str:
     return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-
-__all__ = ["Mosquitto"]

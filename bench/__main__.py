@@ -2,6 +2,7 @@
 
 import sys
 
+import bench.alert_feed
 import bench.dashboard
 import bench.export
 import bench.fleet
@@ -26,6 +27,7 @@ BENCHES = (
     bench.logins.main,
     bench.market.main,
     bench.notify.main,
+    bench.alert_feed.main,
 )
 
 raise SystemExit(max(run(sys.argv[1:]) for run in BENCHES))

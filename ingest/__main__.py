@@ -1,4 +1,6 @@
+import sys
+
 from ingest.app import main
 from ingest.settings import IngestSettings
 
-main(IngestSettings())
+main(IngestSettings(), sys.argv[1:])

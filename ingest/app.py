@@ -3,10 +3,14 @@
 `receiver` parses messages into a batch and hands it on when the flush policy says so;
 `writer` (committer.py) commits each batch, then acknowledges its messages to the broker. On
 SIGTERM/SIGINT the current batch is committed and acknowledged before the process exits.
+
+`python -m ingest --alerts-only` runs the alert engine alone (`alerts_only`): it reads the
+feed every ingester writes, and leads or stands by like the engines inside ingesters.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import gc
@@ -14,11 +18,13 @@ import logging
 import signal
 
 from ingest.alerts.engine import Engine
+from ingest.alerts.hearing import Hearing
 from ingest.backlog import CAUGHT_UP_S, Backlog
 from ingest.batch import Batch
 from ingest.committer import connect_writer, write
 from ingest.flush import FlushPolicy
 from ingest.handoff import Handoff
+from ingest.heartbeat import beat
 from ingest.pruner import prune
 from ingest.refresher import Refresher
 from ingest.replay import feed as feed_replays
@@ -34,7 +40,12 @@ log = logging.getLogger("ingest")
 _GC_THRESHOLDS = (10_000, 10, 10)
 
 
-def main(settings: IngestSettings) -> None:
+def main(settings: IngestSettings, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ingest")
+    parser.add_argument(
+        "--alerts-only", action="store_true", help="run the alert engine only (no ingesting)"
+    )
+    args = parser.parse_args(argv)
     setup_logging("ingest", settings.log_level)
     # What start-up made (modules, settings) lives as long as the process: keep it out of
     # every collection, and collect the young generation less often (a batch allocates
@@ -42,7 +53,36 @@ def main(settings: IngestSettings) -> None:
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings))
+        asyncio.run(alerts_only(settings) if args.alerts_only else run(settings))
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+
+def hearing(settings: IngestSettings, own: bool) -> Hearing:
+    """How an engine learns whether the ingesters hear everything; `own`: it runs in one."""
+    stale, gone = settings.alerts_ingester_stale_s, settings.alerts_ingester_gone_s
+    if own:
+        return Hearing(stale, gone, need_one=False, own=settings.ingest_instance)
+    return Hearing(stale, gone, need_one=True)
+
+
+async def alerts_only(settings: IngestSettings, stop: asyncio.Event | None = None) -> None:
+    """The alert engine as its own process: until `stop` (or a signal)."""
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
+    engine = Engine(
+        settings.resolved_database_url(),
+        settings.alerts_max_lag_s,
+        hearing=hearing(settings, own=False),
+        name=settings.ingest_instance,
+    )
+    log.info("alert engine %s starting", settings.ingest_instance)
+    await engine.run(stop)
 
 
 async def run(
@@ -54,11 +94,8 @@ async def run(
 
     `ready` is set once the broker has confirmed the subscriptions.
     """
-    loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    _stop_on_signals(stop)
     stats = Stats()
     rollups = Refresher(settings.resolved_database_url())
     writers = [await connect_writer(settings, rollups.wake) for _ in range(settings.ingest_writers)]
@@ -101,6 +138,18 @@ async def run(
                 settings.alerts_max_lag_s,
                 attentive,
                 lambda: backlog.lag() <= CAUGHT_UP_S,
+                hearing(settings, own=True),
+                settings.ingest_instance,
+            )
+            tasks.create_task(
+                beat(
+                    settings.resolved_database_url(),
+                    settings.ingest_instance,
+                    stats.started_at,
+                    lambda: all(e.is_set() for e in attentive) and backlog.lag() <= CAUGHT_UP_S,
+                    mqtt_stop,
+                ),
+                name="heartbeat",
             )
             on_commit = engine.committed if settings.alerts_enabled else None
             tasks.create_task(

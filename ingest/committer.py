@@ -11,11 +11,12 @@ from collections.abc import Callable
 import asyncpg
 
 from ingest.batch import Batch, Item, dead_letter
+from ingest.feed import Committed
 from ingest.handoff import Handoff
 from ingest.replay import settle
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
-from ingest.writer import Committed, Outcome, Writer
+from ingest.writer import Outcome, Writer
 
 log = logging.getLogger("ingest")
 

@@ -1,5 +1,6 @@
-"""Keeping two tables bounded: the stream journal to its replay window
-(`tickwire.journal.prune`), and `dead_letters` to its age and row limits."""
+"""Keeping three tables bounded: the stream journal to its replay window
+(`tickwire.journal.prune`), the alert feed to what the engine has not consumed
+(`ingest.feed.prune`), and `dead_letters` to its age and row limits."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 
 import asyncpg
 
+from ingest import feed
 from ingest.settings import IngestSettings
 from tickwire import journal
 
@@ -29,6 +31,9 @@ async def prune(settings: IngestSettings, stop: asyncio.Event) -> None:
                 )
                 if dropped:
                     log.debug("pruned %d stream events", dropped)
+                dropped = await feed.prune(conn, settings.alerts_feed_keep_s)
+                if dropped:
+                    log.debug("pruned %d alert feed entries", dropped)
                 dropped = await prune_dead_letters(
                     conn, settings.dead_letter_keep_days, settings.dead_letter_keep_rows
                 )

@@ -6,7 +6,7 @@ import os
 import socket
 from datetime import timedelta
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from ingest.flush import FlushPolicy
 from tickwire.contract import SUBSCRIPTIONS, Limits
@@ -55,7 +55,15 @@ class IngestSettings(CommonSettings):
     dead_letter_keep_rows: int = Field(default=100_000, ge=1)
     """…and at most this many (the newest)."""
     alerts_enabled: bool = True
-    """Run the alert engine in this ingester (one engine per database)."""
+    """Run an alert engine in this ingester: the engines of all ingesters and of
+    `python -m ingest --alerts-only` processes elect one leader per database."""
+    alerts_ingester_stale_s: float = Field(default=5.0, gt=0)
+    """An ingester whose heartbeat is older than this is not listening: no device goes
+    OFFLINE meanwhile…"""
+    alerts_ingester_gone_s: float = Field(default=30.0, gt=0)
+    """…until its heartbeat is older than this (then it is gone and no longer counted)."""
+    alerts_feed_keep_s: float = Field(default=3600.0, gt=0)
+    """The alert feed keeps what no engine consumed at most this long."""
     alerts_max_lag_s: float = Field(default=10.0, gt=0)
     """Readings older than this (vs. their batch's receive time) never raise or clear alerts."""
 
@@ -67,17 +75,6 @@ class IngestSettings(CommonSettings):
         if not value or any(c in value for c in "/+#\0") or len(value.encode()) > 64:
             raise ValueError("a share group is a non-empty name without '/', '+', '#' or NUL")
         return value
-
-    @model_validator(mode="after")
-    def _one_alert_engine(self) -> IngestSettings:
-        if self.ingest_share is not None and self.alerts_enabled:
-            # Each ingester of a share group hears part of the stream: an engine inside one of
-            # them would miss readings and call live devices OFFLINE.
-            raise ValueError(
-                "TICKWIRE_INGEST_SHARE needs TICKWIRE_ALERTS_ENABLED=false: the alert engine "
-                "runs inside an ingester and would see only that ingester's part of the stream"
-            )
-        return self
 
     def client_id(self) -> str:
         """The MQTT client id: in a share group, unique per host unless set explicitly."""

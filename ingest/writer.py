@@ -12,14 +12,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
 
-from ingest import refresher, rollup
+from ingest import feed, refresher, rollup
 from ingest.backlog import CAUGHT_UP_S
 from ingest.batch import Batch, DeadLetter, Item, dead_letter
+from ingest.feed import Committed
 from ingest.identity import Identity
 from ingest.replay import settle
 from ingest.rows import Rows, flatten
@@ -73,21 +73,6 @@ updated AS (
     RETURNING d.device_id, due.status AS previous, d.last_seen
 )
 SELECT * FROM updated WHERE previous <> 'ONLINE'"""
-
-
-@dataclass(slots=True)
-class Committed:
-    """What a committed batch changed, for the alert engine (handed over after COMMIT)."""
-
-    prices: list[PriceRow]
-    """Rows inserted by this batch (never duplicates)."""
-    telemetry: list[TelemetryRow]
-    seen: dict[str, datetime]
-    """Device → newest receive time of its messages in the batch (data, heartbeat, ack)."""
-    online: dict[str, str]
-    """Device → previous status, for the devices this batch set ONLINE."""
-    received_at: datetime
-    """Newest receive time of the batch."""
 
 
 @dataclass(slots=True)
@@ -151,6 +136,7 @@ class Writer:
             outcome = await self._write_rows(rows)
             await self._record(stats, outcome, started, instance, batch.retained)
             late = await self._record_late(outcome.committed)
+            await feed.append(self.conn, outcome.committed)  # before the journal's lock
             await journal.append(self.conn, outcome.events)  # last: see tickwire.journal
         self.remember_registered(rows)
         if late and self.on_late is not None:

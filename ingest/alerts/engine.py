@@ -1,11 +1,14 @@
-"""The alert engine: a task of the ingester fed every committed batch (`Engine.committed`, the
-writer's `on_commit`), with a timer for OFFLINE deadlines and a configuration that follows the
-database (`tickwire_config` notifications).
+"""The alert engine: fed from committed data (`ingest.feed`: every batch any ingester
+committed, in commit order), with a timer for OFFLINE deadlines and a configuration that
+follows the database (`tickwire_config` notifications).
 
-Everything runs in this one task, on its own connection, in order: a batch's transitions are
-written in one transaction (alert rows, alert_events, then the journal events, last). State
-lives in memory and is rebuilt from the database at start and after any failure: open alerts,
-device statuses and last receive times, PRICE_MOVE windows from the prices table.
+One engine leads per database (`leadership`: a PostgreSQL advisory lock held by its
+connection); others wait on standby. The leader does everything on that one connection, in
+order: the alert changes a stretch of the feed causes are written in one transaction with the
+cursor past that stretch (alert rows, alert_events, runs, cursor, then the journal events,
+last), so a new leader resumes exactly where the old one committed. State lives in memory and
+is rebuilt from the database on taking the lead and after any failure: open alerts, device
+statuses and last receive times, threshold runs, PRICE_MOVE windows from the prices table.
 """
 
 from __future__ import annotations
@@ -13,20 +16,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 
+from ingest import feed
 from ingest.alerts import config as cfg
-from ingest.alerts import store
+from ingest.alerts import leadership, runs, store
 from ingest.alerts.catalog import Spec, build
 from ingest.alerts.config import AlertKey, OpenAlert
 from ingest.alerts.evaluator import Clear, Evaluator, Raise, Transition
+from ingest.alerts.hearing import Hearing
 from ingest.alerts.liveness import Due, Liveness
-from ingest.writer import Committed
+from ingest.feed import Committed
 from tickwire.aio import wait_any
 from tickwire.journal import CONFIG_CHANNEL
 
@@ -36,7 +40,13 @@ _WARM_ROWS = 100_000
 """At most this many recent prices warm a PRICE_MOVE window at start."""
 _RETRY_S = 1.0
 _BACKLOG_POLL_S = 0.25
-"""How often a deaf engine looks whether the ingester caught up."""
+"""How often a deaf engine looks whether the ingesters caught up."""
+_FEED_POLL_S: Final = 1.0
+"""The feed is read at least this often (its NOTIFY wakes the engine sooner)."""
+_FEED_PAGE: Final = 200
+"""Feed entries (batches) evaluated and committed together…"""
+_FEED_PAGE_BYTES: Final = 8 << 20
+"""…and at most about this much of their JSON (at least one entry)."""
 
 
 class Engine:
@@ -46,30 +56,35 @@ class Engine:
         max_lag_s: float,
         attentive: Sequence[asyncio.Event] = (),
         caught_up: Callable[[], bool] | None = None,
+        hearing: Hearing | None = None,
+        name: str = "engine",
     ) -> None:
-        """`attentive`: events all set while the ingester hears the broker and the database
-        takes its batches; `caught_up`: whether it has no backlog to work through. While
-        either is not so, no device is declared OFFLINE (the silence is the ingester's, not
-        the devices'); afterwards each device gets its timeout again to be heard from (the
-        broker redelivers what it kept, devices flush what they buffered). A (re)started
-        engine counts as having been deaf: what the broker kept for it comes first."""
+        """`attentive`: events all set while this process's ingester hears the broker and the
+        database takes its batches; `caught_up`: whether it has no backlog to work through;
+        `hearing`: the same of every ingester, from their heartbeats. While any of them is
+        not so, no device is declared OFFLINE (the silence is the ingesters', not the
+        devices'); afterwards each device gets its timeout again to be heard from (the
+        broker redelivers what it kept, devices flush what they buffered). An engine taking
+        the lead counts as having been deaf."""
         self._url = database_url
         self._max_lag_s = max_lag_s
         self._attentive = tuple(attentive)
         self._caught_up = caught_up
-        self._pending: deque[Committed] = deque()
+        self._hearing = hearing or Hearing(5.0, 30.0, need_one=False)
+        self.name = name
+        self.cursor = 0
+        """The last feed id whose changes are committed."""
         self._arrived = asyncio.Event()
         self._reload = asyncio.Event()
         self._reset()
 
-    def committed(self, batch: Committed) -> None:
-        """The writer's `on_commit`: queue the batch for the engine's task (never blocks)."""
-        self._pending.append(batch)
+    def committed(self, _batch: Committed | None = None) -> None:
+        """The writer's `on_commit` in this process: read the feed now (never blocks)."""
         self._arrived.set()
 
     async def run(self, done: asyncio.Event) -> None:
-        """Evaluate until `done` is set and every batch committed before is handled. A failure
-        (the database went away) restarts the engine from the database's state."""
+        """Lead (or wait to) until `done` is set; a leader then handles the feed committed
+        before. A failure (the database went away) starts over: elect, rebuild, resume."""
         while True:
             try:
                 await self._run(done)
@@ -78,38 +93,66 @@ class Engine:
                 if done.is_set():
                     log.exception("alert engine failed while stopping")
                     return
-                log.exception("alert engine failed; restarting from the database")
+                log.exception("alert engine failed; starting over from the database")
                 await wait_any([done], _RETRY_S)
 
     def _reset(self) -> None:
         self._deaf = True
+        self._heard, self._heard_at = False, float("-inf")
         self._evaluator = Evaluator(self._max_lag_s)
         self._liveness = Liveness()
         self._open: dict[AlertKey, OpenAlert] = {}
         self._devices: dict[str, cfg.Device] = {}
+        self._warm_before: float | None = None
+        """On taking the lead: prices from here on are still in the feed, not warmed."""
         self._absent: set[str] = set()
-        """Devices in batches but not in the database at the last load (deleted meanwhile)."""
+        """Devices in the feed but not in the database at the last load (deleted meanwhile)."""
 
     async def _run(self, done: asyncio.Event) -> None:
         conn = await asyncpg.connect(self._url)
         try:
+            if not await leadership.elect(conn, self.name, done):
+                return
             await conn.add_listener(CONFIG_CHANNEL, self._config_changed)
+            await conn.add_listener(feed.FEED_CHANNEL, self._feed_arrived)
             self._reset()
-            await self._load(conn, started=time.time())
-            while not (done.is_set() and not self._pending):
-                await self._wait(done)
+            await self._take_over(conn)
+            more = True
+            while True:
+                stopping = done.is_set()
+                if not more:
+                    await self._wait(done)
                 if self._reload.is_set():
                     await self._load(conn)
-                await self._drain(conn)
-                await self._fire(conn)
+                more = await self._drain(conn)
+                if stopping and not more:
+                    return
+                if not more:
+                    await self._fire(conn)
         finally:
-            await conn.close()
+            conn.terminate() if conn.is_in_transaction() else await conn.close()
+
+    async def _take_over(self, conn: asyncpg.Connection) -> None:
+        """Rebuild from the database: the cursor, the configuration and open alerts, the
+        runs; PRICE_MOVE windows from prices older than any reading still to evaluate."""
+        self.cursor = int(await conn.fetchval("SELECT cursor FROM alert_engine"))
+        first = (await feed.read(conn, self.cursor, 1)).entries
+        self._warm_before = (
+            None if not first else first[0].committed.received_at.timestamp() - self._max_lag_s
+        )
+        await self._load(conn, started=time.time())
+        self._warm_before = None
+        runs.restore(self._evaluator.machines, await runs.load(conn))
+
+    def _feed_arrived(self, *_args: Any) -> None:
+        self._arrived.set()
 
     def _config_changed(self, *_args: Any) -> None:
         self._reload.set()
 
     async def _wait(self, done: asyncio.Event) -> None:
-        if self._pending or self._reload.is_set() or done.is_set():
+        if self._arrived.is_set() or self._reload.is_set() or done.is_set():
+            self._arrived.clear()
             return
         self._arrived.clear()
         events = [self._arrived, self._reload, done]
@@ -122,7 +165,7 @@ class Engine:
         timeout = None if due is None else max(0.0, due - time.time())
         if due is not None and self._deaf:
             timeout = _BACKLOG_POLL_S  # nothing fires while deaf; a backlog shrinks unannounced
-        await wait_any(events, timeout)
+        await wait_any(events, _FEED_POLL_S if timeout is None else min(timeout, _FEED_POLL_S))
 
     async def _load(self, conn: asyncpg.Connection, started: float | None = None) -> None:
         """(Re)read the configuration and the open alerts; clear alerts whose condition is gone."""
@@ -154,19 +197,33 @@ class Engine:
             """SELECT ts, price FROM (
                    SELECT extract(epoch FROM time)::float8 AS ts, price FROM prices
                    WHERE ticker = $1 AND time >= now() - make_interval(secs => $2)
+                     AND ($4::float8 IS NULL OR time < to_timestamp($4))
                    ORDER BY time DESC LIMIT $3) recent
                ORDER BY ts""",
             spec.key.subject,
             spec.window_s,
             _WARM_ROWS,
+            self._warm_before,
         )
         self._evaluator.warm(spec, [(r["ts"], r["price"]) for r in rows])
 
-    async def _drain(self, conn: asyncpg.Connection) -> None:
-        """Evaluate every queued batch; they leave the queue once their changes committed."""
-        batches = list(self._pending)
-        if not batches:
-            return
+    async def _drain(self, conn: asyncpg.Connection) -> bool:
+        """Evaluate a page of the feed after the cursor; its changes, runs and the cursor past
+        it commit together. True when the page was full (more to read at once)."""
+        entries, more = await feed.read(conn, self.cursor, _FEED_PAGE, _FEED_PAGE_BYTES)
+        if not entries:
+            return False
+        if entries[0].id != self.cursor + 1:
+            log.warning(
+                "feed entries %d to %d were pruned unread: starting over from the database",
+                self.cursor + 1,
+                entries[0].id - 1,
+            )
+            await conn.execute("UPDATE alert_engine SET cursor = $1", entries[0].id - 1)
+            self._reset()
+            await self._take_over(conn)
+            return True
+        batches = [entry.committed for entry in entries]
         unknown = {d for b in batches for d in b.seen if not self._liveness.known(d)}
         if unknown - self._absent:
             await self._load(conn)  # auto-registered devices: their built-ins, their timeout
@@ -174,9 +231,14 @@ class Engine:
         transitions: list[Transition] = []
         for batch in batches:
             transitions += self._evaluate(batch)
-        await self._apply(conn, transitions)
-        for _ in batches:
-            self._pending.popleft()
+        touched, self._evaluator.touched = self._evaluator.touched, set()
+        last = entries[-1].id
+        async with store.transaction(conn) as tx:
+            await self._write(tx, transitions)
+            await runs.save(conn, self._evaluator.machines, touched)
+            await conn.execute("UPDATE alert_engine SET cursor = $1", last)
+        self.cursor = last
+        return more
 
     def _evaluate(self, batch: Committed) -> list[Transition]:
         for device_id, at in batch.seen.items():
@@ -194,14 +256,25 @@ class Engine:
         out += self._evaluator.prices(batch.prices, batch.received_at)
         return out
 
-    def _listening(self) -> bool:
+    async def _listening(self, conn: asyncpg.Connection, fresh: bool) -> bool:
+        """This process's ingester's signals, then the heartbeats (read again at most every
+        `_BACKLOG_POLL_S`, unless `fresh`)."""
         heard = all(event.is_set() for event in self._attentive)
-        return heard and (self._caught_up is None or self._caught_up())
+        if not (heard and (self._caught_up is None or self._caught_up())):
+            return False
+        now = time.monotonic()
+        if fresh or now - self._heard_at >= _BACKLOG_POLL_S:
+            self._heard = await self._hearing.listening(conn)
+            self._heard_at = now
+        return self._heard
 
     async def _fire(self, conn: asyncpg.Connection) -> None:
-        """Handle the OFFLINE deadlines that came due (none while the ingester is deaf or
+        """Handle the OFFLINE deadlines that came due (none while an ingester is deaf or
         behind)."""
-        if not self._listening():
+        first = self._liveness.next_due()
+        if first is None:
+            return
+        if not await self._listening(conn, fresh=first <= time.time()):
             self._deaf = True
             return
         if self._deaf:

@@ -44,6 +44,9 @@ class Evaluator:
         self._specs: dict[AlertKey, Spec] = {}
         self._last: dict[tuple[str, str], float] = {}
         """(device, metric) or ("", ticker) → time of the newest reading evaluated."""
+        self.touched: set[AlertKey] = set()
+        """Keys of machines with a duration whose run began or ended since the caller last
+        emptied this (their runs to store)."""
         self._warmed: set[tuple[str, str]] = set()
         """Series whose newest time is a price `warm` read from history: a batch committed
         while its window was being warmed holds that very price, to be evaluated once still."""
@@ -125,7 +128,11 @@ class Evaluator:
 
     def _feed(self, spec: Spec, ts: float, value: float, what: str) -> list[Transition]:
         machine = self.machines[spec.key]
+        level = machine.level if isinstance(machine, PriceMove) else machine
+        since = level.since
         change = machine.update(ts, value)
+        if level.since != since and level.spec.duration_s > 0:
+            self.touched.add(spec.key)
         if change is None:
             return []
         if change is Change.CLEAR:

@@ -19,6 +19,7 @@ from dash import ALL, Input, Output, State, dcc, html
 from dashboard import client, frame
 from dashboard.boards import data, panels, repeat
 from dashboard.boards import edits as board_edits
+from dashboard.boards import form as board_form
 
 dash.register_page(__name__, path_template="/d/<uid>", title="tickwire · dashboard")
 
@@ -305,7 +306,7 @@ dash.clientside_callback(
 )
 
 
-# The edit mode's callbacks (dashboard/boards/edits.py), registered here: see its docstring.
+# The edit mode's callbacks (dashboard/boards/edits.py, form.py), registered here: see edits.py.
 dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children"),
@@ -345,7 +346,7 @@ dash.callback(
     Input({"type": "board-pick", "panel": ALL}, "n_clicks"),
     State("board-model", "data"),
     prevent_initial_call=True,
-)(board_edits.picked)
+)(board_form.picked)
 dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children", allow_duplicate=True),
@@ -357,7 +358,7 @@ dash.callback(
     State("board-form-thresholds", "value"),
     State("board-model", "data"),
     prevent_initial_call=True,
-)(board_edits.apply_form)
+)(board_form.apply_form)
 dash.clientside_callback(
     dash.ClientsideFunction("boards", "editing"),
     Output("board-toolbar", "style"),

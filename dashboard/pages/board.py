@@ -139,9 +139,10 @@ async def render(
     window = frame.window(timerange)
     tz = frame.zone(timerange)
     revision = f"{window[0]}|{window[1]}|{tz}"
+    live = bool((timerange or {}).get("live"))
     shown = repeat.laid_out(model["panels"], chosen)
     bodies = await asyncio.gather(
-        *(panels.body(p, v, window, width, tz, revision) for p, v in shown),
+        *(panels.body(p, v, window, width, tz, revision, live) for p, v in shown),
         return_exceptions=True,
     )
     edit = bool(editing and editing % 2)
@@ -155,8 +156,8 @@ async def render(
     tickers = sorted({t["ticker"] for ts in subjects for t in ts if t.get("ticker")})
     version = f"version {model.get('version')}"
     # "direct": the stream manager hands batches to assets/boards.js, not through Dash.
-    live = {"tickers": tickers, "devices": devices, "all": False, "direct": "board"}
-    return cells, model["title"], version, live
+    stream = {"tickers": tickers, "devices": devices, "all": False, "direct": "board"}
+    return cells, model["title"], version, stream
 
 
 def _chosen(values: list[Any], ids: list[dict[str, str]]) -> dict[str, list[str]]:
@@ -194,13 +195,14 @@ async def refresh(
     window = frame.window(timerange)
     tz = frame.zone(timerange)
     revision = f"{window[0]}|{window[1]}|{tz}"
+    live = bool((timerange or {}).get("live"))
     by_id = {p["id"]: (p, v) for p, v in repeat.laid_out(model["panels"], chosen)}
     again = [
         by_id[i] if i in by_id and by_id[i][0]["type"] not in panels.EXTENDED else None
         for i in shown
     ]
     bodies = await asyncio.gather(
-        *(panels.body(p[0], p[1], window, width, tz, revision) for p in again if p),
+        *(panels.body(p[0], p[1], window, width, tz, revision, live) for p in again if p),
         return_exceptions=True,
     )
     fetched = iter(bodies)

@@ -7,6 +7,10 @@ dir, then opens each page in headless Chromium as the admin and, after a warm-up
 for `--seconds`: the page's main-thread busy time (Chrome's `TaskDuration`, as % of wall
 time), long tasks (> 50 ms), the JS heap, the points held by all the page's charts at the
 end (what `extendData`'s cap bounds) and the live stream connections open (must be one).
+On a dashboard (`/d/…`) also `load`: milliseconds from the navigation's start to every panel
+drawn (each plot drawn by Plotly, every other body filled), as the browser's
+`performance.now()` reads it, the median of LOADS loads (the first one in a browser also
+loads Dash's and Plotly's code); `--pages d/fleet` measures only the pages whose path has that.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 import json
 import secrets
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -53,8 +58,21 @@ PORTFOLIO_TICKERS = 4
 """The admin's portfolio (when it has none): a buy of each of the first tickers, a minute ago."""
 ADMIN = "bench@example.com"
 DEVICES, TICKERS = 50, 20
+LOADS = 3
 _POINTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).reduce(
     (n, gd) => n + (gd.data || []).reduce((m, t) => m + (t.x ? t.x.length : 0), 0), 0)"""
+#: performance.now() once every panel of a dashboard is drawn, else false (polled each frame).
+_LOADED_JS = """() => { const panels = document.querySelectorAll('.board-grid .board-panel');
+    if (!panels.length) return false;
+    for (const p of panels) {
+      const body = p.querySelector('.board-panel-body');
+      if (!body || !body.children.length) return false;
+      for (const g of body.querySelectorAll('.dash-graph')) {
+        const gd = g.querySelector('.js-plotly-plot');
+        if (!gd || !gd._fullLayout || !gd.data) return false;
+      }
+    }
+    return performance.now(); }"""
 _LONG_TASKS_JS = """() => { window.__long = 0; new PerformanceObserver((list) => {
     window.__long += list.getEntries().length; }).observe({entryTypes: ['longtask']}); }"""
 
@@ -67,6 +85,7 @@ class Sample:
     heap_mb: float
     points: int
     streams: int
+    load_ms: float | None = None
 
 
 @contextlib.contextmanager
@@ -95,7 +114,9 @@ def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
 
 
 async def measure(page: Page, url: str, path: str, warmup_s: float, seconds: float) -> Sample:
-    await page.goto(f"{url}{path}{'&' if '?' in path else '?'}range=15m")
+    address = f"{url}{path}{'&' if '?' in path else '?'}range=15m"
+    load_ms = await _load_ms(page, address) if path.startswith("/d/") else None
+    await page.goto(address)
     await page.wait_for_selector("#nav a")  # the frame rendered, the user known
     await page.evaluate(_LONG_TASKS_JS)
     await asyncio.sleep(warmup_s)
@@ -115,7 +136,18 @@ async def measure(page: Page, url: str, path: str, warmup_s: float, seconds: flo
         heap_mb=round(after["JSHeapUsedSize"] / 2**20, 1),
         points=int(await page.evaluate(_POINTS_JS)),
         streams=await _streams(url),
+        load_ms=load_ms,
     )
+
+
+async def _load_ms(page: Page, address: str) -> float:
+    """The median of LOADS loads of a dashboard: navigation start → every panel drawn."""
+    times = []
+    for _ in range(LOADS):
+        await page.goto(address)
+        loaded = await page.wait_for_function(_LOADED_JS, polling="raf", timeout=60_000)
+        times.append(float(await loaded.json_value()))
+    return round(statistics.median(times))
 
 
 async def _metrics(cdp: object) -> dict[str, float]:
@@ -174,7 +206,12 @@ async def a_portfolio(url: str, password: str, tickers: list[str]) -> None:
 
 
 async def run(
-    url: str, password: str, warmup_s: float, seconds: float, shots: Path | None
+    url: str,
+    password: str,
+    warmup_s: float,
+    seconds: float,
+    shots: Path | None,
+    pages: tuple[str, ...] = PAGES,
 ) -> list[Sample]:
     watched = await watch_every_ticker(url, password, TICKERS)
     await a_portfolio(url, password, watched[:PORTFOLIO_TICKERS])
@@ -190,7 +227,7 @@ async def run(
         await page.fill("#login-password", password)
         await page.click("#login-submit")
         await page.wait_for_url("**/markets*")
-        for path in PAGES:
+        for path in pages:
             samples.append(await measure(page, url, path, warmup_s, seconds))
         if shots is not None:
             for name, path in SHOTS.items():
@@ -201,9 +238,13 @@ async def run(
 
 
 def table(samples: list[Sample]) -> str:
-    head = f"{'page':<40}{'CPU %':>8}{'long tasks':>12}{'heap MB':>10}{'points':>9}{'streams':>9}"
+    head = (
+        f"{'page':<40}{'CPU %':>8}{'long tasks':>12}{'heap MB':>10}{'points':>9}{'streams':>9}"
+        f"{'load ms':>9}"
+    )
     rows = [
         f"{s.page:<40}{s.cpu_pct:>8}{s.long_tasks:>12}{s.heap_mb:>10}{s.points:>9}{s.streams:>9}"
+        f"{'–' if s.load_ms is None else s.load_ms:>9}"
         for s in samples
     ]
     return "\n".join([head, "-" * len(head), *rows])
@@ -216,11 +257,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--quick", action="store_true", help="10 s per page, 5 s warm-up")
     parser.add_argument("--screenshots", type=Path, help="also save a PNG of each page here")
+    parser.add_argument("--pages", nargs="+", help="only the pages whose path has one of these")
     args = parser.parse_args(argv)
+    pages = tuple(p for p in PAGES if not args.pages or any(a in p for a in args.pages))
     seconds, warmup = (10.0, 5.0) if args.quick else (args.seconds, args.warmup)
     password = secrets.token_urlsafe(12)
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), args.port, password) as url:
-        samples = asyncio.run(run(url, password, warmup, seconds, args.screenshots))
+        samples = asyncio.run(run(url, password, warmup, seconds, args.screenshots, pages))
     print(table(samples))
     print(
         json.dumps(

@@ -52,6 +52,9 @@ def model(**changes: Any) -> dict[str, Any]:
     return body
 
 
+MULTI = {"name": "devs", "kind": "device", "multi": True}
+
+
 def without_meta(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in answer.items() if k != "meta"}
 
@@ -216,6 +219,27 @@ async def test_hostile_bodies_are_422_with_paths(api: Api) -> None:
             model(variables=[{"name": "dev", "kind": "device"}] * 2),
             ["body", "variables", 1, "name"],
         ),
+        # A repeat names a declared multi variable, on a panel that reads targets.
+        (
+            model(panels=[panel(options={"repeat": "nope"})]),
+            ["body", "panels", 0, "options", "repeat"],
+        ),
+        (  # `dev` is declared, but single-valued
+            model(panels=[panel(options={"repeat": "dev"})]),
+            ["body", "panels", 0, "options", "repeat"],
+        ),
+        (
+            model(variables=[MULTI], panels=[panel(type="text", options={"repeat": "devs"})]),
+            ["body", "panels", 0, "options", "repeat"],
+        ),
+        (
+            model(panels=[panel(options={"repeat": "$dev"})]),
+            ["body", "panels", 0, "options", "repeat"],
+        ),
+        (
+            model(variables=[MULTI], panels=[panel(options={"repeat": "devs", "max_per_row": 0})]),
+            ["body", "panels", 0, "options", "max_per_row"],
+        ),
     ]
     async with api.client(alice) as client:
         for body, loc in bad:
@@ -247,6 +271,10 @@ async def test_hostile_bodies_are_422_with_paths(api: Api) -> None:
         expect(await client.put(path, json=model(version=1, uid="other")), 422)
         # Nothing refused was stored.
         assert expect(await client.get("/api/dashboards"), 200)["total"] == 1
+        both = [*model()["variables"], MULTI]
+        repeated = model(variables=both, panels=[panel(options={"repeat": "devs"})])
+        made = expect(await client.post("/api/dashboards", json=repeated), 201)
+        assert made["panels"][0]["options"] == {"repeat": "devs"}
 
 
 async def test_provisioned_dashboards_are_read_only(

@@ -24,6 +24,8 @@ MAX_VARIABLES = 20
 MAX_TARGETS = 20
 PANEL_TYPES = ("timeseries", "candlestick", "stat", "gauge", "table", "bar", "alerts", "text")
 VARIABLE_KINDS = ("device", "ticker", "metric", "custom")
+#: Types without targets: a copy per value would be the same panel (dashboard/boards/repeat.py).
+NOT_REPEATED = ("text", "alerts")
 
 UID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
@@ -93,6 +95,10 @@ class PanelOptions(Input):
     """`alerts`: only alerts in this state."""
     limit: Annotated[int, Field(ge=1, le=100)] | None = None
     """`alerts`, `table`: rows shown."""
+    repeat: VarName | None = None
+    """A multi variable: the panel is drawn once per chosen value (not `text`, `alerts`)."""
+    max_per_row: Annotated[int, Field(ge=1, le=COLUMNS)] | None = None
+    """A repeated panel's copies side by side at most (default 4, Grafana's `maxPerRow`)."""
 
 
 class Panel(Input):
@@ -178,6 +184,7 @@ def problems(dashboard: Dashboard) -> list[dict[str, Any]]:
         found.append({"loc": ["body", *loc], "msg": msg, "type": kind})
 
     names = [v.name for v in dashboard.variables]
+    multi = {v.name for v in dashboard.variables if v.multi}
     for i, name in enumerate(names):
         if name in names[:i]:
             add(["variables", i, "name"], f"variable {name!r} is declared twice", "duplicate")
@@ -188,14 +195,36 @@ def problems(dashboard: Dashboard) -> list[dict[str, Any]]:
         ids.add(panel.id)
         if panel.grid.x + panel.grid.w > COLUMNS:
             add(["panels", i, "grid"], f"x + w must be at most {COLUMNS}", "grid")
-        for j, target in enumerate(panel.targets):
-            for field in ("device_id", "ticker", "metric"):
-                value = getattr(target, field)
-                ref = VAR_REF_RE.fullmatch(value) if value else None
-                if ref is not None and ref.group(1) not in names:
-                    loc: list[str | int] = ["panels", i, "targets", j, field]
-                    add(loc, f"unknown variable ${ref.group(1)}", "unknown_variable")
+        why = _no_repeat(panel, multi)
+        if why is not None:
+            add(["panels", i, "options", "repeat"], why, "repeat")
+        for j, field, name in _references(panel):
+            if name not in names:
+                loc: list[str | int] = ["panels", i, "targets", j, field]
+                add(loc, f"unknown variable ${name}", "unknown_variable")
     return found
+
+
+def _references(panel: Panel) -> list[tuple[int, str, str]]:
+    """Each `$name` in the panel's targets, as (target index, field, name)."""
+    found = []
+    for j, target in enumerate(panel.targets):
+        for field in ("device_id", "ticker", "metric"):
+            value = getattr(target, field)
+            ref = VAR_REF_RE.fullmatch(value) if value else None
+            if ref is not None:
+                found.append((j, field, ref.group(1)))
+    return found
+
+
+def _no_repeat(panel: Panel, multi: set[str]) -> str | None:
+    """Why the panel's `repeat` is refused (None: it has none, or a valid one)."""
+    repeat = panel.options.repeat
+    if repeat is None:
+        return None
+    if panel.type in NOT_REPEATED:
+        return f"{panel.type} panels do not repeat"
+    return None if repeat in multi else f"{repeat!r} is not a declared multi variable"
 
 
 def shared_ids(dashboard: Dashboard) -> list[uuid.UUID]:

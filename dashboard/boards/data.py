@@ -143,6 +143,47 @@ async def many(
     return found
 
 
+async def latest(
+    targets: list[dict[str, Any]], start: str, end: str, points: int, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """Each target's newest value as a series without points (`last` only), for the panels
+    that show nothing else while live (table, bar): two calls whatever the number of targets
+    (`GET /api/devices/latest`, `GET /api/quotes`), not one history each. A subject the API
+    refuses: each target's history (`many`), which names the one refused."""
+    devices = sorted({t["device_id"] for t in targets if t.get("device_id")})
+    tickers = sorted({t["ticker"] for t in targets if t.get("ticker")})
+    try:
+        found_devices, found_quotes = await asyncio.gather(
+            client.get("/api/devices/latest", device_id=devices) if devices else _none(),
+            client.get("/api/quotes", tickers=",".join(tickers)) if tickers else _none(),
+        )
+    except client.ApiFailed:
+        return await many(targets, start, end, points, tz)
+    values = {d["device_id"]: d["values"] for d in found_devices["items"]}
+    prices = {q["ticker"]: q["price"] for q in found_quotes["items"]}
+    found: list[dict[str, Any]] = []
+    for target in targets:
+        if target.get("ticker"):
+            ticker = target["ticker"]
+            found.append(_last(ticker, prices.get(ticker), "price", {"ticker": ticker}))
+            continue
+        device_id, metric = target["device_id"], target.get("metric")
+        newest = values.get(device_id, {})
+        for name in [metric] if metric else sorted(newest):
+            value = (newest.get(name) or {}).get("value")
+            subject = {"device_id": device_id, "metric": name}
+            found.append(_last(f"{device_id} {name}", value, units.UNITS.get(name, name), subject))
+    return found
+
+
+async def _none() -> dict[str, Any]:
+    return {"items": []}
+
+
+def _last(name: str, value: float | None, unit: str, subject: dict[str, str]) -> dict[str, Any]:
+    return {"name": name, "x": [], "y": [], "last": value, "unit": unit, "subject": subject}
+
+
 async def candles(ticker: str, start: str, end: str, points: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = (await markets_data.history(ticker, start, end, points))[
         "candles"

@@ -1,5 +1,6 @@
 """Editing a dashboard in the page: the toolbar (add a panel, the model as JSON, save, save as)
-and each panel's buttons (move, resize, remove) on the 24-column grid.
+and each panel's buttons (move, resize, remove) on the 24-column grid; the side form of one
+panel (✎) is dashboard/boards/form.py.
 
 Its callbacks are registered by the page module (dashboard/pages/board.py): page modules are
 re-executed for every Dash app, other modules are not (docs/dashboard.md). Every edit changes
@@ -18,9 +19,10 @@ import dash
 from dash import ctx, dcc, html
 
 from dashboard import client
+from dashboard.boards import form as panel_form
 
 COLUMNS = 24
-TYPES = ("timeseries", "candlestick", "stat", "gauge", "table", "bar", "alerts", "text")
+TYPES = panel_form.TYPES
 #: (button, label, what it does to the grid).
 MOVES: tuple[tuple[str, str, dict[str, int]], ...] = (
     ("left", "◀", {"x": -1}),
@@ -55,39 +57,7 @@ def toolbar() -> html.Div:
                     html.Span(id="board-message", className="board-message"),
                 ],
             ),
-            html.Div(
-                id="board-form",
-                className="board-form",
-                style={"display": "none"},
-                children=[
-                    dcc.Store(id="board-picked"),
-                    html.Label(["Title", dcc.Input(id="board-form-title", className="tw-input")]),
-                    html.Label(
-                        [
-                            "Type",
-                            dcc.Dropdown(
-                                id="board-form-type",
-                                options=[{"label": t, "value": t} for t in TYPES],
-                                clearable=False,
-                                className="board-add-type",
-                            ),
-                        ]
-                    ),
-                    html.Label(
-                        [
-                            "Targets: `device <id|$var> [metric]` or `ticker <ticker|$var>`",
-                            dcc.Textarea(id="board-form-targets", className="board-form-text"),
-                        ]
-                    ),
-                    html.Label(
-                        [
-                            "Thresholds: `<value> <colour>`",
-                            dcc.Textarea(id="board-form-thresholds", className="board-form-text"),
-                        ]
-                    ),
-                    html.Button("Apply to panel", id="board-form-apply", className="tw-button"),
-                ],
-            ),
+            panel_form.form(),
             html.Details(
                 [
                     html.Summary("JSON (edit titles, targets, types, thresholds; import)"),
@@ -192,97 +162,6 @@ def removed(model: dict[str, Any], panel_id: int) -> dict[str, Any]:
     changed = copy.deepcopy(model)
     changed["panels"] = [p for p in changed["panels"] if p["id"] != panel_id]
     return changed
-
-
-def targets_text(targets: list[dict[str, Any]]) -> str:
-    """Targets as the form shows them, one a line."""
-    lines = []
-    for target in targets:
-        if target.get("ticker"):
-            lines.append(f"ticker {target['ticker']}")
-        else:
-            lines.append(" ".join(["device", target["device_id"], target.get("metric") or ""]))
-    return "\n".join(line.strip() for line in lines)
-
-
-def parse_targets(text: str) -> list[dict[str, Any]]:
-    """The form's targets; ValueError naming the first line it cannot read."""
-    found: list[dict[str, Any]] = []
-    for number, line in enumerate((text or "").splitlines(), 1):
-        words = line.split()
-        if not words:
-            continue
-        if words[0] == "ticker" and len(words) == 2:
-            found.append({"ticker": words[1]})
-        elif words[0] == "device" and len(words) in (2, 3):
-            found.append(
-                {"device_id": words[1]} | ({"metric": words[2]} if len(words) == 3 else {})
-            )
-        else:
-            raise ValueError(f"line {number}: `device <id> [metric]` or `ticker <ticker>`")
-    return found
-
-
-def thresholds_text(thresholds: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{t['value']:g} {t['color']}" for t in thresholds)
-
-
-def parse_thresholds(text: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for number, line in enumerate((text or "").splitlines(), 1):
-        words = line.split()
-        if not words:
-            continue
-        try:
-            value = float(words[0])
-        except ValueError:
-            raise ValueError(f"threshold line {number}: `<value> <colour>`") from None
-        if len(words) != 2:
-            raise ValueError(f"threshold line {number}: `<value> <colour>`")
-        found.append({"value": value, "color": words[1]})
-    return found
-
-
-def picked(_clicks: Any, model: dict[str, Any] | None) -> tuple[Any, ...]:
-    """A panel's ✎: its fields into the form."""
-    fired = ctx.triggered_id
-    if model is None or fired is None or not ctx.triggered[0]["value"]:
-        return (dash.no_update,) * 6
-    panel = next((p for p in model["panels"] if p["id"] == fired["panel"]), None)
-    if panel is None:
-        return (dash.no_update,) * 6
-    return (
-        panel["id"],
-        panel.get("title", ""),
-        panel["type"],
-        targets_text(panel.get("targets", [])),
-        thresholds_text(panel.get("thresholds", [])),
-        {"display": "flex"},
-    )
-
-
-def apply_form(
-    clicks: int | None,
-    panel_id: int | None,
-    title: str | None,
-    kind: str | None,
-    targets: str | None,
-    thresholds: str | None,
-    model: dict[str, Any] | None,
-) -> tuple[Any, Any]:
-    """The form's fields into the working copy: the page re-renders the panel (a preview)."""
-    if not clicks or model is None or panel_id is None:
-        return dash.no_update, dash.no_update
-    try:
-        parsed = parse_targets(targets or ""), parse_thresholds(thresholds or "")
-    except ValueError as wrong:
-        return dash.no_update, str(wrong)
-    changed = copy.deepcopy(model)
-    for panel in changed["panels"]:
-        if panel["id"] == panel_id:
-            panel.update(title=title or "", type=kind or panel["type"])
-            panel["targets"], panel["thresholds"] = parsed
-    return changed, "Panel changed (not saved)."
 
 
 def stored(model: dict[str, Any]) -> dict[str, Any]:

@@ -306,6 +306,9 @@ text has no data. The others (stat, gauge, table, bar, candlestick, alerts) are 
 TIME_TYPES = frozenset({"timeseries", "bar", "stat", "gauge", "table"})
 """Types drawn from `data.many` series."""
 
+LATEST_TYPES = frozenset({"bar", "table"})
+"""Types that show each series' last value alone: while live, `data.latest` (two calls)."""
+
 
 async def body(
     panel: dict[str, Any],
@@ -314,8 +317,10 @@ async def body(
     page_width: int | None,
     tz: tzinfo,
     revision: str,
+    live: bool = False,
 ) -> Any:
-    """The panel's body for the range `window` (ISO) with the variables' `values`."""
+    """The panel's body for the range `window` (ISO) with the variables' `values`; `live`:
+    the range ends now (table and bar then read the newest values, not each history)."""
     width, height = pixels(panel["grid"], page_width)
     targets = data.expand(panel.get("targets", []), values)
     kind = panel["type"]
@@ -327,7 +332,8 @@ async def body(
                 data.many(targets, start, end, points, tz), data.marks(targets, start, end, tz)
             )
             return timeseries(panel, series, height, revision, marks)
-        series = await data.many(targets, start, end, points, tz)
+        newest = live and kind in LATEST_TYPES
+        series = await (data.latest if newest else data.many)(targets, start, end, points, tz)
         if kind == "bar":
             return bar(panel, series, height, revision)
         if kind == "stat":

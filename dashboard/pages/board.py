@@ -17,8 +17,9 @@ import dash
 from dash import ALL, Input, Output, State, dcc, html
 
 from dashboard import client, frame
-from dashboard.boards import data, panels
+from dashboard.boards import data, panels, repeat
 from dashboard.boards import edits as board_edits
+from dashboard.boards import form as board_form
 
 dash.register_page(__name__, path_template="/d/<uid>", title="tickwire · dashboard")
 
@@ -138,22 +139,25 @@ async def render(
     window = frame.window(timerange)
     tz = frame.zone(timerange)
     revision = f"{window[0]}|{window[1]}|{tz}"
+    live = bool((timerange or {}).get("live"))
+    shown = repeat.laid_out(model["panels"], chosen)
     bodies = await asyncio.gather(
-        *(panels.body(p, chosen, window, width, tz, revision) for p in model["panels"]),
+        *(panels.body(p, v, window, width, tz, revision, live) for p, v in shown),
         return_exceptions=True,
     )
     edit = bool(editing and editing % 2)
     cells = [
-        _cell(p, b if not isinstance(b, BaseException) else _failure(b), edit, chosen)
-        for p, b in zip(model["panels"], bodies, strict=True)
+        # A repeated panel's copies (ids "<id>-<n>") are edited through the first one.
+        _cell(p, _body(b), edit and isinstance(p["id"], int), v)
+        for (p, v), b in zip(shown, bodies, strict=True)
     ]
-    subjects = [data.expand(p.get("targets", []), chosen) for p in model["panels"]]
+    subjects = [data.expand(p.get("targets", []), v) for p, v in shown]
     devices = sorted({t["device_id"] for ts in subjects for t in ts if t.get("device_id")})
     tickers = sorted({t["ticker"] for ts in subjects for t in ts if t.get("ticker")})
     version = f"version {model.get('version')}"
     # "direct": the stream manager hands batches to assets/boards.js, not through Dash.
-    live = {"tickers": tickers, "devices": devices, "all": False, "direct": "board"}
-    return cells, model["title"], version, live
+    stream = {"tickers": tickers, "devices": devices, "all": False, "direct": "board"}
+    return cells, model["title"], version, stream
 
 
 def _chosen(values: list[Any], ids: list[dict[str, str]]) -> dict[str, list[str]]:
@@ -191,12 +195,14 @@ async def refresh(
     window = frame.window(timerange)
     tz = frame.zone(timerange)
     revision = f"{window[0]}|{window[1]}|{tz}"
-    by_id = {p["id"]: p for p in model["panels"]}
+    live = bool((timerange or {}).get("live"))
+    by_id = {p["id"]: (p, v) for p, v in repeat.laid_out(model["panels"], chosen)}
     again = [
-        by_id[i] if i in by_id and by_id[i]["type"] not in panels.EXTENDED else None for i in shown
+        by_id[i] if i in by_id and by_id[i][0]["type"] not in panels.EXTENDED else None
+        for i in shown
     ]
     bodies = await asyncio.gather(
-        *(panels.body(p, chosen, window, width, tz, revision) for p in again if p),
+        *(panels.body(p[0], p[1], window, width, tz, revision, live) for p in again if p),
         return_exceptions=True,
     )
     fetched = iter(bodies)
@@ -214,6 +220,7 @@ def _failure(error: BaseException) -> Any:
 
 
 def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[str]]) -> html.Div:
+    """A drawn panel (a repeated one's copy too) at its grid cell."""
     grid = panel["grid"]
     return html.Div(
         id={"type": "board-panel", "panel": panel["id"]},
@@ -301,7 +308,7 @@ dash.clientside_callback(
 )
 
 
-# The edit mode's callbacks (dashboard/boards/edits.py), registered here: see its docstring.
+# The edit mode's callbacks (dashboard/boards/edits.py, form.py), registered here: see edits.py.
 dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children"),
@@ -341,7 +348,7 @@ dash.callback(
     Input({"type": "board-pick", "panel": ALL}, "n_clicks"),
     State("board-model", "data"),
     prevent_initial_call=True,
-)(board_edits.picked)
+)(board_form.picked)
 dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children", allow_duplicate=True),
@@ -353,7 +360,7 @@ dash.callback(
     State("board-form-thresholds", "value"),
     State("board-model", "data"),
     prevent_initial_call=True,
-)(board_edits.apply_form)
+)(board_form.apply_form)
 dash.clientside_callback(
     dash.ClientsideFunction("boards", "editing"),
     Output("board-toolbar", "style"),

@@ -19,6 +19,7 @@ from ingest.batch import Batch
 from ingest.committer import connect_writer, write
 from ingest.flush import FlushPolicy
 from ingest.handoff import Handoff
+from ingest.merger import Merger
 from ingest.pruner import prune
 from ingest.refresher import Refresher
 from ingest.replay import feed as feed_replays
@@ -43,6 +44,18 @@ def main(settings: IngestSettings) -> None:
     gc.set_threshold(*_GC_THRESHOLDS)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(settings))
+
+
+async def _rollup_upkeep(
+    backend: str, rollups: Refresher, settings: IngestSettings, stop: asyncio.Event
+) -> None:
+    """TimescaleDB: refresh the windows late rows need; plain PostgreSQL: merge the partials
+    batches appended (`ingest.merger`)."""
+    if backend == "timescaledb":
+        await rollups.run(stop)
+    else:
+        interval_s = settings.rollup_merge_interval_ms / 1000
+        await Merger(settings.resolved_database_url(), interval_s).run(stop)
 
 
 async def run(
@@ -116,8 +129,10 @@ async def run(
                 ),
                 name="replay",
             )
-            if writers[0].backend == "timescaledb":
-                tasks.create_task(rollups.run(mqtt_stop), name="refresher")
+            tasks.create_task(
+                _rollup_upkeep(writers[0].backend, rollups, settings, mqtt_stop),
+                name="rollups",
+            )
             if ready is not None:
                 tasks.create_task(_signal_ready(subscriber, ready, mqtt_stop), name="ready")
     finally:

@@ -47,15 +47,15 @@ def main(settings: IngestSettings) -> None:
 
 
 async def _rollup_upkeep(
-    backend: str, rollups: Refresher, settings: IngestSettings, stop: asyncio.Event
+    backend: str, rollups: Refresher, settings: IngestSettings, stats: Stats, stop: asyncio.Event
 ) -> None:
     """TimescaleDB: refresh the windows late rows need; plain PostgreSQL: merge the partials
     batches appended (`ingest.merger`)."""
     if backend == "timescaledb":
         await rollups.run(stop)
     else:
-        interval_s = settings.rollup_merge_interval_ms / 1000
-        await Merger(settings.resolved_database_url(), interval_s).run(stop)
+        every_s = settings.rollup_merge_interval_ms / 1000
+        await Merger(settings.resolved_database_url(), every_s, stats).run(stop)
 
 
 async def run(
@@ -130,7 +130,7 @@ async def run(
                 name="replay",
             )
             tasks.create_task(
-                _rollup_upkeep(writers[0].backend, rollups, settings, mqtt_stop),
+                _rollup_upkeep(writers[0].backend, rollups, settings, stats, mqtt_stop),
                 name="rollups",
             )
             if ready is not None:

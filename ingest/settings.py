@@ -39,9 +39,10 @@ class IngestSettings(CommonSettings):
     """A device's `last_seen` is written at most this often (and at most every quarter of its
     offline timeout; at every message when that timeout is under 2.67 s) while it stays
     ONLINE; a status change is written at once."""
-    rollup_merge_interval_ms: float = Field(default=1000.0, gt=0)
-    """Plain PostgreSQL: how often the rollup partials batches appended are merged (readers
-    read raw rows over the windows not merged yet)."""
+    rollup_merge_interval_ms: float = Field(default=10_000.0, gt=0)
+    """Plain PostgreSQL: the rollup partials batches append are merged once ingest is quiet
+    for half a second, and at least this often under load (readers read raw rows over the
+    windows not merged yet)."""
     auto_register: bool = True
     max_payload_bytes: int = 256 * 1024
     max_readings: int = 10_000

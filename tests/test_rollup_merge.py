@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from ingest.batch import Batch
-from ingest.merger import merge
+from ingest.merger import due, merge
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from ingest.subscriber import Received
@@ -106,3 +106,13 @@ async def test_a_batch_rolled_back_leaves_no_partial_and_no_window(
     await writer.write(batch(3, range(100)), Stats(), "test")  # the redelivery
     assert await merge(db) > 0
     assert await all_mismatches(db) == []
+
+
+def test_merges_are_due_when_ingest_goes_quiet_or_the_interval_passed() -> None:
+    # (batches now, at the last merge, at the last tick, seconds since the merge, interval)
+    assert due(7, 3, 7, 1.0, 10.0)  # batches came, none since the last tick: quiet
+    assert not due(8, 3, 7, 1.0, 10.0)  # still coming: wait (partials coalesce)
+    assert due(80, 3, 79, 10.0, 10.0)  # under load, the interval passed
+    assert not due(7, 7, 7, 1.0, 10.0)  # nothing new
+    assert due(7, 7, 7, 10.5, 10.0)  # nothing new, but another ingester may have left some
+    assert not due(0, -1, -1, 0.0, 10.0) and due(0, -1, 0, 0.5, 10.0)  # at start: one merge

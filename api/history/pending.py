@@ -1,5 +1,6 @@
-"""Rollup windows that still wait for a refresh after late rows were committed (TimescaleDB;
-`rollup_pending`, kept by ingest/refresher.py): answers read raw rows there."""
+"""Rollup windows that still wait for committed rows (`rollup_pending`: TimescaleDB, a refresh
+after late rows, ingest/refresher.py; plain PostgreSQL, the merge of the partials batches
+appended, ingest/merger.py): answers read raw rows there."""
 
 from __future__ import annotations
 

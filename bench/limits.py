@@ -19,7 +19,8 @@ readings × 2 metrics) are written into a fresh migrated database per step, in b
    events, counters: everything of a batch's transaction), parsing outside the clock; rollups
    as the ingester keeps them (partials appended, merged once at the end, in the clock);
 6. tickwire end to end: `python -m ingest` draining the same messages from the broker
-   (`bench.ingest`'s scenario (d));
+   (`bench.ingest`'s scenario (d)), timed until the rollup partials it left are merged too
+   (`bench.ingester.How`);
 7. psql CSV: `psql -c "\\copy telemetry FROM … CSV"` of the same rows, one transaction, the
    file on local disk — the server's own text-COPY ceiling for one client.
 
@@ -50,6 +51,7 @@ from typing import Any
 import asyncpg
 
 from bench.ingest import IngestBench
+from bench.ingester import How
 from bench.report import json_line
 from bench.stack import Stack, checkpoint, fresh_database, stack
 from bench.workload import Workload, batch_readings
@@ -233,7 +235,7 @@ PSQL = "7. psql \\copy CSV (one transaction)"
 def _one(servers: Stack, name: str, data: Load, bench: IngestBench) -> tuple[float, int, int]:
     """(seconds, lost, dup) of one step on a fresh database."""
     if name == TICKWIRE:
-        result = bench.tickwire(TICKWIRE, "limits", data.workload)
+        result = bench.tickwire(TICKWIRE, "limits", data.workload, how=How(merged=True))
         return result.seconds, result.lost, result.dup
     with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
         checkpoint(servers.server_url)

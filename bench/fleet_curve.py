@@ -1,6 +1,14 @@
-"""`python -m bench.ingest --devices 10,1000,10000`: tickwire's single-message rate as the
-fleet grows, the same number of messages spread over N distinct devices (auto-registered by
-the ingester as they first speak), beside the bare paho ceiling, interleaved round by round."""
+"""`python -m bench.ingest --devices 10,1000,10000 [--compare DIR]`: tickwire's single-message
+rate as the fleet grows, the same number of messages spread over N distinct devices
+(auto-registered by the ingester as they first speak), beside the bare paho ceiling,
+interleaved round by round.
+
+Each tickwire run is timed until its rows are committed and then the rollup partials still
+appended are merged (plain PostgreSQL: `ingest.merger.merge`, run by the bench), so the work
+the ingester puts off is inside the clock (its merger's sleep is not). `--compare DIR`: the
+ingester of another source tree (e.g. a `git worktree` of an earlier commit) runs every fleet
+size too, in the same rounds; its rows are labelled `compared`, and its ratios are to its own
+smallest fleet."""
 
 from __future__ import annotations
 
@@ -10,16 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import IngestBench, Sizes
+from bench.ingester import How
 from bench.report import Result
 from bench.stack import stack
 from bench.workload import single_readings
 from ingest.settings import IngestSettings
+from tests.process_support import REPO
 
 
-def run(sizes: Sizes, fleets: list[int], rounds: int, server_url: str | None) -> dict[str, Any]:
-    """Every fleet size and the ceiling `rounds` times, interleaved; print the curve."""
+def run(
+    sizes: Sizes,
+    fleets: list[int],
+    rounds: int,
+    server_url: str | None,
+    compare: Path | None = None,
+) -> dict[str, Any]:
+    """Every fleet size (of each tree) and the ceiling `rounds` times, interleaved; print the
+    curve."""
     loads = {n: single_readings(sizes.messages, n) for n in fleets}
-    done: dict[str, list[Result]] = {name: [] for name in ["ceiling", *map(str, fleets)]}
+    trees: dict[str, Path] = {"": REPO} | ({"compared ": compare} if compare else {})
+    runs = [(prefix, n) for prefix in trees for n in fleets]
+    done: dict[str, list[Result]] = {
+        name: [] for name in ["ceiling", *(f"{p}{n}" for p, n in runs)]
+    }
     with (
         tempfile.TemporaryDirectory(prefix="tickwire-bench-") as tmp,
         stack(Path(tmp), server_url) as servers,
@@ -27,26 +48,37 @@ def run(sizes: Sizes, fleets: list[int], rounds: int, server_url: str | None) ->
         bench = IngestBench(servers, IngestSettings())
         for number in range(rounds):
             done["ceiling"].append(bench.ceiling(loads[fleets[0]]))
-            order = fleets[number % len(fleets) :] + fleets[: number % len(fleets)]
-            for n in order:
-                done[str(n)].append(bench.tickwire(f"tickwire, {n} devices", "fleet", loads[n]))
-                print(f"round {number + 1}: {n} devices: {done[str(n)][-1].msgs_s:,.0f} msg/s")
+            order = runs[number % len(runs) :] + runs[: number % len(runs)]
+            for prefix, n in order:
+                label = f"tickwire, {prefix}{n} devices"
+                how = How(trees[prefix], merged=True)
+                result = bench.tickwire(label, "fleet", loads[n], how=how)
+                done[f"{prefix}{n}"].append(result)
+                print(f"round {number + 1}: {prefix}{n} devices: {result.msgs_s:,.0f} msg/s")
+    return _report(sizes, fleets, rounds, done)
+
+
+def _report(
+    sizes: Sizes, fleets: list[int], rounds: int, done: dict[str, list[Result]]
+) -> dict[str, Any]:
     rates = {name: sorted(r.msgs_s for r in results) for name, results in done.items()}
-    base = statistics.median(rates[str(fleets[0])])
     ceiling = statistics.median(rates["ceiling"])
     print()
     print(f"{sizes.messages:,} single-reading messages; {rounds} rounds; median (min–max) msg/s")
-    print(f"{'consumer':<28}{'msg/s':>9}{'spread':>20}{'/ ceiling':>11}{f'/ {fleets[0]} dev':>11}")
+    print(f"{'consumer':<37}{'msg/s':>9}{'spread':>20}{'/ ceiling':>11}{f'/ {fleets[0]} dev':>11}")
     fields: dict[str, Any] = {"bench": "ingest_fleet", "messages": sizes.messages}
     for name, got in rates.items():
         median = statistics.median(got)
+        prefix = "compared " if name.startswith("compared ") else ""
+        base = statistics.median(rates.get(f"{prefix}{fleets[0]}", rates["ceiling"]))
         label = "bare paho (ceiling)" if name == "ceiling" else f"tickwire, {name} devices"
         spread = f"{got[0]:,.0f}–{got[-1]:,.0f}"
         print(
-            f"{label:<28}{median:>9,.0f}{spread:>20}{median / ceiling:>11.2f}{median / base:>11.2f}"
+            f"{label:<37}{median:>9,.0f}{spread:>20}{median / ceiling:>11.2f}{median / base:>11.2f}"
         )
-        fields[f"{name}_msgs_s"] = round(median)
-        fields[f"{name}_ratio"] = round(median / base, 3)
+        key = name.replace("compared ", "compared_")
+        fields[f"{key}_msgs_s"] = round(median)
+        fields[f"{key}_ratio"] = round(median / base, 3)
     fields["lost"] = sum(r.lost for name, rs in done.items() if name != "ceiling" for r in rs)
     fields["dup"] = sum(r.dup for name, rs in done.items() if name != "ceiling" for r in rs)
     return fields

@@ -52,7 +52,7 @@ import psycopg
 
 from bench import report
 from bench.consumers import drain, drain_mqttjs, mqttjs_ready, seed_style
-from bench.ingester import run_ingester
+from bench.ingester import AS_IS, How, run_ingester
 from bench.publisher import publish
 from bench.report import Result
 from bench.sessions import Session, prime
@@ -112,8 +112,16 @@ class IngestBench:
         n = len(workload.messages)
         return Result(label, n, None, drained.seconds, drained.lost, drained.dup)
 
-    def tickwire(self, label: str, name: str, workload: Workload, tls: bool = False) -> Result:
-        """`python -m ingest` draining the backlog; over the TLS listener when `tls`."""
+    def tickwire(
+        self,
+        label: str,
+        name: str,
+        workload: Workload,
+        tls: bool = False,
+        how: How = AS_IS,
+    ) -> Result:
+        """`python -m ingest` draining the backlog; over the TLS listener when `tls`; `how`:
+        which tree's ingester, and whether timed until the rollups hold every row."""
         with fresh_database(self.servers.server_url, _unique(name)) as url:
             session = self._backlog(name, workload, tls)
             checkpoint(self.servers.server_url)
@@ -125,6 +133,7 @@ class IngestBench:
                 len(workload.keys),
                 log_path,
                 ca_file=session.ca_file,
+                how=how,
             )
             tally = tally_telemetry(url, workload.keys)
         if tally.lost or tally.dup or tally.dead_letters or run.exit_code:
@@ -272,6 +281,11 @@ def main(argv: list[str]) -> int:
         help="comma-separated fleet sizes (e.g. 10,1000,10000): only the fleet curve, "
         "tickwire's single-message rate per size (bench/fleet_curve.py)",
     )
+    parser.add_argument(
+        "--compare",
+        help="with --devices: another source tree (e.g. a `git worktree` of an earlier "
+        "commit) whose ingester runs the same fleets, interleaved",
+    )
     args = parser.parse_args(argv)
     base = QUICK if args.quick else Sizes()
     sizes = Sizes(
@@ -288,7 +302,8 @@ def main(argv: list[str]) -> int:
         from bench import fleet_curve  # it imports this module
 
         fleets = [int(n) for n in args.devices.split(",")]
-        curve = fleet_curve.run(sizes, fleets, max(1, rounds), args.server_url)
+        compare = Path(args.compare).resolve() if args.compare else None
+        curve = fleet_curve.run(sizes, fleets, max(1, rounds), args.server_url, compare)
         print(report.json_line(curve), flush=True)
         return 1 if curve["lost"] or curve["dup"] else 0
     fields = run(sizes, max(1, rounds), args.server_url)

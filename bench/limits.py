@@ -10,12 +10,17 @@ readings × 2 metrics) are written into a fresh migrated database per step, in b
    (and the same on 2 connections at once);
 2. + staging: COPY into a temporary table, `INSERT … SELECT … ON CONFLICT DO NOTHING`;
 3. + RETURNING: the inserted rows come back to Python (what dedup-by-RETURNING costs);
-4. + rollup merge: the plain-PostgreSQL rollup statement (`ingest.rollup.insert_statement`;
-   not on TimescaleDB, whose rollups are continuous aggregates refreshed by its own jobs);
+4. + rollup merge: the plain-PostgreSQL rollup statement merging in the batch's statement
+   (`ingest.rollup.insert_statement`, `Upkeep.MERGE`; not on TimescaleDB, whose rollups are
+   continuous aggregates refreshed by its own jobs);
+4b. + rollup partials appended (`Upkeep.DEFER`, what the ingester's batches do), and the
+   merge of them all (`ingest.merger.merge`) once after the last batch, inside the clock;
 5. Writer: `ingest.writer.Writer.write` on parsed batches (rows, rollups, devices, stream
-   events, counters: everything of a batch's transaction), parsing outside the clock;
+   events, counters: everything of a batch's transaction), parsing outside the clock; rollups
+   as the ingester keeps them (partials appended, merged once at the end, in the clock);
 6. tickwire end to end: `python -m ingest` draining the same messages from the broker
-   (`bench.ingest`'s scenario (d));
+   (`bench.ingest`'s scenario (d)), timed until the rollup partials it left are merged too
+   (`bench.ingester.How`);
 7. psql CSV: `psql -c "\\copy telemetry FROM … CSV"` of the same rows, one transaction, the
    file on local disk — the server's own text-COPY ceiling for one client.
 
@@ -46,11 +51,13 @@ from typing import Any
 import asyncpg
 
 from bench.ingest import IngestBench
+from bench.ingester import How
 from bench.report import json_line
 from bench.stack import Stack, checkpoint, fresh_database, stack
 from bench.workload import Workload, batch_readings
 from ingest.batch import Batch
-from ingest.rollup import insert_statement
+from ingest.merger import merge
+from ingest.rollup import Upkeep, insert_statement
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from ingest.subscriber import Received
@@ -131,7 +138,9 @@ async def raw_copy_2(url: str, data: Load) -> float:
             await conn.close()
 
 
-def _staged(statement: str, fetch: bool) -> Step:
+def _staged(statement: str, fetch: bool, merged: bool = False) -> Step:
+    """`merged`: the appended rollup partials are merged after the last batch (in the clock)."""
+
     async def step(url: str, data: Load) -> float:
         conn = await asyncpg.connect(url)
         try:
@@ -148,6 +157,8 @@ def _staged(statement: str, fetch: bool) -> Step:
                         [tuple(r) for r in await conn.fetch(statement)]
                     else:
                         await conn.execute(statement)
+            if merged:
+                await merge(conn)
             return time.perf_counter() - started
         finally:
             await conn.close()
@@ -164,7 +175,7 @@ async def writer(url: str, data: Load) -> float:
     backend = await _backend(url)
     conn = await asyncpg.connect(url)
     try:
-        w = Writer(conn, backend, auto_register=True)
+        w = Writer(conn, backend, auto_register=True, defer_rollups=True)
         await w.prepare()
         limits = IngestSettings().limits()
         batches = []
@@ -177,6 +188,8 @@ async def writer(url: str, data: Load) -> float:
         started = time.perf_counter()
         for batch in batches:
             await w.write(batch, stats, "limits")
+        if w.defer_rollups:
+            await merge(conn)
         return time.perf_counter() - started
     finally:
         await conn.close()
@@ -205,12 +218,14 @@ async def _count(url: str) -> int:
 
 
 ROLLUP_MERGE = "4. + rollup merge (RETURNING)"
+ROLLUP_DEFER = "4b. + rollup partials, merged at end"
 STEPS: dict[str, Step] = {
     "1. raw binary COPY into telemetry": raw_copy,
     "1b. raw binary COPY, 2 connections": raw_copy_2,
     "2. staging + ON CONFLICT DO NOTHING": _staged(_ON_CONFLICT, fetch=False),
     "3. + RETURNING to Python": _staged(_ON_CONFLICT + " RETURNING *", fetch=True),
-    ROLLUP_MERGE: _staged(insert_statement("telemetry", True), fetch=True),
+    ROLLUP_MERGE: _staged(insert_statement("telemetry", Upkeep.MERGE), fetch=True),
+    ROLLUP_DEFER: _staged(insert_statement("telemetry", Upkeep.DEFER), fetch=True, merged=True),
     "5. Writer.write (whole transaction)": writer,
 }
 TICKWIRE = "6. tickwire end to end (python -m ingest)"
@@ -220,7 +235,7 @@ PSQL = "7. psql \\copy CSV (one transaction)"
 def _one(servers: Stack, name: str, data: Load, bench: IngestBench) -> tuple[float, int, int]:
     """(seconds, lost, dup) of one step on a fresh database."""
     if name == TICKWIRE:
-        result = bench.tickwire(TICKWIRE, "limits", data.workload)
+        result = bench.tickwire(TICKWIRE, "limits", data.workload, how=How(merged=True))
         return result.seconds, result.lost, result.dup
     with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
         checkpoint(servers.server_url)
@@ -254,8 +269,9 @@ def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, Any]:
     ):
         with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
             if asyncio.run(_backend(url)) == "timescaledb":
-                print("TimescaleDB: step 4 left out (rollups are continuous aggregates)")
+                print("TimescaleDB: steps 4, 4b left out (rollups are continuous aggregates)")
                 names.remove(ROLLUP_MERGE)
+                names.remove(ROLLUP_DEFER)
         seconds: dict[str, list[float]] = {name: [] for name in names}
         bench = IngestBench(servers, IngestSettings())
         for number in range(rounds):

@@ -25,6 +25,7 @@ from ingest.committer import connect_writer, write
 from ingest.flush import FlushPolicy
 from ingest.handoff import Handoff
 from ingest.heartbeat import beat
+from ingest.merger import Merger
 from ingest.pruner import prune
 from ingest.refresher import Refresher
 from ingest.replay import feed as feed_replays
@@ -83,6 +84,18 @@ async def alerts_only(settings: IngestSettings, stop: asyncio.Event | None = Non
     )
     log.info("alert engine %s starting", settings.ingest_instance)
     await engine.run(stop)
+
+
+async def _rollup_upkeep(
+    backend: str, rollups: Refresher, settings: IngestSettings, stats: Stats, stop: asyncio.Event
+) -> None:
+    """TimescaleDB: refresh the windows late rows need; plain PostgreSQL: merge the partials
+    batches appended (`ingest.merger`)."""
+    if backend == "timescaledb":
+        await rollups.run(stop)
+    else:
+        every_s = settings.rollup_merge_interval_ms / 1000
+        await Merger(settings.resolved_database_url(), every_s, stats).run(stop)
 
 
 async def run(
@@ -165,8 +178,10 @@ async def run(
                 ),
                 name="replay",
             )
-            if writers[0].backend == "timescaledb":
-                tasks.create_task(rollups.run(mqtt_stop), name="refresher")
+            tasks.create_task(
+                _rollup_upkeep(writers[0].backend, rollups, settings, stats, mqtt_stop),
+                name="rollups",
+            )
             if ready is not None:
                 tasks.create_task(_signal_ready(subscriber, ready, mqtt_stop), name="ready")
     finally:

@@ -160,7 +160,14 @@ async def connect_writer(settings: IngestSettings, on_late: Callable[[], None] |
     if backend == "timescaledb":
         # Late rows may land in compressed chunks; never refuse them for the decompression cap.
         await conn.execute("SET timescaledb.max_tuples_decompressed_per_dml_transaction = 0")
-    writer = Writer(conn, backend, settings.auto_register, on_late, settings.ingest_seen_interval_s)
+    writer = Writer(
+        conn,
+        backend,
+        settings.auto_register,
+        on_late,
+        settings.ingest_seen_interval_s,
+        defer_rollups=True,  # `ingest.merger` merges them
+    )
     await writer.prepare()
     return writer
 

@@ -16,7 +16,7 @@ class FlushPolicy:
     max_rows: int = 20_000
     max_messages: int = 5_000
     max_age_s: float = 0.2
-    linger_s: float = 0.010
+    linger_s: float = 0.025
 
     def should_flush(self, rows: int, messages: int, age_s: float, writer_idle: bool) -> bool:
         if messages == 0:

@@ -1,8 +1,14 @@
 """Rollup upkeep for both backends.
 
-Plain PostgreSQL: the rows a batch inserted are merged, in the batch's statement, into exactly
-the 1m/1h/1d buckets they touch. Raw rows are insert-only, so merging count/sum/min/max and
-first/last by time equals re-aggregating those buckets.
+Plain PostgreSQL: the rows a batch inserted are aggregated, in the batch's statement, into
+1-minute partials, and merged into exactly the 1m/1h/1d buckets they touch. Raw rows are
+insert-only, so merging count/sum/min/max and first/last by time equals re-aggregating those
+buckets, and merges commute: they can be put off and combined. The ingester does (`Upkeep.DEFER`):
+a batch appends its partials to `rollup_delta_*` and records their window in `rollup_pending`
+(readers read raw rows there, as on TimescaleDB), and `ingest.merger` folds every appended
+partial into the rollups about once a second, in one statement that also deletes the partials
+and windows it folded. A fleet of N devices then upserts each rollup row once per merge rather
+than once per batch. `Upkeep.MERGE` (backfill, tools) merges in the batch's statement.
 
 TimescaleDB: continuous aggregates with real-time aggregation serve recent data; rows older
 than what the refresh policies materialise (late data, store-and-forward replays, backfill) get
@@ -11,6 +17,7 @@ their window refreshed explicitly after commit, level by level.
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -19,6 +26,17 @@ from tickwire import timegrid
 #: (suffix, width as interval text), finest first.
 LEVELS: Final = tuple((suffix, timegrid.sql_interval(width)) for suffix, width in timegrid.LEVELS)
 _FINEST: Final = LEVELS[0][1]
+
+
+class Upkeep(enum.Enum):
+    """What a batch's statement does for the rollups."""
+
+    NONE = "none"
+    """TimescaleDB: continuous aggregates (late windows: `ingest.refresher`)."""
+    MERGE = "merge"
+    """Plain PostgreSQL: merge into 1m/1h/1d in the batch's statement."""
+    DEFER = "defer"
+    """Plain PostgreSQL: append 1-minute partials and their window; `merge_statement` folds them."""
 
 
 def _bucket(width: str, column: str = "time") -> str:
@@ -100,7 +118,7 @@ r{suffix} AS (
 )"""
 
 
-def insert_statement(table: str, merge_rollups: bool, arrays: bool = False) -> str:
+def insert_statement(table: str, upkeep: Upkeep, arrays: bool = False) -> str:
     """INSERT the staged rows, skipping known natural keys; return the rows inserted.
 
     The result holds the rows actually inserted, in the table's column order (duplicates are
@@ -108,14 +126,14 @@ def insert_statement(table: str, merge_rollups: bool, arrays: bool = False) -> s
     come as one array parameter per column ($1, $2, …, in the table's column order) rather
     than from the `stage_*` table (a small batch: no COPY round trips).
     """
-    return _statement(table, merge_rollups, dedup=True, arrays=arrays)
+    return _statement(table, upkeep, dedup=True, arrays=arrays)
 
 
-def insert_all_statement(table: str, merge_rollups: bool) -> str:
+def insert_all_statement(table: str, upkeep: Upkeep) -> str:
     """INSERT every staged row, none known yet (else it fails with a unique violation, and
     `insert_statement` is used instead); nothing is returned: the staged rows are the new ones.
     """
-    return _statement(table, merge_rollups, dedup=False, arrays=False)
+    return _statement(table, upkeep, dedup=False, arrays=False)
 
 
 _ARRAYS: Final = {
@@ -125,8 +143,30 @@ _ARRAYS: Final = {
     " AS s(time, device_id, metric, value)",
 }
 
+#: The columns of a 1-minute partial, as `part` and `rollup_delta_*` hold them.
+_PART_COLUMNS: Final = {
+    "telemetry": "bucket, device_id, metric, min, max, count, sum, last, last_time",
+    "prices": "bucket, ticker, open, high, low, close, volume, count, open_time, close_time,"
+    " open_source, close_source",
+}
 
-def _statement(table: str, merge_rollups: bool, dedup: bool, arrays: bool) -> str:
+
+def _defer(table: str) -> list[str]:
+    """Append the partials, and the window they cover for readers (`api.history.pending`)."""
+    return [
+        f"""delta AS (
+    INSERT INTO rollup_delta_{table} ({_PART_COLUMNS[table]})
+    SELECT {_PART_COLUMNS[table]} FROM part
+)""",
+        f"""pending AS (
+    INSERT INTO rollup_pending (relation, window_start, window_end)
+    SELECT '{table}_{LEVELS[0][0]}', min(bucket), max(bucket) + INTERVAL '{_FINEST}'
+    FROM part HAVING count(*) > 0
+)""",
+    ]
+
+
+def _statement(table: str, upkeep: Upkeep, dedup: bool, arrays: bool) -> str:
     if table == "prices":
         columns, order = "time, ticker, price, volume, source", "ticker, time"
         part, merge = _PRICES_PART, _prices_merge
@@ -142,13 +182,33 @@ def _statement(table: str, merge_rollups: bool, dedup: bool, arrays: bool) -> st
     {returning}
 )"""
     ]
-    if merge_rollups:
+    if upkeep is not Upkeep.NONE:
         # Without dedup every staged row is inserted: aggregate them where they are staged.
         source = "ins" if dedup else f"stage_{table}"
         ctes += [part.replace("FROM ins", f"FROM {source}")]
+    if upkeep is Upkeep.MERGE:
         ctes += [merge(suffix, width) for suffix, width in LEVELS]
+    elif upkeep is Upkeep.DEFER:
+        ctes += _defer(table)
     final = f"SELECT {columns} FROM ins" if dedup else "SELECT"
     return "WITH " + ",".join(ctes) + "\n" + final
+
+
+def merge_statement(table: str) -> str:
+    """Fold every appended partial of `table` into 1m/1h/1d and delete it with the windows
+    recorded for it; returns the partials folded. One statement, one snapshot: a window is
+    deleted exactly when the partials committed with it are merged, in the same commit."""
+    merge = _prices_merge if table == "prices" else _telemetry_merge
+    ctes = [
+        f"""windows AS (
+    DELETE FROM rollup_pending WHERE relation = '{table}_{LEVELS[0][0]}'
+)""",
+        f"""part AS (
+    DELETE FROM rollup_delta_{table} RETURNING {_PART_COLUMNS[table]}
+)""",
+    ]
+    ctes += [merge(suffix, width) for suffix, width in LEVELS]
+    return "WITH " + ",".join(ctes) + "\nSELECT count(*) FROM part"
 
 
 #: How long a batch may take from choosing its windows to its commit. A policy that

@@ -84,6 +84,16 @@ class Outcome:
     events: list[journal.Event]
 
 
+class _Statements:
+    """The batch statements of one rollup upkeep, per table (`ingest.rollup`)."""
+
+    def __init__(self, upkeep: rollup.Upkeep) -> None:
+        tables = ("prices", "telemetry")
+        self.dedup = {t: rollup.insert_statement(t, upkeep) for t in tables}
+        self.small = {t: rollup.insert_statement(t, upkeep, arrays=True) for t in tables}
+        self.all_new = {t: rollup.insert_all_statement(t, upkeep) for t in tables}
+
+
 class Writer:
     """Owns the writer's database connection and the cache of known devices and tickers."""
 
@@ -94,6 +104,7 @@ class Writer:
         auto_register: bool,
         on_late: Callable[[], None] | None = None,
         seen_interval_s: float = 1.0,
+        defer_rollups: bool = False,
     ) -> None:
         self.conn = conn
         self.backend = backend
@@ -104,18 +115,12 @@ class Writer:
         self._retention = refresher.RawRetention()
         self._known_tickers: set[str] = set()
         self._known_since = time.monotonic()
-        self._insert_sql = {
-            table: rollup.insert_statement(table, merge_rollups=backend == "postgres")
-            for table in ("prices", "telemetry")
-        }
-        self._small_sql = {
-            table: rollup.insert_statement(table, backend == "postgres", arrays=True)
-            for table in ("prices", "telemetry")
-        }
-        self._all_new_sql = {
-            table: rollup.insert_all_statement(table, merge_rollups=backend == "postgres")
-            for table in ("prices", "telemetry")
-        }
+        self.defer_rollups = defer_rollups and backend == "postgres"
+        """Plain PostgreSQL: batches append rollup partials for `ingest.merger` (backfill
+        still merges in its own statement)."""
+        merge = rollup.Upkeep.MERGE if backend == "postgres" else rollup.Upkeep.NONE
+        self._merged = _Statements(merge)
+        self._live = _Statements(rollup.Upkeep.DEFER) if self.defer_rollups else self._merged
         self.seen_interval_s = seen_interval_s
         """A device's `last_seen` is written at most this often while it stays ONLINE."""
 
@@ -133,7 +138,7 @@ class Writer:
         verdict = await self._identity.check(self.conn, batch.items)
         rows = flatten(batch.items, verdict)
         async with self.conn.transaction():
-            outcome = await self._write_rows(rows)
+            outcome = await self._write_rows(rows, self._live)
             await self._record(stats, outcome, started, instance, batch.retained)
             late = await self._record_late(outcome.committed)
             await feed.append(self.conn, outcome.committed)  # before the journal's lock
@@ -149,18 +154,18 @@ class Writer:
         Returns rows inserted."""
         rows = Rows(prices=prices, telemetry=telemetry, devices={row[1] for row in telemetry})
         async with self.conn.transaction():
-            outcome = await self._write_rows(rows)
+            outcome = await self._write_rows(rows, self._merged)
             late = await self._record_late(outcome.committed)
         self.remember_registered(rows)
         if late:
             await refresher.refresh_all(self.conn)
         return outcome.inserted
 
-    async def _write_rows(self, rows: Rows) -> Outcome:
+    async def _write_rows(self, rows: Rows, sql: _Statements) -> Outcome:
         await self._register(rows)
-        prices: list[PriceRow] = await self._insert("prices", rows.prices, _PRICE_COLUMNS)
+        prices: list[PriceRow] = await self._insert(sql, "prices", rows.prices, _PRICE_COLUMNS)
         telemetry: list[TelemetryRow] = await self._insert(
-            "telemetry", rows.telemetry, _TELEMETRY_COLUMNS
+            sql, "telemetry", rows.telemetry, _TELEMETRY_COLUMNS
         )
         rows.dead += await self._apply_command_acks(rows.acks)
         inserted = len(prices) + len(telemetry)
@@ -187,9 +192,13 @@ class Writer:
         return Outcome(inserted, staged - inserted, len(rows.dead), committed, events)
 
     async def _insert(
-        self, table: str, records: Sequence[tuple[Any, ...]], columns: tuple[str, ...]
+        self,
+        sql: _Statements,
+        table: str,
+        records: Sequence[tuple[Any, ...]],
+        columns: tuple[str, ...],
     ) -> list[Any]:
-        """Insert `records` with their rollups merged; return the rows inserted. A large
+        """Insert `records` with their rollups' upkeep; return the rows inserted. A large
         batch is staged with COPY; fast path: none is stored yet, so all are inserted and
         nothing comes back from the server. A unique violation (a redelivery, a key twice in
         the batch) rolls that back and takes the dedup path, which returns the rows it
@@ -200,14 +209,14 @@ class Writer:
             # Few rows: sent as one array per column with the dedup statement, one round trip
             # (no COPY, no savepoint); what they insert comes back, cheap at this size.
             arrays = [list(column) for column in zip(*records, strict=True)]
-            return [tuple(r) for r in await self.conn.fetch(self._small_sql[table], *arrays)]
+            return [tuple(r) for r in await self.conn.fetch(sql.small[table], *arrays)]
         await self.conn.copy_records_to_table(f"stage_{table}", records=records, columns=columns)
         try:
             async with self.conn.transaction():  # a savepoint
-                await self.conn.execute(self._all_new_sql[table])
+                await self.conn.execute(sql.all_new[table])
             return list(records)
         except asyncpg.UniqueViolationError:
-            return [tuple(r) for r in await self.conn.fetch(self._insert_sql[table])]
+            return [tuple(r) for r in await self.conn.fetch(sql.dedup[table])]
 
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""

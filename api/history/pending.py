@@ -1,5 +1,6 @@
-"""Rollup windows that still wait for a refresh after late rows were committed (TimescaleDB;
-`rollup_pending`, kept by ingest/refresher.py): answers read raw rows there."""
+"""Rollup windows that still wait for committed rows (`rollup_pending`: TimescaleDB, a refresh
+after late rows, ingest/refresher.py; plain PostgreSQL, the merge of the partials batches
+appended, ingest/merger.py): answers read raw rows there."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ async def stale(conn: asyncpg.Connection, kind: str, start: datetime, end: datet
     Read before the answer's statement: a window recorded by a batch committed later is for
     rows that statement may not see either; one deleted in between was refreshed first."""
     rows = await conn.fetch(
-        """SELECT relation, window_start, window_end FROM rollup_pending
+        # DISTINCT: on plain PostgreSQL most batches between two merges record the same window.
+        """SELECT DISTINCT relation, window_start, window_end FROM rollup_pending
            WHERE relation = ANY($1::text[]) AND window_start < $3 AND window_end > $2""",
         [f"{kind}_{name}" for name, _ in LEVELS],
         start,

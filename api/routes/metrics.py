@@ -153,8 +153,9 @@ async def _notification_families(conn: Any) -> list[Any]:
 
 
 def _rollup_families(pending: list[Any]) -> list[Any]:
-    """TimescaleDB: rollup windows committed rows wait for (ingest/refresher.py); answers read
-    raw rows there meanwhile. Nothing is ever pending on plain PostgreSQL."""
+    """Rollup windows committed rows wait for: TimescaleDB, late rows' refresh
+    (ingest/refresher.py); plain PostgreSQL, the merge of appended partials (ingest/merger.py,
+    seconds). Answers read raw rows there meanwhile."""
     windows = _by(
         "tickwire_rollup_pending_windows",
         "rollup windows recorded for a refresh and not refreshed yet, by relation",

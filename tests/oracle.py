@@ -123,9 +123,10 @@ def _compare(
 
 
 async def rollups_settled(db: asyncpg.Connection, timeout: float = 60) -> None:
-    """Until no rollup window is pending: TimescaleDB's refresher refreshes after the commit,
-    so right after it a rollup may still lag its raw rows (the answers never do: they read raw
-    rows where a window is pending); plain PostgreSQL merges in the commit, never pending."""
+    """Until no rollup window is pending: right after a commit a rollup may still lag its raw
+    rows (the answers never do: they read raw rows where a window is pending) — TimescaleDB's
+    refresher refreshes after the commit, plain PostgreSQL's merger folds the batches' partials
+    when ingest goes quiet and at least every TICKWIRE_ROLLUP_MERGE_INTERVAL_MS."""
 
     async def empty() -> bool:
         return not await db.fetchval("SELECT count(*) FROM rollup_pending")

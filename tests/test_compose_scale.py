@@ -15,13 +15,14 @@ import subprocess
 import sys
 from base64 import b64encode
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote
 
 import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from api.schemas.devices import TickerList
 from devstack.ports import free_port
 from ingest.settings import IngestSettings
 from tickwire import certs
@@ -74,6 +75,163 @@ def block(text: str, head: str) -> str:
 def seconds(value: str) -> int:
     number, unit = re.fullmatch(r"(\d+)([smh]?)", value).groups()  # type: ignore[union-attr]
     return int(number) * {"": 1, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def hocon_keys(text: str) -> dict[str, str]:
+    """Each setting of emqx.conf by its full path (`a.b.c`; an array of objects as `a[].b`),
+    for the subset of HOCON the file uses: `key = value`, `key {`, `key = [`, `{`, `}`, `]`.
+    A line outside that subset fails, so nothing is skipped unread."""
+    found: dict[str, str] = {}
+    stack: list[str] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()  # (no value in the file holds a `#`)
+        if not line:
+            continue
+        if opened := re.fullmatch(r"([\w.]+)\s*=?\s*\{", line):
+            stack.append(opened[1])
+        elif listed := re.fullmatch(r"([\w.]+)\s*=\s*\[", line):
+            stack.append(listed[1] + "[]")
+        elif line == "{":
+            stack.append("")
+        elif line in ("}", "]", "},"):
+            stack.pop()
+        elif setting := re.fullmatch(r"([\w.]+)\s*=\s*(\S.*)", line):
+            found[".".join(part for part in [*stack, setting[1]] if part)] = setting[2]
+        else:
+            raise AssertionError(f"emqx.conf:{number}: not understood: {raw!r}")
+    assert not stack, f"unclosed {stack}"
+    return found
+
+
+# The keys EMQX 5.8.9 accepts where emqx.conf sets any, read from its schema at tag v5.8.9 of
+# github.com/emqx/emqx; `*` is a name of the user's choosing (a listener's, a zone's):
+# - apps/emqx/src/emqx_schema.erl: mqtt_general(), mqtt_session() (`mqtt`, and a zone's `mqtt`
+#   through apps/emqx/src/emqx_zone_schema.erl), base_listener(), mqtt_listener(),
+#   fields("mqtt_ssl_listener"), common_ssl_opts_schema(), server_ssl_opts_schema(),
+#   authz_fields() and fields("authz_cache");
+# - apps/emqx_conf/src/emqx_conf_schema.erl: fields("node"), fields("cluster");
+# - apps/emqx_dashboard/src/emqx_dashboard_schema.erl: listeners.http.bind;
+# - apps/emqx_management/src/emqx_mgmt_api_key_schema.erl: api_key.bootstrap_file;
+# - apps/emqx_auth_mnesia/src/emqx_authn_mnesia_schema.erl,
+#   apps/emqx_auth/src/emqx_authn/emqx_authn_password_hashing.erl (fields(simple)),
+#   apps/emqx_auth_mnesia/src/emqx_authz_mnesia_schema.erl (fields(builtin_db): max_rules).
+EMQX_MQTT_KEYS = [
+    "idle_timeout",
+    "max_packet_size",
+    "max_clientid_len",
+    "max_topic_levels",
+    "max_topic_alias",
+    "retain_available",
+    "wildcard_subscription",
+    "shared_subscription",
+    "shared_subscription_strategy",
+    "shared_subscription_initial_sticky_pick",
+    "exclusive_subscription",
+    "ignore_loop_deliver",
+    "strict_mode",
+    "response_information",
+    "server_keepalive",
+    "keepalive_backoff",
+    "keepalive_multiplier",
+    "keepalive_check_interval",
+    "retry_interval",
+    "use_username_as_clientid",
+    "peer_cert_as_username",
+    "peer_cert_as_clientid",
+    "client_attrs_init",
+    "clientid_override",
+    "session_expiry_interval",
+    "message_expiry_interval",
+    "max_awaiting_rel",
+    "max_qos_allowed",
+    "mqueue_priorities",
+    "mqueue_default_priority",
+    "mqueue_store_qos0",
+    "max_mqueue_len",
+    "max_inflight",
+    "max_subscriptions",
+    "upgrade_qos",
+    "await_rel_timeout",
+]
+EMQX_LISTENER_KEYS = [
+    "enable",
+    "bind",
+    "acceptors",
+    "max_connections",
+    "mountpoint",
+    "zone",
+    "limiter",
+    "enable_authn",
+    "access_rules",
+    "proxy_protocol",
+    "proxy_protocol_timeout",
+    "tcp_options",
+]
+EMQX_SSL_KEYS = [
+    "cacertfile",
+    "cacerts",
+    "certfile",
+    "keyfile",
+    "verify",
+    "reuse_sessions",
+    "depth",
+    "password",
+    "versions",
+    "ciphers",
+    "secure_renegotiate",
+    "log_level",
+    "hibernate_after",
+    "dhfile",
+    "fail_if_no_peer_cert",
+    "honor_cipher_order",
+    "client_renegotiation",
+    "handshake_timeout",
+    "gc_after_handshake",
+    "ocsp",
+    "enable_crl_check",
+]
+EMQX_KEYS = {
+    *(f"mqtt.{key}" for key in EMQX_MQTT_KEYS),
+    *(f"zones.*.mqtt.{key}" for key in EMQX_MQTT_KEYS),
+    *(f"listeners.{kind}.*.{key}" for kind in ("tcp", "ssl") for key in EMQX_LISTENER_KEYS),
+    *(f"listeners.ssl.*.ssl_options.{key}" for key in EMQX_SSL_KEYS),
+    "listeners.ws.*.enable",
+    "listeners.wss.*.enable",
+    "node.name",
+    "node.cookie",
+    "node.data_dir",
+    "cluster.name",
+    "cluster.discovery_strategy",
+    "dashboard.listeners.http.bind",
+    "api_key.bootstrap_file",
+    *(
+        f"authentication[].{key}"
+        for key in [
+            "mechanism",
+            "backend",
+            "enable",
+            "user_id_type",
+            "bootstrap_file",
+            "bootstrap_type",
+            "password_hash_algorithm.name",
+            "password_hash_algorithm.salt_position",
+        ]
+    ),
+    "authorization.no_match",
+    "authorization.deny_action",
+    *(f"authorization.cache.{key}" for key in ("enable", "max_size", "ttl", "excludes")),
+    *(f"authorization.sources[].{key}" for key in ("type", "enable", "max_rules")),
+}
+
+
+def schema_key(path: str) -> str:
+    """The path with the user's names (a listener's, a zone's) as `*`."""
+    parts = path.split(".")
+    if parts[0] == "zones" and len(parts) > 1:
+        parts[1] = "*"
+    if parts[0] == "listeners" and len(parts) > 2:
+        parts[2] = "*"
+    return ".".join(parts)
 
 
 # --- The file as the Compose Specification defines it ------------------------------------------
@@ -269,6 +427,53 @@ def test_emqx_logs_everyone_in_and_denies_what_no_rule_allows() -> None:
     assert re.findall(r"type = (\w+)", sources) == ["built_in_database"]
 
 
+def test_every_emqx_conf_key_is_one_emqx_5_8_9_accepts() -> None:
+    keys = hocon_keys(emqx_conf())
+    assert len(keys) > 20  # the parser read the file
+    unknown = sorted(path for path in keys if schema_key(path) not in EMQX_KEYS)
+    assert not unknown, f"not in EMQX 5.8.9's schema: {unknown}"
+
+
+def test_a_misspelt_or_misplaced_emqx_key_is_caught() -> None:
+    for wrong in (
+        "mqtt.max_packet_size_bytes = 2MB",
+        "authorization { sources = [\n{\n max_rule = 5\n}\n]\n}",
+        "zones.devices.use_username_as_clientid = true",
+        "listeners.ssl.default.ssl_options.cert_file = x",
+    ):
+        text = wrong.replace("{ ", "{\n")
+        keys = hocon_keys(text)
+        assert [p for p in keys if schema_key(p) not in EMQX_KEYS], wrong
+    with pytest.raises(AssertionError):
+        hocon_keys("mqtt max_packet_size 2MB")
+
+
+def test_a_device_s_client_id_is_its_username_the_services_keep_their_own(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The TLS listener (devices) is in a zone where EMQX replaces the client id by the
+    username before authentication, so a device cannot take another device's session; the
+    plain listener (ingesters, APIs: tickwire-ingest-N) stays in zone `default`."""
+    keys = hocon_keys(emqx_conf())
+    assert keys["listeners.ssl.default.zone"] == "devices"
+    assert keys["zones.devices.mqtt.use_username_as_clientid"] == "true"
+    assert keys.get("listeners.tcp.default.zone", "default") == "default"
+    assert keys.get("mqtt.use_username_as_clientid", "false") == "false"
+    assert not [p for p in keys if p.startswith("zones.") and not p.startswith("zones.devices.")]
+    ids = {s["environment"]["TICKWIRE_INGEST_CLIENT_ID"] for s in ingesters(services).values()}
+    assert len(ids) == 3 and INGEST_ACCOUNT not in ids  # own ids, not the shared username
+
+
+def test_emqx_holds_the_rules_of_a_device_with_the_most_tickers_the_api_allows() -> None:
+    field = get_args(TickerList)[1]  # the API's limit on a device's tickers
+    limit = next(m.max_length for m in field.metadata if hasattr(m, "max_length"))
+    tickers = [f"T{n}" for n in range(limit)]
+    most = max(len(emqx_rules(acls)) for acls in (device_acls("d", tickers), INGEST_ACLS, API_ACLS))
+    max_rules = int(hocon_keys(emqx_conf())["authorization.sources[].max_rules"])
+    assert max_rules >= most
+    assert max_rules < most + 10  # no more than that: a cap still
+
+
 def test_tickwire_holds_the_api_key_emqx_prepare_gives_emqx(
     services: dict[str, dict[str, Any]],
 ) -> None:
@@ -366,10 +571,14 @@ def prepare(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[
 def test_emqx_prepare_gives_emqx_its_key_and_certificate_readable_by_it_alone(
     tmp_path: Path,
 ) -> None:
-    done = prepare(tmp_path, {"EMQX_API_SECRET": "s3cret-with-:-and-%"})
+    done = prepare(tmp_path, {"EMQX_API_SECRET": "s3cret-with-%-and-."})
     assert done.returncode == 0, done.stderr
     out = tmp_path / "emqx"
-    assert (out / "api-keys").read_text() == "tickwire:s3cret-with-:-and-%\n"
+    assert (out / "api-keys").read_text() == "tickwire:s3cret-with-%-and-.\n"
+    assert emqx_bootstrap_line("tickwire:s3cret-with-%-and-.") == (
+        "tickwire",
+        "s3cret-with-%-and-.",
+    )
     key = (tmp_path / "tls" / "server.key").read_bytes()
     assert (out / "server.key").read_bytes() == key
     assert (out / "server.crt").read_bytes() == (tmp_path / "tls" / "server.crt").read_bytes()
@@ -389,6 +598,26 @@ def test_emqx_prepare_refuses_to_run_without_the_secret(tmp_path: Path) -> None:
         done = prepare(tmp_path, env)
         assert done.returncode != 0
         assert "EMQX_API_SECRET" in done.stderr
+        assert not (tmp_path / "emqx" / "api-keys").exists()
+
+
+def emqx_bootstrap_line(line: str) -> tuple[str, str] | None:
+    """(key, secret) as EMQX 5.8.9 reads a line of api_key.bootstrap_file, or None where it
+    refuses the file (apps/emqx_management/src/emqx_mgmt_auth.erl at v5.8.9: the regex
+    `(.+):(.+)(?::(.+))?$`, ungreedy; a third part must be a role, and the open-source
+    edition knows one, `administrator`)."""
+    match = re.fullmatch(r"(.+?):(.+?)(?::(.+?))?", line.strip())
+    if not match or match[3] not in (None, "administrator"):
+        return None
+    return match[1], match[2]
+
+
+def test_emqx_prepare_refuses_a_secret_emqx_would_misread(tmp_path: Path) -> None:
+    assert emqx_bootstrap_line("tickwire:a:b") is None  # EMQX reads `b` as a role
+    for secret in ("a:b", "with space", "two\nlines", "tab\there"):
+        done = prepare(tmp_path, {"EMQX_API_SECRET": secret})
+        assert done.returncode != 0, secret
+        assert "EMQX_API_SECRET must not contain" in done.stderr
         assert not (tmp_path / "emqx" / "api-keys").exists()
 
 

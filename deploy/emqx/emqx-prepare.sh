@@ -7,6 +7,14 @@
 # a restart of EMQX.
 set -eu
 : "${EMQX_API_SECRET:?set EMQX_API_SECRET in .env}"
+# EMQX reads each line as `key:secret` or `key:secret:role` (emqx_mgmt_auth.erl, 5.8.9): a
+# colon in the secret would be read as a role and the file refused; a line break splits it.
+case "$EMQX_API_SECRET" in
+*:* | *[[:space:]]*)
+    echo "EMQX_API_SECRET must not contain ':' or whitespace" >&2
+    exit 1
+    ;;
+esac
 owner=1000:1000
 out=/emqx
 mkdir -p "$out"

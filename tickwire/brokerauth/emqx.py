@@ -6,8 +6,8 @@ the services' accounts) and the same ACLs (acls.py, as EMQX rules). The admin is
 client with an API key: `TICKWIRE_MQTT_ADMIN_URL=http://<key>:<secret>@emqx:18083`. EMQX
 must run the built-in-database authenticator and authorizer (deploy/emqx/emqx.conf).
 
-Unlike Mosquitto's plugin, EMQX 5 (open source) cannot bind a device's client id to its
-account: a device must connect with its own id by convention (docs/deploy.md).
+EMQX binds a device's client id to its account itself: the devices' TLS listener replaces a
+client id by the username (`use_username_as_clientid` in emqx.conf's zone `devices`).
 """
 
 from __future__ import annotations

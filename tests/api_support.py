@@ -44,14 +44,17 @@ class Api:
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
     async def register(self, name: str = "user") -> Account:
-        email = f"{name}-{secrets.token_hex(4)}@example.com"
-        password = secrets.token_urlsafe(12)
-        async with self.client() as client:
-            created = await client.post(
-                "/auth/register", json={"email": email, "password": password}
-            )
-            assert created.status_code == 201, created.text
-            return await login(client, email, password, created.json()["id"])
+        return await register(self.url, name)
+
+
+async def register(url: str, name: str = "user") -> Account:
+    """A new account on the API at `url`, logged in."""
+    email = f"{name}-{secrets.token_hex(4)}@example.com"
+    password = secrets.token_urlsafe(12)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        created = await client.post("/auth/register", json={"email": email, "password": password})
+        assert created.status_code == 201, created.text
+        return await login(client, email, password, created.json()["id"])
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str, user_id: str) -> Account:

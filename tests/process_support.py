@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -129,6 +129,26 @@ def api_process(
     with service("api", env, workdir / "api.log", cwd=source) as child:
         base = f"http://127.0.0.1:{port}"
         yield base, child.pid, _login(base, child, settings.admin_email, password)
+
+
+@contextlib.asynccontextmanager
+async def api_replicas(
+    database_url: str, workdir: Path, count: int
+) -> AsyncIterator[list[tuple[str, str]]]:
+    """`count` `api_process`es sharing one secret (a token is good on each): (base URL, admin
+    bearer token) each."""
+    secret = secrets.token_urlsafe(40)
+    with contextlib.ExitStack() as stack:
+        out = []
+        for number in range(count):
+            (workdir / f"api{number}").mkdir()
+            started = api_process(database_url, workdir / f"api{number}", secret=secret)
+            url, _, token = await asyncio.to_thread(stack.enter_context, started)
+            out.append((url, token))
+        try:
+            yield out
+        finally:
+            await asyncio.to_thread(stack.close)
 
 
 def _login(base: str, child: subprocess.Popen[bytes], email: str, password: str) -> str:

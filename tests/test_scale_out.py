@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import signal
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from devstack.broker import Mosquitto
 from tests.alerts_support import add_device
@@ -30,9 +27,9 @@ from tests.engine_support import (
     streamed,
     wait_leader,
 )
-from tests.process_support import api_process, spawn_ingester
+from tests.process_support import api_replicas, spawn_ingester
+from tests.stream_support import stream
 from tests.support import Message, unique, wait_until
-from tests.test_stream import Reader
 
 STEPS = 40  # 20 s
 KILL_AT = 12  # t = 6 s
@@ -64,42 +61,17 @@ def readings() -> int:
     return sum(len(messages(step, 0)) for step in range(STEPS)) * 2
 
 
-@contextlib.asynccontextmanager
-async def replicas(database_url: str, workdir: Path) -> AsyncIterator[list[tuple[str, str]]]:
-    """Two API processes on one secret: (base URL, admin token) each."""
-    secret = secrets.token_urlsafe(40)
-    with contextlib.ExitStack() as stack:
-        out = []
-        for number in range(2):
-            (workdir / f"api{number}").mkdir()
-            started = api_process(database_url, workdir / f"api{number}", secret=secret)
-            url, _, token = await asyncio.to_thread(stack.enter_context, started)
-            out.append((url, token))
-        try:
-            yield out
-        finally:
-            await asyncio.to_thread(stack.close)
-
-
 async def follow(api: tuple[str, str], last_id: int, until: asyncio.Event, got: list[int]) -> None:
     """Stream WATCHED's events from `last_id` on one replica until `until`; ids into `got`."""
     url, token = api
-    headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": str(last_id)}
-    async with (
-        httpx.AsyncClient(base_url=url, timeout=30) as client,
-        client.stream("GET", "/api/stream", params={"devices": WATCHED}, headers=headers) as res,
-    ):
-        assert res.status_code == 200, await res.aread()
-        reader = Reader(res)
-        try:
-            while not until.is_set():
-                with contextlib.suppress(TimeoutError):
-                    frame = await reader.event(timeout=0.3)
-                    assert frame.event != "reset", frame
-                    assert frame.id is not None
-                    got.append(frame.id)
-        finally:
-            await reader.close()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with stream(url, headers, {"devices": WATCHED}, last_id) as reader:
+        while not until.is_set():
+            with contextlib.suppress(TimeoutError):
+                frame = await reader.event(timeout=0.3)
+                assert frame.event != "reset", frame
+                assert frame.id is not None
+                got.append(frame.id)
 
 
 async def journal_ids(db: asyncpg.Connection, after: int) -> list[int]:
@@ -175,7 +147,7 @@ async def test_three_ingesters_two_engines_two_apis_survive_kill_9_mid_run(
         await add_device(db, device, timeout_s=2.0 if device == "f1" else 60.0)
     fleet = Fleet(database_url, broker, tmp_path)
     try:
-        async with replicas(database_url, tmp_path) as apis:
+        async with api_replicas(database_url, tmp_path, 2) as apis:
             await fleet.ready(db)
             start_id = int(await db.fetchval("SELECT last_id FROM stream_state"))
             first: list[int] = []

@@ -15,7 +15,6 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from devstack.broker import Mosquitto
 from tests.api_support import Account, Api, login, running_api
 from tests.ingest_support import RunningIngester
 from tests.process_support import api_process
+from tests.stream_support import Frame, Reader, stream
 from tests.support import publish, unique, wait_until
 from tickwire import journal
 from tickwire.journal import Event
@@ -49,106 +49,6 @@ async def api(
     monkeypatch.setenv("TICKWIRE_STREAM_SESSION_CHECK_S", str(SESSION_CHECK_S))
     async with running_api(database_url, broker.url, tmp_path / "api") as running:
         yield running
-
-
-@dataclass
-class Frame:
-    id: int | None = None
-    event: str | None = None
-    data: str | None = None
-    retry: int | None = None
-    comment: str | None = None
-
-    def json(self) -> Any:
-        assert self.data is not None
-        return json.loads(self.data)
-
-
-class Reader:
-    """Frames of a server-sent event stream, parsed as EventSource does, by a task of its own
-    (so that a read with a timeout never cuts a frame in two)."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self.last_id: int | None = None
-        self._frames: asyncio.Queue[Frame | None] = asyncio.Queue()
-        self._task = asyncio.create_task(self._parse())
-
-    async def _parse(self) -> None:
-        frame = Frame()
-        try:
-            async for line in self.response.aiter_lines():
-                if line:
-                    _field(frame, line)
-                elif frame != Frame():
-                    self._frames.put_nowait(frame)
-                    frame = Frame()
-        finally:
-            self._frames.put_nowait(None)
-
-    async def frame(self, timeout: float = 10) -> Frame:
-        frame = await asyncio.wait_for(self._frames.get(), timeout)
-        if frame is None:
-            raise EOFError("the stream ended")
-        if frame.id is not None:
-            self.last_id = frame.id
-        return frame
-
-    async def event(self, timeout: float = 10) -> Frame:
-        """The next frame that is an event (not a comment or a bare id) within `timeout`."""
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self.frame(timeout)
-                if frame.event is not None:
-                    return frame
-
-    async def events_until(self, last_id: int, timeout: float = 10) -> list[Frame]:
-        """Events up to and including the one with id `last_id`."""
-        found: list[Frame] = []
-        while not found or (found[-1].id or 0) < last_id:
-            found.append(await self.event(timeout))
-        return found
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-            await self._task
-
-
-def _field(frame: Frame, line: str) -> None:
-    name, _, value = line.partition(":")
-    value = value.removeprefix(" ")
-    if name == "":
-        frame.comment = value
-    elif name == "id":
-        frame.id = int(value)
-    elif name == "event":
-        frame.event = value
-    elif name == "data":
-        frame.data = value if frame.data is None else f"{frame.data}\n{value}"
-    elif name == "retry":
-        frame.retry = int(value)
-
-
-@contextlib.asynccontextmanager
-async def stream(
-    api: Api,
-    account: Account | None,
-    params: dict[str, str] | None = None,
-    last_id: int | None = None,
-    **client_options: Any,
-) -> AsyncIterator[Reader]:
-    headers = {} if last_id is None else {"Last-Event-ID": str(last_id)}
-    async with (
-        api.client(account, **client_options) as client,
-        client.stream("GET", "/api/stream", params=params, headers=headers) as response,
-    ):
-        assert response.status_code == 200, await response.aread()
-        reader = Reader(response)
-        try:
-            yield reader
-        finally:
-            await reader.close()
 
 
 async def append(db: asyncpg.Connection, *events: Event) -> int:
@@ -213,7 +113,10 @@ async def test_a_stream_ends_with_its_login(api: Api, db: asyncpg.Connection) ->
     device = await add_device(db, user)
     async with api.client() as client:
         second = await login(client, user.email, user.password, user.id)
-    async with stream(api, user) as first_stream, stream(api, second) as second_stream:
+    async with (
+        stream(api.url, user.headers) as first_stream,
+        stream(api.url, second.headers) as second_stream,
+    ):
         async with api.client(second) as client:
             expect_status = await client.post("/auth/jwt/logout")
             assert expect_status.status_code == 204
@@ -236,7 +139,7 @@ async def test_events_arrive_after_commit_in_id_order(
 ) -> None:
     user = await api.register()
     device = await add_device(db, user)
-    async with stream(api, user, {"devices": device}) as reader:
+    async with stream(api.url, user.headers, {"devices": device}) as reader:
         headers = reader.response.headers
         assert headers["content-type"].startswith("text/event-stream")
         assert headers["cache-control"] == "no-cache"
@@ -276,7 +179,7 @@ async def test_an_event_is_sent_only_once_its_transaction_commits(
     api: Api, db: asyncpg.Connection
 ) -> None:
     device = await add_device(db, None)
-    async with stream(api, api.admin, {"devices": device}) as reader:
+    async with stream(api.url, api.admin.headers, {"devices": device}) as reader:
         transaction = db.transaction()
         await transaction.start()
         last = await journal.append(db, [ev("telemetry", device)])
@@ -320,7 +223,7 @@ async def test_resume_with_last_event_id_gets_exactly_the_missed_events(
     async def consume(account: Account, params: dict[str, str] | None, seed: int) -> list[int]:
         rng, got, last = random.Random(seed), list[int](), None
         while not (done.is_set() and last == written[-1][0]):
-            async with stream(api, account, params, last_id=last) as reader:
+            async with stream(api.url, account.headers, params, last_id=last) as reader:
                 if last is None:
                     started.set()
                 for _ in range(rng.randint(1, 40)):
@@ -349,11 +252,11 @@ async def test_resume_from_a_pruned_or_unknown_id_gets_a_reset(
     device = await add_device(db, None)
     last = await append(db, *[ev("telemetry", device, n=n) for n in range(10)])
     await journal.prune(db, keep_events=3, keep_seconds=3600)  # keeps last-2 … last
-    async with stream(api, api.admin, last_id=last - 3) as reader:
+    async with stream(api.url, api.admin.headers, last_id=last - 3) as reader:
         frames = await reader.events_until(last)
         assert [f.id for f in frames] == [last - 2, last - 1, last]
     for too_old, reason in ((last - 4, "pruned"), (0, "pruned"), (last + 5, "unknown")):
-        async with stream(api, api.admin, last_id=too_old) as reader:
+        async with stream(api.url, api.admin.headers, last_id=too_old) as reader:
             reset = await reader.event()
             assert (reset.event, reset.id) == ("reset", last)
             assert reset.json() == {"reason": reason, "last_id": last}
@@ -366,7 +269,7 @@ async def test_last_event_id_in_the_query_and_bad_values(api: Api, db: asyncpg.C
     device = await add_device(db, None)
     first = await append(db, ev("telemetry", device))
     await append(db, ev("telemetry", device))
-    async with stream(api, api.admin, {"last_event_id": str(first)}) as reader:
+    async with stream(api.url, api.admin.headers, {"last_event_id": str(first)}) as reader:
         assert (await reader.event()).id == first + 1
     async with api.client(api.admin) as client:
         for header in ("abc", "-1", "99999999999999999999"):
@@ -381,7 +284,7 @@ async def test_kinds_keeps_only_those_events_live_and_on_resume(
     device = await add_device(db, None)
     before = await append(db, ev("telemetry", device))
     first_alert = await append(db, ev("price", "ACME"), ev("alert", device, state="ACTIVE"))
-    async with stream(api, api.admin, {"kinds": "alert"}, last_id=before) as reader:
+    async with stream(api.url, api.admin.headers, {"kinds": "alert"}, last_id=before) as reader:
         assert (await reader.event()).id == first_alert  # the backlog skipped the price
         live = await append(
             db, ev("telemetry", device), ev("device_status", device), ev("alert", device)
@@ -408,9 +311,9 @@ async def test_another_users_subjects_never_appear(api: Api, db: asyncpg.Connect
     # a user may not read.
     shared, a_stock = await add_stock(db), a_ticker()
     async with (
-        stream(api, b) as b_all,
-        stream(api, b, {"devices": b_dev, "tickers": shared}) as b_some,
-        stream(api, api.admin) as admin,
+        stream(api.url, b.headers) as b_all,
+        stream(api.url, b.headers, {"devices": b_dev, "tickers": shared}) as b_some,
+        stream(api.url, api.admin.headers) as admin,
     ):
         events = [
             ev("telemetry", a_dev),
@@ -432,7 +335,7 @@ async def test_another_users_subjects_never_appear(api: Api, db: asyncpg.Connect
         assert [f.id for f in await b_some.events_until(last)] == for_b
         assert [f.id for f in await admin.events_until(last)] == list(range(first, last + 1))
         # The backlog of a resuming client is filtered the same way.
-        async with stream(api, b, last_id=first - 1) as replay:
+        async with stream(api.url, b.headers, last_id=first - 1) as replay:
             assert [f.id for f in await replay.events_until(last)] == for_b
         # B's device changes hands: its events stop reaching B at once.
         await db.execute(
@@ -441,7 +344,7 @@ async def test_another_users_subjects_never_appear(api: Api, db: asyncpg.Connect
         moved = await append(db, ev("telemetry", b_dev), ev("price", shared))
         assert [f.id for f in await b_all.events_until(moved)] == [moved]
     # Rights are those of the moment an event is sent: past events of that device too.
-    async with stream(api, b, last_id=first - 1) as replay:
+    async with stream(api.url, b.headers, last_id=first - 1) as replay:
         shared_only = [first + i for i in (5, 7, 10)] + [moved]
         assert [f.id for f in await replay.events_until(moved)] == shared_only
     async with api.client(b) as client:
@@ -508,7 +411,7 @@ async def test_a_stalled_client_is_dropped_and_delays_no_one(
             "the stalled client counted",
             lambda: _metric_is(api, "tickwire_stream_clients", clients_before + 1),
         )
-        async with stream(api, api.admin, {"devices": device}) as reader:
+        async with stream(api.url, api.admin.headers, {"devices": device}) as reader:
             started = time.perf_counter()
             pad = "x" * 2000  # 40 × 100 events of 2 kB: 8 MB, 32 times the bound
             received: list[Frame] = []
@@ -540,7 +443,7 @@ async def test_open_streams_hold_no_database_connection(api: Api, db: asyncpg.Co
     user = await api.register()
     async with contextlib.AsyncExitStack() as stack:
         readers = [
-            await stack.enter_async_context(stream(api, account))
+            await stack.enter_async_context(stream(api.url, account.headers))
             for account in [user, api.admin] * (api.settings.db_pool_max // 2 + 3)
         ]
         for reader in readers:
@@ -572,7 +475,9 @@ async def test_idle_streams_get_keep_alives_carrying_the_resume_point(
     api: Api, db: asyncpg.Connection
 ) -> None:
     last = await append(db, ev("price", await add_stock(db)))
-    async with stream(api, api.admin, {"devices": await add_device(db, None)}) as reader:
+    async with stream(
+        api.url, api.admin.headers, {"devices": await add_device(db, None)}
+    ) as reader:
         assert (await reader.frame()).retry == 2000
         assert (await reader.frame()).id == last  # where it starts
         stamps, frames = [], []

@@ -20,8 +20,9 @@ from devstack.broker import Mosquitto
 from tests.api_support import Api, expect
 from tests.ingest_support import RunningIngester
 from tests.market_support import safe_now, walk, write
+from tests.stream_support import Reader, stream
 from tests.support import publish, wait_until
-from tests.test_stream import Reader, a_ticker, stream
+from tests.test_stream import a_ticker
 
 NUMBERS = ("market_value", "unrealized_pnl", "day_change")
 
@@ -83,7 +84,7 @@ async def test_events_carry_the_holdings_totals(
     user = await api.register("holder")
     async with api.client(user) as client:
         pid = await a_portfolio(client, ticker, 3)
-        async with stream(api, user, {"portfolios": str(pid)}) as reader:
+        async with stream(api.url, user.headers, {"portfolios": str(pid)}) as reader:
             first = await portfolio_event(reader)  # every stream starts with the numbers
             assert first["portfolio_id"] == pid
             assert numbers(first) == await totals(client, pid)
@@ -116,7 +117,7 @@ async def test_at_most_one_event_per_second_under_a_burst(
     user = await api.register("burst")
     async with api.client(user) as client:
         pid = await a_portfolio(client, ticker, 2)
-        async with stream(api, user, {"portfolios": str(pid)}) as reader:
+        async with stream(api.url, user.headers, {"portfolios": str(pid)}) as reader:
             await portfolio_event(reader)
             prices = [100.0 + i / 8 for i in range(200)]
             received: list[tuple[float, dict[str, Any]]] = []
@@ -173,11 +174,16 @@ async def test_only_the_owner_or_an_admin_subscribes(api: Api, db: asyncpg.Conne
         expect(await client.get("/api/stream", params=many), 422, "too_many_subjects")
         mixed = {"portfolios": "1,2", "tickers": ",".join(f"T{i}" for i in range(999))}
         expect(await client.get("/api/stream", params=mixed), 422, "too_many_subjects")
-    async with stream(api, api.admin, {"portfolios": str(pid), "kinds": "portfolio"}) as reader:
+    async with stream(
+        api.url, api.admin.headers, {"portfolios": str(pid), "kinds": "portfolio"}
+    ) as reader:
         assert numbers(await portfolio_event(reader)) == mine
     # Nothing of Alice's reaches Bob's own streams, filtered or not.
     bob_streams: list[Reader] = []
-    async with stream(api, bob, {"portfolios": str(own)}) as filtered, stream(api, bob) as every:
+    async with (
+        stream(api.url, bob.headers, {"portfolios": str(own)}) as filtered,
+        stream(api.url, bob.headers) as every,
+    ):
         bob_streams += [filtered, every]
         first = await portfolio_event(filtered)
         assert first["portfolio_id"] == own and first["market_value"] == 0
@@ -203,7 +209,7 @@ async def test_a_resumed_stream_gets_the_missed_journal_events_and_current_numbe
     async with api.client(user) as client:
         pid = await a_portfolio(client, ticker, 4)
         params["portfolios"] = str(pid)
-        async with stream(api, user, params) as reader:
+        async with stream(api.url, user.headers, params) as reader:
             await portfolio_event(reader)
             await tick(broker, ticker, 111.0)
             seen = await reader.event()
@@ -215,7 +221,7 @@ async def test_a_resumed_stream_gets_the_missed_journal_events_and_current_numbe
         await tick(broker, ticker, 112.0)
         await _committed(db, ticker, 112.0)
         assert last is not None
-        async with stream(api, user, params, last_id=last) as resumed:
+        async with stream(api.url, user.headers, params, last_id=last) as resumed:
             missed = await resumed.event()
             assert missed.event == "price" and missed.id is not None and missed.id > last
             assert [t["price"] for t in missed.json()["ticks"]] == [112.0]

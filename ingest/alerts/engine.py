@@ -8,7 +8,8 @@ order: the alert changes a stretch of the feed causes are written in one transac
 cursor past that stretch (alert rows, alert_events, runs, cursor, then the journal events,
 last), so a new leader resumes exactly where the old one committed. State lives in memory and
 is rebuilt from the database on taking the lead and after any failure: open alerts, device
-statuses and last receive times, threshold runs, PRICE_MOVE windows from the prices table.
+statuses and last receive times (`deadlines`: when OFFLINE counts), threshold runs,
+PRICE_MOVE windows from the prices table.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from ingest.alerts import config as cfg
 from ingest.alerts import leadership, runs, store
 from ingest.alerts.catalog import Spec, build
 from ingest.alerts.config import AlertKey, OpenAlert
+from ingest.alerts.deadlines import Deadlines
 from ingest.alerts.evaluator import Clear, Evaluator, Raise, Transition
 from ingest.alerts.hearing import Hearing
-from ingest.alerts.liveness import Due, Liveness
+from ingest.alerts.liveness import Due
 from ingest.feed import Committed
 from tickwire.aio import wait_any
 from tickwire.journal import CONFIG_CHANNEL
@@ -38,9 +40,6 @@ log = logging.getLogger("ingest.alerts")
 
 _WARM_ROWS = 100_000
 """At most this many recent prices warm a PRICE_MOVE window at start."""
-_RETRY_S = 1.0
-_BACKLOG_POLL_S = 0.25
-"""How often a deaf engine looks whether the ingesters caught up."""
 _FEED_POLL_S: Final = 1.0
 """The feed is read at least this often (its NOTIFY wakes the engine sooner)."""
 _FEED_PAGE: Final = 200
@@ -62,15 +61,13 @@ class Engine:
         """`attentive`: events all set while this process's ingester hears the broker and the
         database takes its batches; `caught_up`: whether it has no backlog to work through;
         `hearing`: the same of every ingester, from their heartbeats. While any of them is
-        not so, no device is declared OFFLINE (the silence is the ingesters', not the
-        devices'); afterwards each device gets its timeout again to be heard from (the
-        broker redelivers what it kept, devices flush what they buffered). An engine taking
-        the lead counts as having been deaf."""
+        not so, no device is declared OFFLINE (`deadlines`). An engine taking the lead counts
+        as having been deaf."""
         self._url = database_url
         self._max_lag_s = max_lag_s
-        self._attentive = tuple(attentive)
-        self._caught_up = caught_up
-        self._hearing = hearing or Hearing(5.0, 30.0, need_one=False)
+        self._deadlines = Deadlines(
+            attentive, caught_up, hearing or Hearing(5.0, 30.0, need_one=False)
+        )
         self.name = name
         self.cursor = 0
         """The last feed id whose changes are committed."""
@@ -85,22 +82,11 @@ class Engine:
     async def run(self, done: asyncio.Event) -> None:
         """Lead (or wait to) until `done` is set; a leader then handles the feed committed
         before. A failure (the database went away) starts over: elect, rebuild, resume."""
-        while True:
-            try:
-                await self._run(done)
-                return
-            except Exception:
-                if done.is_set():
-                    log.exception("alert engine failed while stopping")
-                    return
-                log.exception("alert engine failed; starting over from the database")
-                await wait_any([done], _RETRY_S)
+        await leadership.lead(self._url, self.name, done, lambda conn: self._lead(conn, done))
 
     def _reset(self) -> None:
-        self._deaf = True
-        self._heard, self._heard_at = False, float("-inf")
+        self._deadlines.reset()
         self._evaluator = Evaluator(self._max_lag_s)
-        self._liveness = Liveness()
         self._open: dict[AlertKey, OpenAlert] = {}
         self._devices: dict[str, cfg.Device] = {}
         self._warm_before: float | None = None
@@ -108,29 +94,23 @@ class Engine:
         self._absent: set[str] = set()
         """Devices in the feed but not in the database at the last load (deleted meanwhile)."""
 
-    async def _run(self, done: asyncio.Event) -> None:
-        conn = await asyncpg.connect(self._url)
-        try:
-            if not await leadership.elect(conn, self.name, done):
+    async def _lead(self, conn: asyncpg.Connection, done: asyncio.Event) -> None:
+        await conn.add_listener(CONFIG_CHANNEL, self._config_changed)
+        await conn.add_listener(feed.FEED_CHANNEL, self._feed_arrived)
+        self._reset()
+        await self._take_over(conn)
+        more = True
+        while True:
+            stopping = done.is_set()
+            if not more:
+                await self._wait(done)
+            if self._reload.is_set():
+                await self._load(conn)
+            more = await self._drain(conn)
+            if stopping and not more:
                 return
-            await conn.add_listener(CONFIG_CHANNEL, self._config_changed)
-            await conn.add_listener(feed.FEED_CHANNEL, self._feed_arrived)
-            self._reset()
-            await self._take_over(conn)
-            more = True
-            while True:
-                stopping = done.is_set()
-                if not more:
-                    await self._wait(done)
-                if self._reload.is_set():
-                    await self._load(conn)
-                more = await self._drain(conn)
-                if stopping and not more:
-                    return
-                if not more:
-                    await self._fire(conn)
-        finally:
-            conn.terminate() if conn.is_in_transaction() else await conn.close()
+            if not more:
+                await self._fire(conn)
 
     async def _take_over(self, conn: asyncpg.Connection) -> None:
         """Rebuild from the database: the cursor, the configuration and open alerts, the
@@ -155,17 +135,11 @@ class Engine:
             self._arrived.clear()
             return
         self._arrived.clear()
-        events = [self._arrived, self._reload, done]
-        unset = [event for event in self._attentive if not event.is_set()]
-        if unset:
-            events += unset  # deaf: no deadline counts until the ingester is attentive again
-            due = None
-        else:
-            due = self._liveness.next_due()
-        timeout = None if due is None else max(0.0, due - time.time())
-        if due is not None and self._deaf:
-            timeout = _BACKLOG_POLL_S  # nothing fires while deaf; a backlog shrinks unannounced
-        await wait_any(events, _FEED_POLL_S if timeout is None else min(timeout, _FEED_POLL_S))
+        unset, timeout = self._deadlines.waits()
+        await wait_any(
+            [self._arrived, self._reload, done, *unset],
+            _FEED_POLL_S if timeout is None else min(timeout, _FEED_POLL_S),
+        )
 
     async def _load(self, conn: asyncpg.Connection, started: float | None = None) -> None:
         """(Re)read the configuration and the open alerts; clear alerts whose condition is gone."""
@@ -181,10 +155,10 @@ class Engine:
             not_before = 0.0 if started is None else started + device.offline_timeout_s
             last_seen = None if device.last_seen is None else device.last_seen.timestamp()
             offline = device.status == "OFFLINE"
-            self._liveness.watch(
+            self._deadlines.liveness.watch(
                 device.device_id, last_seen, device.offline_timeout_s, offline, not_before
             )
-        self._liveness.keep(config.devices.keys())
+        self._deadlines.liveness.keep(config.devices.keys())
         gone = [
             Clear(key, "its rule or device was removed, disabled or replaced")
             for key in self._open
@@ -224,10 +198,11 @@ class Engine:
             await self._take_over(conn)
             return True
         batches = [entry.committed for entry in entries]
-        unknown = {d for b in batches for d in b.seen if not self._liveness.known(d)}
+        liveness = self._deadlines.liveness
+        unknown = {d for b in batches for d in b.seen if not liveness.known(d)}
         if unknown - self._absent:
             await self._load(conn)  # auto-registered devices: their built-ins, their timeout
-            self._absent |= {d for d in unknown if not self._liveness.known(d)}
+            self._absent |= {d for d in unknown if not liveness.known(d)}
         transitions: list[Transition] = []
         for batch in batches:
             transitions += self._evaluate(batch)
@@ -242,7 +217,7 @@ class Engine:
 
     def _evaluate(self, batch: Committed) -> list[Transition]:
         for device_id, at in batch.seen.items():
-            self._liveness.seen(device_id, at.timestamp())
+            self._deadlines.liveness.seen(device_id, at.timestamp())
         out: list[Transition] = []
         catalog = self._evaluator.catalog
         for device_id, previous in batch.online.items():
@@ -256,31 +231,10 @@ class Engine:
         out += self._evaluator.prices(batch.prices, batch.received_at)
         return out
 
-    async def _listening(self, conn: asyncpg.Connection, fresh: bool) -> bool:
-        """This process's ingester's signals, then the heartbeats (read again at most every
-        `_BACKLOG_POLL_S`, unless `fresh`)."""
-        heard = all(event.is_set() for event in self._attentive)
-        if not (heard and (self._caught_up is None or self._caught_up())):
-            return False
-        now = time.monotonic()
-        if fresh or now - self._heard_at >= _BACKLOG_POLL_S:
-            self._heard = await self._hearing.listening(conn)
-            self._heard_at = now
-        return self._heard
-
     async def _fire(self, conn: asyncpg.Connection) -> None:
         """Handle the OFFLINE deadlines that came due (none while an ingester is deaf or
         behind)."""
-        first = self._liveness.next_due()
-        if first is None:
-            return
-        if not await self._listening(conn, fresh=first <= time.time()):
-            self._deaf = True
-            return
-        if self._deaf:
-            self._deaf = False
-            self._liveness.grace(time.time())
-        for due in self._liveness.due(time.time()):
+        for due in await self._deadlines.due(conn):
             if due.offset == 0:
                 await self._went_offline(conn, due)
                 continue
@@ -305,21 +259,9 @@ class Engine:
                 await self._write(tx, transitions)
         if went:
             later = tuple(sorted({s.duration_s for s in specs if s.duration_s > 0}))
-            self._liveness.went_offline(due.device_id, later)
+            self._deadlines.liveness.went_offline(due.device_id, later)
         else:
-            await self._recheck(conn, due)
-
-    async def _recheck(self, conn: asyncpg.Connection, due: Due) -> None:
-        """The device was not marked OFFLINE: follow what the database says instead."""
-        row = await conn.fetchrow(
-            "SELECT status, last_seen FROM devices WHERE device_id = $1", due.device_id
-        )
-        if row is None or row["last_seen"] is None:
-            self._liveness.forget(due.device_id)
-        elif row["last_seen"].timestamp() > due.basis:
-            self._liveness.seen(due.device_id, row["last_seen"].timestamp())
-        else:
-            self._liveness.went_offline(due.device_id)  # marked by someone else
+            await self._deadlines.recheck(conn, due)
 
     def _offline(self, spec: Spec, due: Due) -> Raise:
         device = self._devices.get(due.device_id)

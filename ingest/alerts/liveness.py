@@ -3,10 +3,7 @@ engine can sleep until exactly the earliest deadline. Pure (times are epoch seco
 
 A device's deadline has stages: at offset 0 the device goes OFFLINE; an OFFLINE rule with a
 `duration_s` raises its alert that much later. Any message moves every stage: entries of an
-older generation are skipped when they come up. A message to an online device whose stage 0 is
-already in the heap at or before its new deadline only moves `last_seen`: that entry is pushed
-again at the new deadline when it comes up (one heap operation per device per timeout, not per
-message).
+older generation are skipped when they come up.
 """
 
 from __future__ import annotations
@@ -24,12 +21,6 @@ class _Device:
     offline: bool
     generation: int = 0
     not_before: float = 0.0
-    armed_at: float | None = None
-    """When this generation's stage 0 is in the heap (None: it is not)."""
-
-    def deadline(self) -> float:
-        assert self.last_seen is not None
-        return max(self.last_seen + self.timeout_s, self.not_before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +77,8 @@ class Liveness:
             return
         if device.last_seen is None or at > device.last_seen:
             device.last_seen = at
-        armed = None if device.offline else device.armed_at
         device.offline = False
-        if armed is None or armed > device.deadline():
-            self._arm(device_id, device, (0.0,))
+        self._arm(device_id, device, (0.0,))
 
     def grace(self, now: float) -> None:
         """No online device goes OFFLINE before `now` + its timeout (the ingester was deaf)."""
@@ -112,12 +101,10 @@ class Liveness:
     def due(self, now: float) -> list[Due]:
         """Pop every current stage whose time has come."""
         out: list[Due] = []
-        while self._drop_stale() and self._heap[0][0] <= now:
+        while self._heap and self._heap[0][0] <= now:
             entry = heapq.heappop(self._heap)
             device = self._current(entry)
             if device is not None and device.last_seen is not None:
-                if entry[4] == 0:
-                    device.armed_at = None
                 out.append(Due(entry[2], device.last_seen, entry[4]))
         return out
 
@@ -132,30 +119,16 @@ class Liveness:
 
     def _arm(self, device_id: str, device: _Device, offsets: tuple[float, ...]) -> None:
         device.generation += 1
-        device.armed_at = None
         self._push(device_id, device, offsets)
 
     def _push(self, device_id: str, device: _Device, offsets: tuple[float, ...]) -> None:
         if device.last_seen is None:  # never heard from: it cannot go offline
             return
-        base = device.deadline()
+        base = max(device.last_seen + device.timeout_s, device.not_before)
         for offset in offsets:
             entry = (base + offset, next(self._order), device_id, device.generation, offset)
             heapq.heappush(self._heap, entry)
-            if offset == 0:
-                device.armed_at = base
 
-    def _drop_stale(self) -> bool:
-        """Pop the entries that no longer stand, and push again the stage 0 whose deadline
-        moved since; whether an entry is left on top."""
-        while self._heap:
-            entry = self._heap[0]
-            device = self._current(entry)
-            if device is None:
-                heapq.heappop(self._heap)
-            elif entry[4] == 0 and entry[0] < device.deadline():
-                heapq.heappop(self._heap)
-                self._push(entry[2], device, (0.0,))
-            else:
-                return True
-        return False
+    def _drop_stale(self) -> None:
+        while self._heap and self._current(self._heap[0]) is None:
+            heapq.heappop(self._heap)

@@ -8,7 +8,8 @@ appended are merged (plain PostgreSQL: `ingest.merger.merge`, run by the bench),
 the ingester puts off is inside the clock (its merger's sleep is not). `--compare DIR`: the
 ingester of another source tree (e.g. a `git worktree` of an earlier commit) runs every fleet
 size too, in the same rounds; its rows are labelled `compared`, and its ratios are to its own
-smallest fleet."""
+smallest fleet. `--warm`: the devices are registered and ONLINE before each run (a steady-state
+fleet), so first contact (registration, ONLINE events, the engine's reloads) is outside it."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def run(
     rounds: int,
     server_url: str | None,
     compare: Path | None = None,
+    warm: bool = False,
 ) -> dict[str, Any]:
     """Every fleet size (of each tree) and the ceiling `rounds` times, interleaved; print the
     curve."""
@@ -52,10 +54,11 @@ def run(
             for prefix, n in order:
                 label = f"tickwire, {prefix}{n} devices"
                 how = How(trees[prefix], merged=True)
-                result = bench.tickwire(label, "fleet", loads[n], how=how)
+                result = bench.tickwire(label, "fleet", loads[n], how=how, warm=warm)
                 done[f"{prefix}{n}"].append(result)
                 print(f"round {number + 1}: {prefix}{n} devices: {result.msgs_s:,.0f} msg/s")
-    return _report(sizes, fleets, rounds, done)
+    fields = _report(sizes, fleets, rounds, done)
+    return fields | {"warm": warm}
 
 
 def _report(

@@ -119,11 +119,15 @@ class IngestBench:
         workload: Workload,
         tls: bool = False,
         how: How = AS_IS,
+        warm: bool = False,
     ) -> Result:
         """`python -m ingest` draining the backlog; over the TLS listener when `tls`; `how`:
-        which tree's ingester, and whether timed until the rollups hold every row."""
+        which tree's ingester, and whether timed until the rollups hold every row; `warm`:
+        the workload's devices are registered and ONLINE (just heard from) before it starts."""
         with fresh_database(self.servers.server_url, _unique(name)) as url:
             session = self._backlog(name, workload, tls)
+            if warm:
+                _announce(url, sorted({key[0] for key in workload.keys}))
             checkpoint(self.servers.server_url)
             log_path = self.servers.workdir / f"{session.client_id}.log"
             run = run_ingester(
@@ -286,6 +290,12 @@ def main(argv: list[str]) -> int:
         help="with --devices: another source tree (e.g. a `git worktree` of an earlier "
         "commit) whose ingester runs the same fleets, interleaved",
     )
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="with --devices: a steady-state fleet, registered and ONLINE before the timed "
+        "part (otherwise every device is new: first contact, registration, ONLINE events)",
+    )
     args = parser.parse_args(argv)
     base = QUICK if args.quick else Sizes()
     sizes = Sizes(
@@ -303,12 +313,22 @@ def main(argv: list[str]) -> int:
 
         fleets = [int(n) for n in args.devices.split(",")]
         compare = Path(args.compare).resolve() if args.compare else None
-        curve = fleet_curve.run(sizes, fleets, max(1, rounds), args.server_url, compare)
+        curve = fleet_curve.run(sizes, fleets, max(1, rounds), args.server_url, compare, args.warm)
         print(report.json_line(curve), flush=True)
         return 1 if curve["lost"] or curve["dup"] else 0
     fields = run(sizes, max(1, rounds), args.server_url)
     print(report.json_line(fields), flush=True)
     return 1 if fields["lost"] or fields["dup"] else 0
+
+
+def _announce(database_url: str, devices: list[str]) -> None:
+    """Register `devices` as a known fleet: ONLINE, heard from now."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO devices (device_id, name, status, last_seen)
+               SELECT id, id, 'ONLINE', now() FROM unnest(%s::text[]) AS id""",
+            [devices],
+        )
 
 
 def _unique(prefix: str) -> str:

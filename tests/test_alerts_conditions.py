@@ -115,6 +115,25 @@ def test_liveness_message_cancels_pending_stages() -> None:
     assert live.due(22.0) == [Due("d", 12.0, 0.0)]
 
 
+def test_liveness_deadline_follows_the_last_of_many_messages() -> None:
+    """Messages to an online device move its deadline without a heap entry each: the entry
+    armed first is pushed again when it comes up, so every deadline is still exact."""
+    live = Liveness()
+    live.watch("a", last_seen=0.0, timeout_s=10.0, offline=False)
+    live.watch("b", last_seen=0.0, timeout_s=30.0, offline=False)
+    for at in range(1, 21):
+        live.seen("a", float(at))
+    live.seen("a", 15.0)  # late commit of an older message: the deadline does not go back
+    assert live.next_due() == 30.0
+    assert live.due(29.9) == []
+    assert live.due(30.0) == [Due("b", 0.0, 0.0), Due("a", 20.0, 0.0)]
+    live.went_offline("a")
+    live.seen("a", 40.0)  # back online: armed again from the new message
+    assert live.next_due() == 50.0
+    assert live.due(50.0) == [Due("a", 40.0, 0.0)]
+    assert live.next_due() is None
+
+
 OWNER, OTHER = uuid.uuid4(), uuid.uuid4()
 
 

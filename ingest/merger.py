@@ -20,6 +20,7 @@ from typing import Final
 import asyncpg
 
 from ingest import rollup
+from ingest.refresher import CONNECTION_ERRORS
 from ingest.stats import Stats
 from tickwire.aio import wait_any
 
@@ -27,13 +28,6 @@ log = logging.getLogger("ingest.merger")
 
 #: pg_advisory_xact_lock key of the merge (any fixed number; "tw20").
 _LOCK: Final = 0x74773230
-_CONNECTION_ERRORS: Final = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-    asyncpg.exceptions.OperatorInterventionError,
-)
 #: How often the merger looks whether ingest went quiet.
 QUIET_S: Final = 0.5
 _STATEMENTS: Final = {table: rollup.merge_statement(table) for table in ("prices", "telemetry")}
@@ -99,7 +93,7 @@ class Merger:
             return conn
         try:
             return await asyncpg.connect(self.database_url)
-        except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             log.warning("rollup merger cannot connect (%s); retrying", exc)
             return None
 
@@ -110,7 +104,7 @@ class Merger:
         try:
             await merge(conn)
             return True
-        except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             log.warning("rollup merge failed (%s); retrying on a new connection", exc)
         except Exception:  # the top of a task: ingest must go on whatever happens here
             log.exception("rollup merge failed; retrying")

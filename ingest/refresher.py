@@ -48,7 +48,7 @@ _MAX_BACKOFF_S: Final = 300
 #: retries that came due, windows of a restarted or crashed ingester).
 POLL_S: Final = 1.0
 _LEVEL_RANK: Final = {suffix: rank for rank, (suffix, _) in enumerate(timegrid.LEVELS)}
-_CONNECTION_ERRORS: Final = (
+CONNECTION_ERRORS: Final = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
@@ -207,7 +207,7 @@ async def _refresh(
     try:
         await conn.execute(statement)
     except asyncpg.PostgresError as exc:
-        if isinstance(exc, _CONNECTION_ERRORS):
+        if isinstance(exc, CONNECTION_ERRORS):
             raise
         return exc
     return None
@@ -234,7 +234,7 @@ class Refresher:
                     if conn is None or conn.is_closed():
                         conn = await asyncpg.connect(self.database_url)
                     done = await refresh_pending(conn)
-                except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+                except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
                     log.warning("rollup refresher failed (%s); retrying on a new connection", exc)
                     if conn is not None:
                         conn.terminate()

@@ -1,6 +1,6 @@
 """How far the batch path is from what the database can take: the COPY ladder.
 
-`python -m bench.limits [--quick] [--rounds R] [--server-url URL]`
+`python -m bench.limits [--quick] [--rounds R] [--server-url URL] [--compare DIR]`
 
 The same telemetry rows (the ingest bench's store-and-forward workload: messages of 100
 readings × 2 metrics) are written into a fresh migrated database per step, in batches of
@@ -21,6 +21,8 @@ readings × 2 metrics) are written into a fresh migrated database per step, in b
 6. tickwire end to end: `python -m ingest` draining the same messages from the broker
    (`bench.ingest`'s scenario (d)), timed until the rollup partials it left are merged too
    (`bench.ingester.How`);
+6c. with `--compare DIR`: step 6 with the ingester of the source tree DIR (another commit's
+   `git worktree`), in the same rounds: before/after in one run;
 7. psql CSV: `psql -c "\\copy telemetry FROM … CSV"` of the same rows, one transaction, the
    file on local disk — the server's own text-COPY ceiling for one client.
 
@@ -229,13 +231,17 @@ STEPS: dict[str, Step] = {
     "5. Writer.write (whole transaction)": writer,
 }
 TICKWIRE = "6. tickwire end to end (python -m ingest)"
+COMPARED = "6c. step 6, the compared tree's ingester"
 PSQL = "7. psql \\copy CSV (one transaction)"
 
 
-def _one(servers: Stack, name: str, data: Load, bench: IngestBench) -> tuple[float, int, int]:
+def _one(
+    servers: Stack, name: str, data: Load, bench: IngestBench, compare: Path | None
+) -> tuple[float, int, int]:
     """(seconds, lost, dup) of one step on a fresh database."""
-    if name == TICKWIRE:
-        result = bench.tickwire(TICKWIRE, "limits", data.workload, how=How(merged=True))
+    if name in (TICKWIRE, COMPARED):
+        how = How(merged=True) if name == TICKWIRE else How(compare or How().tree, merged=True)
+        result = bench.tickwire(name, "limits", data.workload, how=how)
         return result.seconds, result.lost, result.dup
     with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
         checkpoint(servers.server_url)
@@ -257,9 +263,11 @@ async def _backend(url: str) -> str:
         await conn.close()
 
 
-def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, Any]:
+def run(
+    sizes: Sizes, rounds: int, server_url: str | None, compare: Path | None = None
+) -> dict[str, Any]:
     data = load(sizes)
-    names = [*STEPS, TICKWIRE]
+    names = [*STEPS, TICKWIRE, *([COMPARED] if compare else [])]
     if shutil.which("psql"):
         names.append(PSQL)
     lost = dup = 0
@@ -277,7 +285,7 @@ def run(sizes: Sizes, rounds: int, server_url: str | None) -> dict[str, Any]:
         for number in range(rounds):
             # Rotate the order each round so no step always runs right after the same one.
             for name in names[number % len(names) :] + names[: number % len(names)]:
-                took, lo, du = _one(servers, name, data, bench)
+                took, lo, du = _one(servers, name, data, bench, compare)
                 seconds[name].append(took)
                 lost, dup = lost + lo, dup + du
                 rate = len(data.rows) / took
@@ -328,6 +336,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--messages", type=int, help="100-reading messages (1 000)")
     parser.add_argument("--batch-rows", type=int, help="rows per batch (10 000)")
     parser.add_argument("--server-url", help="use this PostgreSQL server, not an embedded one")
+    parser.add_argument(
+        "--compare", help="also step 6 with this source tree's ingester (a git worktree)"
+    )
     args = parser.parse_args(argv)
     base = QUICK if args.quick else Sizes()
     sizes = Sizes(
@@ -338,7 +349,8 @@ def main(argv: Sequence[str]) -> int:
     )
     setup_logging("bench", "WARNING")
     rounds = args.rounds or (1 if args.quick else 3)
-    fields = run(sizes, max(1, rounds), args.server_url)
+    compare = Path(args.compare).resolve() if args.compare else None
+    fields = run(sizes, max(1, rounds), args.server_url, compare)
     print(json_line(fields), flush=True)
     return 1 if fields["lost"] or fields["dup"] else 0
 

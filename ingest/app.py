@@ -111,7 +111,12 @@ async def run(
     _stop_on_signals(stop)
     stats = Stats()
     rollups = Refresher(settings.resolved_database_url())
-    writers = [await connect_writer(settings, rollups.wake) for _ in range(settings.ingest_writers)]
+    # At once: a restart resumes sooner (each connection is a round trip or more).
+    writers = list(
+        await asyncio.gather(
+            *(connect_writer(settings, rollups.wake) for _ in range(settings.ingest_writers))
+        )
+    )
     subscriber = Subscriber(
         settings.mqtt_address(),
         settings.client_id(),

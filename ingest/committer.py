@@ -32,7 +32,8 @@ _RETRY_ERRORS = (
     asyncpg.exceptions.TooManyConnectionsError,
 )
 
-OnCommit = Callable[[Committed], None]
+OnCommit = Callable[[Committed, int], None]
+"""Called with what a transaction committed and its `alert_feed` id (0: none)."""
 
 
 async def write(
@@ -99,7 +100,7 @@ async def _write_until_committed(
             writable.set()
             _log_outcome(outcome, batch)
             if on_commit is not None:
-                on_commit(outcome.committed)
+                on_commit(outcome.committed, outcome.feed_id)
             return writer
         except asyncpg.PostgresError as exc:
             if not _is_data_error(exc) or batch.messages == 1:

@@ -82,6 +82,8 @@ class Outcome:
     dead_lettered: int
     committed: Committed
     events: list[journal.Event]
+    feed_id: int = 0
+    """The batch's `alert_feed` id (0: none appended)."""
 
 
 class _Statements:
@@ -141,7 +143,7 @@ class Writer:
             outcome = await self._write_rows(rows, self._live)
             await self._record(stats, outcome, started, instance, batch.retained)
             late = await self._record_late(outcome.committed)
-            await feed.append(self.conn, outcome.committed)  # before the journal's lock
+            outcome.feed_id = await feed.append(self.conn, outcome.committed)  # before the journal
             await journal.append(self.conn, outcome.events)  # last: see tickwire.journal
         self.remember_registered(rows)
         if late and self.on_late is not None:

@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import orjson
 import pytest
 
 from ingest import feed
@@ -40,6 +41,39 @@ def test_a_batch_comes_back_exactly() -> None:
     assert feed.decode(feed.encode(batch(at))) == batch(at)
     old = datetime(1901, 12, 13, 20, 45, 52, 1, tzinfo=UTC)  # before the epoch
     assert feed.decode(feed.encode(batch(old))) == batch(old)
+
+
+def test_entries_of_the_first_format_still_read() -> None:
+    """Integer microseconds since the epoch, as entries written before the ISO format."""
+    at = datetime(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)
+    us = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    first = {
+        "p": [[us, "FEED", 101.25, None, "fd"], [us, "FEED2", 1e300, 7.0, ""]],
+        "t": [[us, "fd", "temperature", 20.0], [us, "fd", "ünïcode", -0.0]],
+        "s": {"fd": us + 1},
+        "o": {"fd": "OFFLINE"},
+        "r": us + 999_999,
+    }
+    assert feed.decode(orjson.dumps(first)) == batch(at)
+
+
+async def test_a_batch_held_locally_is_not_fetched(db: asyncpg.Connection) -> None:
+    """The writer's own engine takes its batches from `feed.Local`: the same answers, and one
+    the bound dropped, or never held, comes from the table."""
+    at = datetime.now(UTC)
+    ids = [await append(db, batch(at, temperature=float(n))) for n in range(3)]
+    local = feed.Local(keep_rows=2 * 5)  # two batches of 4 rows (+1 each)
+    held = [batch(at, temperature=float(n)) for n in range(3)]
+    for entry_id, committed in zip(ids, held, strict=True):
+        local.add(entry_id, committed)
+    assert local.ids(0) == ids[1:]  # the oldest went
+    page = await feed.read(db, 0, 10, local=local)
+    assert [e.committed for e in page.entries] == held
+    assert page.entries[0].committed is not held[0]  # read from the table
+    assert page.entries[1].committed is held[1] and page.entries[2].committed is held[2]
+    assert local.ids(0) == []
+    local.add(ids[2], held[2])
+    assert local.ids(ids[2]) == []  # read already: dropped
 
 
 async def test_ids_are_gap_free_and_an_empty_batch_appends_nothing(db: asyncpg.Connection) -> None:

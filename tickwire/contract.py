@@ -21,6 +21,8 @@ from tickwire.payload import Rejected as Rejected
 from tickwire.payload import load_object, number, optional_number
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+_timedelta: Final = timedelta
 _isfinite: Final = math.isfinite
 
 #: Subscriptions of the ingester (device → server topics).
@@ -216,29 +218,40 @@ def _parse_telemetry(
     if len(readings) > limits.max_readings:
         raise Rejected("oversized", f"{len(readings)} readings > {limits.max_readings}")
     parsed = Parsed("telemetry", device_id=device_id)
-    for index, reading in enumerate(readings):
-        try:
-            parsed.telemetry.extend(_batch_reading(device_id, reading, received_at, limits))
-        except Rejected as exc:
-            parsed.rejected.append(Rejected(exc.reason, f"readings[{index}]: {exc.detail}"))
+    _batch_readings(parsed, device_id, readings, received_at, limits)
     if not parsed.telemetry:
         first = parsed.rejected[0]
         raise Rejected(first.reason, f"no reading accepted; {first.detail}")
     return parsed
 
 
-def _batch_reading(
-    device_id: str, reading: Any, received_at: datetime, limits: Limits
-) -> list[TelemetryRow]:
-    if not isinstance(reading, dict):
-        raise Rejected("bad_type", "a reading must be an object")
-    if reading.get("ts") is None:
-        # A replayed reading without its own time could never be told apart from another.
-        raise Rejected("missing_field", "ts is required in a batch reading")
-    rows = _reading_rows(device_id, reading, _ts(reading["ts"], received_at, limits))
-    if not rows:
-        raise Rejected("no_metrics", "no numeric or boolean metric in the reading")
-    return rows
+def _batch_readings(
+    parsed: Parsed, device_id: str, readings: list[Any], received_at: datetime, limits: Limits
+) -> None:
+    """Each reading's rows into `parsed.telemetry`, or its refusal into `parsed.rejected`."""
+    rows = parsed.telemetry
+    # The accepted window in integer milliseconds, for the usual `ts` (an integer of ms):
+    # compared and converted without the general path's datetime arithmetic; the same result.
+    lowest = -((EPOCH - (received_at - limits.max_age)) // _MS)
+    highest = (received_at + limits.max_future - EPOCH) // _MS
+    for index, reading in enumerate(readings):
+        try:
+            if not isinstance(reading, dict):
+                raise Rejected("bad_type", "a reading must be an object")
+            ts = reading.get("ts")
+            if type(ts) is int and lowest <= ts <= highest:
+                at = EPOCH + _timedelta(0, 0, 0, ts)
+            elif ts is None:
+                # A replayed reading without its own time could never be told apart.
+                raise Rejected("missing_field", "ts is required in a batch reading")
+            else:
+                at = _ts(ts, received_at, limits)
+            found = _reading_rows(device_id, reading, at)
+            if not found:
+                raise Rejected("no_metrics", "no numeric or boolean metric in the reading")
+            rows += found
+        except Rejected as exc:
+            parsed.rejected.append(Rejected(exc.reason, f"readings[{index}]: {exc.detail}"))
 
 
 def _reading_rows(device_id: str, body: dict[str, Any], ts: datetime) -> list[TelemetryRow]:

@@ -73,16 +73,21 @@ class Engine:
         """The last feed id whose changes are committed."""
         self._arrived = asyncio.Event()
         self._reload = asyncio.Event()
+        self._local = feed.Local()
+        self._leading = False
         self._reset()
 
-    def committed(self, _batch: Committed | None = None) -> None:
-        """The writer's `on_commit` in this process: read the feed now (never blocks)."""
+    def committed(self, batch: Committed | None = None, feed_id: int = 0) -> None:
+        """The writer's `on_commit` in this process: read the feed now (never blocks); the
+        batch is kept so its entry's data need not be fetched back (`feed.Local`)."""
+        if batch is not None and self._leading and feed_id > self.cursor:
+            self._local.add(feed_id, batch)
         self._arrived.set()
 
     async def run(self, done: asyncio.Event) -> None:
         """Lead (or wait to) until `done` is set; a leader then handles the feed committed
         before. A failure (the database went away) starts over: elect, rebuild, resume."""
-        await leadership.lead(self._url, self.name, done, lambda conn: self._lead(conn, done))
+        await leadership.lead(self._url, self.name, done, lambda conn: self._leader(conn, done))
 
     def _reset(self) -> None:
         self._deadlines.reset()
@@ -93,6 +98,15 @@ class Engine:
         """On taking the lead: prices from here on are still in the feed, not warmed."""
         self._absent: set[str] = set()
         """Devices in the feed but not in the database at the last load (deleted meanwhile)."""
+
+    async def _leader(self, conn: asyncpg.Connection, done: asyncio.Event) -> None:
+        """`_lead`, keeping this process's committed batches meanwhile (`feed.Local`)."""
+        self._leading = True
+        try:
+            await self._lead(conn, done)
+        finally:
+            self._leading = False
+            self._local.clear()
 
     async def _lead(self, conn: asyncpg.Connection, done: asyncio.Event) -> None:
         await conn.add_listener(CONFIG_CHANNEL, self._config_changed)
@@ -184,7 +198,9 @@ class Engine:
     async def _drain(self, conn: asyncpg.Connection) -> bool:
         """Evaluate a page of the feed after the cursor; its changes, runs and the cursor past
         it commit together. True when the page was full (more to read at once)."""
-        entries, more = await feed.read(conn, self.cursor, _FEED_PAGE, _FEED_PAGE_BYTES)
+        entries, more = await feed.read(
+            conn, self.cursor, _FEED_PAGE, _FEED_PAGE_BYTES, self._local
+        )
         if not entries:
             return False
         if entries[0].id != self.cursor + 1:

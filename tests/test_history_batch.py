@@ -56,8 +56,7 @@ def span(hours: float, **extra: object) -> dict[str, Any]:
 
 async def one_by_one(client: httpx.AsyncClient, devices: list[str], params: Any) -> list[Any]:
     return [
-        expect(await client.get(f"/api/devices/{d}/telemetry", params=params), 200)
-        for d in devices
+        expect(await client.get(f"/api/devices/{d}/telemetry", params=params), 200) for d in devices
     ]
 
 

@@ -10,7 +10,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+from dash.backends._fastapi import reset_current_request, set_current_request
+from starlette.requests import Request
 
+from dashboard import client
+from dashboard.boards import data
 from ingest.writer import Writer
 from tests.api_support import Account, Api, expect
 
@@ -134,3 +138,31 @@ async def test_one_unreadable_device_refuses_all(api: Api, db: asyncpg.Connectio
             expect(await client.get(BATCH, params=params), 422, code)
     async with api.client() as anonymous:
         assert (await anonymous.get(BATCH, params={**day, "device_id": "a1"})).status_code == 401
+
+
+async def test_a_panel_of_many_devices_names_the_one_refused(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """The dashboard's side (`boards.data.many`), as alice's render: a1 and a2 in one call; bob's
+    b1 among them makes that call 404, so each is asked alone and b1 is the error series."""
+    alice, bob = await api.register("alice"), await api.register("bob")
+    await fleet(api, db, alice, bob)
+    client.configure(api.url)
+    scope = {
+        "type": "http",
+        "headers": [(b"cookie", f"{client.COOKIE_NAME}={alice.token}".encode())],
+    }
+    token = set_current_request(Request(scope))  # type: ignore[no-untyped-call]  # Dash untyped
+    try:
+        window = span(10)
+        targets = [{"device_id": d, "metric": "temperature"} for d in ("a1", "a2")]
+        both = await data.many(targets, window["start"], window["end"], 100, UTC)
+        assert [s["name"] for s in both] == ["a1 temperature", "a2 temperature"]
+        assert all(s["y"] and not s.get("error") for s in both)
+        hostile = [*targets, {"device_id": "b1", "metric": "temperature"}]
+        mixed = await data.many(hostile, window["start"], window["end"], 100, UTC)
+        assert [s["name"] for s in mixed] == ["a1 temperature", "a2 temperature", "b1"]
+        assert [s["y"] for s in mixed[:2]] == [s["y"] for s in both]
+        assert "b1" in mixed[2]["error"] and not mixed[2]["y"]
+    finally:
+        reset_current_request(token)  # type: ignore[no-untyped-call]

@@ -49,8 +49,17 @@ def element(data: dict[str, Any] | None = None) -> str:
     return f'<script id="{ELEMENT_ID}" type="application/json">{text}</script>'
 
 
+#: plotly.js as Dash serves it (`window._dashPlotlyJSURL` when served locally, as here).
+PLOTLY_JS = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+
+
 def index(template: str) -> str:
-    """Dash's index `template` with the config in its head (before the assets' scripts run)."""
+    """Dash's index `template` with the config in its head (before the assets' scripts run),
+    and plotly.js asked for at once: a deferred script, fetched beside Dash's own and run
+    before the page's first chart mounts (dcc.Graph uses `window.Plotly` when it is there),
+    instead of fetched only when the first chart asks for it (about 0.2–0.4 s later on a
+    dashboard)."""
     if "{%css%}" not in template:
         raise ValueError("the index template has no {%css%} to put the config after")
-    return template.replace("{%css%}", "{%css%}\n        " + element(), 1)
+    early = f'<script defer src="{PLOTLY_JS}"></script>'
+    return template.replace("{%css%}", "{%css%}\n        " + element() + "\n        " + early, 1)

@@ -5,9 +5,11 @@ API lets that user see.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+import orjson
 from dash.backends._fastapi import get_current_request
 
 COOKIE_NAME = "tickwire_auth"
@@ -46,11 +48,50 @@ def cookie() -> str | None:
 
 
 async def get(path: str, **params: Any) -> Any:
-    """GET `path` as the caller; the JSON body, or ApiFailed."""
-    return await request("GET", path, params=params)
+    """GET `path` as the caller; the JSON body, or ApiFailed. The same GET (path and
+    parameters) asked again while one request to the dashboard is served (a callback: a
+    board's render asks the same alerts or latest values for several panels) is sent once;
+    each caller gets its own copy of the body, to change as it likes."""
+    shared = _shared()
+    if shared is None:
+        return await request("GET", path, params=params)
+    key = (path, tuple(sorted((k, repr(v)) for k, v in params.items() if v is not None)))
+    task = shared.get(key)
+    if task is None:
+        task = asyncio.ensure_future(_get_text(path, params))
+        shared[key] = task
+    return orjson.loads(await asyncio.shield(task))
+
+
+def _shared() -> dict[Any, asyncio.Future[bytes]] | None:
+    """This dashboard request's GETs in flight or answered, kept on the request itself (so
+    they end with it); None outside a request."""
+    try:
+        state = get_current_request().state
+    except RuntimeError:
+        return None
+    found: dict[Any, asyncio.Future[bytes]] | None = getattr(state, "tickwire_gets", None)
+    if found is None:
+        found = {}
+        state.tickwire_gets = found
+    return found
+
+
+async def _get_text(path: str, params: dict[str, Any]) -> bytes:
+    response = await _send("GET", path, params=params)
+    return response.content or b"null"
 
 
 async def request(method: str, path: str, **kwargs: Any) -> Any:
+    shared = _shared() if method != "GET" else None
+    if shared:  # a change: a GET after it is asked again
+        shared.clear()
+    response = await _send(method, path, **kwargs)
+    return response.json() if response.content else None
+
+
+async def _send(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """The API's answer, or ApiFailed for an error or none."""
     token = cookie()
     headers = {"Cookie": f"{COOKIE_NAME}={token}"} if token else {}
     params = {k: v for k, v in kwargs.pop("params", {}).items() if v is not None}
@@ -60,7 +101,7 @@ async def request(method: str, path: str, **kwargs: Any) -> Any:
         raise ApiFailed(503, f"the API did not answer ({type(failed).__name__})") from failed
     if response.status_code >= 400:
         raise ApiFailed(response.status_code, _message(response), _code(response))
-    return response.json() if response.content else None
+    return response
 
 
 async def me() -> dict[str, Any] | None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
+import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from api.access import readable_device, readable_stock
+from api.access import DEVICE, readable_device, readable_stock, require_readable
 from api.deps import CurrentUser, PoolDep, RangeDep
+from api.error_codes import ErrorCode
+from api.errors import Invalid
 from api.history import candles, series
 from api.history.interval import INTERVAL_DOC, label
 from api.history.resolution import DEFAULT_POINTS, MAX_POINTS, Ask, Source, ask
@@ -20,6 +23,8 @@ from tickwire.contract import METRIC_RE
 from tickwire.timegrid import ORIGIN
 
 router = APIRouter()
+#: Devices one batched history call may name (`GET /api/telemetry/history`).
+MAX_BATCH: Final = 100
 _MS = timedelta(milliseconds=1)
 
 Points = Annotated[
@@ -100,6 +105,10 @@ class TelemetrySeries(BaseModel):
 class TelemetryHistory(Resolution):
     device_id: str
     series: list[TelemetrySeries]
+
+
+class TelemetryHistories(BaseModel):
+    items: list[TelemetryHistory] = Field(description="one per distinct device, in id order")
 
 
 class Candle(BaseModel):
@@ -208,13 +217,55 @@ async def device_telemetry(
     wanted = detail.ask(span)
     async with pool.acquire() as conn:
         await readable_device(conn, user, device_id)
-        answer = await series.telemetry(conn, device_id, metric, wanted)
+        return _json(await _telemetry_body(conn, device_id, metric, wanted))
+
+
+async def _telemetry_body(
+    conn: asyncpg.Connection, device_id: str, metric: str | None, wanted: Ask
+) -> dict[str, Any]:
+    """One device's answer, as `GET /api/devices/{id}/telemetry` gives it."""
+    answer = await series.telemetry(conn, device_id, metric, wanted)
     body: dict[str, Any] = {"device_id": device_id}
     body |= _resolution(wanted, answer.source, answer.width is not None)
     body["series"] = [
         {"metric": s.metric, "method": s.method, "points": s.points} for s in answer.series
     ]
-    return _json(body)
+    return body
+
+
+@router.get(
+    "/telemetry/history",
+    response_model=TelemetryHistories,
+    summary="Telemetry history of many devices in one call",
+    description=f"""
+The history of each device named by `device_id` (repeatable, at most {MAX_BATCH} values, else
+422 `too_many_subjects`; a repeated id is answered once), each item exactly what
+`GET /api/devices/{{id}}/telemetry` answers with the same `metric`, range and `points` or
+`interval` (the same resolution for every device), in device id order. All or nothing: one
+device the caller may not read (or that does not exist) makes the whole call a 404
+`device_not_found`, so it never tells which of them exist. For a dashboard panel of many
+devices: one call instead of one per device.
+{_TELEMETRY_DOC}""",
+)
+async def many_telemetry(
+    user: CurrentUser,
+    pool: PoolDep,
+    detail: DetailDep,
+    span: RangeDep,
+    device_id: Annotated[list[str], Query(description="a device (repeatable)")],
+    metric: Annotated[
+        str | None,
+        Query(pattern=f"^{METRIC_RE.pattern}$", description="one metric; default every metric"),
+    ] = None,
+) -> Response:
+    if len(device_id) > MAX_BATCH:
+        raise Invalid(f"at most {MAX_BATCH} devices in one call", code=ErrorCode.TOO_MANY_SUBJECTS)
+    wanted = detail.ask(span)
+    devices = sorted(set(device_id))
+    async with pool.acquire() as conn:
+        await require_readable(conn, user, DEVICE, devices)
+        items = [await _telemetry_body(conn, d, metric, wanted) for d in devices]
+    return _json({"items": items})
 
 
 @router.get(

@@ -127,10 +127,17 @@ def metric_series(device_id: str, answer: dict[str, Any]) -> dict[str, Any]:
 async def many(
     targets: list[dict[str, Any]], start: str, end: str, points: int, tz: tzinfo
 ) -> list[dict[str, Any]]:
-    """Every target's series, fetched at once; a target the API refuses is an error series."""
-    answers = await asyncio.gather(
-        *(series(t, start, end, points, tz) for t in targets), return_exceptions=True
-    )
+    """Every target's series, fetched at once; a target the API refuses is an error series.
+    The devices' targets of one metric are one history call (`_batched`), not one each."""
+    fetched = await _batched(targets, start, end, points, tz)
+
+    async def one(target: dict[str, Any]) -> list[dict[str, Any]]:
+        found = fetched.get((target.get("device_id") or "", target.get("metric")))
+        if found is None:
+            return await series(target, start, end, points, tz)
+        return [metric_series(target["device_id"], s) for s in found["series"]]
+
+    answers = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
     found: list[dict[str, Any]] = []
     for target, answer in zip(targets, answers, strict=True):
         if isinstance(answer, client.ApiFailed):
@@ -140,6 +147,40 @@ async def many(
             raise answer
         else:
             found.extend(answer)
+    return found
+
+
+async def _batched(
+    targets: list[dict[str, Any]], start: str, end: str, points: int, tz: tzinfo
+) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """{(device, metric): its telemetry answer} for the device targets, one call per metric
+    (and per HISTORY_BATCH devices) where several devices share it. A call the API refuses
+    (one device not the viewer's: all or nothing) leaves its devices out, to be asked one by
+    one, so the error series names the one refused."""
+    groups: dict[str | None, list[str]] = {}
+    for target in targets:
+        if target.get("device_id"):
+            ids = groups.setdefault(target.get("metric"), [])
+            if target["device_id"] not in ids:
+                ids.append(target["device_id"])
+    size = devices_data.HISTORY_BATCH
+    calls = [
+        (metric, ids[k : k + size])
+        for metric, ids in groups.items()
+        if len(ids) > 1
+        for k in range(0, len(ids), size)
+    ]
+    answers = await asyncio.gather(
+        *(devices_data.telemetries(ids, start, end, points, m, tz) for m, ids in calls),
+        return_exceptions=True,
+    )
+    found: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for (metric, _), answer in zip(calls, answers, strict=True):
+        if isinstance(answer, client.ApiFailed):
+            continue
+        if isinstance(answer, BaseException):
+            raise answer
+        found |= {(item["device_id"], metric): item for item in answer}
     return found
 
 

@@ -105,10 +105,16 @@ def time_figure(
                     "gridcolor": theme.GRID, "showgrid": False},
             margin=MARGIN | {"r": 48},
         )  # fmt: skip
-    for step in panel.get("thresholds", []):
-        fig.add_hline(y=step["value"], line={"color": step["color"], "dash": "dash", "width": 1})
-    for mark in alerts or []:
-        annotate(fig, mark)
+    # As layout shapes in one update: Plotly's add_hline / add_vline cost about 35 ms each
+    # (a render of 20 alerts took 0.7 s), these dicts next to nothing.
+    lines = [
+        {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": step["value"],
+         "y1": step["value"], "line": {"color": step["color"], "dash": "dash", "width": 1}}
+        for step in panel.get("thresholds", [])
+    ]  # fmt: skip
+    marks = [shape for mark in alerts or [] for shape in annotation(mark)]
+    if lines or marks:
+        fig.update_layout(shapes=[*lines, *marks])
     return fig
 
 
@@ -130,16 +136,23 @@ def _band(fig: go.Figure, s: dict[str, Any]) -> None:
                     showlegend=False)  # fmt: skip
 
 
-def annotate(fig: go.Figure, mark: dict[str, Any]) -> None:
-    """An alert on a time series (Grafana's annotations): a line at its raise, and a shaded
-    span to its clear when it cleared (an alert still open: the line alone)."""
+def annotation(mark: dict[str, Any]) -> list[dict[str, Any]]:
+    """An alert on a time series (Grafana's annotations) as layout shapes: a line at its
+    raise, and a shaded span to its clear when it cleared (an alert still open: the line
+    alone)."""
     color = ALERT_COLORS.get(mark["severity"], ALERT_COLORS["warning"])
-    fig.add_vline(x=mark["raised"], line={"color": color, "width": 1}, name=mark["text"])
+    shapes: list[dict[str, Any]] = [
+        {"type": "line", "xref": "x", "x0": mark["raised"], "x1": mark["raised"],
+         "yref": "y domain", "y0": 0, "y1": 1, "line": {"color": color, "width": 1},
+         "name": mark["text"]}
+    ]  # fmt: skip
     if mark["cleared"]:
-        fig.add_vrect(
-            x0=mark["raised"], x1=mark["cleared"], fillcolor=color, opacity=0.12,
-            line={"width": 0}, layer="below", name=mark["text"],
+        shapes.append(
+            {"type": "rect", "xref": "x", "x0": mark["raised"], "x1": mark["cleared"],
+             "yref": "y domain", "y0": 0, "y1": 1, "fillcolor": color, "opacity": 0.12,
+             "line": {"width": 0}, "layer": "below", "name": mark["text"]}
         )  # fmt: skip
+    return shapes
 
 
 def bar(panel: dict[str, Any], series: list[dict[str, Any]], height: int, revision: str) -> Any:

@@ -23,6 +23,7 @@ from ingest.backlog import CAUGHT_UP_S, Backlog
 from ingest.batch import Batch
 from ingest.committer import connect_writer, write
 from ingest.flush import FlushPolicy
+from ingest.fresh import FreshDevices
 from ingest.handoff import Handoff
 from ingest.heartbeat import beat
 from ingest.merger import Merger
@@ -111,7 +112,10 @@ async def run(
     _stop_on_signals(stop)
     stats = Stats()
     rollups = Refresher(settings.resolved_database_url())
-    writers = [await connect_writer(settings, rollups.wake) for _ in range(settings.ingest_writers)]
+    fresh = FreshDevices()  # one memory of fresh device rows for all writers
+    writers = [
+        await connect_writer(settings, rollups.wake, fresh) for _ in range(settings.ingest_writers)
+    ]
     subscriber = Subscriber(
         settings.mqtt_address(),
         settings.client_id(),

@@ -133,12 +133,14 @@ class Engine:
         self._arrived.set()
 
     def _config_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        """`devices:<op>:<id>` names one device (read again alone); anything else (a table's
-        name) has everything read again."""
-        table, op_and_id = payload.split(":", 1) if ":" in payload else (payload, "")
-        if table == "devices" and ":" in op_and_id:
-            self._changed.add(op_and_id.split(":", 1)[1])
-            self._arrived.set()
+        """`devices:<op>:<id>` names one device (read again alone; `STATUS`, its status or
+        last_seen set by someone, changes nothing here); anything else (a table's name) has
+        everything read again (migration 0013)."""
+        named = payload.split(":", 2)
+        if len(named) == 3 and named[0] == "devices":
+            if named[1] != "STATUS":
+                self._changed.add(named[2])
+                self._arrived.set()
         else:
             self._reload.set()
 

@@ -1,4 +1,4 @@
-"""Device changes notify the alert engine per row, naming the device (issue 20).
+"""Device changes notify the alert engine and the writers per row, naming the device (issue 20).
 
 Revision ID: 0013
 """

@@ -23,6 +23,7 @@ from ingest.backlog import CAUGHT_UP_S, Backlog
 from ingest.batch import Batch
 from ingest.committer import connect_writer, write
 from ingest.flush import FlushPolicy
+from ingest.fresh import FreshDevices
 from ingest.handoff import Handoff
 from ingest.heartbeat import beat
 from ingest.merger import Merger
@@ -111,10 +112,11 @@ async def run(
     _stop_on_signals(stop)
     stats = Stats()
     rollups = Refresher(settings.resolved_database_url())
+    fresh = FreshDevices()  # one memory of fresh device rows for all writers
     # At once: a restart resumes sooner (each connection is a round trip or more).
     writers = list(
         await asyncio.gather(
-            *(connect_writer(settings, rollups.wake) for _ in range(settings.ingest_writers))
+            *(connect_writer(settings, rollups.wake, fresh) for _ in range(settings.ingest_writers))
         )
     )
     subscriber = Subscriber(

@@ -12,6 +12,7 @@ import asyncpg
 
 from ingest.batch import Batch, Item, dead_letter
 from ingest.feed import Committed
+from ingest.fresh import FreshDevices
 from ingest.handoff import Handoff
 from ingest.replay import settle
 from ingest.settings import IngestSettings
@@ -132,7 +133,9 @@ async def _write_until_committed(
         delay = min(delay * 2, 5.0)
         with contextlib.suppress(*_RETRY_ERRORS):
             if writer.conn.is_closed():
-                writer = await connect_writer(settings, writer.on_late)
+                # Notifications may have been missed meanwhile: every writer forgets.
+                writer.fresh.clear()
+                writer = await connect_writer(settings, writer.on_late, writer.fresh)
 
 
 async def _dead_letter_refused(
@@ -153,7 +156,13 @@ async def _dead_letter_refused(
     log.error("dead-lettered a message the database refused: %s", detail)
 
 
-async def connect_writer(settings: IngestSettings, on_late: Callable[[], None] | None) -> Writer:
+async def connect_writer(
+    settings: IngestSettings,
+    on_late: Callable[[], None] | None,
+    fresh: FreshDevices | None = None,
+) -> Writer:
+    """A writer on a new connection; `fresh`: the memory it shares with the process's other
+    writers (`ingest.fresh`)."""
     conn = await asyncpg.connect(settings.resolved_database_url())
     backend = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
     if backend is None:
@@ -168,6 +177,7 @@ async def connect_writer(settings: IngestSettings, on_late: Callable[[], None] |
         on_late,
         settings.ingest_seen_interval_s,
         defer_rollups=True,  # `ingest.merger` merges them
+        fresh=fresh,
     )
     await writer.prepare()
     return writer

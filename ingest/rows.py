@@ -29,12 +29,6 @@ class Rows:
     replay: Replay | None = None
     """The dead letter this batch replays (then its only message)."""
 
-    def seen_in_lock_order(self) -> tuple[list[str], list[datetime]]:
-        """The devices heard from and their newest receive times, sorted by device: concurrent
-        writers lock device rows in one order (no deadlock)."""
-        devices = sorted(self.seen)
-        return devices, [self.seen[device] for device in devices]
-
     def add(self, item: Item) -> None:
         """An accepted item: its rows, and its refused parts as dead letters."""
         self.dead += dead_letters(item)

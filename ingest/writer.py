@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
@@ -20,6 +21,7 @@ from ingest import feed, refresher, rollup
 from ingest.backlog import CAUGHT_UP_S
 from ingest.batch import Batch, DeadLetter, Item, dead_letter
 from ingest.feed import Committed
+from ingest.fresh import FreshDevices
 from ingest.identity import Identity
 from ingest.replay import settle
 from ingest.rows import Rows, flatten
@@ -27,6 +29,7 @@ from ingest.stats import Stats
 from tickwire import journal
 from tickwire.contract import PriceRow, TelemetryRow
 from tickwire.events import device_status_event, price_events, telemetry_events
+from tickwire.journal import CONFIG_CHANNEL
 
 log = logging.getLogger("ingest.writer")
 
@@ -53,7 +56,10 @@ FAST_PATH_ROWS: Final = 200
 #: batch's by more than the bounded rate allows ($3 s, at most a quarter of the device's
 #: timeout). Locked first in one order (concurrent writers cannot deadlock); the locking read
 #: returns the latest committed status, which the UPDATE keeps (it re-reads a row a
-#: concurrent transaction changed). Fresh ONLINE devices are neither locked nor written.
+#: concurrent transaction changed). Fresh ONLINE devices are neither locked nor written. Every
+#: row written comes back with the time until which it stays fresh (`fresh_until`: None when
+#: every message counts), so that the writers leave fresh devices out of the arrays too
+#: (`ingest.fresh`); those that changed status (`previous`) get their ONLINE event.
 #: The alert engine's OFFLINE guard (`last_seen <= basis`) still sees every message it could
 #: miss: one received within a quarter of the timeout after the written last_seen, committed
 #: only after the deadline, waited over ¾ of the timeout, so the engine holds OFFLINE back
@@ -70,9 +76,12 @@ updated AS (
     UPDATE devices d SET last_seen = greatest(d.last_seen, due.seen), status = 'ONLINE',
         updated_at = now()
     FROM due WHERE d.device_id = due.device_id
-    RETURNING d.device_id, due.status AS previous, d.last_seen
+    RETURNING d.device_id, due.status AS previous, d.last_seen,
+        CASE WHEN d.offline_timeout_s > $4
+             THEN d.last_seen + make_interval(secs => least($3, d.offline_timeout_s / 4))
+        END AS fresh_until
 )
-SELECT * FROM updated WHERE previous <> 'ONLINE'"""
+SELECT * FROM updated"""
 
 
 @dataclass(slots=True)
@@ -84,6 +93,8 @@ class Outcome:
     events: list[journal.Event]
     feed_id: int = 0
     """The batch's `alert_feed` id (0: none appended)."""
+    written: list[tuple[str, datetime | None]] = field(default_factory=list)
+    """Devices whose row the batch wrote, and until when it stays fresh (`ingest.fresh`)."""
 
 
 class _Statements:
@@ -107,6 +118,7 @@ class Writer:
         on_late: Callable[[], None] | None = None,
         seen_interval_s: float = 1.0,
         defer_rollups: bool = False,
+        fresh: FreshDevices | None = None,
     ) -> None:
         self.conn = conn
         self.backend = backend
@@ -125,8 +137,12 @@ class Writer:
         self._live = _Statements(rollup.Upkeep.DEFER) if self.defer_rollups else self._merged
         self.seen_interval_s = seen_interval_s
         """A device's `last_seen` is written at most this often while it stays ONLINE."""
+        self.fresh = FreshDevices() if fresh is None else fresh
+        """Device rows written ONLINE and fresh (shared by a process's writers; heard
+        changes only once `prepare` listens)."""
 
     async def prepare(self) -> None:
+        await self.conn.add_listener(CONFIG_CHANNEL, self.fresh.notified)
         for table in ("prices", "telemetry"):
             await self.conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} "
@@ -146,6 +162,8 @@ class Writer:
             outcome.feed_id = await feed.append(self.conn, outcome.committed)  # before the journal
             await journal.append(self.conn, outcome.events)  # last: see tickwire.journal
         self.remember_registered(rows)
+        for device_id, fresh_until in outcome.written:
+            self.fresh.written(device_id, fresh_until)
         if late and self.on_late is not None:
             self.on_late()
         return outcome
@@ -178,20 +196,27 @@ class Writer:
             rows.dead = []
         events = price_events(prices) + telemetry_events(telemetry)
         online: dict[str, str] = {}
-        if rows.seen:
-            devices, seen = rows.seen_in_lock_order()
+        written: list[tuple[str, datetime | None]] = []
+        due = self.fresh.due(rows.seen)
+        if due:
+            devices = sorted(due)  # lock order: concurrent writers cannot deadlock
+            seen = [due[device] for device in devices]
             changed = await self.conn.fetch(
                 _SEEN_SQL, devices, seen, self.seen_interval_s, _RATE_BOUNDED_ABOVE_S
             )
-            for device_id, previous, last_seen in changed:
-                online[device_id] = previous
-                events.append(device_status_event(device_id, "ONLINE", last_seen))
+            for device_id, previous, last_seen, fresh_until in changed:
+                written.append((device_id, fresh_until))
+                if previous != "ONLINE":
+                    online[device_id] = previous
+                    events.append(device_status_event(device_id, "ONLINE", last_seen))
         if rows.dead:
             await self.conn.copy_records_to_table(
                 "dead_letters", records=rows.dead, columns=_DEAD_LETTER_COLUMNS
             )
         committed = Committed(prices, telemetry, rows.seen, online, rows.received_at)
-        return Outcome(inserted, staged - inserted, len(rows.dead), committed, events)
+        return Outcome(
+            inserted, staged - inserted, len(rows.dead), committed, events, written=written
+        )
 
     async def _insert(
         self,

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from devstack.broker import Mosquitto
-from ingest.alerts.catalog import build
+from ingest.alerts.catalog import build, device_specs
 from ingest.alerts.config import Config, Device
 from tests.alerts_support import (
     Starter,
@@ -63,6 +63,18 @@ def test_catalog_fleet_rules() -> None:
     builtins = by_rule[None]
     assert {f"HIGH_TEMP:{d}" for d in devices} <= builtins
     assert "OFFLINE:b-s1" not in builtins and "OFFLINE:a-s1" in builtins
+    # One device at a time (the engine's update on a device's notification) gives what the
+    # whole build gives, in the same order; taking a device out leaves none of its specs.
+    for device in devices.values():
+        assert device_specs(config, device) == catalog.devices[device.device_id]
+        alone = [s for s in catalog.specs.values() if s.key.subject == device.device_id]
+        assert sorted(map(repr, alone)) == sorted(map(repr, device_specs(config, device)))
+    removed = catalog.remove_device("a-s1")
+    assert removed and all(s.key not in catalog.specs for s in removed)
+    assert "a-s1" not in catalog.offline and ("a-s1", "humidity") not in catalog.metrics
+    for spec in device_specs(config, devices["a-s1"]):
+        catalog.add(spec)
+    assert catalog.specs == build(config).specs
 
 
 @pytest.fixture
@@ -97,3 +109,61 @@ async def test_fleet_rule_one_alert_per_device_new_devices_covered(
     rows = await db.fetch("SELECT subject, rule_id FROM alerts WHERE kind = 'THRESHOLD'")
     assert sorted(r["subject"] for r in rows) == ["al-1", "al-2", "al-3"]
     assert {r["rule_id"] for r in rows} == {rule_id}
+
+
+async def test_device_changes_notify_the_engine_one_device_at_a_time(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """Migration 0013: a device registered, changed (owner, timeout, kind) or deleted is
+    notified by name; other columns (the writer's last_seen, status) notify nothing."""
+    heard: list[str] = []
+    listener = await asyncpg.connect(database_url)
+    try:
+        await listener.add_listener("tickwire_config", lambda *args: heard.append(args[3]))
+        await add_device(db, "n:1")  # ':' is allowed in an id
+        await db.execute("UPDATE devices SET kind = 'gateway' WHERE device_id = 'n:1'")
+        await db.execute("UPDATE devices SET last_seen = now(), status = 'ONLINE'")
+        await db.execute("DELETE FROM devices WHERE device_id = 'n:1'")
+
+        async def deleted() -> bool:
+            return "devices:DELETE:n:1" in heard
+
+        await wait_until("the deletion notified", deleted, timeout=10)
+        # (the deletion's cascade into alert_rules notifies 'alert_rules' as well)
+        named = [payload for payload in heard if payload.startswith("devices")]
+        assert named == ["devices:INSERT:n:1", "devices:UPDATE:n:1", "devices:DELETE:n:1"]
+    finally:
+        await listener.close()
+
+
+async def test_device_changes_while_running_take_effect_at_once(
+    db: asyncpg.Connection, broker: Mosquitto, start: Starter
+) -> None:
+    """A device's kind, owner or deletion changes which rules cover it as soon as it is
+    committed: the engine reads that device again, not the whole configuration."""
+    alice, bob = await add_user(db), await add_user(db)
+    for device in ("ch-1", "ch-2", "ch-3"):
+        await add_device(db, device, alice)
+    fields = {"metric": "humidity", "operator": ">", "threshold": 80.0}
+    rule_id = await add_rule(db, alice, "THRESHOLD", device_kind="sensor", **fields)
+    await start()
+    publish(broker.url, [reading(d, humidity=95.0) for d in ("ch-1", "ch-2", "ch-3")])
+    for device in ("ch-1", "ch-2", "ch-3"):
+        raised = await wait_alert(db, device, "THRESHOLD")
+        assert raised["rule_id"] == rule_id
+    await db.execute("UPDATE devices SET kind = 'gateway' WHERE device_id = 'ch-1'")
+    await wait_alert(db, "ch-1", "THRESHOLD", state="CLEARED")
+    await db.execute("UPDATE devices SET owner_id = $1 WHERE device_id = 'ch-2'", bob)
+    await wait_alert(db, "ch-2", "THRESHOLD", state="CLEARED")
+    # Back to alice's sensor: covered again, a new alert on the next reading.
+    await db.execute("UPDATE devices SET owner_id = $1 WHERE device_id = 'ch-2'", alice)
+
+    async def covered_again() -> bool:
+        publish(broker.url, [reading("ch-2", humidity=96.0)])
+        rows = await alerts(db, "ch-2", "THRESHOLD")
+        return any(r["state"] == "ACTIVE" for r in rows)
+
+    await wait_until("ch-2 covered again", covered_again, timeout=30, interval=0.5)
+    assert [r["state"] for r in await alerts(db, "ch-3", "THRESHOLD")] == ["ACTIVE"]
+    await db.execute("DELETE FROM devices WHERE device_id = 'ch-3'")  # psql, not the API
+    await wait_alert(db, "ch-3", "THRESHOLD", state="CLEARED")

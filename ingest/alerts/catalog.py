@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from ingest.alerts.conditions import Threshold
-from ingest.alerts.config import AlertKey, Config, Rule, WatchLevel
+from ingest.alerts.config import AlertKey, Config, Device, Rule, WatchLevel
 from tickwire.alert_kinds import DEVICE_KINDS, AlertKind
 
 BUILTIN_HIGH_TEMP: Final = Threshold(">", 30.0, hysteresis=1.0)
@@ -50,10 +50,14 @@ class Catalog:
     """ticker → PRICE_ABOVE, PRICE_BELOW and PRICE_MOVE specs."""
     offline: dict[str, list[Spec]] = field(default_factory=lambda: defaultdict(list))
     online: dict[str, Spec] = field(default_factory=dict)
+    devices: dict[str, list[Spec]] = field(default_factory=lambda: defaultdict(list))
+    """device → its specs (built-ins and rules), to replace them one device at a time."""
 
     def add(self, spec: Spec) -> None:
         self.specs[spec.key] = spec
         subject = spec.key.subject
+        if spec.key.kind in DEVICE_KINDS:
+            self.devices[subject].append(spec)
         if spec.key.kind == AlertKind.OFFLINE:
             self.offline[subject].append(spec)
         elif spec.key.kind == AlertKind.ONLINE:
@@ -62,6 +66,17 @@ class Catalog:
             self.metrics[(subject, spec.metric)].append(spec)
         else:
             self.prices[subject].append(spec)
+
+    def remove_device(self, device_id: str) -> list[Spec]:
+        """Drop every spec of the device; returns them."""
+        removed = self.devices.pop(device_id, [])
+        for spec in removed:
+            del self.specs[spec.key]
+            if spec.metric is not None:
+                self.metrics.pop((device_id, spec.metric), None)
+        self.offline.pop(device_id, None)
+        self.online.pop(device_id, None)
+        return removed
 
 
 def build(config: Config) -> Catalog:
@@ -84,6 +99,33 @@ def build(config: Config) -> Catalog:
         for spec in _watch_specs(level):
             catalog.add(spec)
     return catalog
+
+
+def device_specs(config: Config, device: Device) -> list[Spec]:
+    """The specs of one device, as `build` makes them (built-ins first, then rules in order):
+    a device registered, changed or deleted is put in or taken out alone (`config.devices`
+    already holds it, or no longer does)."""
+    rules = [rule for rule in config.rules if _applies(config, rule, device)]
+    covered = {
+        (rule.kind, device.device_id)
+        for rule in rules
+        if rule.device_id is not None or device.owner_id == rule.owner_id
+    }
+    specs = _device_builtins(device.device_id, covered)
+    return specs + [_rule_spec(rule, device.device_id) for rule in rules]
+
+
+def _applies(config: Config, rule: Rule, device: Device) -> bool:
+    """Whether a device rule covers the device: `_rule_targets` for one device."""
+    if rule.kind not in DEVICE_KINDS:
+        return False
+    if rule.device_id is not None:
+        return rule.device_id == device.device_id
+    if rule.owner_id is None:
+        return False
+    if rule.owner_id not in config.admins and device.owner_id != rule.owner_id:
+        return False
+    return rule.device_kind is None or device.kind == rule.device_kind
 
 
 def _rule_targets(config: Config) -> dict[int, list[str]]:

@@ -1,18 +1,22 @@
 """What the alert engine evaluates, read from the database: enabled rules, watchlist levels,
 devices (owner, timeout, status, last receive time) and the open alerts.
 
-The engine reads it all again when `tickwire_config` is notified (triggers on alert_rules,
-watchlist and devices), whoever made the change.
+The engine reads it all again when `tickwire_config` is notified by alert_rules, watchlist or
+users, whoever made the change; a device registered, changed or deleted is notified by name
+(`devices:<op>:<id>`, migration 0013) and only that device is read again (`load_devices`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from tickwire.alert_kinds import DEVICE_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,28 @@ async def load_open(conn: asyncpg.Connection) -> dict[AlertKey, OpenAlert]:
     )
     keyed = [(key_of(r), r) for r in rows]
     return {key: OpenAlert(r["id"], key, r["state"]) for key, r in keyed}
+
+
+async def load_devices(
+    conn: asyncpg.Connection, device_ids: Collection[str]
+) -> tuple[dict[str, Device], dict[AlertKey, OpenAlert]]:
+    """These devices (those that exist) and their open alerts, in one snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        devices = await conn.fetch(
+            f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE device_id = ANY($1::text[])",
+            list(device_ids),
+        )
+        alerts = await conn.fetch(
+            """SELECT id, kind, rule_id, subject, owner_id, state FROM alerts
+               WHERE state <> 'CLEARED' AND subject = ANY($1::text[]) AND kind = ANY($2::text[])""",
+            list(device_ids),
+            sorted(str(kind) for kind in DEVICE_KINDS),
+        )
+    keyed = [(key_of(r), r) for r in alerts]
+    return (
+        {r["device_id"]: Device(**dict(r)) for r in devices},
+        {key: OpenAlert(r["id"], key, r["state"]) for key, r in keyed},
+    )
 
 
 def key_of(row: Any) -> AlertKey:

@@ -26,7 +26,7 @@ import asyncpg
 from ingest import feed
 from ingest.alerts import config as cfg
 from ingest.alerts import leadership, runs, store
-from ingest.alerts.catalog import Spec, build
+from ingest.alerts.catalog import Spec, build, device_specs
 from ingest.alerts.config import AlertKey, OpenAlert
 from ingest.alerts.deadlines import Deadlines
 from ingest.alerts.evaluator import Clear, Evaluator, Raise, Transition
@@ -75,6 +75,8 @@ class Engine:
         self._reload = asyncio.Event()
         self._local = feed.Local()
         self._leading = False
+        self._changed: set[str] = set()
+        """Devices notified as registered, changed or deleted since they were last read."""
         self._reset()
 
     def committed(self, batch: Committed | None = None, feed_id: int = 0) -> None:
@@ -93,7 +95,8 @@ class Engine:
         self._deadlines.reset()
         self._evaluator = Evaluator(self._max_lag_s)
         self._open: dict[AlertKey, OpenAlert] = {}
-        self._devices: dict[str, cfg.Device] = {}
+        self._config = cfg.Config()
+        self._devices: dict[str, cfg.Device] = self._config.devices
         self._warm_before: float | None = None
         """On taking the lead: prices from here on are still in the feed, not warmed."""
         self._absent: set[str] = set()
@@ -120,6 +123,8 @@ class Engine:
                 await self._wait(done)
             if self._reload.is_set():
                 await self._load(conn)
+            elif self._changed:
+                await self._load_devices(conn, self._changed)
             more = await self._drain(conn)
             if stopping and not more:
                 return
@@ -141,8 +146,17 @@ class Engine:
     def _feed_arrived(self, *_args: Any) -> None:
         self._arrived.set()
 
-    def _config_changed(self, *_args: Any) -> None:
-        self._reload.set()
+    def _config_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        """`devices:<op>:<id>` names one device (read again alone; `STATUS`, its status or
+        last_seen set by someone, changes nothing here); anything else (a table's name) has
+        everything read again (migration 0013)."""
+        named = payload.split(":", 2)
+        if len(named) == 3 and named[0] == "devices":
+            if named[1] != "STATUS":
+                self._changed.add(named[2])
+                self._arrived.set()
+        else:
+            self._reload.set()
 
     async def _wait(self, done: asyncio.Event) -> None:
         if self._arrived.is_set() or self._reload.is_set() or done.is_set():
@@ -158,10 +172,11 @@ class Engine:
     async def _load(self, conn: asyncpg.Connection, started: float | None = None) -> None:
         """(Re)read the configuration and the open alerts; clear alerts whose condition is gone."""
         self._reload.clear()
+        self._changed = set()
         self._absent = set()
         config = await cfg.load(conn)
         self._open = await cfg.load_open(conn)
-        self._devices = config.devices
+        self._config, self._devices = config, config.devices
         catalog = build(config)
         for spec in self._evaluator.rebuild(catalog, self._open):
             await self._warm(conn, spec)
@@ -176,6 +191,41 @@ class Engine:
         gone = [
             Clear(key, "its rule or device was removed, disabled or replaced")
             for key in self._open
+            if key not in catalog.specs
+        ]
+        await self._apply(conn, gone)
+
+    async def _load_devices(self, conn: asyncpg.Connection, device_ids: set[str]) -> None:
+        """Read these devices again (registered, changed, deleted, or heard from and unknown)
+        and their open alerts; replace their specs alone, clear alerts whose spec is gone. The
+        rest of the configuration is as last loaded: a change to it reloads everything."""
+        self._changed = self._changed - device_ids
+        devices, open_alerts = await cfg.load_devices(conn, device_ids)
+        catalog = self._evaluator.catalog
+        liveness = self._deadlines.liveness
+        removed: list[Spec] = []
+        added: list[Spec] = []
+        for device_id in device_ids:
+            removed += catalog.remove_device(device_id)
+            device = devices.get(device_id)
+            if device is None:
+                self._devices.pop(device_id, None)
+                liveness.forget(device_id)
+                continue
+            self._devices[device_id] = device
+            for spec in device_specs(self._config, device):
+                catalog.add(spec)
+                added.append(spec)
+            last_seen = None if device.last_seen is None else device.last_seen.timestamp()
+            offline = device.status == "OFFLINE"
+            liveness.watch(device_id, last_seen, device.offline_timeout_s, offline)
+        for spec in removed:
+            self._open.pop(spec.key, None)
+        self._open.update(open_alerts)
+        self._evaluator.replace(removed, added, self._open)
+        gone = [
+            Clear(key, "its rule or device was removed, disabled or replaced")
+            for key in open_alerts
             if key not in catalog.specs
         ]
         await self._apply(conn, gone)
@@ -217,7 +267,8 @@ class Engine:
         liveness = self._deadlines.liveness
         unknown = {d for b in batches for d in b.seen if not liveness.known(d)}
         if unknown - self._absent:
-            await self._load(conn)  # auto-registered devices: their built-ins, their timeout
+            # auto-registered devices: their built-ins, their timeout
+            await self._load_devices(conn, unknown - self._absent)
             self._absent |= {d for d in unknown if not liveness.known(d)}
         transitions: list[Transition] = []
         for batch in batches:

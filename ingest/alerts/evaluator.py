@@ -9,7 +9,7 @@ or late data therefore never raises nor clears an alert.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,6 +70,28 @@ class Evaluator:
                 fresh.append(spec)
         self.catalog, self.machines, self._specs = catalog, machines, dict(catalog.specs)
         return fresh
+
+    def replace(
+        self, removed: Iterable[Spec], added: Iterable[Spec], open_keys: Container[AlertKey]
+    ) -> None:
+        """`rebuild` for part of the catalog (the caller took `removed` out of it and put `added`
+        in): a machine whose spec is back unchanged keeps its state. Device specs only (no
+        PRICE_MOVE windows to warm)."""
+        before: dict[AlertKey, tuple[Spec, Machine]] = {}
+        for spec in removed:
+            machine = self.machines.pop(spec.key, None)
+            old = self._specs.pop(spec.key, None)
+            if machine is not None and old is not None:
+                before[spec.key] = (old, machine)
+        for spec in added:
+            assert spec.window_s is None
+            self._specs[spec.key] = spec
+            if spec.level is None:
+                continue
+            old_spec, machine = before.get(spec.key, (None, None))
+            if machine is None or old_spec != spec:
+                machine = _machine(spec, active=spec.key in open_keys)
+            self.machines[spec.key] = machine
 
     def warm(self, spec: Spec, history: Iterable[tuple[float, float]]) -> None:
         """Fill a PRICE_MOVE window with (time, price) history, oldest first."""

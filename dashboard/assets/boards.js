@@ -46,11 +46,13 @@
   }
 
   // Stat and candlestick panels follow the stream too, drawn straight into their plots (Plotly,
-  // outside Dash) at most once every DRAW_EVERY_MS, not at `refresh` (which still re-fetches
-  // them from the API): a stat's value, colour and sparkline, a candlestick's last candle.
-  const DRAW_EVERY_MS = 1000;  // as markets.js: a candle redraw per batch was a long task each
+  // outside Dash), not at `refresh` (which still re-fetches them from the API): a stat's value,
+  // colour and sparkline at most every DRAW_EVERY_MS, a candlestick's last candle at most every
+  // CANDLE_EVERY_MS. A candlestick redraw is a long task (60+ ms): every second, /d/fleet's one
+  // candlestick took its long tasks from 9–13 to 19–21 per 20 s (bench.dashboard, docs).
+  const DRAW_EVERY_MS = 1000, CANDLE_EVERY_MS = 5000;
   const ANCHOR = shared.config.gridOriginMs;
-  const waiting = { points: {}, ticks: {}, timer: null };
+  const waiting = { points: {}, ticks: {}, timer: null, candles: 0 };
 
   function follow(batch, points) {
     Object.keys(points).forEach((s) => {
@@ -67,14 +69,22 @@
   }
 
   function followed() {
-    const points = waiting.points, ticks = waiting.ticks;
-    Object.assign(waiting, { points: {}, ticks: {}, timer: null });
+    const points = waiting.points;
+    Object.assign(waiting, { points: {}, timer: null });
     document.querySelectorAll(".board-grid .board-panel.board-stat").forEach((panel) => {
       const gd = panel.querySelector(".js-plotly-plot");
       const meta = gd && gd.layout && gd.layout.meta;
       const p = meta && meta.subject && points[subjectOf(meta.subject)];
       if (p && gd.data && gd.data.length) statLive(panel, gd, meta, p);
     });
+    if (!Object.keys(waiting.ticks).length) return;
+    if (Date.now() - waiting.candles < CANDLE_EVERY_MS) {
+      waiting.timer = setTimeout(followed, DRAW_EVERY_MS);  // the ticks wait for their turn
+      return;
+    }
+    const ticks = waiting.ticks;
+    waiting.ticks = {};
+    waiting.candles = Date.now();
     document.querySelectorAll(".board-grid .board-panel.board-candlestick").forEach((panel) => {
       const gd = panel.querySelector(".js-plotly-plot");
       const meta = gd && gd.layout && gd.layout.meta;

@@ -21,7 +21,7 @@ from tests.browser_support import logged_in, screenshot
 from tests.market_support import safe_now, walk, write
 from tests.support import unique, wait_until
 from tickwire import journal
-from tickwire.events import telemetry_events
+from tickwire.events import price_events, telemetry_events
 
 LAST = {"a": 21.5, "b": 55.25}
 
@@ -271,6 +271,110 @@ async def test_live_points_extend_a_time_series_through_the_one_stream(
         assert await page.evaluate("window.tickwire.live.source.readyState") == 1
     finally:
         await page.context.close()
+
+
+async def test_stat_and_candlestick_follow_the_one_stream(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    """A stat and a candlestick panel follow live points of the page's one stream, between
+    refreshes (`refresh` is an hour, so no re-fetch can be what shows them): a reading that
+    exists only in the stream is the stat's value (red now: above the 50 threshold) and the
+    end of its sparkline; a price tick is the last candle's close and high, and a tick a
+    bucket later closes that candle and starts the next."""
+    names = await _devices(api, db)
+    now = await safe_now()
+    await write(db, walk("BLV", now - timedelta(hours=1), now, 7))
+    model = _model(names)
+    model["refresh"] = "1h"
+    stat, candles = model["panels"][1], model["panels"][4]
+    candles["targets"] = [{"ticker": "BLV"}]
+    model["panels"] = [stat, candles]
+    async with api.client(api.admin) as client:
+        uid = expect(await client.post("/api/dashboards", json=model), 201)["uid"]
+    page = await logged_in(browser, api, api.admin, "/dashboards")
+    asked = _Requests()
+    page.on("request", asked.seen)
+    try:
+        await page.goto(f"{api.url}/d/{uid}?range=1h")
+        await wait_until("the stat of device a", lambda: _has(page, "21.50"), timeout=30)
+
+        async def candles_drawn() -> bool:
+            return bool(await _last_candle(page))
+
+        await wait_until("the candles drawn", candles_drawn, timeout=30)
+        await wait_until("the stream open", lambda: _stream_open(page), timeout=20)
+        grid_renders, spark = len(asked.renders), await _spark(page)
+        assert await _stat_color(page) == "rgb(115, 191, 105)"  # 21.5: green
+        at = datetime.now(UTC) + timedelta(seconds=1)
+        async with db.transaction():
+            await journal.append(db, telemetry_events([(at, names["a"], "temperature", 71.25)]))
+            await journal.append(db, price_events([(at, "BLV", 777.77, 5.0, "")]))
+        await wait_until("the stat follows the stream", lambda: _has(page, "71.25"), timeout=20)
+        assert await _stat_color(page) == "rgb(242, 73, 92)"  # above 50: red
+
+        async def closed_at_tick() -> bool:
+            return await _last_candle(page) == [777.77, 777.77]  # close, high
+
+        await wait_until("the last candle follows the stream", closed_at_tick, timeout=20)
+        await _next_candle(page, db, at)
+        assert await _spark(page) == [spark[0] + 1, 71.25]
+        assert asked.refreshes == [] and len(asked.renders) == grid_renders
+        assert len(asked.streams) == 1, asked.streams
+    finally:
+        await page.context.close()
+
+
+async def _next_candle(page: Page, db: asyncpg.Connection, at: datetime) -> None:
+    """A tick a bucket after `at` closes the candle of 777.77 and starts the next one."""
+    closed, interval = await page.evaluate(
+        "(id) => { const g = document.getElementById(id).querySelector('.js-plotly-plot');"
+        " return [g.data[0].x.length, g.layout.meta.interval_ms]; }",
+        _panel(5),
+    )
+    later = at + timedelta(milliseconds=interval)
+    async with db.transaction():
+        await journal.append(db, price_events([(later, "BLV", 700.5, 1.0, "")]))
+
+    async def next_candle() -> bool:
+        return await _last_candle(page) == [700.5, 700.5]
+
+    await wait_until("a new candle from the stream", next_candle, timeout=20)
+    assert await page.evaluate(
+        "(id) => { const t = document.getElementById(id).querySelector('.js-plotly-plot')"
+        ".data[0]; return [t.x.length, t.close[t.close.length - 1]]; }",
+        _panel(5),
+    ) == [closed + 1, 777.77]
+
+
+async def _last_candle(page: Page) -> list[float]:
+    """The candlestick panel's current (last) candle's [close, high]: trace 1
+    (dashboard/markets/chart.py); [] before it is drawn."""
+    found: list[float] = await page.evaluate(
+        "(id) => { const e = document.getElementById(id); const g = e && e.querySelector("
+        "'.js-plotly-plot'); const t = g && g.data && g.data[1]; return t && t.close && "
+        "t.close.length ? [t.close[t.close.length - 1], t.high[t.high.length - 1]] : []; }",
+        _panel(5),
+    )
+    return found
+
+
+async def _spark(page: Page) -> list[Any]:
+    """The stat's sparkline: [its length, its last value]."""
+    found: list[Any] = await page.evaluate(
+        "(id) => { const y = Array.from(document.getElementById(id).querySelector("
+        "'.js-plotly-plot').data[0].y); return [y.length, y[y.length - 1]]; }",
+        _panel(2),
+    )
+    return found
+
+
+async def _stat_color(page: Page) -> str:
+    color: str = await page.evaluate(
+        "(id) => getComputedStyle(document.getElementById(id).querySelector('div.board-stat'))"
+        ".color",
+        _panel(2),
+    )
+    return color
 
 
 async def _alerts(db: asyncpg.Connection, names: dict[str, str]) -> tuple[datetime, datetime]:

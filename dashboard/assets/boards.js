@@ -17,6 +17,7 @@
   // batch's points go to `kept` without a Dash store update, so nothing runs per batch.
   function keep(batch) {
     const points = pointsOf(batch);
+    follow(batch, points);
     document.querySelectorAll(".board-grid .board-panel").forEach((panel) => {
       const id = { type: "board-graph", panel: JSON.parse(panel.id).panel };
       const gd = shared.plot(id);
@@ -42,6 +43,137 @@
         });
       });
     });
+  }
+
+  // Stat and candlestick panels follow the stream too, drawn straight into their plots (Plotly,
+  // outside Dash), not at `refresh` (which still re-fetches them from the API): a stat's value,
+  // colour and sparkline at most every DRAW_EVERY_MS, a candlestick's last candle at most every
+  // CANDLE_EVERY_MS. A candlestick redraw is a long task (60+ ms): every second, /d/fleet's one
+  // candlestick took its long tasks from 9–13 to 19–21 per 20 s (bench.dashboard, docs).
+  const DRAW_EVERY_MS = 1000, CANDLE_EVERY_MS = 5000;
+  const ANCHOR = shared.config.gridOriginMs;
+  const waiting = { points: {}, ticks: {}, timer: null, candles: 0 };
+
+  function follow(batch, points) {
+    Object.keys(points).forEach((s) => {
+      const w = waiting.points[s] || (waiting.points[s] = { x: [], y: [] });
+      w.x.push(...points[s].x);
+      w.y.push(...points[s].y);
+    });
+    for (const ev of batch.events) {
+      if (ev.kind !== "price") continue;
+      const w = waiting.ticks[ev.data.ticker] || (waiting.ticks[ev.data.ticker] = []);
+      w.push(...ev.data.ticks);
+    }
+    if (!waiting.timer) waiting.timer = setTimeout(followed, DRAW_EVERY_MS);
+  }
+
+  function followed() {
+    const points = waiting.points;
+    Object.assign(waiting, { points: {}, timer: null });
+    document.querySelectorAll(".board-grid .board-panel.board-stat").forEach((panel) => {
+      const gd = panel.querySelector(".js-plotly-plot");
+      const meta = gd && gd.layout && gd.layout.meta;
+      const p = meta && meta.subject && points[subjectOf(meta.subject)];
+      if (p && gd.data && gd.data.length) statLive(panel, gd, meta, p);
+    });
+    if (!Object.keys(waiting.ticks).length) return;
+    if (Date.now() - waiting.candles < CANDLE_EVERY_MS) {
+      waiting.timer = setTimeout(followed, DRAW_EVERY_MS);  // the ticks wait for their turn
+      return;
+    }
+    const ticks = waiting.ticks;
+    waiting.ticks = {};
+    waiting.candles = Date.now();
+    document.querySelectorAll(".board-grid .board-panel.board-candlestick").forEach((panel) => {
+      const gd = panel.querySelector(".js-plotly-plot");
+      const meta = gd && gd.layout && gd.layout.meta;
+      const found = meta && meta.ticker && ticks[meta.ticker];
+      if (found && gd.data && gd.data.length >= 4) candleLive(gd, meta, found);
+    });
+  }
+
+  // The points after the sparkline's last: the last one is the value (coloured by the
+  // thresholds, as panels.py `stat`), all of them extend the sparkline.
+  function statLive(panel, gd, meta, p) {
+    const x = gd.data[0].x || [];
+    const after = x.length ? String(x[x.length - 1]) : "";
+    const keep = p.x.map((_, k) => k).filter((k) => p.x[k] > after);
+    if (!keep.length) return;
+    const value = p.y[keep[keep.length - 1]];
+    const color = thresholdColor(meta.thresholds || [], value) || meta.color;
+    const shown = panel.querySelector("div.board-stat");
+    if (shown) {
+      shown.textContent = number(value, meta.decimals, meta.unit);
+      shown.style.color = color;
+    }
+    const update = { x: [keep.map((k) => p.x[k])], y: [keep.map((k) => p.y[k])] };
+    window.Plotly.extendTraces(gd, update, [0], LIVE_POINTS);
+    if ((gd.data[0].line || {}).color !== color) window.Plotly.restyle(gd, { "line.color": color }, [0]);
+  }
+
+  function thresholdColor(steps, value) {
+    let color = null;
+    steps.slice().sort((a, b) => a.value - b.value).forEach((s) => { if (value >= s.value) color = s.color; });
+    return color;
+  }
+
+  // Python's f"{v:.{decimals}f}" or f"{v:.4g}" (panels.py `_number`).
+  function number(v, decimals, unit) {
+    let text;
+    if (decimals !== null && decimals !== undefined) {
+      text = v.toFixed(decimals);
+    } else {
+      const [mantissa, exp] = v.toExponential(3).split("e");
+      const e = Number(exp);
+      text = e < -4 || e >= 4
+        ? mantissa.replace(/\.?0+$/, "") + "e" + (e < 0 ? "-" : "+") + String(Math.abs(e)).padStart(2, "0")
+        : String(Number(v.toPrecision(4)));
+    }
+    return unit ? text + " " + unit : text;
+  }
+
+  // Ticks after the fetched history (meta.end_ms) continue its last candle (trace 1, volume
+  // trace 3) or, in a later bucket of the API's grid, close it (onto traces 0 and 2) and start
+  // the next: markets.js' rules. State per plot, started again by each fetched figure.
+  function candleLive(gd, meta, ticks) {
+    let state = gd.tickwire_candle;
+    if (!state || state.end_ms !== meta.end_ms) {
+      const c = meta.current;
+      state = gd.tickwire_candle = { end_ms: meta.end_ms, cur: Object.assign({ last: meta.end_ms - 1 }, c) };
+    }
+    const iv = meta.interval_ms, closed = [];
+    let changed = false;
+    ticks.forEach((tick) => {
+      const t = Date.parse(tick.time), p = Number(tick.price), vol = Number(tick.volume || 0);
+      if (!(t >= meta.end_ms)) return;  // in the fetched history already
+      const b = ANCHOR + Math.floor((t - ANCHOR) / iv) * iv, cur = state.cur;
+      if (b > cur.t) {
+        closed.push(cur);
+        state.cur = { t: b, o: p, h: p, l: p, c: p, v: vol, last: t };
+      } else if (b === cur.t) {
+        cur.h = Math.max(cur.h, p);
+        cur.l = Math.min(cur.l, p);
+        if (t >= cur.last) { cur.c = p; cur.last = t; }
+        cur.v += vol;
+      } else {
+        return;  // a late tick for a closed candle: the next fetch has it
+      }
+      changed = true;
+    });
+    if (!changed) return;
+    const cur = state.cur, wall = shared.wall;
+    const update = {
+      x: [closed.map((c) => wall(c.t)), [wall(cur.t)], closed.map((c) => wall(c.t)), [wall(cur.t)]],
+      open: [closed.map((c) => c.o), [cur.o], [], []],
+      high: [closed.map((c) => c.h), [cur.h], [], []],
+      low: [closed.map((c) => c.l), [cur.l], [], []],
+      close: [closed.map((c) => c.c), [cur.c], [], []],
+      y: [[], [], closed.map((c) => c.v), [cur.v]],
+    };
+    const caps = [LIVE_POINTS, 1, LIVE_POINTS, 1], maxPoints = {};
+    Object.keys(update).forEach((k) => { maxPoints[k] = caps; });
+    window.Plotly.extendTraces(gd, update, [0, 1, 2, 3], maxPoints);
   }
 
   function subjectOf(meta) {

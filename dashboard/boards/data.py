@@ -225,11 +225,9 @@ def _last(name: str, value: float | None, unit: str, subject: dict[str, str]) ->
     return {"name": name, "x": [], "y": [], "last": value, "unit": unit, "subject": subject}
 
 
-async def candles(ticker: str, start: str, end: str, points: int) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = (await markets_data.history(ticker, start, end, points))[
-        "candles"
-    ]
-    return found
+async def candles(ticker: str, start: str, end: str, points: int) -> dict[str, Any]:
+    """The API's history answer: `candles`, `interval_ms`, `end` (what live ticks continue)."""
+    return await markets_data.history(ticker, start, end, points)
 
 
 async def alerts(

@@ -179,6 +179,12 @@ def stat(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> An
     )
     if first:
         spark.add_scatter(x=first["x"], y=first["y"], mode="lines", line={"color": color})
+        # What assets/boards.js `follow` needs to carry the value on from live points.
+        spark.update_layout(
+            meta={"subject": first.get("subject"), "thresholds": panel.get("thresholds", []),
+                  "decimals": options.get("decimals"), "unit": options.get("unit"),
+                  "color": theme.TEXT}
+        )  # fmt: skip
     spark.update_xaxes(visible=False)
     spark.update_yaxes(visible=False)
     return [
@@ -232,12 +238,26 @@ def table(panel: dict[str, Any], series: list[dict[str, Any]]) -> Any:
 
 
 def candlestick(
-    panel: dict[str, Any], ticker: str, candles: list[dict[str, Any]], height: int, tz: tzinfo
+    panel: dict[str, Any], ticker: str, history: dict[str, Any], height: int, tz: tzinfo
 ) -> Any:
+    """Candles and volume; live ticks extend the last candle or start the next one in the
+    browser (assets/boards.js `follow`, from the figure's `meta`: markets.js' rules)."""
+    candles = history["candles"]
     if not candles:
         return html.Div(f"No prices for {ticker} in this range.", className="tw-empty")
     fig = candle_figure(panel, ticker, candles, tz, f"board-{panel['id']}", height)
+    last = markets_chart.live_state(candles)["current"]
+    fig["layout"]["meta"] = {
+        "ticker": ticker,
+        "interval_ms": history.get("interval_ms") or 1000,
+        "end_ms": _ms(history["end"]),
+        "current": {**last, "t": _ms(last["t"])},
+    }
     return _graph(panel, fig, height)
+
+
+def _ms(iso: str) -> int:
+    return int(frame.instant(iso).timestamp() * 1000)
 
 
 def candle_figure(
@@ -359,10 +379,10 @@ async def body(
         if ticker is None:
             return failed("A candlestick panel needs a ticker target.")
         # A candle needs a few pixels to read as one: about one per CANDLE_PX of width.
-        candles = await data.candles(
+        history = await data.candles(
             ticker, start, end, data.points_for((width or 800) // CANDLE_PX)
         )
-        return candlestick(panel, ticker, candles, height, tz)
+        return candlestick(panel, ticker, history, height, tz)
     if kind == "alerts":
         options = panel.get("options", {})
         found = await data.alerts(options.get("state"), options.get("limit", 20), targets)

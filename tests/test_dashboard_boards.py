@@ -304,6 +304,7 @@ async def test_stat_and_candlestick_follow_the_one_stream(
         await wait_until("the candles drawn", candles_drawn, timeout=30)
         await wait_until("the stream open", lambda: _stream_open(page), timeout=20)
         grid_renders, spark = len(asked.renders), await _spark(page)
+        base = await _spark_first(page)
         assert await _stat_color(page) == "rgb(115, 191, 105)"  # 21.5: green
         at = datetime.now(UTC) + timedelta(seconds=1)
         async with db.transaction():
@@ -311,6 +312,8 @@ async def test_stat_and_candlestick_follow_the_one_stream(
             await journal.append(db, price_events([(at, "BLV", 777.77, 5.0, "")]))
         await wait_until("the stat follows the stream", lambda: _has(page, "71.25"), timeout=20)
         assert await _stat_color(page) == "rgb(242, 73, 92)"  # above 50: red
+        change = boards_panels.change_text(base, 71.25, 2, None)
+        assert await _stat_change(page) == change and change.startswith("+")
 
         async def closed_at_tick() -> bool:
             return await _last_candle(page) == [777.77, 777.77]  # close, high
@@ -363,6 +366,23 @@ async def _spark(page: Page) -> list[Any]:
     found: list[Any] = await page.evaluate(
         "(id) => { const y = Array.from(document.getElementById(id).querySelector("
         "'.js-plotly-plot').data[0].y); return [y.length, y[y.length - 1]]; }",
+        _panel(2),
+    )
+    return found
+
+
+async def _spark_first(page: Page) -> float:
+    """The first value of the stat's sparkline (the range's first: what its change is from)."""
+    found: float = await page.evaluate(
+        "(id) => document.getElementById(id).querySelector('.js-plotly-plot').data[0].y[0]",
+        _panel(2),
+    )
+    return found
+
+
+async def _stat_change(page: Page) -> str:
+    found: str = await page.evaluate(
+        "(id) => document.getElementById(id).querySelector('div.board-stat-change').textContent",
         _panel(2),
     )
     return found
@@ -737,3 +757,18 @@ def test_alerts_are_annotations_at_their_raise_and_clear() -> None:
         ("rect", "2026-01-01 00:05:00.000", "2026-01-01 00:09:30.000", "#f2495c"),
         ("line", "2026-01-01 00:20:00.000", "2026-01-01 00:20:00.000", "#ff9830"),
     ]
+
+
+def test_a_stat_shows_its_change_over_the_range() -> None:
+    """The change from the range's first value to its last, with its percentage; no
+    percentage from a first value of 0, nothing without data."""
+    series = [
+        {"name": "d t", "subject": "d", "x": ["a", "b", "c"], "y": [None, 20.0, 21.5], "last": 21.5}
+    ]
+    panel = {"id": 1, "options": {"decimals": 2, "unit": "°C"}}
+    cells = boards_panels.stat(panel, series, 200)
+    assert (cells[1].children, cells[2].children) == ("21.50 °C", "+1.50 °C (+7.5 %)")
+    assert cells[3].figure.layout.meta["base"] == 20.0  # what the live change starts from
+    assert boards_panels.change_text(-4.0, -5.0, None, None) == "-1 (-25.0 %)"
+    assert boards_panels.change_text(0.0, 2.0, 1, None) == "+2.0"
+    assert boards_panels.stat(panel, [], 200)[2].children == ""

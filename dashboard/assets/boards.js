@@ -107,9 +107,21 @@
       shown.textContent = number(value, meta.decimals, meta.unit);
       shown.style.color = color;
     }
+    const change = panel.querySelector("div.board-stat-change");
+    if (change) change.textContent = changeText(meta.base, value, meta.decimals, meta.unit);
     const update = { x: [keep.map((k) => p.x[k])], y: [keep.map((k) => p.y[k])] };
     window.Plotly.extendTraces(gd, update, [0], LIVE_POINTS);
     if ((gd.data[0].line || {}).color !== color) window.Plotly.restyle(gd, { "line.color": color }, [0]);
+  }
+
+  // panels.py `change_text`: the change from the range's first value to the live one.
+  function changeText(base, value, decimals, unit) {
+    if (base === null || base === undefined) return "";
+    const change = value - base;
+    const text = (change >= 0 ? "+" : "-") + number(Math.abs(change), decimals, unit);
+    if (!base) return text;
+    const pct = (change / Math.abs(base)) * 100;
+    return `${text} (${pct >= 0 ? "+" : "-"}${Math.abs(pct).toFixed(1)} %)`;
   }
 
   function thresholdColor(steps, value) {

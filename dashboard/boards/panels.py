@@ -174,6 +174,8 @@ def stat(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> An
     color = threshold_color(panel.get("thresholds", []), value) or theme.TEXT
     options = panel.get("options", {})
     text = _number(value, options.get("decimals"), options.get("unit"))
+    base = next((y for y in first["y"] if y is not None), None) if first else None
+    change = change_text(base, value, options.get("decimals"), options.get("unit"))
     spark = theme.figure(
         height=max(30, height // 2), margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False
     )
@@ -183,13 +185,14 @@ def stat(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> An
         spark.update_layout(
             meta={"subject": first.get("subject"), "thresholds": panel.get("thresholds", []),
                   "decimals": options.get("decimals"), "unit": options.get("unit"),
-                  "color": theme.TEXT}
+                  "color": theme.TEXT, "base": base}
         )  # fmt: skip
     spark.update_xaxes(visible=False)
     spark.update_yaxes(visible=False)
     return [
         _errors(series),
         html.Div(text, className="board-stat", style={"color": color}),
+        html.Div(change, className="board-stat-change"),
         dcc.Graph(figure=spark, config={"staticPlot": True}, style={"height": f"{height // 2}px"}),
     ]
 
@@ -323,6 +326,19 @@ def _errors(series: list[dict[str, Any]]) -> html.Div:
     # Always a Div, never None, so a panel's children keep their places from one render to
     # the next (a stat once showed "No data" in its big font after such a change).
     return html.Div("; ".join(wrong), className="tw-error" if wrong else "board-no-errors")
+
+
+def change_text(
+    base: float | None, value: float | None, decimals: int | None, unit: str | None
+) -> str:
+    """The stat's change over the range, from its first value to its last: "+1.5 °C (+7.1 %)"
+    (no percentage from a first value of 0); "" without both. assets/boards.js `changeText`
+    writes the same from live points."""
+    if base is None or value is None:
+        return ""
+    change = value - base
+    text = ("+" if change >= 0 else "-") + _number(abs(change), decimals, unit)
+    return f"{text} ({change / abs(base) * 100:+.1f} %)" if base else text
 
 
 def _number(value: float | None, decimals: int | None, unit: str | None) -> str:

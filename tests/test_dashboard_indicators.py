@@ -1,0 +1,183 @@
+"""A candlestick panel's `options.indicators` (api/schemas/dashboards.py `Indicator`): refused by
+the API with the path of the error and a stable type for every hostile value, kept as sent when
+valid, and drawn by the panel code with exactly the indicators API's numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from dashboard.boards import panels as boards_panels
+from dashboard.markets import chart as markets_chart
+from tests.api_support import Api, expect
+from tests.market_support import safe_now, walk, write
+from tickwire.indicators import name_of
+
+AT = ["body", "panels", 0, "options", "indicators"]
+
+
+def candlestick(indicators: Any, kind: str = "candlestick") -> dict[str, Any]:
+    """A dashboard of one panel of `kind` on ACME with `indicators` as its option."""
+    return {
+        "title": "Trading",
+        "panels": [
+            {
+                "id": 1,
+                "type": kind,
+                "grid": {"x": 0, "y": 0, "w": 24, "h": 12},
+                "targets": [{"ticker": "ACME"}],
+                "options": {"indicators": indicators},
+            }
+        ],
+    }
+
+
+SMA = {"name": "sma", "period": 20}
+MACD = {"name": "macd", "fast": 12, "slow": 26, "signal": 9}
+EVERY_KIND = [
+    SMA,
+    {"name": "ema", "period": 50},
+    {"name": "bbands", "period": 20, "stddev": 2.5},
+    {"name": "vwap"},
+    {"name": "rsi", "period": 14},
+    MACD,
+    {"name": "atr", "period": 14},
+    {"name": "obv"},
+]
+
+#: (the indicators, the path under `options.indicators`, the detail's type).
+HOSTILE: list[tuple[Any, list[Any], str]] = [
+    ([{"name": "ichimoku", "period": 9}], [0, "name"], "literal_error"),
+    ([{"name": "SMA", "period": 9}], [0, "name"], "literal_error"),
+    ([{"name": "x" * 10_000}], [0, "name"], "literal_error"),
+    ([{"name": None, "period": 9}], [0, "name"], "literal_error"),
+    ([{"period": 9}], [0, "name"], "missing"),
+    ([SMA, {"name": "sma", "period": 10**12}], [1, "period"], "less_than_equal"),
+    ([{"name": "sma", "period": 501}], [0, "period"], "less_than_equal"),
+    ([{"name": "ema", "period": -20}], [0, "period"], "greater_than_equal"),
+    ([{"name": "rsi", "period": 0}], [0, "period"], "greater_than_equal"),
+    ([{"name": "sma", "period": "20"}], [0, "period"], "int_type"),
+    ([{"name": "sma", "period": 20.5}], [0, "period"], "int_type"),
+    ([{"name": "sma", "period": True}], [0, "period"], "int_type"),
+    ([{"name": "sma", "period": [20]}], [0, "period"], "int_type"),
+    ([{"name": "bbands", "period": 20, "stddev": 0}], [0, "stddev"], "greater_than"),
+    ([{"name": "bbands", "period": 20, "stddev": 11}], [0, "stddev"], "less_than_equal"),
+    ([{"name": "bbands", "period": 20, "stddev": "Infinity"}], [0, "stddev"], "float_type"),
+    ([{"name": "sma", "period": 20, "color": "red"}], [0, "color"], "extra_forbidden"),
+    ([{"name": "sma", "period": 20, "__proto__": {}}], [0, "__proto__"], "extra_forbidden"),
+    # Which parameters a name takes and their ranges: the indicators API's (`parse`).
+    ([{"name": "sma"}], [0, "period"], "invalid_indicator"),
+    ([{"name": "macd", "fast": 12, "slow": 26}], [0, "signal"], "invalid_indicator"),
+    ([{"name": "obv", "period": 14}], [0, "period"], "invalid_indicator"),
+    ([{"name": "rsi", "period": 14, "stddev": 2}], [0, "stddev"], "invalid_indicator"),
+    ([SMA, MACD | {"fast": 26, "slow": 12}], [1], "invalid_indicator"),
+    ([MACD | {"fast": 26}], [0], "invalid_indicator"),
+    ([MACD | {"fast": 1}], [0], "invalid_indicator"),
+    ([{"name": "bbands", "period": 1, "stddev": 2}], [0], "invalid_indicator"),
+    ([SMA, MACD, SMA], [2], "duplicate"),
+    ([SMA] * 1000, [], "too_long"),
+    ([{"name": "sma", "period": p} for p in range(1, 12)], [], "too_long"),
+    ("sma:20", [], "list_type"),
+    ({"name": "sma", "period": 20}, [], "list_type"),
+    (["sma:20"], [0], "model_attributes_type"),
+]
+
+
+async def test_hostile_indicators_are_422_with_their_path_and_type(api: Api) -> None:
+    alice = await api.register("alice")
+    async with api.client(alice) as client:
+        for indicators, path, kind in HOSTILE:
+            response = await client.post("/api/dashboards", json=candlestick(indicators))
+            details = expect(response, 422, "validation_error")["error"]["details"]
+            where = [*AT, *path]
+            assert any(d["loc"] == where and d["type"] == kind for d in details), (
+                indicators if len(str(indicators)) < 300 else path,
+                details[:3],
+            )
+        # Only candlestick panels draw indicators (an empty list says nothing: accepted).
+        for kind in ("timeseries", "stat", "text"):
+            response = await client.post("/api/dashboards", json=candlestick([SMA], kind))
+            details = expect(response, 422, "validation_error")["error"]["details"]
+            assert [(d["loc"], d["type"]) for d in details] == [(AT, "invalid_indicator")]
+        expect(await client.post("/api/dashboards", json=candlestick([], "stat")), 201)
+        # Nothing refused was stored.
+        assert expect(await client.get("/api/dashboards"), 200)["total"] == 1
+        # Every kind the indicators API draws, at its extremes, is kept as sent.
+        extremes = [
+            *EVERY_KIND,
+            {"name": "sma", "period": 1},
+            {"name": "ema", "period": 500},
+            {"name": "bbands", "period": 500, "stddev": 10},
+            {"name": "macd", "fast": 2, "slow": 500, "signal": 2},
+        ][:10]
+        made = expect(await client.post("/api/dashboards", json=candlestick(extremes)), 201)
+        kept = made["panels"][0]["options"]["indicators"]
+        assert kept == extremes
+        got = expect(await client.get(f"/api/dashboards/{made['uid']}"), 200)
+        assert got["panels"][0]["options"]["indicators"] == extremes
+        # A PUT that changes them is validated the same way.
+        got["panels"][0]["options"]["indicators"] = [MACD | {"signal": 0}]
+        response = await client.put(f"/api/dashboards/{made['uid']}", json=got)
+        details = expect(response, 422, "validation_error")["error"]["details"]
+        assert [*AT, 0, "signal"] in [d["loc"] for d in details]
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_the_panel_draws_the_indicators_apis_numbers(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """The candle figure of a panel with indicators of every kind (two SMAs: one kind twice),
+    built from what the panel asks (the candles and its indicators, one call, the same range
+    and points): every line equals the indicators API's answer for that indicator alone over
+    the same range, and ends one candle before the price."""
+    now = await safe_now()
+    await write(db, walk("QPAN", now - timedelta(hours=4), now - timedelta(seconds=2), 11, (3, 9)))
+    chosen = [*EVERY_KIND, {"name": "sma", "period": 5}]
+    panel = candlestick(chosen)["panels"][0]
+    start, end = (now - timedelta(hours=1)).isoformat(), now.isoformat()
+    span = {"start": start, "end": end, "points": 150}
+    names = ",".join(name_of(option) for option in chosen)
+    async with api.client(api.admin) as http:
+        history = expect(await http.get("/api/stocks/QPAN/history", params=span), 200)
+        asked = {**span, "names": names}
+        series = expect(await http.get("/api/stocks/QPAN/indicators", params=asked), 200)
+        candles = history["candles"]
+        fig = boards_panels.candle_figure(panel, "QPAN", candles, UTC, "r", 400, (series, None))
+        assert len(candles) > 100, len(candles)
+        closed = [_instant(c["time"]) for c in candles[:-1]]
+        lines = fig["data"][markets_chart.FIRST_LINE :]
+        drawn = markets_chart.lines(chosen)
+        assert [t["name"] for t in lines] == [line.label for line in drawn]
+        assert all(t["visible"] for t in lines)
+        compared = 0
+        for option in chosen:
+            # The same range (OBV sums from the answer's first candle, which may be one
+            # before the history's: the candle holding `start`, whole).
+            alone = {**span, "names": name_of(option)}
+            body = expect(await http.get("/api/stocks/QPAN/indicators", params=alone), 200)
+            at = {_instant(t): i for i, t in enumerate(body["time"])}
+            for line, trace in zip(drawn, lines, strict=True):
+                if line.name != name_of(option):
+                    continue
+                # The closed candles' times (the current one has no value yet: live).
+                assert [_instant(x + "+00:00") for x in trace["x"]] == closed
+                over_price = option["name"] in ("sma", "ema", "bbands", "vwap")
+                assert (trace["yaxis"] == "y") == over_price, line
+                want = [body["series"][line.key][at[t]] for t in closed]
+                for got, expected in zip(trace["y"], want, strict=True):
+                    assert (got is None) == (expected is None), (line.key, got, expected)
+                    if expected is not None:
+                        assert abs(got - expected) <= 1e-9 * max(1.0, abs(expected)), line.key
+                        compared += 1
+        assert compared > 12 * 50, compared
+    # The sub-plots under the volume, one per kind (RSI, MACD, ATR, OBV), the price on top.
+    layout = fig["layout"]
+    for axis in ("yaxis3", "yaxis4", "yaxis5", "yaxis6"):
+        assert layout[axis]["domain"][1] < layout["yaxis2"]["domain"][0], axis
+    assert layout["yaxis2"]["domain"][1] < layout["yaxis"]["domain"][0]
+    assert layout["xaxis"]["anchor"] == "y6"

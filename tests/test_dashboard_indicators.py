@@ -34,9 +34,9 @@ def candlestick(indicators: Any, kind: str = "candlestick") -> dict[str, Any]:
     }
 
 
-SMA = {"name": "sma", "period": 20}
-MACD = {"name": "macd", "fast": 12, "slow": 26, "signal": 9}
-EVERY_KIND = [
+SMA: dict[str, Any] = {"name": "sma", "period": 20}
+MACD: dict[str, Any] = {"name": "macd", "fast": 12, "slow": 26, "signal": 9}
+EVERY_KIND: list[dict[str, Any]] = [
     SMA,
     {"name": "ema", "period": 50},
     {"name": "bbands", "period": 20, "stddev": 2.5},
@@ -137,10 +137,10 @@ async def test_the_panel_draws_the_indicators_apis_numbers(
     the same range, and ends one candle before the price."""
     now = await safe_now()
     await write(db, walk("QPAN", now - timedelta(hours=4), now - timedelta(seconds=2), 11, (3, 9)))
-    chosen = [*EVERY_KIND, {"name": "sma", "period": 5}]
+    chosen: list[dict[str, Any]] = [*EVERY_KIND, {"name": "sma", "period": 5}]
     panel = candlestick(chosen)["panels"][0]
     start, end = (now - timedelta(hours=1)).isoformat(), now.isoformat()
-    span = {"start": start, "end": end, "points": 150}
+    span: dict[str, Any] = {"start": start, "end": end, "points": 150}
     names = ",".join(name_of(option) for option in chosen)
     async with api.client(api.admin) as http:
         history = expect(await http.get("/api/stocks/QPAN/history", params=span), 200)

@@ -17,6 +17,8 @@ from tickwire import indicators
 
 #: The panel types, in the order the dropdowns offer them (api/schemas/dashboards.py).
 TYPES = ("timeseries", "candlestick", "stat", "gauge", "table", "bar", "alerts", "text")
+#: Every indicator a candlestick panel draws, with usual parameters (the textarea's placeholder).
+INDICATORS_HINT = "sma 20 · ema 50 · bbands 20 2 · vwap\nrsi 14 · macd 12 26 9 · atr 14 · obv"
 
 
 def form() -> html.Div:
@@ -52,9 +54,12 @@ def form() -> html.Div:
             ),
             html.Label(
                 [
-                    "Indicators (candlestick): `sma 20`, `ema 50`, `bbands 20 2`, `vwap`, "
-                    "`rsi 14`, `macd 12 26 9`, `atr 14`, `obv`",
-                    dcc.Textarea(id="board-form-indicators", className="board-form-text"),
+                    "Indicators (candlestick): `<name> <parameters>`",
+                    dcc.Textarea(
+                        id="board-form-indicators",
+                        className="board-form-text",
+                        placeholder=INDICATORS_HINT,
+                    ),
                 ]
             ),
             html.Button("Apply to panel", id="board-form-apply", className="tw-button"),

@@ -290,6 +290,16 @@ async def _change_in_the_form(page: Page) -> None:
     await page.fill("#board-form-indicators", "ema 20\nsma 0")
     await page.click("#board-form-apply")
     await page.wait_for_selector("#board-message >> text=indicator line 2", timeout=20_000)
+    await page.fill("#board-form-indicators", "sma 5")
+    # "add an indicator" appends its usual line (then edited, as a user would).
+    await page.click("#board-form-add-indicator")
+    await page.get_by_role("option", name="MACD (fast, slow, signal): macd 12 26 9").click()
+
+    async def added() -> bool:
+        text = await page.locator("#board-form-indicators").input_value()
+        return text == "sma 5\nmacd 12 26 9"
+
+    await wait_until("the usual MACD added", added, timeout=20)
     await page.fill("#board-form-indicators", "sma 5\nmacd 5 13 4")
     await page.click("#board-form-apply")
     names = ["SMA 5", "MACD 5/13/4", "MACD 5/13/4 signal", "MACD 5/13/4 histogram"]

@@ -17,7 +17,18 @@ from tickwire import indicators
 
 #: The panel types, in the order the dropdowns offer them (api/schemas/dashboards.py).
 TYPES = ("timeseries", "candlestick", "stat", "gauge", "table", "bar", "alerts", "text")
-#: Every indicator a candlestick panel draws, with usual parameters (the textarea's placeholder).
+#: Every indicator a candlestick panel draws, with usual parameters: what "add an indicator"
+#: offers (the line it adds; then edit its numbers).
+USUAL = (
+    ("sma 20", "SMA (simple moving average)"),
+    ("ema 50", "EMA (exponential moving average)"),
+    ("bbands 20 2", "Bollinger bands (period, σ)"),
+    ("vwap", "VWAP (daily)"),
+    ("rsi 14", "RSI"),
+    ("macd 12 26 9", "MACD (fast, slow, signal)"),
+    ("atr 14", "ATR"),
+    ("obv", "OBV"),
+)
 INDICATORS_HINT = "sma 20 · ema 50 · bbands 20 2 · vwap\nrsi 14 · macd 12 26 9 · atr 14 · obv"
 
 
@@ -59,6 +70,14 @@ def form() -> html.Div:
                         id="board-form-indicators",
                         className="board-form-text",
                         placeholder=INDICATORS_HINT,
+                    ),
+                    dcc.Dropdown(
+                        id="board-form-add-indicator",
+                        options=[
+                            {"label": f"{label}: {line}", "value": line} for line, label in USUAL
+                        ],
+                        placeholder="add an indicator…",
+                        className="board-add-type",
                     ),
                 ]
             ),
@@ -144,6 +163,14 @@ def parse_indicators(text: str) -> list[dict[str, Any]]:
             raise ValueError(f"indicator line {number}: {wrong}") from None
         found.append(option)
     return found
+
+
+def add_indicator(line: str | None, text: str | None) -> tuple[Any, Any]:
+    """ "add an indicator": its usual line after the box's lines, and the choice cleared."""
+    if not line:
+        return dash.no_update, dash.no_update
+    kept = (text or "").rstrip("\n")
+    return (f"{kept}\n{line}" if kept else line), None
 
 
 def picked(_clicks: Any, model: dict[str, Any] | None) -> tuple[Any, ...]:

@@ -351,6 +351,13 @@ dash.callback(
     prevent_initial_call=True,
 )(board_form.picked)
 dash.callback(
+    Output("board-form-indicators", "value", allow_duplicate=True),
+    Output("board-form-add-indicator", "value"),
+    Input("board-form-add-indicator", "value"),
+    State("board-form-indicators", "value"),
+    prevent_initial_call=True,
+)(board_form.add_indicator)
+dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children", allow_duplicate=True),
     inputs={"clicks": Input("board-form-apply", "n_clicks")},

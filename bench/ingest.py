@@ -150,6 +150,11 @@ class IngestBench:
                 run.exit_code,
                 _tail(log_path),
             )
+        per_message = len(workload.keys) / len(workload.messages)  # rows per message
+        ingester_us = server_us = None
+        if run.cpu is not None:
+            ingester_us = _times(run.cpu.per_row_us(run.cpu.ingester_s), per_message)
+            server_us = _times(run.cpu.per_row_us(run.cpu.server_s), per_message)
         return Result(
             label,
             len(workload.messages),
@@ -158,6 +163,8 @@ class IngestBench:
             tally.lost,
             tally.dup,
             run.peak_rss_mb,
+            ingester_us,
+            server_us,
         )
 
     def naive(self, workload: Workload) -> Result:
@@ -329,6 +336,10 @@ def _announce(database_url: str, devices: list[str]) -> None:
                SELECT id, id, 'ONLINE', now() FROM unnest(%s::text[]) AS id""",
             [devices],
         )
+
+
+def _times(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
 
 
 def _unique(prefix: str) -> str:

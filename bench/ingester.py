@@ -133,7 +133,9 @@ class CpuMeter:
         return _cpu_s(self._process)
 
     def done(self, ingester_s: float, committed: int) -> Cpu | None:
-        if self._start is None:
+        """None when the first commit seen already held half the rows or more (a loaded
+        machine's few big batches): too little left to measure."""
+        if self._start is None or self._start[2] * 2 >= committed:
             return None
         ingester0, server0, committed0 = self._start
         server1 = server_cpu_s(self._server)

@@ -260,16 +260,17 @@ class Writer:
         """COPY telemetry rows straight into `telemetry` in a savepoint, then keep the
         rollups from their partials; False (nothing written) if any key is stored already,
         or a partial's sum is not finite."""
-        parts: list[list[Any]] | None = []
-        if sql.partials is not None and (parts := partials.telemetry(records)) is None:
-            return False
+        upkeep = sql.partials
+        parts = [] if upkeep is None else partials.telemetry(records)
+        if parts is None:
+            return False  # a sum PostgreSQL refuses: the SQL path refuses it as before
         try:
             async with self.conn.transaction():  # a savepoint
                 await self.conn.copy_records_to_table("telemetry", records=records, columns=columns)
         except asyncpg.UniqueViolationError:
             return False
-        if sql.partials is not None and parts:
-            await self.conn.execute(sql.partials, *parts)
+        if upkeep is not None:
+            await self.conn.execute(upkeep, *parts)
         return True
 
     def _forget_stale_registrations(self) -> None:

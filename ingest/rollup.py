@@ -194,6 +194,26 @@ def _statement(table: str, upkeep: Upkeep, dedup: bool, arrays: bool) -> str:
     return "WITH " + ",".join(ctes) + "\n" + final
 
 
+_PART_ARRAYS: Final = (
+    "unnest($1::timestamptz[], $2::text[], $3::text[], $4::float8[], $5::float8[],"
+    " $6::bigint[], $7::float8[], $8::float8[], $9::timestamptz[])"
+)
+
+
+def partials_statement(upkeep: Upkeep) -> str:
+    """The rollups' upkeep for telemetry rows already inserted, from their 1-minute partials
+    given as one array per column (`ingest.partials`): what the insert statements do after
+    their `ins`, for rows COPYed straight into `telemetry`."""
+    ctes = [f"part AS (SELECT * FROM {_PART_ARRAYS} AS p({_PART_COLUMNS['telemetry']}))"]
+    if upkeep is Upkeep.MERGE:
+        ctes += [_telemetry_merge(suffix, width) for suffix, width in LEVELS]
+    elif upkeep is Upkeep.DEFER:
+        ctes += _defer("telemetry")
+    else:
+        raise ValueError(f"no partials to keep with {upkeep}")
+    return "WITH " + ",".join(ctes) + "\nSELECT"
+
+
 def merge_statement(table: str) -> str:
     """Fold every appended partial of `table` into 1m/1h/1d and delete it with the windows
     recorded for it; returns the partials folded. One statement, one snapshot: a window is

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Final, TypeVar
 
 from ingest.batch import DeadLetter, Item, Replay, dead_letter, dead_letters
 from ingest.identity import Verdict
 from tickwire.contract import PriceRow, TelemetryRow
+
+_Row = TypeVar("_Row")
+
+#: The natural keys (unique indexes `prices_key`, `telemetry_key`).
+PRICE_KEY: Final[Callable[[PriceRow], Hashable]] = itemgetter(1, 0, 4)
+TELEMETRY_KEY: Final[Callable[[TelemetryRow], Hashable]] = itemgetter(1, 2, 0)
 
 
 @dataclass(slots=True)
@@ -67,3 +75,19 @@ def flatten(items: Iterable[Item], verdict: Verdict) -> Rows:
         # For the alert engine: received now, so readings of old are late data, as they are.
         rows.received_at = datetime.now(UTC)
     return rows
+
+
+def first_of_each(rows: Sequence[_Row], key: Callable[[_Row], Hashable]) -> Sequence[_Row]:
+    """`rows` without those whose natural key came earlier in the batch: the first received
+    wins, as across batches the first stored does (a redelivery repeats the same reading).
+    Returns `rows` itself when no key comes twice."""
+    if len(set(map(key, rows))) == len(rows):
+        return rows
+    seen: set[Hashable] = set()
+    first = []
+    for row in rows:
+        k = key(row)
+        if k not in seen:
+            seen.add(k)
+            first.append(row)
+    return first

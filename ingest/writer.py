@@ -17,14 +17,14 @@ from typing import Any, Final
 
 import asyncpg
 
-from ingest import feed, refresher, rollup
+from ingest import feed, partials, refresher, rollup
 from ingest.backlog import CAUGHT_UP_S
 from ingest.batch import Batch, DeadLetter, Item, dead_letter
 from ingest.feed import Committed
 from ingest.fresh import FreshDevices
 from ingest.identity import Identity
 from ingest.replay import settle
-from ingest.rows import Rows, flatten
+from ingest.rows import PRICE_KEY, TELEMETRY_KEY, Rows, first_of_each, flatten
 from ingest.stats import Stats
 from tickwire import journal
 from tickwire.contract import PriceRow, TelemetryRow
@@ -105,6 +105,8 @@ class _Statements:
         self.dedup = {t: rollup.insert_statement(t, upkeep) for t in tables}
         self.small = {t: rollup.insert_statement(t, upkeep, arrays=True) for t in tables}
         self.all_new = {t: rollup.insert_all_statement(t, upkeep) for t in tables}
+        self.partials = None if upkeep is rollup.Upkeep.NONE else rollup.partials_statement(upkeep)
+        """Telemetry COPYed straight into its table: the rollups' upkeep from its partials."""
 
 
 class Writer:
@@ -183,9 +185,11 @@ class Writer:
 
     async def _write_rows(self, rows: Rows, sql: _Statements) -> Outcome:
         await self._register(rows)
-        prices: list[PriceRow] = await self._insert(sql, "prices", rows.prices, _PRICE_COLUMNS)
+        prices: list[PriceRow] = await self._insert(
+            sql, "prices", first_of_each(rows.prices, PRICE_KEY), _PRICE_COLUMNS
+        )
         telemetry: list[TelemetryRow] = await self._insert(
-            sql, "telemetry", rows.telemetry, _TELEMETRY_COLUMNS
+            sql, "telemetry", first_of_each(rows.telemetry, TELEMETRY_KEY), _TELEMETRY_COLUMNS
         )
         rows.dead += await self._apply_command_acks(rows.acks)
         inserted = len(prices) + len(telemetry)
@@ -225,11 +229,12 @@ class Writer:
         records: Sequence[tuple[Any, ...]],
         columns: tuple[str, ...],
     ) -> list[Any]:
-        """Insert `records` with their rollups' upkeep; return the rows inserted. A large
-        batch is staged with COPY; fast path: none is stored yet, so all are inserted and
-        nothing comes back from the server. A unique violation (a redelivery, a key twice in
-        the batch) rolls that back and takes the dedup path, which returns the rows it
-        inserted."""
+        """Insert `records` (no key twice) with their rollups' upkeep; return the rows
+        inserted. Fast path for a large batch: none is stored yet, so all are inserted and
+        nothing comes back from the server; telemetry is COPYed straight into its table (its
+        rollup partials computed here), prices staged with COPY and inserted from there. A
+        unique violation (a redelivery) rolls that back and takes the dedup path: staged,
+        `INSERT … ON CONFLICT DO NOTHING`, which returns the rows it inserted."""
         if not records:
             return []
         if len(records) < FAST_PATH_ROWS:
@@ -237,13 +242,36 @@ class Writer:
             # (no COPY, no savepoint); what they insert comes back, cheap at this size.
             arrays = [list(column) for column in zip(*records, strict=True)]
             return [tuple(r) for r in await self.conn.fetch(sql.small[table], *arrays)]
+        if table == "telemetry" and await self._copy_new(sql, records, columns):
+            return list(records)
         await self.conn.copy_records_to_table(f"stage_{table}", records=records, columns=columns)
+        if table != "telemetry":
+            try:
+                async with self.conn.transaction():  # a savepoint
+                    await self.conn.execute(sql.all_new[table])
+                return list(records)
+            except asyncpg.UniqueViolationError:
+                pass
+        return [tuple(r) for r in await self.conn.fetch(sql.dedup[table])]
+
+    async def _copy_new(
+        self, sql: _Statements, records: Sequence[TelemetryRow], columns: tuple[str, ...]
+    ) -> bool:
+        """COPY telemetry rows straight into `telemetry` in a savepoint, then keep the
+        rollups from their partials; False (nothing written) if any key is stored already,
+        or a partial's sum is not finite."""
+        upkeep = sql.partials
+        parts = [] if upkeep is None else partials.telemetry(records)
+        if parts is None:
+            return False  # a sum PostgreSQL refuses: the SQL path refuses it as before
         try:
             async with self.conn.transaction():  # a savepoint
-                await self.conn.execute(sql.all_new[table])
-            return list(records)
+                await self.conn.copy_records_to_table("telemetry", records=records, columns=columns)
         except asyncpg.UniqueViolationError:
-            return [tuple(r) for r in await self.conn.fetch(sql.dedup[table])]
+            return False
+        if upkeep is not None:
+            await self.conn.execute(upkeep, *parts)
+        return True
 
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""

@@ -7,19 +7,24 @@ Each batch is checked against what it must have changed: its new rows only, in t
 from __future__ import annotations
 
 import json
+import math
+import random
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
 import orjson
 
+from ingest import partials
 from ingest.batch import Batch
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from ingest.subscriber import Received
 from ingest.writer import FAST_PATH_ROWS, Outcome, Writer
 from tests.oracle import all_mismatches
+from tickwire.contract import TelemetryRow
+from tickwire.timegrid import ORIGIN_SQL
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
@@ -114,3 +119,84 @@ async def test_new_and_redelivered_batches_store_stream_and_roll_up_each_row_onc
     assert len(stored) == len(telemetry_keys(first) | telemetry_keys(new))
     assert await db.fetchval("SELECT count(*) FROM prices") == 3
     assert await all_mismatches(db) == []
+
+
+async def test_a_reading_twice_in_a_new_batch_is_stored_once_the_first_received(
+    db: asyncpg.Connection,
+) -> None:
+    """A key twice in one batch (a QoS 1 resend arriving beside the original, or a device
+    sending two values at one instant): the batch stays on the plain COPY path, the first
+    received is stored, streamed and rolled up, the second counted a duplicate."""
+    seconds = FAST_PATH_ROWS // 4 + 1  # 2 devices × 2 metrics: enough rows for plain COPY
+    readings: list[Reading] = [
+        (f"wt-{d}", s, 10.0 + d + s) for d in range(2) for s in range(seconds)
+    ]
+    resent, other = ("wt-0", 5, 15.0), ("wt-1", 7, -99.0)  # the same keys as two readings above
+    events = await last_event(db)
+    outcome = await write(db, batch_of([*readings, resent, other], []))
+    assert (outcome.inserted, outcome.duplicates) == (len(readings) * 2, 4)
+    assert sorted(outcome.committed.telemetry) == sorted(telemetry_keys(readings))
+    value = await db.fetchval(
+        "SELECT value FROM telemetry WHERE device_id = 'wt-1' AND metric = 'temperature'"
+        " AND time = $1",
+        T0 + timedelta(seconds=7),
+    )
+    assert value == 18.0  # the first received, not -99
+    assert len(await streamed_telemetry(db, events)) == len(readings)
+    stored = await db.fetch("SELECT time, device_id, metric, value FROM telemetry")
+    assert {tuple(r) for r in stored} == telemetry_keys(readings)
+    assert len(stored) == len(readings) * 2
+    assert await all_mismatches(db) == []
+
+
+def _part_rows() -> list[TelemetryRow]:
+    """Rows over a few minutes in no order, on and beside minute boundaries, in UTC and other
+    offsets, before the grid's origin, at the contract's largest magnitudes."""
+    rng = random.Random(20)
+    india = timezone(timedelta(hours=5, minutes=30))
+    starts = [T0.replace(second=0), datetime(1999, 12, 31, 23, 58, 59, tzinfo=UTC)]
+    rows: list[TelemetryRow] = []
+    for start in starts:
+        for device in ("p-0", "p-1"):
+            for offset_ms in rng.sample(range(0, 200_000, 250), 300):
+                at = start + timedelta(milliseconds=offset_ms)
+                if rng.random() < 0.3:
+                    at = at.astimezone(india)
+                value = rng.choice([rng.uniform(-50, 50), 1e300, -1e300, 0.0])
+                rows.append((at, device, rng.choice(["temperature", "humidity"]), value))
+    return rows
+
+
+async def test_partials_computed_in_python_are_those_sql_computes(
+    db: asyncpg.Connection,
+) -> None:
+    """The direct COPY path's 1-minute partials (`ingest.partials`) against SQL's
+    aggregation of the same rows over the same grid."""
+    rows = _part_rows()
+    columns = partials.telemetry(rows)
+    assert columns is not None
+    got = sorted(zip(*columns, strict=True))
+    want = await db.fetch(
+        f"""SELECT date_bin(INTERVAL '1 minute', time, {ORIGIN_SQL}) AS bucket, device_id,
+                   metric, min(value), max(value), count(*), sum(value),
+                   (array_agg(value ORDER BY time DESC))[1] AS last, max(time) AS last_time
+            FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::float8[])
+                AS r(time, device_id, metric, value)
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        *[list(column) for column in zip(*rows, strict=True)],
+    )
+    assert len(got) == len(want) > 10
+    for mine, theirs in zip(got, want, strict=True):
+        assert mine[:6] == tuple(theirs)[:6] and mine[7:] == tuple(theirs)[7:]
+        assert math.isclose(mine[6], theirs["sum"], rel_tol=1e-9, abs_tol=1e-9 * 1e300)
+
+
+def test_partials_whose_sum_overflows_are_left_to_sql() -> None:
+    """float8 sums that overflow are refused by PostgreSQL (22003), infinite in Python: the
+    writer then takes the SQL path, as before."""
+    rows: list[TelemetryRow] = [
+        (T0, "big", "x", 1.7e308),
+        (T0 + timedelta(seconds=1), "big", "x", 1.7e308),
+    ]
+    assert partials.telemetry(rows) is None
+    assert partials.telemetry(rows[:1]) is not None

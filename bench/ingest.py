@@ -60,6 +60,7 @@ from bench.stack import Stack, checkpoint, fresh_database, stack
 from bench.tally import tally_telemetry
 from bench.workload import Workload, batch_readings, single_readings
 from ingest.settings import IngestSettings
+from tests.process_support import REPO
 from tickwire.logs import setup_logging
 
 log = logging.getLogger("bench.ingest")
@@ -122,9 +123,11 @@ class IngestBench:
         warm: bool = False,
     ) -> Result:
         """`python -m ingest` draining the backlog; over the TLS listener when `tls`; `how`:
-        which tree's ingester, and whether timed until the rollups hold every row; `warm`:
+        which tree's ingester (on a database its own migrations made), and whether timed
+        until the rollups hold every row; `warm`:
         the workload's devices are registered and ONLINE (just heard from) before it starts."""
-        with fresh_database(self.servers.server_url, _unique(name)) as url:
+        tree = None if how.tree.resolve() == REPO.resolve() else how.tree
+        with fresh_database(self.servers.server_url, _unique(name), tree) as url:
             session = self._backlog(name, workload, tls)
             if warm:
                 _announce(url, sorted({key[0] for key in workload.keys}))
@@ -150,6 +153,11 @@ class IngestBench:
                 run.exit_code,
                 _tail(log_path),
             )
+        per_message = len(workload.keys) / len(workload.messages)  # rows per message
+        ingester_us = server_us = None
+        if run.cpu is not None:
+            ingester_us = _times(run.cpu.per_row_us(run.cpu.ingester_s), per_message)
+            server_us = _times(run.cpu.per_row_us(run.cpu.server_s), per_message)
         return Result(
             label,
             len(workload.messages),
@@ -158,6 +166,8 @@ class IngestBench:
             tally.lost,
             tally.dup,
             run.peak_rss_mb,
+            ingester_us,
+            server_us,
         )
 
     def naive(self, workload: Workload) -> Result:
@@ -329,6 +339,10 @@ def _announce(database_url: str, devices: list[str]) -> None:
                SELECT id, id, 'ONLINE', now() FROM unnest(%s::text[]) AS id""",
             [devices],
         )
+
+
+def _times(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
 
 
 def _unique(prefix: str) -> str:

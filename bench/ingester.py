@@ -8,6 +8,7 @@ environment, batching knobs included, passes through). Progress is read from its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import threading
 import time
@@ -20,7 +21,7 @@ import psutil
 import psycopg
 
 from ingest.merger import merge
-from tests.process_support import REPO, service
+from tests.process_support import REPO, postmaster, service
 
 INSTANCE: Final = "bench"
 _POLL_S: Final = 0.02
@@ -35,10 +36,30 @@ class IngestRun:
     committed_rows: int
     peak_rss_mb: float
     exit_code: int | None
+    cpu: Cpu | None = None
+    """CPU seconds spent over the run's committed rows (None: not measured)."""
 
     @property
     def seconds(self) -> float:
         return self.finished - self.started
+
+
+@dataclass(frozen=True, slots=True)
+class Cpu:
+    """CPU seconds of the ingester process and of the PostgreSQL server (postmaster and every
+    backend, ended ones included) from the first commit seen to the end of the run (rows
+    committed and, when timed so, merged), and the rows committed meanwhile. Process CPU time
+    does not count a neighbour's load, unlike the wall clock: on a shared machine it is the
+    steadier measure of the work a row costs."""
+
+    ingester_s: float
+    server_s: float | None
+    rows: int
+
+    def per_row_us(self, seconds: float | None) -> float | None:
+        if seconds is None or self.rows <= 0:
+            return None
+        return seconds / self.rows * 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +98,90 @@ def run_ingester(
         TICKWIRE_INGEST_INSTANCE=INSTANCE,
         TICKWIRE_DATA_DIR=str(log_path.parent),
     )
+    server = server_processes(database_url)
     with service("ingest", env, log_path, cwd=how.tree) as child:
         rss = PeakRss(child.pid)
         rss.start()
+        meter = CpuMeter(child.pid, server)
         try:
-            started, finished, committed = _watch(database_url, child, expected_rows, _STALL_S)
+            started, finished, committed = _watch(
+                database_url, child, expected_rows, _STALL_S, meter
+            )
+            ingester_s = meter.ingester_s()
             if how.merged and committed >= expected_rows:
                 finished = asyncio.run(_merged(database_url))
+            cpu = meter.done(ingester_s, committed)
         finally:
             peak = rss.stop()
-    return IngestRun(started, finished, committed, peak / 2**20, child.returncode)
+    return IngestRun(started, finished, committed, peak / 2**20, child.returncode, cpu)
+
+
+class CpuMeter:
+    """`Cpu` of one run: `first` is called with the rows committed when the ingester's first
+    commit is seen (its start-up, imports and connects are left out), `done` at the end."""
+
+    def __init__(self, pid: int, server: psutil.Process | None) -> None:
+        self._process = psutil.Process(pid)
+        self._server = server
+        self._start: tuple[float, float | None, int] | None = None
+
+    def first(self, committed: int) -> None:
+        if self._start is None:
+            self._start = (_cpu_s(self._process), server_cpu_s(self._server), committed)
+
+    def ingester_s(self) -> float:
+        return _cpu_s(self._process)
+
+    def done(self, ingester_s: float, committed: int) -> Cpu | None:
+        """None when the first commit seen already held half the rows or more (a loaded
+        machine's few big batches): too little left to measure."""
+        if self._start is None or self._start[2] * 2 >= committed:
+            return None
+        ingester0, server0, committed0 = self._start
+        server1 = server_cpu_s(self._server)
+        server = None if server0 is None or server1 is None else server1 - server0
+        return Cpu(ingester_s - ingester0, server, committed - committed0)
+
+
+def server_processes(database_url: str) -> psutil.Process | None:
+    """The postmaster of the database's server when it runs on this machine and its data
+    directory is readable (an embedded server: yes); else None (no server CPU reported)."""
+    with contextlib.suppress(psycopg.Error, OSError):
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute("SELECT current_setting('data_directory')").fetchone()
+        if row is not None:
+            return postmaster(Path(row[0]))
+    return None
+
+
+def server_cpu_s(postmaster_process: psutil.Process | None) -> float | None:
+    """User + system CPU seconds of the server so far: the postmaster, its live children and
+    those it has reaped (the kernel adds an ended child's time to its parent's)."""
+    if postmaster_process is None:
+        return None
+    try:
+        times = postmaster_process.cpu_times()
+        total: float = times.user + times.system + times.children_user + times.children_system
+        children = postmaster_process.children()
+    except psutil.Error:
+        return None
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            total += _cpu_s(child)
+    return total
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def _watch(
-    database_url: str, child: subprocess.Popen[bytes], expected_rows: int, stall_s: float
+    database_url: str,
+    child: subprocess.Popen[bytes],
+    expected_rows: int,
+    stall_s: float,
+    meter: CpuMeter,
 ) -> tuple[float, float, int]:
     """Poll the ingester's status row; return (started, finished, committed rows)."""
     started, committed, moved = 0.0, 0, time.monotonic()
@@ -106,6 +197,7 @@ def _watch(
                 started = row[0]
                 if row[1] != committed:
                     committed, moved = row[1], time.monotonic()
+                    meter.first(committed)
                 if committed >= expected_rows:
                     return started, now, committed
             if time.monotonic() - moved > stall_s:

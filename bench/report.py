@@ -18,6 +18,10 @@ class Result:
     lost: int
     dup: int
     peak_rss_mb: float | None = None
+    ingester_cpu_us: float | None = None
+    """The ingester's CPU µs per message (`bench.ingester.Cpu`); None: not measured."""
+    server_cpu_us: float | None = None
+    """PostgreSQL's CPU µs per message, all its processes; None: not measured."""
 
     @property
     def msgs_s(self) -> float:

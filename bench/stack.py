@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +54,19 @@ def stack(workdir: Path, server_url: str | None = None) -> Iterator[Stack]:
 
 
 @contextlib.contextmanager
-def fresh_database(server_url: str, name: str) -> Iterator[str]:
-    """A new database with the whole schema, dropped afterwards; yields its URL."""
+def fresh_database(server_url: str, name: str, tree: Path | None = None) -> Iterator[str]:
+    """A new database with the whole schema, dropped afterwards; yields its URL. `tree`:
+    another source tree whose own migrations make the schema (`python -m sql` run there),
+    so a before/after comparison includes schema changes."""
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
     try:
-        upgrade(url)
+        if tree is None:
+            upgrade(url)
+        else:
+            env = {**os.environ, "TICKWIRE_DATABASE_URL": url, "TICKWIRE_LOG_LEVEL": "WARNING"}
+            subprocess.run([sys.executable, "-m", "sql"], cwd=tree, env=env, check=True)
         yield url
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:

@@ -75,8 +75,11 @@ async def test_a_markets_model_is_valid_and_saves_for_real_tickers(api: Api) -> 
         for ticker in ODD_TICKERS:
             expect(await client.get(f"/api/stocks/{ticker}"), 200)
             custom = {"range": "custom", "start": "2026-01-01T00:00:00+00:00", "end": None}
-            model = generated.ticker(ticker, custom)
+            every = markets_chart.options([key for key, _ in markets_chart.TOGGLES])
+            model = generated.ticker(ticker, custom, every)
             parsed = valid(model)
+            candle = next(p for p in parsed.panels if p.type == "candlestick")
+            assert [i.given() for i in candle.options.indicators or []] == every
             assert parsed.time.from_ == "2026-01-01T00:00:00+00:00" and parsed.time.to == "now"
             assert {p.type for p in parsed.panels} == {"stat", "candlestick", "alerts"}
             assert all(p.targets[0].ticker == ticker for p in parsed.panels)
@@ -138,8 +141,20 @@ def test_the_candlestick_panel_draws_the_markets_chart_with_its_thresholds() -> 
     assert fig["data"][0]["type"] == "candlestick" and len(fig["data"][0]["x"]) == 2
     assert fig["layout"]["height"] == 300
     assert [(s["y0"], s["yref"]) for s in fig["layout"]["shapes"]] == [(101, "y")]
-    # The markets page's indicators ride along (its toggles and the API's series).
+    # The panel's indicators (the markets page's toggles: its model's), from the API's series
+    # on the closed candles; every toggle's lines laid out for the page, the others hidden.
     times = [c["time"] for c in candles[:2]]
     series = {"time": times, "series": {line.key: [None, 100.5] for line in markets_chart.LINES}}
-    fig = boards_panels.candle_figure(panel, "ACME", candles, UTC, "r", None, (["sma"], series))
-    assert "height" not in fig["layout"] and any(t.get("name") == "SMA 20" for t in fig["data"])
+    chosen = generated.ticker("ACME", None, markets_chart.options(["sma", "macd"]))["panels"][1]
+    offered = list(markets_chart.OFFERED.values())
+    fig = boards_panels.candle_figure(chosen, "ACME", candles, UTC, "r", None, (series, offered))
+    assert "height" not in fig["layout"]
+    lines = fig["data"][markets_chart.FIRST_LINE :]
+    assert [t["name"] for t in lines] == [line.label for line in markets_chart.LINES]
+    shown = {t["name"]: t["y"] for t in lines if t["visible"]}
+    assert list(shown) == ["SMA 20", "MACD 12/26/9", "MACD 12/26/9 signal",
+                           "MACD 12/26/9 histogram"]  # fmt: skip
+    assert all(y == [None, 100.5] for y in shown.values())
+    # A board's panel: only its own indicators, all shown.
+    fig = boards_panels.candle_figure(chosen, "ACME", candles, UTC, "r", 300, (series, None))
+    assert [t["name"] for t in fig["data"][markets_chart.FIRST_LINE :]] == list(shown)

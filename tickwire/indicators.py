@@ -24,16 +24,19 @@ MAX_PERIOD: Final = 500
 _DECAY_CANDLES_PER_PERIOD: Final = 28
 """Candles per unit of N after which a recursive average (EMA: α = 2/(N+1); Wilder's: 1/N)
 has forgotten its seed to below 1e-12: (1 − 1/N)^(28·N) < e^−27."""
-_ARITY: Final = {
-    "sma": 1,
-    "ema": 1,
-    "rsi": 1,
-    "atr": 1,
-    "macd": 3,
-    "bbands": 2,
-    "obv": 0,
-    "vwap": 0,
+PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
+    "sma": ("period",),
+    "ema": ("period",),
+    "rsi": ("period",),
+    "atr": ("period",),
+    "macd": ("fast", "slow", "signal"),
+    "bbands": ("period", "stddev"),
+    "obv": (),
+    "vwap": (),
 }
+"""Each indicator's parameters, in the order of its name (`macd:F:S:G`): also the fields of a
+candlestick panel's `options.indicators` items (`{"name": "macd", "fast": 12, …}`)."""
+_ARITY: Final = {kind: len(names) for kind, names in PARAMETERS.items()}
 _PARTS: Final = {
     "macd": ("macd", "macd_signal", "macd_hist"),
     "bbands": ("bb_upper", "bb_middle", "bb_lower"),
@@ -88,6 +91,22 @@ def parse(name: str) -> Spec:
     if kind == "macd" and args[0] >= args[1]:
         raise IndicatorError(f"{name[:40]!r}: the fast period must be shorter than the slow")
     return Spec(name, kind, args)
+
+
+def name_of(option: Mapping[str, Any]) -> str:
+    """A panel's indicator (`{"name": "bbands", "period": 20, "stddev": 2}`) as the name the API
+    is asked for (`bbands:20:2`); `parse` of it checks it as the API does. KeyError for an
+    unknown name or a missing parameter."""
+    kind = option["name"]
+    return ":".join([kind, *(_text(option[p]) for p in PARAMETERS[kind])])
+
+
+def _text(value: Any) -> str:
+    """A parameter as the name holds it: `20`, `2` for 2.0, `2.5` (repr: exact, so the API's
+    `float` of it is the same number)."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)

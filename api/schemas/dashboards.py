@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from api.schemas.common import DEVICE_ID_RE, METRIC_RE, TICKER_RE, Input, Text, UserId
+from tickwire import indicators
 
 COLUMNS = 24
 MAX_PANELS = 100
@@ -26,6 +27,8 @@ PANEL_TYPES = ("timeseries", "candlestick", "stat", "gauge", "table", "bar", "al
 VARIABLE_KINDS = ("device", "ticker", "metric", "custom")
 #: Types without targets: a copy per value would be the same panel (dashboard/boards/repeat.py).
 NOT_REPEATED = ("text", "alerts")
+#: A candlestick panel's indicators at most (one call of the indicators API, which takes 20).
+MAX_INDICATORS = 10
 
 UID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
@@ -81,6 +84,28 @@ class Threshold(Input):
     color: Color
 
 
+Period = Annotated[int, Field(ge=1, le=indicators.MAX_PERIOD)]
+
+
+class Indicator(Input):
+    """One of a candlestick panel's indicators: the indicators API's name and its parameters as
+    fields (`{"name": "macd", "fast": 12, "slow": 26, "signal": 9}` is `macd:12:26:9`); which
+    fields a name takes, and their ranges, are the API's (`problems` checks them)."""
+
+    name: Literal["sma", "ema", "bbands", "rsi", "macd", "atr", "obv", "vwap"]
+    period: Period | None = None
+    """`sma`, `ema`, `rsi`, `atr`, `bbands`."""
+    stddev: Annotated[float, Field(gt=0, le=10)] | None = None
+    """`bbands`: the bands' width in standard deviations."""
+    fast: Period | None = None
+    """`macd`: fast and slow averages (fast < slow), and the signal's."""
+    slow: Period | None = None
+    signal: Period | None = None
+
+    def given(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 class PanelOptions(Input):
     """What some panel types read; every key optional."""
 
@@ -99,6 +124,9 @@ class PanelOptions(Input):
     """A multi variable: the panel is drawn once per chosen value (not `text`, `alerts`)."""
     max_per_row: Annotated[int, Field(ge=1, le=COLUMNS)] | None = None
     """A repeated panel's copies side by side at most (default 4, Grafana's `maxPerRow`)."""
+    indicators: Annotated[list[Indicator], Field(max_length=MAX_INDICATORS)] | None = None
+    """`candlestick`: overlays on the price (sma, ema, bbands, vwap) and sub-plots under the
+    volume (rsi, macd, atr, obv), each the indicators API's numbers."""
 
 
 class Panel(Input):
@@ -193,15 +221,28 @@ def problems(dashboard: Dashboard) -> list[dict[str, Any]]:
         if panel.id in ids:
             add(["panels", i, "id"], f"panel id {panel.id} is used twice", "duplicate")
         ids.add(panel.id)
-        if panel.grid.x + panel.grid.w > COLUMNS:
-            add(["panels", i, "grid"], f"x + w must be at most {COLUMNS}", "grid")
-        why = _no_repeat(panel, multi)
-        if why is not None:
-            add(["panels", i, "options", "repeat"], why, "repeat")
-        for j, field, name in _references(panel):
-            if name not in names:
-                loc: list[str | int] = ["panels", i, "targets", j, field]
-                add(loc, f"unknown variable ${name}", "unknown_variable")
+        for loc, msg, kind in _panel_problems(panel, names, multi):
+            add(["panels", i, *loc], msg, kind)
+    return found
+
+
+Problem = tuple[list[str | int], str, str]
+"""A path (under what is checked), a message and a type."""
+
+
+def _panel_problems(panel: Panel, names: list[str], multi: set[str]) -> list[Problem]:
+    """One panel's problems (paths from the panel) that its fields cannot check alone."""
+    found: list[Problem] = []
+    if panel.grid.x + panel.grid.w > COLUMNS:
+        found.append((["grid"], f"x + w must be at most {COLUMNS}", "grid"))
+    why = _no_repeat(panel, multi)
+    if why is not None:
+        found.append((["options", "repeat"], why, "repeat"))
+    for loc, msg, kind in _indicator_problems(panel):
+        found.append((["options", "indicators", *loc], msg, kind))
+    for j, field, name in _references(panel):
+        if name not in names:
+            found.append((["targets", j, field], f"unknown variable ${name}", "unknown_variable"))
     return found
 
 
@@ -214,6 +255,43 @@ def _references(panel: Panel) -> list[tuple[int, str, str]]:
             ref = VAR_REF_RE.fullmatch(value) if value else None
             if ref is not None:
                 found.append((j, field, ref.group(1)))
+    return found
+
+
+def _indicator_problems(panel: Panel) -> list[Problem]:
+    """Why the panel's indicators are refused (paths under `options.indicators`): only on
+    candlestick panels; each with exactly its name's parameters, accepted by the indicators
+    API (`indicators.parse`: the ranges, fast < slow); none twice."""
+    asked = panel.options.indicators
+    if not asked:
+        return []
+    if panel.type != "candlestick":
+        return [([], f"{panel.type} panels draw no indicators", "invalid_indicator")]
+    found: list[Problem] = []
+    seen: set[str] = set()
+    for k, item in enumerate(asked):
+        given = item.given()
+        wanted = indicators.PARAMETERS[item.name]
+        takes = f"{item.name} takes {', '.join(wanted) or 'no parameters'}"
+        wrong: list[Problem] = [
+            ([k, field], takes, "invalid_indicator")
+            for field in given
+            if field != "name" and field not in wanted
+        ]
+        wrong += [([k, f], f"{item.name} needs {f}", "invalid_indicator") for f in wanted
+                  if f not in given]  # fmt: skip
+        found += wrong
+        if wrong:
+            continue
+        name = indicators.name_of(given)
+        try:
+            indicators.parse(name)
+        except indicators.IndicatorError as exc:
+            found.append(([k], str(exc), "invalid_indicator"))
+            continue
+        if name in seen:
+            found.append(([k], f"{name} is asked twice", "duplicate"))
+        seen.add(name)
     return found
 
 

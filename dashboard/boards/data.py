@@ -230,6 +230,19 @@ async def candles(ticker: str, start: str, end: str, points: int) -> dict[str, A
     return await markets_data.history(ticker, start, end, points)
 
 
+async def indicators(
+    ticker: str, start: str, end: str, points: int, names: list[str]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The API's indicators `names` on the candles `candles` gives for the same range and
+    points: (the answer, None), (None, why not), or (None, None) for no names."""
+    if not names:
+        return None, None
+    try:
+        return await markets_data.indicators(ticker, start, end, points, tuple(names)), None
+    except client.ApiFailed as failed:
+        return None, failed.message
+
+
 async def alerts(
     state: str | None, limit: int, targets: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:

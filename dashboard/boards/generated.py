@@ -3,7 +3,8 @@ generated on the fly: the pages draw their charts from these panels with the boa
 code (dashboard/boards/panels.py), and "Save as dashboard" posts them as the user's own.
 
 What the model cannot express stays page-only: the device page's rolling averages and command
-form, the markets page's indicators (overlays and RSI/MACD panels), tape and watchlist editor.
+form, the markets page's tape and watchlist editor. The markets page's indicators are its
+candlestick panel's `options.indicators`.
 """
 
 from __future__ import annotations
@@ -115,15 +116,21 @@ def device(
     }
 
 
-def ticker(symbol: str, timerange: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The markets page's model for one ticker: its quote as a stat, its candles with volume,
-    and its alerts. The indicators are the page's own (no panel option holds them)."""
+def ticker(
+    symbol: str,
+    timerange: dict[str, Any] | None = None,
+    indicators: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The markets page's model for one ticker: its quote as a stat, its candles with volume
+    and the `indicators` shown (the candlestick panel's `options.indicators`), and its
+    alerts."""
     _check(TICKER_RE, symbol, "ticker")
     subject = [{"ticker": symbol}]
     full = 2 * HALF
+    drawn = {"indicators": indicators} if indicators else {}
     panels = [
         _panel(1, "stat", f"{symbol} last", (0, 0, full, STAT_H), subject),
-        _panel(2, "candlestick", symbol, (0, STAT_H, full, CANDLE_H), subject),
+        _panel(2, "candlestick", symbol, (0, STAT_H, full, CANDLE_H), subject, **drawn),
         _panel(3, "alerts", "Alerts", (0, STAT_H + CANDLE_H, full, LIST_H), subject, limit=20),
     ]
     return {

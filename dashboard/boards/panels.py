@@ -1,8 +1,8 @@
 """A dashboard's panels, one function per type, each answering the panel's body.
 
 Time panels reuse the existing builders: `theme.figure` (the style of every chart),
-`markets.chart.figure` (candles + volume). Thresholds colour stat and gauge and are drawn as
-lines on time series. Markdown is rendered without HTML.
+`markets.chart.figure` (candles + volume + the panel's indicators). Thresholds colour stat and
+gauge and are drawn as lines on time series. Markdown is rendered without HTML.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dash import dcc, html
 from dashboard import frame, theme
 from dashboard.boards import data
 from dashboard.markets import chart as markets_chart
+from tickwire.indicators import name_of as indicator_name
 
 #: The grid's row height and gap (px, assets/boards.css), and a panel's chrome (title, padding).
 ROW_PX, GAP_PX, CHROME_PX = 30, 8, 44
@@ -246,14 +247,21 @@ def table(panel: dict[str, Any], series: list[dict[str, Any]]) -> Any:
 
 
 def candlestick(
-    panel: dict[str, Any], ticker: str, history: dict[str, Any], height: int, tz: tzinfo
+    panel: dict[str, Any],
+    ticker: str,
+    history: dict[str, Any],
+    height: int,
+    tz: tzinfo,
+    series: dict[str, Any] | None = None,
+    why: str | None = None,
 ) -> Any:
-    """Candles and volume; live ticks extend the last candle or start the next one in the
-    browser (assets/boards.js `follow`, from the figure's `meta`: markets.js' rules)."""
+    """Candles and volume, and the panel's indicators (`series`: the API's answer; `why`: why
+    there is none); live ticks extend the last candle or start the next one in the browser
+    (assets/boards.js `follow`, from the figure's `meta`: markets.js' rules)."""
     candles = history["candles"]
     if not candles:
         return html.Div(f"No prices for {ticker} in this range.", className="tw-empty")
-    fig = candle_figure(panel, ticker, candles, tz, f"board-{panel['id']}", height)
+    fig = candle_figure(panel, ticker, candles, tz, f"board-{panel['id']}", height, (series, None))
     last = markets_chart.live_state(candles)["current"]
     fig["layout"]["meta"] = {
         "ticker": ticker,
@@ -261,7 +269,8 @@ def candlestick(
         "end_ms": _ms(history["end"]),
         "current": {**last, "t": _ms(last["t"])},
     }
-    return _graph(panel, fig, height)
+    graph = _graph(panel, fig, height)
+    return graph if why is None else [failed(f"No indicators: {why}"), graph]
 
 
 def _ms(iso: str) -> int:
@@ -275,15 +284,19 @@ def candle_figure(
     tz: tzinfo,
     revision: str,
     height: int | None = None,
-    indicators: tuple[list[str], dict[str, Any] | None] = ([], None),
+    indicators: tuple[dict[str, Any] | None, list[dict[str, Any]] | None] = (None, None),
 ) -> dict[str, Any]:
     """A candlestick panel's chart (the markets page's too): candles and volume
-    (`markets.chart.figure`, whose trace order assets/markets.js extends live), the
-    thresholds as lines on the price. `indicators`: the toggles shown and the API's series
-    (the markets page's; no panel option holds them)."""
+    (`markets.chart.figure`, whose trace order assets/markets.js extends live), the panel's
+    `options.indicators` on the closed candles, the thresholds as lines on the price.
+    `indicators`: the API's series of them, and indicators laid out hidden unless chosen
+    (None: none; the markets page's toggles, so its trace indices stay fixed)."""
     shown = [{**c, "time": frame.wall(c["time"], tz)} for c in candles]
-    show, series = indicators
-    fig: dict[str, Any] = markets_chart.figure(ticker, candles, shown, show, series, revision)
+    chosen = indicator_options(panel)
+    series, offered = indicators
+    fig: dict[str, Any] = markets_chart.figure(
+        ticker, candles, shown, chosen, series, revision, offered
+    )
     if height is not None:
         fig["layout"]["height"] = height
     lines = [
@@ -294,6 +307,12 @@ def candle_figure(
     if lines:
         fig["layout"]["shapes"] = [*fig["layout"].get("shapes", []), *lines]
     return fig
+
+
+def indicator_options(panel: dict[str, Any]) -> list[dict[str, Any]]:
+    """A candlestick panel's `options.indicators` (none: [])."""
+    found: list[dict[str, Any]] = (panel.get("options") or {}).get("indicators") or []
+    return found
 
 
 def alerts(items: list[dict[str, Any]], tz: tzinfo, empty: str = "No alerts.") -> Any:
@@ -400,10 +419,13 @@ async def body(
         if ticker is None:
             return failed("A candlestick panel needs a ticker target.")
         # A candle needs a few pixels to read as one: about one per CANDLE_PX of width.
-        history = await data.candles(
-            ticker, start, end, data.points_for((width or 800) // CANDLE_PX)
+        points = data.points_for((width or 800) // CANDLE_PX)
+        names = [indicator_name(option) for option in indicator_options(panel)]
+        history, (series, why) = await asyncio.gather(
+            data.candles(ticker, start, end, points),
+            data.indicators(ticker, start, end, points, names),
         )
-        return candlestick(panel, ticker, history, height, tz)
+        return candlestick(panel, ticker, history, height, tz, series, why)
     if kind == "alerts":
         options = panel.get("options", {})
         found = await data.alerts(options.get("state"), options.get("limit", 20), targets)

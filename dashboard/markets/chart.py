@@ -1,11 +1,14 @@
-"""The markets page's candlestick chart: candles + volume + overlays (SMA, EMA, Bollinger) and
-the RSI and MACD panels under it, on one x axis, as a plain figure dict laid out for live
-`extendData`. Every indicator value is the API's (`GET /api/stocks/{ticker}/indicators`,
-TA-Lib's numbers): nothing here or in the browser computes one.
+"""The candlestick chart (the candlestick panel's, so the markets page's too): candles + volume,
+overlays on the price (SMA, EMA, Bollinger, VWAP) and sub-plots under the volume (RSI, MACD,
+ATR, OBV), on one x axis, as a plain figure dict laid out for live `extendData`. The
+indicators are a panel's `options.indicators`; every value is the API's
+(`GET /api/stocks/{ticker}/indicators`, TA-Lib's numbers): nothing here or in the browser
+computes one.
 
-Trace order (assets/markets.js relies on it): 0 closed candles, 1 the current candle (the
-bucket still filling: the live side replaces it with `maxPoints` 1), 2 closed volume, 3 the
-current volume, then one trace per `LINES` entry (4…11). Every trace carries the same columns
+Trace order (assets/markets.js and boards.js rely on it): 0 closed candles, 1 the current
+candle (the bucket still filling: the live side replaces it with `maxPoints` 1), 2 closed
+volume, 3 the current volume, then one trace per indicator line (on the markets page, every
+`LINES` entry: 4…11, hidden unless toggled on). Every trace carries the same columns
 (`x`, `open`, `high`, `low`, `close`, `y`; the ones a trace type ignores stay empty) because
 one `extendData` call extends every listed trace by the same keys.
 """
@@ -13,11 +16,12 @@ one `extendData` call extends every listed trace by the same keys.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dashboard import frame, theme
+from tickwire import indicators
 
 UP, DOWN = "#73bf69", "#f2495c"
 COLUMNS = ("x", "open", "high", "low", "close", "y")
@@ -27,28 +31,67 @@ FIRST_LINE = 4
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One indicator trace: the toggle that shows it, its name, the API's series key, where."""
+    """One indicator trace: the API's name it comes from, its label, the API's series key, its
+    colour, y axis and trace type."""
 
-    toggle: str
     name: str
+    label: str
     key: str
     color: str
     axis: str = "y"
     kind: str = "scatter"
 
 
-NAMES = ("sma:20", "ema:20", "bbands:20:2", "rsi:14", "macd:12:26:9")
+#: Indicators drawn in a sub-plot of their own under the volume, bottom up from the last, and
+#: their y axes (the price is `y`, the volume `y2`); the others draw over the price.
+SUBPLOTS = ("rsi", "macd", "atr", "obv")
+_AXES = {kind: f"y{3 + i}" for i, kind in enumerate(SUBPLOTS)}
+#: A kind's colour (its first line; a second indicator of the kind takes the palette's next).
+_COLORS = {"sma": "#f2cc0c", "ema": "#ff9830", "bbands": "#b877d9", "vwap": "#8ab8ff",
+           "rsi": "#5794f2", "macd": "#5794f2", "atr": "#73bf69", "obv": "#5794f2"}  # fmt: skip
+
+
+def lines(chosen: Sequence[Mapping[str, Any]]) -> list[Line]:
+    """The traces of a candlestick panel's `options.indicators` (api/schemas/dashboards.py
+    `Indicator`), in their order: one per value drawn (Bollinger: the upper and lower band;
+    MACD: the line, its signal and the histogram)."""
+    drawn: list[Line] = []
+    count: dict[str, int] = {}
+    for option in chosen:
+        kind = option["name"]
+        name = indicators.name_of(option)
+        n = count[kind] = count.get(kind, 0) + 1
+        color = _COLORS[kind] if n == 1 else theme.COLORS[(n + 1) % len(theme.COLORS)]
+        axis = _AXES.get(kind, "y")
+        args = name.split(":")[1:]
+        if kind == "bbands":
+            label = f"Bollinger {args[0]}, {args[1]}σ"
+            drawn += [Line(name, f"{label} upper", f"{name}.bb_upper", color),
+                      Line(name, f"{label} lower", f"{name}.bb_lower", color)]  # fmt: skip
+        elif kind == "macd":
+            label = "MACD " + "/".join(args)
+            drawn += [Line(name, label, f"{name}.macd", color, axis),
+                      Line(name, f"{label} signal", f"{name}.macd_signal", "#ff9830", axis),
+                      Line(name, f"{label} histogram", f"{name}.macd_hist", "#8e8e8e", axis,
+                           "bar")]  # fmt: skip
+        else:
+            drawn.append(Line(name, " ".join([kind.upper(), *args]), name, color, axis))
+    return drawn
+
+
+#: The markets page's toggles (the URL's `show=`) and the indicator each draws.
+OFFERED: dict[str, dict[str, Any]] = {
+    "sma": {"name": "sma", "period": 20},
+    "ema": {"name": "ema", "period": 20},
+    "bollinger": {"name": "bbands", "period": 20, "stddev": 2},
+    "rsi": {"name": "rsi", "period": 14},
+    "macd": {"name": "macd", "fast": 12, "slow": 26, "signal": 9},
+}
+NAMES = tuple(indicators.name_of(option) for option in OFFERED.values())
 """The indicators the chart asks the API for (one call)."""
-LINES = (
-    Line("sma", "SMA 20", "sma:20", "#f2cc0c"),
-    Line("ema", "EMA 20", "ema:20", "#ff9830"),
-    Line("bollinger", "Bollinger upper", "bbands:20:2.bb_upper", "#b877d9"),
-    Line("bollinger", "Bollinger lower", "bbands:20:2.bb_lower", "#b877d9"),
-    Line("rsi", "RSI 14", "rsi:14", "#5794f2", "y3"),
-    Line("macd", "MACD", "macd:12:26:9.macd", "#5794f2", "y4"),
-    Line("macd", "signal", "macd:12:26:9.macd_signal", "#ff9830", "y4"),
-    Line("macd", "histogram", "macd:12:26:9.macd_hist", "#8e8e8e", "y4", "bar"),
-)
+LINES = tuple(lines(list(OFFERED.values())))
+"""The markets chart's indicator traces: every toggle's, hidden unless chosen, so trace indices
+stay fixed for assets/markets.js."""
 TOGGLES = (
     ("sma", "SMA 20"),
     ("ema", "EMA 20"),
@@ -60,8 +103,12 @@ TOGGLES = (
 PANELS = ("rsi", "macd")
 """Toggles that are panels under the price (the others draw over it)."""
 DEFAULT_SHOW = ("sma",)
-_AXES = {"rsi": "yaxis3", "macd": "yaxis4"}
 _PANEL_HEIGHT, _VOLUME_HEIGHT, _GAP = 0.2, 0.14, 0.04
+
+
+def options(show: Sequence[str]) -> list[dict[str, Any]]:
+    """The toggles `show` as a candlestick panel's `options.indicators` (in the toggles' order)."""
+    return [dict(OFFERED[key]) for key, _ in TOGGLES if key in show]
 
 
 def chosen(show: str | None) -> list[str]:
@@ -117,53 +164,69 @@ def _volume(candles: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
-def _aligned(times: list[str], series: dict[str, Any] | None) -> dict[str, list[Any]]:
+def _aligned(
+    times: list[str], drawn: Sequence[Line], series: dict[str, Any] | None
+) -> dict[str, list[Any]]:
     """The API's series on the chart's candle times (None where it has no value)."""
     if not series:
-        return {line.key: [None] * len(times) for line in LINES}
+        return {line.key: [None] * len(times) for line in drawn}
     index = {frame.instant(t): i for i, t in enumerate(series["time"])}
     at = [index.get(frame.instant(t)) for t in times]
     values = series["series"]
-    return {line.key: [None if i is None else values[line.key][i] for i in at] for line in LINES}
+    empty: list[Any] = []
+    return {
+        line.key: [None if i is None else values.get(line.key, empty)[i] for i in at]
+        for line in drawn
+    }
 
 
 def indicator_traces(
-    times: list[str], shown: list[str], show: Sequence[str], series: dict[str, Any] | None
+    times: list[str],
+    shown: list[str],
+    drawn: Sequence[Line],
+    visible: Sequence[str],
+    series: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
-    """The indicator traces, always all of `LINES` (hidden unless chosen) so trace indices stay
-    fixed. `times` are the closed candles' instants; `shown`, the same in the page's zone."""
-    values = _aligned(times, series)
+    """A trace per line of `drawn`, visible if its indicator's name is in `visible`. `times`
+    are the closed candles' instants; `shown`, the same in the page's zone."""
+    values = _aligned(times, drawn, series)
     traces = []
-    for line in LINES:
+    for line in drawn:
         style: dict[str, Any] = (
             {"marker": {"color": line.color}, "opacity": 0.7}
             if line.kind == "bar"
             else {"mode": "lines", "line": {"color": line.color, "width": 1.2}}
         )
-        trace = _trace(line.kind, x=shown, y=values[line.key], name=line.name, **style)
-        trace.update(visible=line.toggle in show, xaxis="x", yaxis=line.axis, showlegend=True)
+        trace = _trace(line.kind, x=shown, y=values[line.key], name=line.label, **style)
+        trace.update(visible=line.name in visible, xaxis="x", yaxis=line.axis, showlegend=True)
         traces.append(trace)
     return traces
 
 
-def _axes(ticker: str, show: Sequence[str]) -> dict[str, Any]:
-    """The y axes stacked bottom up: the panels shown, the volume, the price on top."""
+def _axes(ticker: str, drawn: Sequence[Line], visible: Sequence[str]) -> dict[str, Any]:
+    """The y axes stacked bottom up: the sub-plots shown, the volume, the price on top (a
+    sub-plot of `drawn` not shown: hidden, flat at the bottom)."""
+    kinds = [k for k in SUBPLOTS if any(line.axis == _AXES[k] for line in drawn)]
+    shown = [k for k in kinds if any(line.axis == _AXES[k] and line.name in visible
+                                     for line in drawn)]  # fmt: skip
+    share = min(_PANEL_HEIGHT, 0.45 / len(shown)) if shown else 0.0
     axes: dict[str, Any] = {}
     bottom = 0.0
-    for panel in reversed(PANELS):
-        if panel not in show:
-            axes[_AXES[panel]] = {"visible": False, "domain": [0.0, 0.001]}
+    for kind in reversed(kinds):
+        name = "yaxis" + _AXES[kind][1:]
+        if kind not in shown:
+            axes[name] = {"visible": False, "domain": [0.0, 0.001]}
             continue
-        axes[_AXES[panel]] = {
-            "domain": [bottom, bottom + _PANEL_HEIGHT],
-            "title": {"text": panel.upper()},
-            **({"range": [0, 100], "tickvals": [30, 70]} if panel == "rsi" else {}),
+        axes[name] = {
+            "domain": [bottom, bottom + share],
+            "title": {"text": kind.upper()},
+            **({"range": [0, 100], "tickvals": [30, 70]} if kind == "rsi" else {}),
         }
-        bottom += _PANEL_HEIGHT + _GAP
+        bottom += share + _GAP
     axes["yaxis2"] = {"domain": [bottom, bottom + _VOLUME_HEIGHT], "title": {"text": "volume"}}
     bottom += _VOLUME_HEIGHT + _GAP
     axes["yaxis"] = {"domain": [bottom, 1.0], "title": {"text": ticker}}
-    lowest = next((f"y{2 + PANELS.index(p) + 1}" for p in PANELS[::-1] if p in show), "y2")
+    lowest = _AXES[shown[-1]] if shown else "y2"
     axes["xaxis"] = {"type": "date", "anchor": lowest, "rangeslider": {"visible": False}}
     return axes
 
@@ -172,27 +235,32 @@ def figure(
     ticker: str,
     candles: list[dict[str, Any]],
     shown: list[dict[str, Any]],
-    show: list[str],
+    chosen: Sequence[Mapping[str, Any]],
     series: dict[str, Any] | None,
     rev: str,
+    offered: Sequence[Mapping[str, Any]] | None = None,
 ) -> Any:
     """The chart of `candles` (the last one is the current, maybe partial, bucket; `shown` the
-    same in the page's zone) with the API's indicator `series` on the closed ones."""
-    closed, current = shown[:-1], shown[-1:]
+    same in the page's zone) with the API's `series` of the `chosen` indicators on the closed
+    ones. `offered`: every indicator to lay out a trace for, the ones not chosen hidden (the
+    markets page's toggles: fixed trace indices); default the chosen ones."""
+    visible = [indicators.name_of(option) for option in chosen]
+    drawn = lines(chosen if offered is None else offered)
     fig = theme.figure(
         uirevision=rev,
         margin={"l": 56, "r": 16, "t": 32, "b": 32},
         hovermode="x",
         legend={"orientation": "h", "y": 1.06},
-        **_axes(ticker, show),
+        **_axes(ticker, drawn, visible),
     ).to_dict()
+    closed, current = shown[:-1], shown[-1:]
     fig["data"] = [
         _candles(closed, ticker, True),
         _candles(current, "current", False),
         _volume(closed),
         _volume(current),
         *indicator_traces(
-            [c["time"] for c in candles[:-1]], [c["time"] for c in closed], show, series
+            [c["time"] for c in candles[:-1]], [c["time"] for c in closed], drawn, visible, series
         ),
     ]
     return fig

@@ -363,21 +363,31 @@ dash.callback(
     Output("board-form-type", "value"),
     Output("board-form-targets", "value"),
     Output("board-form-thresholds", "value"),
+    Output("board-form-indicators", "value"),
     Output("board-form", "style"),
     Input({"type": "board-pick", "panel": ALL}, "n_clicks"),
     State("board-model", "data"),
     prevent_initial_call=True,
 )(board_form.picked)
 dash.callback(
+    Output("board-form-indicators", "value", allow_duplicate=True),
+    Output("board-form-add-indicator", "value"),
+    Input("board-form-add-indicator", "value"),
+    State("board-form-indicators", "value"),
+    prevent_initial_call=True,
+)(board_form.add_indicator)
+dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children", allow_duplicate=True),
-    Input("board-form-apply", "n_clicks"),
-    State("board-picked", "data"),
-    State("board-form-title", "value"),
-    State("board-form-type", "value"),
-    State("board-form-targets", "value"),
-    State("board-form-thresholds", "value"),
-    State("board-model", "data"),
+    inputs={"clicks": Input("board-form-apply", "n_clicks")},
+    state={
+        "panel_id": State("board-picked", "data"),
+        "fields": {
+            field: State(f"board-form-{field}", "value")
+            for field in ("title", "type", "targets", "thresholds", "indicators")
+        },
+        "model": State("board-model", "data"),
+    },
     prevent_initial_call=True,
 )(board_form.apply_form)
 dash.clientside_callback(

@@ -1,6 +1,7 @@
 """/markets: the watchlist as a live ticker tape with quotes, the selected ticker's candles +
 volume with overlays and RSI/MACD panels from the indicators API (live, zoom → finer candles,
-export), and the watchlist editor.
+export; drawn by the candlestick panel, the toggles its `options.indicators`), and the
+watchlist editor.
 
 Live data stays in the browser (assets/markets.js): price events extend the chart and redraw
 the tape. Python callbacks answer what the user does: the range, the ticker, a zoom, an edit.
@@ -132,7 +133,7 @@ async def load_chart(
     tz = frame.zone(timerange)
     start, end = frame.window(timerange)
     try:
-        model = generated.ticker(ticker, timerange)
+        model = generated.ticker(ticker, timerange, chart.options(show))
         body, series, why = await data.chart(ticker, start, end, chart.NAMES)
     except (client.ApiFailed, ValueError) as failed:
         said = failed.message if isinstance(failed, client.ApiFailed) else "no such ticker"
@@ -143,11 +144,16 @@ async def load_chart(
         notes.append(html.Div(f"No indicators: {why}", className="tw-error"))
     candles = body["candles"]
     rev = f"{ticker}|{timerange.get('range')}|{timerange.get('start')}|{timerange.get('refresh')}"
-    # Drawn by the candlestick panel of the page's model (dashboard/boards/generated.py), the
-    # indicators added by the page; times in the page's zone, `meta` keeps the instants.
+    # Drawn by the candlestick panel of the page's model (dashboard/boards/generated.py), whose
+    # `options.indicators` are the toggles chosen; every toggle's lines laid out (the others
+    # hidden) so markets.js' trace indices stay fixed. Times in the page's zone, `meta` keeps
+    # the instants.
     panel = next(p for p in model["panels"] if p["type"] == "candlestick")
     revision = f"{rev}|{tz}|{','.join(show)}"
-    figure = boards_panels.candle_figure(panel, ticker, candles, tz, revision, None, (show, series))
+    offered = list(chart.OFFERED.values())
+    figure = boards_panels.candle_figure(
+        panel, ticker, candles, tz, revision, None, (series, offered)
+    )
     meta = chart.meta(ticker, body, bool(timerange.get("live")))
     links = components.export_links(data.export_links(ticker, start, end))
     if not candles:
@@ -226,15 +232,19 @@ dash.clientside_callback(
     Input("markets-save-as", "n_clicks"),
     State("markets-selected", "data"),
     State("timerange", "data"),
+    State("markets-overlays", "value"),
     prevent_initial_call=True,
 )
-async def save_as(clicks: int | None, ticker: str | None, timerange: Any) -> tuple[Any, Any]:
-    """ "Save as dashboard": the charted ticker's model (dashboard/boards/generated.py) as the
-    user's own dashboard, then /d/<uid>."""
+async def save_as(
+    clicks: int | None, ticker: str | None, timerange: Any, overlays: Any
+) -> tuple[Any, Any]:
+    """ "Save as dashboard": the charted ticker's model (dashboard/boards/generated.py), with
+    the indicators shown, as the user's own dashboard, then /d/<uid>."""
     if not clicks:
         return dash.no_update, dash.no_update
+    show = [k for k in overlays or [] if k in dict(chart.TOGGLES)]
     try:
-        model = generated.ticker(ticker or "", timerange)
+        model = generated.ticker(ticker or "", timerange, chart.options(show))
     except ValueError:  # none charted, or the address's `ticker=` is no ticker at all
         return dash.no_update, "Pick a ticker first." if not ticker else "No such ticker."
     return await generated.save_as(clicks, model)

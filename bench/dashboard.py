@@ -89,7 +89,10 @@ class Sample:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
+def running_stack(
+    workdir: Path, port: int, password: str, tree: Path | None = None
+) -> Iterator[str]:
+    """The `make up` stack (50 devices, 20 tickers) from `tree`'s code (default: this one)."""
     env = {
         "TICKWIRE_DATA_DIR": str(workdir),
         "TICKWIRE_HTTP_PORT": str(port),
@@ -101,7 +104,8 @@ def running_stack(workdir: Path, port: int, password: str) -> Iterator[str]:
     }
     url = f"http://127.0.0.1:{port}"
     # SIGINT: the supervisor's Ctrl-C, which stops its children, the broker and the database.
-    with service("devstack", env, workdir / "stack.log", signal.SIGINT, 60) as child:
+    where = {"cwd": tree} if tree is not None else {}
+    with service("devstack", env, workdir / "stack.log", signal.SIGINT, 60, **where) as child:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):

@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import plotly.graph_objects as go
 from playwright.async_api import Browser, Page
 
 from dashboard.boards import data as boards_data
+from dashboard.boards import generated
 from dashboard.boards import panels as boards_panels
+from dashboard.devices import panels as device_panels
+from dashboard.portfolio import view as portfolio_view
 from devstack.broker import Mosquitto
 from devstack.stack import DEMO_DASHBOARDS
 from tests.api_support import Api, expect, running_api
@@ -757,6 +761,48 @@ def test_alerts_are_annotations_at_their_raise_and_clear() -> None:
         ("rect", "2026-01-01 00:05:00.000", "2026-01-01 00:09:30.000", "#f2495c"),
         ("line", "2026-01-01 00:20:00.000", "2026-01-01 00:20:00.000", "#ff9830"),
     ]
+
+
+def test_figures_built_without_plotly_validation_are_what_it_would_keep() -> None:
+    """`theme.figure` skips plotly's validation (its cost was most of a render's figure time):
+    every chart the panels, the device page and the portfolio draw must come out of a
+    validating `go.Figure` unchanged (an unknown property would raise, a value it would
+    coerce would differ)."""
+    walls = ["2026-01-01 00:00:00.000", "2026-01-01 00:01:00.000"]
+    band = ([0.5, None], [2.0, 3.0])
+    first = {"name": "d temperature", "x": walls, "y": [1.0, None], "last": 1.0, "unit": "°C",
+             "subject": {"device_id": "d", "metric": "temperature"}, "band": band}  # fmt: skip
+    second = {"name": "e humidity", "x": walls, "y": [40, 41], "last": 41, "unit": "%",
+              "subject": {"device_id": "e", "metric": "humidity"}, "color": "#ffffff"}  # fmt: skip
+    lone = first | {"x": walls[:1], "y": [5.0], "band": None, "subject": None}
+    marks: list[dict[str, Any]] = [
+        {"raised": walls[0], "cleared": walls[1], "text": "d: hot", "severity": "critical"},
+        {"raised": walls[1], "cleared": None, "text": "d: warm", "severity": "info"},
+    ]
+    panel = {"id": 1, "thresholds": [{"value": 30, "color": "red"}],
+             "options": {"unit": "%", "decimals": 1, "min": 0, "max": 100}}  # fmt: skip
+    device = generated.device({"device_id": "d"}, ["temperature"], [])["panels"][0]
+    points = [{"min": 0.5, "max": 2.0}, {"min": 2.5, "max": 4.0}]
+    bucket = {"metric": "temperature", "method": "bucket", "x": walls, "y": [1.0, 3.0],
+              "last": 3.0, "points": points}  # fmt: skip
+    holdings = [{"ticker": "ACME", "quantity": 2, "market_value": 5.0}]
+    figures = [
+        boards_panels.time_figure(panel, [first, second], 200, "r", marks),
+        boards_panels.time_figure(panel, [lone], 200, "r", None, (walls[0], walls[1])),
+        boards_panels.time_figure({"id": 1}, [], 200, "r"),
+        boards_panels.bar(panel, [first, second], 200, "r")[1].figure,
+        boards_panels.stat(panel, [first], 200)[3].figure,
+        boards_panels.stat(panel, [], 200)[3].figure,
+        boards_panels.gauge(panel, [second], 200)[1].figure,
+        boards_panels.gauge(panel, [], 200)[1].figure,
+        device_panels.figure(device, bucket, "r", 0, None, UTC, marks),
+        portfolio_view.allocation(holdings),
+        portfolio_view.value_figure({"time": ["2026-01-01T00:00:00Z"], "value": [1.0]}, UTC, "r"),
+    ]
+    for figure in figures:
+        drawn = figure.to_plotly_json()
+        assert go.Figure(drawn).to_plotly_json() == drawn
+        assert drawn["layout"]["template"]["layout"]["paper_bgcolor"]  # the dark style's
 
 
 def test_a_stat_shows_its_change_over_the_range() -> None:

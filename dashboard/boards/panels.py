@@ -80,34 +80,39 @@ def time_figure(
     """A time series panel's chart (the device page's too): a line per series (trace i: series
     i, which live points extend), one y axis per unit, a series' min–max band when it has
     one (buckets), the thresholds as lines, the alerts as annotations. A lone point is a
-    marker on the range's axis (`span`, wall clocks), not a line on a 1 ms one."""
-    fig = theme.figure(height=height, uirevision=revision, margin=MARGIN)
+    marker on the range's axis (`span`, wall clocks), not a line on a 1 ms one.
+
+    Built as one dict for `theme.figure` (plotly's `add_scatter` / `update_layout` one by one
+    were most of a render's figure time)."""
     # One y axis per unit: the first on the left, the others on the right (sharing it).
     found = list(dict.fromkeys(s.get("unit") or "" for s in series))
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {"height": height, "uirevision": revision, "margin": MARGIN}
     for s in series:
-        axis = "y" if found.index(s.get("unit") or "") == 0 else "y2"
         lone = len(s["x"]) == 1
         # `meta`: the trace's device and metric (or ticker), which live points extend
         # (assets/boards.js `live`).
-        fig.add_scatter(
-            x=s["x"], y=s["y"], mode="lines+markers" if lone else "lines", name=s["name"],
-            yaxis=axis, meta=s.get("subject"), marker={"size": 8},
-            line={"color": s["color"]} if s.get("color") else None,
-        )  # fmt: skip
+        trace = {"type": "scatter", "x": s["x"], "y": s["y"],
+                 "mode": "lines+markers" if lone else "lines", "name": s["name"],
+                 "yaxis": "y" if found.index(s.get("unit") or "") == 0 else "y2",
+                 "marker": {"size": 8}}  # fmt: skip
+        if s.get("subject") is not None:
+            trace["meta"] = s["subject"]
+        if s.get("color"):
+            trace["line"] = {"color": s["color"]}
+        traces.append(trace)
         if lone and len(series) == 1:
-            _lone(fig, float(s["y"][0]), span)
-    for s in series:
-        if s.get("band"):
-            _band(fig, s)
+            layout |= _lone(float(s["y"][0]), span)
+    traces += [band for s in series if s.get("band") for band in _band(s)]
     if len(found) > 1:
-        fig.update_layout(
-            yaxis={"title": {"text": found[0]}},
-            yaxis2={"title": {"text": ", ".join(found[1:])}, "overlaying": "y", "side": "right",
-                    "gridcolor": theme.GRID, "showgrid": False},
-            margin=MARGIN | {"r": 48},
-        )  # fmt: skip
-    # As layout shapes in one update: Plotly's add_hline / add_vline cost about 35 ms each
-    # (a render of 20 alerts took 0.7 s), these dicts next to nothing.
+        layout |= {
+            "yaxis": {"title": {"text": found[0]}},
+            "yaxis2": {"title": {"text": ", ".join(found[1:])}, "overlaying": "y",
+                       "side": "right", "gridcolor": theme.GRID, "showgrid": False},
+            "margin": MARGIN | {"r": 48},
+        }  # fmt: skip
+    # Layout shapes: Plotly's add_hline / add_vline cost about 35 ms each (a render of 20
+    # alerts took 0.7 s), these dicts next to nothing.
     lines = [
         {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": step["value"],
          "y1": step["value"], "line": {"color": step["color"], "dash": "dash", "width": 1}}
@@ -115,26 +120,29 @@ def time_figure(
     ]  # fmt: skip
     marks = [shape for mark in alerts or [] for shape in annotation(mark)]
     if lines or marks:
-        fig.update_layout(shapes=[*lines, *marks])
-    return fig
+        layout["shapes"] = [*lines, *marks]
+    return theme.figure(traces, **layout)
 
 
-def _lone(fig: go.Figure, value: float, span: tuple[str, str] | None) -> None:
+def _lone(value: float, span: tuple[str, str] | None) -> dict[str, Any]:
     pad = max(abs(value) * 0.1, 1.0)
-    fig.update_yaxes(range=[value - pad, value + pad])
+    axes: dict[str, Any] = {"yaxis": {"range": [value - pad, value + pad]}}
     if span:
-        fig.update_xaxes(range=list(span))
+        axes["xaxis"] = {"range": list(span)}
+    return axes
 
 
-def _band(fig: go.Figure, s: dict[str, Any]) -> None:
+def _band(s: dict[str, Any]) -> list[dict[str, Any]]:
     """The min–max of each bucket, shaded behind the line (after every line: trace i stays
     series i)."""
     low, high = s["band"]
-    fig.add_scatter(x=s["x"], y=high, mode="lines", line={"width": 0}, hoverinfo="skip",
-                    name="max", showlegend=False)  # fmt: skip
-    fig.add_scatter(x=s["x"], y=low, mode="lines", line={"width": 0}, fill="tonexty",
-                    fillcolor="rgba(87,148,242,0.15)", hoverinfo="skip", name="min",
-                    showlegend=False)  # fmt: skip
+    return [
+        {"type": "scatter", "x": s["x"], "y": high, "mode": "lines", "line": {"width": 0},
+         "hoverinfo": "skip", "name": "max", "showlegend": False},
+        {"type": "scatter", "x": s["x"], "y": low, "mode": "lines", "line": {"width": 0},
+         "fill": "tonexty", "fillcolor": "rgba(87,148,242,0.15)", "hoverinfo": "skip",
+         "name": "min", "showlegend": False},
+    ]  # fmt: skip
 
 
 def annotation(mark: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,14 +165,12 @@ def annotation(mark: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def bar(panel: dict[str, Any], series: list[dict[str, Any]], height: int, revision: str) -> Any:
-    fig = theme.figure(height=height, uirevision=revision, margin=MARGIN)
     colors = [threshold_color(panel.get("thresholds", []), s["last"]) for s in series]
-    fig.add_bar(
-        x=[s["name"] for s in series],
-        y=[s["last"] for s in series],
-        marker={"color": [c or theme.COLORS[1] for c in colors]},
+    bars = {"type": "bar", "x": [s["name"] for s in series], "y": [s["last"] for s in series],
+            "marker": {"color": [c or theme.COLORS[1] for c in colors]}}  # fmt: skip
+    fig = theme.figure(
+        [bars], height=height, uirevision=revision, margin=MARGIN, xaxis={"type": "category"}
     )
-    fig.update_xaxes(type="category")
     return [_errors(series), _graph(panel, fig, height)]
 
 
@@ -177,19 +183,18 @@ def stat(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> An
     text = _number(value, options.get("decimals"), options.get("unit"))
     base = next((y for y in first["y"] if y is not None), None) if first else None
     change = change_text(base, value, options.get("decimals"), options.get("unit"))
-    spark = theme.figure(
-        height=max(30, height // 2), margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False
-    )
+    look: dict[str, Any] = {"height": max(30, height // 2), "showlegend": False,
+                            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+                            "xaxis": {"visible": False}, "yaxis": {"visible": False}}  # fmt: skip
+    line: list[dict[str, Any]] = []
     if first:
-        spark.add_scatter(x=first["x"], y=first["y"], mode="lines", line={"color": color})
+        line = [{"type": "scatter", "x": first["x"], "y": first["y"], "mode": "lines",
+                 "line": {"color": color}}]  # fmt: skip
         # What assets/boards.js `follow` needs to carry the value on from live points.
-        spark.update_layout(
-            meta={"subject": first.get("subject"), "thresholds": panel.get("thresholds", []),
-                  "decimals": options.get("decimals"), "unit": options.get("unit"),
-                  "color": theme.TEXT, "base": base}
-        )  # fmt: skip
-    spark.update_xaxes(visible=False)
-    spark.update_yaxes(visible=False)
+        look["meta"] = {"subject": first.get("subject"), "thresholds": panel.get("thresholds", []),
+                        "decimals": options.get("decimals"), "unit": options.get("unit"),
+                        "color": theme.TEXT, "base": base}  # fmt: skip
+    spark = theme.figure(line, **look)
     return [
         _errors(series),
         html.Div(text, className="board-stat", style={"color": color}),
@@ -210,15 +215,15 @@ def gauge(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> A
         for i, step in enumerate(steps)
     ]  # fmt: skip
     color = threshold_color(steps, value) or theme.COLORS[1]
-    fig = theme.figure(height=height, margin={"l": 16, "r": 16, "t": 16, "b": 8})
-    fig.add_trace(
-        go.Indicator(
-            mode="gauge+number",
-            value=value,
-            number={"suffix": f" {options['unit']}" if options.get("unit") else ""},
-            gauge={"axis": {"range": [low, high]}, "bar": {"color": color}, "steps": bands},
-        )
-    )
+    indicator = {
+        "type": "indicator",
+        "mode": "gauge+number",
+        "number": {"suffix": f" {options['unit']}" if options.get("unit") else ""},
+        "gauge": {"axis": {"range": [low, high]}, "bar": {"color": color}, "steps": bands},
+    }
+    if value is not None:
+        indicator["value"] = value
+    fig = theme.figure([indicator], height=height, margin={"l": 16, "r": 16, "t": 16, "b": 8})
     return [_errors(series), _graph(panel, fig, height)]
 
 

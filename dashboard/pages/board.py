@@ -82,18 +82,12 @@ def _variable(variable: dict[str, Any], options: list[str], values: list[str]) -
     )
 
 
-@dash.callback(
-    Output("board-model", "data"),
-    Output("board-vars", "children"),
-    Output("board-missing", "children"),
-    Output("board-export", "href"),
-    Input("board-uid", "data"),
-    State("board-asked", "data"),
-)
 async def load(uid: str | None, asked: dict[str, Any] | None) -> tuple[Any, ...]:
-    """The dashboard and its variables' dropdowns (values from the address, else defaults)."""
+    """The dashboard, its variables' dropdowns (values from the address, else defaults) and
+    those values: (model, dropdowns, missing, export href, chosen); model None when there is
+    none to show (`missing` says why)."""
     if not uid:
-        return None, [], panels.failed("No dashboard given."), None
+        return None, [], panels.failed("No dashboard given."), None, {}
     try:
         model = await data.dashboard(uid)
         options = await asyncio.gather(*(data.choices(v) for v in model["variables"]))
@@ -101,41 +95,66 @@ async def load(uid: str | None, asked: dict[str, Any] | None) -> tuple[Any, ...]
         text = failed.message
         if failed.status == 404:
             text = f"No dashboard “{uid}” that you can see: it does not exist or is not shared."
-        return None, [], panels.failed(text), None
+        return None, [], panels.failed(text), None, {}
     asked = asked or {}
-    dropdowns = [
-        _variable(v, o, data.chosen(v, asked.get(v["name"]), o))
-        for v, o in zip(model["variables"], options, strict=True)
+    variables = model["variables"]
+    values = [
+        data.chosen(v, asked.get(v["name"]), o) for v, o in zip(variables, options, strict=True)
     ]
-    return model, dropdowns, None, f"/api/dashboards/{quote(uid, safe='')}"
+    dropdowns = [_variable(v, o, c) for v, o, c in zip(variables, options, values, strict=True)]
+    chosen = {v["name"]: c for v, c in zip(variables, values, strict=True)}
+    return model, dropdowns, None, f"/api/dashboards/{quote(uid, safe='')}", chosen
 
 
 @dash.callback(
-    Output("board-grid", "children"),
-    Output("board-title", "children"),
-    Output("board-version", "children"),
-    Output({"type": "live-filter", "page": "board"}, "data"),
-    Input("board-model", "data"),
-    Input("timerange", "data"),
-    Input("live-reset", "data"),
-    Input("board-width", "data"),
-    Input({"type": "board-var", "name": ALL}, "value"),
-    Input("board-edit", "n_clicks"),
-    State({"type": "board-var", "name": ALL}, "id"),
+    output=[
+        Output("board-grid", "children"),
+        Output("board-title", "children"),
+        Output("board-version", "children"),
+        Output({"type": "live-filter", "page": "board"}, "data"),
+        Output("board-model", "data"),
+        Output("board-vars", "children"),
+        Output("board-missing", "children"),
+        Output("board-export", "href"),
+    ],
+    inputs={
+        "page": {
+            "uid": Input("board-uid", "data"),
+            "model": Input("board-model", "data"),
+            "asked": State("board-asked", "data"),
+        },
+        "timerange": Input("timerange", "data"),
+        "_reset": Input("live-reset", "data"),
+        "width": Input("board-width", "data"),
+        "variables": {
+            "values": Input({"type": "board-var", "name": ALL}, "value"),
+            "ids": State({"type": "board-var", "name": ALL}, "id"),
+        },
+        "editing": Input("board-edit", "n_clicks"),
+    },
 )
 async def render(
-    model: dict[str, Any] | None,
+    page: dict[str, Any],
     timerange: dict[str, Any] | None,
     _reset: Any,
     width: int | None,
-    values: list[Any],
+    variables: dict[str, Any],
     editing: int | None,
-    ids: list[dict[str, str]],
-) -> tuple[Any, ...]:
-    """Every panel, fetched at once, over the frame's range with the variables' values."""
+) -> list[Any]:
+    """Every panel, fetched at once, over the frame's range with the variables' values. The
+    first time (no model yet) also the dashboard and its variables' dropdowns (`load`), in
+    the same answer: no round trip of its own before the panels are fetched. `page`: the
+    page's stores (uid, model, the address's variables). The dropdowns it puts in the page
+    do not fire it again (Dash fires no callback for the components its own answer added)."""
+    model = page["model"]
+    loaded: tuple[Any, ...] = (dash.no_update,) * 4
     if not model:
-        return dash.no_update, dash.no_update, dash.no_update, dash.no_update
-    chosen = _chosen(values, ids)
+        model, dropdowns, missing, href, chosen = await load(page["uid"], page["asked"])
+        loaded = (model, dropdowns, missing, href)
+        if not model:
+            return [dash.no_update] * 4 + list(loaded)
+    else:
+        chosen = _chosen(variables["values"], variables["ids"])
     window = frame.window(timerange)
     tz = frame.zone(timerange)
     revision = f"{window[0]}|{window[1]}|{tz}"
@@ -157,7 +176,7 @@ async def render(
     version = f"version {model.get('version')}"
     # "direct": the stream manager hands batches to assets/boards.js, not through Dash.
     stream = {"tickers": tickers, "devices": devices, "all": False, "direct": "board"}
-    return cells, model["title"], version, stream
+    return [cells, model["title"], version, stream, *loaded]
 
 
 def _chosen(values: list[Any], ids: list[dict[str, str]]) -> dict[str, list[str]]:

@@ -1,0 +1,195 @@
+"""`python -m bench.board_load`: where a dashboard's load goes, tree against tree.
+
+For each source tree given (`--trees /work/main .`: a before and an after), alternating
+`--rounds` times, runs the `make up` stack from that tree (bench.dashboard's, 50 devices and
+20 tickers) and, as the admin in headless Chromium, loads `/d/fleet?range=15m` `--loads`
+times, each: `load` (navigation start → every panel drawn, bench.dashboard's definition), the
+page's main-thread CPU time to then (Chrome's `ThreadTime`, less sensitive than wall time to
+the other processes of a shared machine) and the time of the `render` callback's request. Then
+it sends that request (and the `load` callback's, where the tree still has one) `--replays`
+times over HTTP and reads the API process's CPU time for each (its idle rate taken off): the
+server's cost of the panels, figures and all the API calls they make, whatever the machine's
+load. One table, ratios to the first tree, and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.dashboard import _LOADED_JS, ADMIN, TICKERS, running_stack, watch_every_ticker
+from tests.browser_support import chromium
+from tests.process_support import REPO, stack_child
+
+PATH = "/d/fleet?range=15m"
+#: Times each Dash callback request in the page (`window.__calls`: output, start, end).
+_WRAP_FETCH = """(() => { window.__calls = []; const f = window.fetch;
+  window.fetch = async function (url, opts) {
+    if (!String(url).includes('_dash-update-component')) return f.apply(this, arguments);
+    const t0 = performance.now(); let out = '';
+    try { out = JSON.parse(opts.body).output; } catch (e) { /* not JSON */ }
+    const answer = await f.apply(this, arguments);
+    await answer.clone().arrayBuffer().catch(() => null);
+    window.__calls.push({out: out, ms: performance.now() - t0});
+    return answer; }; })();"""
+#: How the `render` and `load` callbacks' outputs start (a callback's `output` in the request).
+RENDER, LOAD = "..board-grid.children", "..board-model.data...board-vars.children"
+
+
+@dataclass
+class Sample:
+    tree: str
+    load_ms: float
+    browser_cpu_ms: float
+    render_request_ms: float
+    server_cpu_ms: float
+    """The API process's CPU for the panels' first answer: `render`, and `load` before it
+    where the tree has it."""
+    server_wall_ms: float
+
+
+def _cpu_ms(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system) * 1000
+
+
+async def measure(tree: Path, port: int, loads: int, replays: int) -> Sample:
+    password = secrets.token_urlsafe(12)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_stack(Path(tmp), port, password, tree) as url,
+    ):
+        await watch_every_ticker(url, password, TICKERS)
+        api = stack_child(os.getpid(), "api")
+        if api is None:
+            raise RuntimeError("no API process under the stack")
+        times, cpus, requests, bodies, cookies = await _loads(url, password, loads)
+        async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as http:
+            before = _cpu_ms(api)
+            await asyncio.sleep(3)
+            idle_per_ms = (_cpu_ms(api) - before) / 3000
+            walls, used = [], []
+            for _ in range(replays):
+                started, before = time.perf_counter(), _cpu_ms(api)
+                for body in bodies:
+                    (await http.post("/_dash-update-component", json=body)).raise_for_status()
+                wall = (time.perf_counter() - started) * 1000
+                walls.append(wall)
+                used.append(_cpu_ms(api) - before - idle_per_ms * wall)
+    return Sample(
+        tree=str(tree),
+        load_ms=round(statistics.median(times)),
+        browser_cpu_ms=round(statistics.median(cpus)),
+        render_request_ms=round(statistics.median(requests)),
+        server_cpu_ms=round(statistics.median(used)),
+        server_wall_ms=round(statistics.median(walls)),
+    )
+
+
+async def _loads(
+    url: str, password: str, loads: int
+) -> tuple[list[float], list[float], list[float], list[Any], dict[str, str]]:
+    """Each load's time, main-thread CPU and render request; the first answer's requests
+    (`load` if any, then `render`) as sent; the login cookies."""
+    async with chromium() as browser:
+        context = await browser.new_context(viewport={"width": 1440, "height": 900})
+        page = await context.new_page()
+        await page.goto(f"{url}/login")
+        await page.fill("#login-email", ADMIN)
+        await page.fill("#login-password", password)
+        await page.click("#login-submit")
+        await page.wait_for_url("**/markets*")
+        await page.add_init_script(_WRAP_FETCH)
+        sent: dict[str, Any] = {}
+
+        def keep(request: Any) -> None:
+            if "_dash-update-component" not in request.url:
+                return
+            body = json.loads(request.post_data or "{}")
+            for name in (LOAD, RENDER):
+                if str(body.get("output", "")).startswith(name) and name not in sent:
+                    sent[name] = body
+
+        page.on("request", keep)
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Performance.enable")
+        times, cpus, requests = [], [], []
+        for _ in range(loads):
+            await page.goto(f"{url}{PATH}")
+            loaded = await page.wait_for_function(_LOADED_JS, polling="raf", timeout=60_000)
+            times.append(float(await loaded.json_value()))
+            metrics = (await cdp.send("Performance.getMetrics"))["metrics"]
+            cpus.append(1000 * next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
+            calls = await page.evaluate("() => window.__calls")
+            requests.append(next(c["ms"] for c in calls if c["out"].startswith(RENDER)))
+        cookies = {c["name"]: c["value"] for c in await context.cookies()}
+        await context.close()
+    bodies = [sent[name] for name in (LOAD, RENDER) if name in sent]
+    return times, cpus, requests, bodies, cookies
+
+
+def table(samples: list[Sample]) -> str:
+    head = (
+        f"{'tree':<28}{'load ms':>9}{'browser CPU ms':>16}{'render req ms':>15}"
+        f"{'server CPU ms':>15}{'server wall ms':>16}"
+    )
+    rows = [
+        f"{s.tree[-28:]:<28}{s.load_ms:>9}{s.browser_cpu_ms:>16}{s.render_request_ms:>15}"
+        f"{s.server_cpu_ms:>15}{s.server_wall_ms:>16}"
+        for s in samples
+    ]
+    return "\n".join([head, "-" * len(head), *rows])
+
+
+def ratios(samples: list[Sample]) -> dict[str, dict[str, float]]:
+    """Per tree, the median of its rounds over the first tree's, for each measure."""
+    trees = list(dict.fromkeys(s.tree for s in samples))
+    fields = ("load_ms", "browser_cpu_ms", "server_cpu_ms")
+
+    def median(tree: str, field: str) -> float:
+        return float(statistics.median(getattr(s, field) for s in samples if s.tree == tree))
+
+    return {
+        tree: {f: round(median(tree, f) / max(median(trees[0], f), 1), 2) for f in fields}
+        for tree in trees
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.board_load", description=__doc__)
+    parser.add_argument("--trees", type=Path, nargs="+", default=[REPO])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--replays", type=int, default=10)
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args(argv)
+    samples = []
+    for _ in range(args.rounds):
+        for tree in args.trees:
+            sample = asyncio.run(measure(tree.resolve(), args.port, args.loads, args.replays))
+            print(table([sample]).splitlines()[-1], file=sys.stderr, flush=True)
+            samples.append(sample)
+    print(table(samples))
+    found = ratios(samples)
+    for tree, ratio in found.items():
+        print(f"{tree[-28:]:<28} × first tree: {ratio}")
+    print(json.dumps({"bench": "board_load", "path": PATH, "samples": [asdict(s) for s in samples],
+                      "ratios": found}), flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -691,6 +691,10 @@ async def _edit_panel_2(page: Page, device_id: str) -> None:
     pick = json.dumps({"panel": 2, "type": "board-pick"}, separators=(",", ":"))
     await page.click(f"[id='{pick}']")
     await page.wait_for_selector("#board-form", state="visible", timeout=20_000)
+    # Wide enough to read a title: Dash 4's input container shrinks to nothing in a label
+    # sized by its content (docs/dashboard.md).
+    box = await page.locator("#board-form-title").bounding_box()
+    assert box is not None and box["width"] >= 200, box
     await page.fill("#board-form-title", "Hot now")
     await page.fill("#board-form-targets", f"device {device_id} temperature")
     await page.fill("#board-form-thresholds", "0 #73bf69\n60 #f2495c")

@@ -150,7 +150,7 @@ async def test_a_missing_device_is_one_message_and_admin_has_no_time_picker(
         await page.context.close()
     admin = await opened(browser, api, "/admin")
     try:
-        await admin.wait_for_selector("#admin-body .tw-panel", timeout=15_000)
+        await admin.wait_for_selector("#admin-body .tw-panel", timeout=30_000)
         await admin.wait_for_function(
             "() => getComputedStyle(document.getElementById('time-controls')).display === 'none'",
             timeout=10_000,

@@ -177,6 +177,7 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         assert "Shift notes" in await page.inner_text(f"[id='{_panel(6)}']")
         table = await page.inner_text(f"[id='{_panel(4)}']")
         assert "55.25" in table and "21.5" in table
+        await _sorts_by_last(page)
         await screenshot(page, "dashboards")
         # Live (the frame's toggle is on): the stat re-fetches at each `refresh`.
         await db.execute(
@@ -380,6 +381,26 @@ async def _spark_first(page: Page) -> float:
     found: float = await page.evaluate(
         "(id) => document.getElementById(id).querySelector('.js-plotly-plot').data[0].y[0]",
         _panel(2),
+    )
+    return found
+
+
+async def _sorts_by_last(page: Page) -> None:
+    """A click on the table's header sorts its rows by that column (values as numbers),
+    again: the other way."""
+    last = f"[id='{_panel(4)}'] th:has-text('last')"
+    await page.click(last)
+    assert await _column(page, 4, 1) == ["21.5", "55.25"]
+    await page.click(last)
+    assert await _column(page, 4, 1) == ["55.25", "21.5"]
+
+
+async def _column(page: Page, panel_id: int, column: int) -> list[str]:
+    """The texts of a table panel's column, top to bottom."""
+    found: list[str] = await page.evaluate(
+        "([id, i]) => Array.from(document.getElementById(id).querySelectorAll('tbody tr'))"
+        ".map((tr) => tr.cells[i].textContent)",
+        [_panel(panel_id), column],
     )
     return found
 

@@ -387,6 +387,17 @@
         });
       },
 
+      // While live, the intervals at the dashboard's `refresh` ("30s", "1m", "2h"; else 10 s,
+      // pages/board.py DEFAULT_REFRESH_S): [tick disabled, its ms, flush disabled, its ms].
+      follow(timerange, model) {
+        const refresh = (model || {}).refresh;
+        let seconds = 10;
+        const found = typeof refresh === "string" && /^([0-9]+)([smh])$/.exec(refresh);
+        if (found) seconds = Math.max(1, Number(found[1]) * { s: 1, m: 60, h: 3600 }[found[2]]);
+        const live = !!(timerange || {}).live;
+        return [!live, seconds * 1000, !live, seconds * 1000];
+      },
+
       pageWidth(_uid) {
         const grid = document.querySelector(".board-grid") || document.querySelector(".tw-main");
         return grid ? grid.clientWidth : window.innerWidth - 32;

@@ -23,9 +23,9 @@ from dashboard.boards import form as board_form
 
 dash.register_page(__name__, path_template="/d/<uid>", title="tickwire · dashboard")
 
-#: Seconds between refreshes while live, when the dashboard sets no `refresh`.
+#: Seconds between refreshes while live, when the dashboard sets no `refresh` (as
+#: assets/boards.js `follow`).
 DEFAULT_REFRESH_S = 10
-_UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
 def layout(uid: str | None = None, **query: Any) -> html.Div:
@@ -265,7 +265,11 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[s
     )
 
 
-@dash.callback(
+# While live, at the dashboard's `refresh` (else DEFAULT_REFRESH_S): the panels live points
+# cannot extend re-fetch, and the time series get the live points kept since the last one.
+# In the browser (assets/boards.js `follow`): no round trip as the model arrives.
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "follow"),
     Output("board-tick", "disabled"),
     Output("board-tick", "interval"),
     Output("board-flush", "disabled"),
@@ -273,17 +277,6 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[s
     Input("timerange", "data"),
     Input("board-model", "data"),
 )
-def follow(
-    timerange: dict[str, Any] | None, model: dict[str, Any] | None
-) -> tuple[bool, int, bool, int]:
-    """While live, at the dashboard's `refresh` (else 10 s): the panels live points cannot
-    extend re-fetch, and the time series get the live points kept since the last one."""
-    refresh = (model or {}).get("refresh")
-    seconds = DEFAULT_REFRESH_S
-    if isinstance(refresh, str) and refresh[-1:] in _UNITS and refresh[:-1].isdigit():
-        seconds = max(1, int(refresh[:-1]) * _UNITS[refresh[-1]])
-    live = bool((timerange or {}).get("live"))
-    return not live, seconds * 1000, not live, seconds * 1000
 
 
 # Live points: the page's one stream's batches (kept by assets/boards.js, outside Dash) extend

@@ -241,6 +241,10 @@ async def test_live_points_extend_a_time_series_through_the_one_stream(
             return sum(await _series_lengths(page)) >= 30
 
         await wait_until("the time series drawn", drawn, timeout=30)
+        # One request of the board's own as it loads: `render` (no save doing nothing, no
+        # refresh intervals or JSON field from the server; refreshes aside).
+        board = [o for o in asked.outputs if "board" in o and "board-body" not in o]
+        assert len(board) == 1 and board[0].startswith("..board-grid.children"), board
         assert await _marks(page) == await page.evaluate(
             "([a, b]) => [['line', tickwire_shared.wall(a), tickwire_shared.wall(a)],"
             " ['rect', tickwire_shared.wall(a), tickwire_shared.wall(b)]]",
@@ -464,6 +468,8 @@ class _Requests:
         self.streams: list[str] = []
         self.renders: list[str] = []
         self.refreshes: list[str] = []
+        self.outputs: list[str] = []
+        """Every callback request's outputs (`..board-grid.children...board-title…`)."""
 
     def seen(self, request: Any) -> None:
         if "/api/stream" in request.url:
@@ -471,6 +477,7 @@ class _Requests:
         if "_dash-update-component" not in request.url:
             return
         body = request.post_data or ""
+        self.outputs.append(json.loads(body)["output"])
         if "board-grid.children" in body:
             self.renders.append(body)
         if "board-body" in body:

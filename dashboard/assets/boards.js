@@ -398,6 +398,18 @@
         return [!live, seconds * 1000, !live, seconds * 1000];
       },
 
+      go(target) {
+        return target || shared.noUpdate();
+      },
+
+      // edits.py `stored`: the model without `meta`, as the JSON field shows it.
+      json(model, _edit) {
+        if (!model) return "";
+        const stored = Object.assign({}, model);
+        delete stored.meta;
+        return JSON.stringify(stored, null, 2);
+      },
+
       pageWidth(_uid) {
         const grid = document.querySelector(".board-grid") || document.querySelector(".tw-main");
         return grid ? grid.clientWidth : window.innerWidth - 32;

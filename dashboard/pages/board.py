@@ -39,6 +39,7 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
             dcc.Store(id="board-model"),
             dcc.Store(id="board-width"),
             dcc.Store(id="board-drag"),
+            dcc.Store(id="board-go"),
             html.Button(id="board-drag-go", style={"display": "none"}),
             dcc.Interval(id="board-tick", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
             dcc.Interval(id="board-flush", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
@@ -337,7 +338,7 @@ dash.callback(
 dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children", allow_duplicate=True),
-    Output("redirect", "data", allow_duplicate=True),
+    Output("board-go", "data"),
     Input("board-save", "n_clicks"),
     Input("board-save-as", "n_clicks"),
     Input("board-import", "n_clicks"),
@@ -345,11 +346,24 @@ dash.callback(
     State("board-json", "value"),
     prevent_initial_call=True,
 )(board_edits.save)
-dash.callback(
+# Where a save as goes (`board-go`), then to the frame's `redirect`: the save's outputs all in
+# the page, so Dash keeps its prevent_initial_call. With the frame's `redirect` among them it
+# fired at every load, a request that did nothing (its inputs arrive with the page, its output
+# was there before: Dash calls it then).
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "go"),
+    Output("redirect", "data", allow_duplicate=True),
+    Input("board-go", "data"),
+    prevent_initial_call=True,
+)
+# The working copy as JSON (edits.py `stored`: without `meta`), in the browser: no request
+# as the model arrives.
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "json"),
     Output("board-json", "value"),
     Input("board-model", "data"),
     Input("board-edit", "n_clicks"),
-)(board_edits.show_json)
+)
 dash.callback(
     Output("board-picked", "data"),
     Output("board-form-title", "value"),

@@ -389,7 +389,7 @@
 
       // While live, the intervals at the dashboard's `refresh` ("30s", "1m", "2h"; else 10 s,
       // pages/board.py DEFAULT_REFRESH_S): [tick disabled, its ms, flush disabled, its ms].
-      follow(timerange, model) {
+      intervals(timerange, model) {
         const refresh = (model || {}).refresh;
         let seconds = 10;
         const found = typeof refresh === "string" && /^([0-9]+)([smh])$/.exec(refresh);

@@ -268,9 +268,9 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[s
 
 # While live, at the dashboard's `refresh` (else DEFAULT_REFRESH_S): the panels live points
 # cannot extend re-fetch, and the time series get the live points kept since the last one.
-# In the browser (assets/boards.js `follow`): no round trip as the model arrives.
+# In the browser (assets/boards.js `intervals`): no round trip as the model arrives.
 dash.clientside_callback(
-    dash.ClientsideFunction("boards", "follow"),
+    dash.ClientsideFunction("boards", "intervals"),
     Output("board-tick", "disabled"),
     Output("board-tick", "interval"),
     Output("board-flush", "disabled"),

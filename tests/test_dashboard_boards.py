@@ -177,6 +177,7 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         assert "Shift notes" in await page.inner_text(f"[id='{_panel(6)}']")
         table = await page.inner_text(f"[id='{_panel(4)}']")
         assert "55.25" in table and "21.5" in table
+        await _sorts_by_last(page)
         await screenshot(page, "dashboards")
         # Live (the frame's toggle is on): the stat re-fetches at each `refresh`.
         await db.execute(
@@ -240,6 +241,10 @@ async def test_live_points_extend_a_time_series_through_the_one_stream(
             return sum(await _series_lengths(page)) >= 30
 
         await wait_until("the time series drawn", drawn, timeout=30)
+        # One request of the board's own as it loads: `render` (no save doing nothing, no
+        # refresh intervals or JSON field from the server; refreshes aside).
+        board = [o for o in asked.outputs if "board-" in o and "board-body" not in o]
+        assert len(board) == 1 and board[0].startswith("..board-grid.children"), board
         assert await _marks(page) == await page.evaluate(
             "([a, b]) => [['line', tickwire_shared.wall(a), tickwire_shared.wall(a)],"
             " ['rect', tickwire_shared.wall(a), tickwire_shared.wall(b)]]",
@@ -384,6 +389,26 @@ async def _spark_first(page: Page) -> float:
     return found
 
 
+async def _sorts_by_last(page: Page) -> None:
+    """A click on the table's header sorts its rows by that column (values as numbers),
+    again: the other way."""
+    last = f"[id='{_panel(4)}'] th:has-text('last')"
+    await page.click(last)
+    assert await _column(page, 4, 1) == ["21.5", "55.25"]
+    await page.click(last)
+    assert await _column(page, 4, 1) == ["55.25", "21.5"]
+
+
+async def _column(page: Page, panel_id: int, column: int) -> list[str]:
+    """The texts of a table panel's column, top to bottom."""
+    found: list[str] = await page.evaluate(
+        "([id, i]) => Array.from(document.getElementById(id).querySelectorAll('tbody tr'))"
+        ".map((tr) => tr.cells[i].textContent)",
+        [_panel(panel_id), column],
+    )
+    return found
+
+
 async def _stat_change(page: Page) -> str:
     found: str = await page.evaluate(
         "(id) => document.getElementById(id).querySelector('div.board-stat-change').textContent",
@@ -443,6 +468,8 @@ class _Requests:
         self.streams: list[str] = []
         self.renders: list[str] = []
         self.refreshes: list[str] = []
+        self.outputs: list[str] = []
+        """Every callback request's outputs (`..board-grid.children...board-title…`)."""
 
     def seen(self, request: Any) -> None:
         if "/api/stream" in request.url:
@@ -450,6 +477,7 @@ class _Requests:
         if "_dash-update-component" not in request.url:
             return
         body = request.post_data or ""
+        self.outputs.append(json.loads(body)["output"])
         if "board-grid.children" in body:
             self.renders.append(body)
         if "board-body" in body:

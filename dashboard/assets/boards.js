@@ -233,6 +233,73 @@
     return points;
   }
 
+  // Tables drawn from their data (panels.py `drawn_table`): one Dash component a table, its
+  // cells text nodes (a device name never becomes markup), a colour through the CSSOM. Drawn
+  // when Dash puts one in the page or changes its data (an observer, as Dash has no hook after
+  // it renders); a click on a sortable header sorts by that column, again: the other way.
+  function drawTable(holder) {
+    const text = holder.getAttribute("data-table");
+    if (holder.tickwireDrawn === text) return;
+    holder.tickwireDrawn = text;
+    let spec;
+    try { spec = JSON.parse(text); } catch (e) { return; }
+    const table = document.createElement("table");
+    table.className = spec.extra ? "tw-table " + spec.extra : "tw-table";
+    const head = table.createTHead().insertRow();
+    const order = holder.tickwireSort;
+    spec.head.forEach((name, i) => {
+      const th = document.createElement("th");
+      th.textContent = name;
+      if (spec.sortable) {
+        th.dataset.column = String(i);
+        th.className = "board-sortable";
+        if (order && order.column === i) th.dataset.sorted = order.down ? "down" : "up";
+      }
+      head.appendChild(th);
+    });
+    const body = table.createTBody();
+    sorted(spec.rows, order).forEach((cells) => {
+      const tr = body.insertRow();
+      cells.forEach((cell) => {
+        const td = tr.insertCell();
+        td.textContent = cell.t;
+        if (cell.c) td.style.color = cell.c;
+        if (cell.k) td.className = cell.k;
+      });
+    });
+    holder.replaceChildren(table);
+  }
+
+  // Rows by a column: its cells' values (`v`; none last), else their text; as sent without.
+  function sorted(rows, order) {
+    if (!order) return rows;
+    const i = order.column, sign = order.down ? -1 : 1;
+    const key = (row) => (row[i] && "v" in row[i] ? row[i].v : row[i] && row[i].t);
+    return rows.slice().sort((a, b) => {
+      const x = key(a), y = key(b);
+      if (x === null || x === undefined) return y === null || y === undefined ? 0 : 1;
+      if (y === null || y === undefined) return -1;
+      if (typeof x === "number" && typeof y === "number") return sign * (x - y);
+      return sign * String(x).localeCompare(String(y), undefined, { numeric: true });
+    });
+  }
+
+  function drawTables() {
+    document.querySelectorAll("div.board-table[data-table]").forEach(drawTable);
+  }
+  new MutationObserver(drawTables).observe(document.documentElement, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["data-table"],
+  });
+  document.addEventListener("click", (event) => {
+    const th = event.target.closest && event.target.closest("div.board-table th[data-column]");
+    if (!th) return;
+    const holder = th.closest("div.board-table");
+    const column = Number(th.dataset.column), was = holder.tickwireSort;
+    holder.tickwireSort = { column: column, down: !!(was && was.column === column && !was.down) };
+    holder.tickwireDrawn = null;
+    drawTable(holder);
+  });
+
   // Unsaved changes: a reload or a closed tab asks (beforeunload), and so does a link inside
   // the app (Dash Pages navigates without unloading).
   window.addEventListener("beforeunload", (event) => {
@@ -318,6 +385,29 @@
           if (!p || !p.indices.length) return shared.noUpdate();
           return [{ x: p.x, y: p.y }, p.indices, LIVE_POINTS];
         });
+      },
+
+      // While live, the intervals at the dashboard's `refresh` ("30s", "1m", "2h"; else 10 s,
+      // pages/board.py DEFAULT_REFRESH_S): [tick disabled, its ms, flush disabled, its ms].
+      intervals(timerange, model) {
+        const refresh = (model || {}).refresh;
+        let seconds = 10;
+        const found = typeof refresh === "string" && /^([0-9]+)([smh])$/.exec(refresh);
+        if (found) seconds = Math.max(1, Number(found[1]) * { s: 1, m: 60, h: 3600 }[found[2]]);
+        const live = !!(timerange || {}).live;
+        return [!live, seconds * 1000, !live, seconds * 1000];
+      },
+
+      go(target) {
+        return target || shared.noUpdate();
+      },
+
+      // edits.py `stored`: the model without `meta`, as the JSON field shows it.
+      json(model, _edit) {
+        if (!model) return "";
+        const stored = Object.assign({}, model);
+        delete stored.meta;
+        return JSON.stringify(stored, null, 2);
       },
 
       pageWidth(_uid) {

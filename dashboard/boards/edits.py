@@ -231,7 +231,3 @@ async def save(
     except ValueError as wrong:
         return dash.no_update, f"Not JSON: {wrong}", dash.no_update
     return dash.no_update, "Saved as a new dashboard.", f"/d/{answer['uid']}"
-
-
-def show_json(model: dict[str, Any] | None, _edit: Any) -> str:
-    return json.dumps(stored(model), indent=2, ensure_ascii=False) if model else ""

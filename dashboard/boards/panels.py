@@ -8,6 +8,7 @@ gauge and are drawn as lines on time series. Markdown is rendered without HTML.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import tzinfo
 from typing import Any
 
@@ -228,22 +229,30 @@ def gauge(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> A
 
 
 def table(panel: dict[str, Any], series: list[dict[str, Any]]) -> Any:
-    """The latest value of every series, sortable by a click on a column (dash's DataTable is
-    not used: a plain table, sorted in the browser by assets/boards.js)."""
-    head = html.Tr([html.Th("series"), html.Th("last")])
+    """The latest value of every series, sortable by a click on a column header."""
+    decimals = panel.get("options", {}).get("decimals")
+    steps = panel.get("thresholds", [])
     rows = [
-        html.Tr(
-            [
-                html.Td(s["name"]),
-                html.Td(
-                    _number(s["last"], panel.get("options", {}).get("decimals"), None),
-                    style={"color": threshold_color(panel.get("thresholds", []), s["last"])},
-                ),
-            ]
-        )
+        [{"t": s["name"]},
+         {"t": _number(s["last"], decimals, None), "v": s["last"],
+          "c": threshold_color(steps, s["last"])}]
         for s in series
-    ]
-    return [_errors(series), html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table")]
+    ]  # fmt: skip
+    return [_errors(series), drawn_table(["series", "last"], rows, sortable=True)]
+
+
+def drawn_table(
+    head: list[str], rows: list[list[dict[str, Any]]], sortable: bool = False, extra: str = ""
+) -> html.Div:
+    """A `tw-table` as one Dash component: its cells as data (`data-table`, JSON), drawn by
+    assets/boards.js `drawTables` as text nodes (a device name never becomes markup), sorted
+    there by a click on a header when `sortable`. A cell: {"t": text, "c": colour, "k": class,
+    "v": the value it sorts by (else its text)}. A table of Html components was two Dash
+    components a cell, each re-checked by Dash's renderer at every store update (85 cells and
+    44 rows of /d/fleet's ~217 components, docs/dashboard.md)."""
+    spec = {"head": head, "rows": rows, "sortable": sortable, "extra": extra}
+    attributes: dict[str, Any] = {"data-table": json.dumps(spec)}
+    return html.Div(className="board-table", **attributes)
 
 
 def candlestick(
@@ -319,20 +328,14 @@ def alerts(items: list[dict[str, Any]], tz: tzinfo, empty: str = "No alerts.") -
     """The alert list panel (the device page's alerts too)."""
     if not items:
         return html.Div(empty, className="tw-empty")
-    head = html.Tr([html.Th(h) for h in ("kind", "severity", "state", "raised", "message")])
+    head = ["kind", "severity", "state", "raised", "message"]
     rows = [
-        html.Tr(
-            [
-                html.Td(a["kind"]),
-                html.Td(a["severity"], className=f"sev-{a['severity'].lower()}"),
-                html.Td(a["state"]),
-                html.Td(frame.when(a["raised_at"], tz), className="tw-when"),
-                html.Td(a["message"]),
-            ]
-        )
+        [{"t": a["kind"]}, {"t": a["severity"], "k": f"sev-{a['severity'].lower()}"},
+         {"t": a["state"]}, {"t": frame.when(a["raised_at"], tz), "k": "tw-when"},
+         {"t": a["message"]}]
         for a in items
-    ]
-    return html.Table([html.Thead(head), html.Tbody(rows)], className="tw-table device-alerts")
+    ]  # fmt: skip
+    return drawn_table(head, rows, extra="device-alerts")
 
 
 def text(panel: dict[str, Any]) -> Any:

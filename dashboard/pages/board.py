@@ -23,9 +23,9 @@ from dashboard.boards import form as board_form
 
 dash.register_page(__name__, path_template="/d/<uid>", title="tickwire · dashboard")
 
-#: Seconds between refreshes while live, when the dashboard sets no `refresh`.
+#: Seconds between refreshes while live, when the dashboard sets no `refresh` (as
+#: assets/boards.js `follow`).
 DEFAULT_REFRESH_S = 10
-_UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
 def layout(uid: str | None = None, **query: Any) -> html.Div:
@@ -39,6 +39,7 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
             dcc.Store(id="board-model"),
             dcc.Store(id="board-width"),
             dcc.Store(id="board-drag"),
+            dcc.Store(id="board-go"),
             html.Button(id="board-drag-go", style={"display": "none"}),
             dcc.Interval(id="board-tick", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
             dcc.Interval(id="board-flush", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
@@ -265,7 +266,11 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[s
     )
 
 
-@dash.callback(
+# While live, at the dashboard's `refresh` (else DEFAULT_REFRESH_S): the panels live points
+# cannot extend re-fetch, and the time series get the live points kept since the last one.
+# In the browser (assets/boards.js `intervals`): no round trip as the model arrives.
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "intervals"),
     Output("board-tick", "disabled"),
     Output("board-tick", "interval"),
     Output("board-flush", "disabled"),
@@ -273,17 +278,6 @@ def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[s
     Input("timerange", "data"),
     Input("board-model", "data"),
 )
-def follow(
-    timerange: dict[str, Any] | None, model: dict[str, Any] | None
-) -> tuple[bool, int, bool, int]:
-    """While live, at the dashboard's `refresh` (else 10 s): the panels live points cannot
-    extend re-fetch, and the time series get the live points kept since the last one."""
-    refresh = (model or {}).get("refresh")
-    seconds = DEFAULT_REFRESH_S
-    if isinstance(refresh, str) and refresh[-1:] in _UNITS and refresh[:-1].isdigit():
-        seconds = max(1, int(refresh[:-1]) * _UNITS[refresh[-1]])
-    live = bool((timerange or {}).get("live"))
-    return not live, seconds * 1000, not live, seconds * 1000
 
 
 # Live points: the page's one stream's batches (kept by assets/boards.js, outside Dash) extend
@@ -344,7 +338,7 @@ dash.callback(
 dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children", allow_duplicate=True),
-    Output("redirect", "data", allow_duplicate=True),
+    Output("board-go", "data"),
     Input("board-save", "n_clicks"),
     Input("board-save-as", "n_clicks"),
     Input("board-import", "n_clicks"),
@@ -352,11 +346,24 @@ dash.callback(
     State("board-json", "value"),
     prevent_initial_call=True,
 )(board_edits.save)
-dash.callback(
+# Where a save as goes (`board-go`), then to the frame's `redirect`: the save's outputs all in
+# the page, so Dash keeps its prevent_initial_call. With the frame's `redirect` among them it
+# fired at every load, a request that did nothing (its inputs arrive with the page, its output
+# was there before: Dash calls it then).
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "go"),
+    Output("redirect", "data", allow_duplicate=True),
+    Input("board-go", "data"),
+    prevent_initial_call=True,
+)
+# The working copy as JSON (edits.py `stored`: without `meta`), in the browser: no request
+# as the model arrives.
+dash.clientside_callback(
+    dash.ClientsideFunction("boards", "json"),
     Output("board-json", "value"),
     Input("board-model", "data"),
     Input("board-edit", "n_clicks"),
-)(board_edits.show_json)
+)
 dash.callback(
     Output("board-picked", "data"),
     Output("board-form-title", "value"),

@@ -178,6 +178,7 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         table = await page.inner_text(f"[id='{_panel(4)}']")
         assert "55.25" in table and "21.5" in table
         await _sorts_by_last(page)
+        await _cells_stay_text(page)
         await screenshot(page, "dashboards")
         # Live (the frame's toggle is on): the stat re-fetches at each `refresh`.
         await db.execute(
@@ -215,6 +216,38 @@ async def test_panels_render_with_data_and_a_variable_changes_them(
         await wait_until("the zoomed range re-fetched", finer, timeout=20)
     finally:
         await page.context.close()
+
+
+HOSTILE_CELL = '<img src=x onerror="window.__owned=1"><b>bold</b>'
+
+
+async def _cells_stay_text(page: Page) -> None:
+    """A table panel's cells are drawn by boards.js from data: the worst text a cell can carry
+    (a name or an alert message with markup) stays text, and a colour that is not one is
+    dropped."""
+    spec = {
+        "head": [HOSTILE_CELL, "last"],
+        "rows": [[{"t": HOSTILE_CELL, "c": "red; background: url(x)"}, {"t": "1"}]],
+        "sortable": True,
+        "extra": "",
+    }
+    await page.evaluate(
+        "(spec) => { const d = document.createElement('div'); d.className = 'board-table';"
+        " d.id = 'hostile-table'; d.setAttribute('data-table', JSON.stringify(spec));"
+        " document.body.appendChild(d); }",
+        spec,
+    )
+    await page.wait_for_selector("#hostile-table table", timeout=10_000)
+    cells = await page.evaluate(
+        "() => { const t = document.getElementById('hostile-table');"
+        " return {imgs: t.querySelectorAll('img, b').length, owned: window.__owned === 1,"
+        " texts: [...t.querySelectorAll('th, td')].map((c) => c.textContent),"
+        " colour: t.querySelector('td').style.cssText}; }"
+    )
+    assert cells["imgs"] == 0 and not cells["owned"], cells
+    assert cells["texts"][0] == HOSTILE_CELL and cells["texts"][2] == HOSTILE_CELL, cells
+    assert "url" not in cells["colour"], cells
+    await page.evaluate("() => document.getElementById('hostile-table').remove()")
 
 
 async def test_live_points_extend_a_time_series_through_the_one_stream(

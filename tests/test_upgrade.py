@@ -11,6 +11,7 @@ continuous aggregate cannot recompute them), and everything newer equals a raw r
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -259,15 +260,28 @@ def _bucket(width: str, column: str) -> str:
     return f"date_bin(INTERVAL '{width}', {column}, {ORIGIN})"
 
 
+async def _refresh(db: asyncpg.Connection, call: str) -> None:
+    """A refresh, again while TimescaleDB's own refresh policy job holds the window (it runs
+    in the background of a fresh database: "due to a concurrent refresh")."""
+    for _ in range(50):
+        try:
+            await db.execute(call)
+            return
+        except asyncpg.LockNotAvailableError:
+            await asyncio.sleep(0.2)
+    await db.execute(call)
+
+
 async def _build_0003_rollups(db: asyncpg.Connection, timescale: bool) -> None:
     """The rollups as revision 0003 kept them: the continuous aggregates refreshed, or the plain
     tables merged by the ingester, which kept the tick of a tie it saw first ('b' here)."""
     for level, width in LEVELS.items():
         if timescale:
             for kind in KEYS:
-                await db.execute(
+                await _refresh(
+                    db,
                     f"CALL refresh_continuous_aggregate('{kind}_{level}', NULL,"
-                    f" time_bucket(INTERVAL '{width}', now() - INTERVAL '{width}'))"
+                    f" time_bucket(INTERVAL '{width}', now() - INTERVAL '{width}'))",
                 )
             continue
         await db.execute(

@@ -73,8 +73,28 @@
       (h - pad - (ys[i] - lo) / dy * (h - 2 * pad)).toFixed(1)).join(" ");
   }
 
+  const config = element ? JSON.parse(element.textContent) : {};
+
+  // One tick (time t, price p, volume vol) into a live candle `cur` of interval iv on the API's
+  // grid (config.gridOriginMs): in cur's bucket it updates cur in place and returns it; in a
+  // later bucket (or with no cur) it returns the next candle, opened by the tick (the caller
+  // closes cur); in an earlier bucket it is late and returns null (the next fetch has it).
+  // markets.js' chart and boards.js' candlestick panels.
+  function candleTick(cur, t, p, vol, iv) {
+    const anchor = config.gridOriginMs;
+    const b = anchor + Math.floor((t - anchor) / iv) * iv;
+    if (!cur || b > cur.t) return { t: b, o: p, h: p, l: p, c: p, v: vol, last: t };
+    if (b !== cur.t) return null;
+    cur.h = Math.max(cur.h, p);
+    cur.l = Math.min(cur.l, p);
+    if (t >= cur.last) { cur.c = p; cur.last = t; }
+    cur.v += vol;
+    return cur;
+  }
+
   window.tickwire_shared = {
-    config: element ? JSON.parse(element.textContent) : {},
+    config: config,
+    candleTick: candleTick,
     noUpdate: noUpdate,
     wall: wall,
     fromWall: fromWall,

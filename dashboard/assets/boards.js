@@ -51,7 +51,6 @@
   // CANDLE_EVERY_MS. A candlestick redraw is a long task (60+ ms): every second, /d/fleet's one
   // candlestick took its long tasks from 9–13 to 19–21 per 20 s (bench.dashboard, docs).
   const DRAW_EVERY_MS = 1000, CANDLE_EVERY_MS = 5000;
-  const ANCHOR = shared.config.gridOriginMs;
   const waiting = { points: {}, ticks: {}, timer: null, candles: 0 };
 
   function follow(batch, points) {
@@ -147,7 +146,8 @@
 
   // Ticks after the fetched history (meta.end_ms) continue its last candle (trace 1, volume
   // trace 3) or, in a later bucket of the API's grid, close it (onto traces 0 and 2) and start
-  // the next: markets.js' rules. State per plot, started again by each fetched figure.
+  // the next (`candleTick` in _shared.js, as markets.js). State per plot, started again by
+  // each fetched figure.
   function candleLive(gd, meta, ticks) {
     let state = gd.tickwire_candle;
     if (!state || state.end_ms !== meta.end_ms) {
@@ -159,18 +159,9 @@
     ticks.forEach((tick) => {
       const t = Date.parse(tick.time), p = Number(tick.price), vol = Number(tick.volume || 0);
       if (!(t >= meta.end_ms)) return;  // in the fetched history already
-      const b = ANCHOR + Math.floor((t - ANCHOR) / iv) * iv, cur = state.cur;
-      if (b > cur.t) {
-        closed.push(cur);
-        state.cur = { t: b, o: p, h: p, l: p, c: p, v: vol, last: t };
-      } else if (b === cur.t) {
-        cur.h = Math.max(cur.h, p);
-        cur.l = Math.min(cur.l, p);
-        if (t >= cur.last) { cur.c = p; cur.last = t; }
-        cur.v += vol;
-      } else {
-        return;  // a late tick for a closed candle: the next fetch has it
-      }
+      const next = shared.candleTick(state.cur, t, p, vol, iv);
+      if (!next) return;  // a late tick for a closed candle: the next fetch has it
+      if (next !== state.cur) { closed.push(state.cur); state.cur = next; }
       changed = true;
     });
     if (!changed) return;

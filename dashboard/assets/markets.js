@@ -16,7 +16,6 @@
   "use strict";
   const shared = window.tickwire_shared;
   const config = shared.config;
-  const ANCHOR = config.gridOriginMs;
   const COLUMNS = config.markets.columns;
   const NAMES = config.markets.indicatorNames;
   const LINE_KEYS = config.markets.lineKeys;
@@ -30,8 +29,6 @@
   const tapeState = { version: null, seq: 0, items: {} };
 
   const noUpdate = shared.noUpdate;
-
-  function bucketOf(t, iv) { return ANCHOR + Math.floor((t - ANCHOR) / iv) * iv; }
 
   function reset(meta) {
     chart.version = meta.version;
@@ -49,18 +46,12 @@
     if (!(t >= meta.end_ms)) return false;  // in the fetched history already
     const p = Number(tick.price);
     const vol = Number(tick.volume || 0);
-    const b = bucketOf(t, meta.interval_ms);
     const cur = chart.cur;
-    if (!cur || b > cur.t) {
+    const next = shared.candleTick(cur, t, p, vol, meta.interval_ms);
+    if (!next) return false;  // late, for a closed candle
+    if (next !== cur) {
       if (cur) { closed.push(cur); chart.lastClosed = cur.t; }
-      chart.cur = { t: b, o: p, h: p, l: p, c: p, v: vol, last: t };
-    } else if (b === cur.t) {
-      cur.h = Math.max(cur.h, p);
-      cur.l = Math.min(cur.l, p);
-      if (t >= cur.last) { cur.c = p; cur.last = t; }
-      cur.v += vol;
-    } else {
-      return false;
+      chart.cur = next;
     }
     return true;
   }

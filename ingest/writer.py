@@ -104,7 +104,9 @@ class _Statements:
         tables = ("prices", "telemetry")
         self.dedup = {t: rollup.insert_statement(t, upkeep) for t in tables}
         self.small = {t: rollup.insert_statement(t, upkeep, arrays=True) for t in tables}
-        self.all_new = {t: rollup.insert_all_statement(t, upkeep) for t in tables}
+        self.all_new_prices = rollup.insert_all_statement("prices", upkeep)
+        """Prices of a batch none of which is stored yet, from the stage (an all-new batch of
+        telemetry is COPYed straight into its table: `Writer._copy_new`)."""
         self.partials = None if upkeep is rollup.Upkeep.NONE else rollup.partials_statement(upkeep)
         """Telemetry COPYed straight into its table: the rollups' upkeep from its partials."""
 
@@ -245,10 +247,10 @@ class Writer:
         if table == "telemetry" and await self._copy_new(sql, records, columns):
             return list(records)
         await self.conn.copy_records_to_table(f"stage_{table}", records=records, columns=columns)
-        if table != "telemetry":
+        if table == "prices":
             try:
                 async with self.conn.transaction():  # a savepoint
-                    await self.conn.execute(sql.all_new[table])
+                    await self.conn.execute(sql.all_new_prices)
                 return list(records)
             except asyncpg.UniqueViolationError:
                 pass

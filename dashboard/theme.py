@@ -26,19 +26,19 @@ def figure(data: list[dict[str, Any]] | None = None, **layout: Any) -> go.Figure
         fig = go.Figure(data=data, layout=copy.deepcopy(_style()), _validate=False)
         fig.update_layout(**layout)
         return fig
-    return go.Figure(data=data, layout=_merged(_style(), layout), _validate=False)
+    merged = copy.deepcopy(_style())
+    _merge(merged, layout)
+    return go.Figure(data=data, layout=merged, _validate=False)
 
 
-def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`base` updated with `over` as plotly's `update_layout` does it: dicts merged key by
-    key, anything else replaced; a copy, `base` left alone."""
-    merged = copy.deepcopy(base)
+def _merge(target: dict[str, Any], over: dict[str, Any]) -> None:
+    """`over` into `target` as plotly's `update_layout` does it: dicts merged key by key,
+    anything else replaced (by a copy: `over` is the caller's)."""
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merged(merged[key], value)
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
         else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+            target[key] = copy.deepcopy(value)
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dashboard import frame, theme
+from dashboard import boards, frame, theme
 from dashboard.devices import fleet
 from dashboard.markets import chart
 from tickwire import events, scanner_windows, timegrid, units
@@ -37,6 +37,7 @@ def config() -> dict[str, Any]:
         },
         "scanner": {"defaultWindow": scanner_windows.DEFAULT_WINDOW},
         "devices": {"sparkPoints": fleet.SPARK_POINTS, "sparkColor": theme.COLORS[0]},
+        "boards": {"defaultRefreshS": boards.DEFAULT_REFRESH_S},
         "units": units.UNITS,
     }
 

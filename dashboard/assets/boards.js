@@ -378,11 +378,11 @@
         });
       },
 
-      // While live, the intervals at the dashboard's `refresh` ("30s", "1m", "2h"; else 10 s,
-      // pages/board.py DEFAULT_REFRESH_S): [tick disabled, its ms, flush disabled, its ms].
+      // While live, the intervals at the dashboard's `refresh` ("30s", "1m", "2h"; else the
+      // config's, boards.DEFAULT_REFRESH_S): [tick disabled, its ms, flush disabled, its ms].
       intervals(timerange, model) {
         const refresh = (model || {}).refresh;
-        let seconds = 10;
+        let seconds = shared.config.boards.defaultRefreshS;
         const found = typeof refresh === "string" && /^([0-9]+)([smh])$/.exec(refresh);
         if (found) seconds = Math.max(1, Number(found[1]) * { s: 1, m: 60, h: 3600 }[found[2]]);
         const live = !!(timerange || {}).live;

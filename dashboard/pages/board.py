@@ -17,15 +17,11 @@ import dash
 from dash import ALL, Input, Output, State, dcc, html
 
 from dashboard import client, frame
-from dashboard.boards import data, panels, repeat
+from dashboard.boards import DEFAULT_REFRESH_S, data, panels, repeat
 from dashboard.boards import edits as board_edits
 from dashboard.boards import form as board_form
 
 dash.register_page(__name__, path_template="/d/<uid>", title="tickwire · dashboard")
-
-#: Seconds between refreshes while live, when the dashboard sets no `refresh` (as
-#: assets/boards.js `follow`).
-DEFAULT_REFRESH_S = 10
 
 
 def layout(uid: str | None = None, **query: Any) -> html.Div:

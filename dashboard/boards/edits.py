@@ -197,7 +197,12 @@ def edit(
         return given | {"uid": model.get("uid"), "meta": model.get("meta")}, "Applied (not saved)."
     if fired["type"] == "board-remove":
         return removed(model, fired["panel"]), "Panel removed (not saved)."
-    return moved(model, fired["panel"], fired["how"]), ""
+    after = moved(model, fired["panel"], fired["how"])
+    if after == model:
+        # Nothing moved (a panel at the grid's edge): no new working copy, so the grid is not
+        # drawn again, and a click on another panel's button now is not lost in the redraw.
+        return dash.no_update, dash.no_update
+    return after, ""
 
 
 async def save(

@@ -29,6 +29,9 @@ readings × 2 metrics) are written into a fresh migrated database per step, in b
 Steps run interleaved round by round (the order rotating); the table shows each step's median
 rows/s with its spread (min–max over rounds), and its ratio to step 1 in the same round, the
 median over rounds with its spread: on a shared machine the rates drift, the ratios less.
+Steps 6 and 6c also get their CPU µs per row, the ingester's and the server's, from the
+first commit seen to the end (`bench.ingester.Cpu`): process CPU does not count a neighbour's
+load as the wall clock does, so it is the steadier before/after on a shared machine.
 lost = dup = 0 is checked for step 6 (counted in the database as `bench.ingest` does); the
 other steps write the rows exactly once by construction and are checked by row count.
 """
@@ -235,14 +238,23 @@ COMPARED = "6c. step 6, the compared tree's ingester"
 PSQL = "7. psql \\copy CSV (one transaction)"
 
 
+Cpu = tuple[float | None, float | None]
+"""CPU µs per row of an ingester run: the ingester's, the server's (None: not measured)."""
+
+
 def _one(
     servers: Stack, name: str, data: Load, bench: IngestBench, compare: Path | None
-) -> tuple[float, int, int]:
-    """(seconds, lost, dup) of one step on a fresh database."""
+) -> tuple[float, int, int, Cpu]:
+    """(seconds, lost, dup, CPU per row) of one step on a fresh database."""
     if name in (TICKWIRE, COMPARED):
         how = How(merged=True) if name == TICKWIRE else How(compare or How().tree, merged=True)
         result = bench.tickwire(name, "limits", data.workload, how=how)
-        return result.seconds, result.lost, result.dup
+        per_message = data.workload.rows_per_message
+        cpu = tuple(
+            None if us is None else us / per_message
+            for us in (result.ingester_cpu_us, result.server_cpu_us)
+        )
+        return result.seconds, result.lost, result.dup, (cpu[0], cpu[1])
     with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
         checkpoint(servers.server_url)
         if name == PSQL:
@@ -251,7 +263,7 @@ def _one(
             seconds = asyncio.run(STEPS[name](url, data))
         rows = asyncio.run(_count(url))
     expected = len(data.rows)
-    return seconds, max(0, expected - rows), max(0, rows - expected)
+    return seconds, max(0, expected - rows), max(0, rows - expected), (None, None)
 
 
 async def _backend(url: str) -> str:
@@ -281,16 +293,20 @@ def run(
                 names.remove(ROLLUP_MERGE)
                 names.remove(ROLLUP_DEFER)
         seconds: dict[str, list[float]] = {name: [] for name in names}
+        cpu: dict[str, list[Cpu]] = {name: [] for name in names}
         bench = IngestBench(servers, IngestSettings())
         for number in range(rounds):
             # Rotate the order each round so no step always runs right after the same one.
             for name in names[number % len(names) :] + names[: number % len(names)]:
-                took, lo, du = _one(servers, name, data, bench, compare)
+                took, lo, du, used = _one(servers, name, data, bench, compare)
                 seconds[name].append(took)
+                cpu[name].append(used)
                 lost, dup = lost + lo, dup + du
                 rate = len(data.rows) / took
                 print(f"round {number + 1}: {name}: {rate:,.0f} rows/s", flush=True)
-    return _report(data, seconds, lost, dup, sizes, rounds)
+    fields = _report(data, seconds, lost, dup, sizes, rounds)
+    fields |= _cpu_report(cpu)
+    return fields
 
 
 def _report(
@@ -324,6 +340,31 @@ def _report(
         fields[f"step{key}_rows_s"] = round(median)
         fields[f"step{key}_ratio"] = round(ratio, 3)
     fields["lost"], fields["dup"] = lost, dup
+    return fields
+
+
+def _cpu_report(cpu: dict[str, list[Cpu]]) -> dict[str, Any]:
+    """Steps 6 and 6c: CPU µs per row, median (min–max) over the rounds. Process CPU does not
+    count a neighbour's load as the wall clock does: the steadier before/after on a shared
+    machine (`bench.ingester.Cpu`)."""
+    fields: dict[str, Any] = {}
+    measured = {name: runs for name, runs in cpu.items() if any(u[0] is not None for u in runs)}
+    if not measured:
+        return fields
+    print()
+    print(f"{'CPU µs per row, from the first commit':<42}{'ingester':>10}{'spread':>14}"
+          f"{'server':>10}{'spread':>14}")  # fmt: skip
+    for name, runs in measured.items():
+        line = f"{name:<42}"
+        for side, label in ((0, "ingester"), (1, "server")):
+            values = sorted(v for v in (u[side] for u in runs) if v is not None)
+            if not values:
+                line += f"{'–':>10}{'':>14}"
+                continue
+            median = statistics.median(values)
+            line += f"{median:>10.2f}{f'{values[0]:.2f}–{values[-1]:.2f}':>14}"
+            fields[f"step{name.split('.')[0]}_{label}_cpu_us_row"] = round(median, 3)
+        print(line)
     return fields
 
 

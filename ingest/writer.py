@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from ingest import feed, partials, refresher, rollup
+from ingest import feed, partials, refresher, rollup, telemetry_copy
 from ingest.backlog import CAUGHT_UP_S
 from ingest.batch import Batch, DeadLetter, Item, dead_letter
 from ingest.feed import Committed
@@ -35,7 +35,7 @@ log = logging.getLogger("ingest.writer")
 
 _KNOWN_TTL_S: Final = 30.0
 _PRICE_COLUMNS: Final = ("time", "ticker", "price", "volume", "source")
-_TELEMETRY_COLUMNS: Final = ("time", "device_id", "metric", "value")
+_TELEMETRY_COLUMNS: Final = telemetry_copy.COLUMNS
 _DEAD_LETTER_COLUMNS: Final = (
     "received_at",
     "topic",
@@ -258,7 +258,7 @@ class Writer:
             # (no COPY, no savepoint); what they insert comes back, cheap at this size.
             arrays = [list(column) for column in zip(*records, strict=True)]
             return [tuple(r) for r in await self.conn.fetch(sql.small[table], *arrays)]
-        await self.conn.copy_records_to_table(f"stage_{table}", records=records, columns=columns)
+        await self._copy(f"stage_{table}", records, columns)
         if table == "prices":
             try:
                 async with self.conn.transaction():  # a savepoint
@@ -297,7 +297,7 @@ class Writer:
         upkeep = sql.partials
         try:
             async with self.conn.transaction():  # a savepoint
-                await self.conn.copy_records_to_table("telemetry", records=records, columns=columns)
+                await self._copy("telemetry", records, columns)
                 if upkeep is not None:
                     parts = partials.telemetry(records)
                     if parts is None:
@@ -307,6 +307,21 @@ class Writer:
         except (asyncpg.UniqueViolationError, _Undo):
             return None
         return list(records)
+
+    async def _copy(
+        self, table: str, records: Sequence[tuple[Any, ...]], columns: tuple[str, ...]
+    ) -> None:
+        """Binary COPY of `records` into `table`; telemetry rows encoded by
+        `ingest.telemetry_copy` (asyncpg's generic encoding when that refuses one)."""
+        if columns == telemetry_copy.COLUMNS:
+            try:
+                data = telemetry_copy.encode(records)
+            except telemetry_copy.Unencodable:
+                pass
+            else:
+                await self.conn.copy_to_table(table, source=data, columns=columns, format="binary")
+                return
+        await self.conn.copy_records_to_table(table, records=records, columns=columns)
 
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""

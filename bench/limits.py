@@ -29,9 +29,10 @@ readings × 2 metrics) are written into a fresh migrated database per step, in b
 Steps run interleaved round by round (the order rotating); the table shows each step's median
 rows/s with its spread (min–max over rounds), and its ratio to step 1 in the same round, the
 median over rounds with its spread: on a shared machine the rates drift, the ratios less.
-Steps 6 and 6c also get their CPU µs per row, the ingester's and the server's, from the
-first commit seen to the end (`bench.ingester.Cpu`): process CPU does not count a neighbour's
-load as the wall clock does, so it is the steadier before/after on a shared machine.
+Every step also gets its CPU µs per row, the client's (the bench process for steps 1–5; the
+ingester for 6 and 6c, from its first commit seen: `bench.ingester.Cpu`; none for psql) and
+the server's (its processes on this machine): process CPU does not count a neighbour's load
+as the wall clock does, so it is the steadier before/after on a shared machine.
 lost = dup = 0 is checked for step 6 (counted in the database as `bench.ingest` does); the
 other steps write the rows exactly once by construction and are checked by row count.
 """
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import statistics
 import subprocess
@@ -54,9 +56,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 
 from bench.ingest import IngestBench
-from bench.ingester import How
+from bench.ingester import How, server_cpu_s, server_processes
 from bench.report import json_line
 from bench.stack import Stack, checkpoint, fresh_database, stack
 from bench.workload import Workload, batch_readings
@@ -214,6 +217,34 @@ def psql_csv(url: str, data: Load, workdir: Path) -> float:
     return time.perf_counter() - started
 
 
+def _backends(server: psutil.Process | None) -> set[int]:
+    with contextlib.suppress(psutil.Error):
+        return {child.pid for child in server.children()} if server is not None else set()
+    return set()
+
+
+def _quiet(server: psutil.Process | None) -> set[int]:
+    """The server's processes once those of earlier connections (the database's creation
+    and migration) have exited, their CPU counted before the step's (up to 2 s)."""
+    deadline = time.monotonic() + 2.0
+    seen = _backends(server)
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = _backends(server)
+        if now >= seen:
+            return now
+        seen = now
+    return seen
+
+
+def _settle(server: psutil.Process | None, before: set[int]) -> None:
+    """Wait (up to 2 s) until the backends of the step's connections, closed now, have exited
+    and been reaped: only then is their CPU in the postmaster's children times."""
+    deadline = time.monotonic() + 2.0
+    while _backends(server) - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 async def _count(url: str) -> int:
     conn = await asyncpg.connect(url)
     try:
@@ -257,13 +288,22 @@ def _one(
         return result.seconds, result.lost, result.dup, (cpu[0], cpu[1])
     with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
         checkpoint(servers.server_url)
+        server = server_processes(url)
+        backends = _quiet(server)
+        server_s, client_s = server_cpu_s(server), time.process_time()
         if name == PSQL:
             seconds = psql_csv(url, data, servers.workdir)
         else:
             seconds = asyncio.run(STEPS[name](url, data))
+        client_s = time.process_time() - client_s
+        _settle(server, backends)
+        server_after = server_cpu_s(server)
         rows = asyncio.run(_count(url))
     expected = len(data.rows)
-    return seconds, max(0, expected - rows), max(0, rows - expected), (None, None)
+    per_row = 1e6 / expected
+    client = None if name == PSQL else client_s * per_row  # psql's CPU is not ours to see
+    used = None if server_s is None or server_after is None else (server_after - server_s) * per_row
+    return seconds, max(0, expected - rows), max(0, rows - expected), (client, used)
 
 
 async def _backend(url: str) -> str:
@@ -344,19 +384,21 @@ def _report(
 
 
 def _cpu_report(cpu: dict[str, list[Cpu]]) -> dict[str, Any]:
-    """Steps 6 and 6c: CPU µs per row, median (min–max) over the rounds. Process CPU does not
-    count a neighbour's load as the wall clock does: the steadier before/after on a shared
-    machine (`bench.ingester.Cpu`)."""
+    """CPU µs per row, median (min–max) over the rounds: the client's (the bench process for
+    steps 1–5, the ingester for 6 and 6c, from its first commit: `bench.ingester.Cpu`) and
+    the server's (every process of the embedded server; none for a remote one). Process CPU
+    does not count a neighbour's load as the wall clock does: the steadier before/after on a
+    shared machine."""
     fields: dict[str, Any] = {}
     measured = {name: runs for name, runs in cpu.items() if any(u[0] is not None for u in runs)}
     if not measured:
         return fields
     print()
-    print(f"{'CPU µs per row, from the first commit':<42}{'ingester':>10}{'spread':>14}"
+    print(f"{'CPU µs per row':<42}{'client':>10}{'spread':>14}"
           f"{'server':>10}{'spread':>14}")  # fmt: skip
     for name, runs in measured.items():
         line = f"{name:<42}"
-        for side, label in ((0, "ingester"), (1, "server")):
+        for side, label in ((0, "client"), (1, "server")):
             values = sorted(v for v in (u[side] for u in runs) if v is not None)
             if not values:
                 line += f"{'–':>10}{'':>14}"

@@ -29,6 +29,10 @@ readings × 2 metrics) are written into a fresh migrated database per step, in b
 Steps run interleaved round by round (the order rotating); the table shows each step's median
 rows/s with its spread (min–max over rounds), and its ratio to step 1 in the same round, the
 median over rounds with its spread: on a shared machine the rates drift, the ratios less.
+Every step also gets its CPU µs per row, the client's (the bench process for steps 1–5; the
+ingester for 6 and 6c, from its first commit seen: `bench.ingester.Cpu`; none for psql) and
+the server's (its processes on this machine): process CPU does not count a neighbour's load
+as the wall clock does, so it is the steadier before/after on a shared machine.
 lost = dup = 0 is checked for step 6 (counted in the database as `bench.ingest` does); the
 other steps write the rows exactly once by construction and are checked by row count.
 """
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import statistics
 import subprocess
@@ -51,9 +56,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 
 from bench.ingest import IngestBench
-from bench.ingester import How
+from bench.ingester import How, server_cpu_s, server_processes
 from bench.report import json_line
 from bench.stack import Stack, checkpoint, fresh_database, stack
 from bench.workload import Workload, batch_readings
@@ -211,6 +217,34 @@ def psql_csv(url: str, data: Load, workdir: Path) -> float:
     return time.perf_counter() - started
 
 
+def _backends(server: psutil.Process | None) -> set[int]:
+    with contextlib.suppress(psutil.Error):
+        return {child.pid for child in server.children()} if server is not None else set()
+    return set()
+
+
+def _quiet(server: psutil.Process | None) -> set[int]:
+    """The server's processes once those of earlier connections (the database's creation
+    and migration) have exited, their CPU counted before the step's (up to 2 s)."""
+    deadline = time.monotonic() + 2.0
+    seen = _backends(server)
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = _backends(server)
+        if now >= seen:
+            return now
+        seen = now
+    return seen
+
+
+def _settle(server: psutil.Process | None, before: set[int]) -> None:
+    """Wait (up to 2 s) until the backends of the step's connections, closed now, have exited
+    and been reaped: only then is their CPU in the postmaster's children times."""
+    deadline = time.monotonic() + 2.0
+    while _backends(server) - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 async def _count(url: str) -> int:
     conn = await asyncpg.connect(url)
     try:
@@ -235,23 +269,41 @@ COMPARED = "6c. step 6, the compared tree's ingester"
 PSQL = "7. psql \\copy CSV (one transaction)"
 
 
+Cpu = tuple[float | None, float | None]
+"""CPU µs per row of an ingester run: the ingester's, the server's (None: not measured)."""
+
+
 def _one(
     servers: Stack, name: str, data: Load, bench: IngestBench, compare: Path | None
-) -> tuple[float, int, int]:
-    """(seconds, lost, dup) of one step on a fresh database."""
+) -> tuple[float, int, int, Cpu]:
+    """(seconds, lost, dup, CPU per row) of one step on a fresh database."""
     if name in (TICKWIRE, COMPARED):
         how = How(merged=True) if name == TICKWIRE else How(compare or How().tree, merged=True)
         result = bench.tickwire(name, "limits", data.workload, how=how)
-        return result.seconds, result.lost, result.dup
+        per_message = data.workload.rows_per_message
+        cpu = tuple(
+            None if us is None else us / per_message
+            for us in (result.ingester_cpu_us, result.server_cpu_us)
+        )
+        return result.seconds, result.lost, result.dup, (cpu[0], cpu[1])
     with fresh_database(servers.server_url, f"limits_{uuid.uuid4().hex[:8]}") as url:
         checkpoint(servers.server_url)
+        server = server_processes(url)
+        backends = _quiet(server)
+        server_s, client_s = server_cpu_s(server), time.process_time()
         if name == PSQL:
             seconds = psql_csv(url, data, servers.workdir)
         else:
             seconds = asyncio.run(STEPS[name](url, data))
+        client_s = time.process_time() - client_s
+        _settle(server, backends)
+        server_after = server_cpu_s(server)
         rows = asyncio.run(_count(url))
     expected = len(data.rows)
-    return seconds, max(0, expected - rows), max(0, rows - expected)
+    per_row = 1e6 / expected
+    client = None if name == PSQL else client_s * per_row  # psql's CPU is not ours to see
+    used = None if server_s is None or server_after is None else (server_after - server_s) * per_row
+    return seconds, max(0, expected - rows), max(0, rows - expected), (client, used)
 
 
 async def _backend(url: str) -> str:
@@ -281,16 +333,20 @@ def run(
                 names.remove(ROLLUP_MERGE)
                 names.remove(ROLLUP_DEFER)
         seconds: dict[str, list[float]] = {name: [] for name in names}
+        cpu: dict[str, list[Cpu]] = {name: [] for name in names}
         bench = IngestBench(servers, IngestSettings())
         for number in range(rounds):
             # Rotate the order each round so no step always runs right after the same one.
             for name in names[number % len(names) :] + names[: number % len(names)]:
-                took, lo, du = _one(servers, name, data, bench, compare)
+                took, lo, du, used = _one(servers, name, data, bench, compare)
                 seconds[name].append(took)
+                cpu[name].append(used)
                 lost, dup = lost + lo, dup + du
                 rate = len(data.rows) / took
                 print(f"round {number + 1}: {name}: {rate:,.0f} rows/s", flush=True)
-    return _report(data, seconds, lost, dup, sizes, rounds)
+    fields = _report(data, seconds, lost, dup, sizes, rounds)
+    fields |= _cpu_report(cpu)
+    return fields
 
 
 def _report(
@@ -324,6 +380,33 @@ def _report(
         fields[f"step{key}_rows_s"] = round(median)
         fields[f"step{key}_ratio"] = round(ratio, 3)
     fields["lost"], fields["dup"] = lost, dup
+    return fields
+
+
+def _cpu_report(cpu: dict[str, list[Cpu]]) -> dict[str, Any]:
+    """CPU µs per row, median (min–max) over the rounds: the client's (the bench process for
+    steps 1–5, the ingester for 6 and 6c, from its first commit: `bench.ingester.Cpu`) and
+    the server's (every process of the embedded server; none for a remote one). Process CPU
+    does not count a neighbour's load as the wall clock does: the steadier before/after on a
+    shared machine."""
+    fields: dict[str, Any] = {}
+    measured = {name: runs for name, runs in cpu.items() if any(u[0] is not None for u in runs)}
+    if not measured:
+        return fields
+    print()
+    print(f"{'CPU µs per row':<42}{'client':>10}{'spread':>14}"
+          f"{'server':>10}{'spread':>14}")  # fmt: skip
+    for name, runs in measured.items():
+        line = f"{name:<42}"
+        for side, label in ((0, "client"), (1, "server")):
+            values = sorted(v for v in (u[side] for u in runs) if v is not None)
+            if not values:
+                line += f"{'–':>10}{'':>14}"
+                continue
+            median = statistics.median(values)
+            line += f"{median:>10.2f}{f'{values[0]:.2f}–{values[-1]:.2f}':>14}"
+            fields[f"step{name.split('.')[0]}_{label}_cpu_us_row"] = round(median, 3)
+        print(line)
     return fields
 
 

@@ -191,11 +191,13 @@ async def read(
 async def _batch(
     conn: asyncpg.Connection, local: Local | None, entry_id: int, data: str | None
 ) -> Committed:
-    if data is not None:
-        return decode(data)
+    # Held here even when its data came: committed after `held` was taken, before the page
+    # was read (the engine reads while the writers commit); decoding it would cost more.
     batch = local.take(entry_id) if local is not None else None
     if batch is not None:
         return batch
+    if data is not None:
+        return decode(data)
     # Dropped from `local` while the page was read (it was full): fetch it after all.
     return decode(await conn.fetchval("SELECT data FROM alert_feed WHERE id = $1", entry_id))
 

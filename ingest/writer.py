@@ -8,16 +8,17 @@ streamed once: events are built from the rows actually inserted).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
 
-from ingest import feed, partials, refresher, rollup
+from ingest import feed, partials, refresher, rollup, telemetry_copy
 from ingest.backlog import CAUGHT_UP_S
 from ingest.batch import Batch, DeadLetter, Item, dead_letter
 from ingest.feed import Committed
@@ -35,7 +36,7 @@ log = logging.getLogger("ingest.writer")
 
 _KNOWN_TTL_S: Final = 30.0
 _PRICE_COLUMNS: Final = ("time", "ticker", "price", "volume", "source")
-_TELEMETRY_COLUMNS: Final = ("time", "device_id", "metric", "value")
+_TELEMETRY_COLUMNS: Final = telemetry_copy.COLUMNS
 _DEAD_LETTER_COLUMNS: Final = (
     "received_at",
     "topic",
@@ -97,6 +98,10 @@ class Outcome:
     """Devices whose row the batch wrote, and until when it stays fresh (`ingest.fresh`)."""
 
 
+class _Undo(Exception):
+    """Rolls a savepoint back (`Writer._copy_savepoint`)."""
+
+
 class _Statements:
     """The batch statements of one rollup upkeep, per table (`ingest.rollup`)."""
 
@@ -152,6 +157,13 @@ class Writer:
                 f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} "
                 f"(LIKE {table}) ON COMMIT DELETE ROWS"
             )
+        if self._live.partials is not None:
+            # Its array types are looked up once per connection: here, not in the first batch.
+            await self.conn.prepare(self._live.partials)
+        with contextlib.suppress(asyncpg.InvalidParameterValueError):
+            # The feed's and the journal's JSON (~1 MB per 10 000-row batch) is TOASTed: lz4
+            # compresses it at a fifth of pglz's CPU. A server built without lz4 keeps pglz.
+            await self.conn.execute("SET default_toast_compression = lz4")
 
     async def write(self, batch: Batch, stats: Stats, instance: str) -> Outcome:
         """Commit the batch; raise on connection errors (the caller retries it whole)."""
@@ -188,10 +200,10 @@ class Writer:
     async def _write_rows(self, rows: Rows, sql: _Statements) -> Outcome:
         await self._register(rows)
         prices: list[PriceRow] = await self._insert(
-            sql, "prices", first_of_each(rows.prices, PRICE_KEY), _PRICE_COLUMNS
+            sql, "prices", rows.prices, PRICE_KEY, _PRICE_COLUMNS
         )
         telemetry: list[TelemetryRow] = await self._insert(
-            sql, "telemetry", first_of_each(rows.telemetry, TELEMETRY_KEY), _TELEMETRY_COLUMNS
+            sql, "telemetry", rows.telemetry, TELEMETRY_KEY, _TELEMETRY_COLUMNS
         )
         rows.dead += await self._apply_command_acks(rows.acks)
         inserted = len(prices) + len(telemetry)
@@ -228,25 +240,30 @@ class Writer:
         self,
         sql: _Statements,
         table: str,
-        records: Sequence[tuple[Any, ...]],
+        rows: Sequence[tuple[Any, ...]],
+        key: Callable[[Any], Hashable],
         columns: tuple[str, ...],
     ) -> list[Any]:
-        """Insert `records` (no key twice) with their rollups' upkeep; return the rows
-        inserted. Fast path for a large batch: none is stored yet, so all are inserted and
-        nothing comes back from the server; telemetry is COPYed straight into its table (its
-        rollup partials computed here), prices staged with COPY and inserted from there. A
-        unique violation (a redelivery) rolls that back and takes the dedup path: staged,
-        `INSERT … ON CONFLICT DO NOTHING`, which returns the rows it inserted."""
-        if not records:
+        """Insert `rows` with their rollups' upkeep, a natural `key` once (the first
+        received wins); return the rows inserted. Fast path for a large batch: none is stored
+        yet, so all are inserted and nothing comes back from the server; telemetry is COPYed
+        straight into its table (its rollup partials computed here), prices staged with COPY
+        and inserted from there. A unique violation (a redelivery) rolls that back and takes
+        the dedup path: staged, `INSERT … ON CONFLICT DO NOTHING`, which returns the rows it
+        inserted."""
+        if not rows:
             return []
+        if table == "telemetry" and len(rows) >= FAST_PATH_ROWS:
+            copied = await self._copy_new(sql, rows, key, columns)
+            if copied is not None:
+                return copied
+        records = first_of_each(rows, key)
         if len(records) < FAST_PATH_ROWS:
             # Few rows: sent as one array per column with the dedup statement, one round trip
             # (no COPY, no savepoint); what they insert comes back, cheap at this size.
             arrays = [list(column) for column in zip(*records, strict=True)]
             return [tuple(r) for r in await self.conn.fetch(sql.small[table], *arrays)]
-        if table == "telemetry" and await self._copy_new(sql, records, columns):
-            return list(records)
-        await self.conn.copy_records_to_table(f"stage_{table}", records=records, columns=columns)
+        await self._copy(f"stage_{table}", records, columns)
         if table == "prices":
             try:
                 async with self.conn.transaction():  # a savepoint
@@ -257,23 +274,59 @@ class Writer:
         return [tuple(r) for r in await self.conn.fetch(sql.dedup[table])]
 
     async def _copy_new(
-        self, sql: _Statements, records: Sequence[TelemetryRow], columns: tuple[str, ...]
-    ) -> bool:
+        self,
+        sql: _Statements,
+        rows: Sequence[TelemetryRow],
+        key: Callable[[TelemetryRow], Hashable],
+        columns: tuple[str, ...],
+    ) -> list[TelemetryRow] | None:
         """COPY telemetry rows straight into `telemetry` in a savepoint, then keep the
-        rollups from their partials; False (nothing written) if any key is stored already,
-        or a partial's sum is not finite."""
+        rollups from their partials; return the rows inserted, or None (nothing written) if
+        any key is stored already, or a partial's sum is not finite.
+
+        The rows go as they came: the unique index refuses a key twice in the batch as it
+        refuses one stored already, so a COPY that succeeds had no key twice (the partials'
+        premise), and no pass over the batch looks for one. Refused, the batch without its
+        repeated keys (`first_of_each`), if it had any, is COPYed once more."""
+        copied = await self._copy_savepoint(sql, rows, columns)
+        if copied is not None:
+            return copied
+        first = first_of_each(rows, key)
+        if first is rows:
+            return None  # no key twice: one is stored already
+        return await self._copy_savepoint(sql, first, columns)
+
+    async def _copy_savepoint(
+        self, sql: _Statements, records: Sequence[TelemetryRow], columns: tuple[str, ...]
+    ) -> list[TelemetryRow] | None:
         upkeep = sql.partials
-        parts = [] if upkeep is None else partials.telemetry(records)
-        if parts is None:
-            return False  # a sum PostgreSQL refuses: the SQL path refuses it as before
         try:
             async with self.conn.transaction():  # a savepoint
-                await self.conn.copy_records_to_table("telemetry", records=records, columns=columns)
-        except asyncpg.UniqueViolationError:
-            return False
-        if upkeep is not None:
-            await self.conn.execute(upkeep, *parts)
-        return True
+                await self._copy("telemetry", records, columns)
+                if upkeep is not None:
+                    parts = partials.telemetry(records)
+                    if parts is None:
+                        # A sum PostgreSQL refuses: undone, the SQL path refuses it as before.
+                        raise _Undo
+                    await self.conn.execute(upkeep, *parts)
+        except (asyncpg.UniqueViolationError, _Undo):
+            return None
+        return list(records)
+
+    async def _copy(
+        self, table: str, records: Sequence[tuple[Any, ...]], columns: tuple[str, ...]
+    ) -> None:
+        """Binary COPY of `records` into `table`; telemetry rows encoded by
+        `ingest.telemetry_copy` (asyncpg's generic encoding when that refuses one)."""
+        if columns == telemetry_copy.COLUMNS:
+            try:
+                data = telemetry_copy.encode(records)
+            except telemetry_copy.Unencodable:
+                pass
+            else:
+                await self.conn.copy_to_table(table, source=data, columns=columns, format="binary")
+                return
+        await self.conn.copy_records_to_table(table, records=records, columns=columns)
 
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""

@@ -70,13 +70,18 @@ def price_events(rows: Iterable[PriceRow]) -> list[Event]:
 def telemetry_events(rows: Iterable[TelemetryRow]) -> list[Event]:
     """One event per device: its new readings (every metric of one ts together) in time order."""
     devices: dict[str, dict[datetime, dict[str, float]]] = {}
+    # A reading's rows come together, sharing its device and time objects: looked up once.
+    last_device: str | None = None
+    last_time: datetime | None = None
+    readings: dict[datetime, dict[str, float]] = {}
+    values: dict[str, float] = {}
     for time, device_id, metric, value in rows:
-        readings = devices.get(device_id)
-        if readings is None:
-            readings = devices[device_id] = {}
-        values = readings.get(time)
-        if values is None:
-            values = readings[time] = {}
+        if time is not last_time or device_id is not last_device:
+            if device_id is not last_device:
+                last_device = device_id
+                readings = devices.setdefault(device_id, {})
+            last_time = time
+            values = readings.setdefault(time, {})
         values[metric] = value
     return [
         Event(

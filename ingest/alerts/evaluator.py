@@ -109,9 +109,12 @@ class Evaluator:
 
     def telemetry(self, rows: Iterable[TelemetryRow], received_at: datetime) -> list[Transition]:
         wanted = self.catalog.metrics
+        if not wanted:
+            return []
+        names = {metric for _, metric in wanted}  # most rows are of no rule's metric
         series: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
         for time, device_id, metric, value in rows:
-            if (device_id, metric) in wanted:
+            if metric in names and (device_id, metric) in wanted:
                 series[(device_id, metric)].append((time.timestamp(), value))
         out: list[Transition] = []
         for (device_id, metric), points in series.items():

@@ -194,9 +194,10 @@ async def test_partials_computed_in_python_are_those_sql_computes(
 def test_partials_whose_sum_overflows_are_left_to_sql() -> None:
     """float8 sums that overflow are refused by PostgreSQL (22003), infinite in Python: the
     writer then takes the SQL path, as before."""
+    minute = T0.replace(second=0)  # both rows in one minute's partial, whatever T0's second
     rows: list[TelemetryRow] = [
-        (T0, "big", "x", 1.7e308),
-        (T0 + timedelta(seconds=1), "big", "x", 1.7e308),
+        (minute, "big", "x", 1.7e308),
+        (minute + timedelta(seconds=1), "big", "x", 1.7e308),
     ]
     assert partials.telemetry(rows) is None
     assert partials.telemetry(rows[:1]) is not None

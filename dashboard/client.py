@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 from dash.backends._fastapi import get_current_request
+from starlette.types import ASGIApp
 
 from dashboard import in_process
 
@@ -33,9 +34,12 @@ class ApiFailed(Exception):
         self.code = code
 
 
-def configure(base_url: str) -> None:
-    """Set where the API answers (again for every app: tests create one per server)."""
+def configure(base_url: str, reads: ASGIApp | None = None) -> None:
+    """Set where the API answers over HTTP, and the app that answers GETs in process (`reads`,
+    see dashboard.in_process; None: over HTTP too). Again for every app: tests create one per
+    server."""
     _state["base_url"] = base_url
+    _state["reads"] = reads
     _state["client"] = None
 
 
@@ -103,9 +107,10 @@ async def _send(method: str, path: str, **kwargs: Any) -> httpx.Response:
     headers = {"Cookie": f"{COOKIE_NAME}={token}"} if token else {}
     params = {k: v for k, v in kwargs.pop("params", {}).items() if v is not None}
     try:
-        if method == "GET" and in_process.possible(outer):
+        reads = _state.get("reads")
+        if method == "GET" and reads is not None and in_process.possible(outer):
             async with asyncio.timeout(TIMEOUT_S):
-                response = await in_process.get(outer, path, params, headers.get("Cookie"))
+                response = await in_process.get(reads, outer, path, params, headers.get("Cookie"))
         else:
             response = await _client().request(
                 method, path, headers=headers, params=params, **kwargs

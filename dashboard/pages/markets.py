@@ -227,7 +227,7 @@ dash.clientside_callback(
 
 
 @dash.callback(
-    Output("redirect", "data", allow_duplicate=True),
+    Output({"type": "go", "page": "markets"}, "data"),
     Output("markets-save-note", "children"),
     Input("markets-save-as", "n_clicks"),
     State("markets-selected", "data"),

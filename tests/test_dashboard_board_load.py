@@ -1,7 +1,8 @@
-"""The dashboard's reads in process (dashboard/in_process.py), in a real Chromium against a real
-API and database: a board's panels show exactly what the API lets the viewer see (her own
-device's data; someone else's device is the API's own refusal, word for word, as over HTTP),
-and the reads are still counted on /metrics by route and status, as HTTP requests are."""
+"""What a board's load asks, in a real Chromium against a real API and database: its reads go
+to the API in process (dashboard/in_process.py) and show exactly what the API lets the viewer
+see (her own device's data; someone else's device is the API's own refusal, word for word, as
+over HTTP), still counted on /metrics by route and status as HTTP requests are; dcc.Graph's
+code comes with the page (dashboard/browser.py), not after the panels' answer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import asyncpg
 from playwright.async_api import Browser, Page
 
+from dashboard.browser import GRAPH_CHUNK
 from tests.api_support import Account, Api, expect, samples
 from tests.browser_support import logged_in
 from tests.support import unique, wait_until
@@ -84,5 +86,12 @@ async def test_a_board_read_in_process_shows_what_the_api_lets_its_viewer_see(
         # Counted as the HTTP requests are: her device's read a 200, his a 404.
         assert after.get("200", 0) > before.get("200", 0), (before, after)
         assert after.get("404", 0) > before.get("404", 0), (before, after)
+        # The graphs' code was asked for with the page, before any callback, and only then.
+        asked = await page.evaluate(
+            "() => performance.getEntriesByType('resource').map((e) => [e.name, e.startTime])"
+        )
+        graph = [t for name, t in asked if name.endswith(GRAPH_CHUNK)]
+        callbacks = [t for name, t in asked if "_dash-update-component" in name]
+        assert len(graph) == 1 and callbacks and graph[0] < min(callbacks), asked
     finally:
         await page.context.close()

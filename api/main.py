@@ -156,7 +156,10 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
     csp = None
     if settings.dashboard:
         # Last: Dash adds its index and catch-all routes after the API's.
-        csp = dashboard.content_security_policy(dashboard.attach(app, settings.loopback_url()))
+        # The dashboard's reads in process: the router, counted and failures logged as here.
+        reads = RequestMetrics(FailureLog(app.router))
+        board = dashboard.attach(app, settings.loopback_url(), reads)
+        csp = dashboard.content_security_policy(board)
     browser_policy.install(app, settings, csp)
     return app
 

@@ -19,6 +19,7 @@ import dash
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp
 
 from dashboard import browser, client, frame
 
@@ -41,9 +42,10 @@ CSP = {
 }
 
 
-def attach(server: FastAPI, api_base_url: str) -> dash.Dash:
-    """Serve the dashboard from `server`; Python callbacks reach the API at `api_base_url`."""
-    client.configure(api_base_url)
+def attach(server: FastAPI, api_base_url: str, reads: ASGIApp | None = None) -> dash.Dash:
+    """Serve the dashboard from `server`; Python callbacks reach the API at `api_base_url`, and
+    their GETs through `reads` in this process when given (dashboard.in_process)."""
+    client.configure(api_base_url, reads)
     # Before Dash's own routes: `/` is no page of its own but a redirect home.
     server.router.add_route("/", _home, methods=["GET", "HEAD"], include_in_schema=False)
     app = dash.Dash(

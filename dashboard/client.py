@@ -1,6 +1,8 @@
-"""How Python callbacks read the API: over HTTP to this same process, as the logged-in user
-(the request's `tickwire_auth` cookie is passed on), so the dashboard sees exactly what the
-API lets that user see.
+"""How Python callbacks read the API, as the logged-in user (the request's `tickwire_auth`
+cookie is passed on), so the dashboard sees exactly what the API lets that user see: a GET is
+handed to the app's router in this process (`dashboard.in_process`; a board's render makes
+~15), a change (POST, PUT, PATCH, DELETE) goes over HTTP to this same process, through the
+whole app as any client's.
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ from typing import Any
 import httpx
 import orjson
 from dash.backends._fastapi import get_current_request
+from starlette.types import ASGIApp
+
+from dashboard import in_process
 
 COOKIE_NAME = "tickwire_auth"
+#: How long a call may take before the page says the API did not answer.
+TIMEOUT_S = 30
 _state: dict[str, Any] = {}
 
 
@@ -27,16 +34,19 @@ class ApiFailed(Exception):
         self.code = code
 
 
-def configure(base_url: str) -> None:
-    """Set where the API answers (again for every app: tests create one per server)."""
+def configure(base_url: str, reads: ASGIApp | None = None) -> None:
+    """Set where the API answers over HTTP, and the app that answers GETs in process (`reads`,
+    see dashboard.in_process; None: over HTTP too). Again for every app: tests create one per
+    server."""
     _state["base_url"] = base_url
+    _state["reads"] = reads
     _state["client"] = None
 
 
 def _client() -> httpx.AsyncClient:
     found: httpx.AsyncClient | None = _state.get("client")
     if found is None:
-        found = httpx.AsyncClient(base_url=_state["base_url"], timeout=30)
+        found = httpx.AsyncClient(base_url=_state["base_url"], timeout=TIMEOUT_S)
         _state["client"] = found
     return found
 
@@ -92,12 +102,20 @@ async def request(method: str, path: str, **kwargs: Any) -> Any:
 
 async def _send(method: str, path: str, **kwargs: Any) -> httpx.Response:
     """The API's answer, or ApiFailed for an error or none."""
+    outer = get_current_request().scope  # the dashboard's request being served
     token = cookie()
     headers = {"Cookie": f"{COOKIE_NAME}={token}"} if token else {}
     params = {k: v for k, v in kwargs.pop("params", {}).items() if v is not None}
     try:
-        response = await _client().request(method, path, headers=headers, params=params, **kwargs)
-    except httpx.HTTPError as failed:  # no answer in time, or none at all: the page says so
+        reads = _state.get("reads")
+        if method == "GET" and reads is not None and in_process.possible(outer):
+            async with asyncio.timeout(TIMEOUT_S):
+                response = await in_process.get(reads, outer, path, params, headers.get("Cookie"))
+        else:
+            response = await _client().request(
+                method, path, headers=headers, params=params, **kwargs
+            )
+    except (httpx.HTTPError, TimeoutError) as failed:  # no answer in time, or none at all
         raise ApiFailed(503, f"the API did not answer ({type(failed).__name__})") from failed
     if response.status_code >= 400:
         raise ApiFailed(response.status_code, _message(response), _code(response))

@@ -241,6 +241,15 @@ def live_filter(
     return dcc.Store(id={"type": "live-filter", "page": page}, data=data)
 
 
+def going(page: str) -> dcc.Store:
+    """A page's "where to go" store: a server callback that ends in a full page load (a save
+    as opening the new dashboard) writes the address here, and the frame hands it to
+    `redirect` in the browser. With `redirect` itself among its outputs, Dash fired such a
+    callback at every load of the page (its inputs arrive with the page, that output was there
+    before): a request that did nothing."""
+    return dcc.Store(id={"type": "go", "page": page})
+
+
 def register(app: dash.Dash) -> None:
     """The frame's callbacks, on `app` (module-level `dash.callback`s would go to the first
     Dash app of the process only)."""
@@ -280,6 +289,13 @@ def register(app: dash.Dash) -> None:
         dash.ClientsideFunction("tickwire", "go"),
         Output("redirect", "data", allow_duplicate=True),
         Input("redirect", "data"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        dash.ClientsideFunction("tickwire", "goTo"),
+        Output("redirect", "data", allow_duplicate=True),
+        Input({"type": "go", "page": dash.ALL}, "data"),
         prevent_initial_call=True,
     )
 

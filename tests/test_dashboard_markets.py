@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
+from dashboard.markets import edits
 from tests.api_support import Account, Api
 from tests.browser_support import logged_in, screenshot
 from tests.stack_support import Stack
@@ -207,6 +208,34 @@ async def _watched(api: Api, account: Account) -> dict[str, Any]:
     return {e["ticker"]: e for e in answer.json()["items"]}
 
 
+def _callback_output(body: str | None) -> str:
+    """A Dash callback request's `output` (what it updates); "" for any other request."""
+    try:
+        return str(json.loads(body or "").get("output", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+@pytest.mark.parametrize(
+    ("found", "button"),
+    [
+        ("markets-add", True),
+        ({"type": "markets-remove", "ticker": "AAPL"}, True),
+        ({"type": "markets-save", "ticker": "AAPL"}, True),
+        ({"type": "markets-offer", "ticker": "AAPL"}, True),
+        # From the browser: anything else is no button, never an edit.
+        (None, False),
+        ("markets-remove", False),
+        ({"type": "markets-remove"}, False),
+        ({"type": "markets-remove", "ticker": ["AAPL"]}, False),
+        ({"type": "board-remove", "ticker": "AAPL"}, False),
+        (["markets-add"], False),
+    ],
+)
+def test_only_the_editors_buttons_are_edits(found: Any, button: bool) -> None:
+    assert edits.is_button(found) is button
+
+
 async def test_watchlist_add_edit_remove_from_the_page(api: Api, browser: Browser) -> None:
     async with api.client(api.admin) as http:
         for ticker in ("AAPL", "MSFT"):
@@ -215,6 +244,16 @@ async def test_watchlist_add_edit_remove_from_the_page(api: Api, browser: Browse
     async with _opened(browser, api, "/markets?range=1h") as page:
         # Empty: says so and offers the stocks.
         await page.wait_for_selector("text=Your watchlist is empty", timeout=20_000)
+        # A load asks no edit: the editor's rows arriving call no server callback (it was
+        # called at every load, a request that did nothing).
+        outputs: list[str] = []
+        page.on("request", lambda r: outputs.append(_callback_output(r.post_data)))
+        await page.reload()
+        await page.wait_for_selector("text=Your watchlist is empty", timeout=20_000)
+        await page.wait_for_selector(".markets-offer >> text=AAPL", timeout=20_000)
+        await asyncio.sleep(1)
+        assert any(o.startswith("..markets-tape-row.") for o in outputs), outputs
+        assert not [o for o in outputs if "markets-watch-version" in o], outputs
         await page.click(".markets-offer >> text=AAPL")
         await page.wait_for_selector('.markets-tick[data-ticker="AAPL"]', timeout=20_000)
         assert list(await _watched(api, api.admin)) == ["AAPL"]

@@ -389,10 +389,6 @@
         return [!live, seconds * 1000, !live, seconds * 1000];
       },
 
-      go(target) {
-        return target || shared.noUpdate();
-      },
-
       // edits.py `stored`: the model without `meta`, as the JSON field shows it.
       json(model, _edit) {
         if (!model) return "";

@@ -263,6 +263,17 @@
     return "?" + q.toString();
   }
 
+  // A click on the watchlist's Add or a row's button → `markets-watch-do` ({id, at}): the
+  // server's edit reads that store, which is in the page from the start, so it is not called
+  // when the editor's rows arrive (it was, at every load: a request that did nothing).
+  function watchClick() {
+    const fired = window.dash_clientside.callback_context.triggered.filter((t) => t.value);
+    if (!fired.length) return noUpdate();
+    const name = fired[0].prop_id.split(".")[0];
+    const id = name.startsWith("{") ? JSON.parse(name) : name;
+    return { id: id, at: Date.now() };
+  }
+
   // The chosen overlays and panels → `show=` in the URL (left out when the default), other
   // parameters kept in place; the page's layout reads it back on a load.
   function show(value, search) {
@@ -276,6 +287,7 @@
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);
-  window.dash_clientside.markets = { liveChart: liveChart, tape: tape, select: select, pick: pick, show: show };
+  window.dash_clientside.markets = { liveChart: liveChart, tape: tape, select: select, pick: pick, show: show,
+    watchClick: watchClick };
   window.tickwire_markets = { chart: chart, tape: tapeState };
 })();

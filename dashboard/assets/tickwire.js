@@ -258,6 +258,11 @@
         return shared.noUpdate();
       },
 
+      // A page's `going` store (frame.going) → `redirect`.
+      goTo(targets) {
+        return (targets || []).find(Boolean) || shared.noUpdate();
+      },
+
       async logout() {
         window.tickwire.leaving = true;  // no address-bar updates may cancel the navigation
         live.close();

@@ -22,6 +22,21 @@ def by_ticker(inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {state["id"]["ticker"]: state.get("value") for state in inputs}
 
 
+#: The row buttons of the watchlist editor (the pattern-matching ids' `type`).
+ROW_BUTTONS = ("markets-save", "markets-remove", "markets-offer")
+
+
+def is_button(found: Any) -> bool:
+    """Whether `found` (from the browser) is the id of one of the editor's buttons."""
+    if found == "markets-add":
+        return True
+    return (
+        isinstance(found, dict)
+        and found.get("type") in ROW_BUTTONS
+        and isinstance(found.get("ticker"), str)
+    )
+
+
 async def act(
     trigger: Any,
     add: tuple[Any, Any, Any],

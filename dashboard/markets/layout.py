@@ -107,7 +107,9 @@ def page(show: list[str]) -> html.Div:
     return html.Div(
         [
             frame.live_filter("markets"),
+            frame.going("markets"),
             dcc.Store(id="markets-watch-version", data=0),
+            dcc.Store(id="markets-watch-do"),
             *(dcc.Store(id=f"markets-{name}") for name in STORES),
             html.Div(
                 className="tw-grid",

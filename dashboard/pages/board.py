@@ -35,7 +35,7 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
             dcc.Store(id="board-model"),
             dcc.Store(id="board-width"),
             dcc.Store(id="board-drag"),
-            dcc.Store(id="board-go"),
+            frame.going("board"),
             html.Button(id="board-drag-go", style={"display": "none"}),
             dcc.Interval(id="board-tick", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
             dcc.Interval(id="board-flush", interval=DEFAULT_REFRESH_S * 1000, disabled=True),
@@ -334,7 +334,7 @@ dash.callback(
 dash.callback(
     Output("board-model", "data", allow_duplicate=True),
     Output("board-message", "children", allow_duplicate=True),
-    Output("board-go", "data"),
+    Output({"type": "go", "page": "board"}, "data"),
     Input("board-save", "n_clicks"),
     Input("board-save-as", "n_clicks"),
     Input("board-import", "n_clicks"),
@@ -342,16 +342,6 @@ dash.callback(
     State("board-json", "value"),
     prevent_initial_call=True,
 )(board_edits.save)
-# Where a save as goes (`board-go`), then to the frame's `redirect`: the save's outputs all in
-# the page, so Dash keeps its prevent_initial_call. With the frame's `redirect` among them it
-# fired at every load, a request that did nothing (its inputs arrive with the page, its output
-# was there before: Dash calls it then).
-dash.clientside_callback(
-    dash.ClientsideFunction("boards", "go"),
-    Output("redirect", "data", allow_duplicate=True),
-    Input("board-go", "data"),
-    prevent_initial_call=True,
-)
 # The working copy as JSON (edits.py `stored`: without `meta`), in the browser: no request
 # as the model arrives.
 dash.clientside_callback(

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import dash
 from dash import Input, Output, dcc, html
 
-from dashboard import client
+from dashboard import client, frame
 from dashboard.boards import data
 
 dash.register_page(
@@ -27,6 +27,7 @@ def layout(**_query: Any) -> html.Div:
     return html.Div(
         className="boards-page",
         children=[
+            frame.going("boards"),
             html.Div(
                 className="board-head",
                 children=[
@@ -71,7 +72,7 @@ async def listed(_id: str) -> Any:
 
 
 @dash.callback(
-    Output("redirect", "data", allow_duplicate=True),
+    Output({"type": "go", "page": "boards"}, "data"),
     Output("boards-message", "children"),
     Input("boards-new", "n_clicks"),
     prevent_initial_call=True,

@@ -72,6 +72,7 @@ def layout(device_id: str | None = None, **_query: Any) -> html.Div:
         className="device-page",
         children=[
             frame.live_filter("device", devices=[device_id] if device_id else []),
+            frame.going("device"),
             dcc.Store(id="device-id", data=device_id),
             dcc.Store(id="device-rev"),
             dcc.Store(id="device-model"),
@@ -365,7 +366,7 @@ dash.clientside_callback(
     Input("device-model", "data"),
 )
 dash.callback(
-    Output("redirect", "data", allow_duplicate=True),
+    Output({"type": "go", "page": "device"}, "data"),
     Output("device-save-note", "children"),
     Input("device-save-as", "n_clicks"),
     State("device-model", "data"),

@@ -60,15 +60,24 @@ async def load_watchlist(_version: int, timerange: Any) -> tuple[Any, ...]:
     return row, tape_data, watch.editor(entries), options, None
 
 
+# The watchlist's buttons → `markets-watch-do` in the browser (markets.js `watchClick`), which
+# the edit reads: its rows arrive with the tape callback's answer, and a server callback with
+# them as inputs was called then, at every load (its outputs were in the page already).
+dash.clientside_callback(
+    dash.ClientsideFunction("markets", "watchClick"),
+    Output("markets-watch-do", "data"),
+    Input("markets-add", "n_clicks"),
+    Input({"type": "markets-save", "ticker": ALL}, "n_clicks"),
+    Input({"type": "markets-remove", "ticker": ALL}, "n_clicks"),
+    Input({"type": "markets-offer", "ticker": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+
+
 @dash.callback(
     Output("markets-watch-version", "data"),
     Output("markets-watch-message", "children"),
-    inputs={
-        "_add": Input("markets-add", "n_clicks"),
-        "_save": Input({"type": "markets-save", "ticker": ALL}, "n_clicks"),
-        "_remove": Input({"type": "markets-remove", "ticker": ALL}, "n_clicks"),
-        "_offer": Input({"type": "markets-offer", "ticker": ALL}, "n_clicks"),
-    },
+    inputs={"clicked": Input("markets-watch-do", "data")},
     state={
         "ticker": State("markets-add-ticker", "value"),
         "above": State("markets-add-above", "value"),
@@ -80,10 +89,7 @@ async def load_watchlist(_version: int, timerange: Any) -> tuple[Any, ...]:
     prevent_initial_call=True,
 )
 async def edit_watchlist(
-    _add: Any,
-    _save: Any,
-    _remove: Any,
-    _offer: Any,
+    clicked: dict[str, Any] | None,
     ticker: str | None,
     above: Any,
     below: Any,
@@ -91,14 +97,16 @@ async def edit_watchlist(
     _belows: list[Any],
     version: int | None,
 ) -> tuple[Any, Any]:
-    """The change a button asks for (the rows' levels come with their tickers, from
-    `ctx.args_grouping`); the version bumped so the watchlist reloads, and a message."""
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
-        raise PreventUpdate
+    """The change the clicked button (`clicked["id"]`) asks for (the rows' levels come with
+    their tickers, from `ctx.args_grouping`); the version bumped so the watchlist reloads, and
+    a message."""
+    button = clicked.get("id") if isinstance(clicked, dict) else None
+    if not edits.is_button(button):
+        return dash.no_update, dash.no_update
     rows = ctx.args_grouping
     aboves, belows = edits.by_ticker(rows["_aboves"]), edits.by_ticker(rows["_belows"])
     try:
-        message = await edits.act(ctx.triggered_id, (ticker, above, below), aboves, belows)
+        message = await edits.act(button, (ticker, above, below), aboves, belows)
     except client.ApiFailed as failed:
         return dash.no_update, html.Span(failed.message, className="tw-error")
     return (version or 0) + 1, message
@@ -227,7 +235,7 @@ dash.clientside_callback(
 
 
 @dash.callback(
-    Output("redirect", "data", allow_duplicate=True),
+    Output({"type": "go", "page": "markets"}, "data"),
     Output("markets-save-note", "children"),
     Input("markets-save-as", "n_clicks"),
     State("markets-selected", "data"),

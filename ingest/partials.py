@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from tickwire import timegrid
 from tickwire.contract import TelemetryRow
@@ -25,38 +25,52 @@ from tickwire.contract import TelemetryRow
 # max, count, sum, last, last_time), then the end of its bucket.
 _Part = list[Any]
 _MIN, _MAX, _COUNT, _SUM, _LAST, _LAST_TIME, _END = 3, 4, 5, 6, 7, 8, 9
+_WIDTH: Final = timegrid.FINEST
 
 
 def telemetry(rows: Sequence[TelemetryRow]) -> list[list[Any]] | None:
     """The partials of `rows`, one list per column of `rollup_delta_telemetry`; None if a
     sum overflows."""
-    parts: dict[tuple[datetime, str, str], _Part] = {}
+    found: list[_Part] = []
     # Readings of a series mostly come in time order: the partial a series was last in is
     # tried first (comparing datetimes is cheap, flooring one is not). A series not seen yet
-    # has no partial at all (a big fleet: most of them), so it is not looked up.
+    # (a big fleet: most of them) has no partial to look up, so nothing is keyed by a bucket
+    # (hashing a new datetime is not cheap) but the partials of a series that left its first
+    # bucket (`spans`).
     current: dict[tuple[str, str], _Part] = {}
+    spans: dict[tuple[str, str], dict[datetime, _Part]] = {}
     for time, device, metric, value in rows:
         part = current.get((device, metric))
-        if part is not None:
-            if part[0] <= time < part[_END]:
-                _add(part, time, value)
-                continue
-            bucket = _minute(time)
-            found = parts.get((bucket, device, metric))
-            if found is not None:
-                _add(found, time, value)
-                current[device, metric] = found
-                continue
+        if part is None:
+            bucket = time.replace(second=0, microsecond=0) if time.tzinfo is UTC else _minute(time)
+            # `_new`, inlined: at a big fleet, every row
+            part = [bucket, device, metric, value, value, 1, value, value, time, bucket + _WIDTH]
+            current[device, metric] = part
+            found.append(part)
+            continue
+        if part[0] <= time < part[_END]:
+            _add(part, time, value)
+            continue
+        bucket = _minute(time)
+        series = spans.get((device, metric))
+        if series is None:
+            series = spans[device, metric] = {part[0]: part}
+        other = series.get(bucket)
+        if other is None:
+            series[bucket] = other = _new(bucket, device, metric, time, value)
+            found.append(other)
         else:
-            bucket = _minute(time)
-        part = [bucket, device, metric, value, value, 1, value, value, time]
-        part.append(bucket + timegrid.FINEST)
-        parts[bucket, device, metric] = current[device, metric] = part
-    if not all(math.isfinite(part[_SUM]) for part in parts.values()):
+            _add(other, time, value)
+        current[device, metric] = other
+    if not all(math.isfinite(part[_SUM]) for part in found):
         return None
-    if not parts:
+    if not found:
         return [[] for _ in range(9)]
-    return [list(column) for column in list(zip(*parts.values(), strict=True))[:_END]]
+    return [list(column) for column in list(zip(*found, strict=True))[:_END]]
+
+
+def _new(bucket: datetime, device: str, metric: str, time: datetime, value: float) -> _Part:
+    return [bucket, device, metric, value, value, 1, value, value, time, bucket + _WIDTH]
 
 
 def _add(part: _Part, time: datetime, value: float) -> None:

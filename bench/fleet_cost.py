@@ -53,6 +53,7 @@ KINDS = (
     ("devices statement (last_seen/status)", "FOR UPDATE OF d"),
     ("identity lookup", "device_tombstones t ON"),
     ("rows + rollup partials", "rollup_delta_telemetry"),
+    ("rows + rollup partials", "rollup_pending"),
     ("stage COPY", "COPY"),
     ("alert feed append", "alert_feed_state"),
     ("stream journal append", "stream_state"),
@@ -169,7 +170,7 @@ def main(argv: list[str]) -> int:
                 found[n] = asyncio.run(
                     _fleet(url, n, args.messages, args.batch, args.rate, args.packed_devices)
                 )
-    kinds = [k for k, _ in KINDS] + [OTHER, MERGE]
+    kinds = [*dict.fromkeys(k for k, _ in KINDS), OTHER, MERGE]
     print(
         f"{args.messages:,} single-reading messages, batches of {args.batch}, received at "
         f"{args.rate:g} msg/s; CPU µs per message (server backend unless said)"

@@ -284,7 +284,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.ingest", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--messages", type=int, help="single-reading messages for (a) and (b)")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        help="single-reading messages for (a) and (b); with --devices, for every fleet size "
+        "(50 000: 5 per device at 10 000 devices; more, with --warm: a steadier fleet)",
+    )
     parser.add_argument("--batch-messages", type=int, help="batch messages for (d)")
     parser.add_argument("--naive-messages", type=int, help="messages for (c), the slow one")
     parser.add_argument("--rounds", type=int, help="rounds of every scenario (default 3)")

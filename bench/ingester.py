@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ import asyncpg
 import psutil
 import psycopg
 
-from ingest.merger import merge
+from ingest.merger import LOCK as MERGE_LOCK
 from tests.process_support import REPO, postmaster, service
 
 INSTANCE: Final = "bench"
@@ -99,6 +102,7 @@ def run_ingester(
         TICKWIRE_DATA_DIR=str(log_path.parent),
     )
     server = server_processes(database_url)
+    statements = _merge_statements(how.tree) if how.merged else ()
     with service("ingest", env, log_path, cwd=how.tree) as child:
         rss = PeakRss(child.pid)
         rss.start()
@@ -109,7 +113,7 @@ def run_ingester(
             )
             ingester_s = meter.ingester_s()
             if how.merged and committed >= expected_rows:
-                finished = asyncio.run(_merged(database_url))
+                finished = asyncio.run(_merged(database_url, statements))
             cpu = meter.done(ingester_s, committed)
         finally:
             peak = rss.stop()
@@ -208,13 +212,30 @@ def _watch(
     return started or time.time(), time.time(), committed
 
 
-async def _merged(database_url: str) -> float:
-    """Plain PostgreSQL: merge what rollup partials are left (waiting for a merge under way,
-    `ingest.merger`); return when done."""
+@functools.cache
+def _merge_statements(tree: Path) -> tuple[str, ...]:
+    """The rollup merge statements of `tree`'s merger (`ingest.merger`), so that a compared
+    tree's partials are merged by its own SQL; asked in a child process (outside the clock)."""
+    code = (
+        "import json; from ingest.merger import _STATEMENTS as s; "
+        "print(json.dumps(list(s.values())))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tree, check=True, capture_output=True, text=True
+    )
+    return tuple(json.loads(out.stdout))
+
+
+async def _merged(database_url: str, statements: tuple[str, ...]) -> float:
+    """Plain PostgreSQL: merge what rollup partials are left with `statements`, as
+    `ingest.merger.merge` does (waiting for a merge under way); return when done."""
     conn = await asyncpg.connect(database_url)
     try:
         if await conn.fetchval("SELECT value FROM schema_info WHERE key = 'backend'") == "postgres":
-            await merge(conn)
+            for statement in statements:
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", MERGE_LOCK)
+                    await conn.fetchval(statement)
         return time.time()
     finally:
         await conn.close()

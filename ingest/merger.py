@@ -27,7 +27,7 @@ from tickwire.aio import wait_any
 log = logging.getLogger("ingest.merger")
 
 #: pg_advisory_xact_lock key of the merge (any fixed number; "tw20").
-_LOCK: Final = 0x74773230
+LOCK: Final = 0x74773230
 #: How often the merger looks whether ingest went quiet.
 QUIET_S: Final = 0.5
 _STATEMENTS: Final = {table: rollup.merge_statement(table) for table in ("prices", "telemetry")}
@@ -38,7 +38,7 @@ async def merge(conn: asyncpg.Connection) -> int:
     folded = 0
     for table, statement in _STATEMENTS.items():
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK)
             folded += await conn.fetchval(statement)  # a snapshot taken after the lock
         log.debug("merged %d %s rollup partials", folded, table)
     return folded

@@ -16,52 +16,72 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from tickwire import timegrid
 from tickwire.contract import TelemetryRow
 
-# A partial being built: [min, max, count, sum, last, last_time].
+# A partial being built: its row of `rollup_delta_telemetry` (bucket, device_id, metric, min,
+# max, count, sum, last, last_time), then the end of its bucket.
 _Part = list[Any]
+_MIN, _MAX, _COUNT, _SUM, _LAST, _LAST_TIME, _END = 3, 4, 5, 6, 7, 8, 9
+_WIDTH: Final = timegrid.FINEST
 
 
 def telemetry(rows: Sequence[TelemetryRow]) -> list[list[Any]] | None:
     """The partials of `rows`, one list per column of `rollup_delta_telemetry`; None if a
     sum overflows."""
-    parts: dict[tuple[datetime, str, str], _Part] = {}
-    # Readings of a series mostly come in time order: the bucket a series was last in is
-    # tried first (comparing datetimes is cheap, flooring one is not).
-    current: dict[tuple[str, str], tuple[datetime, datetime, _Part]] = {}
+    found: list[_Part] = []
+    # Readings of a series mostly come in time order: the partial a series was last in is
+    # tried first (comparing datetimes is cheap, flooring one is not). A series not seen yet
+    # (a big fleet: most of them) has no partial to look up, so nothing is keyed by a bucket
+    # (hashing a new datetime is not cheap) but the partials of a series that left its first
+    # bucket (`spans`).
+    current: dict[tuple[str, str], _Part] = {}
+    spans: dict[tuple[str, str], dict[datetime, _Part]] = {}
     for time, device, metric, value in rows:
-        now_in = current.get((device, metric))
-        if now_in is not None and now_in[0] <= time < now_in[1]:
-            _add(now_in[2], time, value)
+        part = current.get((device, metric))
+        if part is None:
+            bucket = time.replace(second=0, microsecond=0) if time.tzinfo is UTC else _minute(time)
+            # `_new`, inlined: at a big fleet, every row
+            part = [bucket, device, metric, value, value, 1, value, value, time, bucket + _WIDTH]
+            current[device, metric] = part
+            found.append(part)
+            continue
+        if part[0] <= time < part[_END]:
+            _add(part, time, value)
             continue
         bucket = _minute(time)
-        part = parts.get((bucket, device, metric))
-        if part is None:
-            parts[bucket, device, metric] = part = [value, value, 1, value, value, time]
+        series = spans.get((device, metric))
+        if series is None:
+            series = spans[device, metric] = {part[0]: part}
+        other = series.get(bucket)
+        if other is None:
+            series[bucket] = other = _new(bucket, device, metric, time, value)
+            found.append(other)
         else:
-            _add(part, time, value)
-        current[device, metric] = (bucket, bucket + timegrid.FINEST, part)
-    columns: list[list[Any]] = [[] for _ in range(9)]
-    for (bucket, device, metric), part in parts.items():
-        if not math.isfinite(part[3]):
-            return None
-        for column, item in zip(columns, (bucket, device, metric, *part), strict=True):
-            column.append(item)
-    return columns
+            _add(other, time, value)
+        current[device, metric] = other
+    if not all(math.isfinite(part[_SUM]) for part in found):
+        return None
+    if not found:
+        return [[] for _ in range(9)]
+    return [list(column) for column in list(zip(*found, strict=True))[:_END]]
+
+
+def _new(bucket: datetime, device: str, metric: str, time: datetime, value: float) -> _Part:
+    return [bucket, device, metric, value, value, 1, value, value, time, bucket + _WIDTH]
 
 
 def _add(part: _Part, time: datetime, value: float) -> None:
-    if value < part[0]:
-        part[0] = value
-    elif value > part[1]:
-        part[1] = value
-    part[2] += 1
-    part[3] += value
-    if time > part[5]:
-        part[4], part[5] = value, time
+    if value < part[_MIN]:
+        part[_MIN] = value
+    elif value > part[_MAX]:
+        part[_MAX] = value
+    part[_COUNT] += 1
+    part[_SUM] += value
+    if time > part[_LAST_TIME]:
+        part[_LAST], part[_LAST_TIME] = value, time
 
 
 def _minute(time: datetime) -> datetime:

@@ -67,14 +67,20 @@ part AS (
 )"""
 
 
-def _telemetry_merge(suffix: str, width: str) -> str:
+def _telemetry_fold(width: str, source: str) -> str:
+    """Partials of `source` folded into buckets of `width`, as partials (same columns)."""
+    return f"""SELECT {_bucket(width, "bucket")} AS bucket, device_id, metric, min(min) AS min,
+           max(max) AS max, sum(count) AS count, sum(sum) AS sum,
+           (array_agg(last ORDER BY last_time DESC))[1] AS last, max(last_time) AS last_time
+    FROM {source} GROUP BY 1, device_id, metric"""
+
+
+def _telemetry_merge(suffix: str, width: str, source: str = "part") -> str:
     return f"""
 r{suffix} AS (
     INSERT INTO telemetry_{suffix} AS r
         (bucket, device_id, metric, min, max, count, sum, last, last_time)
-    SELECT {_bucket(width, "bucket")}, device_id, metric, min(min), max(max), sum(count),
-           sum(sum), (array_agg(last ORDER BY last_time DESC))[1], max(last_time)
-    FROM part GROUP BY 1, device_id, metric ORDER BY device_id, metric, 1
+    {_telemetry_fold(width, source)} ORDER BY device_id, metric, 1
     ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
         min = least(r.min, excluded.min),
         max = greatest(r.max, excluded.max),
@@ -89,19 +95,27 @@ _EARLIER: Final = "(excluded.open_time, excluded.open_source) < (r.open_time, r.
 _LATER: Final = "(excluded.close_time, excluded.close_source) > (r.close_time, r.close_source)"
 
 
-def _prices_merge(suffix: str, width: str) -> str:
+def _prices_fold(width: str, source: str) -> str:
+    """Partials of `source` folded into buckets of `width`, as partials (same columns)."""
+    return f"""SELECT {_bucket(width, "bucket")} AS bucket, ticker,
+           (array_agg(open ORDER BY open_time, open_source))[1] AS open, max(high) AS high,
+           min(low) AS low,
+           (array_agg(close ORDER BY close_time DESC, close_source DESC))[1] AS close,
+           sum(volume) AS volume, sum(count) AS count, min(open_time) AS open_time,
+           max(close_time) AS close_time,
+           (array_agg(open_source ORDER BY open_time, open_source))[1] AS open_source,
+           (array_agg(close_source ORDER BY close_time DESC, close_source DESC))[1]
+               AS close_source
+    FROM {source} GROUP BY 1, ticker"""
+
+
+def _prices_merge(suffix: str, width: str, source: str = "part") -> str:
     return f"""
 r{suffix} AS (
     INSERT INTO prices_{suffix} AS r
         (bucket, ticker, open, high, low, close, volume, count, open_time, close_time,
          open_source, close_source)
-    SELECT {_bucket(width, "bucket")}, ticker,
-           (array_agg(open ORDER BY open_time, open_source))[1], max(high), min(low),
-           (array_agg(close ORDER BY close_time DESC, close_source DESC))[1], sum(volume),
-           sum(count), min(open_time), max(close_time),
-           (array_agg(open_source ORDER BY open_time, open_source))[1],
-           (array_agg(close_source ORDER BY close_time DESC, close_source DESC))[1]
-    FROM part GROUP BY 1, ticker ORDER BY ticker, 1
+    {_prices_fold(width, source)} ORDER BY ticker, 1
     ON CONFLICT (ticker, bucket) DO UPDATE SET
         open = CASE WHEN {_EARLIER} THEN excluded.open ELSE r.open END,
         open_source = CASE WHEN {_EARLIER} THEN excluded.open_source ELSE r.open_source END,
@@ -214,11 +228,27 @@ def partials_statement(upkeep: Upkeep) -> str:
     return "WITH " + ",".join(ctes) + "\nSELECT"
 
 
+def pending_statement(table: str) -> str:
+    """Record the window of partials COPYed into `rollup_delta_{table}` ($1: the first
+    1-minute bucket, $2: the last), as `_defer` does for the partials it appends."""
+    return (
+        "INSERT INTO rollup_pending (relation, window_start, window_end)"
+        f" VALUES ('{table}_{LEVELS[0][0]}', $1, $2::timestamptz + INTERVAL '{_FINEST}')"
+    )
+
+
 def merge_statement(table: str) -> str:
     """Fold every appended partial of `table` into 1m/1h/1d and delete it with the windows
     recorded for it; returns the partials folded. One statement, one snapshot: a window is
-    deleted exactly when the partials committed with it are merged, in the same commit."""
-    merge = _prices_merge if table == "prices" else _telemetry_merge
+    deleted exactly when the partials committed with it are merged, in the same commit.
+
+    The partials are folded once into their 1-minute buckets (`folded`: one row per subject
+    and minute, however many batches appended one), and every level is merged from those:
+    a fleet's many small partials are sorted once, not once per level."""
+    if table == "prices":
+        merge, fold = _prices_merge, _prices_fold
+    else:
+        merge, fold = _telemetry_merge, _telemetry_fold
     ctes = [
         f"""windows AS (
     DELETE FROM rollup_pending WHERE relation = '{table}_{LEVELS[0][0]}'
@@ -226,8 +256,11 @@ def merge_statement(table: str) -> str:
         f"""part AS (
     DELETE FROM rollup_delta_{table} RETURNING {_PART_COLUMNS[table]}
 )""",
+        f"""folded AS MATERIALIZED (
+    {fold(_FINEST, "part")}
+)""",
     ]
-    ctes += [merge(suffix, width) for suffix, width in LEVELS]
+    ctes += [merge(suffix, width, "folded") for suffix, width in LEVELS]
     return "WITH " + ",".join(ctes) + "\nSELECT count(*) FROM part"
 
 

@@ -114,6 +114,11 @@ class _Statements:
         telemetry is COPYed straight into its table: `Writer._copy_new`)."""
         self.partials = None if upkeep is rollup.Upkeep.NONE else rollup.partials_statement(upkeep)
         """Telemetry COPYed straight into its table: the rollups' upkeep from its partials."""
+        self.pending = (
+            rollup.pending_statement("telemetry") if upkeep is rollup.Upkeep.DEFER else None
+        )
+        """Deferred upkeep of many partials: they are COPYed into `rollup_delta_telemetry`
+        and this records their window (`Writer._keep_partials`)."""
 
 
 class Writer:
@@ -308,7 +313,7 @@ class Writer:
                     if parts is None:
                         # A sum PostgreSQL refuses: undone, the SQL path refuses it as before.
                         raise _Undo
-                    await self.conn.execute(upkeep, *parts)
+                    await self._keep_partials(sql, upkeep, parts)
         except (asyncpg.UniqueViolationError, _Undo):
             return None
         return list(records)
@@ -327,6 +332,20 @@ class Writer:
                 await self.conn.copy_to_table(table, source=data, columns=columns, format="binary")
                 return
         await self.conn.copy_records_to_table(table, records=records, columns=columns)
+
+    async def _keep_partials(self, sql: _Statements, upkeep: str, parts: list[list[Any]]) -> None:
+        """The rollups' upkeep from a batch's partials (one list per column). Deferred and many
+        (a big fleet: about one partial per row), they are binary-COPYed into
+        `rollup_delta_telemetry` and their window recorded; few, or merged, they go as array
+        parameters of one statement (one round trip; asyncpg checks every array element's
+        type in Python, which costs more than the round trips saved once there are many)."""
+        if sql.pending is None or len(parts[0]) < FAST_PATH_ROWS:
+            await self.conn.execute(upkeep, *parts)
+            return
+        await self.conn.copy_records_to_table(
+            "rollup_delta_telemetry", records=list(zip(*parts, strict=True))
+        )
+        await self.conn.execute(sql.pending, min(parts[0]), max(parts[0]))
 
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""

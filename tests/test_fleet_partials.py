@@ -1,0 +1,53 @@
+"""A big fleet's deferred rollups (issue 20): a batch with a partial per reading COPYs its
+partials into `rollup_delta_telemetry` and records their window (`Writer._keep_partials`)
+instead of sending them as array parameters; answers read raw rows over the window until the
+merger folds the partials (once into minutes, then every level from those), and then the
+rollups equal the raw recomputation at every level, new and redelivered batches alike."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from ingest.merger import merge
+from ingest.stats import Stats
+from ingest.writer import FAST_PATH_ROWS, Writer
+from tests.oracle import all_mismatches, answer_mismatches
+from tests.test_rollup_merge import T0, batch, pending
+
+DEVICES = FAST_PATH_ROWS // 2 + 7  # 2 metrics each: more partials than the arrays take
+
+
+async def test_a_fleets_partials_are_copied_read_raw_until_merged_then_exact(
+    db: asyncpg.Connection,
+) -> None:
+    backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
+    if backend != "postgres":
+        pytest.skip("TimescaleDB: rollups are continuous aggregates, nothing is appended")
+    writer = Writer(db, backend, auto_register=True, defer_rollups=True)
+    await writer.prepare()
+    stats = Stats()
+    copied: list[str] = []
+    db.add_query_logger(lambda record: copied.append(record.query))
+    # One reading per device a batch: as many partials as rows; the second batch is in the
+    # same minute, the third crosses into the next hour.
+    for seconds in (range(5, 6), range(6, 7), range(3599, 3601)):
+        await writer.write(batch(DEVICES, seconds), stats, "test")
+    await writer.write(batch(DEVICES, range(6, 7)), stats, "test")  # a redelivery: dedup
+    assert await db.fetchval("SELECT count(*) FROM rollup_delta_telemetry") == DEVICES * 2 * 4
+    assert sum("rollup_delta_telemetry" in q and "unnest" in q for q in copied) == 0
+    assert sum("VALUES ('telemetry_1m'" in q for q in copied) == 3  # the COPYed windows
+    assert await pending(db) == 6  # prices and telemetry of the 3 batches that inserted rows
+    assert await db.fetchval("SELECT count(*) FROM telemetry_1h") == 0  # not merged yet
+    span = (T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert await answer_mismatches(db, *span) == []  # raw rows answer over the windows
+    assert await all_mismatches(db, settled_only=True) == []
+
+    assert await merge(db) > 0
+    assert await pending(db) == 0
+    assert await db.fetchval("SELECT count(*) FROM rollup_delta_telemetry") == 0
+    assert await all_mismatches(db) == []
+    assert await answer_mismatches(db, *span) == []
+    assert await merge(db) == 0  # nothing is merged twice

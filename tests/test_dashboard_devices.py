@@ -337,6 +337,18 @@ async def test_no_devices_says_what_to_do_and_a_missing_device_says_so(
         await page.goto(f"{api.url}/devices/nope-1")
         await page.wait_for_selector("#device-missing .tw-error", timeout=15_000)
         assert "nope-1" in await page.inner_text("#device-missing")
+        # The page's reads go to the API's router in process (dashboard/in_process.py): ids that
+        # are paths, queries, another route, not ASCII or huge stay one device that is missing.
+        for hostile in (
+            "..%2F..%2Fapi%2Fdashboards",
+            "x%3Flimit%3D1",
+            "%25%00",
+            "温度",
+            "a" * 5000,
+        ):
+            await page.goto(f"{api.url}/devices/{hostile}")
+            await page.wait_for_selector("#device-missing .tw-error", timeout=15_000)
+            assert "that you can see" in await page.inner_text("#device-missing"), hostile
     finally:
         await page.context.close()
 

@@ -5,11 +5,13 @@ For each source tree given (`--trees /work/main .`: a before and an after), alte
 20 tickers) and, as the admin in headless Chromium, loads `/d/fleet?range=15m` `--loads`
 times, each: `load` (navigation start → every panel drawn, bench.dashboard's definition), the
 page's main-thread CPU time to then (Chrome's `ThreadTime`, less sensitive than wall time to
-the other processes of a shared machine) and the time of the `render` callback's request. Then
-it sends that request (and the `load` callback's, where the tree still has one) `--replays`
-times over HTTP and reads the API process's CPU time for each (its idle rate taken off): the
-server's cost of the panels, figures and all the API calls they make, whatever the machine's
-load. One table, ratios to the first tree, and one JSON line.
+the other processes of a shared machine) and to a second after (`settled`: what runs just
+after the last panel is drawn, dcc.Graph's resizes of each chart, counted too) and the time
+of the `render` callback's request. Then it sends that request (and the `load` callback's,
+where the tree still has one) `--replays` times over HTTP and reads the API process's CPU
+time for each (its idle rate taken off): the server's cost of the panels, figures and all the
+API calls they make, whatever the machine's load. One table, ratios to the first tree, and
+one JSON line.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from tests.browser_support import chromium
 from tests.process_support import REPO, stack_child
 
 PATH = "/d/fleet?range=15m"
+#: How long after a load the page's CPU is read again (`settled_cpu_ms`).
+SETTLE_MS = 1000
 #: Times each Dash callback request in the page (`window.__calls`: output, start, end).
 _WRAP_FETCH = """(() => { window.__calls = []; const f = window.fetch;
   window.fetch = async function (url, opts) {
@@ -59,6 +63,9 @@ class Sample:
     """The API process's CPU for the panels' first answer: `render`, and `load` before it
     where the tree has it."""
     server_wall_ms: float
+    settled_cpu_ms: float = 0.0
+    """The page's main-thread CPU to `SETTLE_MS` after the load: what runs just after the
+    last panel is drawn too (dcc.Graph's resizes of each chart)."""
 
 
 def _cpu_ms(process: psutil.Process) -> float:
@@ -76,7 +83,7 @@ async def measure(tree: Path, port: int, loads: int, replays: int) -> Sample:
         api = stack_child(os.getpid(), "api")
         if api is None:
             raise RuntimeError("no API process under the stack")
-        times, cpus, requests, bodies, cookies = await _loads(url, password, loads)
+        times, cpus, settled, requests, bodies, cookies = await _loads(url, password, loads)
         async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as http:
             before = _cpu_ms(api)
             await asyncio.sleep(3)
@@ -96,14 +103,16 @@ async def measure(tree: Path, port: int, loads: int, replays: int) -> Sample:
         render_request_ms=round(statistics.median(requests)),
         server_cpu_ms=round(statistics.median(used)),
         server_wall_ms=round(statistics.median(walls)),
+        settled_cpu_ms=round(statistics.median(settled)),
     )
 
 
 async def _loads(
     url: str, password: str, loads: int
-) -> tuple[list[float], list[float], list[float], list[Any], dict[str, str]]:
-    """Each load's time, main-thread CPU and render request; the first answer's requests
-    (`load` if any, then `render`) as sent; the login cookies."""
+) -> tuple[list[float], list[float], list[float], list[float], list[Any], dict[str, str]]:
+    """Each load's time, main-thread CPU (at the load, and `SETTLE_MS` after) and render
+    request; the first answer's requests (`load` if any, then `render`) as sent; the login
+    cookies."""
     async with chromium() as browser:
         context = await browser.new_context(viewport={"width": 1440, "height": 900})
         page = await context.new_page()
@@ -126,29 +135,36 @@ async def _loads(
         page.on("request", keep)
         cdp = await context.new_cdp_session(page)
         await cdp.send("Performance.enable")
-        times, cpus, requests = [], [], []
+        times, cpus, settled, requests = [], [], [], []
         for _ in range(loads):
             await page.goto(f"{url}{PATH}")
             loaded = await page.wait_for_function(_LOADED_JS, polling="raf", timeout=60_000)
             times.append(float(await loaded.json_value()))
-            metrics = (await cdp.send("Performance.getMetrics"))["metrics"]
-            cpus.append(1000 * next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
+            cpus.append(await _thread_ms(cdp))
+            await page.wait_for_timeout(SETTLE_MS)
+            settled.append(await _thread_ms(cdp))
             calls = await page.evaluate("() => window.__calls")
             requests.append(next(c["ms"] for c in calls if c["out"].startswith(RENDER)))
         cookies = {c["name"]: c["value"] for c in await context.cookies()}
         await context.close()
     bodies = [sent[name] for name in (LOAD, RENDER) if name in sent]
-    return times, cpus, requests, bodies, cookies
+    return times, cpus, settled, requests, bodies, cookies
+
+
+async def _thread_ms(cdp: Any) -> float:
+    """The page's main-thread CPU so far (Chrome's `ThreadTime`), in ms."""
+    metrics = (await cdp.send("Performance.getMetrics"))["metrics"]
+    return 1000 * float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
 
 
 def table(samples: list[Sample]) -> str:
     head = (
         f"{'tree':<28}{'load ms':>9}{'browser CPU ms':>16}{'render req ms':>15}"
-        f"{'server CPU ms':>15}{'server wall ms':>16}"
+        f"{'server CPU ms':>15}{'server wall ms':>16}{'settled CPU ms':>16}"
     )
     rows = [
         f"{s.tree[-28:]:<28}{s.load_ms:>9}{s.browser_cpu_ms:>16}{s.render_request_ms:>15}"
-        f"{s.server_cpu_ms:>15}{s.server_wall_ms:>16}"
+        f"{s.server_cpu_ms:>15}{s.server_wall_ms:>16}{s.settled_cpu_ms:>16}"
         for s in samples
     ]
     return "\n".join([head, "-" * len(head), *rows])
@@ -157,7 +173,7 @@ def table(samples: list[Sample]) -> str:
 def ratios(samples: list[Sample]) -> dict[str, dict[str, float]]:
     """Per tree, the median of its rounds over the first tree's, for each measure."""
     trees = list(dict.fromkeys(s.tree for s in samples))
-    fields = ("load_ms", "browser_cpu_ms", "server_cpu_ms")
+    fields = ("load_ms", "browser_cpu_ms", "server_cpu_ms", "settled_cpu_ms")
 
     def median(tree: str, field: str) -> float:
         return float(statistics.median(getattr(s, field) for s in samples if s.tree == tree))

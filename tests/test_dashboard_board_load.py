@@ -95,3 +95,78 @@ async def test_a_board_read_in_process_shows_what_the_api_lets_its_viewer_see(
         assert len(graph) == 1 and callbacks and graph[0] < min(callbacks), asked
     finally:
         await page.context.close()
+
+
+def _timeseries(panel_id: int, device_id: str) -> dict[str, Any]:
+    return {
+        "id": panel_id,
+        "type": "timeseries",
+        "title": f"chart {panel_id}",
+        "grid": {"x": 12 * (panel_id - 1), "y": 0, "w": 12, "h": 8},
+        "targets": [{"device_id": device_id, "metric": "temperature"}],
+    }
+
+
+#: Each board chart's drawn size against its div's (what Plotly autosizes to), and whether
+#: a resize went through Plotly's relayout (it turns the layout's `autosize` on).
+_SIZES = """() => [...document.querySelectorAll('.board-grid .js-plotly-plot')].map((gd) => {
+  const style = getComputedStyle(gd);
+  return {drawn: [gd._fullLayout.width, gd._fullLayout.height],
+          div: [parseFloat(style.width), parseFloat(style.height)],
+          autosized: gd.layout.autosize === true}; })"""
+
+
+def _fits(sizes: list[dict[str, Any]]) -> bool:
+    return all(abs(d - v) <= 1 for s in sizes for d, v in zip(s["drawn"], s["div"], strict=True))
+
+
+async def test_a_board_chart_is_not_resized_to_its_own_size_and_follows_a_real_resize(
+    api: Api, db: asyncpg.Connection, browser: Browser
+) -> None:
+    """dcc.Graph's two resizes after a chart is drawn, to the size it has, are skipped
+    (assets/boards.js `drawnAtSize`); a panel resized by its corner (the edit mode's drag sets
+    its width) and a narrower window still redraw the charts at their new size."""
+    alice = await api.register("alice")
+    device = await _device(api, db, alice, 21.5)
+    model = {"title": "Two charts", "panels": [_timeseries(1, device), _timeseries(2, device)]}
+    async with api.client(alice) as client:
+        uid = expect(await client.post("/api/dashboards", json=model), 201)["uid"]
+    page = await logged_in(browser, api, alice, f"/d/{uid}?range=1h")
+    try:
+        seen: dict[str, Any] = {}
+
+        async def sized(width_below: float = float("inf"), chart: int = 0) -> bool:
+            seen["sizes"] = sizes = await page.evaluate(_SIZES)
+            return len(sizes) == 2 and _fits(sizes) and sizes[chart]["drawn"][0] < width_below
+
+        async def drawn() -> bool:
+            return await sized()
+
+        await wait_until("both charts drawn", drawn, timeout=20)
+        await page.wait_for_timeout(600)  # past dcc.Graph's resizes (50 ms, Plotly's 100 ms)
+        sizes = await page.evaluate(_SIZES)
+        assert _fits(sizes) and not any(s["autosized"] for s in sizes), sizes
+        first = sizes[0]["drawn"][0]
+
+        # The edit mode's corner drag: the panel's own width follows the pointer.
+        selector = json.dumps({"panel": 1, "type": "board-panel"}, separators=(",", ":"))
+        await page.evaluate(
+            "(sel) => { document.querySelector(sel).style.width = '300px'; }", f"[id='{selector}']"
+        )
+
+        async def narrower() -> bool:
+            return await sized(first - 50, 0)
+
+        await wait_until("chart 1 at its panel's new width", narrower, timeout=10)
+        sizes = seen["sizes"]
+        assert sizes[0]["drawn"][0] <= 300 and sizes[0]["autosized"], sizes
+        second = sizes[1]["drawn"][0]
+
+        await page.set_viewport_size({"width": 900, "height": 800})
+
+        async def follows() -> bool:
+            return await sized(second - 50, 1)
+
+        await wait_until("chart 2 at the narrower window's width", follows, timeout=10)
+    finally:
+        await page.context.close()

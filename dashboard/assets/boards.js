@@ -349,6 +349,40 @@
     document.addEventListener("pointerup", release);
   });
 
+  // dcc.Graph resizes each chart twice once it is drawn (at its first draw, and at its
+  // ResizeObserver's first call, 50 ms later): each a Plotly `relayout` (autosize: the layout's
+  // defaults again) and a `relayoutData` handed to Dash (which runs `zoom`), ~110–170 ms of main
+  // thread for /d/fleet's charts (docs/dashboard.md). A dashboard's chart is drawn at its grid
+  // cell's size already (its div is the cell's height, the width is the div's), so a resize to
+  // the size it has is skipped; one to another size (a window resized, a panel dragged by its
+  // corner) is Plotly's as before. Plotly's own window listener does not go through here.
+  function drawnAtSize(gd) {
+    const full = gd._fullLayout;
+    if (!full) return false;
+    const style = window.getComputedStyle(gd);
+    const width = parseFloat(style.width), height = parseFloat(style.height);
+    // Plotly's plotAutoSize: a size within 1 px of the drawn one is unchanged.
+    return Math.abs(full.width - width) <= 1 && Math.abs(full.height - height) <= 1;
+  }
+
+  // Looked at in the next frame, not at the call: a chart's first resize is asked for between
+  // the drawing of one chart and the next, where reading a size would force a layout each time.
+  // plotly.js is a deferred script (dashboard/browser.py `index`): there by DOMContentLoaded.
+  document.addEventListener("DOMContentLoaded", () => {
+    const plots = window.Plotly && window.Plotly.Plots;
+    if (!plots || plots.resize.tickwire) return;
+    const resize = plots.resize;
+    plots.resize = function (gd) {
+      const div = typeof gd === "string" ? document.getElementById(gd) : gd;
+      if (!div || !div.closest || !div.closest(".board-grid")) return resize.apply(this, arguments);
+      const args = arguments;
+      return new Promise((resolve) => {
+        requestAnimationFrame(() => resolve(drawnAtSize(div) ? div : resize.apply(plots, args)));
+      });
+    };
+    plots.resize.tickwire = true;
+  });
+
   window.tickwire_direct = Object.assign({}, window.tickwire_direct, { board: keep });
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {

@@ -119,6 +119,11 @@ def chosen(show: str | None) -> list[str]:
     return [key for key, _ in TOGGLES if key in asked]
 
 
+def checked(value: Any) -> list[str]:
+    """The checklist's value (from the browser) as toggles: anything else dropped."""
+    return [k for k in value or [] if k in dict(TOGGLES)]
+
+
 def height(show: Sequence[str]) -> int:
     """The chart's height in px: the price and volume, and 140 px per panel shown."""
     return 520 + 140 * sum(p in show for p in PANELS)

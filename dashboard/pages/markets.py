@@ -133,7 +133,7 @@ async def load_chart(
     and a shared link all follow it."""
     if timerange is None or ticker is None:
         raise PreventUpdate
-    show = [k for k in overlays or [] if k in dict(chart.TOGGLES)]
+    show = chart.checked(overlays)
     style = {"height": f"{chart.height(show)}px"}
     if not ticker:
         note = html.Div("Add a stock to the watchlist to see its chart.", className="tw-empty")
@@ -250,7 +250,7 @@ async def save_as(
     the indicators shown, as the user's own dashboard, then /d/<uid>."""
     if not clicks:
         return dash.no_update, dash.no_update
-    show = [k for k in overlays or [] if k in dict(chart.TOGGLES)]
+    show = chart.checked(overlays)
     try:
         model = generated.ticker(ticker or "", timerange, chart.options(show))
     except ValueError:  # none charted, or the address's `ticker=` is no ticker at all

@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import asyncpg
-import pytest
 
 from ingest.merger import merge
 from ingest.stats import Stats
-from ingest.writer import FAST_PATH_ROWS, Writer
+from ingest.writer import FAST_PATH_ROWS
 from tests.oracle import all_mismatches, answer_mismatches
-from tests.test_rollup_merge import T0, batch, pending
+from tests.test_rollup_merge import T0, batch, deferring_writer, pending
 
 DEVICES = FAST_PATH_ROWS // 2 + 7  # 2 metrics each: more partials than the arrays take
 
@@ -23,11 +22,7 @@ DEVICES = FAST_PATH_ROWS // 2 + 7  # 2 metrics each: more partials than the arra
 async def test_a_fleets_partials_are_copied_read_raw_until_merged_then_exact(
     db: asyncpg.Connection,
 ) -> None:
-    backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
-    if backend != "postgres":
-        pytest.skip("TimescaleDB: rollups are continuous aggregates, nothing is appended")
-    writer = Writer(db, backend, auto_register=True, defer_rollups=True)
-    await writer.prepare()
+    writer = await deferring_writer(db)
     stats = Stats()
     copied: list[str] = []
     db.add_query_logger(lambda record: copied.append(record.query))

@@ -45,6 +45,17 @@ def _message(topic: str, body: dict[str, Any]) -> Received:
     return Received(topic, json.dumps(body).encode(), 1, 1, 1, time.time())
 
 
+async def deferring_writer(db: asyncpg.Connection) -> Writer:
+    """A prepared writer whose batches append rollup partials (plain PostgreSQL; the test is
+    skipped on TimescaleDB)."""
+    backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
+    if backend != "postgres":
+        pytest.skip("TimescaleDB: rollups are continuous aggregates, nothing is appended")
+    writer = Writer(db, backend, auto_register=True, defer_rollups=True)
+    await writer.prepare()
+    return writer
+
+
 async def pending(db: asyncpg.Connection) -> int:
     return int(await db.fetchval("SELECT count(*) FROM rollup_pending"))
 
@@ -52,11 +63,7 @@ async def pending(db: asyncpg.Connection) -> int:
 async def test_partials_are_read_raw_until_merged_then_rollups_are_exact(
     db: asyncpg.Connection,
 ) -> None:
-    backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
-    if backend != "postgres":
-        pytest.skip("TimescaleDB: rollups are continuous aggregates, nothing is appended")
-    writer = Writer(db, backend, auto_register=True, defer_rollups=True)
-    await writer.prepare()
+    writer = await deferring_writer(db)
     stats = Stats()
     assert len(batch(1, range(10)).items) * 2 < FAST_PATH_ROWS  # the array fast path
     await writer.write(batch(1, range(10)), stats, "test")
@@ -91,11 +98,7 @@ async def test_partials_are_read_raw_until_merged_then_rollups_are_exact(
 async def test_a_batch_rolled_back_leaves_no_partial_and_no_window(
     db: asyncpg.Connection,
 ) -> None:
-    backend = await db.fetchval("SELECT value FROM schema_info WHERE key = 'backend'")
-    if backend != "postgres":
-        pytest.skip("TimescaleDB: rollups are continuous aggregates, nothing is appended")
-    writer = Writer(db, backend, auto_register=True, defer_rollups=True)
-    await writer.prepare()
+    writer = await deferring_writer(db)
     tr = db.transaction()
     await tr.start()
     await writer.write(batch(3, range(100)), Stats(), "test")  # a savepoint inside

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -18,6 +20,20 @@ def ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
+@contextlib.asynccontextmanager
+async def stream_notifications(database_url: str) -> AsyncIterator[asyncio.Queue[int]]:
+    """The last ids the journal notifies on its channel, as they come, while inside."""
+    listener = await asyncpg.connect(database_url)
+    notified: asyncio.Queue[int] = asyncio.Queue()
+    await listener.add_listener(
+        journal.STREAM_CHANNEL, lambda *args: notified.put_nowait(int(args[3]))
+    )
+    try:
+        yield notified
+    finally:
+        await listener.close()
+
+
 async def events_after(db: asyncpg.Connection, after: int) -> list[asyncpg.Record]:
     return list(await db.fetch("SELECT * FROM stream_events WHERE id > $1 ORDER BY id", after))
 
@@ -25,12 +41,7 @@ async def events_after(db: asyncpg.Connection, after: int) -> list[asyncpg.Recor
 async def test_batches_stream_their_new_rows_after_commit(
     db: asyncpg.Connection, broker: Mosquitto, ingester: RunningIngester, database_url: str
 ) -> None:
-    listener = await asyncpg.connect(database_url)
-    notified: asyncio.Queue[int] = asyncio.Queue()
-    await listener.add_listener(
-        journal.STREAM_CHANNEL, lambda *args: notified.put_nowait(int(args[3]))
-    )
-    try:
+    async with stream_notifications(database_url) as notified:
         before = datetime.now(UTC)
         ts = ms(before)
         reading = {"ts": ts, "temperature": 22.0, "humidity": 40}
@@ -86,8 +97,6 @@ async def test_batches_stream_their_new_rows_after_commit(
         [only] = json.loads(later[0]["data"])["readings"]
         assert only["values"] == {"temperature": 23.0}
         assert datetime.fromisoformat(only["time"]) == datetime.fromtimestamp(ts / 1000 + 1, UTC)
-    finally:
-        await listener.close()
 
 
 async def test_concurrent_appends_get_ids_in_commit_order(database_url: str) -> None:

@@ -9,6 +9,7 @@ import uuid
 
 import asyncpg
 
+from tests.test_journal import stream_notifications
 from tickwire import journal
 
 N = journal.COPY_FROM + 13
@@ -25,12 +26,7 @@ def events(subject: str) -> list[journal.Event]:
 async def test_a_big_append_is_copied_with_gap_free_ids_in_order(
     db: asyncpg.Connection, database_url: str
 ) -> None:
-    listener = await asyncpg.connect(database_url)
-    notified: asyncio.Queue[int] = asyncio.Queue()
-    await listener.add_listener(
-        journal.STREAM_CHANNEL, lambda *args: notified.put_nowait(int(args[3]))
-    )
-    try:
+    async with stream_notifications(database_url) as notified:
         async with db.transaction():
             assert await journal.append(db, [journal.Event("price", "A", "{}")] * 2) == 2
         assert await asyncio.wait_for(notified.get(), 5) == 2
@@ -45,8 +41,6 @@ async def test_a_big_append_is_copied_with_gap_free_ids_in_order(
         rows = await db.fetch("SELECT id, kind, subject, audience, data FROM stream_events")
         got = sorted(tuple(r) for r in rows)[2:]
         assert got == [(3 + i, *e[:2], e.audience, e.data) for i, e in enumerate(big)]
-    finally:
-        await listener.close()
 
 
 async def test_a_rolled_back_big_append_leaves_no_gap(db: asyncpg.Connection) -> None:

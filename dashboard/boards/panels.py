@@ -231,7 +231,7 @@ def bar_labels(
     margin = MARGIN | {"l": max(MARGIN["l"], theme.tick_px(values) + 6)}
     longest = max((theme.text_px(s["name"]) for s in series), default=0)
     inner = (width or 600) - margin["l"] - margin["r"]
-    count = max(len(series), 1)
+    count = max(len({s["name"] for s in series}), 1)  # a category axis: one tick a name
     if width is not None and longest + theme.CHAR_PX <= inner / count:
         return margin | {"b": max(margin["b"], theme.LINE_PX + 8)}, 0
     # At 45° the last name runs `longest`·cos 45° right of its bar's middle, which is half a

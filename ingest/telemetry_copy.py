@@ -22,14 +22,15 @@ from typing import Final
 from tickwire.contract import TelemetryRow
 
 COLUMNS: Final = ("time", "device_id", "metric", "value")
-_PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
+PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
+MICROSECOND: Final = timedelta(microseconds=1)
 #: asyncpg sends the instants of `datetime.max` and `datetime.min` as ±infinity: so do we.
-_LATEST: Final = (datetime.max.replace(tzinfo=UTC) - _PG_EPOCH) // _MICROSECOND
-_EARLIEST: Final = (datetime.min.replace(tzinfo=UTC) - _PG_EPOCH) // _MICROSECOND
+_LATEST: Final = (datetime.max.replace(tzinfo=UTC) - PG_EPOCH) // MICROSECOND
+_EARLIEST: Final = (datetime.min.replace(tzinfo=UTC) - PG_EPOCH) // MICROSECOND
 _INFINITY: Final = 2**63 - 1
-_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
-_TRAILER: Final = b"\xff\xff"
+EDGES: Final = (_LATEST, _EARLIEST)
+HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+TRAILER: Final = b"\xff\xff"
 #: A row's start: 4 fields, then the time's length (8) and microseconds since 2000 UTC.
 _row_start: Final = struct.Struct(">hiq").pack
 _float: Final = struct.Struct(">d").pack
@@ -50,7 +51,7 @@ def encode(rows: Sequence[TelemetryRow]) -> bytearray:
 
 
 def _encode(rows: Sequence[TelemetryRow]) -> bytearray:
-    out = bytearray(_HEADER)
+    out = bytearray(HEADER)
     devices: dict[str, dict[str, bytes]] = {}
     last_time: datetime | None = None
     last_device: str | None = None
@@ -63,25 +64,25 @@ def _encode(rows: Sequence[TelemetryRow]) -> bytearray:
             last_time = time
             if time.tzinfo is None:
                 raise TypeError("a naive time")
-            micros = (time - _PG_EPOCH) // _MICROSECOND
-            if micros in (_LATEST, _EARLIEST):
+            micros = (time - PG_EPOCH) // MICROSECOND
+            if micros in EDGES:
                 micros = _INFINITY if micros == _LATEST else -_INFINITY - 1
             start = _row_start(4, 8, micros)
         if device is not last_device:
             last_device = device
             of_device = devices.setdefault(device, {})
-            device_bytes = _text(device)
+            device_bytes = text(device)
         middle = of_device.get(metric)
         if middle is None:
-            middle = of_device[metric] = device_bytes + _text(metric) + b"\x00\x00\x00\x08"
+            middle = of_device[metric] = device_bytes + text(metric) + b"\x00\x00\x00\x08"
         out += start
         out += middle
         out += _float(value)
-    out += _TRAILER
+    out += TRAILER
     return out
 
 
-def _text(value: str) -> bytes:
+def text(value: str) -> bytes:
     if type(value) is not str:
         raise TypeError(f"text expected, got {type(value).__name__}")
     data = value.encode()

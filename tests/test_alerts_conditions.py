@@ -227,3 +227,37 @@ def test_a_price_committed_while_its_window_was_warmed_is_still_evaluated() -> N
     raised = evaluator.prices([(now, "MOVE", 105.5, None, "")], now)
     assert [type(t) for t in raised] == [Raise]
     assert evaluator.prices([(now, "MOVE", 105.5, None, "")], now) == []  # once only
+
+
+def test_a_rule_fires_for_one_device_of_a_10000_device_batch() -> None:
+    """A big fleet's batch holds one reading of each of thousands of devices: each series
+    is still evaluated on its own (fresh, newer than its last, against its own machine)."""
+    fleet = [f"dev-{n:05d}" for n in range(10_000)]
+    config = Config(devices={d: device(d, None) for d in fleet})
+    evaluator = Evaluator(max_lag_s=10.0)
+    evaluator.rebuild(build(config), [])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [(now - timedelta(seconds=1), d, "temperature", 21.0) for d in fleet]
+    rows[7_321] = (now - timedelta(seconds=1), "dev-07321", "temperature", 35.0)
+    rows[42] = (now - timedelta(seconds=30), "dev-00042", "temperature", 50.0)  # stale
+    raised = evaluator.telemetry(rows, now)
+    assert raised == [
+        Raise(
+            build(config).specs[AlertKey("HIGH_TEMP", None, "dev-07321", None)],
+            35.0,
+            "temperature 35 > 30 (built-in)",
+        )
+    ]
+    # The next batch: a reading older than the one evaluated is not, a newer one is.
+    again = [
+        (now - timedelta(seconds=2), "dev-00001", "temperature", 50.0),
+        (now, "dev-00042", "temperature", 50.0),
+        (now, "dev-07321", "temperature", 20.0),
+    ]
+    assert [
+        (type(t), t.key.subject if isinstance(t, Clear) else t.spec.key.subject)
+        for t in evaluator.telemetry(again, now)
+    ] == [
+        (Raise, "dev-00042"),
+        (Clear, "dev-07321"),
+    ]

@@ -112,7 +112,7 @@ class Evaluator:
         wanted = self.catalog.metrics
         if not wanted:
             return []
-        names = {metric for _, metric in wanted}  # most rows are of no rule's metric
+        names = self.catalog.metric_names  # most rows are of no rule's metric
         series: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
         for time, device_id, metric, value in rows:
             if metric in names and (device_id, metric) in wanted:

@@ -53,6 +53,7 @@ def encode(rows: Sequence[TelemetryRow]) -> bytearray:
 def _encode(rows: Sequence[TelemetryRow]) -> bytearray:
     out = bytearray(HEADER)
     devices: dict[str, dict[str, bytes]] = {}
+    metrics: dict[str, bytes] = {}  # metric → its bytes and the value's length
     last_time: datetime | None = None
     last_device: str | None = None
     start = b""
@@ -70,11 +71,21 @@ def _encode(rows: Sequence[TelemetryRow]) -> bytearray:
             start = _row_start(4, 8, micros)
         if device is not last_device:
             last_device = device
-            of_device = devices.setdefault(device, {})
-            device_bytes = text(device)
+            known = devices.get(device)
+            if known is None:  # a big fleet: most devices once a batch
+                known = devices[device] = {}
+                device_bytes = text(device)
+            else:
+                device_bytes = b""  # unused: its rows' bytes are in `known`
+            of_device = known
         middle = of_device.get(metric)
         if middle is None:
-            middle = of_device[metric] = device_bytes + text(metric) + b"\x00\x00\x00\x08"
+            if not device_bytes:
+                device_bytes = text(device)
+            tail = metrics.get(metric)
+            if tail is None:
+                tail = metrics[metric] = text(metric) + b"\x00\x00\x00\x08"
+            middle = of_device[metric] = device_bytes + tail
         out += start
         out += middle
         out += _float(value)

@@ -70,6 +70,27 @@ async def test_encoded_rows_are_stored_as_asyncpg_stores_them(db: asyncpg.Connec
     assert sorted(map(tuple, got)) == sorted(row for row in rows if row[0] not in edges)
 
 
+async def test_a_device_back_with_a_new_metric_is_encoded_whole(db: asyncpg.Connection) -> None:
+    """A device's bytes are kept per batch: one coming back after another with a metric it
+    had not sent yet still gets its own id in that row."""
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    rows: list[TelemetryRow] = [
+        (at, "d-1", "temperature", 1.0),
+        (at, "d-2", "temperature", 2.0),
+        (at, "d-1", "humidity", 3.0),
+        (at, "d-2", "humidity", 4.0),
+        (at, "d-1", "temperature", 5.0),
+    ]
+    await _tables(db)
+    await db.copy_to_table(
+        "mine", source=telemetry_copy.encode(rows), columns=_COLUMNS, format="binary"
+    )
+    await db.copy_records_to_table("theirs", records=rows, columns=_COLUMNS)
+    assert await _stored(db, "mine") == await _stored(db, "theirs")
+    got = await db.fetch("SELECT device_id, metric, value FROM mine ORDER BY value")
+    assert [tuple(r) for r in got] == [row[1:] for row in rows]
+
+
 async def test_no_rows_is_an_empty_copy(db: asyncpg.Connection) -> None:
     await _tables(db)
     await db.copy_to_table(

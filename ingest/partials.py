@@ -9,17 +9,36 @@ per column, ready for `rollup.partials_statement`. The rows must hold no key twi
 PostgreSQL refuses a float8 sum that overflows (22003) where Python's is infinite: rows whose
 sum would not be finite get None, and the writer takes the SQL path, which refuses them as
 before (the contract's ±1e300 never gets there; backfill could).
+
+A big fleet's partials (about one per row) are binary-COPYed into `rollup_delta_telemetry`:
+`encode` writes them as asyncpg would (its generic encoding of the nine columns cost ~6 µs a
+partial, a tenth of the ingester's CPU per message at 10 000 devices).
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from ingest import telemetry_copy
 from tickwire import timegrid
 from tickwire.contract import TelemetryRow
+
+#: `rollup_delta_telemetry`'s columns, in the order of a partial's fields.
+COLUMNS: Final = (
+    "bucket",
+    "device_id",
+    "metric",
+    "min",
+    "max",
+    "count",
+    "sum",
+    "last",
+    "last_time",
+)
 
 # A partial being built: its row of `rollup_delta_telemetry` (bucket, device_id, metric, min,
 # max, count, sum, last, last_time), then the end of its bucket.
@@ -31,6 +50,20 @@ _WIDTH: Final = timegrid.FINEST
 def telemetry(rows: Sequence[TelemetryRow]) -> list[list[Any]] | None:
     """The partials of `rows`, one list per column of `rollup_delta_telemetry`; None if a
     sum overflows."""
+    found = parts(rows)
+    return None if found is None else columns(found)
+
+
+def columns(found: list[_Part]) -> list[list[Any]]:
+    """Partials (`parts`) as one list per column of `rollup_delta_telemetry`."""
+    if not found:
+        return [[] for _ in COLUMNS]
+    return [list(column) for column in list(zip(*found, strict=True))[:_END]]
+
+
+def parts(rows: Sequence[TelemetryRow]) -> list[_Part] | None:
+    """The partials of `rows`, each its row of `rollup_delta_telemetry` (then the end of its
+    bucket); None if a sum overflows."""
     found: list[_Part] = []
     # Readings of a series mostly come in time order: the partial a series was last in is
     # tried first (comparing datetimes is cheap, flooring one is not). A series not seen yet
@@ -64,9 +97,48 @@ def telemetry(rows: Sequence[TelemetryRow]) -> list[list[Any]] | None:
         current[device, metric] = other
     if not all(math.isfinite(part[_SUM]) for part in found):
         return None
-    if not found:
-        return [[] for _ in range(9)]
-    return [list(column) for column in list(zip(*found, strict=True))[:_END]]
+    return found
+
+
+def encode(found: Sequence[_Part]) -> bytearray:
+    """The binary COPY data of partials (`parts`) in `COLUMNS` order; raises
+    `telemetry_copy.Unencodable` for one it does not take (the caller lets asyncpg encode
+    them): a time asyncpg sends as ±infinity, text or numbers of another type."""
+    try:
+        return _encode(found)
+    except (TypeError, AttributeError, ValueError, OverflowError, struct.error) as exc:
+        raise telemetry_copy.Unencodable(str(exc)) from exc
+
+
+#: A partial's bucket: 9 fields, then the bucket's length (8) and microseconds since 2000.
+_part_start: Final = struct.Struct(">hiq").pack
+#: min, max, count, sum, last, last_time, each after its length (8).
+_part_end: Final = struct.Struct(">ididiqididiq").pack
+_MINUTE_US: Final = 60_000_000
+_EPOCH: Final = telemetry_copy.PG_EPOCH
+_MICROSECOND: Final = telemetry_copy.MICROSECOND
+
+
+def _encode(found: Sequence[_Part]) -> bytearray:
+    out = bytearray(telemetry_copy.HEADER)
+    metrics: dict[str, bytes] = {}
+    text = telemetry_copy.text
+    for bucket, device, metric, low, high, count, total, last, last_time, _end in found:
+        if last_time.tzinfo is None or bucket.tzinfo is None:
+            raise TypeError("a naive time")
+        micros = (last_time - _EPOCH) // _MICROSECOND
+        if micros in telemetry_copy.EDGES:
+            raise ValueError("a time asyncpg sends as infinity")
+        # The bucket is the UTC minute of its last time, and 2000-01-01 a whole UTC minute.
+        out += _part_start(9, 8, micros - micros % _MINUTE_US)
+        out += text(device)
+        name = metrics.get(metric)
+        if name is None:
+            name = metrics[metric] = text(metric)
+        out += name
+        out += _part_end(8, low, 8, high, 8, count, 8, total, 8, last, 8, micros)
+    out += telemetry_copy.TRAILER
+    return out
 
 
 def _new(bucket: datetime, device: str, metric: str, time: datetime, value: float) -> _Part:

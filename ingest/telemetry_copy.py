@@ -22,14 +22,15 @@ from typing import Final
 from tickwire.contract import TelemetryRow
 
 COLUMNS: Final = ("time", "device_id", "metric", "value")
-_PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
+PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
+MICROSECOND: Final = timedelta(microseconds=1)
 #: asyncpg sends the instants of `datetime.max` and `datetime.min` as ±infinity: so do we.
-_LATEST: Final = (datetime.max.replace(tzinfo=UTC) - _PG_EPOCH) // _MICROSECOND
-_EARLIEST: Final = (datetime.min.replace(tzinfo=UTC) - _PG_EPOCH) // _MICROSECOND
+_LATEST: Final = (datetime.max.replace(tzinfo=UTC) - PG_EPOCH) // MICROSECOND
+_EARLIEST: Final = (datetime.min.replace(tzinfo=UTC) - PG_EPOCH) // MICROSECOND
 _INFINITY: Final = 2**63 - 1
-_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
-_TRAILER: Final = b"\xff\xff"
+EDGES: Final = (_LATEST, _EARLIEST)
+HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+TRAILER: Final = b"\xff\xff"
 #: A row's start: 4 fields, then the time's length (8) and microseconds since 2000 UTC.
 _row_start: Final = struct.Struct(">hiq").pack
 _float: Final = struct.Struct(">d").pack
@@ -50,8 +51,9 @@ def encode(rows: Sequence[TelemetryRow]) -> bytearray:
 
 
 def _encode(rows: Sequence[TelemetryRow]) -> bytearray:
-    out = bytearray(_HEADER)
+    out = bytearray(HEADER)
     devices: dict[str, dict[str, bytes]] = {}
+    metrics: dict[str, bytes] = {}  # metric → its bytes and the value's length
     last_time: datetime | None = None
     last_device: str | None = None
     start = b""
@@ -63,25 +65,35 @@ def _encode(rows: Sequence[TelemetryRow]) -> bytearray:
             last_time = time
             if time.tzinfo is None:
                 raise TypeError("a naive time")
-            micros = (time - _PG_EPOCH) // _MICROSECOND
-            if micros in (_LATEST, _EARLIEST):
+            micros = (time - PG_EPOCH) // MICROSECOND
+            if micros in EDGES:
                 micros = _INFINITY if micros == _LATEST else -_INFINITY - 1
             start = _row_start(4, 8, micros)
         if device is not last_device:
             last_device = device
-            of_device = devices.setdefault(device, {})
-            device_bytes = _text(device)
+            known = devices.get(device)
+            if known is None:  # a big fleet: most devices once a batch
+                known = devices[device] = {}
+                device_bytes = text(device)
+            else:
+                device_bytes = b""  # unused: its rows' bytes are in `known`
+            of_device = known
         middle = of_device.get(metric)
         if middle is None:
-            middle = of_device[metric] = device_bytes + _text(metric) + b"\x00\x00\x00\x08"
+            if not device_bytes:
+                device_bytes = text(device)
+            tail = metrics.get(metric)
+            if tail is None:
+                tail = metrics[metric] = text(metric) + b"\x00\x00\x00\x08"
+            middle = of_device[metric] = device_bytes + tail
         out += start
         out += middle
         out += _float(value)
-    out += _TRAILER
+    out += TRAILER
     return out
 
 
-def _text(value: str) -> bytes:
+def text(value: str) -> bytes:
     if type(value) is not str:
         raise TypeError(f"text expected, got {type(value).__name__}")
     data = value.encode()

@@ -309,7 +309,7 @@ class Writer:
             async with self.conn.transaction():  # a savepoint
                 await self._copy("telemetry", records, columns)
                 if upkeep is not None:
-                    parts = partials.telemetry(records)
+                    parts = partials.parts(records)
                     if parts is None:
                         # A sum PostgreSQL refuses: undone, the SQL path refuses it as before.
                         raise _Undo
@@ -334,18 +334,25 @@ class Writer:
         await self.conn.copy_records_to_table(table, records=records, columns=columns)
 
     async def _keep_partials(self, sql: _Statements, upkeep: str, parts: list[list[Any]]) -> None:
-        """The rollups' upkeep from a batch's partials (one list per column). Deferred and many
+        """The rollups' upkeep from a batch's partials (`partials.parts`). Deferred and many
         (a big fleet: about one partial per row), they are binary-COPYed into
-        `rollup_delta_telemetry` and their window recorded; few, or merged, they go as array
-        parameters of one statement (one round trip; asyncpg checks every array element's
-        type in Python, which costs more than the round trips saved once there are many)."""
-        if sql.pending is None or len(parts[0]) < FAST_PATH_ROWS:
-            await self.conn.execute(upkeep, *parts)
+        `rollup_delta_telemetry` (encoded by `partials.encode`) and their window recorded;
+        few, or merged, they go as array parameters of one statement (one round trip; asyncpg
+        checks every array element's type in Python, which costs more than the round trips
+        saved once there are many)."""
+        if sql.pending is None or len(parts) < FAST_PATH_ROWS:
+            await self.conn.execute(upkeep, *partials.columns(parts))
             return
-        await self.conn.copy_records_to_table(
-            "rollup_delta_telemetry", records=list(zip(*parts, strict=True))
-        )
-        await self.conn.execute(sql.pending, min(parts[0]), max(parts[0]))
+        table, columns = "rollup_delta_telemetry", partials.COLUMNS
+        try:
+            data = partials.encode(parts)
+        except telemetry_copy.Unencodable:
+            records = [part[: len(columns)] for part in parts]
+            await self.conn.copy_records_to_table(table, records=records, columns=columns)
+        else:
+            await self.conn.copy_to_table(table, source=data, columns=columns, format="binary")
+        buckets = [part[0] for part in parts]
+        await self.conn.execute(sql.pending, min(buckets), max(buckets))
 
     def _forget_stale_registrations(self) -> None:
         """Devices and stocks may be deleted through the API: re-check what we know now and then."""

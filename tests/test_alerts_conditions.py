@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.alerts.catalog import build
+from ingest.alerts.catalog import build, device_specs
 from ingest.alerts.conditions import Change, Level, MoveWindow, PriceMove, Threshold
 from ingest.alerts.config import AlertKey, Config, Device, Rule, WatchLevel
 from ingest.alerts.evaluator import Clear, Evaluator, Raise
@@ -134,6 +134,29 @@ def test_liveness_deadline_follows_the_last_of_many_messages() -> None:
     assert live.next_due() is None
 
 
+def test_liveness_of_a_big_fleet_keeps_one_entry_per_device_and_exact_deadlines() -> None:
+    """Batch after batch of a 10 000-device fleet: one heap entry per device (not one per
+    device per batch), and each device still goes OFFLINE exactly at its own last message
+    + timeout; after a grace (an ingester was deaf), at the grace's end."""
+    live = Liveness()
+    fleet = [f"dev-{n:05d}" for n in range(10_000)]
+    for device_id in fleet:
+        live.watch(device_id, last_seen=0.0, timeout_s=10.0, offline=False)
+    for batch in range(20):  # 20 batches of 1 000 devices, 0.25 s apart
+        live.seen_all((fleet[(batch * 1000 + n) % 10_000], batch * 0.25) for n in range(1000))
+    assert len(live._heap) == 10_000
+    silent = fleet[:1000]  # last heard in batch 10, at 2.5 s
+    assert live.next_due() == 12.5
+    assert live.due(12.49) == []
+    assert {d.device_id for d in live.due(12.5)} == set(silent)
+    assert live.next_due() == 12.75
+    for device_id in silent:
+        live.went_offline(device_id)  # as the engine marks them
+    live.grace(100.0)
+    assert live.due(109.99) == []
+    assert len(live.due(110.0)) == 9_000
+
+
 OWNER, OTHER = uuid.uuid4(), uuid.uuid4()
 
 
@@ -227,3 +250,63 @@ def test_a_price_committed_while_its_window_was_warmed_is_still_evaluated() -> N
     raised = evaluator.prices([(now, "MOVE", 105.5, None, "")], now)
     assert [type(t) for t in raised] == [Raise]
     assert evaluator.prices([(now, "MOVE", 105.5, None, "")], now) == []  # once only
+
+
+def test_a_rule_fires_for_one_device_of_a_10000_device_batch() -> None:
+    """A big fleet's batch holds one reading of each of thousands of devices: each series
+    is still evaluated on its own (fresh, newer than its last, against its own machine)."""
+    fleet = [f"dev-{n:05d}" for n in range(10_000)]
+    config = Config(devices={d: device(d, None) for d in fleet})
+    evaluator = Evaluator(max_lag_s=10.0)
+    evaluator.rebuild(build(config), [])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [(now - timedelta(seconds=1), d, "temperature", 21.0) for d in fleet]
+    rows[7_321] = (now - timedelta(seconds=1), "dev-07321", "temperature", 35.0)
+    rows[42] = (now - timedelta(seconds=30), "dev-00042", "temperature", 50.0)  # stale
+    raised = evaluator.telemetry(rows, now)
+    assert raised == [
+        Raise(
+            build(config).specs[AlertKey("HIGH_TEMP", None, "dev-07321", None)],
+            35.0,
+            "temperature 35 > 30 (built-in)",
+        )
+    ]
+    # The next batch: a reading older than the one evaluated is not, a newer one is.
+    again = [
+        (now - timedelta(seconds=2), "dev-00001", "temperature", 50.0),
+        (now, "dev-00042", "temperature", 50.0),
+        (now, "dev-07321", "temperature", 20.0),
+    ]
+    assert [
+        (type(t), t.key.subject if isinstance(t, Clear) else t.spec.key.subject)
+        for t in evaluator.telemetry(again, now)
+    ] == [
+        (Raise, "dev-00042"),
+        (Clear, "dev-07321"),
+    ]
+
+
+def test_the_catalogs_metric_names_follow_devices_replaced_and_removed() -> None:
+    """The evaluator skips rows of metrics no spec watches by `Catalog.metric_names`, kept
+    with the specs as the engine replaces a device's (registered, changed, deleted)."""
+    humid = rule(1, "THRESHOLD", device_id="b", metric="humidity", operator="<", threshold=5.0)
+    config = Config(rules=[humid], devices={d: device(d, OWNER) for d in ("a", "b")})
+    catalog = build(config)
+    assert catalog.metric_names == {"temperature": 2, "humidity": 1}
+    for spec in catalog.remove_device("b"):  # deleted
+        assert spec.key not in catalog.specs
+    assert catalog.metric_names == {"temperature": 1}
+    assert catalog.remove_device("b") == []  # twice: nothing more
+    for spec in device_specs(config, config.devices["b"]):  # back
+        catalog.add(spec)
+    assert catalog.metric_names == {"temperature": 2, "humidity": 1}
+    catalog.remove_device("a")
+    catalog.remove_device("b")
+    assert catalog.metric_names == {} and not catalog.metrics
+    evaluator = Evaluator(max_lag_s=10.0)
+    evaluator.rebuild(catalog, [])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert (
+        evaluator.telemetry([(now, "b", "humidity", 1.0), (now, "a", "temperature", 99.0)], now)
+        == []
+    )

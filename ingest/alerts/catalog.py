@@ -46,6 +46,9 @@ class Catalog:
     specs: dict[AlertKey, Spec] = field(default_factory=dict)
     metrics: dict[tuple[str, str], list[Spec]] = field(default_factory=lambda: defaultdict(list))
     """(device, metric) → HIGH_TEMP and THRESHOLD specs."""
+    metric_names: dict[str, int] = field(default_factory=dict)
+    """metric → how many specs of `metrics` watch it (kept with them: a batch's rows of other
+    metrics are skipped without a pass over a big fleet's `metrics`)."""
     prices: dict[str, list[Spec]] = field(default_factory=lambda: defaultdict(list))
     """ticker → PRICE_ABOVE, PRICE_BELOW and PRICE_MOVE specs."""
     offline: dict[str, list[Spec]] = field(default_factory=lambda: defaultdict(list))
@@ -64,6 +67,7 @@ class Catalog:
             self.online[subject] = spec
         elif spec.metric is not None:
             self.metrics[(subject, spec.metric)].append(spec)
+            self.metric_names[spec.metric] = self.metric_names.get(spec.metric, 0) + 1
         else:
             self.prices[subject].append(spec)
 
@@ -72,8 +76,15 @@ class Catalog:
         removed = self.devices.pop(device_id, [])
         for spec in removed:
             del self.specs[spec.key]
-            if spec.metric is not None:
-                self.metrics.pop((device_id, spec.metric), None)
+            if spec.metric is None:
+                continue
+            watching = self.metrics.pop((device_id, spec.metric), None)
+            if watching:
+                left = self.metric_names[spec.metric] - len(watching)
+                if left:
+                    self.metric_names[spec.metric] = left
+                else:
+                    del self.metric_names[spec.metric]
         self.offline.pop(device_id, None)
         self.online.pop(device_id, None)
         return removed

@@ -283,8 +283,7 @@ class Engine:
         return more
 
     def _evaluate(self, batch: Committed) -> list[Transition]:
-        for device_id, at in batch.seen.items():
-            self._deadlines.liveness.seen(device_id, at.timestamp())
+        self._deadlines.liveness.seen_all((d, at.timestamp()) for d, at in batch.seen.items())
         out: list[Transition] = []
         catalog = self._evaluator.catalog
         for device_id, previous in batch.online.items():

@@ -33,6 +33,7 @@ class Clear:
 
 
 Transition = Raise | Clear
+_NEVER = float("-inf")
 Machine = Level | PriceMove
 
 
@@ -111,14 +112,15 @@ class Evaluator:
         wanted = self.catalog.metrics
         if not wanted:
             return []
-        names = {metric for _, metric in wanted}  # most rows are of no rule's metric
+        names = self.catalog.metric_names  # most rows are of no rule's metric
         series: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
         for time, device_id, metric, value in rows:
             if metric in names and (device_id, metric) in wanted:
                 series[(device_id, metric)].append((time.timestamp(), value))
         out: list[Transition] = []
+        cutoff = received_at.timestamp() - self.max_lag_s
         for (device_id, metric), points in series.items():
-            for ts, value in self._fresh((device_id, metric), points, received_at):
+            for ts, value in self._fresh((device_id, metric), points, cutoff):
                 for spec in wanted[(device_id, metric)]:
                     out += self._feed(spec, ts, value, f"{metric} {value:g}")
         return out
@@ -130,24 +132,32 @@ class Evaluator:
             if ticker in wanted:
                 series[ticker].append((time.timestamp(), price))
         out: list[Transition] = []
+        cutoff = received_at.timestamp() - self.max_lag_s
         for ticker, points in series.items():
-            for ts, price in self._fresh(("", ticker), points, received_at):
+            for ts, price in self._fresh(("", ticker), points, cutoff):
                 for spec in wanted[ticker]:
                     out += self._feed(spec, ts, price, f"{ticker} {price:g}")
         return out
 
     def _fresh(
-        self, series: tuple[str, str], points: list[tuple[float, float]], received_at: datetime
+        self, series: tuple[str, str], points: list[tuple[float, float]], cutoff: float
     ) -> list[tuple[float, float]]:
-        """The points to evaluate, oldest first; remembers the newest."""
-        cutoff = received_at.timestamp() - self.max_lag_s
-        last = self._last.get(series, float("-inf"))
-        warmed = series in self._warmed
-        kept = sorted(
-            p for p in points if p[0] >= cutoff and (p[0] > last or (warmed and p[0] == last))
-        )
-        if kept:
-            self._last[series] = kept[-1][0]
+        """The points at or after `cutoff` to evaluate, oldest first; remembers the newest."""
+        last = self._last.get(series, _NEVER)
+        warmed = self._warmed and series in self._warmed
+        if len(points) == 1:  # a big fleet: most series have one point a batch
+            ts = points[0][0]
+            if ts < cutoff or not (ts > last or (warmed and ts == last)):
+                return []
+            kept = points
+        else:
+            kept = sorted(
+                p for p in points if p[0] >= cutoff and (p[0] > last or (warmed and p[0] == last))
+            )
+            if not kept:
+                return kept
+        self._last[series] = kept[-1][0]
+        if warmed:
             self._warmed.discard(series)
         return kept
 

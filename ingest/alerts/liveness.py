@@ -3,14 +3,18 @@ engine can sleep until exactly the earliest deadline. Pure (times are epoch seco
 
 A device's deadline has stages: at offset 0 the device goes OFFLINE; an OFFLINE rule with a
 `duration_s` raises its alert that much later. Any message moves every stage: entries of an
-older generation are skipped when they come up.
+older generation are skipped when they come up. A message to an online device whose stage 0
+is in the heap only moves `last_seen` (its deadline can only move later): that entry is pushed
+again at the device's deadline when it comes up, so a big fleet costs one heap entry per
+device, not one per device per batch (which also left the heap holding a timeout's worth of
+stale entries).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 
@@ -21,6 +25,8 @@ class _Device:
     offline: bool
     generation: int = 0
     not_before: float = 0.0
+    armed: bool = False
+    """This generation's stage 0 is in the heap (at or before the device's deadline)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +78,20 @@ class Liveness:
 
     def seen(self, device_id: str, at: float) -> None:
         """A message committed: the device is online and its deadline moves."""
-        device = self._devices.get(device_id)
-        if device is None:
-            return
-        if device.last_seen is None or at > device.last_seen:
-            device.last_seen = at
-        device.offline = False
-        self._arm(device_id, device, (0.0,))
+        self.seen_all(((device_id, at),))
+
+    def seen_all(self, seen: Iterable[tuple[str, float]]) -> None:
+        """`seen` for each (device, receive time) of a committed batch."""
+        devices = self._devices
+        for device_id, at in seen:
+            device = devices.get(device_id)
+            if device is None:
+                continue
+            if device.last_seen is None or at > device.last_seen:
+                device.last_seen = at
+            if device.offline or not device.armed:
+                device.offline = False
+                self._arm(device_id, device, (0.0,))
 
     def grace(self, now: float) -> None:
         """No online device goes OFFLINE before `now` + its timeout (the ingester was deaf)."""
@@ -92,6 +105,7 @@ class Liveness:
         device = self._devices.get(device_id)
         if device is not None:
             device.offline = True
+            device.armed = False
             self._push(device_id, device, later)
 
     def next_due(self) -> float | None:
@@ -101,10 +115,12 @@ class Liveness:
     def due(self, now: float) -> list[Due]:
         """Pop every current stage whose time has come."""
         out: list[Due] = []
-        while self._heap and self._heap[0][0] <= now:
+        while self._drop_stale() and self._heap[0][0] <= now:
             entry = heapq.heappop(self._heap)
             device = self._current(entry)
             if device is not None and device.last_seen is not None:
+                if entry[4] == 0:
+                    device.armed = False
                 out.append(Due(entry[2], device.last_seen, entry[4]))
         return out
 
@@ -119,6 +135,7 @@ class Liveness:
 
     def _arm(self, device_id: str, device: _Device, offsets: tuple[float, ...]) -> None:
         device.generation += 1
+        device.armed = False
         self._push(device_id, device, offsets)
 
     def _push(self, device_id: str, device: _Device, offsets: tuple[float, ...]) -> None:
@@ -128,7 +145,26 @@ class Liveness:
         for offset in offsets:
             entry = (base + offset, next(self._order), device_id, device.generation, offset)
             heapq.heappush(self._heap, entry)
+            if offset == 0:
+                device.armed = True
 
-    def _drop_stale(self) -> None:
-        while self._heap and self._current(self._heap[0]) is None:
-            heapq.heappop(self._heap)
+    def _drop_stale(self) -> bool:
+        """Pop the entries that no longer stand, and push again a stage 0 whose device was
+        heard from since (its deadline moved); whether an entry is left on top."""
+        heap = self._heap
+        while heap:
+            entry = heap[0]
+            device = self._current(entry)
+            if device is None:
+                heapq.heappop(heap)
+            elif entry[4] == 0 and entry[0] < _deadline(device):
+                heapq.heappop(heap)
+                self._push(entry[2], device, (0.0,))
+            else:
+                return True
+        return False
+
+
+def _deadline(device: _Device) -> float:
+    assert device.last_seen is not None
+    return max(device.last_seen + device.timeout_s, device.not_before)

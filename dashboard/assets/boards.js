@@ -431,21 +431,9 @@
         return JSON.stringify(stored, null, 2);
       },
 
-      // At load: the grid's width (kept for the next load, tickwire_shared.rememberWidth). The
-      // page's layout drew the panels at `width` for the range `drawn` (board.py `_view`):
-      // within config.boards.widthSlackPx of that and for the same range, they stay as drawn;
-      // else this width draws them again (render).
-      pageWidth(_uid, width, drawn, timerange) {
+      pageWidth(_uid) {
         const grid = document.querySelector(".board-grid") || document.querySelector(".tw-main");
-        const measured = grid ? grid.clientWidth : window.innerWidth - 32;
-        shared.rememberWidth(measured);
-        const now = timerange || {};
-        const same = drawn && ["range", "start", "end", "live", "tz"].every(
-          (k) => (drawn[k] ?? null) === (now[k] ?? null));
-        if (same && width && Math.abs(measured - width) <= shared.config.boards.widthSlackPx) {
-          return shared.noUpdate();
-        }
-        return measured;
+        return grid ? grid.clientWidth : window.innerWidth - 32;
       },
 
       // `?var-<name>=<value>` (one per value of a multi variable), other parameters kept.

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import dash
+from dash import State
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -48,7 +49,7 @@ def attach(server: FastAPI, api_base_url: str, reads: ASGIApp | None = None) -> 
     client.configure(api_base_url, reads)
     # Before Dash's own routes: `/` is no page of its own but a redirect home.
     server.router.add_route("/", _home, methods=["GET", "HEAD"], include_in_schema=False)
-    app = dash.Dash(
+    app = _Dash(
         __name__,
         server=server,  # type: ignore[arg-type]  # Dash 4 infers the FastAPI backend
         use_pages=True,
@@ -57,6 +58,9 @@ def attach(server: FastAPI, api_base_url: str, reads: ASGIApp | None = None) -> 
         title="tickwire",
         update_title=None,  # type: ignore[arg-type]  # documented: no "Updating…" title
         suppress_callback_exceptions=True,
+        # Handed to every page's layout (its keyword `timerange`): the range a board's first
+        # answer draws its panels for. A State: a new range does not re-render the page.
+        routing_callback_inputs={"timerange": State("timerange", "data")},
     )
     _order_pages()
     app.index_string = browser.index(app.index_string)
@@ -67,6 +71,19 @@ def attach(server: FastAPI, api_base_url: str, reads: ASGIApp | None = None) -> 
     app._setup_server()
     _register_page_routing(app)
     return app
+
+
+class _Dash(dash.Dash):
+    """Dash with Dash Pages' async router: it awaits a page's layout when that is a coroutine
+    function (the board's: its panels' reads are the API's, in this process, on this event
+    loop). Dash picks that router only for `use_async` apps, a flag that needs `asgiref` for
+    Flask's async views and does nothing else on FastAPI; the sync router calls a layout
+    without awaiting it (and runs on the event loop, where a sync layout cannot wait for the
+    reads)."""
+
+    def enable_pages(self) -> None:
+        self._use_async = True
+        super().enable_pages()
 
 
 async def _home(request: Request) -> RedirectResponse:

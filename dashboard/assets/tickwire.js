@@ -120,6 +120,15 @@
 
   window.tickwire = { live: live };
 
+  // The grid width a board would have, for the server (tickwire_shared.rememberWidth): at
+  // every page's load and after the window is resized.
+  let resized = null;
+  window.addEventListener("load", () => shared.rememberWidth());
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => shared.rememberWidth(), 250);
+  });
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     tickwire: {
       syncTimeRange(search, range, from, to, liveValue, refreshClicks, tzClicks, current) {

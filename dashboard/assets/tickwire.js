@@ -120,10 +120,11 @@
 
   window.tickwire = { live: live };
 
-  // The grid width a board would have, for the server (tickwire_shared.rememberWidth): at
-  // every page's load and after the window is resized.
+  // The grid width a board would have, for the server (tickwire_shared.rememberWidth): as the
+  // page starts (before Dash asks for the page's layout, which a board draws at it) and after
+  // the window is resized.
   let resized = null;
-  window.addEventListener("load", () => shared.rememberWidth());
+  shared.rememberWidth();
   window.addEventListener("resize", () => {
     clearTimeout(resized);
     resized = setTimeout(() => shared.rememberWidth(), 250);

@@ -14,15 +14,18 @@ import inspect
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import dash
 from dash import State
+from dash.backends._fastapi import get_current_request
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp
 
 from dashboard import browser, client, frame
+from dashboard.boards import early
 
 HERE = Path(__file__).parent
 #: The page's Content Security Policy but for the hashes of Dash's inline scripts (its renderer
@@ -84,6 +87,13 @@ class _Dash(dash.Dash):
     def enable_pages(self) -> None:
         self._use_async = True
         super().enable_pages()
+
+    def index(self, *args: Any, **kwargs: Any) -> str:
+        """The page's index; for a board's address, its page started at once (boards.early)
+        while the browser loads the scripts and starts Dash."""
+        early.start(get_current_request())
+        page: str = super().index(*args, **kwargs)
+        return page
 
 
 async def _home(request: Request) -> RedirectResponse:

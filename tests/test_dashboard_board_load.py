@@ -378,3 +378,42 @@ async def _stat_drawn(page: Page) -> bool:
 )
 def test_the_zone_cookie_is_believed_only_as_a_known_zone(value: str | None, zone: str) -> None:
     assert frame.reported_zone(value) == zone
+
+
+async def test_a_board_started_at_its_address_goes_to_its_own_request_only(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """The page a board's address starts (`boards.early`) is handed to the router request of
+    the same login, address and cookies only: bob asking the page alice's address started gets
+    his own answer (the dashboard is not his to see), and alice's own request gets hers."""
+    alice, bob = await api.register("alice"), await api.register("bob")
+    device = await _device(api, db, alice, 21.5)
+    model = {"title": "Alice's own", "panels": [_timeseries(1, device)]}
+    async with api.client(alice) as client:
+        uid = expect(await client.post("/api/dashboards", json=model), 201)["uid"]
+    cookies = {}
+    for account in (alice, bob):
+        async with httpx.AsyncClient(base_url=api.url) as client:
+            login = await client.post(
+                "/auth/cookie/login", data={"username": account.email, "password": account.password}
+            )
+            assert login.status_code < 300, login.text
+            cookies[account.email] = client.cookies[COOKIE_NAME]
+    body = _router_request(f"/d/{uid}", "?range=1h")
+
+    async def asked(starter: Account, asker: Account) -> str:
+        jar = {WIDTH_COOKIE: "1000", frame.ZONE_COOKIE: "UTC"}
+        async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+            client.cookies.update({**jar, COOKIE_NAME: cookies[starter.email]})
+            index = await client.get(f"/d/{uid}?range=1h")
+            assert index.status_code == 200 and "<html" in index.text.lower()
+            client.cookies.update({**jar, COOKIE_NAME: cookies[asker.email]})
+            answer = await client.post("/_dash-update-component", json=body)
+            assert answer.status_code == 200, answer.text[:500]
+            return json.dumps(answer.json()["response"]["_pages_content"]["children"])
+
+    his = await asked(alice, bob)
+    assert "Alice's own" not in his and "21.5" not in his
+    assert "does not exist or is not shared" in his
+    hers = await asked(alice, alice)
+    assert "Alice's own" in hers and "21.5" in hers

@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 import dash
 from dash import ALL, Input, Output, State, dcc, html
+from dash.backends._fastapi import get_current_request
 
 from dashboard import boards, client, frame
-from dashboard.boards import DEFAULT_REFRESH_S, data, panels, repeat
+from dashboard.boards import DEFAULT_REFRESH_S, data, early, panels, repeat
 from dashboard.boards import edits as board_edits
 from dashboard.boards import form as board_form
 
@@ -25,6 +26,18 @@ dash.register_page(__name__, path_template="/d/<uid>", title="tickwire · dashbo
 
 
 async def layout(
+    uid: str | None = None, timerange: dict[str, Any] | None = None, **query: Any
+) -> html.Div:
+    """The page, drawn as the browser asked for its address when that is what this request
+    asks (`boards.early`: a page load), else now (`draw_page`)."""
+    if timerange is None and uid:
+        started = await early.claimed(get_current_request(), uid, query)
+        if started is not None:
+            return started  # type: ignore[no-any-return]
+    return await draw_page(uid, timerange, **query)
+
+
+async def draw_page(
     uid: str | None = None, timerange: dict[str, Any] | None = None, **query: Any
 ) -> html.Div:
     """The page with its panels drawn: the dashboard read and every panel fetched here, so
@@ -436,3 +449,8 @@ dash.clientside_callback(
     Input("board-edit", "n_clicks"),
     Input("board-model", "data"),
 )
+
+
+# What `boards.early` starts when the browser asks for a board's address (this module is run
+# again for every app: the newest app's).
+early.draw[:] = [draw_page]

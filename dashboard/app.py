@@ -88,12 +88,12 @@ class _Dash(dash.Dash):
         self._use_async = True
         super().enable_pages()
 
-    def index(self, *args: Any, **kwargs: Any) -> str:
-        """The page's index; for a board's address, its page started at once (boards.early)
-        while the browser loads the scripts and starts Dash."""
+    def serve_layout(self) -> Any:
+        """The frame's layout, the first request of Dash starting in the browser; on a board's
+        address, its page started at once (boards.early), while Dash builds its callback graph
+        and asks for the page."""
         early.start(get_current_request())
-        page: str = super().index(*args, **kwargs)
-        return page
+        return super().serve_layout()
 
 
 async def _home(request: Request) -> RedirectResponse:

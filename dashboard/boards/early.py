@@ -1,10 +1,15 @@
-"""A board's page started when the browser asks for its address, not when Dash asks for the
-page's layout: the board's reads and figures (~0.1 s of the server's CPU) run while the
-browser loads and starts Dash (~0.3–0.5 s), and the Pages router's request finds them done.
+"""A board's page started as Dash starts in the browser, not when the Pages router asks for
+it: the board's reads and figures (~0.1 s of the server's CPU) run while the browser builds
+Dash's callback graph and asks for the page (~0.1 s), and the router's request finds them
+done or under way.
 
-`start` (the index of `/d/<uid>`, `dashboard.app`) starts drawing the page as the router will
-ask for it on this load: the same user (login cookie), address, grid width and zone cookies,
-and no `timerange` yet (a page load's router request has none). `claimed` (the board's layout)
+`start` (Dash's `_dash-layout` request, the first of a page load once its scripts ran:
+`dashboard.app`) starts drawing the page at the address it was asked from (its Referer, which
+the app's `Referrer-Policy: same-origin` keeps for its own pages) as the router will ask for it
+on this load: the same user (login cookie), address, grid width and zone cookies, and no
+`timerange` yet (a page load's router request has none). Not earlier, at the index: the board's
+work on the event loop then held up the answers to the page's scripts (their revalidations),
+and the page started later by what it saved. `claimed` (the board's layout)
 takes it when its request carries the same; any difference (another width written by the
 new page's script, another user) and the page is drawn again as it is asked. A started page
 is the request's own (keyed by its login cookie), claimed once, kept `KEEP_S` at most, and at
@@ -19,8 +24,11 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import anyio.from_thread
 from dash._pages import _parse_query_string
+from dash.backends._fastapi import set_current_request
 from starlette.requests import Request
 
 from dashboard import boards, client, frame
@@ -47,24 +55,40 @@ def key(request: Request, uid: str, query: dict[str, Any]) -> str | None:
 
 
 def start(request: Request) -> None:
-    """Start drawing the board page `request` (the index of its address) will ask for."""
-    found = _PATH.fullmatch(request.url.path)
+    """Start drawing the board page `request` (Dash's `_dash-layout`) was asked from."""
+    page = urlsplit(request.headers.get("referer", ""))
+    same = (page.scheme, page.netloc) == (request.url.scheme, request.url.netloc)
+    found = _PATH.fullmatch(page.path) if same else None
     if found is None or not draw:
         return
-    uid = found.group(1)
-    query = _parse_query_string(f"?{request.url.query}") if request.url.query else {}
+    uid = found.group(1)  # as Dash Pages reads it from the address: not unquoted
+    query = _parse_query_string(f"?{page.query}") if page.query else {}
     if "uid" in query or "timerange" in query:  # they would not reach the layout as given
         return
     started = key(request, uid, query)
     if started is None:
         return
-    _forget(time.monotonic())
-    # A task of its own, in this request's context: its reads are this request's user's.
-    task = asyncio.ensure_future(draw[0](uid, None, **query))
-    task.add_done_callback(_seen)
-    _started[started] = (time.monotonic(), task)
-    while len(_started) > MOST:
-        _drop(next(iter(_started)))
+
+    def begin() -> None:  # on the event loop: `_started` is only ever changed there
+        _forget(time.monotonic())
+        task = asyncio.ensure_future(_drawing(request, uid, query))
+        task.add_done_callback(_seen)
+        _started[started] = (time.monotonic(), task)
+        while len(_started) > MOST:
+            _drop(next(iter(_started)))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread (Dash serves `_dash-layout` from one)
+        anyio.from_thread.run_sync(begin)
+    else:
+        begin()
+
+
+async def _drawing(request: Request, uid: str, query: dict[str, Any]) -> Any:
+    """The page, drawn as the router will ask for it, as `request`'s user."""
+    set_current_request(request)  # in this task's own context: whose reads these are
+    return await draw[0](uid, None, **query)
 
 
 async def claimed(request: Request, uid: str, query: dict[str, Any]) -> Any | None:

@@ -1,5 +1,10 @@
 # One image for every Python service; compose.yaml picks the command:
 # python -m ingest | api | notify | simulator | sql upgrade | tickwire.brokerauth setup.
+# plotly.js' finance bundle for the dashboard (dashboard/vendor/fetch-plotly.sh, from npm).
+FROM node:22-bookworm-slim AS plotly
+COPY dashboard/vendor/fetch-plotly.sh /vendor/fetch-plotly.sh
+RUN sh /vendor/fetch-plotly.sh
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -28,6 +33,7 @@ COPY ingest ingest
 COPY api api
 COPY notify notify
 COPY dashboard dashboard
+COPY --from=plotly /vendor/*.min.js /vendor/plotly.js-LICENSE dashboard/vendor/
 COPY sql sql
 COPY simulator simulator
 

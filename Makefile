@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: up test test-fast check bench install broker browser clean
+.PHONY: up test test-fast check bench install broker browser plotly clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,14 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ; } || \
 	  { echo "the dashboard tests need Chromium: apt-get install chromium"; exit 1; }
 
-up: install broker
+# plotly.js' finance bundle for the dashboard (npm; without it, Dash's full plotly.js).
+plotly:
+	@sh dashboard/vendor/fetch-plotly.sh
+
+up: install broker plotly
 	$(PY) -m devstack
 
-test: install broker browser
+test: install broker browser plotly
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
 	  { echo "the tests need Mosquitto: apt-get install mosquitto"; exit 1; }
 	$(PY) -m pytest -n auto --dist worksteal
@@ -53,4 +57,4 @@ bench: install broker
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .tickwire .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tickwire .pytest_cache .mypy_cache .ruff_cache dashboard/vendor/*.min.js

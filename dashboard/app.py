@@ -19,9 +19,9 @@ from typing import Any
 import dash
 from dash import State
 from dash.backends._fastapi import get_current_request
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import FileResponse, RedirectResponse
 from starlette.types import ASGIApp
 
 from dashboard import browser, client, frame
@@ -52,6 +52,9 @@ def attach(server: FastAPI, api_base_url: str, reads: ASGIApp | None = None) -> 
     client.configure(api_base_url, reads)
     # Before Dash's own routes: `/` is no page of its own but a redirect home.
     server.router.add_route("/", _home, methods=["GET", "HEAD"], include_in_schema=False)
+    server.router.add_route(
+        browser.FINANCE_URL, _plotly, methods=["GET", "HEAD"], include_in_schema=False
+    )
     app = _Dash(
         __name__,
         server=server,  # type: ignore[arg-type]  # Dash 4 infers the FastAPI backend
@@ -101,6 +104,18 @@ async def _home(request: Request) -> RedirectResponse:
     never a blank one, whether logged in or coming back from the login."""
     query = request.url.query
     return RedirectResponse(frame.HOME + (f"?{query}" if query else ""), status_code=307)
+
+
+async def _plotly(request: Request) -> FileResponse:
+    """plotly.js' finance bundle (`browser.FINANCE_JS`); its name has its version, so it is
+    kept a year. A 404 when it was not fetched (no page asks for it then)."""
+    if not browser.FINANCE_JS.is_file():
+        raise HTTPException(status_code=404)
+    return FileResponse(
+        browser.FINANCE_JS,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
 
 
 def content_security_policy(app: dash.Dash) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
+from collections.abc import Iterable
 from typing import Any
 
 import plotly.graph_objects as go
@@ -59,3 +61,79 @@ def _style() -> dict[str, Any]:
     )
     style: dict[str, Any] = fig.layout.to_plotly_json()
     return style
+
+
+# Margins wide enough for what Plotly writes around a plot. The template's `automargin` grows
+# a margin that is too narrow for its tick labels, the legend or a title, but by drawing the
+# chart a second time (35 % of a dashboard's drawing); a figure whose margins already fit is
+# drawn once, and automargin stays on as the net under these estimates (a label never cut).
+#: A tick label character's width at most (12 px: a digit is 6.7 px in Arial, 7.6 in
+#: Verdana, two of Plotly's fonts) and a line of them (px).
+CHAR_PX, LINE_PX = 8, 16
+#: A label's character (a device's name) on average at most: 5.6 px in Arial, 6.6 in Verdana.
+TEXT_CHAR_PX = 7
+#: What an axis title adds beside its tick labels (its font and standoffs), px.
+TITLE_PX = 30
+#: Below a date axis: its two lines (the time, the date under the first).
+DATE_AXIS_PX = 2 * LINE_PX + 12
+#: Above the plot: half a y tick label (the top one).
+TOP_PX = LINE_PX
+#: A horizontal legend's row and its padding, px.
+LEGEND_PX = 20
+
+
+def legend_px(height: int, y: float) -> int:
+    """The top margin a horizontal legend at `y` (over 1: above the plot, by that part of the
+    plot's height) needs on a chart `height` px high."""
+    return round((y - 1) * height) + LEGEND_PX
+
+
+def tick_chars(values: Iterable[float | None]) -> int:
+    """The longest tick label Plotly's linear axis writes over `values`' range (0: none): its
+    step at most a tenth of the range (Plotly: 4–10 ticks, steps of 1, 2, 5 × 10ⁿ), decimals
+    to that step, k/M/G/T past 10⁴ (exponentformat "B"), a sign below 0."""
+    found = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not found:
+        return 0
+    low, high = min(found), max(found)
+    span = high - low or abs(high) or 1.0
+    power = 10.0 ** math.floor(math.log10(span / 10) + 1e-9)
+    step = max(s * power for s in (1, 2, 5) if s * power <= span / 10)
+    biggest = max(abs(low), abs(high)) + step
+    scale = 10 ** (3 * (math.floor(math.log10(biggest)) // 3)) if biggest >= 1e4 else 1
+    decimals = max(0, -math.floor(math.log10(step / scale) + 1e-9))
+    digits = len(str(int(biggest / scale)))
+    return digits + (decimals + 1 if decimals else 0) + (scale > 1) + (low < 0)
+
+
+def tick_px(values: Iterable[float | None]) -> int:
+    """The width of the longest tick label over `values`' range, px."""
+    return tick_chars(values) * CHAR_PX
+
+
+def text_px(text: str) -> int:
+    """The width of a label `text` (a category's name) at most, px."""
+    return len(text) * TEXT_CHAR_PX
+
+
+def left_px(traces: list[dict[str, Any]], layout: dict[str, Any]) -> int:
+    """The left margin the y axes of `traces` need (their tick labels and titles, the widest
+    of them; axes on the right not counted): each axis' values, its visible traces' `y` (a
+    bar's from 0) or `high` and `low`, or its `tickvals` when it has them."""
+    values: dict[str, list[float | None]] = {}
+    for trace in traces:
+        if trace.get("visible") is False:
+            continue
+        found = values.setdefault(trace.get("yaxis") or "y", [])
+        for column in ("y", "high", "low"):
+            found += trace.get(column) or []
+        if trace.get("type") == "bar":
+            found.append(0.0)
+    widest = 0
+    for axis, found in values.items():
+        spec = layout.get("yaxis" + axis[1:]) or {}
+        if spec.get("visible") is False or spec.get("side") == "right":
+            continue
+        title = TITLE_PX if (spec.get("title") or {}).get("text") else 0
+        widest = max(widest, tick_px(spec.get("tickvals") or found) + title + 6)
+    return widest

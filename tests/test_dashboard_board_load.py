@@ -122,6 +122,9 @@ _SIZES = """() => [...document.querySelectorAll('.board-grid .js-plotly-plot')].
   return {drawn: [gd._fullLayout.width, gd._fullLayout.height],
           div: [parseFloat(style.width), parseFloat(style.height)],
           autosized: gd.layout.autosize === true}; })"""
+#: Each board chart's margins, its figure's and those Plotly drew it with (l, r, t, b).
+_MARGINS = """() => [...document.querySelectorAll('.board-grid .js-plotly-plot')].map((gd) =>
+  [gd.layout.margin, gd._fullLayout._size].map((m) => [m.l, m.r, m.t, m.b]))"""
 
 
 def _fits(sizes: list[dict[str, Any]]) -> bool:
@@ -133,7 +136,8 @@ async def test_a_board_chart_is_not_resized_to_its_own_size_and_follows_a_real_r
 ) -> None:
     """dcc.Graph's two resizes after a chart is drawn, to the size it has, are skipped
     (assets/boards.js `drawnAtSize`); a panel resized by its corner (the edit mode's drag sets
-    its width) and a narrower window still redraw the charts at their new size."""
+    its width) and a narrower window still redraw the charts at their new size. The charts
+    are drawn at their figures' margins (automargin widened none: each drawn once)."""
     alice = await api.register("alice")
     device = await _device(api, db, alice, 21.5)
     model = {"title": "Two charts", "panels": [_timeseries(1, device), _timeseries(2, device)]}
@@ -154,6 +158,8 @@ async def test_a_board_chart_is_not_resized_to_its_own_size_and_follows_a_real_r
         await page.wait_for_timeout(600)  # past dcc.Graph's resizes (50 ms, Plotly's 100 ms)
         sizes = await page.evaluate(_SIZES)
         assert _fits(sizes) and not any(s["autosized"] for s in sizes), sizes
+        margins = await page.evaluate(_MARGINS)
+        assert len(margins) == 2 and all(given == drawn for given, drawn in margins), margins
         first = sizes[0]["drawn"][0]
 
         # The edit mode's corner drag: the panel's own width follows the pointer.

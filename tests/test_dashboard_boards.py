@@ -858,6 +858,7 @@ def test_figures_built_without_plotly_validation_are_what_it_would_keep() -> Non
         boards_panels.time_figure(panel, [lone], 200, "r", None, (walls[0], walls[1])),
         boards_panels.time_figure({"id": 1}, [], 200, "r"),
         boards_panels.bar(panel, [first, second], 200, "r")[1].figure,
+        boards_panels.bar(panel, [first, second] * 8, 200, "r", 300)[1].figure,
         boards_panels.stat(panel, [first], 200)[3].figure,
         boards_panels.stat(panel, [], 200)[3].figure,
         boards_panels.gauge(panel, [second], 200)[1].figure,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from datetime import tzinfo
 from typing import Any
 
@@ -27,6 +28,8 @@ COLUMNS = 24
 ALERT_COLORS = {"critical": "#f2495c", "warning": "#ff9830", "info": "#5794f2"}
 CANDLE_PX = 6
 MARGIN = {"l": 48, "r": 8, "t": 8, "b": 28}
+#: Where the theme puts the legend (`theme._style`: above the plot).
+LEGEND_Y = 1.08
 
 
 def pixels(grid: dict[str, Any], page_width: int | None) -> tuple[int | None, int]:
@@ -110,8 +113,8 @@ def time_figure(
             "yaxis": {"title": {"text": found[0]}},
             "yaxis2": {"title": {"text": ", ".join(found[1:])}, "overlaying": "y",
                        "side": "right", "gridcolor": theme.GRID, "showgrid": False},
-            "margin": MARGIN | {"r": 48},
         }  # fmt: skip
+    layout["margin"] = time_margin(panel, series, found, layout, height)
     # Layout shapes: Plotly's add_hline / add_vline cost about 35 ms each (a render of 20
     # alerts took 0.7 s), these dicts next to nothing.
     lines = [
@@ -123,6 +126,38 @@ def time_figure(
     if lines or marks:
         layout["shapes"] = [*lines, *marks]
     return theme.figure(traces, **layout)
+
+
+def time_margin(
+    panel: dict[str, Any],
+    series: list[dict[str, Any]],
+    units: list[str],
+    layout: dict[str, Any],
+    height: int,
+) -> dict[str, int]:
+    """Margins that fit what Plotly writes around a time series (`theme`'s estimates, so
+    automargin has nothing to add): the left axis' tick labels (its series, bands, thresholds,
+    a lone point's range) and title when there are two, the right axis' likewise, the legend
+    above when there are two series or more, the date axis' two lines below."""
+    left: list[float | None] = [step["value"] for step in panel.get("thresholds", [])]
+    right: list[float | None] = []
+    for s in series:
+        values = right if units.index(s.get("unit") or "") else left
+        values += s["y"]
+        for edge in s.get("band") or []:
+            values += edge
+    left += layout.get("yaxis", {}).get("range", [])
+    titled = len(units) > 1
+    margin = MARGIN | {
+        "l": max(MARGIN["l"], theme.tick_px(left) + (theme.TITLE_PX if titled else 0) + 6),
+        "t": max(MARGIN["t"], theme.TOP_PX),
+        "b": max(MARGIN["b"], theme.DATE_AXIS_PX),
+    }
+    if titled:
+        margin["r"] = theme.tick_px(right) + theme.TITLE_PX + 6
+    if len(series) > 1:
+        margin["t"] = max(margin["t"], theme.legend_px(height, LEGEND_Y))
+    return margin
 
 
 def _lone(value: float, span: tuple[str, str] | None) -> dict[str, Any]:
@@ -165,14 +200,48 @@ def annotation(mark: dict[str, Any]) -> list[dict[str, Any]]:
     return shapes
 
 
-def bar(panel: dict[str, Any], series: list[dict[str, Any]], height: int, revision: str) -> Any:
+def bar(
+    panel: dict[str, Any],
+    series: list[dict[str, Any]],
+    height: int,
+    revision: str,
+    width: int | None = None,
+) -> Any:
     colors = [threshold_color(panel.get("thresholds", []), s["last"]) for s in series]
     bars = {"type": "bar", "x": [s["name"] for s in series], "y": [s["last"] for s in series],
             "marker": {"color": [c or theme.COLORS[1] for c in colors]}}  # fmt: skip
+    margin, angle = bar_labels(panel, series, width)
     fig = theme.figure(
-        [bars], height=height, uirevision=revision, margin=MARGIN, xaxis={"type": "category"}
-    )
+        [bars], height=height, uirevision=revision, margin=margin,
+        xaxis={"type": "category", "tickangle": angle},
+    )  # fmt: skip
     return [_errors(series), _graph(panel, fig, height)]
+
+
+def bar_labels(
+    panel: dict[str, Any], series: list[dict[str, Any]], width: int | None
+) -> tuple[dict[str, int], int]:
+    """A bar chart's margins and the angle of its names (`theme`'s estimates; `width`: the
+    chart's, None: unknown): the values' tick labels on the left (from 0, where the bars
+    start); the names below, level when they fit side by side, else at 45° (down to the
+    right of their bar, past the last one: the right margin too) while two of them stay a
+    line apart, else upright. The angle is given, not left to Plotly, which chooses it from
+    its first drawing's margins, before automargin widens them."""
+    values = [0.0, *(s["last"] for s in series), *(t["value"] for t in panel.get("thresholds", []))]
+    margin = MARGIN | {"l": max(MARGIN["l"], theme.tick_px(values) + 6)}
+    longest = max((theme.text_px(s["name"]) for s in series), default=0)
+    inner = (width or 600) - margin["l"] - margin["r"]
+    count = max(len({s["name"] for s in series}), 1)  # a category axis: one tick a name
+    if width is not None and longest + theme.CHAR_PX <= inner / count:
+        return margin | {"b": max(margin["b"], theme.LINE_PX + 8)}, 0
+    # At 45° the last name runs `longest`·cos 45° right of its bar's middle, which is half a
+    # spacing from the plot's edge, the spacing itself narrowed by that margin.
+    reach = longest * 0.71 + 8
+    right = max(margin["r"], math.ceil((reach - inner / (2 * count)) / (1 - 1 / (2 * count))))
+    if (inner - right + margin["r"]) / count * 0.71 >= theme.LINE_PX:
+        down = round((longest + theme.LINE_PX) * 0.71) + 8
+        return margin | {"b": max(margin["b"], down), "r": right}, 45
+    return margin | {"b": max(margin["b"], longest + 8)}, 90
 
 
 def stat(panel: dict[str, Any], series: list[dict[str, Any]], height: int) -> Any:
@@ -308,6 +377,7 @@ def candle_figure(
     )
     if height is not None:
         fig["layout"]["height"] = height
+        markets_chart.fit_top(fig)
     lines = [
         {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": step["value"],
          "y1": step["value"], "line": {"color": step["color"], "dash": "dash", "width": 1}}
@@ -411,7 +481,7 @@ async def body(
         newest = live and kind in LATEST_TYPES
         series = await (data.latest if newest else data.many)(targets, start, end, points, tz)
         if kind == "bar":
-            return bar(panel, series, height, revision)
+            return bar(panel, series, height, revision, width)
         if kind == "stat":
             return stat(panel, series, height)
         if kind == "gauge":

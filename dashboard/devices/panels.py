@@ -45,9 +45,11 @@ def figure(
     drawn["color"] = theme.COLORS[index % len(theme.COLORS)]
     shown = (frame.wall(span[0], tz), frame.wall(span[1], tz)) if span else None
     fig = boards_panels.time_figure(panel, [drawn], HEIGHT, revision, marks, shown)
+    # Under the date axis' two lines, the zone's name (its line and standoff).
+    below = fig.layout.margin.b + theme.LINE_PX + 6
     fig.update_layout(
         showlegend=False,
-        margin=boards_panels.MARGIN | {"b": 40},
+        margin={"b": below},
         xaxis={"title": {"text": str(tz), "standoff": 4}},
     )
     return fig

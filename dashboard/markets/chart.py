@@ -104,6 +104,9 @@ PANELS = ("rsi", "macd")
 """Toggles that are panels under the price (the others draw over it)."""
 DEFAULT_SHOW = ("sma",)
 _PANEL_HEIGHT, _VOLUME_HEIGHT, _GAP = 0.2, 0.14, 0.04
+#: The legend's place, above the plot; the margins at least.
+LEGEND_Y = 1.06
+MARGIN = {"l": 56, "r": 16, "t": 32, "b": 32}
 
 
 def options(show: Sequence[str]) -> list[dict[str, Any]]:
@@ -253,9 +256,9 @@ def figure(
     drawn = lines(chosen if offered is None else offered)
     fig = theme.figure(
         uirevision=rev,
-        margin={"l": 56, "r": 16, "t": 32, "b": 32},
+        margin=dict(MARGIN),
         hovermode="x",
-        legend={"orientation": "h", "y": 1.06},
+        legend={"orientation": "h", "y": LEGEND_Y},
         **_axes(ticker, drawn, visible),
     ).to_dict()
     closed, current = shown[:-1], shown[-1:]
@@ -268,7 +271,22 @@ def figure(
             [c["time"] for c in candles[:-1]], [c["time"] for c in closed], drawn, visible, series
         ),
     ]
+    # Wide enough for what Plotly writes around the plot (theme's estimates): automargin
+    # widening it would draw the chart twice.
+    margin = fig["layout"]["margin"]
+    margin["l"] = max(margin["l"], theme.left_px(fig["data"], fig["layout"]))
+    margin["b"] = max(margin["b"], theme.DATE_AXIS_PX)
+    fit_top(fig)
     return fig
+
+
+def fit_top(fig: dict[str, Any]) -> None:
+    """The top margin of the chart `fig` for its legend, which is above the plot by a part of
+    its height: the layout's, else the markets page's (`height`, from the panels shown)."""
+    layout = fig["layout"]
+    shown = [key for key in PANELS if (layout.get("yaxis" + _AXES[key][1:]) or {}).get("title")]
+    tall = layout.get("height") or height(shown)
+    layout["margin"]["t"] = max(MARGIN["t"], theme.legend_px(tall, LEGEND_Y))
 
 
 def live_state(candles: list[dict[str, Any]]) -> dict[str, Any]:

@@ -47,10 +47,13 @@ _WRAP_FETCH = """(() => { window.__calls = []; const f = window.fetch;
     try { out = JSON.parse(opts.body).output; } catch (e) { /* not JSON */ }
     const answer = await f.apply(this, arguments);
     await answer.clone().arrayBuffer().catch(() => null);
-    window.__calls.push({out: out, ms: performance.now() - t0});
+    const t1 = performance.now();
+    window.__calls.push({out: out, ms: t1 - t0, end: t1});
     return answer; }; })();"""
-#: How the `render` and `load` callbacks' outputs start (a callback's `output` in the request).
+#: How the `render` and `load` callbacks' outputs start (a callback's `output` in the request),
+#: and the Dash Pages router's (the page's layout).
 RENDER, LOAD = "..board-grid.children", "..board-model.data...board-vars.children"
+ROUTER = ".._pages_content.children"
 
 
 @dataclass
@@ -59,13 +62,19 @@ class Sample:
     load_ms: float
     browser_cpu_ms: float
     render_request_ms: float
+    """The request whose answer brought the panels: `render`, or the router's."""
     server_cpu_ms: float
-    """The API process's CPU for the panels' first answer: `render`, and `load` before it
-    where the tree has it."""
+    """The API process's CPU for the page's first answers: the router's, and `load` and
+    `render` after it where the tree has them."""
     server_wall_ms: float
     settled_cpu_ms: float = 0.0
     """The page's main-thread CPU to `SETTLE_MS` after the load: what runs just after the
     last panel is drawn too (dcc.Graph's resizes of each chart)."""
+    answered_ms: float = 0.0
+    """Navigation start → the panels' answer received: the wall time before the browser
+    draws them."""
+    requests: float = 0.0
+    """Callback requests (`_dash-update-component`) the load made, to every panel drawn."""
 
 
 def _cpu_ms(process: psutil.Process) -> float:
@@ -83,7 +92,9 @@ async def measure(tree: Path, port: int, loads: int, replays: int) -> Sample:
         api = stack_child(os.getpid(), "api")
         if api is None:
             raise RuntimeError("no API process under the stack")
-        times, cpus, settled, requests, bodies, cookies = await _loads(url, password, loads)
+        times, cpus, settled, requests, answered, counts, bodies, cookies = await _loads(
+            url, password, loads
+        )
         async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as http:
             before = _cpu_ms(api)
             await asyncio.sleep(3)
@@ -104,14 +115,20 @@ async def measure(tree: Path, port: int, loads: int, replays: int) -> Sample:
         server_cpu_ms=round(statistics.median(used)),
         server_wall_ms=round(statistics.median(walls)),
         settled_cpu_ms=round(statistics.median(settled)),
+        answered_ms=round(statistics.median(answered)),
+        requests=statistics.median(counts),
     )
 
 
 async def _loads(
     url: str, password: str, loads: int
-) -> tuple[list[float], list[float], list[float], list[float], list[Any], dict[str, str]]:
-    """Each load's time, main-thread CPU (at the load, and `SETTLE_MS` after) and render
-    request; the first answer's requests (`load` if any, then `render`) as sent; the login
+) -> tuple[
+    list[float], list[float], list[float], list[float], list[float], list[int], list[Any],
+    dict[str, str],
+]:  # fmt: skip
+    """Each load's time, main-thread CPU (at the load, and `SETTLE_MS` after), panels'
+    request, when their answer arrived and how many callback requests it made; the first
+    answers' requests (the router's, `load` and `render` where asked) as sent; the login
     cookies."""
     async with chromium() as browser:
         context = await browser.new_context(viewport={"width": 1440, "height": 900})
@@ -128,27 +145,32 @@ async def _loads(
             if "_dash-update-component" not in request.url:
                 return
             body = json.loads(request.post_data or "{}")
-            for name in (LOAD, RENDER):
+            for name in (ROUTER, LOAD, RENDER):
                 if str(body.get("output", "")).startswith(name) and name not in sent:
                     sent[name] = body
 
         page.on("request", keep)
         cdp = await context.new_cdp_session(page)
         await cdp.send("Performance.enable")
-        times, cpus, settled, requests = [], [], [], []
+        times, cpus, settled, requests, answered, counts = [], [], [], [], [], []
         for _ in range(loads):
             await page.goto(f"{url}{PATH}")
             loaded = await page.wait_for_function(_LOADED_JS, polling="raf", timeout=60_000)
             times.append(float(await loaded.json_value()))
             cpus.append(await _thread_ms(cdp))
+            calls = await page.evaluate("() => window.__calls")
             await page.wait_for_timeout(SETTLE_MS)
             settled.append(await _thread_ms(cdp))
-            calls = await page.evaluate("() => window.__calls")
-            requests.append(next(c["ms"] for c in calls if c["out"].startswith(RENDER)))
+            panels = [c for c in calls if c["out"].startswith(RENDER)] or [
+                c for c in calls if c["out"].startswith(ROUTER)
+            ]
+            requests.append(panels[0]["ms"])
+            answered.append(panels[0]["end"])
+            counts.append(len(calls))
         cookies = {c["name"]: c["value"] for c in await context.cookies()}
         await context.close()
-    bodies = [sent[name] for name in (LOAD, RENDER) if name in sent]
-    return times, cpus, settled, requests, bodies, cookies
+    bodies = [sent[name] for name in (ROUTER, LOAD, RENDER) if name in sent]
+    return times, cpus, settled, requests, answered, counts, bodies, cookies
 
 
 async def _thread_ms(cdp: Any) -> float:
@@ -159,12 +181,14 @@ async def _thread_ms(cdp: Any) -> float:
 
 def table(samples: list[Sample]) -> str:
     head = (
-        f"{'tree':<28}{'load ms':>9}{'browser CPU ms':>16}{'render req ms':>15}"
-        f"{'server CPU ms':>15}{'server wall ms':>16}{'settled CPU ms':>16}"
+        f"{'tree':<28}{'load ms':>9}{'answered ms':>13}{'browser CPU ms':>16}"
+        f"{'panels req ms':>15}{'server CPU ms':>15}{'server wall ms':>16}"
+        f"{'settled CPU ms':>16}{'requests':>10}"
     )
     rows = [
-        f"{s.tree[-28:]:<28}{s.load_ms:>9}{s.browser_cpu_ms:>16}{s.render_request_ms:>15}"
-        f"{s.server_cpu_ms:>15}{s.server_wall_ms:>16}{s.settled_cpu_ms:>16}"
+        f"{s.tree[-28:]:<28}{s.load_ms:>9}{s.answered_ms:>13}{s.browser_cpu_ms:>16}"
+        f"{s.render_request_ms:>15}{s.server_cpu_ms:>15}{s.server_wall_ms:>16}"
+        f"{s.settled_cpu_ms:>16}{s.requests:>10}"
         for s in samples
     ]
     return "\n".join([head, "-" * len(head), *rows])
@@ -173,7 +197,7 @@ def table(samples: list[Sample]) -> str:
 def ratios(samples: list[Sample]) -> dict[str, dict[str, float]]:
     """Per tree, the median of its rounds over the first tree's, for each measure."""
     trees = list(dict.fromkeys(s.tree for s in samples))
-    fields = ("load_ms", "browser_cpu_ms", "server_cpu_ms", "settled_cpu_ms")
+    fields = ("load_ms", "answered_ms", "browser_cpu_ms", "server_cpu_ms", "settled_cpu_ms")
 
     def median(tree: str, field: str) -> float:
         return float(statistics.median(getattr(s, field) for s in samples if s.tree == tree))

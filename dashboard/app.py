@@ -14,14 +14,18 @@ import inspect
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import dash
+from dash import State
+from dash.backends._fastapi import get_current_request
 from fastapi import FastAPI, HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse
 from starlette.types import ASGIApp
 
 from dashboard import browser, client, frame
+from dashboard.boards import early
 
 HERE = Path(__file__).parent
 #: The page's Content Security Policy but for the hashes of Dash's inline scripts (its renderer
@@ -51,7 +55,7 @@ def attach(server: FastAPI, api_base_url: str, reads: ASGIApp | None = None) -> 
     server.router.add_route(
         browser.FINANCE_URL, _plotly, methods=["GET", "HEAD"], include_in_schema=False
     )
-    app = dash.Dash(
+    app = _Dash(
         __name__,
         server=server,  # type: ignore[arg-type]  # Dash 4 infers the FastAPI backend
         use_pages=True,
@@ -60,6 +64,9 @@ def attach(server: FastAPI, api_base_url: str, reads: ASGIApp | None = None) -> 
         title="tickwire",
         update_title=None,  # type: ignore[arg-type]  # documented: no "Updating…" title
         suppress_callback_exceptions=True,
+        # Handed to every page's layout (its keyword `timerange`): the range a board's first
+        # answer draws its panels for. A State: a new range does not re-render the page.
+        routing_callback_inputs={"timerange": State("timerange", "data")},
     )
     _order_pages()
     app.index_string = browser.index(app.index_string)
@@ -70,6 +77,26 @@ def attach(server: FastAPI, api_base_url: str, reads: ASGIApp | None = None) -> 
     app._setup_server()
     _register_page_routing(app)
     return app
+
+
+class _Dash(dash.Dash):
+    """Dash with Dash Pages' async router: it awaits a page's layout when that is a coroutine
+    function (the board's: its panels' reads are the API's, in this process, on this event
+    loop). Dash picks that router only for `use_async` apps, a flag that needs `asgiref` for
+    Flask's async views and does nothing else on FastAPI; the sync router calls a layout
+    without awaiting it (and runs on the event loop, where a sync layout cannot wait for the
+    reads)."""
+
+    def enable_pages(self) -> None:
+        self._use_async = True
+        super().enable_pages()
+
+    def serve_layout(self) -> Any:
+        """The frame's layout, the first request of Dash starting in the browser; on a board's
+        address, its page started at once (boards.early), while Dash builds its callback graph
+        and asks for the page."""
+        early.start(get_current_request())
+        return super().serve_layout()
 
 
 async def _home(request: Request) -> RedirectResponse:

@@ -28,6 +28,7 @@ def config() -> dict[str, Any]:
         "welcome": frame.WELCOME,
         "ranges": [value for value, _ in frame.RANGES],
         "defaultRange": frame.DEFAULT_RANGE,
+        "zoneCookie": frame.ZONE_COOKIE,
         "frameParams": list(frame.FRAME_PARAMS),
         "streamKinds": list(events.STREAM_KINDS),
         "gridOriginMs": timegrid.ORIGIN_MS,
@@ -40,7 +41,11 @@ def config() -> dict[str, Any]:
         },
         "scanner": {"defaultWindow": scanner_windows.DEFAULT_WINDOW},
         "devices": {"sparkPoints": fleet.SPARK_POINTS, "sparkColor": theme.COLORS[0]},
-        "boards": {"defaultRefreshS": boards.DEFAULT_REFRESH_S},
+        "boards": {
+            "defaultRefreshS": boards.DEFAULT_REFRESH_S,
+            "widthCookie": boards.WIDTH_COOKIE,
+            "widthSlackPx": boards.WIDTH_SLACK_PX,
+        },
         "units": units.UNITS,
     }
 

@@ -53,7 +53,12 @@ def _client() -> httpx.AsyncClient:
 
 def cookie() -> str | None:
     """The caller's login cookie, if any."""
-    value: str | None = get_current_request().cookies.get(COOKIE_NAME)
+    return request_cookie(COOKIE_NAME)
+
+
+def request_cookie(name: str) -> str | None:
+    """The cookie `name` of the dashboard request being served, if any (as sent: check it)."""
+    value: str | None = get_current_request().cookies.get(name)
     return value
 
 

@@ -57,6 +57,10 @@ WELCOME = "/welcome"
 FRAME_PARAMS = ("range", "from", "to", "live", "tz")
 """The query parameters that are the frame's (a link to another page keeps them)."""
 _TIME_HINT = "YYYY-MM-DD HH:MM"
+#: The cookie in which every page (assets/_shared.js) keeps this browser's time zone (an IANA
+#: name) for the server: a page drawn in its first answer uses the zone the browser will.
+ZONE_COOKIE = "tickwire_zone"
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 
 
 def layout() -> html.Div:
@@ -176,6 +180,50 @@ def navigation(admin: bool) -> list[tuple[str, str]]:
     ]
     pages.sort(key=lambda page: page["order"])
     return [(page["name"], page["path"]) for page in pages]
+
+
+def reported_zone(value: str | None) -> str:
+    """The time zone a `ZONE_COOKIE` value names when it is one this machine knows; else
+    "UTC" (absent, too long, not a zone name, a path)."""
+    if value is None or not _ZONE_NAME.fullmatch(value) or ".." in value:
+        return "UTC"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return "UTC"
+    return value
+
+
+def timerange_at_load(
+    query: dict[str, Any], current: dict[str, Any] | None, browser_zone: str
+) -> dict[str, Any]:
+    """The `timerange` store as assets/tickwire.js `syncTimeRange` sets it when a page opens
+    at an address with `query` (Dash Pages' parsing: a repeated parameter is a list):
+    `current` is the store before (a link within the app; None on a page load), whose range
+    carries over unless the address sets one; `browser_zone` the browser's zone. Without
+    `refresh` and `wantLive`, which say nothing about what is drawn."""
+
+    def first(name: str) -> str | None:
+        value = query.get(name)
+        return str(value[0] if isinstance(value, list) else value) if value is not None else None
+
+    if current and first("range") is None and first("from") is None:
+        chosen, start, end = current.get("range"), current.get("start"), current.get("end")
+        live = bool(current.get("wantLive", current.get("live")))
+    else:
+        start, end = first("from"), first("to")
+        chosen = first("range") or ("custom" if start else DEFAULT_RANGE)
+        live = first("live") != "0"
+    if chosen not in SPANS and chosen != "custom":
+        chosen = DEFAULT_RANGE
+    custom = chosen == "custom"
+    return {
+        "range": chosen,
+        "start": start if custom else None,
+        "end": (end or None) if custom else None,
+        "live": live and not custom,
+        "tz": "UTC" if first("tz") == "utc" else browser_zone,
+    }
 
 
 def window(timerange: dict[str, Any] | None, now: datetime | None = None) -> tuple[str, str]:

@@ -92,8 +92,43 @@
     return cur;
   }
 
+  // The width a board's grid has in this browser (px), kept in a cookie (config.boards
+  // .widthCookie) for the server: a board's first answer fetches each panel at the resolution
+  // its width needs (dashboard/boards `reported_width`). `px` given: the grid's own measure;
+  // else the page's content box (`.tw-main` less its padding, the grid's width on a board),
+  // or the window's less the usual padding before the frame is drawn.
+  function rememberWidth(px) {
+    let width = px;
+    if (width == null) {
+      const main = document.querySelector(".tw-main");
+      if (main) {
+        const style = getComputedStyle(main);
+        width = main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      } else {
+        width = document.documentElement.clientWidth - 32;
+      }
+    }
+    width = Math.round(width);
+    if (!(width > 0) || !config.boards) return;
+    remember(config.boards.widthCookie, String(width));
+  }
+
+  // A cookie for the server's first answer of a page (not the login's: readable by scripts).
+  function remember(name, value) {
+    const secure = window.location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = `${name}=${value}; Path=/; Max-Age=31536000; SameSite=Lax${secure}`;
+  }
+
+  // This browser's zone, for the server (frame.ZONE_COOKIE): a page drawn in its first answer
+  // shows its times in the zone the page will use. A name a cookie cannot hold as it is
+  // (none in the IANA database) is left out: the server then takes UTC.
+  if (config.zoneCookie && /^[A-Za-z0-9_+\-/]{1,64}$/.test(BROWSER_ZONE)) {
+    remember(config.zoneCookie, BROWSER_ZONE);
+  }
+
   window.tickwire_shared = {
     config: config,
+    rememberWidth: rememberWidth,
     candleTick: candleTick,
     noUpdate: noUpdate,
     wall: wall,

@@ -431,9 +431,21 @@
         return JSON.stringify(stored, null, 2);
       },
 
-      pageWidth(_uid) {
+      // At load: the grid's width (kept for the next load, tickwire_shared.rememberWidth). The
+      // page's layout drew the panels at `width` for the range `drawn` (board.py `_view`):
+      // within config.boards.widthSlackPx of that and for the same range, they stay as drawn;
+      // else this width draws them again (render).
+      pageWidth(_uid, width, drawn, timerange) {
         const grid = document.querySelector(".board-grid") || document.querySelector(".tw-main");
-        return grid ? grid.clientWidth : window.innerWidth - 32;
+        const measured = grid ? grid.clientWidth : window.innerWidth - 32;
+        shared.rememberWidth(measured);
+        const now = timerange || {};
+        const same = drawn && ["range", "start", "end", "live", "tz"].every(
+          (k) => (drawn[k] ?? null) === (now[k] ?? null));
+        if (same && width && Math.abs(measured - width) <= shared.config.boards.widthSlackPx) {
+          return shared.noUpdate();
+        }
+        return measured;
       },
 
       // `?var-<name>=<value>` (one per value of a multi variable), other parameters kept.

@@ -120,6 +120,16 @@
 
   window.tickwire = { live: live };
 
+  // The grid width a board would have, for the server (tickwire_shared.rememberWidth): as the
+  // page starts (before Dash asks for the page's layout, which a board draws at it) and after
+  // the window is resized.
+  let resized = null;
+  shared.rememberWidth();
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => shared.rememberWidth(), 250);
+  });
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     tickwire: {
       syncTimeRange(search, range, from, to, liveValue, refreshClicks, tzClicks, current) {

@@ -15,25 +15,57 @@ from urllib.parse import quote
 
 import dash
 from dash import ALL, Input, Output, State, dcc, html
+from dash.backends._fastapi import get_current_request
 
-from dashboard import client, frame
-from dashboard.boards import DEFAULT_REFRESH_S, data, panels, repeat
+from dashboard import boards, client, frame
+from dashboard.boards import DEFAULT_REFRESH_S, data, early, panels, repeat
 from dashboard.boards import edits as board_edits
 from dashboard.boards import form as board_form
 
 dash.register_page(__name__, path_template="/d/<uid>", title="tickwire · dashboard")
 
 
-def layout(uid: str | None = None, **query: Any) -> html.Div:
+async def layout(
+    uid: str | None = None, timerange: dict[str, Any] | None = None, **query: Any
+) -> html.Div:
+    """The page, drawn as the browser asked for its address when that is what this request
+    asks (`boards.early`: a page load), else now (`draw_page`)."""
+    if timerange is None and uid:
+        started = await early.claimed(get_current_request(), uid, query)
+        if started is not None:
+            return started  # type: ignore[no-any-return]
+    return await draw_page(uid, timerange, **query)
+
+
+async def draw_page(
+    uid: str | None = None, timerange: dict[str, Any] | None = None, **query: Any
+) -> html.Div:
+    """The page with its panels drawn: the dashboard read and every panel fetched here, so
+    the page's first answer is the whole board, with no `render` round trip after it. For
+    the range the frame will set (`frame.timerange_at_load`: the address's, or `timerange`,
+    the range before a link within the app), in the browser's zone (`frame.ZONE_COOKIE`), at
+    the grid width it last reported (`boards.WIDTH_COOKIE`). `render` draws them again when
+    the view changes, and at load (assets/boards.js `pageWidth`) when the grid's width or the
+    range differ from what they were drawn for (`board-width`, `board-drawn`)."""
     asked = {k[4:]: v for k, v in query.items() if k.startswith("var-")}
+    width = boards.reported_width(client.request_cookie(boards.WIDTH_COOKIE))
+    zone = frame.reported_zone(client.request_cookie(frame.ZONE_COOKIE))
+    view = frame.timerange_at_load(query, timerange, zone)
+    model, dropdowns, missing, href, chosen = await load(uid, asked)
+    following = frame.live_filter("board")
+    cells, title, version = None, None, None
+    if model:
+        cells, title, version, stream = await _drawn(model, chosen, view, width, False)
+        following = dcc.Store(id={"type": "live-filter", "page": "board"}, data=stream)
     return html.Div(
         className="board-page",
         children=[
-            frame.live_filter("board"),
+            following,
             dcc.Store(id="board-uid", data=uid),
             dcc.Store(id="board-asked", data=asked),
-            dcc.Store(id="board-model"),
-            dcc.Store(id="board-width"),
+            dcc.Store(id="board-model", data=model),
+            dcc.Store(id="board-width", data=width),
+            dcc.Store(id="board-drawn", data=view),
             dcc.Store(id="board-drag"),
             frame.going("board"),
             html.Button(id="board-drag-go", style={"display": "none"}),
@@ -43,9 +75,15 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
                 className="board-head",
                 children=[
                     dcc.Link("← Dashboards", href="/dashboards", className="tw-link"),
-                    html.H2(id="board-title"),
-                    html.Span(id="board-version", className="tw-quiet"),
-                    html.A("Export JSON", id="board-export", className="tw-link", download=""),
+                    html.H2(title, id="board-title"),
+                    html.Span(version, id="board-version", className="tw-quiet"),
+                    html.A(
+                        "Export JSON",
+                        href=href,
+                        id="board-export",
+                        download="",
+                        className="tw-link",
+                    ),
                     # For everyone who sees it: a viewer's way to start their own from it.
                     html.Button("Save as copy", id="board-save-as", className="tw-button"),
                     html.Button(
@@ -54,9 +92,9 @@ def layout(uid: str | None = None, **query: Any) -> html.Div:
                 ],
             ),
             board_edits.toolbar(),
-            html.Div(id="board-vars", className="board-vars"),
-            html.Div(id="board-missing"),
-            html.Div(id="board-grid", className="board-grid"),
+            html.Div(dropdowns, id="board-vars", className="board-vars"),
+            html.Div(missing, id="board-missing"),
+            html.Div(cells, id="board-grid", className="board-grid"),
         ],
     )
 
@@ -129,6 +167,9 @@ async def load(uid: str | None, asked: dict[str, Any] | None) -> tuple[Any, ...]
         },
         "editing": Input("board-edit", "n_clicks"),
     },
+    # The page's layout drew the panels: at load, only a width or range other than the one
+    # they were drawn at (assets/boards.js `pageWidth`) draws them again.
+    prevent_initial_call=True,
 )
 async def render(
     page: dict[str, Any],
@@ -138,11 +179,11 @@ async def render(
     variables: dict[str, Any],
     editing: int | None,
 ) -> list[Any]:
-    """Every panel, fetched at once, over the frame's range with the variables' values. The
-    first time (no model yet) also the dashboard and its variables' dropdowns (`load`), in
-    the same answer: no round trip of its own before the panels are fetched. `page`: the
-    page's stores (uid, model, the address's variables). The dropdowns it puts in the page
-    do not fire it again (Dash fires no callback for the components its own answer added)."""
+    """Every panel, fetched at once, over the frame's range with the variables' values, when
+    the view changes after the page's first answer (`layout` drew the panels at first; no
+    model there: the dashboard read again). `page`: the page's stores (uid, model, the
+    address's variables). The dropdowns it puts in the page do not fire it again (Dash fires
+    no callback for the components its own answer added)."""
     model = page["model"]
     loaded: tuple[Any, ...] = (dash.no_update,) * 4
     if not model:
@@ -152,6 +193,19 @@ async def render(
             return [dash.no_update] * 4 + list(loaded)
     else:
         chosen = _chosen(variables["values"], variables["ids"])
+    edit = bool(editing and editing % 2)
+    return [*await _drawn(model, chosen, timerange, width, edit), *loaded]
+
+
+async def _drawn(
+    model: dict[str, Any],
+    chosen: dict[str, list[str]],
+    timerange: dict[str, Any] | None,
+    width: int | None,
+    edit: bool,
+) -> list[Any]:
+    """The grid's cells, title, version and stream filter of `model` with the variables'
+    `chosen` values, over the frame's range, at the grid's `width`."""
     window = frame.window(timerange)
     tz = frame.zone(timerange)
     revision = f"{window[0]}|{window[1]}|{tz}"
@@ -161,7 +215,6 @@ async def render(
         *(panels.body(p, v, window, width, tz, revision, live) for p, v in shown),
         return_exceptions=True,
     )
-    edit = bool(editing and editing % 2)
     cells = [
         # A repeated panel's copies (ids "<id>-<n>") are edited through the first one.
         _cell(p, _body(b), edit and isinstance(p["id"], int), v)
@@ -173,7 +226,7 @@ async def render(
     version = f"version {model.get('version')}"
     # "direct": the stream manager hands batches to assets/boards.js, not through Dash.
     stream = {"tickers": tickers, "devices": devices, "all": False, "direct": "board"}
-    return [cells, model["title"], version, stream, *loaded]
+    return [cells, model["title"], version, stream]
 
 
 def _chosen(values: list[Any], ids: list[dict[str, str]]) -> dict[str, list[str]]:
@@ -285,10 +338,15 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 
+# At load: the grid's width (and the range) differing from what the layout drew the panels at
+# draws them again (render), at the measured width.
 dash.clientside_callback(
     dash.ClientsideFunction("boards", "pageWidth"),
     Output("board-width", "data"),
     Input("board-uid", "data"),
+    State("board-width", "data"),
+    State("board-drawn", "data"),
+    State("timerange", "data"),
 )
 
 # The variables' values in the address (`?var-<name>=`), so a link shows the same view.
@@ -391,3 +449,8 @@ dash.clientside_callback(
     Input("board-edit", "n_clicks"),
     Input("board-model", "data"),
 )
+
+
+# What `boards.early` starts when the browser asks for a board's address (this module is run
+# again for every app: the newest app's).
+early.draw[:] = [draw_page]

@@ -70,6 +70,9 @@ def _style() -> dict[str, Any]:
 #: A tick label character's width at most (12 px: a digit is 6.7 px in Arial, 7.6 in
 #: Verdana, two of Plotly's fonts) and a line of them (px).
 CHAR_PX, LINE_PX = 8, 16
+#: The longest tick label Plotly writes with an exponent, "−1.79769e+308": what `tick_chars`
+#: answers at most (more digits than that are written so).
+MOST_TICK_CHARS = 13
 #: A label's character (a device's name) on average at most: 5.6 px in Arial, 6.6 in Verdana.
 TEXT_CHAR_PX = 7
 #: What an axis title adds beside its tick labels (its font and standoffs), px.
@@ -91,19 +94,25 @@ def legend_px(height: int, y: float) -> int:
 def tick_chars(values: Iterable[float | None]) -> int:
     """The longest tick label Plotly's linear axis writes over `values`' range (0: none): its
     step at most a tenth of the range (Plotly: 4–10 ticks, steps of 1, 2, 5 × 10ⁿ), decimals
-    to that step, k/M/G/T past 10⁴ (exponentformat "B"), a sign below 0."""
+    to that step, k/M/G/T past 10⁴ (exponentformat "B"), a sign below 0. At most
+    `MOST_TICK_CHARS`: where floats run out (a span past the largest float, a subnormal one),
+    or the count would pass it, Plotly writes an exponent instead."""
     found = [float(v) for v in values if v is not None and math.isfinite(v)]
     if not found:
         return 0
     low, high = min(found), max(found)
-    span = high - low or abs(high) or 1.0
-    power = 10.0 ** math.floor(math.log10(span / 10) + 1e-9)
-    step = max(s * power for s in (1, 2, 5) if s * power <= span / 10)
-    biggest = max(abs(low), abs(high)) + step
-    scale = 10 ** (3 * (math.floor(math.log10(biggest)) // 3)) if biggest >= 1e4 else 1
-    decimals = max(0, -math.floor(math.log10(step / scale) + 1e-9))
-    digits = len(str(int(biggest / scale)))
-    return digits + (decimals + 1 if decimals else 0) + (scale > 1) + (low < 0)
+    try:
+        span = high - low or abs(high) or 1.0
+        power = 10.0 ** math.floor(math.log10(span / 10) + 1e-9)
+        step = max(s * power for s in (1, 2, 5) if s * power <= span / 10)
+        biggest = max(abs(low), abs(high)) + step
+        scale = 10 ** (3 * (math.floor(math.log10(biggest)) // 3)) if biggest >= 1e4 else 1
+        decimals = max(0, -math.floor(math.log10(step / scale) + 1e-9))
+        digits = len(str(int(biggest / scale)))
+    except (ArithmeticError, ValueError):
+        return MOST_TICK_CHARS
+    chars = digits + (decimals + 1 if decimals else 0) + (scale > 1) + (low < 0)
+    return min(chars, MOST_TICK_CHARS)
 
 
 def tick_px(values: Iterable[float | None]) -> int:

@@ -14,6 +14,7 @@ import plotly
 import pytest
 from playwright.async_api import Browser
 
+from dashboard import theme
 from dashboard.boards import generated
 from dashboard.boards import panels as boards_panels
 from dashboard.devices import panels as device_panels
@@ -131,3 +132,31 @@ async def test_charts_margins_fit_their_labels_so_automargin_draws_them_once(
         assert {side: drawn["margin"][side] for side in "lrtb"} == {
             side: given[side] for side in "lrtb"
         }, name
+
+
+#: A device's worst finite values: the largest floats, subnormal ones, one tiny value alone.
+WORST = [
+    [0.0, 1.7976931348623157e308],
+    [-1.7976931348623157e308, 1.7976931348623157e308],
+    [5e-324, 1e-323],
+    [1e-300],
+    [-0.0],
+]
+
+
+@pytest.mark.parametrize("values", WORST, ids=str)
+def test_the_worst_values_get_a_chart_with_bounded_margins(values: list[float]) -> None:
+    """A label Plotly writes with an exponent is at most `theme.MOST_TICK_CHARS` long: the
+    estimate neither fails (which would show the panel's error instead of its chart) nor
+    asks for a margin wider than the chart."""
+    assert 0 < theme.tick_chars(values) <= theme.MOST_TICK_CHARS
+    widest = theme.MOST_TICK_CHARS * theme.CHAR_PX + 2 * theme.TITLE_PX + 6
+    series = _series("d temperature", values, "°C")
+    figure = boards_panels.time_figure({"id": 1}, [series, series | {"unit": "kWh"}], 252, "r")
+    margin = figure.to_plotly_json()["layout"]["margin"]
+    assert margin["l"] <= widest and margin.get("r", 0) <= widest, margin
+    bar = boards_panels.bar({"id": 2}, [series], 252, "r", 674)[1].figure
+    assert bar.to_plotly_json()["layout"]["margin"]["l"] <= widest
+    low = min(values)
+    candles = boards_panels.candle_figure({"id": 3}, "T", _candles(low, 1e308), UTC, "r", 252)
+    assert candles["layout"]["margin"]["l"] <= widest

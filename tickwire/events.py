@@ -83,15 +83,15 @@ def telemetry_events(rows: Iterable[TelemetryRow]) -> list[Event]:
             last_time = time
             values = readings.setdefault(time, {})
         values[metric] = value
-    events: list[Event] = []
-    for device_id, readings in devices.items():
-        if len(readings) == 1:  # a big fleet: most devices have one reading a batch
-            points = [{"time": t, "values": v} for t, v in readings.items()]
-        else:
-            points = [{"time": t, "values": readings[t]} for t in sorted(readings)]
-        data = _dumps({"device_id": device_id, "readings": points}, option=_OPTS).decode()
-        events.append(Event("telemetry", device_id, data))
-    return events
+    return [
+        Event("telemetry", device_id, _json({"device_id": device_id, "readings": _in_order(of)}))
+        for device_id, of in devices.items()
+    ]
+
+
+def _in_order(readings: dict[datetime, dict[str, float]]) -> list[dict[str, Any]]:
+    """A device's readings by time (its times are distinct: their values are never compared)."""
+    return [{"time": t, "values": v} for t, v in sorted(readings.items())]
 
 
 def _by_time(points: list[dict[str, Any]]) -> list[dict[str, Any]]:

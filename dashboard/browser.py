@@ -29,6 +29,7 @@ def config() -> dict[str, Any]:
         "ranges": [value for value, _ in frame.RANGES],
         "defaultRange": frame.DEFAULT_RANGE,
         "zoneCookie": frame.ZONE_COOKIE,
+        "zoneName": frame.ZONE_NAME.pattern,
         "frameParams": list(frame.FRAME_PARAMS),
         "streamKinds": list(events.STREAM_KINDS),
         "gridOriginMs": timegrid.ORIGIN_MS,

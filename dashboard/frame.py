@@ -60,7 +60,8 @@ _TIME_HINT = "YYYY-MM-DD HH:MM"
 #: The cookie in which every page (assets/_shared.js) keeps this browser's time zone (an IANA
 #: name) for the server: a page drawn in its first answer uses the zone the browser will.
 ZONE_COOKIE = "tickwire_zone"
-_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
+#: A zone name a cookie holds as it is (every IANA name; the browser writes only these).
+ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 
 
 def layout() -> html.Div:
@@ -185,7 +186,7 @@ def navigation(admin: bool) -> list[tuple[str, str]]:
 def reported_zone(value: str | None) -> str:
     """The time zone a `ZONE_COOKIE` value names when it is one this machine knows; else
     "UTC" (absent, too long, not a zone name, a path)."""
-    if value is None or not _ZONE_NAME.fullmatch(value) or ".." in value:
+    if value is None or not ZONE_NAME.fullmatch(value) or ".." in value:
         return "UTC"
     try:
         ZoneInfo(value)

@@ -122,7 +122,7 @@
   // This browser's zone, for the server (frame.ZONE_COOKIE): a page drawn in its first answer
   // shows its times in the zone the page will use. A name a cookie cannot hold as it is
   // (none in the IANA database) is left out: the server then takes UTC.
-  if (config.zoneCookie && /^[A-Za-z0-9_+\-/]{1,64}$/.test(BROWSER_ZONE)) {
+  if (config.zoneCookie && new RegExp(`^(?:${config.zoneName})$`).test(BROWSER_ZONE)) {
     remember(config.zoneCookie, BROWSER_ZONE);
   }
 

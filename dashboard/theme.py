@@ -81,6 +81,8 @@ TITLE_PX = 30
 DATE_AXIS_PX = 2 * LINE_PX + 12
 #: Above the plot: half a y tick label (the top one).
 TOP_PX = LINE_PX
+#: Between a y axis' tick labels and the plot, px.
+TICK_GAP_PX = 6
 #: A horizontal legend's row and its padding, px.
 LEGEND_PX = 20
 
@@ -120,6 +122,12 @@ def tick_px(values: Iterable[float | None]) -> int:
     return tick_chars(values) * CHAR_PX
 
 
+def axis_px(values: Iterable[float | None], titled: bool = False) -> int:
+    """The margin beside a y axis over `values`: its longest tick label, its title's when it
+    has one, and the gap between the labels and the plot."""
+    return tick_px(values) + (TITLE_PX if titled else 0) + TICK_GAP_PX
+
+
 def text_px(text: str) -> int:
     """The width of a label `text` (a category's name) at most, px."""
     return len(text) * TEXT_CHAR_PX
@@ -143,6 +151,6 @@ def left_px(traces: list[dict[str, Any]], layout: dict[str, Any]) -> int:
         spec = layout.get("yaxis" + axis[1:]) or {}
         if spec.get("visible") is False or spec.get("side") == "right":
             continue
-        title = TITLE_PX if (spec.get("title") or {}).get("text") else 0
-        widest = max(widest, tick_px(spec.get("tickvals") or found) + title + 6)
+        titled = bool((spec.get("title") or {}).get("text"))
+        widest = max(widest, axis_px(spec.get("tickvals") or found, titled))
     return widest

@@ -149,12 +149,12 @@ def time_margin(
     left += layout.get("yaxis", {}).get("range", [])
     titled = len(units) > 1
     margin = MARGIN | {
-        "l": max(MARGIN["l"], theme.tick_px(left) + (theme.TITLE_PX if titled else 0) + 6),
+        "l": max(MARGIN["l"], theme.axis_px(left, titled)),
         "t": max(MARGIN["t"], theme.TOP_PX),
         "b": max(MARGIN["b"], theme.DATE_AXIS_PX),
     }
     if titled:
-        margin["r"] = theme.tick_px(right) + theme.TITLE_PX + 6
+        margin["r"] = theme.axis_px(right, titled=True)
     if len(series) > 1:
         margin["t"] = max(margin["t"], theme.legend_px(height, LEGEND_Y))
     return margin
@@ -228,7 +228,7 @@ def bar_labels(
     line apart, else upright. The angle is given, not left to Plotly, which chooses it from
     its first drawing's margins, before automargin widens them."""
     values = [0.0, *(s["last"] for s in series), *(t["value"] for t in panel.get("thresholds", []))]
-    margin = MARGIN | {"l": max(MARGIN["l"], theme.tick_px(values) + 6)}
+    margin = MARGIN | {"l": max(MARGIN["l"], theme.axis_px(values))}
     longest = max((theme.text_px(s["name"]) for s in series), default=0)
     inner = (width or 600) - margin["l"] - margin["r"]
     count = max(len({s["name"] for s in series}), 1)  # a category axis: one tick a name

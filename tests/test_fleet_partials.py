@@ -6,15 +6,11 @@ rollups equal the raw recomputation at every level, new and redelivered batches 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import asyncpg
 
-from ingest.merger import merge
 from ingest.stats import Stats
 from ingest.writer import FAST_PATH_ROWS
-from tests.oracle import all_mismatches, answer_mismatches
-from tests.test_rollup_merge import T0, batch, deferring_writer, pending
+from tests.test_rollup_merge import batch, deferring_writer, read_raw_until_merged_then_exact
 
 DEVICES = FAST_PATH_ROWS // 2 + 7  # 2 metrics each: more partials than the arrays take
 
@@ -34,15 +30,4 @@ async def test_a_fleets_partials_are_copied_read_raw_until_merged_then_exact(
     assert await db.fetchval("SELECT count(*) FROM rollup_delta_telemetry") == DEVICES * 2 * 4
     assert sum("rollup_delta_telemetry" in q and "unnest" in q for q in copied) == 0
     assert sum("VALUES ('telemetry_1m'" in q for q in copied) == 3  # the COPYed windows
-    assert await pending(db) == 6  # prices and telemetry of the 3 batches that inserted rows
-    assert await db.fetchval("SELECT count(*) FROM telemetry_1h") == 0  # not merged yet
-    span = (T0 - timedelta(days=1), T0 + timedelta(days=1))
-    assert await answer_mismatches(db, *span) == []  # raw rows answer over the windows
-    assert await all_mismatches(db, settled_only=True) == []
-
-    assert await merge(db) > 0
-    assert await pending(db) == 0
-    assert await db.fetchval("SELECT count(*) FROM rollup_delta_telemetry") == 0
-    assert await all_mismatches(db) == []
-    assert await answer_mismatches(db, *span) == []
-    assert await merge(db) == 0  # nothing is merged twice
+    await read_raw_until_merged_then_exact(db)

@@ -24,6 +24,8 @@ from ingest.writer import FAST_PATH_ROWS, Writer
 from tests.oracle import all_mismatches, answer_mismatches
 
 T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+#: The answers compared with raw rows: a day either side of T0.
+SPAN = (T0 - timedelta(days=1), T0 + timedelta(days=1))
 
 
 def batch(devices: int, seconds: range, offset: float = 0.0) -> Batch:
@@ -60,6 +62,24 @@ async def pending(db: asyncpg.Connection) -> int:
     return int(await db.fetchval("SELECT count(*) FROM rollup_pending"))
 
 
+async def read_raw_until_merged_then_exact(db: asyncpg.Connection) -> None:
+    """After three batches that inserted rows within a day of T0: their windows pending and
+    answered from raw rows, nothing merged; merged once, nothing pending or appended and every
+    level exact; a second merge merges nothing."""
+    assert await pending(db) == 6  # prices and telemetry of the 3 batches that inserted rows
+    assert await db.fetchval("SELECT count(*) FROM telemetry_1h") == 0  # not merged yet
+    assert await answer_mismatches(db, *SPAN) == []  # raw rows answer over the windows
+    assert await all_mismatches(db, settled_only=True) == []
+
+    assert await merge(db) > 0
+    assert await pending(db) == 0
+    assert await db.fetchval("SELECT count(*) FROM rollup_delta_telemetry") == 0
+    assert await db.fetchval("SELECT count(*) FROM rollup_delta_prices") == 0
+    assert await all_mismatches(db) == []
+    assert await answer_mismatches(db, *SPAN) == []
+    assert await merge(db) == 0  # nothing is merged twice
+
+
 async def test_partials_are_read_raw_until_merged_then_rollups_are_exact(
     db: asyncpg.Connection,
 ) -> None:
@@ -73,26 +93,14 @@ async def test_partials_are_read_raw_until_merged_then_rollups_are_exact(
     # Old and new keys of the same buckets, some in the next hour: the dedup path.
     await writer.write(batch(5, range(3590, 3700), offset=0.5), stats, "test")
 
-    assert await pending(db) == 6  # prices and telemetry of the 3 batches that inserted rows
-    assert await db.fetchval("SELECT count(*) FROM telemetry_1h") == 0  # not merged yet
-    span = (T0 - timedelta(days=1), T0 + timedelta(days=1))
-    assert await answer_mismatches(db, *span) == []  # raw rows answer over the windows
-    assert await all_mismatches(db, settled_only=True) == []
-
-    assert await merge(db) > 0
-    assert await pending(db) == 0
-    assert await db.fetchval("SELECT count(*) FROM rollup_delta_telemetry") == 0
-    assert await db.fetchval("SELECT count(*) FROM rollup_delta_prices") == 0
-    assert await all_mismatches(db) == []
-    assert await answer_mismatches(db, *span) == []
-    assert await merge(db) == 0  # nothing is merged twice
+    await read_raw_until_merged_then_exact(db)
 
     # Merged in the batch's statement (backfill) and appended, into the same buckets.
     await writer.backfill([(T0 + timedelta(seconds=1.5), "RM0", 1e6, 1.0, "x")], [])
     await writer.write(batch(2, range(3700, 3800), offset=0.25), stats, "test")
     assert await merge(db) > 0
     assert await all_mismatches(db) == []
-    assert await answer_mismatches(db, *span) == []
+    assert await answer_mismatches(db, *SPAN) == []
 
 
 async def test_a_batch_rolled_back_leaves_no_partial_and_no_window(

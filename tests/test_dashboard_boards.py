@@ -4,15 +4,20 @@ a viewer cannot edit, and an owner moves a panel and saves (a stale save is refu
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import plotly.graph_objects as go
+import pytest
+from dash import html
 from playwright.async_api import Browser, Page
 
+from dashboard import client
 from dashboard.boards import data as boards_data
 from dashboard.boards import generated
 from dashboard.boards import panels as boards_panels
@@ -886,3 +891,22 @@ def test_a_stat_shows_its_change_over_the_range() -> None:
     assert boards_panels.change_text(-4.0, -5.0, None, None) == "-1 (-25.0 %)"
     assert boards_panels.change_text(0.0, 2.0, 1, None) == "+2.0"
     assert boards_panels.stat(panel, [], 200)[2].children == ""
+
+
+def test_a_panel_that_fails_says_so_in_its_place_and_the_others_are_drawn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A board's panels are fetched together (`asyncio.gather(..., return_exceptions=True)`):
+    one that raised shows what stopped it in its own place, the others are drawn: the API's
+    refusal word for word, anything else (a bug meeting some device's values) by its kind,
+    logged with its traceback. A cancellation is not a panel's failure and goes on."""
+    drawn = html.Div("drawn")
+    refused = client.ApiFailed(404, "No such device.")
+    with caplog.at_level(logging.ERROR, logger="dashboard.boards.panels"):
+        shown = [boards_panels.shown(b) for b in (drawn, refused, ZeroDivisionError("0.0"))]
+    assert shown[0] is drawn
+    assert (shown[1].children, shown[1].className) == ("No such device.", "tw-error")
+    assert shown[2].children == "This panel could not be drawn (ZeroDivisionError)."
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ZeroDivisionError]
+    with pytest.raises(asyncio.CancelledError):
+        boards_panels.shown(asyncio.CancelledError())

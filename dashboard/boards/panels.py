@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from datetime import tzinfo
 from typing import Any
@@ -16,10 +17,12 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from dashboard import frame, theme
+from dashboard import client, frame, theme
 from dashboard.boards import data
 from dashboard.markets import chart as markets_chart
 from tickwire.indicators import name_of as indicator_name
+
+log = logging.getLogger(__name__)
 
 #: The grid's row height and gap (px, assets/boards.css), and a panel's chrome (title, padding).
 ROW_PX, GAP_PX, CHROME_PX = 30, 8, 44
@@ -414,6 +417,21 @@ def text(panel: dict[str, Any]) -> Any:
 
 def failed(message: str) -> html.Div:
     return html.Div(message, className="tw-error")
+
+
+def shown(body: Any) -> Any:
+    """A panel's body as `asyncio.gather(..., return_exceptions=True)` hands it over: drawn, or
+    what stopped it said in its place: the API's refusal as it words it; anything else (a bug
+    meeting some device's values) logged with its traceback, so one panel never takes the
+    board down (a board's layout that raises leaves the page blank). A cancellation goes on."""
+    if not isinstance(body, BaseException):
+        return body
+    if isinstance(body, client.ApiFailed):
+        return failed(body.message)
+    if not isinstance(body, Exception):
+        raise body
+    log.error("a board panel could not be drawn", exc_info=body)
+    return failed(f"This panel could not be drawn ({type(body).__name__}).")
 
 
 def _errors(series: list[dict[str, Any]]) -> html.Div:

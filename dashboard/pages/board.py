@@ -217,7 +217,7 @@ async def _drawn(
     )
     cells = [
         # A repeated panel's copies (ids "<id>-<n>") are edited through the first one.
-        _cell(p, _body(b), edit and isinstance(p["id"], int), v)
+        _cell(p, panels.shown(b), edit and isinstance(p["id"], int), v)
         for (p, v), b in zip(shown, bodies, strict=True)
     ]
     subjects = [data.expand(p.get("targets", []), v) for p, v in shown]
@@ -275,17 +275,7 @@ async def refresh(
         return_exceptions=True,
     )
     fetched = iter(bodies)
-    return [dash.no_update if p is None else _body(next(fetched)) for p in again]
-
-
-def _body(body: Any) -> Any:
-    return body if not isinstance(body, BaseException) else _failure(body)
-
-
-def _failure(error: BaseException) -> Any:
-    if isinstance(error, client.ApiFailed):
-        return panels.failed(error.message)
-    raise error
+    return [dash.no_update if p is None else panels.shown(next(fetched)) for p in again]
 
 
 def _cell(panel: dict[str, Any], body: Any, edit: bool, chosen: dict[str, list[str]]) -> html.Div:

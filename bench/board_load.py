@@ -25,18 +25,21 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from bench.dashboard import _LOADED_JS, ADMIN, TICKERS, running_stack, watch_every_ticker
 from tests.browser_support import chromium
 from tests.process_support import REPO, stack_child
 
 PATH = "/d/fleet?range=15m"
+#: How long a load may take to be drawn before it counts as missed.
+DRAWN_MS = 60_000
 #: How long after a load the page's CPU is read again (`settled_cpu_ms`).
 SETTLE_MS = 1000
 #: Times each Dash callback request in the page (`window.__calls`: output, start, end).
@@ -75,6 +78,11 @@ class Sample:
     draws them."""
     requests: float = 0.0
     """Callback requests (`_dash-update-component`) the load made, to every panel drawn."""
+    missed: int = 0
+    """Loads not drawn within `DRAWN_MS` (their callbacks and the page's errors go to stderr;
+    the medians are the drawn loads')."""
+    failed: int = 0
+    """Loads drawn with a panel saying it could not be drawn (`.tw-error` in its body)."""
 
 
 def _cpu_ms(process: psutil.Process) -> float:
@@ -92,52 +100,61 @@ async def measure(tree: Path, port: int, loads: int, replays: int) -> Sample:
         api = stack_child(os.getpid(), "api")
         if api is None:
             raise RuntimeError("no API process under the stack")
-        times, cpus, settled, requests, answered, counts, bodies, cookies = await _loads(
-            url, password, loads
-        )
-        async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as http:
+        found = await _loads(url, password, loads)
+        async with httpx.AsyncClient(base_url=url, cookies=found.cookies, timeout=60) as http:
             before = _cpu_ms(api)
             await asyncio.sleep(3)
             idle_per_ms = (_cpu_ms(api) - before) / 3000
             walls, used = [], []
             for _ in range(replays):
                 started, before = time.perf_counter(), _cpu_ms(api)
-                for body in bodies:
+                for body in found.bodies:
                     (await http.post("/_dash-update-component", json=body)).raise_for_status()
                 wall = (time.perf_counter() - started) * 1000
                 walls.append(wall)
                 used.append(_cpu_ms(api) - before - idle_per_ms * wall)
     return Sample(
         tree=str(tree),
-        load_ms=round(statistics.median(times)),
-        browser_cpu_ms=round(statistics.median(cpus)),
-        render_request_ms=round(statistics.median(requests)),
+        load_ms=round(statistics.median(found.times)),
+        browser_cpu_ms=round(statistics.median(found.cpus)),
+        render_request_ms=round(statistics.median(found.requests)),
         server_cpu_ms=round(statistics.median(used)),
         server_wall_ms=round(statistics.median(walls)),
-        settled_cpu_ms=round(statistics.median(settled)),
-        answered_ms=round(statistics.median(answered)),
-        requests=statistics.median(counts),
+        settled_cpu_ms=round(statistics.median(found.settled)),
+        answered_ms=round(statistics.median(found.answered)),
+        requests=statistics.median(found.counts),
+        missed=found.missed,
+        failed=found.failed,
     )
 
 
-async def _loads(
-    url: str, password: str, loads: int
-) -> tuple[
-    list[float], list[float], list[float], list[float], list[float], list[int], list[Any],
-    dict[str, str],
-]:  # fmt: skip
-    """Each load's time, main-thread CPU (at the load, and `SETTLE_MS` after), panels'
-    request, when their answer arrived and how many callback requests it made; the first
-    answers' requests (the router's, `load` and `render` where asked) as sent; the login
-    cookies."""
+@dataclass
+class Loads:
+    """What `_loads` saw: each drawn load's time, main-thread CPU (at the load, and
+    `SETTLE_MS` after), panels' request, when their answer arrived and how many callback
+    requests it made; the first answers' requests (the router's, `load` and `render` where
+    asked) as sent; the login cookies; the loads not drawn, and those drawn with a panel's
+    failure."""
+
+    times: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    settled: list[float] = field(default_factory=list)
+    requests: list[float] = field(default_factory=list)
+    answered: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    bodies: list[Any] = field(default_factory=list)
+    cookies: dict[str, str] = field(default_factory=dict)
+    missed: int = 0
+    failed: int = 0
+
+
+async def _loads(url: str, password: str, loads: int) -> Loads:
+    """`loads` loads of `PATH` as the admin, in one browser (`Loads`)."""
+    found = Loads()
     async with chromium() as browser:
         context = await browser.new_context(viewport={"width": 1440, "height": 900})
         page = await context.new_page()
-        await page.goto(f"{url}/login")
-        await page.fill("#login-email", ADMIN)
-        await page.fill("#login-password", password)
-        await page.click("#login-submit")
-        await page.wait_for_url("**/markets*")
+        await _log_in(page, url, password)
         await page.add_init_script(_WRAP_FETCH)
         sent: dict[str, Any] = {}
 
@@ -150,27 +167,61 @@ async def _loads(
                     sent[name] = body
 
         page.on("request", keep)
+        errors = _errors(page)
         cdp = await context.new_cdp_session(page)
         await cdp.send("Performance.enable")
-        times, cpus, settled, requests, answered, counts = [], [], [], [], [], []
         for _ in range(loads):
+            errors.clear()
             await page.goto(f"{url}{PATH}")
-            loaded = await page.wait_for_function(_LOADED_JS, polling="raf", timeout=60_000)
-            times.append(float(await loaded.json_value()))
-            cpus.append(await _thread_ms(cdp))
+            drawn = await _drawn(page, errors)
+            if drawn is None:
+                found.missed += 1
+                continue
+            found.failed += bool(await page.query_selector(".board-panel-body .tw-error"))
+            found.times.append(drawn)
+            found.cpus.append(await _thread_ms(cdp))
             calls = await page.evaluate("() => window.__calls")
             await page.wait_for_timeout(SETTLE_MS)
-            settled.append(await _thread_ms(cdp))
+            found.settled.append(await _thread_ms(cdp))
             panels = [c for c in calls if c["out"].startswith(RENDER)] or [
                 c for c in calls if c["out"].startswith(ROUTER)
             ]
-            requests.append(panels[0]["ms"])
-            answered.append(panels[0]["end"])
-            counts.append(len(calls))
-        cookies = {c["name"]: c["value"] for c in await context.cookies()}
+            found.requests.append(panels[0]["ms"])
+            found.answered.append(panels[0]["end"])
+            found.counts.append(len(calls))
+        found.cookies = {c["name"]: c["value"] for c in await context.cookies()}
         await context.close()
-    bodies = [sent[name] for name in (ROUTER, LOAD, RENDER) if name in sent]
-    return times, cpus, settled, requests, answered, counts, bodies, cookies
+    found.bodies = [sent[name] for name in (ROUTER, LOAD, RENDER) if name in sent]
+    return found
+
+
+async def _log_in(page: Any, url: str, password: str) -> None:
+    await page.goto(f"{url}/login")
+    await page.fill("#login-email", ADMIN)
+    await page.fill("#login-password", password)
+    await page.click("#login-submit")
+    await page.wait_for_url("**/markets*")
+
+
+def _errors(page: Any) -> list[str]:
+    """What goes wrong in `page` from now on: console errors, page errors, HTTP errors."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return errors
+
+
+async def _drawn(page: Any, errors: list[str]) -> float | None:
+    """When the load under way drew every panel (ms from navigation start); None when it did
+    not within `DRAWN_MS`, said on stderr with its callbacks and `errors`."""
+    try:
+        loaded = await page.wait_for_function(_LOADED_JS, polling="raf", timeout=DRAWN_MS)
+    except PlaywrightTimeout:
+        calls = await page.evaluate("() => window.__calls")
+        print(f"not drawn in {DRAWN_MS} ms: {calls} {errors}", file=sys.stderr)
+        return None
+    return float(await loaded.json_value())
 
 
 async def _thread_ms(cdp: Any) -> float:
@@ -183,12 +234,12 @@ def table(samples: list[Sample]) -> str:
     head = (
         f"{'tree':<28}{'load ms':>9}{'answered ms':>13}{'browser CPU ms':>16}"
         f"{'panels req ms':>15}{'server CPU ms':>15}{'server wall ms':>16}"
-        f"{'settled CPU ms':>16}{'requests':>10}"
+        f"{'settled CPU ms':>16}{'requests':>10}{'missed':>8}{'failed':>8}"
     )
     rows = [
         f"{s.tree[-28:]:<28}{s.load_ms:>9}{s.answered_ms:>13}{s.browser_cpu_ms:>16}"
         f"{s.render_request_ms:>15}{s.server_cpu_ms:>15}{s.server_wall_ms:>16}"
-        f"{s.settled_cpu_ms:>16}{s.requests:>10}"
+        f"{s.settled_cpu_ms:>16}{s.requests:>10}{s.missed:>8}{s.failed:>8}"
         for s in samples
     ]
     return "\n".join([head, "-" * len(head), *rows])

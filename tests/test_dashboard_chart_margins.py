@@ -1,7 +1,8 @@
 """Charts drawn once: their margins fit what Plotly writes around the plot (tick labels, axis
 titles, the legend), so the template's automargin has nothing to add (adding is a second
-drawing of the chart), and no label is cut or drawn over the plot. Each chart type with axes,
-from its builder, drawn by Dash's own plotly.js in Chromium, with long tick labels."""
+drawing of the chart), and no label is cut, drawn over the plot or over another label. Each
+chart type with axes, from its builder, drawn by Dash's own plotly.js in Chromium, with long
+tick labels."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 #: Draws each figure in a div of its width, and answers, for each, the margins Plotly ended
 #: with and every label (tick labels, axis titles, the legend) outside the chart or over its
-#: plot area (a y axis' tick labels are beside it; px rounded, 1 px of slack).
+#: plot area (a y axis' tick labels are beside it; px rounded, 1 px of slack), and every tick
+#: label over another of its axis.
 _DRAW = """async (charts) => {
   const out = [];
   for (const [figure, width] of charts) {
@@ -47,6 +49,15 @@ _DRAW = """async (charts) => {
       const over = tick && (box.left + box.right) / 2 < (plot.left + plot.right) / 2
         ? box.right > plot.left + 1 : tick && box.left < plot.right - 1;
       if (out_ || over) wrong.push(label.textContent + (out_ ? ' outside' : ' over the plot'));
+    }
+    // A y axis' tick labels over each other (a short axis given too many).
+    for (const axis of div.querySelectorAll('.yaxislayer-above')) {
+      const boxes = [...axis.querySelectorAll('text')].filter((t) => t.textContent)
+        .map((t) => [t.textContent, t.getBoundingClientRect()]);
+      boxes.forEach(([text, a], i) => boxes.slice(i + 1).forEach(([other, b]) => {
+        if (a.top < b.bottom - 1 && b.top < a.bottom - 1 && a.left < b.right && b.left < a.right)
+          wrong.push(text + ' over ' + other);
+      }));
     }
     const size = div._fullLayout._size;
     out.push({margin: {l: size.l, r: size.r, t: size.t, b: size.b}, wrong: wrong,

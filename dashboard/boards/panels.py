@@ -380,7 +380,7 @@ def candle_figure(
     )
     if height is not None:
         fig["layout"]["height"] = height
-        markets_chart.fit_top(fig)
+        markets_chart.fit(fig)
     lines = [
         {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": step["value"],
          "y1": step["value"], "line": {"color": step["color"], "dash": "dash", "width": 1}}

@@ -107,6 +107,8 @@ _PANEL_HEIGHT, _VOLUME_HEIGHT, _GAP = 0.2, 0.14, 0.04
 #: The legend's place, above the plot; the margins at least.
 LEGEND_Y = 1.06
 MARGIN = {"l": 56, "r": 16, "t": 32, "b": 32}
+#: The least space between a short axis' tick labels, px (two lines of the 12 px font).
+TICK_SPACING_PX = 24
 
 
 def options(show: Sequence[str]) -> list[dict[str, Any]]:
@@ -276,17 +278,24 @@ def figure(
     margin = fig["layout"]["margin"]
     margin["l"] = max(margin["l"], theme.left_px(fig["data"], fig["layout"]))
     margin["b"] = max(margin["b"], theme.DATE_AXIS_PX)
-    fit_top(fig)
+    fit(fig)
     return fig
 
 
-def fit_top(fig: dict[str, Any]) -> None:
-    """The top margin of the chart `fig` for its legend, which is above the plot by a part of
-    its height: the layout's, else the markets page's (`height`, from the panels shown)."""
+def fit(fig: dict[str, Any]) -> None:
+    """The chart `fig` fitted to its height (the layout's, else the markets page's: `height`,
+    from the panels shown): the top margin for its legend, above the plot by a part of that
+    height; and the volume's and sub-plots' tick labels at most one per `TICK_SPACING_PX` of
+    their axis (a dashboard panel's volume, ~30 px tall, had five, written over each other)."""
     layout = fig["layout"]
     shown = [key for key in PANELS if (layout.get("yaxis" + _AXES[key][1:]) or {}).get("title")]
     tall = layout.get("height") or height(shown)
     layout["margin"]["t"] = max(MARGIN["t"], theme.legend_px(tall, LEGEND_Y))
+    plot = tall - layout["margin"]["t"] - layout["margin"]["b"]
+    for name, axis in layout.items():
+        if name.startswith("yaxis") and name != "yaxis" and axis.get("title"):
+            low, high = axis["domain"]
+            axis["nticks"] = max(2, int((high - low) * plot // TICK_SPACING_PX))
 
 
 def live_state(candles: list[dict[str, Any]]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -162,8 +163,11 @@ async def _loads(url: str, password: str, loads: int) -> Loads:
             if "_dash-update-component" not in request.url:
                 return
             body = json.loads(request.post_data or "{}")
+            output = str(body.get("output", ""))
+            # The board's router request, not a late one of the login's landing page.
+            board = json.dumps(urlsplit(PATH).path) in json.dumps(body.get("inputs"))
             for name in (ROUTER, LOAD, RENDER):
-                if str(body.get("output", "")).startswith(name) and name not in sent:
+                if output.startswith(name) and name not in sent and (name != ROUTER or board):
                     sent[name] = body
 
         page.on("request", keep)

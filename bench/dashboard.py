@@ -53,6 +53,7 @@ SHOTS = {
     "alerts": "/alerts?range=24h",
     "admin": "/admin",
     "portfolio": "/portfolio?range=15m",
+    "fleet": "/d/fleet?range=15m",
 }
 PORTFOLIO_TICKERS = 4
 """The admin's portfolio (when it has none): a buy of each of the first tickers, a minute ago."""
@@ -216,6 +217,7 @@ async def run(
     seconds: float,
     shots: Path | None,
     pages: tuple[str, ...] = PAGES,
+    shown: dict[str, str] = SHOTS,
 ) -> list[Sample]:
     watched = await watch_every_ticker(url, password, TICKERS)
     await a_portfolio(url, password, watched[:PORTFOLIO_TICKERS])
@@ -234,7 +236,7 @@ async def run(
         for path in pages:
             samples.append(await measure(page, url, path, warmup_s, seconds))
         if shots is not None:
-            for name, path in SHOTS.items():
+            for name, path in shown.items():
                 await page.goto(f"{url}{path}")
                 await asyncio.sleep(warmup_s)
                 await page.screenshot(path=str(shots / f"{name}.png"))
@@ -261,13 +263,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--quick", action="store_true", help="10 s per page, 5 s warm-up")
     parser.add_argument("--screenshots", type=Path, help="also save a PNG of each page here")
-    parser.add_argument("--pages", nargs="+", help="only the pages whose path has one of these")
+    parser.add_argument(
+        "--pages", nargs="+", help="only the pages (and screenshots) whose path has one of these"
+    )
     args = parser.parse_args(argv)
     pages = tuple(p for p in PAGES if not args.pages or any(a in p for a in args.pages))
+    shown = {n: p for n, p in SHOTS.items() if not args.pages or any(a in p for a in args.pages)}
     seconds, warmup = (10.0, 5.0) if args.quick else (args.seconds, args.warmup)
     password = secrets.token_urlsafe(12)
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), args.port, password) as url:
-        samples = asyncio.run(run(url, password, warmup, seconds, args.screenshots, pages))
+        samples = asyncio.run(run(url, password, warmup, seconds, args.screenshots, pages, shown))
     print(table(samples))
     print(
         json.dumps(

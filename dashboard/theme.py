@@ -43,6 +43,11 @@ def _merge(target: dict[str, Any], over: dict[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
+#: The legend's place: above the plot, its bottom on the plot's top edge (anchored at its top,
+#: as Plotly anchors a legend above 2/3 of the plot, its rows hung over the plot's top).
+LEGEND = {"orientation": "h", "x": 0, "y": 1, "yanchor": "bottom"}
+
+
 @functools.cache
 def _style() -> dict[str, Any]:
     """The theme's layout, the template filled in, as plotly validates it (built once)."""
@@ -56,7 +61,7 @@ def _style() -> dict[str, Any]:
         colorway=COLORS,
         xaxis={"gridcolor": GRID, "type": "date"},
         yaxis={"gridcolor": GRID},
-        legend={"orientation": "h", "y": 1.08},
+        legend=LEGEND,
         uirevision="keep",
     )
     style: dict[str, Any] = fig.layout.to_plotly_json()
@@ -83,14 +88,28 @@ DATE_AXIS_PX = 2 * LINE_PX + 12
 TOP_PX = LINE_PX
 #: Between a y axis' tick labels and the plot, px.
 TICK_GAP_PX = 6
-#: A horizontal legend's row and its padding, px.
-LEGEND_PX = 20
+#: A horizontal legend's row, and the padding around its rows with what Plotly keeps above it
+#: (8–12 px as measured: a top margin less than that is pushed, a second drawing), px.
+LEGEND_ROW_PX, LEGEND_PAD_PX = 19, 22
+#: A legend entry beside its name: its line's sample and the gaps, px.
+LEGEND_ENTRY_PX = 40
 
 
-def legend_px(height: int, y: float) -> int:
-    """The top margin a horizontal legend at `y` (over 1: above the plot, by that part of the
-    plot's height) needs on a chart `height` px high."""
-    return round((y - 1) * height) + LEGEND_PX
+def legend_rows(names: Iterable[str], width: float) -> int:
+    """The rows a horizontal legend of `names` takes over `width` px (the plot's), as Plotly
+    wraps its entries."""
+    rows, used = 1, 0.0
+    for name in names:
+        entry = LEGEND_ENTRY_PX + text_px(name)
+        if used and used + entry > width:
+            rows, used = rows + 1, 0.0
+        used += entry
+    return rows
+
+
+def legend_px(rows: int = 1) -> int:
+    """The top margin a horizontal legend of `rows` rows above the plot (`LEGEND`) takes."""
+    return rows * LEGEND_ROW_PX + LEGEND_PAD_PX
 
 
 def tick_chars(values: Iterable[float | None]) -> int:

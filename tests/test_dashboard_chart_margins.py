@@ -43,12 +43,26 @@ _DRAW = """async (charts) => {
     for (const label of labels) {
       const box = label.getBoundingClientRect();
       if (!label.textContent || box.width === 0) continue;
+      const shown = label.closest('.legend') && label.closest('.legend').querySelector('.bg');
+      if (shown) {  // a legend entry scrolled out of its legend's view is not drawn
+        const view = shown.getBoundingClientRect();
+        if (box.top >= view.bottom || box.bottom <= view.top) continue;
+      }
       const out_ = box.left < svg.left - 1 || box.right > svg.right + 1 ||
                    box.top < svg.top - 1 || box.bottom > svg.bottom + 1;
       const tick = label.closest('.yaxislayer-above');
       const over = tick && (box.left + box.right) / 2 < (plot.left + plot.right) / 2
         ? box.right > plot.left + 1 : tick && box.left < plot.right - 1;
       if (out_ || over) wrong.push(label.textContent + (out_ ? ' outside' : ' over the plot'));
+    }
+    // The legend (its background: what it shows, scrolled or not) beside the plot, not on it.
+    const legend = div.querySelector('.legend .bg');
+    if (legend) {
+      const box = legend.getBoundingClientRect();
+      if (box.left < plot.right - 1 && plot.left < box.right - 1 &&
+          box.top < plot.bottom - 1 && plot.top < box.bottom - 1) {
+        wrong.push('the legend over the plot');
+      }
     }
     // A y axis' tick labels over each other (a short axis given too many).
     for (const axis of div.querySelectorAll('.yaxislayer-above')) {
@@ -99,8 +113,16 @@ def _charts() -> dict[str, tuple[Any, int]]:
             boards_panels.time_figure(hot, [big, small, small | {"name": "x"}], 252, "r"),
             674,
         ),
-        "time series, many series": (
-            boards_panels.time_figure({"id": 2}, names[:20], 252, "r"),
+        "time series, a legend of two rows": (
+            boards_panels.time_figure({"id": 2}, names[:6], 252, "r", width=674),
+            674,
+        ),
+        "time series, many series: the legend at the right": (
+            boards_panels.time_figure({"id": 2}, names[:20], 252, "r", width=674),
+            674,
+        ),
+        "time series, two units, many series": (
+            boards_panels.time_figure(hot, [big, small, *names[:20]], 252, "r", width=674),
             674,
         ),
         "bar, level names": (boards_panels.bar(hot, names[:3], 252, "r", 674)[1].figure, 674),

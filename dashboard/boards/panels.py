@@ -31,8 +31,13 @@ COLUMNS = 24
 ALERT_COLORS = {"critical": "#f2495c", "warning": "#ff9830", "info": "#5794f2"}
 CANDLE_PX = 6
 MARGIN = {"l": 48, "r": 8, "t": 8, "b": 28}
-#: Where the theme puts the legend (`theme._style`: above the plot).
-LEGEND_Y = 1.08
+#: A legend of more rows than this above the plot goes beside it, at its right (Grafana's
+#: "right" legend, scrolled by Plotly): its rows would take the plot's height.
+LEGEND_ROWS = 2
+#: A right-hand legend's width at most, a share of the chart's (a longer name runs over).
+LEGEND_SHARE = 0.4
+#: A chart's width when its page's is not known, px (`pixels`).
+UNKNOWN_WIDTH_PX = 600
 
 
 def pixels(grid: dict[str, Any], page_width: int | None) -> tuple[int | None, int]:
@@ -71,8 +76,9 @@ def timeseries(
     height: int,
     revision: str,
     alerts: list[dict[str, Any]] | None = None,
+    width: int | None = None,
 ) -> Any:
-    fig = time_figure(panel, series, height, revision, alerts)
+    fig = time_figure(panel, series, height, revision, alerts, width=width)
     return [_errors(series), _graph(panel, fig, height)]
 
 
@@ -83,11 +89,13 @@ def time_figure(
     revision: str,
     alerts: list[dict[str, Any]] | None = None,
     span: tuple[str, str] | None = None,
+    width: int | None = None,
 ) -> go.Figure:
-    """A time series panel's chart (the device page's too): a line per series (trace i: series
-    i, which live points extend), one y axis per unit, a series' min–max band when it has
-    one (buckets), the thresholds as lines, the alerts as annotations. A lone point is a
-    marker on the range's axis (`span`, wall clocks), not a line on a 1 ms one.
+    """A time series panel's chart (the device page's too), `width` px wide (None: not known):
+    a line per series (trace i: series i, which live points extend), one y axis per unit, a
+    series' min–max band when it has one (buckets), the thresholds as lines, the alerts as
+    annotations, the series' legend (`legend`). A lone point is a marker on the range's axis
+    (`span`, wall clocks), not a line on a 1 ms one.
 
     Built as one dict for `theme.figure` (plotly's `add_scatter` / `update_layout` one by one
     were most of a render's figure time)."""
@@ -117,7 +125,9 @@ def time_figure(
             "yaxis2": {"title": {"text": ", ".join(found[1:])}, "overlaying": "y",
                        "side": "right", "gridcolor": theme.GRID, "showgrid": False},
         }  # fmt: skip
-    layout["margin"] = time_margin(panel, series, found, layout, height)
+    layout["margin"] = time_margin(panel, series, found, layout)
+    if len(series) > 1:
+        layout |= legend([s["name"] for s in series], layout["margin"], width)
     # Layout shapes: Plotly's add_hline / add_vline cost about 35 ms each (a render of 20
     # alerts took 0.7 s), these dicts next to nothing.
     lines = [
@@ -136,12 +146,11 @@ def time_margin(
     series: list[dict[str, Any]],
     units: list[str],
     layout: dict[str, Any],
-    height: int,
 ) -> dict[str, int]:
     """Margins that fit what Plotly writes around a time series (`theme`'s estimates, so
     automargin has nothing to add): the left axis' tick labels (its series, bands, thresholds,
-    a lone point's range) and title when there are two, the right axis' likewise, the legend
-    above when there are two series or more, the date axis' two lines below."""
+    a lone point's range) and title when there are two, the right axis' likewise, the date
+    axis' two lines below (the legend's: `legend`)."""
     left: list[float | None] = [step["value"] for step in panel.get("thresholds", [])]
     right: list[float | None] = []
     for s in series:
@@ -158,9 +167,24 @@ def time_margin(
     }
     if titled:
         margin["r"] = theme.axis_px(right, titled=True)
-    if len(series) > 1:
-        margin["t"] = max(margin["t"], theme.legend_px(height, LEGEND_Y))
     return margin
+
+
+def legend(names: list[str], margin: dict[str, int], width: int | None) -> dict[str, Any]:
+    """The layout of a legend of `names` on a chart `width` px wide with `margin` (which it
+    widens for it): above the plot (the theme's) in as many rows as the names take, or past
+    `LEGEND_ROWS` a list at the plot's right, as wide as its longest entry."""
+    wide = width or UNKNOWN_WIDTH_PX
+    rows = theme.legend_rows(names, wide - margin["l"] - margin["r"])
+    if rows <= LEGEND_ROWS:
+        margin["t"] = max(margin["t"], theme.legend_px(rows))
+        return {}
+    widest = max(theme.LEGEND_ENTRY_PX + theme.text_px(name) for name in names)
+    margin["r"] += min(widest, round(wide * LEGEND_SHARE))
+    margin["t"] = max(margin["t"], theme.LEGEND_PAD_PX)  # (Plotly keeps its top in the margin)
+    # In the chart's top right corner (its container's), past a right axis' labels and title.
+    return {"legend": {"orientation": "v", "xref": "container", "x": 1, "xanchor": "right",
+                       "yref": "container", "y": 1, "yanchor": "top"}}  # fmt: skip
 
 
 def _lone(value: float, span: tuple[str, str] | None) -> dict[str, Any]:
@@ -495,7 +519,7 @@ async def body(
             series, marks = await asyncio.gather(
                 data.many(targets, start, end, points, tz), data.marks(targets, start, end, tz)
             )
-            return timeseries(panel, series, height, revision, marks)
+            return timeseries(panel, series, height, revision, marks, width)
         newest = live and kind in LATEST_TYPES
         series = await (data.latest if newest else data.many)(targets, start, end, points, tz)
         if kind == "bar":

@@ -104,8 +104,7 @@ PANELS = ("rsi", "macd")
 """Toggles that are panels under the price (the others draw over it)."""
 DEFAULT_SHOW = ("sma",)
 _PANEL_HEIGHT, _VOLUME_HEIGHT, _GAP = 0.2, 0.14, 0.04
-#: The legend's place, above the plot; the margins at least.
-LEGEND_Y = 1.06
+#: The margins at least.
 MARGIN = {"l": 56, "r": 16, "t": 32, "b": 32}
 #: The least space between a short axis' tick labels, px (two lines of the 12 px font).
 TICK_SPACING_PX = 24
@@ -260,7 +259,6 @@ def figure(
         uirevision=rev,
         margin=dict(MARGIN),
         hovermode="x",
-        legend={"orientation": "h", "y": LEGEND_Y},
         **_axes(ticker, drawn, visible),
     ).to_dict()
     closed, current = shown[:-1], shown[-1:]
@@ -284,13 +282,13 @@ def figure(
 
 def fit(fig: dict[str, Any]) -> None:
     """The chart `fig` fitted to its height (the layout's, else the markets page's: `height`,
-    from the panels shown): the top margin for its legend, above the plot by a part of that
-    height; and the volume's and sub-plots' tick labels at most one per `TICK_SPACING_PX` of
-    their axis (a dashboard panel's volume, ~30 px tall, had five, written over each other)."""
+    from the panels shown): the top margin for its legend's row above the plot; the volume's
+    and sub-plots' tick labels at most one per `TICK_SPACING_PX` of their axis (a dashboard
+    panel's volume, ~30 px tall, had five, written over each other)."""
     layout = fig["layout"]
     shown = [key for key in PANELS if (layout.get("yaxis" + _AXES[key][1:]) or {}).get("title")]
     tall = layout.get("height") or height(shown)
-    layout["margin"]["t"] = max(MARGIN["t"], theme.legend_px(tall, LEGEND_Y))
+    layout["margin"]["t"] = max(MARGIN["t"], theme.legend_px())
     plot = tall - layout["margin"]["t"] - layout["margin"]["b"]
     for name, axis in layout.items():
         if name.startswith("yaxis") and name != "yaxis" and axis.get("title"):

@@ -239,7 +239,9 @@ async def run(
             for name, path in shown.items():
                 await page.goto(f"{url}{path}")
                 await asyncio.sleep(warmup_s)
-                await page.screenshot(path=str(shots / f"{name}.png"))
+                # A dashboard whole, every panel (its grid runs past the window).
+                whole = path.startswith("/d/")
+                await page.screenshot(path=str(shots / f"{name}.png"), full_page=whole)
     return samples
 
 

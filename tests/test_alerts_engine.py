@@ -279,7 +279,10 @@ async def test_offline_rule_replaces_the_builtin_and_waits_its_duration(
     publish(broker.url, [reading("slow", temperature=20.0)])
     raised = await wait_alert(db, "slow", "OFFLINE", timeout=5)
     last_seen = await db.fetchval("SELECT last_seen FROM devices WHERE device_id = 'slow'")
-    assert 1.5 <= (raised["raised_at"] - last_seen).total_seconds() <= 2.0  # 0.5 s + 1 s
+    # Its timeout and its duration (0.5 s + 1 s), never less; later by the engine's first look
+    # at the ingesters' heartbeats (BACKLOG_POLL_S) and a loaded machine's loop, but less than
+    # the duration twice (2.0 failed on a loaded CI run at 2.118 s, nothing wrong).
+    assert 1.5 <= (raised["raised_at"] - last_seen).total_seconds() < 2.5
     assert (raised["rule_id"], raised["owner_id"], raised["value"]) == (rule_id, owner, 1.5)
     assert len(await alerts(db, "slow", "OFFLINE")) == 1  # no built-in one
 

@@ -51,6 +51,7 @@ from api.routes import (
     watchlist,
 )
 from api.schemas.dashboards import Dashboard
+from api.sessions import SharedLogins
 from api.settings import ApiSettings
 from api.stream.hub import Hub
 from api.stream.server import Server
@@ -156,8 +157,9 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
     csp = None
     if settings.dashboard:
         # Last: Dash adds its index and catch-all routes after the API's.
-        # The dashboard's reads in process: the router, counted and failures logged as here.
-        reads = RequestMetrics(FailureLog(app.router))
+        # The dashboard's reads in process: the router, counted and failures logged as here,
+        # the reads of one dashboard request looking its login up once.
+        reads = SharedLogins(RequestMetrics(FailureLog(app.router)))
         board = dashboard.attach(app, settings.loopback_url(), reads)
         csp = dashboard.content_security_policy(board)
     browser_policy.install(app, settings, csp)

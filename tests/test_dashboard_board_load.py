@@ -428,3 +428,44 @@ async def test_a_board_started_at_its_address_goes_to_its_own_request_only(
     assert "does not exist or is not shared" in his
     hers = await asked(alice, alice)
     assert "Alice's own" in hers and "21.5" in hers
+
+
+async def test_a_dashboard_request_shares_its_login_with_its_own_reads_only(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """The in-process reads of one dashboard request look its login up once among them
+    (api.sessions.SharedLogins), and never another request's: bob's request is answered as
+    bob after alice's; alice's cookie, logged out after a request of hers, is refused by
+    every read of the next one (the lookup kept with one request is not kept for the next)."""
+    alice, bob = await api.register("alice"), await api.register("bob")
+    device = await _device(api, db, alice, 21.5)
+    model = {"title": "Alice's own", "panels": [_timeseries(1, device), _stat(3, device)]}
+    async with api.client(alice) as client:
+        uid = expect(await client.post("/api/dashboards", json=model), 201)["uid"]
+    body = _router_request(f"/d/{uid}", "?range=1h")
+    cookies = {}
+    for account in (alice, bob):
+        async with httpx.AsyncClient(base_url=api.url) as client:
+            login = await client.post(
+                "/auth/cookie/login", data={"username": account.email, "password": account.password}
+            )
+            assert login.status_code < 300, login.text
+            cookies[account.email] = client.cookies[COOKIE_NAME]
+
+    async def page(account: Account) -> str:
+        async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+            client.cookies.set(COOKIE_NAME, cookies[account.email])
+            answer = await client.post("/_dash-update-component", json=body)
+            assert answer.status_code == 200, answer.text[:500]
+            return json.dumps(answer.json()["response"]["_pages_content"]["children"])
+
+    hers = await page(alice)
+    assert "Alice's own" in hers and "21.5" in hers
+    his = await page(bob)
+    assert "Alice's own" not in his and "21.5" not in his
+    assert "does not exist or is not shared" in his
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        client.cookies.set(COOKIE_NAME, cookies[alice.email])
+        assert (await client.post("/auth/cookie/logout")).status_code < 300
+    gone = await page(alice)
+    assert "Alice's own" not in gone and "21.5" not in gone

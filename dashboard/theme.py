@@ -43,8 +43,8 @@ def _merge(target: dict[str, Any], over: dict[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
-#: The legend's place: above the plot, its bottom on the plot's top edge (anchored at its top,
-#: as Plotly anchors a legend above 2/3 of the plot, its rows hung over the plot's top).
+#: The legend's place: above the plot, its bottom on the plot's top edge. (Plotly anchors a
+#: legend placed above 2/3 of the plot at its top unless told: its rows hung over the plot.)
 LEGEND = {"orientation": "h", "x": 0, "y": 1, "yanchor": "bottom"}
 
 

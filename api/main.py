@@ -66,6 +66,7 @@ from api.users import (
     remember_actor,
     throttle_registration,
 )
+from dashboard import in_process
 from tickwire.brokerauth import Accounts
 from tickwire.logs import setup_logging
 from tickwire.settings import MqttAddress
@@ -159,7 +160,7 @@ def create_app(settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
         # Last: Dash adds its index and catch-all routes after the API's.
         # The dashboard's reads in process: the router, counted and failures logged as here,
         # the reads of one dashboard request looking its login up once.
-        reads = SharedLogins(RequestMetrics(FailureLog(app.router)))
+        reads = SharedLogins(RequestMetrics(FailureLog(app.router)), in_process.LOGINS)
         board = dashboard.attach(app, settings.loopback_url(), reads)
         csp = dashboard.content_security_policy(board)
     browser_policy.install(app, settings, csp)

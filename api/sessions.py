@@ -39,9 +39,6 @@ from api.models import User
 REQUIRED_CLAIMS = ["exp", "aud", "sub", "jti", "iat"]
 
 
-#: The ASGI scope extension in which dashboard.in_process gives every read of one dashboard
-#: request the same dict (`SharedLogins`).
-SHARED_LOGINS = "tickwire.logins"
 #: The logins the in-process reads of one dashboard request resolved (token → user or None);
 #: None for every other request, which looks its token up itself.
 _shared: ContextVar[dict[str | None, User | None] | None] = ContextVar(
@@ -51,15 +48,17 @@ _shared: ContextVar[dict[str | None, User | None] | None] = ContextVar(
 
 class SharedLogins:
     """Around the app of the dashboard's in-process reads (api.main's `reads`, never the HTTP
-    app): a read whose scope carries a `SHARED_LOGINS` dict resolves each login token once
-    among the reads given the same dict. Only dashboard.in_process makes such scopes; an
-    HTTP request's extensions are its server's."""
+    app): a read whose scope carries a dict as its `extension` (dashboard.in_process gives
+    every read of one dashboard request the same) resolves each login token once among the
+    reads given the same dict. Only dashboard.in_process makes such scopes; an HTTP request's
+    extensions are its server's."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, extension: str) -> None:
         self.app = app
+        self.extension = extension
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        shared = scope.get("extensions", {}).get(SHARED_LOGINS)
+        shared = scope.get("extensions", {}).get(self.extension)
         if shared is None:
             await self.app(scope, receive, send)
             return

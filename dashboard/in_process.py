@@ -17,12 +17,13 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message, Scope
 
-from api.sessions import SHARED_LOGINS
-
 #: Per-request keys the dashboard's request has in its state beside the app's lifespan state
 #: (Dash's middleware: the callback's body and timing; dashboard.client: its shared GETs;
 #: `get`: its reads' logins).
 _REQUEST_STATE = ("json_body", "timing_information", "tickwire_gets", "tickwire_logins")
+#: The ASGI scope extension in which every read of one dashboard request gets the same dict,
+#: in which the API's `reads` keep the login they resolved (api.sessions.SharedLogins).
+LOGINS = "tickwire.logins"
 
 
 def possible(outer: Scope) -> bool:
@@ -52,7 +53,7 @@ async def get(
         "headers": [(b"cookie", cookie.encode("latin-1"))] if cookie else [],
         "state": state,
         # Its reads' login looked up once for them all (api.sessions.SharedLogins).
-        "extensions": {SHARED_LOGINS: outer["state"].setdefault("tickwire_logins", {})},
+        "extensions": {LOGINS: outer["state"].setdefault("tickwire_logins", {})},
         "app": outer["app"],
         "starlette.exception_handlers": outer["starlette.exception_handlers"],
     }
